@@ -1,0 +1,143 @@
+# libtasd — the only build entry. `make help` lists the targets.
+
+VERSION_MAJOR := 0
+VERSION := 0.1.0
+
+CC      ?= cc
+AR      ?= ar
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+DESTDIR ?=
+OPENMP  ?= 1
+BUILD   ?= build
+
+ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
+
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD     := -std=c11
+OPT      ?= -O2
+CFLAGS   ?=
+BASE_CFLAGS := $(CSTD) $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -Iinclude -Ilib
+LDLIBS   := -lm -lpthread
+
+# OpenMP when asked for and the compiler has it.
+ifeq ($(OPENMP),1)
+  OMP_OK := $(shell printf 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo yes)
+  ifeq ($(OMP_OK),yes)
+    BASE_CFLAGS += -fopenmp
+    OMP_LIBS := -fopenmp
+  endif
+endif
+
+# Each kernel folder is compiled with its own ISA flags only; the framework
+# stays at the baseline ISA, so nothing runs an instruction the CPU lacks.
+KERNEL_DIRS := kernels/scalar
+ifneq (,$(findstring x86_64,$(ARCH)))
+  KERNEL_DIRS += kernels/avx2 kernels/avx512
+endif
+ifneq (,$(findstring aarch64,$(ARCH)))
+  KERNEL_DIRS += kernels/neon
+endif
+ISA_FLAGS_kernels/scalar :=
+ISA_FLAGS_kernels/avx2   := -mavx2 -mfma
+ISA_FLAGS_kernels/avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma
+ISA_FLAGS_kernels/neon   :=
+
+LIB_SRC    := $(wildcard lib/*.c)
+KERNEL_SRC := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC) $(KERNEL_SRC))
+HEADERS    := include/tasd.h $(wildcard lib/*.h) $(wildcard kernels/*.h)
+
+SONAME   := libtasd.so.$(VERSION_MAJOR)
+SO_FILE  := $(BUILD)/lib/libtasd.so.$(VERSION)
+SO_LINKS := $(BUILD)/lib/libtasd.so.$(VERSION_MAJOR) $(BUILD)/lib/libtasd.so
+A_FILE   := $(BUILD)/lib/libtasd.a
+PC_FILE  := $(BUILD)/lib/pkgconfig/tasd.pc
+
+TEST_SRC  := $(wildcard test/test_*.c)
+TEST_BIN  := $(patsubst test/%.c,$(BUILD)/test/%,$(TEST_SRC))
+TEST_SUPPORT := $(wildcard test/support/*.c)
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
+
+.PHONY: all lib examples test test-sanitize demo install uninstall clean help
+
+all: lib examples
+
+lib: $(SO_FILE) $(SO_LINKS) $(A_FILE) $(PC_FILE)
+
+help:
+	@echo "make [all]            build libtasd.so/.a, tasd.pc and the examples into $(BUILD)/"
+	@echo "make demo             build and run the demo on built-in data"
+	@echo "make test             build and run the test suite"
+	@echo "make test-sanitize    the test suite under ASan+UBSan (in build-san/)"
+	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
+	@echo "make uninstall        remove what install put there"
+	@echo "options: OPENMP=0 (build without OpenMP), CC=clang, OPT=-O3"
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) $(CFLAGS) -c $< -o $@
+
+$(SO_FILE): $(LIB_OBJ) lib/tasd.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/tasd.map \
+	    $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJ) $(OMP_LIBS) $(LDLIBS)
+
+$(BUILD)/lib/libtasd.so.$(VERSION_MAJOR) $(BUILD)/lib/libtasd.so: $(SO_FILE)
+	ln -sf $(notdir $(SO_FILE)) $@
+
+$(A_FILE): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+# tasd.pc is relocatable: prefix is found from the .pc file's own place.
+PC_LIBDIR_REL := $(patsubst $(PREFIX)/%,%,$(LIBDIR))
+PC_PREFIX_REL := $(shell echo "$(PC_LIBDIR_REL)/pkgconfig" | sed 's|[^/][^/]*|..|g')
+$(PC_FILE): pkgconfig/tasd.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PC_PREFIX_REL@|$(PC_PREFIX_REL)|' \
+	    -e 's|@PC_LIBDIR_REL@|$(PC_LIBDIR_REL)|' -e 's|@LIBS_PRIVATE@|-lm -lpthread $(OMP_LIBS)|' $< > $@
+
+# Tests and examples link the static library so they run from the tree.
+$(BUILD)/test/%: test/%.c $(A_FILE) test/harness.h $(TEST_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itest -o $@ $< $(TEST_SUPPORT) $(A_FILE) $(OMP_LIBS) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(A_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(A_FILE) $(OMP_LIBS) $(LDLIBS)
+
+examples: $(EXAMPLE_BIN)
+
+demo: $(BUILD)/examples/demo
+	$(BUILD)/examples/demo
+
+test: lib $(TEST_BIN)
+	@sh test/run.sh $(TEST_BIN)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-sanitize:
+	$(MAKE) BUILD=build-san OPT=-O1 \
+	    CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" test
+
+install: lib
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/tasd.h $(DESTDIR)$(INCLUDEDIR)/tasd.h
+	install -m 755 $(SO_FILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf libtasd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR)
+	ln -sf libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so
+	install -m 644 $(A_FILE) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(PC_FILE) $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/tasd.h $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION) \
+	      $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so \
+	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,325 @@
+/*
+ * libtasd — tensor approximation via structured decomposition.
+ *
+ * A dense or unstructured-sparse matrix W is approximated by a short series of
+ * N:M structured-sparse terms, W ~ W1 + W2 + ... + Wt, where term i keeps at
+ * most Ni nonzeros in every group of Mi consecutive elements along the last
+ * (reduction) axis. By distributivity W*B = W1*B + W2*B + ..., so every term
+ * runs on a structured-sparse kernel.
+ *
+ * The whole public API is this one header. It is C99 and needs only
+ * <stddef.h> and <stdint.h>.
+ *
+ * Conventions
+ *  - Every fallible function returns a tasd_status: TASD_OK (0) or a negative
+ *    error code. Results are written through out-parameters, which are left
+ *    untouched on error. tasd_last_error_message() adds detail (thread-local).
+ *  - Objects are opaque handles, created by the _create, _parse, _decompose... functions and released
+ *    with the matching _destroy, which accepts NULL.
+ *  - A tasd_context argument may be NULL: defaults are used (all threads,
+ *    best backend, malloc/free).
+ *  - Shapes, strides and element counts are int64_t; strides count elements,
+ *    not bytes.
+ *  - Thread safety: functions on distinct objects may run concurrently.
+ *    Series, configs and contexts are read-only after creation except
+ *    through their _set_ functions, so one series may be used by many
+ *    threads at once in tasd_gemm().
+ */
+#ifndef TASD_H
+#define TASD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define TASD_API
+#else
+#define TASD_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define TASD_VERSION_MAJOR 0
+#define TASD_VERSION_MINOR 1
+#define TASD_VERSION_PATCH 0
+#define TASD_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded, e.g. "0.1.0". */
+TASD_API const char *tasd_version(void);
+/* The same as MAJOR*10000 + MINOR*100 + PATCH. */
+TASD_API int tasd_version_number(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum tasd_status {
+    TASD_OK = 0,
+    TASD_ERR_NULL_POINTER = -1,     /* a required pointer argument is NULL     */
+    TASD_ERR_INVALID_ARGUMENT = -2, /* a value is out of its allowed range     */
+    TASD_ERR_SHAPE = -3,            /* wrong rank or mismatched shapes         */
+    TASD_ERR_DTYPE = -4,            /* element type not supported here         */
+    TASD_ERR_CONFIG = -5,           /* malformed or invalid N:M config         */
+    TASD_ERR_OUT_OF_MEMORY = -6,    /* an allocation failed                    */
+    TASD_ERR_OVERFLOW = -7,         /* a size computation would overflow       */
+    TASD_ERR_NONFINITE = -8,        /* input holds NaN or Inf                  */
+    TASD_ERR_ALIAS = -9,            /* an output overlaps an input             */
+    TASD_ERR_UNSUPPORTED = -10,     /* e.g. a backend this CPU cannot run      */
+    TASD_ERR_IO = -11,              /* a file could not be read or written     */
+    TASD_ERR_FORMAT = -12,          /* malformed, truncated or corrupt data    */
+    TASD_ERR_BUFFER_TOO_SMALL = -13,/* caller's buffer is too small            */
+    TASD_ERR_NOT_FOUND = -14,       /* a named item does not exist             */
+    TASD_ERR_INTERNAL = -15         /* a bug in libtasd: please report it      */
+} tasd_status;
+
+/* A short, static English description of a status code. Never NULL. */
+TASD_API const char *tasd_status_string(tasd_status status);
+
+/* Detail on the last error raised by a libtasd call on the calling thread
+ * (which argument, which shape, which file). Empty string if none. The text
+ * stays valid until the next failing libtasd call on the same thread. */
+TASD_API const char *tasd_last_error_message(void);
+
+/* ------------------------------------------------------------------------ */
+/* Element types and tensor views                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef enum tasd_dtype {
+    TASD_F32 = 0,  /* IEEE binary32                 */
+    TASD_F16 = 1,  /* IEEE binary16                 */
+    TASD_BF16 = 2  /* bfloat16 (top half of a f32)  */
+} tasd_dtype;
+
+/* Size in bytes of one element, 0 for an unknown type. */
+TASD_API size_t tasd_dtype_size(tasd_dtype dtype);
+/* "f32", "f16", "bf16", or "?" */
+TASD_API const char *tasd_dtype_name(tasd_dtype dtype);
+
+#define TASD_MAX_DIMS 4
+
+/* A non-owning view of a strided tensor. Strides are in elements and may be
+ * any value for inputs (a transposed matrix is a view with swapped strides).
+ * The library never writes through a view that is documented as input. */
+typedef struct tasd_view {
+    void *data;
+    int32_t dtype;                  /* a tasd_dtype */
+    int32_t ndim;                   /* 1..TASD_MAX_DIMS */
+    int64_t shape[TASD_MAX_DIMS];
+    int64_t strides[TASD_MAX_DIMS]; /* in elements */
+} tasd_view;
+
+/* A rows x cols view whose rows are row_stride elements apart (row-major
+ * when row_stride == cols). */
+TASD_API tasd_view tasd_view_2d(const void *data, tasd_dtype dtype,
+                                int64_t rows, int64_t cols, int64_t row_stride);
+/* A general 2-D view with explicit strides (elements). */
+TASD_API tasd_view tasd_view_2d_strided(const void *data, tasd_dtype dtype,
+                                        int64_t rows, int64_t cols,
+                                        int64_t row_stride, int64_t col_stride);
+/* The same memory seen transposed (swaps the two axes of a 2-D view). */
+TASD_API tasd_view tasd_view_transpose(tasd_view view);
+
+/* ------------------------------------------------------------------------ */
+/* Context: threads, backend, allocator, thread-pool injection              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tasd_context tasd_context;
+
+/* Allocator hooks. alloc must return memory aligned to at least `alignment`
+ * (a power of two <= 4096) or NULL; free receives the same size. Every
+ * allocation the library makes for a context, and for the objects created
+ * with it, goes through these hooks. */
+typedef struct tasd_allocator {
+    void *(*alloc)(void *user, size_t size, size_t alignment);
+    void (*free)(void *user, void *ptr, size_t size);
+    void *user;
+} tasd_allocator;
+
+/* One unit of parallel work: run task index `task` of a parallel loop. */
+typedef void (*tasd_task_fn)(void *arg, int64_t task);
+/* A parallel-for provided by the engine: call task(arg, i) exactly once for
+ * every i in [0, ntasks), possibly concurrently, and return when all are
+ * done. libtasd picks ntasks <= the context's thread count. */
+typedef void (*tasd_parallel_for_fn)(void *pool, int64_t ntasks,
+                                     tasd_task_fn task, void *arg);
+
+typedef enum tasd_backend {
+    TASD_BACKEND_AUTO = 0, /* best available; TASD_BACKEND env var overrides */
+    TASD_BACKEND_SCALAR = 1,
+    TASD_BACKEND_AVX2 = 2,
+    TASD_BACKEND_AVX512 = 3,
+    TASD_BACKEND_NEON = 4
+} tasd_backend;
+
+/* allocator may be NULL (malloc/free). The hooks are copied. */
+TASD_API tasd_status tasd_context_create(const tasd_allocator *allocator,
+                                         tasd_context **out);
+TASD_API void tasd_context_destroy(tasd_context *ctx);
+/* Number of threads libtasd may use; 0 = the default (OpenMP's maximum, or 1
+ * without OpenMP). Results do not depend on the thread count. */
+TASD_API tasd_status tasd_context_set_threads(tasd_context *ctx, int threads);
+TASD_API int tasd_context_threads(const tasd_context *ctx);
+/* Force a backend (TASD_ERR_UNSUPPORTED if this CPU or build lacks it). */
+TASD_API tasd_status tasd_context_set_backend(tasd_context *ctx,
+                                              tasd_backend backend);
+/* The backend calls on this context (NULL: the process default) run.
+ * TASD_BACKEND_AUTO only when the TASD_BACKEND environment variable forces a
+ * backend that is not available, in which case calls fail with
+ * TASD_ERR_UNSUPPORTED. */
+TASD_API tasd_backend tasd_context_backend(const tasd_context *ctx);
+/* Run libtasd's parallel work on the engine's pool; fn == NULL restores the
+ * built-in threading (OpenMP, or serial without it). */
+TASD_API tasd_status tasd_context_set_parallel_for(tasd_context *ctx,
+                                                   tasd_parallel_for_fn fn,
+                                                   void *pool);
+
+/* "auto", "scalar", "avx2", "avx512", "neon" */
+TASD_API const char *tasd_backend_name(tasd_backend backend);
+/* Nonzero if this build and this CPU can run the backend. */
+TASD_API int tasd_backend_available(tasd_backend backend);
+/* Parse a backend name as above (TASD_ERR_INVALID_ARGUMENT if unknown). */
+TASD_API tasd_status tasd_backend_parse(const char *name, tasd_backend *out);
+
+/* ------------------------------------------------------------------------ */
+/* Configs: "2:4", "2:4+1:8", "1:8+1:8+1:16"                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tasd_config tasd_config;
+
+#define TASD_MAX_TERMS 8
+#define TASD_MAX_M 32
+
+/* Parse a config string: terms "N:M" joined by '+', optional spaces around
+ * tokens. M is a power of two in 2..32, 1 <= N <= M, 1..8 terms. N is the
+ * number of values KEPT per group of M. ctx may be NULL. */
+TASD_API tasd_status tasd_config_parse(tasd_context *ctx, const char *text,
+                                       tasd_config **out);
+/* Build a config from arrays of N and M (same rules as parsing). */
+TASD_API tasd_status tasd_config_create(tasd_context *ctx, int terms,
+                                        const int *n, const int *m,
+                                        tasd_config **out);
+TASD_API void tasd_config_destroy(tasd_config *config);
+TASD_API int tasd_config_terms(const tasd_config *config);
+/* Term i's N and M (either pointer may be NULL). */
+TASD_API tasd_status tasd_config_term(const tasd_config *config, int i,
+                                      int *n, int *m);
+/* Upper bound on the fraction of elements kept: min(1, sum N_i/M_i). */
+TASD_API double tasd_config_density(const tasd_config *config);
+/* Canonical text ("2:4+1:8") into buf. *needed (may be NULL) receives the
+ * length without the terminating NUL; a too-small buf gives
+ * TASD_ERR_BUFFER_TOO_SMALL and is left untouched. */
+TASD_API tasd_status tasd_config_format(const tasd_config *config, char *buf,
+                                        size_t size, size_t *needed);
+
+/* ------------------------------------------------------------------------ */
+/* Decomposition                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef enum tasd_method {
+    /* The paper's: term 1 keeps the top-N1 by magnitude of every M1 group,
+     * term 2 the same on the residual, and so on, in the user's order. */
+    TASD_GREEDY = 0,
+    /* The most retained energy any valid series for the config can keep
+     * (greedy over the terms ordered fine to coarse; terms reported in the
+     * user's order). Equal to TASD_GREEDY whenever the config is already
+     * ordered fine to coarse, e.g. "2:4+1:8". */
+    TASD_OPTIMAL = 1
+} tasd_method;
+
+/* "greedy", "optimal"; tasd_method_parse accepts the same names. */
+TASD_API const char *tasd_method_name(tasd_method method);
+TASD_API tasd_status tasd_method_parse(const char *name, tasd_method *out);
+
+typedef struct tasd_series tasd_series;
+
+/* Decompose a matrix into a series for `config`.
+ * weights: f32, f16 or bf16, any strides. A 2-D view is [rows, K]; a view of
+ * rank 3 or 4 (e.g. conv weights [out, in, kh, kw]) is seen as
+ * [shape[0], product of the rest], which needs the trailing axes to be
+ * collapsible into one (e.g. contiguous). Groups of M run along that K axis;
+ * the last group of a row is shorter when K is not a multiple of M. Ties in
+ * magnitude go to the lower index. NaN or Inf gives TASD_ERR_NONFINITE.
+ * The series is packed for the kernels once, here. */
+TASD_API tasd_status tasd_decompose(tasd_context *ctx, const tasd_view *weights,
+                                    const tasd_config *config,
+                                    tasd_method method, tasd_series **out);
+TASD_API void tasd_series_destroy(tasd_series *series);
+
+TASD_API tasd_status tasd_series_shape(const tasd_series *series,
+                                       int64_t *rows, int64_t *cols);
+/* The series' config (owned by the series, valid for its lifetime). */
+TASD_API const tasd_config *tasd_series_config(const tasd_series *series);
+TASD_API tasd_method tasd_series_method(const tasd_series *series);
+
+typedef struct tasd_stats {
+    double retained_energy;   /* ||Wa||^2 / ||W||^2 (1 when W == 0)        */
+    double rel_error;         /* ||W - Wa||_F / ||W||_F (0 when W == 0)     */
+    double density;           /* kept_nonzeros / (rows * cols)              */
+    double coverage;          /* kept_nonzeros / input_nonzeros (1 if none) */
+    int64_t kept_nonzeros;    /* nonzero values stored over all terms       */
+    int64_t input_nonzeros;   /* nonzeros of W                              */
+    int64_t slots;            /* value slots over all terms (incl. zeros)   */
+    int64_t term_nonzeros[TASD_MAX_TERMS];
+    double reserved[4];
+} tasd_stats;
+
+TASD_API tasd_status tasd_series_stats(const tasd_series *series,
+                                       tasd_stats *out);
+
+/* Write the dense approximation Wa = W1 + ... + Wt into `out`, an f32 view
+ * of the series' [rows, cols] shape with any non-overlapping strides. */
+TASD_API tasd_status tasd_series_reconstruct(const tasd_series *series,
+                                             const tasd_view *out);
+
+/* Canonical layout of term i: groups = ceil(cols / M), and for each row
+ * groups*N values followed in the same order by their index inside the group
+ * (0..M-1, ascending within a group). A slot with nothing to keep (a short
+ * last group) holds value 0 and index 0. values needs rows*groups*N floats,
+ * indices rows*groups*N bytes. */
+TASD_API tasd_status tasd_series_term_layout(const tasd_series *series, int i,
+                                             int *n, int *m,
+                                             int64_t *groups_per_row);
+TASD_API tasd_status tasd_series_export_term(const tasd_series *series, int i,
+                                             float *values, uint8_t *indices,
+                                             int64_t capacity);
+/* Build a series from terms in the canonical layout (e.g. a runtime that
+ * stores them itself). values[i] / indices[i] point at term i's arrays. The
+ * indices are validated (inside the group and the row); the series is packed
+ * for the kernels. Stats that need W report relative to Wa itself. */
+TASD_API tasd_status tasd_series_import(tasd_context *ctx, int64_t rows,
+                                        int64_t cols, const tasd_config *config,
+                                        tasd_method method,
+                                        const float *const *values,
+                                        const uint8_t *const *indices,
+                                        tasd_series **out);
+
+/* ------------------------------------------------------------------------ */
+/* GEMM                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* C = alpha * S * B + beta * C, with S the series [m, k], B an f32 view
+ * [k, n] and C an f32 view [m, n]. Any strides on B and C (a transposed C is
+ * a view with swapped strides); C must not overlap B or itself. beta == 0
+ * means C is not read (NaN in C does not propagate). The weights are never
+ * repacked here. */
+TASD_API tasd_status tasd_gemm(tasd_context *ctx, float alpha,
+                               const tasd_series *series, const tasd_view *b,
+                               float beta, const tasd_view *c);
+
+/* ---- section: kernels and dispatch (reserved) ---- */
+
+/* ---- section: TASDER, layers and targets (reserved) ---- */
+
+/* ---- section: files and formats (reserved) ---- */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TASD_H */

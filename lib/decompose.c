@@ -1,0 +1,171 @@
+/* The decomposer: W -> W1 + ... + Wt, greedy or optimal. */
+#include "dispatch.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *tasd_method_name(tasd_method method)
+{
+    switch (method) {
+    case TASD_GREEDY: return "greedy";
+    case TASD_OPTIMAL: return "optimal";
+    }
+    return "?";
+}
+
+tasd_status tasd_method_parse(const char *name, tasd_method *out)
+{
+    if (!name || !out)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_method_parse: NULL argument");
+    if (strcmp(name, "greedy") == 0)
+        *out = TASD_GREEDY;
+    else if (strcmp(name, "optimal") == 0)
+        *out = TASD_OPTIMAL;
+    else
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "unknown method \"%.32s\" (want greedy or optimal)", name);
+    return TASD_OK;
+}
+
+/* The order in which terms take their elements. Greedy: the user's order.
+ * Optimal: fine to coarse (ascending M, stable). The groups of power-of-two M
+ * are nested, so the sets a series can keep in a window form a laminar
+ * matroid, and filling the finest groups first reaches its maximum weight
+ * basis (see docs/design.md). */
+static void term_order(const tasd_config *c, tasd_method method, int *order)
+{
+    for (int i = 0; i < c->terms; i++)
+        order[i] = i;
+    if (method != TASD_OPTIMAL)
+        return;
+    for (int i = 1; i < c->terms; i++) /* insertion sort: stable */
+        for (int j = i; j > 0 && c->m[order[j - 1]] > c->m[order[j]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+}
+
+/* Rows are processed in fixed blocks whose partial sums are added in order,
+ * so every result, stats included, is the same for any thread count. */
+#define ROW_BLOCK 32
+
+typedef struct decompose_job {
+    tasdi_matrix w;
+    tasd_series *s;
+    const tasdi_ops *ops;
+    int order[TASD_MAX_TERMS];
+    float *scratch;        /* 2 * cols floats per task */
+    int64_t ntasks, nblocks;
+    double *block_energy;  /* [nblocks][2]: input, error */
+    int64_t *block_nnz;    /* [nblocks] */
+    int64_t *bad_row;      /* [ntasks]: first row with NaN/Inf, or -1 */
+} decompose_job;
+
+static void decompose_task(void *arg, int64_t task)
+{
+    decompose_job *job = arg;
+    tasd_series *s = job->s;
+    int64_t cols = s->cols;
+    float *row = job->scratch + task * 2 * cols;
+    float *residual = row + cols;
+    job->bad_row[task] = -1;
+    for (int64_t b = task; b < job->nblocks; b += job->ntasks) {
+        double in_e = 0.0, err_e = 0.0;
+        int64_t nnz = 0;
+        int64_t r1 = (b + 1) * ROW_BLOCK < s->rows ? (b + 1) * ROW_BLOCK : s->rows;
+        for (int64_t r = b * ROW_BLOCK; r < r1; r++) {
+            tasdi_matrix_load_row(&job->w, r, row);
+            for (int64_t j = 0; j < cols; j++) {
+                float x = row[j];
+                if (!isfinite(x)) {
+                    job->bad_row[task] = r;
+                    return;
+                }
+                in_e += (double)x * x;
+                nnz += x != 0.0f;
+            }
+            memcpy(residual, row, (size_t)cols * sizeof *row);
+            for (int t = 0; t < s->terms; t++) {
+                tasdi_term *term = &s->term[job->order[t]];
+                job->ops->select(residual, cols, term->n, term->m,
+                                 term->values + r * term->width,
+                                 term->index + r * term->width);
+            }
+            for (int64_t j = 0; j < cols; j++)
+                err_e += (double)residual[j] * residual[j];
+        }
+        job->block_energy[2 * b] = in_e;
+        job->block_energy[2 * b + 1] = err_e;
+        job->block_nnz[b] = nnz;
+    }
+}
+
+tasd_status tasd_decompose(tasd_context *ctx, const tasd_view *weights,
+                           const tasd_config *config, tasd_method method,
+                           tasd_series **out)
+{
+    if (!weights || !config || !out)
+        return tasdi_fail(TASD_ERR_NULL_POINTER,
+                          "tasd_decompose: weights, config and out must not be NULL");
+    if (method != TASD_GREEDY && method != TASD_OPTIMAL)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_decompose: unknown method %d",
+                          (int)method);
+    decompose_job job;
+    memset(&job, 0, sizeof job);
+    tasd_status st = tasdi_matrix_from_view(weights, "tasd_decompose: weights", &job.w);
+    if (st)
+        return st;
+    job.ops = tasdi_context_ops(ctx);
+    if (!job.ops)
+        return TASD_ERR_UNSUPPORTED;
+    const tasd_allocator *a = tasdi_allocator(ctx);
+    tasd_series *s;
+    st = tasdi_series_alloc(a, job.w.rows, job.w.cols, config, method, &s);
+    if (st)
+        return st;
+    job.s = s;
+    term_order(config, method, job.order);
+    job.nblocks = (s->rows + ROW_BLOCK - 1) / ROW_BLOCK;
+    job.ntasks = tasdi_threads(ctx);
+    if (job.ntasks > job.nblocks)
+        job.ntasks = job.nblocks > 0 ? job.nblocks : 1;
+    size_t scratch_floats = 0;
+    if (!tasdi_mul_size((size_t)job.ntasks * 2, (size_t)s->cols, &scratch_floats)) {
+        tasd_series_destroy(s);
+        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_decompose: scratch size overflows");
+    }
+    job.scratch = tasdi_calloc(a, scratch_floats, sizeof(float));
+    job.block_energy = tasdi_calloc(a, (size_t)job.nblocks * 2 + 1, sizeof(double));
+    job.block_nnz = tasdi_calloc(a, (size_t)job.nblocks + 1, sizeof(int64_t));
+    job.bad_row = tasdi_calloc(a, (size_t)job.ntasks, sizeof(int64_t));
+    if (!job.scratch || !job.block_energy || !job.block_nnz || !job.bad_row) {
+        st = TASD_ERR_OUT_OF_MEMORY;
+        goto done;
+    }
+    tasdi_parallel(ctx, job.ntasks, decompose_task, &job);
+    for (int64_t t = 0; t < job.ntasks; t++)
+        if (job.bad_row[t] >= 0) {
+            st = tasdi_fail(TASD_ERR_NONFINITE,
+                            "tasd_decompose: weights row %lld holds NaN or Inf",
+                            (long long)job.bad_row[t]);
+            goto done;
+        }
+    for (int64_t b = 0; b < job.nblocks; b++) {
+        s->input_energy += job.block_energy[2 * b];
+        s->error_energy += job.block_energy[2 * b + 1];
+        s->input_nonzeros += job.block_nnz[b];
+    }
+    st = tasdi_series_pack(s);
+done:
+    tasdi_free(a, job.scratch, scratch_floats * sizeof(float));
+    tasdi_free(a, job.block_energy, ((size_t)job.nblocks * 2 + 1) * sizeof(double));
+    tasdi_free(a, job.block_nnz, ((size_t)job.nblocks + 1) * sizeof(int64_t));
+    tasdi_free(a, job.bad_row, (size_t)job.ntasks * sizeof(int64_t));
+    if (st) {
+        tasd_series_destroy(s);
+        return st;
+    }
+    *out = s;
+    return TASD_OK;
+}

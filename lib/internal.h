@@ -1,0 +1,130 @@
+/* Internal declarations shared by lib/ and kernels/. Not installed.
+ * Internal symbols use the tasdi_ prefix and hidden visibility, so nothing
+ * here leaves the shared library. */
+#ifndef TASD_INTERNAL_H
+#define TASD_INTERNAL_H
+
+#include "tasd.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#if defined(__GNUC__)
+#define TASDI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TASDI_PRINTF(a, b)
+#endif
+
+/* ---- errors ---- */
+
+/* Record a formatted detail message for tasd_last_error_message() and return
+ * `status`, so that error paths read `return tasdi_fail(TASD_ERR_..., ...)`. */
+tasd_status tasdi_fail(tasd_status status, const char *fmt, ...) TASDI_PRINTF(2, 3);
+
+/* ---- memory ---- */
+
+#define TASDI_ALIGN 64
+
+/* The allocator of a context, or the default one (ctx == NULL). */
+const tasd_allocator *tasdi_allocator(const tasd_context *ctx);
+/* Aligned allocation through the hooks; sets an error message on failure. */
+void *tasdi_alloc(const tasd_allocator *a, size_t size);
+void *tasdi_calloc(const tasd_allocator *a, size_t count, size_t elem);
+void tasdi_free(const tasd_allocator *a, void *p, size_t size);
+
+/* Overflow-checked size arithmetic: false on overflow. */
+bool tasdi_mul_size(size_t a, size_t b, size_t *out);
+bool tasdi_mul_i64(int64_t a, int64_t b, int64_t *out);
+
+/* ---- context and threading ---- */
+
+struct tasd_context {
+    tasd_allocator allocator;
+    int threads;               /* 0 = default */
+    tasd_backend backend;      /* AUTO = follow the process-wide choice */
+    tasd_parallel_for_fn parallel_for;
+    void *pool;
+};
+
+/* Threads a call on ctx may use (>= 1). */
+int tasdi_threads(const tasd_context *ctx);
+/* Run task(arg, i) for i in [0, ntasks) on the context's pool/OpenMP. */
+void tasdi_parallel(const tasd_context *ctx, int64_t ntasks, tasd_task_fn task,
+                    void *arg);
+
+/* ---- views ---- */
+
+/* A validated 2-D reading of a view (rank >= 2 collapsed to [rows, cols]). */
+typedef struct tasdi_matrix {
+    const char *data;
+    tasd_dtype dtype;
+    int64_t rows, cols;
+    int64_t rs, cs;   /* strides in elements */
+} tasdi_matrix;
+
+/* Validate `v` (non-NULL, known dtype, rank 2..4, trailing axes collapsible,
+ * sizes that do not overflow) and collapse it. `what` names the argument in
+ * error messages. */
+tasd_status tasdi_matrix_from_view(const tasd_view *v, const char *what,
+                                   tasdi_matrix *out);
+/* Copy row r of m into dst[0..cols) as f32. */
+void tasdi_matrix_load_row(const tasdi_matrix *m, int64_t r, float *dst);
+/* The byte range [lo, hi) a matrix touches (for overlap checks). */
+void tasdi_matrix_span(const tasdi_matrix *m, uintptr_t *lo, uintptr_t *hi);
+/* True if the matrix as an output has no two elements at one address. */
+bool tasdi_matrix_writable_layout(const tasdi_matrix *m);
+
+float tasdi_f16_to_f32(uint16_t h);
+float tasdi_bf16_to_f32(uint16_t h);
+uint16_t tasdi_f32_to_f16(float f);  /* round to nearest even */
+uint16_t tasdi_f32_to_bf16(float f); /* round to nearest even */
+
+/* ---- configs ---- */
+
+struct tasd_config {
+    tasd_allocator allocator;
+    int terms;
+    int n[TASD_MAX_TERMS];
+    int m[TASD_MAX_TERMS];
+};
+
+/* Check one term's N and M; fills an error message naming term i. */
+tasd_status tasdi_check_term(int i, int n, int m);
+tasd_status tasdi_config_copy(const tasd_allocator *a, const tasd_config *src,
+                              tasd_config **out);
+
+/* ---- series ---- */
+
+typedef struct tasdi_term {
+    int n, m;
+    int64_t groups;   /* ceil(cols / m) */
+    int64_t width;    /* groups * n: slots per row */
+    float *values;    /* [rows][width] */
+    uint8_t *index;   /* [rows][width], index inside the group */
+} tasdi_term;
+
+struct tasd_series {
+    tasd_allocator allocator;
+    int64_t rows, cols;
+    tasd_config *config;
+    tasd_method method;
+    int terms;
+    tasdi_term term[TASD_MAX_TERMS];
+    /* Energies for the stats, filled at decomposition (or import) time. */
+    double input_energy;   /* ||W||^2 */
+    double error_energy;   /* ||W - Wa||^2 */
+    int64_t input_nonzeros;
+    /* Kernel-ready packing, built once by tasdi_series_pack(). */
+    void *packed;
+    size_t packed_size;
+};
+
+/* Allocate a series shell with zeroed term arrays for rows x cols. */
+tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
+                               int64_t cols, const tasd_config *config,
+                               tasd_method method, tasd_series **out);
+/* Build the kernel layout from the canonical terms (see lib/pack.c). */
+tasd_status tasdi_series_pack(tasd_series *s);
+void tasdi_series_unpack(tasd_series *s);
+
+#endif /* TASD_INTERNAL_H */

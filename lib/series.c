@@ -1,0 +1,251 @@
+/* Series objects: storage, stats, reconstruction, canonical export/import. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static size_t term_bytes(const tasd_series *s, const tasdi_term *t, size_t elem)
+{
+    return (size_t)s->rows * (size_t)t->width * elem;
+}
+
+tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
+                               int64_t cols, const tasd_config *config,
+                               tasd_method method, tasd_series **out)
+{
+    tasd_series *s = tasdi_alloc(a, sizeof *s);
+    if (!s)
+        return TASD_ERR_OUT_OF_MEMORY;
+    memset(s, 0, sizeof *s);
+    s->allocator = *a;
+    s->rows = rows;
+    s->cols = cols;
+    s->method = method;
+    s->terms = config->terms;
+    tasd_status st = tasdi_config_copy(a, config, &s->config);
+    for (int i = 0; i < s->terms && st == TASD_OK; i++) {
+        tasdi_term *t = &s->term[i];
+        t->n = config->n[i];
+        t->m = config->m[i];
+        t->groups = (cols + t->m - 1) / t->m;
+        t->width = t->groups * t->n;
+        int64_t slots;
+        if (!tasdi_mul_i64(rows, t->width, &slots) || slots > ((int64_t)1 << 46)) {
+            st = tasdi_fail(TASD_ERR_OVERFLOW, "series of %lld x %lld is too large",
+                            (long long)rows, (long long)cols);
+            break;
+        }
+        t->values = tasdi_calloc(a, (size_t)slots, sizeof(float));
+        t->index = tasdi_calloc(a, (size_t)slots, 1);
+        if (!t->values || !t->index)
+            st = TASD_ERR_OUT_OF_MEMORY;
+    }
+    if (st) {
+        tasd_series_destroy(s);
+        return st;
+    }
+    *out = s;
+    return TASD_OK;
+}
+
+void tasd_series_destroy(tasd_series *s)
+{
+    if (!s)
+        return;
+    tasd_allocator a = s->allocator;
+    tasdi_series_unpack(s);
+    for (int i = 0; i < s->terms; i++) {
+        tasdi_free(&a, s->term[i].values, term_bytes(s, &s->term[i], sizeof(float)));
+        tasdi_free(&a, s->term[i].index, term_bytes(s, &s->term[i], 1));
+    }
+    tasd_config_destroy(s->config);
+    tasdi_free(&a, s, sizeof *s);
+}
+
+tasd_status tasd_series_shape(const tasd_series *s, int64_t *rows, int64_t *cols)
+{
+    if (!s)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_series_shape: series is NULL");
+    if (rows)
+        *rows = s->rows;
+    if (cols)
+        *cols = s->cols;
+    return TASD_OK;
+}
+
+const tasd_config *tasd_series_config(const tasd_series *s)
+{
+    return s ? s->config : NULL;
+}
+
+tasd_method tasd_series_method(const tasd_series *s)
+{
+    return s ? s->method : TASD_GREEDY;
+}
+
+tasd_status tasd_series_stats(const tasd_series *s, tasd_stats *out)
+{
+    if (!s || !out)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_series_stats: NULL argument");
+    tasd_stats st;
+    memset(&st, 0, sizeof st);
+    for (int i = 0; i < s->terms; i++) {
+        const tasdi_term *t = &s->term[i];
+        int64_t slots = s->rows * t->width, nnz = 0;
+        for (int64_t j = 0; j < slots; j++)
+            nnz += t->values[j] != 0.0f;
+        st.term_nonzeros[i] = nnz;
+        st.kept_nonzeros += nnz;
+        st.slots += slots;
+    }
+    st.input_nonzeros = s->input_nonzeros;
+    if (s->input_energy > 0.0) {
+        double err = s->error_energy / s->input_energy;
+        st.rel_error = sqrt(err);
+        st.retained_energy = 1.0 - err;
+    } else {
+        st.rel_error = 0.0;
+        st.retained_energy = 1.0;
+    }
+    double elems = (double)s->rows * (double)s->cols;
+    st.density = elems > 0 ? (double)st.kept_nonzeros / elems : 0.0;
+    st.coverage = s->input_nonzeros > 0
+                      ? (double)st.kept_nonzeros / (double)s->input_nonzeros
+                      : 1.0;
+    *out = st;
+    return TASD_OK;
+}
+
+tasd_status tasd_series_reconstruct(const tasd_series *s, const tasd_view *out)
+{
+    if (!s || !out)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_series_reconstruct: NULL argument");
+    tasdi_matrix m;
+    tasd_status st = tasdi_matrix_from_view(out, "tasd_series_reconstruct: out", &m);
+    if (st)
+        return st;
+    if (m.dtype != TASD_F32)
+        return tasdi_fail(TASD_ERR_DTYPE, "tasd_series_reconstruct: out must be f32, is %s",
+                          tasd_dtype_name(m.dtype));
+    if (m.rows != s->rows || m.cols != s->cols)
+        return tasdi_fail(TASD_ERR_SHAPE,
+                          "tasd_series_reconstruct: out is %lld x %lld, series is %lld x %lld",
+                          (long long)m.rows, (long long)m.cols, (long long)s->rows,
+                          (long long)s->cols);
+    if (!tasdi_matrix_writable_layout(&m))
+        return tasdi_fail(TASD_ERR_ALIAS,
+                          "tasd_series_reconstruct: out has overlapping elements");
+    float *base = (float *)(uintptr_t)m.data;
+    for (int64_t r = 0; r < m.rows; r++) {
+        float *row = base + r * m.rs;
+        for (int64_t j = 0; j < m.cols; j++)
+            row[j * m.cs] = 0.0f;
+        for (int i = 0; i < s->terms; i++) {
+            const tasdi_term *t = &s->term[i];
+            const float *v = t->values + r * t->width;
+            const uint8_t *ix = t->index + r * t->width;
+            for (int64_t k = 0; k < t->width; k++)
+                if (v[k] != 0.0f)
+                    row[((k / t->n) * t->m + ix[k]) * m.cs] += v[k];
+        }
+    }
+    return TASD_OK;
+}
+
+tasd_status tasd_series_term_layout(const tasd_series *s, int i, int *n, int *m,
+                                    int64_t *groups_per_row)
+{
+    if (!s)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_series_term_layout: series is NULL");
+    if (i < 0 || i >= s->terms)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "tasd_series_term_layout: term %d of %d", i, s->terms);
+    if (n)
+        *n = s->term[i].n;
+    if (m)
+        *m = s->term[i].m;
+    if (groups_per_row)
+        *groups_per_row = s->term[i].groups;
+    return TASD_OK;
+}
+
+tasd_status tasd_series_export_term(const tasd_series *s, int i, float *values,
+                                    uint8_t *indices, int64_t capacity)
+{
+    if (!s || !values || !indices)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_series_export_term: NULL argument");
+    if (i < 0 || i >= s->terms)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "tasd_series_export_term: term %d of %d", i, s->terms);
+    const tasdi_term *t = &s->term[i];
+    int64_t slots = s->rows * t->width;
+    if (capacity < slots)
+        return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL,
+                          "tasd_series_export_term: need %lld slots, have %lld",
+                          (long long)slots, (long long)capacity);
+    memcpy(values, t->values, (size_t)slots * sizeof(float));
+    memcpy(indices, t->index, (size_t)slots);
+    return TASD_OK;
+}
+
+tasd_status tasd_series_import(tasd_context *ctx, int64_t rows, int64_t cols,
+                               const tasd_config *config, tasd_method method,
+                               const float *const *values,
+                               const uint8_t *const *indices, tasd_series **out)
+{
+    if (!config || !values || !indices || !out)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_series_import: NULL argument");
+    if (rows < 0 || cols < 0)
+        return tasdi_fail(TASD_ERR_SHAPE, "tasd_series_import: negative shape");
+    if (method != TASD_GREEDY && method != TASD_OPTIMAL)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_series_import: unknown method %d",
+                          (int)method);
+    for (int i = 0; i < config->terms; i++)
+        if (!values[i] || !indices[i])
+            return tasdi_fail(TASD_ERR_NULL_POINTER,
+                              "tasd_series_import: term %d arrays are NULL", i);
+    /* Validate everything before allocating. */
+    for (int i = 0; i < config->terms; i++) {
+        int n = config->n[i], m = config->m[i];
+        int64_t width = (cols + m - 1) / m * n;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t k = 0; k < width; k++) {
+                int64_t at = r * width + k;
+                float v = values[i][at];
+                int64_t col = (k / n) * m + indices[i][at];
+                if (!isfinite(v))
+                    return tasdi_fail(TASD_ERR_NONFINITE,
+                                      "tasd_series_import: term %d row %lld holds NaN or Inf",
+                                      i, (long long)r);
+                if (indices[i][at] >= m || col >= cols)
+                    return tasdi_fail(TASD_ERR_FORMAT,
+                                      "tasd_series_import: term %d row %lld slot %lld: index "
+                                      "%d is outside its group or the row",
+                                      i, (long long)r, (long long)k, indices[i][at]);
+            }
+    }
+    tasd_series *s;
+    tasd_status st = tasdi_series_alloc(tasdi_allocator(ctx), rows, cols, config, method, &s);
+    if (st)
+        return st;
+    for (int i = 0; i < s->terms; i++) {
+        tasdi_term *t = &s->term[i];
+        memcpy(t->values, values[i], term_bytes(s, t, sizeof(float)));
+        memcpy(t->index, indices[i], term_bytes(s, t, 1));
+    }
+    /* Without W, the stats are relative to the approximation itself. */
+    for (int i = 0; i < s->terms; i++) {
+        const tasdi_term *t = &s->term[i];
+        for (int64_t j = 0; j < rows * t->width; j++) {
+            s->input_energy += (double)t->values[j] * t->values[j];
+            s->input_nonzeros += t->values[j] != 0.0f;
+        }
+    }
+    st = tasdi_series_pack(s);
+    if (st) {
+        tasd_series_destroy(s);
+        return st;
+    }
+    *out = s;
+    return TASD_OK;
+}

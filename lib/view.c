@@ -1,0 +1,233 @@
+/* Tensor views: helpers, validation, and f16/bf16 conversion. */
+#include "internal.h"
+
+#include <string.h>
+
+size_t tasd_dtype_size(tasd_dtype dtype)
+{
+    switch (dtype) {
+    case TASD_F32: return 4;
+    case TASD_F16: return 2;
+    case TASD_BF16: return 2;
+    }
+    return 0;
+}
+
+const char *tasd_dtype_name(tasd_dtype dtype)
+{
+    switch (dtype) {
+    case TASD_F32: return "f32";
+    case TASD_F16: return "f16";
+    case TASD_BF16: return "bf16";
+    }
+    return "?";
+}
+
+tasd_view tasd_view_2d_strided(const void *data, tasd_dtype dtype, int64_t rows,
+                               int64_t cols, int64_t row_stride,
+                               int64_t col_stride)
+{
+    tasd_view v;
+    memset(&v, 0, sizeof v);
+    v.data = (void *)(uintptr_t)data; /* views are non-owning; inputs stay unwritten */
+    v.dtype = dtype;
+    v.ndim = 2;
+    v.shape[0] = rows;
+    v.shape[1] = cols;
+    v.strides[0] = row_stride;
+    v.strides[1] = col_stride;
+    return v;
+}
+
+tasd_view tasd_view_2d(const void *data, tasd_dtype dtype, int64_t rows,
+                       int64_t cols, int64_t row_stride)
+{
+    return tasd_view_2d_strided(data, dtype, rows, cols, row_stride, 1);
+}
+
+tasd_view tasd_view_transpose(tasd_view v)
+{
+    if (v.ndim == 2) {
+        int64_t t = v.shape[0];
+        v.shape[0] = v.shape[1];
+        v.shape[1] = t;
+        t = v.strides[0];
+        v.strides[0] = v.strides[1];
+        v.strides[1] = t;
+    }
+    return v;
+}
+
+static int64_t iabs64(int64_t x) { return x < 0 ? -x : x; }
+
+tasd_status tasdi_matrix_from_view(const tasd_view *v, const char *what,
+                                   tasdi_matrix *out)
+{
+    if (!v)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "%s: view is NULL", what);
+    if (tasd_dtype_size((tasd_dtype)v->dtype) == 0)
+        return tasdi_fail(TASD_ERR_DTYPE, "%s: unknown dtype %d", what, (int)v->dtype);
+    if (v->ndim < 2 || v->ndim > TASD_MAX_DIMS)
+        return tasdi_fail(TASD_ERR_SHAPE, "%s: rank %d, want 2..%d", what,
+                          (int)v->ndim, TASD_MAX_DIMS);
+    for (int d = 0; d < v->ndim; d++) {
+        if (v->shape[d] < 0)
+            return tasdi_fail(TASD_ERR_SHAPE, "%s: shape[%d] = %lld is negative",
+                              what, d, (long long)v->shape[d]);
+        /* Keep every offset computation far from overflow. */
+        if (iabs64(v->strides[d]) > ((int64_t)1 << 40))
+            return tasdi_fail(TASD_ERR_OVERFLOW, "%s: stride[%d] = %lld is too large",
+                              what, d, (long long)v->strides[d]);
+    }
+    int64_t cols = 1, total;
+    for (int d = 1; d < v->ndim; d++)
+        if (!tasdi_mul_i64(cols, v->shape[d], &cols))
+            return tasdi_fail(TASD_ERR_OVERFLOW, "%s: shape overflows", what);
+    if (!tasdi_mul_i64(cols, v->shape[0], &total) || total > ((int64_t)1 << 48))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "%s: %lld x %lld elements is too many",
+                          what, (long long)v->shape[0], (long long)cols);
+    /* Trailing axes must collapse into one: stride[d] == stride[d+1]*shape[d+1]
+     * wherever the axis has more than one element. */
+    int64_t cs = v->strides[v->ndim - 1];
+    for (int d = v->ndim - 2; d >= 1; d--) {
+        int64_t expect = v->strides[d + 1] * v->shape[d + 1];
+        if (v->shape[d] > 1 && v->strides[d] != expect)
+            return tasdi_fail(TASD_ERR_SHAPE,
+                              "%s: axes 1..%d of a rank-%d view must be collapsible "
+                              "(stride[%d] = %lld, want %lld)",
+                              what, v->ndim - 1, v->ndim, d,
+                              (long long)v->strides[d], (long long)expect);
+    }
+    if (v->ndim == 2)
+        cs = v->strides[1];
+    if (total > 0 && !v->data)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "%s: data is NULL", what);
+    out->data = (const char *)v->data;
+    out->dtype = (tasd_dtype)v->dtype;
+    out->rows = v->shape[0];
+    out->cols = cols;
+    out->rs = v->strides[0];
+    out->cs = cs;
+    return TASD_OK;
+}
+
+void tasdi_matrix_load_row(const tasdi_matrix *m, int64_t r, float *dst)
+{
+    int64_t n = m->cols, cs = m->cs;
+    switch (m->dtype) {
+    case TASD_F32: {
+        const float *p = (const float *)m->data + r * m->rs;
+        if (cs == 1)
+            memcpy(dst, p, (size_t)n * sizeof *dst);
+        else
+            for (int64_t j = 0; j < n; j++)
+                dst[j] = p[j * cs];
+        break;
+    }
+    case TASD_F16: {
+        const uint16_t *p = (const uint16_t *)m->data + r * m->rs;
+        for (int64_t j = 0; j < n; j++)
+            dst[j] = tasdi_f16_to_f32(p[j * cs]);
+        break;
+    }
+    case TASD_BF16: {
+        const uint16_t *p = (const uint16_t *)m->data + r * m->rs;
+        for (int64_t j = 0; j < n; j++)
+            dst[j] = tasdi_bf16_to_f32(p[j * cs]);
+        break;
+    }
+    }
+}
+
+void tasdi_matrix_span(const tasdi_matrix *m, uintptr_t *lo, uintptr_t *hi)
+{
+    size_t es = tasd_dtype_size(m->dtype);
+    if (m->rows == 0 || m->cols == 0) {
+        *lo = *hi = (uintptr_t)m->data;
+        return;
+    }
+    int64_t a = 0, b = 0; /* min and max element offsets */
+    int64_t dr = (m->rows - 1) * m->rs, dc = (m->cols - 1) * m->cs;
+    if (dr < 0) a += dr; else b += dr;
+    if (dc < 0) a += dc; else b += dc;
+    *lo = (uintptr_t)(m->data + a * (int64_t)es);
+    *hi = (uintptr_t)(m->data + (b + 1) * (int64_t)es);
+}
+
+bool tasdi_matrix_writable_layout(const tasdi_matrix *m)
+{
+    if (m->rows <= 1 && m->cols <= 1)
+        return true;
+    if (m->rows <= 1)
+        return m->cs != 0;
+    if (m->cols <= 1)
+        return m->rs != 0;
+    int64_t rs = iabs64(m->rs), cs = iabs64(m->cs);
+    return (rs >= cs * m->cols && cs >= 1) || (cs >= rs * m->rows && rs >= 1);
+}
+
+/* ---- f16 / bf16 ---- */
+
+static float f32_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_from_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+float tasdi_bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+
+uint16_t tasdi_f32_to_bf16(float f)
+{
+    uint32_t u = bits_from_f32(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet and a NaN */
+        return (uint16_t)((u >> 16) | 0x0040u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float tasdi_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    if (exp == 0) {
+        /* zero or subnormal: man * 2^-24 */
+        float f = (float)man * (1.0f / 16777216.0f);
+        return sign ? -f : f;
+    }
+    if (exp == 31)
+        return f32_from_bits(sign | 0x7f800000u | (man << 13));
+    return f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t tasdi_f32_to_f16(float f)
+{
+    uint32_t u = bits_from_f32(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u)
+        return sign | 0x7e00u; /* NaN */
+    if (a >= 0x477ff000u)      /* rounds to >= 65520: overflow to Inf */
+        return sign | 0x7c00u;
+    if (a < 0x38800000u) {     /* below the smallest normal 2^-14 */
+        /* subnormal: value / 2^-24, rounded to nearest even */
+        float v = f32_from_bits(a) * 16777216.0f;
+        uint32_t q = (uint32_t)v;
+        float rem = v - (float)q;
+        if (rem > 0.5f || (rem == 0.5f && (q & 1u)))
+            q++;
+        return sign | (uint16_t)q;
+    }
+    /* normal: rebias the exponent, round the mantissa to 10 bits */
+    uint32_t r = a - (112u << 23);
+    r += 0xfffu + ((r >> 13) & 1u);
+    return sign | (uint16_t)(r >> 13);
+}
