@@ -141,3 +141,7 @@ uninstall:
 
 clean:
 	rm -rf build build-san
+
+# Each optional part keeps its rules beside its sources (tools/, bench/,
+# test/): one fragment per folder, e.g. tools/tools.mk, bench/bench.mk.
+include $(sort $(wildcard */*.mk))
