@@ -111,11 +111,21 @@ tasd_status tasd_decompose(tasd_context *ctx, const tasd_view *weights,
     if (method != TASD_GREEDY && method != TASD_OPTIMAL)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_decompose: unknown method %d",
                           (int)method);
-    decompose_job job;
-    memset(&job, 0, sizeof job);
-    tasd_status st = tasdi_matrix_from_view(weights, "tasd_decompose: weights", &job.w);
+    tasdi_matrix w;
+    tasd_status st = tasdi_matrix_from_view(weights, "tasd_decompose: weights", &w);
     if (st)
         return st;
+    return tasdi_decompose_matrix(ctx, &w, config, method, out);
+}
+
+tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *w,
+                                   const tasd_config *config, tasd_method method,
+                                   tasd_series **out)
+{
+    decompose_job job;
+    memset(&job, 0, sizeof job);
+    tasd_status st;
+    job.w = *w;
     job.ops = tasdi_context_ops(ctx);
     if (!job.ops)
         return TASD_ERR_UNSUPPORTED;

@@ -82,10 +82,21 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
     tasdi_matrix_span(&job.c, &clo, &chi);
     if (blo < chi && clo < bhi)
         return tasdi_fail(TASD_ERR_ALIAS, "tasd_gemm: c overlaps b");
+    return tasdi_gemm_run(ctx, alpha, s, &job.b, beta, &job.c);
+}
+
+tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
+                           const tasd_series *s, const tasdi_matrix *b,
+                           float beta, const tasdi_matrix *c)
+{
+    gemm_job job;
+    memset(&job, 0, sizeof job);
     job.ops = tasdi_context_ops(ctx);
     if (!job.ops)
         return TASD_ERR_UNSUPPORTED;
     job.s = s;
+    job.b = *b;
+    job.c = *c;
     job.alpha = alpha;
     job.beta = beta;
     job.nblocks = (s->rows + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;

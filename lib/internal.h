@@ -127,4 +127,13 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
 tasd_status tasdi_series_pack(tasd_series *s);
 void tasdi_series_unpack(tasd_series *s);
 
+/* tasd_decompose() after its argument checks, on a validated matrix. */
+tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *w,
+                                   const tasd_config *config, tasd_method method,
+                                   tasd_series **out);
+/* tasd_gemm() after its argument checks (shapes, dtypes, aliasing) passed. */
+tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
+                           const tasd_series *s, const tasdi_matrix *b,
+                           float beta, const tasdi_matrix *c);
+
 #endif /* TASD_INTERNAL_H */
