@@ -25,9 +25,11 @@ void tasdi_scalar_select(float *residual, int64_t k, int n, int m, float *values
                 v[out] = x[i];
                 ix[out] = (uint8_t)i;
                 out++;
-                x[i] = 0.0f;
             }
         }
+        /* zero the kept ones only now: ranks above compare the whole group */
+        for (int s = 0; s < out; s++)
+            x[ix[s]] = 0.0f;
         for (; out < n; out++) {
             v[out] = 0.0f;
             ix[out] = 0;
