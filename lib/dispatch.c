@@ -7,11 +7,19 @@
 
 static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                      tasdi_scalar_term_gemm};
+#if defined(__aarch64__)
+/* Advanced SIMD is architectural on aarch64: no run-time check needed. */
+static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
+                                   tasdi_neon_term_gemm};
+#endif
 
 const tasdi_ops *tasdi_ops_for(tasd_backend backend)
 {
     switch (backend) {
     case TASD_BACKEND_SCALAR: return &scalar_ops;
+#if defined(__aarch64__)
+    case TASD_BACKEND_NEON: return &neon_ops;
+#endif
     default: return NULL;
     }
 }
