@@ -13,6 +13,11 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select, NULL,
 static const tasdi_ops avx512_ops = {TASD_BACKEND_AVX512, tasdi_avx512_select, NULL,
                                      tasdi_avx512_wide, tasdi_avx512_narrow};
 #endif
+#if defined(__aarch64__)
+/* Advanced SIMD is architectural on aarch64: no run-time check needed. */
+static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
+                                   tasdi_neon_term_gemm, NULL, NULL};
+#endif
 
 /* ---- CPU feature probe ----
  * This file is compiled for the baseline ISA: the probe uses only CPUID and
@@ -76,6 +81,9 @@ const tasdi_ops *tasdi_ops_for(tasd_backend backend)
 #if defined(__x86_64__) || defined(_M_X64)
     case TASD_BACKEND_AVX2: return tasdi_cpu_features()->avx2 ? &avx2_ops : NULL;
     case TASD_BACKEND_AVX512: return tasdi_cpu_features()->avx512 ? &avx512_ops : NULL;
+#endif
+#if defined(__aarch64__)
+    case TASD_BACKEND_NEON: return &neon_ops;
 #endif
     default: return NULL;
     }

@@ -1,0 +1,685 @@
+/* libtasd benchmark: tasd_gemm against the faster of OpenBLAS and oneDNN, in
+ * the same process, interleaved, medians of several repetitions.
+ *
+ *   build/bench/bench [--quick] [--shape MxKxN[,..]] [--config CFG[,..]]
+ *                     [--threads T[,..]] [--backend B] [--reps R] [--no-decompose]
+ *
+ * Weights are M x K (decomposed once per case with tasd_decompose, outside the
+ * timing), activations K x N, C = W * X is M x N, all row-major fp32.
+ * Dense baselines: cblas_sgemm (cblas_sgemv when N == 1) from OpenBLAS and
+ * dnnl_sgemm from oneDNN; the dense time of a case is the faster of the two.
+ *
+ * Debian's OpenBLAS 0.3.21 reads OPENBLAS_CORETYPE in a constructor that runs
+ * before main(), and does not recognise recent CPUs on its own (it falls back
+ * to SSE3 kernels). So main() sets OPENBLAS_CORETYPE (SkylakeX with AVX-512,
+ * Haswell without it or when the AVX2 backend is measured; oneDNN then also
+ * gets ONEDNN_MAX_CPU_ISA=AVX2) and re-executes itself once. A value already
+ * in the environment is kept. The core OpenBLAS actually runs is printed. */
+#define _GNU_SOURCE
+#include <cblas.h>
+#include <dnnl.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tasd.h"
+
+/* OpenBLAS extensions (declared here too in case cblas.h is another vendor's). */
+char *openblas_get_corename(void);
+char *openblas_get_config(void);
+void openblas_set_num_threads(int num_threads);
+
+#define MAX_LIST 32
+#define REEXEC_MARK "TASD_BENCH_REEXEC"
+
+typedef struct shape { int64_t m, k, n; } shape;
+
+typedef struct options {
+    shape shapes[MAX_LIST];
+    int nshapes;
+    char configs[MAX_LIST][64];
+    int nconfigs;
+    int threads[MAX_LIST];
+    int nthreads;
+    tasd_backend backend;
+    int reps;
+    int quick;
+    int decompose;
+    double batch_ms; /* minimum time of one timed batch */
+} options;
+
+static const shape default_shapes[] = {
+    {768, 768, 128},   {3072, 768, 128}, {768, 3072, 128}, {1024, 4096, 256},
+    {4096, 4096, 64},  {4096, 4096, 8},  {4096, 4096, 1},
+};
+static const char *const default_configs[] = {"2:4", "1:4", "2:4+1:8", "1:8"};
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "bench: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static void check(tasd_status st, const char *what)
+{
+    if (st != TASD_OK)
+        die("%s failed: %s (%s)", what, tasd_status_string(st), tasd_last_error_message());
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static void *xalloc(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
+        die("out of memory (%zu bytes)", bytes);
+    return p;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Deterministic uniform [-1, 1). */
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static float frand(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    uint64_t r = rng_state * 0x2545f4914f6cdd1dull;
+    return (float)((double)(r >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
+
+/* ---------------------------------------------------------------- options */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench [options]\n"
+            "  --quick            a subset that finishes in under a minute\n"
+            "  --shape MxKxN[,..] weights M x K times activations K x N\n"
+            "  --config CFG[,..]  e.g. 2:4 or 2:4+1:8 (comma-separated list)\n"
+            "  --threads T[,..]   thread counts (default 1,2)\n"
+            "  --backend B        auto, scalar, avx2, avx512, neon (default auto)\n"
+            "  --reps R           repetitions per case, median reported (default 7)\n"
+            "  --no-decompose     skip the decomposition throughput section\n"
+            "environment: OPENBLAS_CORETYPE / ONEDNN_MAX_CPU_ISA are set by the bench\n"
+            "unless already present.\n");
+}
+
+static char *next_item(char **p)
+{
+    char *s = *p;
+    if (!s || !*s)
+        return NULL;
+    char *comma = strchr(s, ',');
+    if (comma) {
+        *comma = '\0';
+        *p = comma + 1;
+    } else {
+        *p = s + strlen(s);
+    }
+    return s;
+}
+
+static void parse_options(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->backend = TASD_BACKEND_AUTO;
+    o->reps = 0;
+    o->decompose = 1;
+    static char buf[1024];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = (i + 1 < argc) ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick")) {
+            o->quick = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-decompose")) {
+            o->decompose = 0;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!val)
+            die("%s needs a value (see --help)", a);
+        i++;
+        snprintf(buf, sizeof buf, "%s", val);
+        char *p = buf, *item;
+        if (!strcmp(a, "--shape")) {
+            while ((item = next_item(&p))) {
+                long long m, k, n;
+                char tail;
+                if (o->nshapes == MAX_LIST)
+                    die("too many shapes");
+                if (sscanf(item, "%lldx%lldx%lld%c", &m, &k, &n, &tail) != 3 || m < 1 ||
+                    k < 1 || n < 1 || m > (1 << 20) || k > (1 << 20) || n > (1 << 20))
+                    die("bad --shape \"%s\" (want MxKxN, e.g. 4096x4096x8)", item);
+                o->shapes[o->nshapes++] = (shape){m, k, n};
+            }
+        } else if (!strcmp(a, "--config")) {
+            while ((item = next_item(&p))) {
+                if (o->nconfigs == MAX_LIST)
+                    die("too many configs");
+                tasd_config *cfg;
+                check(tasd_config_parse(NULL, item, &cfg), "--config");
+                check(tasd_config_format(cfg, o->configs[o->nconfigs], 64, NULL),
+                      "tasd_config_format");
+                tasd_config_destroy(cfg);
+                o->nconfigs++;
+            }
+        } else if (!strcmp(a, "--threads")) {
+            while ((item = next_item(&p))) {
+                char *end;
+                long t = strtol(item, &end, 10);
+                if (*end || t < 1 || t > 1024 || o->nthreads == MAX_LIST)
+                    die("bad --threads \"%s\"", item);
+                o->threads[o->nthreads++] = (int)t;
+            }
+        } else if (!strcmp(a, "--backend")) {
+            check(tasd_backend_parse(val, &o->backend), "--backend");
+        } else if (!strcmp(a, "--reps")) {
+            char *end;
+            long r = strtol(val, &end, 10);
+            if (*end || r < 1 || r > 1000)
+                die("bad --reps \"%s\"", val);
+            o->reps = (int)r;
+        } else {
+            usage(stderr);
+            die("unknown option %s", a);
+        }
+    }
+    if (!o->nshapes) {
+        if (o->quick) {
+            o->shapes[o->nshapes++] = (shape){768, 768, 128};
+            o->shapes[o->nshapes++] = (shape){4096, 4096, 1};
+        } else {
+            for (size_t i = 0; i < sizeof default_shapes / sizeof *default_shapes; i++)
+                o->shapes[o->nshapes++] = default_shapes[i];
+        }
+    }
+    if (!o->nconfigs) {
+        size_t n = o->quick ? 1 : sizeof default_configs / sizeof *default_configs;
+        for (size_t i = 0; i < n; i++)
+            snprintf(o->configs[o->nconfigs++], 64, "%s", default_configs[i]);
+    }
+    if (!o->nthreads) {
+        o->threads[o->nthreads++] = 1;
+        if (!o->quick)
+            o->threads[o->nthreads++] = 2;
+    }
+    if (!o->reps)
+        o->reps = o->quick ? 3 : 7;
+    o->batch_ms = o->quick ? 15.0 : 40.0;
+}
+
+/* ------------------------------------------------- environment, re-exec */
+
+static int cpu_has_avx512(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+static int cpu_has_avx2(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/* Pin the dense libraries to the ISA being compared, then re-exec once so
+ * OpenBLAS's load-time constructor sees it. */
+static void pin_and_reexec(char **argv, tasd_backend backend)
+{
+    if (getenv(REEXEC_MARK))
+        return;
+    int changed = 0;
+    const char *want = NULL;
+    if (backend == TASD_BACKEND_AVX2)
+        want = "Haswell";
+    else if (cpu_has_avx512())
+        want = "SkylakeX";
+    else if (cpu_has_avx2())
+        want = "Haswell";
+    if (want && !getenv("OPENBLAS_CORETYPE")) {
+        setenv("OPENBLAS_CORETYPE", want, 1);
+        changed = 1;
+    }
+    if (backend == TASD_BACKEND_AVX2 && !getenv("ONEDNN_MAX_CPU_ISA")) {
+        setenv("ONEDNN_MAX_CPU_ISA", "AVX2", 1);
+        changed = 1;
+    }
+    if (!changed)
+        return;
+    setenv(REEXEC_MARK, "1", 1);
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "bench: WARNING: re-exec failed (%s): OpenBLAS runs with the core "
+                    "it picked itself; set OPENBLAS_CORETYPE before starting the bench\n",
+            strerror(errno));
+}
+
+/* oneDNN in Debian runs on OpenMP (libgomp, pulled in by libdnnl); set its
+ * thread count through whatever omp_set_num_threads the process has. */
+static void set_omp_threads(int t)
+{
+    static void (*fn)(int);
+    static int looked;
+    if (!looked) {
+        looked = 1;
+        *(void **)&fn = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+        if (!fn)
+            fprintf(stderr, "bench: WARNING: omp_set_num_threads not found: oneDNN "
+                            "uses its default thread count\n");
+    }
+    if (fn)
+        fn(t);
+}
+
+static void set_threads(tasd_context *ctx, int t)
+{
+    check(tasd_context_set_threads(ctx, t), "tasd_context_set_threads");
+    openblas_set_num_threads(t);
+    set_omp_threads(t);
+}
+
+static int64_t llc_bytes(void)
+{
+    int64_t best = 0;
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (v > best)
+        best = v;
+#endif
+    for (int idx = 0; idx < 8; idx++) {
+        char path[96], text[64];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", idx);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(text, sizeof text, f)) {
+            char *end;
+            long long x = strtoll(text, &end, 10);
+            if (*end == 'K')
+                x <<= 10;
+            else if (*end == 'M')
+                x <<= 20;
+            if (x > best)
+                best = x;
+        }
+        fclose(f);
+    }
+    return best > 0 ? best : (int64_t)64 << 20;
+}
+
+/* ----------------------------------------------------------------- cases */
+
+enum { LIB_TASD, LIB_OPENBLAS, LIB_ONEDNN, NLIBS };
+static const char *const lib_names[NLIBS] = {"tasd", "openblas", "onednn"};
+
+typedef struct case_data {
+    shape sh;
+    int ncopies_dense, ncopies_tasd;
+    float **w;              /* dense weight copies, M x K */
+    tasd_series **s;        /* series copies */
+    float *x;               /* K x N */
+    float *c;               /* M x N */
+    tasd_view bv, cv;
+    tasd_context *ctx;
+    unsigned next_dense, next_tasd;
+} case_data;
+
+static void run_once(case_data *cd, int lib)
+{
+    const shape *sh = &cd->sh;
+    switch (lib) {
+    case LIB_TASD: {
+        tasd_series *s = cd->s[cd->next_tasd++ % (unsigned)cd->ncopies_tasd];
+        tasd_status st = tasd_gemm(cd->ctx, 1.0f, s, &cd->bv, 0.0f, &cd->cv);
+        if (st != TASD_OK)
+            check(st, "tasd_gemm");
+        break;
+    }
+    case LIB_OPENBLAS: {
+        const float *w = cd->w[cd->next_dense++ % (unsigned)cd->ncopies_dense];
+        if (sh->n == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)sh->m, (int)sh->k, 1.0f, w,
+                        (int)sh->k, cd->x, 1, 0.0f, cd->c, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sh->m, (int)sh->n,
+                        (int)sh->k, 1.0f, w, (int)sh->k, cd->x, (int)sh->n, 0.0f, cd->c,
+                        (int)sh->n);
+        break;
+    }
+    case LIB_ONEDNN: {
+        const float *w = cd->w[cd->next_dense++ % (unsigned)cd->ncopies_dense];
+        dnnl_status_t st = dnnl_sgemm('N', 'N', sh->m, sh->n, sh->k, 1.0f, w, sh->k, cd->x,
+                                      sh->n, 0.0f, cd->c, sh->n);
+        if (st != dnnl_success)
+            die("dnnl_sgemm failed with status %d", (int)st);
+        break;
+    }
+    }
+}
+
+/* One sample: an untimed call (absorbs the hand-over from the previous
+ * library's threads), then `inner` timed calls; returns ms per call. */
+static double sample(case_data *cd, int lib, int inner)
+{
+    run_once(cd, lib);
+    double t0 = now_ms();
+    for (int i = 0; i < inner; i++)
+        run_once(cd, lib);
+    return (now_ms() - t0) / inner;
+}
+
+/* Largest |a - b| relative to max |b|. */
+static double rel_diff(const float *a, const float *b, int64_t n)
+{
+    double dmax = 0, bmax = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > dmax)
+            dmax = d;
+        if (fabs((double)b[i]) > bmax)
+            bmax = fabs((double)b[i]);
+    }
+    return bmax > 0 ? dmax / bmax : dmax;
+}
+
+typedef struct result {
+    char line[512];
+} result;
+
+static result *results;
+static int nresults, capresults;
+
+static void add_result(const char *line)
+{
+    if (nresults == capresults) {
+        capresults = capresults ? 2 * capresults : 64;
+        results = realloc(results, (size_t)capresults * sizeof *results);
+        if (!results)
+            die("out of memory");
+    }
+    snprintf(results[nresults++].line, sizeof results->line, "%s", line);
+}
+
+static void run_shape_config(const options *o, tasd_context *ctx, const shape *sh,
+                             const char *cfgtext, const float *w0, int64_t llc)
+{
+    case_data cd;
+    memset(&cd, 0, sizeof cd);
+    cd.sh = *sh;
+    cd.ctx = ctx;
+    size_t wbytes = (size_t)(sh->m * sh->k) * sizeof(float);
+    int decoding = sh->n <= 8;
+
+    tasd_config *cfg;
+    check(tasd_config_parse(ctx, cfgtext, &cfg), "tasd_config_parse");
+    tasd_view wv = tasd_view_2d(w0, TASD_F32, sh->m, sh->k, sh->k);
+
+    /* Decoding shapes: enough copies that one pass over them is at least twice
+     * the last-level cache, so every call streams its weights from memory. */
+    cd.ncopies_dense = 1;
+    cd.ncopies_tasd = 1;
+    tasd_series *first;
+    set_threads(ctx, o->threads[o->nthreads - 1]); /* setup runs on all threads */
+    check(tasd_decompose(ctx, &wv, cfg, TASD_GREEDY, &first), "tasd_decompose");
+    if (decoding) {
+        tasd_stats st;
+        check(tasd_series_stats(first, &st), "tasd_series_stats");
+        /* lower bound of the series' bytes: fp32 values + 2-bit indices */
+        double sbytes = (double)st.slots * 4.25;
+        if (sbytes < 1)
+            sbytes = 1;
+        cd.ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
+        cd.ncopies_tasd = (int)ceil(2.0 * (double)llc / sbytes);
+        if (cd.ncopies_dense < 2)
+            cd.ncopies_dense = 2;
+        if (cd.ncopies_tasd < 2)
+            cd.ncopies_tasd = 2;
+    }
+    cd.w = calloc((size_t)cd.ncopies_dense, sizeof *cd.w);
+    cd.s = calloc((size_t)cd.ncopies_tasd, sizeof *cd.s);
+    if (!cd.w || !cd.s)
+        die("out of memory");
+    for (int i = 0; i < cd.ncopies_dense; i++) {
+        cd.w[i] = xalloc(wbytes);
+        memcpy(cd.w[i], w0, wbytes);
+    }
+    cd.s[0] = first;
+    for (int i = 1; i < cd.ncopies_tasd; i++)
+        check(tasd_decompose(ctx, &wv, cfg, TASD_GREEDY, &cd.s[i]), "tasd_decompose");
+
+    cd.x = xalloc((size_t)(sh->k * sh->n) * sizeof(float));
+    cd.c = xalloc((size_t)(sh->m * sh->n) * sizeof(float));
+    for (int64_t i = 0; i < sh->k * sh->n; i++)
+        cd.x[i] = frand();
+    cd.bv = tasd_view_2d(cd.x, TASD_F32, sh->k, sh->n, sh->n);
+    cd.cv = tasd_view_2d(cd.c, TASD_F32, sh->m, sh->n, sh->n);
+
+    /* Sanity: libtasd's product equals the dense product of the
+     * reconstructed approximation. */
+    {
+        float *wa = xalloc(wbytes);
+        float *cref = xalloc((size_t)(sh->m * sh->n) * sizeof(float));
+        tasd_view av = tasd_view_2d(wa, TASD_F32, sh->m, sh->k, sh->k);
+        check(tasd_series_reconstruct(first, &av), "tasd_series_reconstruct");
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sh->m, (int)sh->n,
+                    (int)sh->k, 1.0f, wa, (int)sh->k, cd.x, (int)sh->n, 0.0f, cref,
+                    (int)sh->n);
+        check(tasd_gemm(ctx, 1.0f, first, &cd.bv, 0.0f, &cd.cv), "tasd_gemm");
+        double e = rel_diff(cd.c, cref, sh->m * sh->n);
+        if (!(e < 1e-4))
+            fprintf(stderr, "bench: WARNING: %lldx%lldx%lld %s: tasd_gemm differs from the "
+                            "dense product of the reconstruction by %.3g (relative)\n",
+                    (long long)sh->m, (long long)sh->k, (long long)sh->n, cfgtext, e);
+        free(wa);
+        free(cref);
+    }
+
+    const char *bname = tasd_backend_name(tasd_context_backend(ctx));
+    double flops = 2.0 * (double)sh->m * (double)sh->k * (double)sh->n;
+    for (int ti = 0; ti < o->nthreads; ti++) {
+        int t = o->threads[ti];
+        set_threads(ctx, t);
+        /* Calibrate the batch length per library from one call after a warm-up. */
+        int inner[NLIBS];
+        for (int lib = 0; lib < NLIBS; lib++) {
+            run_once(&cd, lib);
+            double t0 = now_ms();
+            run_once(&cd, lib);
+            double one = now_ms() - t0;
+            int n = one > 0 ? (int)ceil(o->batch_ms / one) : 1000;
+            if (n < 1)
+                n = 1;
+            if (n > 100000)
+                n = 100000;
+            if (decoding && n < cd.ncopies_dense)
+                n = cd.ncopies_dense; /* at least one pass over the copies */
+            inner[lib] = n;
+        }
+        double samples[NLIBS][1000];
+        for (int r = 0; r < o->reps; r++)
+            for (int j = 0; j < NLIBS; j++) {
+                int lib = (j + r) % NLIBS; /* rotate the order: no position bias */
+                samples[lib][r] = sample(&cd, lib, inner[lib]);
+            }
+        double med[NLIBS];
+        for (int lib = 0; lib < NLIBS; lib++)
+            med[lib] = median(samples[lib], o->reps);
+        int dl = med[LIB_OPENBLAS] <= med[LIB_ONEDNN] ? LIB_OPENBLAS : LIB_ONEDNN;
+        double speedup = med[dl] / med[LIB_TASD];
+        char shapebuf[64];
+        snprintf(shapebuf, sizeof shapebuf, "%lldx%lldx%lld", (long long)sh->m,
+                 (long long)sh->k, (long long)sh->n);
+        printf("%-15s %-9s %-7s %2d %10.3f %10.3f %10.3f %-9s %8.2fx %8.1f %8.1f%s\n",
+               shapebuf, cfgtext, bname, t, med[LIB_TASD], med[LIB_OPENBLAS],
+               med[LIB_ONEDNN], lib_names[dl], speedup, flops / med[LIB_TASD] * 1e-6,
+               flops / med[dl] * 1e-6, decoding ? "  (weights evicted)" : "");
+        fflush(stdout);
+        char line[512];
+        snprintf(line, sizeof line,
+                 "BENCH shape=%s config=%s backend=%s threads=%d tasd_ms=%.4f "
+                 "dense_ms=%.4f dense_lib=%s speedup=%.3f",
+                 shapebuf, cfgtext, bname, t, med[LIB_TASD], med[dl], lib_names[dl],
+                 speedup);
+        add_result(line);
+    }
+
+    for (int i = 0; i < cd.ncopies_dense; i++)
+        free(cd.w[i]);
+    for (int i = 0; i < cd.ncopies_tasd; i++)
+        tasd_series_destroy(cd.s[i]);
+    free(cd.w);
+    free(cd.s);
+    free(cd.x);
+    free(cd.c);
+    tasd_config_destroy(cfg);
+}
+
+/* Decomposition throughput on a 4096 x 4096 fp32 matrix, next to memcpy. */
+static void run_decompose(const options *o, tasd_context *ctx)
+{
+    const int64_t rows = 4096, cols = 4096;
+    size_t bytes = (size_t)(rows * cols) * sizeof(float);
+    float *w = xalloc(bytes), *dst = xalloc(bytes);
+    for (int64_t i = 0; i < rows * cols; i++)
+        w[i] = frand();
+    memset(dst, 0, bytes);
+    tasd_view wv = tasd_view_2d(w, TASD_F32, rows, cols, cols);
+    static const char *const cfgs[] = {"2:4", "2:4+1:8"};
+    int reps = o->quick ? 1 : (o->reps < 5 ? o->reps : 5);
+    printf("\nDecomposition throughput, %lldx%lld fp32 (%.1f MB input), GB/s of input, "
+           "median of %d\n",
+           (long long)rows, (long long)cols, bytes / 1e6, reps);
+    printf("%-9s %-7s %2s %10s %10s %10s\n", "config", "backend", "T", "tasd_ms",
+           "GB/s", "memcpy");
+    for (int ti = 0; ti < o->nthreads; ti++) {
+        int t = o->threads[ti];
+        set_threads(ctx, t);
+        for (size_t ci = 0; ci < sizeof cfgs / sizeof *cfgs; ci++) {
+            tasd_config *cfg;
+            check(tasd_config_parse(ctx, cfgs[ci], &cfg), "tasd_config_parse");
+            double td[64], tm[64];
+            for (int r = 0; r < reps; r++) {
+                tasd_series *s;
+                double t0 = now_ms();
+                check(tasd_decompose(ctx, &wv, cfg, TASD_GREEDY, &s), "tasd_decompose");
+                td[r] = now_ms() - t0;
+                tasd_series_destroy(s);
+                t0 = now_ms();
+                memcpy(dst, w, bytes);
+                tm[r] = now_ms() - t0;
+                /* keep the copy observable */
+                if (dst[r] != w[r])
+                    die("memcpy mismatch");
+            }
+            double md = median(td, reps), mm = median(tm, reps);
+            const char *bname = tasd_backend_name(tasd_context_backend(ctx));
+            printf("%-9s %-7s %2d %10.2f %10.3f %10.3f\n", cfgs[ci], bname, t, md,
+                   bytes / (md * 1e6), bytes / (mm * 1e6));
+            char line[512];
+            snprintf(line, sizeof line,
+                     "BENCH decompose=%lldx%lld config=%s backend=%s threads=%d "
+                     "tasd_ms=%.3f gbps=%.3f memcpy_gbps=%.3f",
+                     (long long)rows, (long long)cols, cfgs[ci], bname, t, md,
+                     bytes / (md * 1e6), bytes / (mm * 1e6));
+            add_result(line);
+            tasd_config_destroy(cfg);
+        }
+    }
+    free(w);
+    free(dst);
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    parse_options(argc, argv, &o);
+    pin_and_reexec(argv, o.backend);
+
+    tasd_context *ctx;
+    check(tasd_context_create(NULL, &ctx), "tasd_context_create");
+    if (o.backend != TASD_BACKEND_AUTO)
+        check(tasd_context_set_backend(ctx, o.backend), "--backend");
+    int64_t llc = llc_bytes();
+
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    const char *isa = getenv("ONEDNN_MAX_CPU_ISA");
+    printf("libtasd %s, backend %s; CPU: avx512f=%d avx2+fma=%d; last-level cache %.0f MiB\n",
+           tasd_version(), tasd_backend_name(tasd_context_backend(ctx)), cpu_has_avx512(),
+           cpu_has_avx2(), llc / 1048576.0);
+    printf("OpenBLAS: OPENBLAS_CORETYPE=%s, core in use: %s (%s)\n", ct ? ct : "(unset)",
+           openblas_get_corename(), openblas_get_config());
+    const dnnl_version_t *dv = dnnl_version();
+    printf("oneDNN %d.%d.%d, ONEDNN_MAX_CPU_ISA=%s\n", dv->major, dv->minor, dv->patch,
+           isa ? isa : "(unset)");
+    if (ct && cpu_has_avx512() == 0 && !strcmp(ct, "SkylakeX"))
+        printf("WARNING: OPENBLAS_CORETYPE=SkylakeX on a CPU without AVX-512\n");
+    printf("times: ms per call, median of %d interleaved repetitions; dense = faster of "
+           "OpenBLAS and oneDNN; GFLOP/s counts the dense 2*M*K*N\n\n",
+           o.reps);
+    printf("%-15s %-9s %-7s %2s %10s %10s %10s %-9s %9s %8s %8s\n", "MxKxN", "config",
+           "backend", "T", "tasd_ms", "openblas", "onednn", "dense", "speedup", "tasd_GF",
+           "dense_GF");
+    fflush(stdout);
+
+    for (int si = 0; si < o.nshapes; si++) {
+        const shape *sh = &o.shapes[si];
+        size_t wbytes = (size_t)(sh->m * sh->k) * sizeof(float);
+        float *w0 = xalloc(wbytes);
+        for (int64_t i = 0; i < sh->m * sh->k; i++)
+            w0[i] = frand();
+        for (int ci = 0; ci < o.nconfigs; ci++)
+            run_shape_config(&o, ctx, sh, o.configs[ci], w0, llc);
+        free(w0);
+    }
+    if (o.decompose)
+        run_decompose(&o, ctx);
+
+    printf("\n");
+    for (int i = 0; i < nresults; i++)
+        printf("%s\n", results[i].line);
+    free(results);
+    tasd_context_destroy(ctx);
+    return 0;
+}

@@ -1,0 +1,29 @@
+# Benchmark against the dense baselines (OpenBLAS, oneDNN). Not part of
+# `make all` or `make test`.
+#   make bench                     the full table (several minutes)
+#   make bench-quick               the --quick subset (under a minute)
+#   make bench BENCH_ARGS='--shape 4096x4096x1 --config 2:4 --threads 1'
+BENCH_BIN   := $(BUILD)/bench/bench
+BENCH_STAMP := $(BUILD)/bench/deps.ok
+BENCH_BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BENCH_BLAS_LIBS   := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+BENCH_LIBS  := $(BENCH_BLAS_LIBS) -ldnnl -ldl
+BENCH_ARGS  ?=
+
+.PHONY: bench bench-quick bench-build
+
+$(BENCH_STAMP):
+	@sh bench/deps.sh "$(CC)" $@ $(BENCH_BLAS_CFLAGS) -- $(BENCH_LIBS)
+
+$(BENCH_BIN): bench/bench.c $(A_FILE) include/tasd.h $(BENCH_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(BENCH_BLAS_CFLAGS) -o $@ bench/bench.c \
+	    $(A_FILE) $(BENCH_LIBS) $(OMP_LIBS) $(LDLIBS)
+
+bench-build: $(BENCH_BIN)
+
+bench: $(BENCH_BIN)
+	$(BENCH_BIN) $(BENCH_ARGS)
+
+bench-quick: $(BENCH_BIN)
+	$(BENCH_BIN) --quick $(BENCH_ARGS)

@@ -1,0 +1,59 @@
+#!/bin/sh
+# make cross-test: run every test program, cross-compiled for aarch64, under
+# qemu-aarch64, once with TASD_BACKEND=neon and once with TASD_BACKEND=scalar.
+# The last line is the summed "N passed, N failed"; exit status non-zero on
+# any failure. Missing tools give a loud SKIPPED line (and a failure when
+# CROSS_REQUIRED=1), never a silent pass.
+# usage: cross.sh CROSS_CC QEMU SYSROOT BUILD_DIR TEST_BIN...
+cross_cc=$1; qemu=$2; sysroot=$3; build=$4; shift 4
+
+missing=""
+command -v "$cross_cc" >/dev/null 2>&1 || missing="$missing gcc-aarch64-linux-gnu($cross_cc)"
+[ -f "$sysroot/include/stdio.h" ] && [ -e "$sysroot/lib/libc.so.6" ] ||
+    missing="$missing libc6-dev-arm64-cross($sysroot)"
+command -v "$qemu" >/dev/null 2>&1 || missing="$missing qemu-user($qemu)"
+if [ -n "$missing" ]; then
+    echo "*****************************************************************"
+    echo "SKIPPED: make cross-test: missing:$missing"
+    echo "SKIPPED: install with: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+    echo "*****************************************************************"
+    [ "${CROSS_REQUIRED:-0}" = 1 ] && exit 1
+    exit 0
+fi
+if [ $# -eq 0 ]; then
+    echo "cross-test: no test programs (test/test_*.c) to run"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# run.sh executes each program directly: give it one small wrapper per
+# test that starts the aarch64 binary under qemu.
+wrap="$build/qemu"
+rm -rf "$wrap" && mkdir -p "$wrap" || exit 1
+wrappers=""
+for t in "$@"; do
+    w="$wrap/$(basename "$t")"
+    printf '#!/bin/sh\nexec "%s" -L "%s" "%s" "$@"\n' "$qemu" "$sysroot" "$(cd "$(dirname "$t")" && pwd)/$(basename "$t")" > "$w"
+    chmod +x "$w"
+    wrappers="$wrappers $w"
+done
+
+total_p=0; total_f=0
+here=$(dirname "$0")
+for backend in neon scalar; do
+    echo "== aarch64 under $qemu, TASD_BACKEND=$backend =="
+    # shellcheck disable=SC2086
+    out=$(TASD_BACKEND=$backend sh "$here/run.sh" $wrappers 2>&1)
+    printf '%s\n' "$out"
+    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "FAIL cross-test ($backend): no result line"
+        total_f=$((total_f + 1))
+        continue
+    fi
+    p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+    total_p=$((total_p + p)); total_f=$((total_f + f))
+done
+echo "cross-test summary (aarch64: neon + scalar backends):"
+echo "$total_p passed, $total_f failed"
+[ "$total_f" -eq 0 ]
