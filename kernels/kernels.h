@@ -11,11 +11,15 @@
  * two derived arrays that reuse the canonical values:
  *
  *  Wide kernel (n > TASDI_NARROW_MAX): lanes run along n.
- *    koff  uint16 [rows][width]: the slot's k relative to the start of its
- *          K block, k - kb*TASDI_KC, where kb = k / TASDI_KC. TASDI_KC is a
- *          multiple of every M, so a K block holds whole groups and row r's
- *          slots of block kb are the contiguous range
- *              [kb*spb, min(width, (kb+1)*spb)),  spb = TASDI_KC / M * N.
+ *    The slots are re-streamed K-block major, values and k offsets apart:
+ *      wval  float  [nkb][rows][cnt(kb)]
+ *      koff  uint16 [nkb][rows][cnt(kb)]
+ *    cnt(kb) = spb = TASDI_KC / M * N for every K block but the last, which
+ *    holds the rest of the row's slots (TASDI_KC is a multiple of every M,
+ *    so a K block holds whole groups). koff is the slot's k relative to the
+ *    block start, k - kb*TASDI_KC. Row r's slots of block kb start at
+ *    tasdi_wide_at(pt, rows, nkb, kb, r), and the rows of a row block follow each
+ *    other, so a kernel call streams one contiguous run.
  *          The framework packs B per call into panels of TASDI_NR columns:
  *              bpack[panel][k][TASDI_NR]   (zero padded in n and in k up to
  *                                            nkb*TASDI_KC)
@@ -59,7 +63,7 @@
 #include <stdint.h>
 
 #define TASDI_MAX_TERMS 8
-#define TASDI_KC 128         /* K block of the wide kernel (multiple of 32)   */
+#define TASDI_KC 64          /* K block of the wide kernel (multiple of 32)   */
 #define TASDI_NR 64          /* columns per packed B panel                    */
 #define TASDI_NARROW_MAX 8   /* n <= this runs the narrow kernel              */
 #define TASDI_XPAD 64        /* narrow x is readable up to round_up(cols, 64) */
@@ -74,9 +78,11 @@ typedef struct tasdi_pterm {
     int64_t width;         /* groups * n slots per row                  */
     int64_t spb;           /* slots per full K block: TASDI_KC / m * n  */
     int64_t chunks;        /* ceil(width / 16)                          */
+    int64_t last;          /* slots of the last K block                 */
     const float *values;   /* canonical [rows][width]                   */
     const uint8_t *index;  /* canonical [rows][width]                   */
-    const uint16_t *koff;  /* [rows][width]                             */
+    const float *wval;     /* [nkb][rows][cnt(kb)]                      */
+    const uint16_t *koff;  /* [nkb][rows][cnt(kb)]                      */
     const uint32_t *nidx;  /* [rows][chunks * words]                    */
 } tasdi_pterm;
 
@@ -86,6 +92,17 @@ typedef struct tasdi_packed {
     int terms;
     tasdi_pterm term[TASDI_MAX_TERMS];
 } tasdi_packed;
+
+/* Slots of row r in K block kb, and where they start in wval/koff. */
+static inline int64_t tasdi_wide_cnt(const tasdi_pterm *pt, int64_t nkb, int64_t kb)
+{
+    return kb + 1 < nkb ? pt->spb : pt->last;
+}
+static inline int64_t tasdi_wide_at(const tasdi_pterm *pt, int64_t rows, int64_t nkb,
+                                    int64_t kb, int64_t r)
+{
+    return kb * rows * pt->spb + r * tasdi_wide_cnt(pt, nkb, kb);
+}
 
 /* Select, in every group of m consecutive elements of residual[0..k), the n
  * of largest magnitude (ties: lower index), write them to values/index

@@ -21,20 +21,28 @@ static int log2i(int m)
     return b;
 }
 
-static void pack_term(tasdi_pterm *pt, int64_t r0, int64_t r1)
+static void pack_term(tasdi_pterm *pt, int64_t rows, int64_t nkb, int64_t r0, int64_t r1)
 {
     uint16_t *koff = (uint16_t *)(uintptr_t)pt->koff;
+    float *wval = (float *)(uintptr_t)pt->wval;
     uint32_t *nidx = (uint32_t *)(uintptr_t)pt->nidx;
     const int n = pt->n, m = pt->m;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *ix = pt->index + r * pt->width;
-        uint16_t *ko = koff + r * pt->width;
-        /* koff: position of the slot inside its K block */
+        const float *v = pt->values + r * pt->width;
+        /* wide stream: K-block major; koff = k inside the block */
         int64_t s = 0;
-        for (int64_t g = 0; g < pt->groups; g++) {
-            int base = (int)((g * m) % TASDI_KC);
-            for (int j = 0; j < n; j++, s++)
-                ko[s] = (uint16_t)(base + ix[s]);
+        for (int64_t kb = 0; kb < nkb; kb++) {
+            int64_t cnt = tasdi_wide_cnt(pt, nkb, kb), at = tasdi_wide_at(pt, rows, nkb, kb, r);
+            uint16_t *ko = koff + at;
+            float *wv = wval + at;
+            memcpy(wv, v + s, (size_t)cnt * sizeof *wv);
+            for (int64_t q = 0; q < cnt; q += n) {
+                int base = (int)((q / n) * m);
+                for (int j = 0; j < n; j++)
+                    ko[q + j] = (uint16_t)(base + ix[s + q + j]);
+            }
+            s += cnt;
         }
         /* nidx: chunks of 16 slots, bits each, per_word per uint32 */
         uint32_t *w = nidx + r * pt->chunks * pt->words;
@@ -66,7 +74,7 @@ tasd_status tasdi_series_pack(tasd_series *s)
             slots > SIZE_MAX / 8 || chunk_words > SIZE_MAX / 8)
             return tasdi_fail(TASD_ERR_OVERFLOW, "packing a %lld x %lld series overflows",
                               (long long)s->rows, (long long)s->cols);
-        koff_bytes[i] = round64(slots * sizeof(uint16_t));
+        koff_bytes[i] = round64(slots * sizeof(uint16_t)) + round64(slots * sizeof(float));
         nidx_bytes[i] = round64(chunk_words * sizeof(uint32_t));
         total += koff_bytes[i] + nidx_bytes[i];
     }
@@ -93,13 +101,16 @@ tasd_status tasdi_series_pack(tasd_series *s)
         pt->width = t->width;
         pt->spb = (int64_t)(TASDI_KC / t->m) * t->n;
         pt->chunks = (t->width + 15) / 16;
+        pt->last = t->width - (p->nkb > 0 ? p->nkb - 1 : 0) * pt->spb;
         pt->values = t->values;
         pt->index = t->index;
+        pt->wval = (const float *)(void *)at;
+        at += round64((size_t)(s->rows * t->width) * sizeof(float));
         pt->koff = (const uint16_t *)(void *)at;
-        at += koff_bytes[i];
+        at += koff_bytes[i] - round64((size_t)(s->rows * t->width) * sizeof(float));
         pt->nidx = (const uint32_t *)(void *)at;
         at += nidx_bytes[i];
-        pack_term(pt, 0, s->rows);
+        pack_term(pt, s->rows, p->nkb, 0, s->rows);
     }
     s->packed = p;
     s->packed_size = total;

@@ -36,10 +36,10 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                 acc[q] = accumulate ? VLOAD(t + q * VL) : VZERO();
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
-            int64_t s0 = kb * pt->spb;
-            int64_t cnt = pt->width - s0 < pt->spb ? pt->width - s0 : pt->spb;
-            const float *v = pt->values + r * pt->width + s0;
-            const uint16_t *ko = pt->koff + r * pt->width + s0;
+            int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+            int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+            const float *v = pt->wval + at;
+            const uint16_t *ko = pt->koff + at;
             int64_t s = 0;
             for (; s + 2 <= cnt; s += 2) {
                 vf b0 = VBCAST(v + s), b1 = VBCAST(v + s + 1);
