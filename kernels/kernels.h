@@ -13,7 +13,7 @@
  *  Wide kernel (n > TASDI_NARROW_MAX): lanes run along n.
  *    The slots are re-streamed K-block major, values and k offsets apart:
  *      wval  float  [nkb][rows][cnt(kb)]
- *      koff  uint16 [nkb][rows][cnt(kb)]
+ *      koff  uint8  [nkb][rows][cnt(kb)]
  *    cnt(kb) = spb = TASDI_KC / M * N for every K block but the last, which
  *    holds the rest of the row's slots (TASDI_KC is a multiple of every M,
  *    so a K block holds whole groups). koff is the slot's k relative to the
@@ -27,7 +27,9 @@
  *          stays in L1 while it walks a block of rows. For each row the
  *          kernel keeps the NR-wide C strip in registers across the K block,
  *          and per slot does one broadcast of the value and NR/VL FMAs
- *          against bblk + koff*TASDI_NR. All terms of the row accumulate into
+ *          against bblk + koff*TASDI_NR. The K block is 64 so that the
+ *          B block (16 KiB) leaves room in a 32 KiB L1 for the slot stream
+ *          and the tile, and koff fits a byte. All terms of the row accumulate into
  *          the same registers (the C strip is walked once per K block).
  *          The strip goes to a contiguous tile (tile[r][TASDI_NR]); the
  *          framework applies alpha/beta and any C strides at the end.
@@ -82,7 +84,7 @@ typedef struct tasdi_pterm {
     const float *values;   /* canonical [rows][width]                   */
     const uint8_t *index;  /* canonical [rows][width]                   */
     const float *wval;     /* [nkb][rows][cnt(kb)]                      */
-    const uint16_t *koff;  /* [nkb][rows][cnt(kb)]                      */
+    const uint8_t *koff;   /* [nkb][rows][cnt(kb)]  (TASDI_KC <= 256)    */
     const uint32_t *nidx;  /* [rows][chunks * words]                    */
 } tasdi_pterm;
 
@@ -110,6 +112,11 @@ static inline int64_t tasdi_wide_at(const tasdi_pterm *pt, int64_t rows, int64_t
  * with value 0, index 0) and zero them in the residual. */
 typedef void (*tasdi_select_fn)(float *residual, int64_t k, int n, int m,
                                 float *values, uint8_t *index);
+
+/* Row statistics for the decomposer: returns sum x^2 (in double, in a fixed
+ * order), adds the number of nonzeros to *nnz and sets *finite to whether no
+ * element is NaN or Inf. */
+typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *finite);
 
 /* C[r, :] += alpha * sum_slots values[r][s] * B[k(r, s), :] for rows
  * [r0, r1) of one term in the canonical layout. */
@@ -147,6 +154,7 @@ void tasdi_scalar_term_gemm(const float *values, const uint8_t *index,
                             const float *b, int64_t b_rs, int64_t b_cs,
                             int64_t ncols, float alpha, float *c, int64_t c_rs,
                             int64_t c_cs);
+double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
 /* Plain-C kernels on the packed layout: the executable spec of the contract
  * above (tested against the reference; a template for SIMD backends). */
 void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
@@ -158,6 +166,8 @@ void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
 #if defined(__x86_64__) || defined(_M_X64)
 void tasdi_avx2_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
+double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
 void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int ncols, float *tile, int accumulate);
 void tasdi_avx2_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,

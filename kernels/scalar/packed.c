@@ -16,7 +16,7 @@ void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb
             int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
             int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
             const float *v = pt->wval + at;
-            const uint16_t *ko = pt->koff + at;
+            const uint8_t *ko = pt->koff + at;
             for (int64_t s = 0; s < cnt; s++) {
                 const float *b = bblk + (size_t)ko[s] * TASDI_NR;
                 for (int j = 0; j < ncols; j++)

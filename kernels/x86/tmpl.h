@@ -39,7 +39,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
             int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
             int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
             const float *v = pt->wval + at;
-            const uint16_t *ko = pt->koff + at;
+            const uint8_t *ko = pt->koff + at;
             int64_t s = 0;
             for (; s + 2 <= cnt; s += 2) {
                 vf b0 = VBCAST(v + s), b1 = VBCAST(v + s + 1);
