@@ -19,6 +19,8 @@ static inline vi lanes_below(int n) /* lanes i < n all ones */
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+#define VADD(a, b) _mm256_add_ps((a), (b))
+#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define VZERO() _mm256_setzero_ps()
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))

@@ -17,6 +17,8 @@ static inline __mmask16 lanes_below(int n) /* n in 0..16 */
     return (__mmask16)((1u << n) - 1u);
 }
 
+#define VADD(a, b) _mm512_add_ps((a), (b))
+#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define VZERO() _mm512_setzero_ps()
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
