@@ -18,7 +18,7 @@ static const tasdi_ops avx512_ops = {TASD_BACKEND_AVX512, tasdi_avx512_select, N
 #if defined(__aarch64__)
 /* Advanced SIMD is architectural on aarch64: no run-time check needed. */
 static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
-                                   tasdi_neon_term_gemm, NULL, NULL};
+                                   tasdi_neon_term_gemm, NULL, NULL, NULL};
 #endif
 
 /* ---- CPU feature probe ----
