@@ -270,8 +270,11 @@ static tasd_status run_packed(const tasd_context *ctx, packed_job *job)
     job->bpack = tasdi_alloc(a, bfloats * sizeof(float));
     if (!job->bpack)
         return TASD_ERR_OUT_OF_MEMORY;
+    /* Packing B is a copy: below ~1 MB it is cheaper than a fork/join. */
     int64_t bunits = job->panels * p->nkb;
     job->ntasks = threads < bunits ? threads : bunits;
+    if ((int64_t)bfloats < ((int64_t)1 << 18))
+        job->ntasks = 1;
     tasdi_parallel(ctx, job->ntasks, pack_b_task, job);
 
     atomic_init(&job->next, 0);
