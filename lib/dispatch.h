@@ -15,6 +15,7 @@ typedef struct tasdi_ops {
     tasdi_wide_fn wide;           /* packed layout, or NULL      */
     tasdi_narrow_fn narrow;       /* packed layout, or NULL      */
     tasdi_stats_fn stats;         /* NULL: tasdi_scalar_stats    */
+    int narrow_max;               /* n <= this runs narrow (<= TASDI_NARROW_MAX) */
 } tasdi_ops;
 
 /* The kernels of a backend, or NULL if this build or CPU cannot run it. */

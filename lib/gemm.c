@@ -239,7 +239,10 @@ static tasd_status run_packed(const tasd_context *ctx, packed_job *job)
     const int64_t n = job->b.cols, K = job->b.rows;
     int64_t threads = tasdi_threads(ctx);
     size_t bfloats, tfloats = 0;
-    if (n <= TASDI_NARROW_MAX) {
+    /* The narrow kernel up to the backend's crossover with the wide one. */
+    int narrow_max = job->ops->narrow_max < TASDI_NARROW_MAX ? job->ops->narrow_max
+                                                              : TASDI_NARROW_MAX;
+    if (job->ops->narrow && n <= narrow_max) {
         job->ldx = (K + TASDI_XPAD - 1) / TASDI_XPAD * TASDI_XPAD;
         if (!tasdi_mul_size((size_t)job->ldx, (size_t)n, &bfloats))
             return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm: x panel size overflows");

@@ -312,14 +312,11 @@ static void test_thread_counts(void)
 
 /* ---- the plain-C packed kernels (contract spec) against the reference ---- */
 
-static void test_scalar_packed_kernels(void)
+static void check_ops(const tasdi_ops *ops, const char *what, const int64_t (*shapes)[3],
+                      int nshapes)
 {
-    static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select, NULL,
-                                         tasdi_scalar_wide, tasdi_scalar_narrow, tasdi_scalar_stats};
-    static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
-                                        {70, 260, 100}};
     for (int ci = 0; ci < NCONFIGS; ci++)
-        for (unsigned si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        for (int si = 0; si < nshapes; si++) {
             int64_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
             tasd_series *s = make_series(configs[ci], m, k, 5 + ci);
             operand b = make_operand(k, n, si % 2);
@@ -331,11 +328,11 @@ static void test_scalar_packed_kernels(void)
             tasdi_matrix bm, cm;
             CHECK_OK(tasdi_matrix_from_view(&b.v, "b", &bm));
             CHECK_OK(tasdi_matrix_from_view(&c.v, "c", &cm));
-            CHECK_OK(tasdi_gemm_run_ops(NULL, &packed_ops, 0.75f, s, &bm, 0.5f, &cm));
+            CHECK_OK(tasdi_gemm_run_ops(NULL, ops, 0.75f, s, &bm, 0.5f, &cm));
             int bad = 0;
             for (int64_t i = 0; i < m * n && !bad; i++)
                 if (!(fabs(c.buf[i] - ref[i]) <= 3e-6 * (double)(k + 8) * bound[i] / 8 + 1e-6)) {
-                    CHECKF(0, "scalar packed %s %lldx%lldx%lld: [%lld] %.9g want %.9g",
+                    CHECKF(0, "%s %s %lldx%lldx%lld: [%lld] %.9g want %.9g", what,
                            configs[ci], (long long)m, (long long)k, (long long)n,
                            (long long)i, c.buf[i], ref[i]);
                     bad = 1;
@@ -347,6 +344,35 @@ static void test_scalar_packed_kernels(void)
             free(c0.buf);
             tasd_series_destroy(s);
         }
+}
+
+static void test_scalar_packed_kernels(void)
+{
+    static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select, NULL,
+                                         tasdi_scalar_wide, tasdi_scalar_narrow, tasdi_scalar_stats,
+                                         TASDI_NARROW_MAX};
+    static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
+                                        {70, 260, 100}};
+    check_ops(&packed_ops, "scalar packed", shapes, 4);
+}
+
+/* Each SIMD backend's narrow kernel for every n up to TASDI_NARROW_MAX and
+ * its wide kernel for every small n, whatever crossover the backend picks. */
+static void test_narrow_wide_all_n(void)
+{
+    static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 2}, {37, 133, 3},
+                                        {37, 133, 4}, {37, 200, 5}, {37, 200, 6},
+                                        {37, 200, 7}, {37, 200, 8}};
+    for (int bi = 0; bi < nbackends; bi++) {
+        const tasdi_ops *ops = tasdi_ops_for(backends[bi]);
+        if (!ops || !ops->wide)
+            continue;
+        tasdi_ops forced = *ops;
+        forced.narrow_max = TASDI_NARROW_MAX;
+        check_ops(&forced, "narrow kernel", shapes, 8);
+        forced.narrow_max = 0;
+        check_ops(&forced, "wide kernel", shapes, 8);
+    }
 }
 
 /* ---- the vectorized select equals the scalar one exactly ---- */
@@ -570,6 +596,7 @@ int main(int argc, char **argv)
         RUN(test_stats);
         RUN(test_decompose_backends);
         RUN(test_scalar_packed_kernels);
+        RUN(test_narrow_wide_all_n);
         RUN(test_configs_and_n);
         RUN(test_shapes);
         RUN(test_strides_alpha_beta);

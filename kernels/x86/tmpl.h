@@ -28,19 +28,21 @@ static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
           float *tile, int accumulate, const int nv)
 {
-    /* With few vectors per strip (AVX-512's 4 zmm, or a narrow panel), one
-     * accumulator per vector would wait on the FMA latency; odd slots then go
-     * to a second set, added in at the end of the block. */
-    const int split = nv <= 4;
+    /* With few vectors per strip (AVX-512's 4 zmm, a narrow panel, small n)
+     * one accumulator per vector would wait on the FMA latency; slots are
+     * then dealt round-robin to `sets` accumulator sets (<= 8 registers in
+     * all), added together at the end of the block in a fixed order. */
+    enum { MAXSETS = 4 };
+    const int sets = nv == 1 ? 4 : nv <= 4 ? 2 : 1;
     for (int64_t r = r0; r < r1; r++) {
         float *t = tile + (r - r0) * TASDI_NR;
-        vf acc[WIDE_NV], acc2[WIDE_NV];
+        vf acc[MAXSETS][WIDE_NV];
+#pragma GCC unroll 4
+        for (int e = 0; e < MAXSETS; e++)
 #pragma GCC unroll 16
-        for (int q = 0; q < WIDE_NV; q++)
-            if (q < nv) {
-                acc[q] = accumulate ? VLOAD(t + q * VL) : VZERO();
-                acc2[q] = VZERO();
-            }
+            for (int q = 0; q < WIDE_NV; q++)
+                if (e < sets && q < nv)
+                    acc[e][q] = accumulate && e == 0 ? VLOAD(t + q * VL) : VZERO();
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
             int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
@@ -48,22 +50,17 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
             const float *v = pt->wval + at;
             const uint8_t *ko = pt->koff + at;
             int64_t s = 0;
-            for (; s + 2 <= cnt; s += 2) {
-                vf b0 = VBCAST(v + s), b1 = VBCAST(v + s + 1);
-                const float *p0 = bblk + (size_t)ko[s] * TASDI_NR;
-                const float *p1 = bblk + (size_t)ko[s + 1] * TASDI_NR;
+            for (; s + 4 <= cnt; s += 4) {
+#pragma GCC unroll 4
+                for (int u = 0; u < 4; u++) {
+                    vf b0 = VBCAST(v + s + u);
+                    const float *p0 = bblk + (size_t)ko[s + u] * TASDI_NR;
+                    const int e = u % sets;
 #pragma GCC unroll 16
-                for (int q = 0; q < WIDE_NV; q++)
-                    if (q < nv)
-                        acc[q] = VFMA(b0, VLOAD(p0 + q * VL), acc[q]);
-#pragma GCC unroll 16
-                for (int q = 0; q < WIDE_NV; q++)
-                    if (q < nv) {
-                        if (split)
-                            acc2[q] = VFMA(b1, VLOAD(p1 + q * VL), acc2[q]);
-                        else
-                            acc[q] = VFMA(b1, VLOAD(p1 + q * VL), acc[q]);
-                    }
+                    for (int q = 0; q < WIDE_NV; q++)
+                        if (q < nv)
+                            acc[e][q] = VFMA(b0, VLOAD(p0 + q * VL), acc[e][q]);
+                }
             }
             for (; s < cnt; s++) {
                 vf b0 = VBCAST(v + s);
@@ -71,13 +68,19 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 #pragma GCC unroll 16
                 for (int q = 0; q < WIDE_NV; q++)
                     if (q < nv)
-                        acc[q] = VFMA(b0, VLOAD(p0 + q * VL), acc[q]);
+                        acc[0][q] = VFMA(b0, VLOAD(p0 + q * VL), acc[0][q]);
             }
         }
 #pragma GCC unroll 16
         for (int q = 0; q < WIDE_NV; q++)
-            if (q < nv)
-                VSTORE(t + q * VL, split ? VADD(acc[q], acc2[q]) : acc[q]);
+            if (q < nv) {
+                vf sum = acc[0][q];
+                if (sets == 4)
+                    sum = VADD(VADD(acc[0][q], acc[1][q]), VADD(acc[2][q], acc[3][q]));
+                else if (sets == 2)
+                    sum = VADD(acc[0][q], acc[1][q]);
+                VSTORE(t + q * VL, sum);
+            }
     }
 }
 
