@@ -215,8 +215,8 @@ narrow_term_vec(const tasdi_pterm *pt, int64_t r, const float *x, int64_t ldx,
     int64_t c = 0;
     for (; c + 2 <= full; c += 2) {
         /* stream the weights in ahead of use (they come from DRAM) */
-        PREFETCH((const char *)(vals + c * 16) + 1024);
-        PREFETCH((const char *)(vals + c * 16) + 1088);
+        PREFETCH((const char *)(vals + c * 16) + 4096);
+        PREFETCH((const char *)(vals + c * 16) + 4160);
         narrow_chunk(pt, vals + c * 16, w + c * pt->words, x + c * HALVES * wv, ldx, nx, a0,
                      lanes_word, shift, base, mask, wv, ratio, 16);
         /* odd chunks into a second set only while both sets fit in the
