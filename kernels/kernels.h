@@ -1,11 +1,91 @@
 /* The hot loops every backend provides. Kernel files include only this header
  * (plus their ISA's intrinsics): they never allocate, parse or log; all
- * checking happens in lib/ before a kernel runs. */
+ * checking happens in lib/ before a kernel runs.
+ *
+ * ------------------------------------------------------------------------
+ * Kernel layout (the packed-series contract; built once by lib/pack.c)
+ * ------------------------------------------------------------------------
+ * A series keeps its canonical per-term layout (values [rows][width] floats,
+ * index [rows][width] bytes = position inside the group; width = groups*N;
+ * padding slots hold value 0, index 0). tasdi_series_pack() adds, per term,
+ * two derived arrays that reuse the canonical values:
+ *
+ *  Wide kernel (n > TASDI_NARROW_MAX): lanes run along n.
+ *    koff  uint16 [rows][width]: the slot's k relative to the start of its
+ *          K block, k - kb*TASDI_KC, where kb = k / TASDI_KC. TASDI_KC is a
+ *          multiple of every M, so a K block holds whole groups and row r's
+ *          slots of block kb are the contiguous range
+ *              [kb*spb, min(width, (kb+1)*spb)),  spb = TASDI_KC / M * N.
+ *          The framework packs B per call into panels of TASDI_NR columns:
+ *              bpack[panel][k][TASDI_NR]   (zero padded in n and in k up to
+ *                                            nkb*TASDI_KC)
+ *          so a kernel call sees one (K block x TASDI_NR) block, 32 KiB, which
+ *          stays in L1 while it walks a block of rows. For each row the
+ *          kernel keeps the NR-wide C strip in registers across the K block,
+ *          and per slot does one broadcast of the value and NR/VL FMAs
+ *          against bblk + koff*TASDI_NR. All terms of the row accumulate into
+ *          the same registers (the C strip is walked once per K block).
+ *          The strip goes to a contiguous tile (tile[r][TASDI_NR]); the
+ *          framework applies alpha/beta and any C strides at the end.
+ *
+ *  Narrow kernel (n = 1..TASDI_NARROW_MAX; GEMV / decoding): memory-bound on
+ *    the weights, so indices are packed tightly.
+ *    nidx  uint32 [rows][chunks*words]: the canonical indices of each run of
+ *          16 slots (a "chunk"; chunks = ceil(width/16)) packed `bits` =
+ *          log2(M) bits each, `per_word` = min(16, 32/bits) indices per
+ *          32-bit word, low bits first, never straddling a word, zero filled:
+ *              M=2: 1 word/chunk   M=4: 1 (2 bits each)   M=8: 2 (3 bits)
+ *              M=16: 2 (4 bits)    M=32: 3 (5 bits)
+ *          When N is a power of two <= 16, the 16 slots of chunk c cover
+ *          exactly 16/N groups, i.e. the window x[c*W, c*W + W) with
+ *          W = 16*M/N, and slot i sits at window position (i/N)*M + idx.
+ *          SIMD kernels decode the indices with a variable shift and gather
+ *          x from the window held in registers with in-register permutes
+ *          (AVX-512: vpermt2ps over 2 zmm for W = 32; AVX2: vpermps over
+ *          ymm pairs); wider windows or other N may use gathers or scalar
+ *          code. x is packed per call column-major, x[j*ldx + k], with
+ *          ldx >= round_up(cols, TASDI_XPAD) and zeros past cols, so a whole
+ *          window may be loaded without reading past the end.
+ *
+ * Structural zeros (padding, or nothing kept) are multiplied like any value
+ * by the SIMD kernels (0 * finite B = 0); the scalar reference skips them.
+ * Results of different backends differ only by rounding (order of the adds);
+ * one backend gives bit-identical results for any thread count.
+ */
 #ifndef TASD_KERNELS_H
 #define TASD_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define TASDI_MAX_TERMS 8
+#define TASDI_KC 128         /* K block of the wide kernel (multiple of 32)   */
+#define TASDI_NR 64          /* columns per packed B panel                    */
+#define TASDI_NARROW_MAX 8   /* n <= this runs the narrow kernel              */
+#define TASDI_XPAD 64        /* narrow x is readable up to round_up(cols, 64) */
+
+typedef struct tasdi_pterm {
+    int n, m;
+    int bits;              /* log2(m)                                   */
+    int per_word;          /* indices per uint32 in nidx                */
+    int words;             /* uint32 words per 16-slot chunk            */
+    int pow2n;             /* n is a power of two <= 16                 */
+    int64_t groups;        /* ceil(cols / m)                            */
+    int64_t width;         /* groups * n slots per row                  */
+    int64_t spb;           /* slots per full K block: TASDI_KC / m * n  */
+    int64_t chunks;        /* ceil(width / 16)                          */
+    const float *values;   /* canonical [rows][width]                   */
+    const uint8_t *index;  /* canonical [rows][width]                   */
+    const uint16_t *koff;  /* [rows][width]                             */
+    const uint32_t *nidx;  /* [rows][chunks * words]                    */
+} tasdi_pterm;
+
+typedef struct tasdi_packed {
+    int64_t rows, cols;
+    int64_t nkb;           /* ceil(cols / TASDI_KC)                     */
+    int terms;
+    tasdi_pterm term[TASDI_MAX_TERMS];
+} tasdi_packed;
 
 /* Select, in every group of m consecutive elements of residual[0..k), the n
  * of largest magnitude (ties: lower index), write them to values/index
@@ -23,6 +103,26 @@ typedef void (*tasdi_term_gemm_fn)(const float *values, const uint8_t *index,
                                    int64_t ncols, float alpha,
                                    float *c, int64_t c_rs, int64_t c_cs);
 
+/* Wide kernel, one K block kb and one B panel:
+ *   tile[(r-r0)*TASDI_NR + j] (= or +=) sum over all terms and the slots of
+ *   row r in block kb of value * bblk[koff*TASDI_NR + j]
+ * for r in [r0, r1) and j < ncols (1..TASDI_NR; columns past ncols of the
+ * tile may be written with anything finite). accumulate == 0 means the tile
+ * is not read. bblk is the packed (TASDI_KC x TASDI_NR) block, 64-byte
+ * aligned; tile is 64-byte aligned. */
+typedef void (*tasdi_wide_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
+                              int64_t kb, const float *bblk, int ncols,
+                              float *tile, int accumulate);
+
+/* Narrow kernel: y[(r-r0)*ldy + j] = sum over all terms and slots of row r of
+ * value * x[j*ldx + k(slot)], for r in [r0, r1), j < nx (1..TASDI_NARROW_MAX).
+ * x is 64-byte aligned, ldx a multiple of 16 >= round_up(cols, TASDI_XPAD),
+ * zero past cols. */
+typedef void (*tasdi_narrow_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
+                                const float *x, int64_t ldx, int nx,
+                                float *y, int64_t ldy);
+
+/* scalar: the plain-C reference */
 void tasdi_scalar_select(float *residual, int64_t k, int n, int m,
                          float *values, uint8_t *index);
 void tasdi_scalar_term_gemm(const float *values, const uint8_t *index,
@@ -30,15 +130,38 @@ void tasdi_scalar_term_gemm(const float *values, const uint8_t *index,
                             const float *b, int64_t b_rs, int64_t b_cs,
                             int64_t ncols, float alpha, float *c, int64_t c_rs,
                             int64_t c_cs);
+/* Plain-C kernels on the packed layout: the executable spec of the contract
+ * above (tested against the reference; a template for SIMD backends). */
+void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                       const float *bblk, int ncols, float *tile, int accumulate);
+void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
+                         const float *x, int64_t ldx, int nx, float *y,
+                         int64_t ldy);
+
+#if defined(__x86_64__) || defined(_M_X64)
+void tasdi_avx2_select(float *residual, int64_t k, int n, int m, float *values,
+                       uint8_t *index);
+void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                     const float *bblk, int ncols, float *tile, int accumulate);
+void tasdi_avx2_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
+                       const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
+void tasdi_avx512_select(float *residual, int64_t k, int n, int m, float *values,
+                         uint8_t *index);
+void tasdi_avx512_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                       const float *bblk, int ncols, float *tile, int accumulate);
+void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
+                         const float *x, int64_t ldx, int nx, float *y,
+                         int64_t ldy);
+#endif
 
 #if defined(__aarch64__)
 /* kernels/neon: aarch64 Advanced SIMD (always present on aarch64). */
 void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
-void tasdi_neon_term_gemm(const float *values, const uint8_t *index, int64_t width,
-                          int n, int m, int64_t r0, int64_t r1, const float *b,
-                          int64_t b_rs, int64_t b_cs, int64_t ncols, float alpha,
-                          float *c, int64_t c_rs, int64_t c_cs);
+void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                     const float *bblk, int ncols, float *tile, int accumulate);
+void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
+                       const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 #endif
 
 #endif /* TASD_KERNELS_H */

@@ -6,12 +6,73 @@
 #include <string.h>
 
 static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
-                                     tasdi_scalar_term_gemm};
+                                     tasdi_scalar_term_gemm, NULL, NULL};
 #if defined(__aarch64__)
 /* Advanced SIMD is architectural on aarch64: no run-time check needed. */
-static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
-                                   tasdi_neon_term_gemm};
+static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select, NULL,
+                                   tasdi_neon_wide, tasdi_neon_narrow};
 #endif
+#if defined(__x86_64__) || defined(_M_X64)
+static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select, NULL,
+                                   tasdi_avx2_wide, tasdi_avx2_narrow};
+static const tasdi_ops avx512_ops = {TASD_BACKEND_AVX512, tasdi_avx512_select, NULL,
+                                     tasdi_avx512_wide, tasdi_avx512_narrow};
+#endif
+
+/* ---- CPU feature probe ----
+ * This file is compiled for the baseline ISA: the probe uses only CPUID and
+ * XGETBV, issued through inline asm, so nothing here can fault on any
+ * x86-64. XGETBV is executed only when CPUID reports OSXSAVE (the OS enabled
+ * XSAVE and so the instruction). */
+static tasdi_cpu cpu_features;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                     : "a"(leaf), "c"(sub));
+}
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void probe_cpu(void)
+{
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    uint32_t max_leaf = r[0];
+    if (max_leaf < 7)
+        return;
+    cpuid(1, 0, r);
+    bool fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    if (!osxsave || !avx)
+        return;
+    uint64_t xcr0 = xgetbv0();
+    bool os_ymm = (xcr0 & 0x6) == 0x6;    /* XMM + YMM state          */
+    bool os_zmm = (xcr0 & 0xe6) == 0xe6;  /* + opmask, ZMM_Hi256, Hi16 */
+    cpuid(7, 0, r);
+    bool avx2 = (r[1] >> 5) & 1;
+    bool f = (r[1] >> 16) & 1, dq = (r[1] >> 17) & 1, bw = (r[1] >> 30) & 1,
+         vl = (r[1] >> 31) & 1;
+    cpu_features.avx2 = os_ymm && avx2 && fma;
+    cpu_features.avx512 = cpu_features.avx2 && os_zmm && f && dq && bw && vl;
+}
+#else
+static void probe_cpu(void)
+{
+}
+#endif
+
+const tasdi_cpu *tasdi_cpu_features(void)
+{
+    pthread_once(&cpu_once, probe_cpu);
+    return &cpu_features;
+}
 
 const tasdi_ops *tasdi_ops_for(tasd_backend backend)
 {
@@ -19,6 +80,10 @@ const tasdi_ops *tasdi_ops_for(tasd_backend backend)
     case TASD_BACKEND_SCALAR: return &scalar_ops;
 #if defined(__aarch64__)
     case TASD_BACKEND_NEON: return &neon_ops;
+#endif
+#if defined(__x86_64__) || defined(_M_X64)
+    case TASD_BACKEND_AVX2: return tasdi_cpu_features()->avx2 ? &avx2_ops : NULL;
+    case TASD_BACKEND_AVX512: return tasdi_cpu_features()->avx512 ? &avx512_ops : NULL;
 #endif
     default: return NULL;
     }

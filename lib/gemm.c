@@ -1,4 +1,11 @@
-/* tasd_gemm: argument checking, beta, and the parallel split over rows. */
+/* tasd_gemm: argument checking, B packing, the parallel split of the output
+ * and alpha/beta.
+ *
+ * Threading: the output is cut into units that do not depend on the thread
+ * count (row blocks, and for the wide path row block x B panel); each output
+ * element is computed by exactly one unit, always in the same order, so the
+ * result is bit-identical for any thread count or parallel-for callback.
+ * Tasks take contiguous runs of units. */
 #include "dispatch.h"
 
 #include <string.h>
@@ -41,7 +48,9 @@ static void gemm_task(void *arg, int64_t task)
             continue;
         for (int i = 0; i < s->terms; i++) {
             const tasdi_term *t = &s->term[i];
-            job->ops->term_gemm(t->values, t->index, t->width, t->n, t->m, r0, r1,
+            tasdi_term_gemm_fn fn = job->ops->term_gemm ? job->ops->term_gemm
+                                                        : tasdi_scalar_term_gemm;
+            fn(t->values, t->index, t->width, t->n, t->m, r0, r1,
                                 (const float *)(uintptr_t)job->b.data, job->b.rs,
                                 job->b.cs, job->b.cols, job->alpha,
                                 (float *)(uintptr_t)job->c.data, job->c.rs, job->c.cs);
@@ -85,15 +94,212 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
     return tasdi_gemm_run(ctx, alpha, s, &job.b, beta, &job.c);
 }
 
+/* ---- packed path (SIMD backends) ---- */
+
+#define WIDE_ROW_BLOCK 64    /* rows per wide unit: tile = 64 x TASDI_NR floats */
+#define NARROW_ROW_BLOCK 32  /* rows per narrow unit */
+
+typedef struct packed_job {
+    const tasdi_packed *p;
+    const tasdi_ops *ops;
+    tasdi_matrix b, c;
+    float alpha, beta;
+    int64_t ntasks, nunits;
+    int64_t panels;          /* wide: B panels of TASDI_NR columns */
+    float *bpack;            /* wide: [panel][nkb*KC][NR]; narrow: x [n][ldx] */
+    int64_t ldx;
+    float *tiles;            /* wide: [task][WIDE_ROW_BLOCK][NR] */
+} packed_job;
+
+static void unit_range(const packed_job *job, int64_t task, int64_t *u0, int64_t *u1)
+{
+    *u0 = task * job->nunits / job->ntasks;
+    *u1 = (task + 1) * job->nunits / job->ntasks;
+}
+
+/* C[r, j0 + j] = alpha * y[(r - r0) * ldy + j] + beta * C  (beta 0: C not read) */
+static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
+                    int64_t nj, const float *y, int64_t ldy)
+{
+    float *c = (float *)(uintptr_t)job->c.data;
+    const float alpha = job->alpha, beta = job->beta;
+    for (int64_t r = r0; r < r1; r++) {
+        float *crow = c + r * job->c.rs + j0 * job->c.cs;
+        const float *yr = y + (r - r0) * ldy;
+        if (job->c.cs == 1) {
+            if (beta == 0.0f)
+                for (int64_t j = 0; j < nj; j++)
+                    crow[j] = alpha * yr[j];
+            else
+                for (int64_t j = 0; j < nj; j++)
+                    crow[j] = alpha * yr[j] + beta * crow[j];
+        } else {
+            if (beta == 0.0f)
+                for (int64_t j = 0; j < nj; j++)
+                    crow[j * job->c.cs] = alpha * yr[j];
+            else
+                for (int64_t j = 0; j < nj; j++)
+                    crow[j * job->c.cs] = alpha * yr[j] + beta * crow[j * job->c.cs];
+        }
+    }
+}
+
+/* Pack B into panels: bpack[panel][k][NR], zero past n and past K. The
+ * units of this phase are (panel, K block) pairs. */
+static void pack_b_task(void *arg, int64_t task)
+{
+    const packed_job *job = arg;
+    const int64_t nkb = job->p->nkb, K = job->b.rows, n = job->b.cols;
+    int64_t units = job->panels * nkb;
+    int64_t u0 = task * units / job->ntasks, u1 = (task + 1) * units / job->ntasks;
+    const float *b = (const float *)job->b.data;
+    for (int64_t u = u0; u < u1; u++) {
+        int64_t panel = u / nkb, kb = u % nkb;
+        float *dst = job->bpack + (panel * nkb + kb) * TASDI_KC * TASDI_NR;
+        int64_t j0 = panel * TASDI_NR;
+        int64_t nj = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
+        for (int64_t kk = 0; kk < TASDI_KC; kk++) {
+            int64_t k = kb * TASDI_KC + kk;
+            float *d = dst + kk * TASDI_NR;
+            int64_t j = 0;
+            if (k < K) {
+                const float *src = b + k * job->b.rs + j0 * job->b.cs;
+                if (job->b.cs == 1)
+                    for (; j < nj; j++)
+                        d[j] = src[j];
+                else
+                    for (; j < nj; j++)
+                        d[j] = src[j * job->b.cs];
+            }
+            for (; j < TASDI_NR; j++)
+                d[j] = 0.0f;
+        }
+    }
+}
+
+static void wide_task(void *arg, int64_t task)
+{
+    const packed_job *job = arg;
+    const tasdi_packed *p = job->p;
+    float *tile = job->tiles + task * WIDE_ROW_BLOCK * TASDI_NR;
+    int64_t u0, u1;
+    unit_range(job, task, &u0, &u1);
+    for (int64_t u = u0; u < u1; u++) {
+        int64_t rb = u / job->panels, panel = u % job->panels;
+        int64_t r0 = rb * WIDE_ROW_BLOCK;
+        int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
+        int64_t j0 = panel * TASDI_NR;
+        int ncols = (int)(job->b.cols - j0 < TASDI_NR ? job->b.cols - j0 : TASDI_NR);
+        const float *bp = job->bpack + panel * p->nkb * TASDI_KC * TASDI_NR;
+        for (int64_t kb = 0; kb < p->nkb; kb++)
+            job->ops->wide(p, r0, r1, kb, bp + kb * TASDI_KC * TASDI_NR, ncols, tile,
+                           kb > 0);
+        store_c(job, r0, r1, j0, ncols, tile, TASDI_NR);
+    }
+}
+
+static void narrow_task(void *arg, int64_t task)
+{
+    const packed_job *job = arg;
+    const tasdi_packed *p = job->p;
+    float y[NARROW_ROW_BLOCK * TASDI_NARROW_MAX];
+    int64_t u0, u1;
+    unit_range(job, task, &u0, &u1);
+    for (int64_t u = u0; u < u1; u++) {
+        int64_t r0 = u * NARROW_ROW_BLOCK;
+        int64_t r1 = r0 + NARROW_ROW_BLOCK < p->rows ? r0 + NARROW_ROW_BLOCK : p->rows;
+        job->ops->narrow(p, r0, r1, job->bpack, job->ldx, (int)job->b.cols, y,
+                         TASDI_NARROW_MAX);
+        store_c(job, r0, r1, 0, job->b.cols, y, TASDI_NARROW_MAX);
+    }
+}
+
+static tasd_status run_packed(const tasd_context *ctx, packed_job *job)
+{
+    const tasd_allocator *a = tasdi_allocator(ctx);
+    const tasdi_packed *p = job->p;
+    const int64_t n = job->b.cols, K = job->b.rows;
+    int64_t threads = tasdi_threads(ctx);
+    size_t bfloats, tfloats = 0;
+    if (n <= TASDI_NARROW_MAX) {
+        job->ldx = (K + TASDI_XPAD - 1) / TASDI_XPAD * TASDI_XPAD;
+        if (!tasdi_mul_size((size_t)job->ldx, (size_t)n, &bfloats))
+            return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm: x panel size overflows");
+        job->bpack = tasdi_alloc(a, bfloats * sizeof(float));
+        if (!job->bpack)
+            return TASD_ERR_OUT_OF_MEMORY;
+        const float *b = (const float *)job->b.data;
+        for (int64_t j = 0; j < n; j++) {
+            float *x = job->bpack + j * job->ldx;
+            for (int64_t k = 0; k < K; k++)
+                x[k] = b[k * job->b.rs + j * job->b.cs];
+            for (int64_t k = K; k < job->ldx; k++)
+                x[k] = 0.0f;
+        }
+        job->nunits = (p->rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
+        job->ntasks = threads < job->nunits ? threads : job->nunits;
+        tasdi_parallel(ctx, job->ntasks, narrow_task, job);
+        tasdi_free(a, job->bpack, bfloats * sizeof(float));
+        return TASD_OK;
+    }
+    job->panels = (n + TASDI_NR - 1) / TASDI_NR;
+    size_t per_panel;
+    if (!tasdi_mul_size((size_t)p->nkb, (size_t)TASDI_KC * TASDI_NR, &per_panel) ||
+        !tasdi_mul_size(per_panel, (size_t)job->panels, &bfloats) ||
+        bfloats > SIZE_MAX / sizeof(float))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm: B panel size overflows");
+    job->bpack = tasdi_alloc(a, bfloats * sizeof(float));
+    if (!job->bpack)
+        return TASD_ERR_OUT_OF_MEMORY;
+    int64_t bunits = job->panels * p->nkb;
+    job->ntasks = threads < bunits ? threads : bunits;
+    tasdi_parallel(ctx, job->ntasks, pack_b_task, job);
+
+    job->nunits = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK * job->panels;
+    job->ntasks = threads < job->nunits ? threads : job->nunits;
+    tfloats = (size_t)job->ntasks * WIDE_ROW_BLOCK * TASDI_NR;
+    job->tiles = tasdi_alloc(a, tfloats * sizeof(float));
+    if (!job->tiles) {
+        tasdi_free(a, job->bpack, bfloats * sizeof(float));
+        return TASD_ERR_OUT_OF_MEMORY;
+    }
+    tasdi_parallel(ctx, job->ntasks, wide_task, job);
+    tasdi_free(a, job->tiles, tfloats * sizeof(float));
+    tasdi_free(a, job->bpack, bfloats * sizeof(float));
+    return TASD_OK;
+}
+
 tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
                            const tasd_series *s, const tasdi_matrix *b,
                            float beta, const tasdi_matrix *c)
 {
+    const tasdi_ops *ops = tasdi_context_ops(ctx);
+    if (!ops)
+        return TASD_ERR_UNSUPPORTED;
+    return tasdi_gemm_run_ops(ctx, ops, alpha, s, b, beta, c);
+}
+
+tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
+                               float alpha, const tasd_series *s,
+                               const tasdi_matrix *b, float beta,
+                               const tasdi_matrix *c)
+{
+    if (s->rows == 0 || b->cols == 0)
+        return TASD_OK;
+    if (ops->wide && s->packed && alpha != 0.0f && s->cols > 0) {
+        packed_job pj;
+        memset(&pj, 0, sizeof pj);
+        pj.p = s->packed;
+        pj.ops = ops;
+        pj.b = *b;
+        pj.c = *c;
+        pj.alpha = alpha;
+        pj.beta = beta;
+        return run_packed(ctx, &pj);
+    }
     gemm_job job;
     memset(&job, 0, sizeof job);
-    job.ops = tasdi_context_ops(ctx);
-    if (!job.ops)
-        return TASD_ERR_UNSUPPORTED;
+    job.ops = ops;
     job.s = s;
     job.b = *b;
     job.c = *c;

@@ -1,8 +1,14 @@
 #!/bin/sh
-# Runs every test program given, then prints the totals and fails if any did.
+# Runs every test program given once per backend available on this machine
+# (TASD_BACKEND=scalar, avx2, avx512, neon in turn), then prints the totals
+# and fails if anything did. Backends this build/CPU cannot run are skipped
+# loudly; for each of them test_backends checks that forcing it fails cleanly
+# with TASD_ERR_UNSUPPORTED.
 passed=0
 failed=0
-for t in "$@"; do
+
+run_one() {
+    t=$1
     out=$("$t" 2>&1)
     rc=$?
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
@@ -10,7 +16,7 @@ for t in "$@"; do
         printf '%s\n' "$out"
         echo "FAIL $t: exited $rc without a result line"
         failed=$((failed + 1))
-        continue
+        return
     fi
     p=${line%% passed*}
     f=${line#*passed, }
@@ -20,9 +26,34 @@ for t in "$@"; do
         echo "FAIL $t: exited $rc"
     fi
     [ "$f" -ne 0 ] && printf '%s\n' "$out"
-    printf '%-40s %s\n' "$(basename "$t")" "$line"
+    printf '  %-38s %s\n' "$(basename "$t")" "$line"
     passed=$((passed + p))
     failed=$((failed + f))
+}
+
+probe=""
+for t in "$@"; do
+    case "$t" in */test_backends) probe=$t ;; esac
 done
+
+backends="scalar avx2 avx512 neon"
+[ -n "$TASD_TEST_BACKENDS" ] && backends=$TASD_TEST_BACKENDS
+for b in $backends; do
+    if [ -n "$probe" ] && ! "$probe" --available "$b" >/dev/null 2>&1; then
+        echo "==== SKIPPED backend $b: not available in this build or on this CPU ===="
+        echo "     (checking that TASD_BACKEND=$b fails cleanly)"
+        TASD_BACKEND=$b
+        export TASD_BACKEND
+        run_one "$probe"
+        continue
+    fi
+    echo "==== test pass with TASD_BACKEND=$b ===="
+    TASD_BACKEND=$b
+    export TASD_BACKEND
+    for t in "$@"; do
+        run_one "$t"
+    done
+done
+unset TASD_BACKEND
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,147 @@
+/* NEON kernels on the packed layout (kernels/kernels.h), aarch64 Advanced SIMD.
+ *
+ * Wide: lanes run along n. For each row the C strip of the panel (up to
+ * TASDI_NR = 64 columns = 16 q registers, trimmed to the columns in use)
+ * stays in registers across the K block and across all terms; per kept value
+ * one FMA by element per 4 columns against bblk + koff * TASDI_NR, the
+ * (TASDI_KC x TASDI_NR) block sitting in L1 for the whole row block.
+ *
+ * Narrow (n = 1..8): lanes run along the slots. Four slots at a time: their
+ * values are one vector load; the x they select are gathered with lane loads,
+ * or, for N:M = 2:4, taken from the 8-float window of their two groups with a
+ * byte table lookup (vqtbl2q). x is padded with zeros up to ldx, so whole
+ * windows may be loaded. Two 4-lane partial sums per row, reduced at the end.
+ *
+ * Unlike the contract's minimum, a structural zero (value 0) never multiplies
+ * B or x here (skipped, or its x replaced by 0), exactly as in the scalar
+ * reference, so NaN/Inf in rows of B that no kept weight selects never reach
+ * C. Results differ from the reference only by rounding (FMA, summation
+ * order) and are the same for any thread count. */
+#include "../kernels.h"
+
+#include <arm_neon.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1,
+                                    int64_t kb, const float *bblk, float *tile,
+                                    int accumulate, const int NQ)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        float *t = tile + (r - r0) * TASDI_NR;
+        float32x4_t acc[16];
+        for (int q = 0; q < NQ; q++)
+            acc[q] = accumulate ? vld1q_f32(t + 4 * q) : vdupq_n_f32(0.0f);
+        for (int i = 0; i < p->terms; i++) {
+            const tasdi_pterm *pt = &p->term[i];
+            int64_t s0 = kb * pt->spb;
+            int64_t s1 = s0 + pt->spb < pt->width ? s0 + pt->spb : pt->width;
+            const float *v = pt->values + r * pt->width;
+            const uint16_t *ko = pt->koff + r * pt->width;
+            for (int64_t s = s0; s < s1; s++) {
+                float a = v[s];
+                if (a == 0.0f) /* structural zero: padding or nothing kept */
+                    continue;
+                const float *b = bblk + (size_t)ko[s] * TASDI_NR;
+                for (int q = 0; q < NQ; q++)
+                    acc[q] = vfmaq_n_f32(acc[q], vld1q_f32(b + 4 * q), a);
+            }
+        }
+        for (int q = 0; q < NQ; q++)
+            vst1q_f32(t + 4 * q, acc[q]);
+    }
+}
+
+void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                     const float *bblk, int ncols, float *tile, int accumulate)
+{
+    /* columns past ncols in the panel are zero in bblk: computing them is
+     * harmless, so round the strip up to 16, 32, 48 or 64 columns */
+    if (ncols <= 16)
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 4);
+    else if (ncols <= 32)
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 8);
+    else if (ncols <= 48)
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 12);
+    else
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 16);
+}
+
+/* x of the four slots s..s+3 (any N:M). */
+static inline float32x4_t gather4(const float *x, const uint8_t *ix, int64_t s, int n,
+                                  int m)
+{
+    float32x4_t r = vdupq_n_f32(0.0f);
+    r = vld1q_lane_f32(x + ((s + 0) / n) * m + ix[s + 0], r, 0);
+    r = vld1q_lane_f32(x + ((s + 1) / n) * m + ix[s + 1], r, 1);
+    r = vld1q_lane_f32(x + ((s + 2) / n) * m + ix[s + 2], r, 2);
+    r = vld1q_lane_f32(x + ((s + 3) / n) * m + ix[s + 3], r, 3);
+    return r;
+}
+
+/* 2:4: slots s..s+3 (s even) are groups s/2 and s/2+1, the window
+ * x[2s .. 2s+8); lane l takes float ix[s+l] of group l/2, i.e. bytes
+ * 4*ix + 16*(l/2) + 0..3 of the two loaded registers. */
+static inline float32x4_t gather_24(const float *x, const uint8_t *ix, int64_t s)
+{
+    const float *xg = x + 2 * s;
+    uint8x16x2_t tab = {{vreinterpretq_u8_f32(vld1q_f32(xg)),
+                         vreinterpretq_u8_f32(vld1q_f32(xg + 4))}};
+    uint32_t word;
+    memcpy(&word, ix + s, 4);
+    uint32x4_t lanes = vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8((uint64_t)word))));
+    uint8x16_t sel = vreinterpretq_u8_u32(vmulq_n_u32(lanes, 0x04040404u));
+    static const uint8_t off[16] = {0, 1, 2, 3, 0, 1, 2, 3, 16, 17, 18, 19, 16, 17, 18, 19};
+    sel = vaddq_u8(sel, vld1q_u8(off));
+    return vreinterpretq_f32_u8(vqtbl2q_u8(tab, sel));
+}
+
+/* sum over the slots of one term's row of v * x[k(slot)] */
+static float row_dot(const tasdi_pterm *pt, const float *v, const uint8_t *ix,
+                     const float *x)
+{
+    const float32x4_t zero = vdupq_n_f32(0.0f);
+    float32x4_t s0 = zero, s1 = zero;
+    int64_t s = 0, width = pt->width;
+    int n = pt->n, m = pt->m;
+    if (n == 2 && m == 4) {
+        for (; s + 8 <= width; s += 8) {
+            float32x4_t v0 = vld1q_f32(v + s), v1 = vld1q_f32(v + s + 4);
+            float32x4_t x0 = gather_24(x, ix, s), x1 = gather_24(x, ix, s + 4);
+            s0 = vfmaq_f32(s0, v0, vbslq_f32(vceqzq_f32(v0), zero, x0));
+            s1 = vfmaq_f32(s1, v1, vbslq_f32(vceqzq_f32(v1), zero, x1));
+        }
+    }
+    for (; s + 8 <= width; s += 8) {
+        float32x4_t v0 = vld1q_f32(v + s), v1 = vld1q_f32(v + s + 4);
+        float32x4_t x0 = gather4(x, ix, s, n, m), x1 = gather4(x, ix, s + 4, n, m);
+        s0 = vfmaq_f32(s0, v0, vbslq_f32(vceqzq_f32(v0), zero, x0));
+        s1 = vfmaq_f32(s1, v1, vbslq_f32(vceqzq_f32(v1), zero, x1));
+    }
+    float sum = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; s < width; s++)
+        if (v[s] != 0.0f)
+            sum += v[s] * x[(s / n) * m + ix[s]];
+    return sum;
+}
+
+void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
+                       int64_t ldx, int nx, float *y, int64_t ldy)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        for (int j = 0; j < nx; j++) {
+            float acc = 0.0f;
+            for (int i = 0; i < p->terms; i++) {
+                const tasdi_pterm *pt = &p->term[i];
+                acc += row_dot(pt, pt->values + r * pt->width, pt->index + r * pt->width,
+                               x + j * ldx);
+            }
+            y[(r - r0) * ldy + j] = acc;
+        }
+    }
+}

@@ -1,0 +1,530 @@
+/* Every available backend against the scalar reference: GEMM over a table of
+ * shapes, configs, strides and alpha/beta; bit-identical results across
+ * thread counts and a custom parallel-for pool; the vectorized select against
+ * the scalar select; forcing unavailable backends. */
+#include "harness.h"
+#include "tasd.h"
+#include "dispatch.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+static const char *const configs[] = {"2:4",   "1:4",     "1:8",     "2:8",
+                                      "4:8",   "1:16",    "2:4+1:8", "1:8+2:4",
+                                      "2:4+1:8+1:16", "3:32", "3:8", "1:2"};
+#define NCONFIGS ((int)(sizeof configs / sizeof *configs))
+
+static const int ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 64, 100};
+#define NNS ((int)(sizeof ns / sizeof *ns))
+
+static tasd_backend backends[8];
+static int nbackends;
+
+static void find_backends(void)
+{
+    nbackends = 0;
+    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON; b++)
+        if (tasd_backend_available((tasd_backend)b))
+            backends[nbackends++] = (tasd_backend)b;
+}
+
+static float *rand_matrix(int64_t count, double sparsity)
+{
+    float *w = malloc((size_t)(count ? count : 1) * sizeof *w);
+    for (int64_t i = 0; i < count; i++) {
+        float v = test_rand_float();
+        w[i] = (double)(test_rand_u64() % 1000) / 1000.0 < sparsity ? 0.0f : v;
+    }
+    return w;
+}
+
+static tasd_series *make_series(const char *cfg, int64_t m, int64_t k, unsigned seed)
+{
+    test_seed(seed);
+    float *w = rand_matrix(m * k, 0.1);
+    tasd_config *c = NULL;
+    tasd_series *s = NULL;
+    tasd_context *ctx = NULL;
+    tasd_context_create(NULL, &ctx);
+    tasd_context_set_backend(ctx, TASD_BACKEND_SCALAR);
+    tasd_config_parse(NULL, cfg, &c);
+    tasd_view v = tasd_view_2d(w, TASD_F32, m, k, k);
+    tasd_status st = tasd_decompose(ctx, &v, c, TASD_GREEDY, &s);
+    CHECKF(st == TASD_OK, "decompose %s %lldx%lld: %s", cfg, (long long)m, (long long)k,
+           tasd_last_error_message());
+    tasd_config_destroy(c);
+    tasd_context_destroy(ctx);
+    free(w);
+    return s;
+}
+
+/* The GEMM operands: B [k, n] and C [m, n] as views over buffers with a
+ * chosen layout. layout 0: row-major; 1: transposed (column-major);
+ * 2: padded rows and a column stride of 2. */
+typedef struct operand {
+    float *buf;
+    int64_t size;
+    tasd_view v;
+} operand;
+
+static operand make_operand(int64_t rows, int64_t cols, int layout)
+{
+    operand o;
+    int64_t rs, cs;
+    if (layout == 0) {
+        rs = cols;
+        cs = 1;
+        o.size = rows * cols;
+    } else if (layout == 1) {
+        rs = 1;
+        cs = rows;
+        o.size = rows * cols;
+    } else {
+        cs = 2;
+        rs = 2 * cols + 5;
+        o.size = rows * rs;
+    }
+    o.buf = malloc((size_t)(o.size ? o.size : 1) * sizeof(float));
+    for (int64_t i = 0; i < o.size; i++)
+        o.buf[i] = test_rand_float();
+    o.v = tasd_view_2d_strided(o.buf, TASD_F32, rows, cols, rs, cs);
+    return o;
+}
+
+static float *at(const operand *o, int64_t r, int64_t c)
+{
+    return o->buf + r * o->v.strides[0] + c * o->v.strides[1];
+}
+
+/* Double-precision reference from the reconstructed dense approximation;
+ * also the bound sum |alpha w b| + |beta c| for the tolerance. */
+static void reference(const tasd_series *s, float alpha, const operand *b, float beta,
+                      const operand *c0, double *ref, double *bound)
+{
+    int64_t m, k, n = b->v.shape[1];
+    tasd_series_shape(s, &m, &k);
+    float *wa = malloc((size_t)(m * k > 0 ? m * k : 1) * sizeof *wa);
+    tasd_view wv = tasd_view_2d(wa, TASD_F32, m, k, k);
+    CHECK_OK(tasd_series_reconstruct(s, &wv));
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0, bd = 0;
+            for (int64_t q = 0; q < k; q++) {
+                double p = (double)wa[r * k + q] * *at(b, q, j);
+                acc += p;
+                bd += fabs(p);
+            }
+            double cv = beta == 0.0f ? 0.0 : (double)beta * *at(c0, r, j);
+            ref[r * n + j] = alpha * acc + cv;
+            bound[r * n + j] = fabs(alpha) * bd + fabs(cv);
+        }
+    free(wa);
+}
+
+static int run_gemm(tasd_backend be, int threads, const tasd_series *s, float alpha,
+                    const operand *b, float beta, operand *c)
+{
+    tasd_context *ctx = NULL;
+    CHECK_OK(tasd_context_create(NULL, &ctx));
+    CHECK_OK(tasd_context_set_backend(ctx, be));
+    CHECK_OK(tasd_context_set_threads(ctx, threads));
+    tasd_status st = tasd_gemm(ctx, alpha, s, &b->v, beta, &c->v);
+    CHECKF(st == TASD_OK, "gemm on %s: %s", tasd_backend_name(be), tasd_last_error_message());
+    tasd_context_destroy(ctx);
+    return st == TASD_OK;
+}
+
+/* Check every backend on one case; returns the number of mismatches. */
+static int check_case(const char *cfg, int64_t m, int64_t k, int64_t n, int blayout,
+                      int clayout, float alpha, float beta)
+{
+    tasd_series *s = make_series(cfg, m, k, (unsigned)(m * 131 + k * 7 + n));
+    if (!s)
+        return 1;
+    operand b = make_operand(k, n, blayout);
+    operand c0 = make_operand(m, n, clayout);
+    if (beta == 0.0f)
+        for (int64_t i = 0; i < c0.size; i++)
+            c0.buf[i] = NAN;
+    double *ref = malloc((size_t)(m * n > 0 ? m * n : 1) * sizeof *ref);
+    double *bound = malloc((size_t)(m * n > 0 ? m * n : 1) * sizeof *bound);
+    reference(s, alpha, &b, beta, &c0, ref, bound);
+    int bad = 0;
+    for (int bi = 0; bi < nbackends; bi++) {
+        operand c = c0;
+        c.buf = malloc((size_t)c0.size * sizeof(float));
+        memcpy(c.buf, c0.buf, (size_t)c0.size * sizeof(float));
+        c.v.data = c.buf;
+        if (run_gemm(backends[bi], 1, s, alpha, &b, beta, &c)) {
+            for (int64_t r = 0; r < m && !bad; r++)
+                for (int64_t j = 0; j < n; j++) {
+                    double got = *at(&c, r, j);
+                    double tol = 3e-6 * (double)(k + 8) * bound[r * n + j] / 8.0 + 1e-6;
+                    if (!(fabs(got - ref[r * n + j]) <= tol)) {
+                        CHECKF(0, "%s %s m=%lld k=%lld n=%lld B%d C%d a=%g b=%g: "
+                               "C[%lld,%lld] = %.9g, want %.9g",
+                               tasd_backend_name(backends[bi]), cfg, (long long)m,
+                               (long long)k, (long long)n, blayout, clayout, alpha, beta,
+                               (long long)r, (long long)j, got, ref[r * n + j]);
+                        bad++;
+                        break;
+                    }
+                }
+            /* elements outside the view (padding of layout 2) untouched */
+            if (clayout == 2)
+                for (int64_t i = 0; i < c.size; i++) {
+                    int64_t rr = i / c.v.strides[0], cc = i % c.v.strides[0];
+                    if ((cc % 2 != 0 || cc / 2 >= n || rr >= m) &&
+                        memcmp(&c.buf[i], &c0.buf[i], sizeof(float)) != 0) {
+                        CHECKF(0, "%s wrote outside the C view at %lld",
+                               tasd_backend_name(backends[bi]), (long long)i);
+                        bad++;
+                        break;
+                    }
+                }
+        }
+        free(c.buf);
+    }
+    free(ref);
+    free(bound);
+    free(b.buf);
+    free(c0.buf);
+    tasd_series_destroy(s);
+    return bad;
+}
+
+static void test_configs_and_n(void)
+{
+    /* every config family x every n, with K not a multiple of M and rows not a
+     * multiple of the row blocks */
+    for (int ci = 0; ci < NCONFIGS; ci++)
+        for (int ni = 0; ni < NNS; ni++)
+            check_case(configs[ci], 37, 133, ns[ni], 0, 0, 1.0f, 0.0f);
+}
+
+static void test_shapes(void)
+{
+    static const int64_t shapes[][3] = {
+        {1, 1, 1},     {1, 3, 17},    {5, 4, 3},    {3, 7, 9},     {70, 300, 130},
+        {64, 128, 64}, {65, 129, 65}, {130, 257, 8}, {33, 1000, 1}, {2, 4096, 16},
+        {9, 31, 100},  {100, 64, 2},
+    };
+    for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (int ci = 0; ci < NCONFIGS; ci += 3)
+            check_case(configs[ci], shapes[i][0], shapes[i][1], shapes[i][2], 0, 0, 1.0f,
+                       0.0f);
+}
+
+static void test_strides_alpha_beta(void)
+{
+    static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 2.5f}, {0.0f, 0.5f},
+                                  {0.0f, 0.0f}, {2.0f, -1.0f}};
+    static const int nn[] = {1, 3, 8, 17, 100};
+    for (int bl = 0; bl < 3; bl++)
+        for (int cl = 0; cl < 3; cl++)
+            for (unsigned a = 0; a < sizeof ab / sizeof *ab; a++)
+                for (unsigned q = 0; q < sizeof nn / sizeof *nn; q++)
+                    check_case(q % 2 ? "2:4+1:8" : "2:4", 23, 70, nn[q], bl, cl, ab[a][0],
+                               ab[a][1]);
+}
+
+/* ---- thread counts and a custom pool ---- */
+
+typedef struct pool_call {
+    tasd_task_fn task;
+    void *arg;
+    int64_t ntasks;
+    int64_t next;
+    pthread_mutex_t lock;
+} pool_call;
+
+static int pool_calls;
+
+static void *pool_worker(void *p)
+{
+    pool_call *pc = p;
+    for (;;) {
+        pthread_mutex_lock(&pc->lock);
+        int64_t t = pc->next++;
+        pthread_mutex_unlock(&pc->lock);
+        if (t >= pc->ntasks)
+            return NULL;
+        pc->task(pc->arg, t);
+    }
+}
+
+/* A simple pool: 3 threads per call pull task indices from a counter. */
+static void test_pool_for(void *pool, int64_t ntasks, tasd_task_fn task, void *arg)
+{
+    (void)pool;
+    pool_call pc = {task, arg, ntasks, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, pool_worker, &pc);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    __atomic_add_fetch(&pool_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_thread_counts(void)
+{
+    static const int64_t shapes[][3] = {{200, 300, 1}, {200, 300, 8}, {200, 300, 100},
+                                        {130, 520, 64}, {7, 64, 3}};
+    for (unsigned si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        int64_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
+        tasd_series *s = make_series("2:4+1:8", m, k, 99 + si);
+        operand b = make_operand(k, n, 0);
+        for (int bi = 0; bi < nbackends; bi++) {
+            float *first = NULL;
+            for (int t = 0; t <= 3; t++) {
+                operand c = make_operand(m, n, 0);
+                tasd_context *ctx = NULL;
+                CHECK_OK(tasd_context_create(NULL, &ctx));
+                CHECK_OK(tasd_context_set_backend(ctx, backends[bi]));
+                if (t == 0) { /* custom pool, 3 threads allowed */
+                    CHECK_OK(tasd_context_set_threads(ctx, 3));
+                    CHECK_OK(tasd_context_set_parallel_for(ctx, test_pool_for, NULL));
+                } else {
+                    CHECK_OK(tasd_context_set_threads(ctx, t));
+                }
+                int before = pool_calls;
+                CHECK_OK(tasd_gemm(ctx, 1.5f, s, &b.v, 0.0f, &c.v));
+                if (t == 0 && m > 64)
+                    CHECK(pool_calls > before);
+                tasd_context_destroy(ctx);
+                if (!first) {
+                    first = c.buf;
+                    continue;
+                }
+                CHECKF(memcmp(first, c.buf, (size_t)(m * n) * sizeof(float)) == 0,
+                       "%s %lldx%lldx%lld: threads=%d differs from the pool run",
+                       tasd_backend_name(backends[bi]), (long long)m, (long long)k,
+                       (long long)n, t);
+                free(c.buf);
+            }
+            free(first);
+        }
+        free(b.buf);
+        tasd_series_destroy(s);
+    }
+}
+
+/* ---- the plain-C packed kernels (contract spec) against the reference ---- */
+
+static void test_scalar_packed_kernels(void)
+{
+    static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select, NULL,
+                                         tasdi_scalar_wide, tasdi_scalar_narrow};
+    static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
+                                        {70, 260, 100}};
+    for (int ci = 0; ci < NCONFIGS; ci++)
+        for (unsigned si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            int64_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
+            tasd_series *s = make_series(configs[ci], m, k, 5 + ci);
+            operand b = make_operand(k, n, si % 2);
+            operand c0 = make_operand(m, n, 0), c = make_operand(m, n, 0);
+            memcpy(c.buf, c0.buf, (size_t)(m * n) * sizeof(float));
+            double *ref = malloc((size_t)(m * n) * sizeof *ref);
+            double *bound = malloc((size_t)(m * n) * sizeof *bound);
+            reference(s, 0.75f, &b, 0.5f, &c0, ref, bound);
+            tasdi_matrix bm, cm;
+            CHECK_OK(tasdi_matrix_from_view(&b.v, "b", &bm));
+            CHECK_OK(tasdi_matrix_from_view(&c.v, "c", &cm));
+            CHECK_OK(tasdi_gemm_run_ops(NULL, &packed_ops, 0.75f, s, &bm, 0.5f, &cm));
+            int bad = 0;
+            for (int64_t i = 0; i < m * n && !bad; i++)
+                if (!(fabs(c.buf[i] - ref[i]) <= 3e-6 * (double)(k + 8) * bound[i] / 8 + 1e-6)) {
+                    CHECKF(0, "scalar packed %s %lldx%lldx%lld: [%lld] %.9g want %.9g",
+                           configs[ci], (long long)m, (long long)k, (long long)n,
+                           (long long)i, c.buf[i], ref[i]);
+                    bad = 1;
+                }
+            free(ref);
+            free(bound);
+            free(b.buf);
+            free(c.buf);
+            free(c0.buf);
+            tasd_series_destroy(s);
+        }
+}
+
+/* ---- the vectorized select equals the scalar one exactly ---- */
+
+static void test_select(void)
+{
+    static const int64_t ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64,
+                                 65, 100, 127, 128, 129, 255, 1000};
+    for (int bi = 0; bi < nbackends; bi++) {
+        const tasdi_ops *ops = tasdi_ops_for(backends[bi]);
+        CHECK(ops != NULL);
+        if (!ops)
+            continue;
+        for (int m = 2; m <= 32; m *= 2)
+            for (int n = 1; n <= m; n++)
+                for (unsigned ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+                    for (int ties = 0; ties < 2; ties++) {
+                        int64_t k = ks[ki], groups = (k + m - 1) / m;
+                        float *x = malloc((size_t)k * sizeof *x);
+                        float *y = malloc((size_t)k * sizeof *y);
+                        size_t slots = (size_t)(groups * n);
+                        float *v1 = malloc(slots * sizeof *v1), *v2 = malloc(slots * sizeof *v2);
+                        uint8_t *i1 = malloc(slots), *i2 = malloc(slots);
+                        for (int64_t i = 0; i < k; i++) {
+                            /* ties: few distinct magnitudes, both signs, zeros */
+                            x[i] = ties ? (float)((int)(test_rand_u64() % 5) - 2)
+                                        : test_rand_float();
+                            if (ties && test_rand_u64() % 7 == 0)
+                                x[i] = -0.0f;
+                        }
+                        memcpy(y, x, (size_t)k * sizeof *x);
+                        memset(v1, 0x7f, slots * sizeof *v1);
+                        memset(v2, 0x7f, slots * sizeof *v2);
+                        memset(i1, 0xee, slots);
+                        memset(i2, 0xee, slots);
+                        tasdi_scalar_select(x, k, n, m, v1, i1);
+                        ops->select(y, k, n, m, v2, i2);
+                        CHECKF(memcmp(x, y, (size_t)k * sizeof *x) == 0 &&
+                                   memcmp(v1, v2, slots * sizeof *v1) == 0 &&
+                                   memcmp(i1, i2, slots) == 0,
+                               "%s select %d:%d k=%lld ties=%d differs from scalar",
+                               tasd_backend_name(backends[bi]), n, m, (long long)k, ties);
+                        free(x);
+                        free(y);
+                        free(v1);
+                        free(v2);
+                        free(i1);
+                        free(i2);
+                    }
+    }
+}
+
+/* Decomposing with each backend gives the same series as the scalar one. */
+static void test_decompose_backends(void)
+{
+    static const char *const cfgs[] = {"2:4", "2:4+1:8", "1:8+2:4", "3:8+1:16"};
+    int64_t m = 41, k = 517;
+    test_seed(1234);
+    float *w = rand_matrix(m * k, 0.2);
+    tasd_view v = tasd_view_2d(w, TASD_F32, m, k, k);
+    for (unsigned ci = 0; ci < sizeof cfgs / sizeof *cfgs; ci++) {
+        tasd_config *c = NULL;
+        CHECK_OK(tasd_config_parse(NULL, cfgs[ci], &c));
+        tasd_series *ref = NULL;
+        for (int bi = 0; bi < nbackends; bi++)
+            for (int method = 0; method < 2; method++) {
+                tasd_context *ctx = NULL;
+                tasd_context_create(NULL, &ctx);
+                tasd_context_set_backend(ctx, backends[bi]);
+                tasd_series *s = NULL;
+                CHECK_OK(tasd_decompose(ctx, &v, c, (tasd_method)method, &s));
+                if (bi == 0 && method == 0) {
+                    ref = s;
+                } else if (s && ref) {
+                    for (int t = 0; t < c->terms; t++) {
+                        if (method == 1 && c->m[0] > c->m[c->terms - 1])
+                            continue; /* optimal differs for coarse-first configs */
+                        size_t sl = (size_t)(m * s->term[t].width);
+                        CHECKF(memcmp(s->term[t].values, ref->term[t].values, sl * 4) == 0 &&
+                                   memcmp(s->term[t].index, ref->term[t].index, sl) == 0,
+                               "%s decompose %s method %d term %d differs",
+                               tasd_backend_name(backends[bi]), cfgs[ci], method, t);
+                    }
+                    tasd_series_destroy(s);
+                }
+                tasd_context_destroy(ctx);
+            }
+        tasd_series_destroy(ref);
+        tasd_config_destroy(c);
+    }
+    free(w);
+}
+
+static void test_dispatch(void)
+{
+    CHECK(tasd_backend_available(TASD_BACKEND_SCALAR));
+    CHECK(!tasd_backend_available(TASD_BACKEND_AUTO));
+    tasd_context *ctx = NULL;
+    CHECK_OK(tasd_context_create(NULL, &ctx));
+    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON; b++) {
+        if (tasd_backend_available((tasd_backend)b)) {
+            CHECK_OK(tasd_context_set_backend(ctx, (tasd_backend)b));
+            CHECK(tasd_context_backend(ctx) == (tasd_backend)b);
+        } else {
+            printf("backend %s is not available here: forcing it must fail\n",
+                   tasd_backend_name((tasd_backend)b));
+            CHECK_STATUS(tasd_context_set_backend(ctx, (tasd_backend)b), TASD_ERR_UNSUPPORTED);
+            CHECK(strstr(tasd_last_error_message(), tasd_backend_name((tasd_backend)b)));
+        }
+    }
+    CHECK_STATUS(tasd_context_set_backend(ctx, (tasd_backend)42), TASD_ERR_INVALID_ARGUMENT);
+    CHECK_OK(tasd_context_set_backend(ctx, TASD_BACKEND_AUTO));
+#if defined(__x86_64__)
+    CHECK(tasd_backend_available(TASD_BACKEND_AVX512) ==
+          (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")));
+    CHECK(tasd_backend_available(TASD_BACKEND_AVX2) ==
+          (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")));
+    CHECK(!tasd_backend_available(TASD_BACKEND_NEON));
+#endif
+    /* The process default follows TASD_BACKEND (run.sh forces each one). */
+    const char *env = getenv("TASD_BACKEND");
+    tasd_backend want;
+    if (env && *env && tasd_backend_parse(env, &want) == TASD_OK &&
+        want != TASD_BACKEND_AUTO) {
+        tasd_series *s = make_series("2:4", 4, 8, 3);
+        float bb[8 * 2] = {0}, cc[4 * 2];
+        tasd_view bv = tasd_view_2d(bb, TASD_F32, 8, 2, 2);
+        tasd_view cv = tasd_view_2d(cc, TASD_F32, 4, 2, 2);
+        if (tasd_backend_available(want)) {
+            CHECK(tasd_context_backend(NULL) == want);
+            CHECK(tasd_context_backend(ctx) == want);
+            CHECK_OK(tasd_gemm(NULL, 1.0f, s, &bv, 0.0f, &cv));
+        } else {
+            printf("TASD_BACKEND=%s is unavailable: calls must fail cleanly\n", env);
+            CHECK(tasd_context_backend(NULL) == TASD_BACKEND_AUTO);
+            CHECK_STATUS(tasd_gemm(NULL, 1.0f, s, &bv, 0.0f, &cv), TASD_ERR_UNSUPPORTED);
+            CHECK(strstr(tasd_last_error_message(), env) != NULL);
+        }
+        tasd_series_destroy(s);
+    }
+    tasd_context_destroy(ctx);
+}
+
+static int forced_unavailable(void)
+{
+    const char *env = getenv("TASD_BACKEND");
+    tasd_backend b;
+    return env && *env &&
+           (tasd_backend_parse(env, &b) != TASD_OK ||
+            (b != TASD_BACKEND_AUTO && !tasd_backend_available(b)));
+}
+
+int main(int argc, char **argv)
+{
+    /* run.sh asks: `test_backends --available NAME` exits 0 if it can run */
+    if (argc == 3 && strcmp(argv[1], "--available") == 0) {
+        tasd_backend b;
+        return tasd_backend_parse(argv[2], &b) == TASD_OK && tasd_backend_available(b) ? 0
+                                                                                      : 1;
+    }
+    find_backends();
+    printf("backends tested:");
+    for (int i = 0; i < nbackends; i++)
+        printf(" %s", tasd_backend_name(backends[i]));
+    printf("\n");
+    if (forced_unavailable()) {
+        /* run.sh's check of an unavailable TASD_BACKEND: only dispatch */
+        RUN(test_dispatch);
+    } else {
+        RUN(test_dispatch);
+        RUN(test_select);
+        RUN(test_decompose_backends);
+        RUN(test_scalar_packed_kernels);
+        RUN(test_configs_and_n);
+        RUN(test_shapes);
+        RUN(test_strides_alpha_beta);
+        RUN(test_thread_counts);
+    }
+    printf("%d passed, %d failed\n", harness_passed, harness_failed);
+    return harness_failed ? 1 : 0;
+}
