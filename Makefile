@@ -48,7 +48,7 @@ ISA_FLAGS_kernels/neon   :=
 LIB_SRC    := $(wildcard lib/*.c)
 KERNEL_SRC := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC) $(KERNEL_SRC))
-HEADERS    := include/tasd.h $(wildcard lib/*.h) $(wildcard kernels/*.h)
+HEADERS    := include/tasd.h $(wildcard lib/*.h) $(wildcard kernels/*.h) $(wildcard kernels/*/*.h)
 
 SONAME   := libtasd.so.$(VERSION_MAJOR)
 SO_FILE  := $(BUILD)/lib/libtasd.so.$(VERSION)

@@ -1,0 +1,126 @@
+/* AVX2 + FMA kernels: the vector macros for kernels/x86/tmpl.h (wide and
+ * narrow GEMM) and the vectorized top-N-of-M select. Compiled with
+ * -mavx2 -mfma only; run only when dispatch found AVX2, FMA and OS YMM
+ * support. */
+#include "../kernels.h"
+
+#include <immintrin.h>
+
+#define VL 8
+#define PFX(name) tasdi_avx2_##name
+typedef __m256 vf;
+typedef __m256i vi;
+
+static inline vi lanes_below(int n) /* lanes i < n all ones */
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#define VZERO() _mm256_setzero_ps()
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VBCAST(p) _mm256_broadcast_ss(p)
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VLOAD_N(p, n) _mm256_maskload_ps((p), lanes_below(n))
+#define VI_SET1(x) _mm256_set1_epi32(x)
+#define VI_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define VI_ADD(a, b) _mm256_add_epi32((a), (b))
+#define VI_AND(a, b) _mm256_and_si256((a), (b))
+#define VI_SRLV(a, c) _mm256_srlv_epi32((a), (c))
+#define VI_LOAD_WORDS(w, n) _mm256_maskload_epi32((const int *)(const void *)(w), lanes_below(n))
+#define VI_PERM(a, l) _mm256_permutevar8x32_epi32((a), (l))
+
+static inline vf win1(const float *x, vi pos)
+{
+    return _mm256_permutevar8x32_ps(_mm256_loadu_ps(x), pos);
+}
+
+/* vpermps uses bits 0..2 of pos; bit 3 picks the second register */
+static inline vf win2(const float *x, vi pos)
+{
+    vf lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x), pos);
+    vf hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + 8), pos);
+    return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(pos, 28)));
+}
+
+/* hi where pos has bit `bit` (a power of two) set, else lo */
+static inline vf blend_bit(vf lo, vf hi, vi pos, int bit)
+{
+    __m128i sh = _mm_cvtsi32_si128(31 - __builtin_ctz((unsigned)bit));
+    return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_sll_epi32(pos, sh)));
+}
+
+static inline float hsum(vf v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#define WIN1(x, pos) win1((x), (pos))
+#define WIN2(x, pos) win2((x), (pos))
+#define VBLEND_BIT(lo, hi, pos, bit) blend_bit((lo), (hi), (pos), (bit))
+#define GATHER_N(x, pos, n)                                                            \
+    _mm256_mask_i32gather_ps(_mm256_setzero_ps(), (x), (pos),                          \
+                             _mm256_castsi256_ps(lanes_below(n)), 4)
+#define VHSUM(v) hsum(v)
+
+#include "../x86/tmpl.h"
+
+/* Top-N-of-M select for M <= 8: each register holds 8/M whole groups. An
+ * element's rank is the number of elements of its group that beat it
+ * (greater magnitude, or equal magnitude and lower index), counted by
+ * comparing with the M-1 in-group rotations of the register; rank < N keeps
+ * it. Exactly the scalar rule, so the results are identical. Short tails and
+ * other M go to the scalar code. */
+void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t *index)
+{
+    if (m > 8 || n >= m) {
+        tasdi_scalar_select(x, k, n, m, values, index);
+        return;
+    }
+    vi rot[7], tie[7];
+    for (int d = 1; d < m; d++) {
+        int32_t r[8], t[8];
+        for (int i = 0; i < 8; i++) {
+            r[i] = (i & ~(m - 1)) | ((i + d) & (m - 1));
+            t[i] = (i & (m - 1)) + d >= m ? -1 : 0; /* rotated element has lower index */
+        }
+        rot[d - 1] = VI_LOADU(r);
+        tie[d - 1] = VI_LOADU(t);
+    }
+    const vf absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const vi nv = _mm256_set1_epi32(n);
+    const unsigned gmask = (1u << m) - 1;
+    int64_t off = 0, g = 0;
+    for (; off + 8 <= k; off += 8) {
+        vf xv = _mm256_loadu_ps(x + off);
+        vf a = _mm256_and_ps(xv, absmask);
+        vi rank = _mm256_setzero_si256();
+        for (int d = 0; d < m - 1; d++) {
+            vf rv = _mm256_permutevar8x32_ps(a, rot[d]);
+            vi gt = _mm256_castps_si256(_mm256_cmp_ps(rv, a, _CMP_GT_OQ));
+            vi eq = _mm256_castps_si256(_mm256_cmp_ps(rv, a, _CMP_EQ_OQ));
+            rank = _mm256_sub_epi32(rank, _mm256_or_si256(gt, _mm256_and_si256(eq, tie[d])));
+        }
+        vf keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(nv, rank));
+        unsigned bits = (unsigned)_mm256_movemask_ps(keep);
+        float tmp[8];
+        _mm256_storeu_ps(tmp, xv);
+        _mm256_storeu_ps(x + off, _mm256_andnot_ps(keep, xv));
+        for (int gi = 0; gi < 8 / m; gi++, g++) {
+            unsigned b = (bits >> (gi * m)) & gmask;
+            float *vo = values + g * n;
+            uint8_t *io = index + g * n;
+            while (b) {
+                int i = __builtin_ctz(b);
+                *vo++ = tmp[gi * m + i];
+                *io++ = (uint8_t)i;
+                b &= b - 1;
+            }
+        }
+    }
+    if (off < k)
+        tasdi_scalar_select(x + off, k - off, n, m, values + g * n, index + g * n);
+}

@@ -1,0 +1,236 @@
+/* Wide and narrow kernels for x86 SIMD, written once over a small set of
+ * vector macros. This file contains no intrinsics itself: it is included by
+ * kernels/avx2/kernels.c and kernels/avx512/kernels.c, which define the
+ * macros with their own intrinsics and are compiled with their own ISA flags.
+ * Sharing the code means the AVX-512 instantiation runs exactly the logic the
+ * AVX2 one is tested with; only the macros differ.
+ *
+ * The including file defines:
+ *   VL                 lanes (8 or 16);  vf / vi: float / int32 vector types
+ *   PFX(name)          the function-name prefix (tasdi_avx2_##name ...)
+ *   VZERO() VLOAD(p) VSTORE(p, v) VBCAST(p) VFMA(a, b, c) = a*b + c
+ *   VLOAD_N(p, n)      load n < VL floats, zero the rest, never read past p[n-1]
+ *   VI_SET1(x) VI_LOADU(p) VI_ADD(a, b) VI_AND(a, b) VI_SRLV(a, counts)
+ *   VI_LOAD_WORDS(w, n) load n (1..3) uint32, other lanes zero
+ *   VI_PERM(a, lanes)  a[lanes[i]] for each lane (lanes < VL)
+ *   WIN1(x, pos)       x[pos[i]] for a window of VL floats at x (pos < VL)
+ *   WIN2(x, pos)       same for a window of 2*VL floats (two registers)
+ *   GATHER_N(x, pos, n) x[pos[i]] for lanes i < n, 0 for the others
+ *   VHSUM(v)           horizontal sum (fixed order)
+ */
+
+#define WIDE_NV (TASDI_NR / VL)
+
+/* ---- wide kernel ---- */
+
+static inline __attribute__((always_inline)) void
+wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
+          float *tile, int accumulate, const int nv)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        float *t = tile + (r - r0) * TASDI_NR;
+        vf acc[WIDE_NV];
+#pragma GCC unroll 16
+        for (int q = 0; q < WIDE_NV; q++)
+            if (q < nv)
+                acc[q] = accumulate ? VLOAD(t + q * VL) : VZERO();
+        for (int i = 0; i < p->terms; i++) {
+            const tasdi_pterm *pt = &p->term[i];
+            int64_t s0 = kb * pt->spb;
+            int64_t cnt = pt->width - s0 < pt->spb ? pt->width - s0 : pt->spb;
+            const float *v = pt->values + r * pt->width + s0;
+            const uint16_t *ko = pt->koff + r * pt->width + s0;
+            int64_t s = 0;
+            for (; s + 2 <= cnt; s += 2) {
+                vf b0 = VBCAST(v + s), b1 = VBCAST(v + s + 1);
+                const float *p0 = bblk + (size_t)ko[s] * TASDI_NR;
+                const float *p1 = bblk + (size_t)ko[s + 1] * TASDI_NR;
+#pragma GCC unroll 16
+                for (int q = 0; q < WIDE_NV; q++)
+                    if (q < nv)
+                        acc[q] = VFMA(b0, VLOAD(p0 + q * VL), acc[q]);
+#pragma GCC unroll 16
+                for (int q = 0; q < WIDE_NV; q++)
+                    if (q < nv)
+                        acc[q] = VFMA(b1, VLOAD(p1 + q * VL), acc[q]);
+            }
+            for (; s < cnt; s++) {
+                vf b0 = VBCAST(v + s);
+                const float *p0 = bblk + (size_t)ko[s] * TASDI_NR;
+#pragma GCC unroll 16
+                for (int q = 0; q < WIDE_NV; q++)
+                    if (q < nv)
+                        acc[q] = VFMA(b0, VLOAD(p0 + q * VL), acc[q]);
+            }
+        }
+#pragma GCC unroll 16
+        for (int q = 0; q < WIDE_NV; q++)
+            if (q < nv)
+                VSTORE(t + q * VL, acc[q]);
+    }
+}
+
+void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+               const float *bblk, int ncols, float *tile, int accumulate)
+{
+    int nv = (ncols + VL - 1) / VL;
+    switch (nv) {
+#if WIDE_NV > 4
+    case 1: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
+    case 2: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
+    case 3: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
+    case 4: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
+    case 5: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 5); break;
+    case 6: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 6); break;
+    case 7: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 7); break;
+    default: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 8); break;
+#else
+    case 1: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
+    case 2: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
+    case 3: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
+    default: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
+#endif
+    }
+}
+
+/* ---- narrow kernel ---- */
+
+/* How a term is fetched: by permutes from a window in registers (ratio =
+ * M/N = window vectors per slot vector: 1 or 2, or 4 with two WIN2 and a
+ * blend), by a masked gather, or by plain scalar code (N not a power of two
+ * dividing VL). */
+enum { FETCH_SCALAR, FETCH_PERM, FETCH_GATHER };
+
+static int narrow_mode(const tasdi_pterm *pt)
+{
+    if (!pt->pow2n || pt->n > VL)
+        return FETCH_SCALAR;
+    int ratio = pt->m / pt->n;
+    return ratio <= 4 ? FETCH_PERM : FETCH_GATHER;
+}
+
+/* Slot vector v's index lanes: decoded position inside its window of
+ * VL*M/N floats. */
+static inline vi narrow_pos(const tasdi_pterm *pt, const uint32_t *w, int64_t v,
+                            vi lanes_word, vi lanes_shift, vi base, vi mask)
+{
+    const uint32_t *cw = w + (v * VL / 16) * pt->words;
+    vi words = VI_LOAD_WORDS(cw, pt->words);
+    vi idx = VI_AND(VI_SRLV(VI_PERM(words, lanes_word), lanes_shift), mask);
+    return VI_ADD(idx, base);
+}
+
+static inline vf fetch_perm(const float *xw, vi pos, int ratio)
+{
+    if (ratio == 1)
+        return WIN1(xw, pos);
+    if (ratio == 2)
+        return WIN2(xw, pos);
+    /* ratio 4: two 2-register windows, pick by bit log2(2*VL) of pos */
+    vf lo = WIN2(xw, pos), hi = WIN2(xw + 2 * VL, pos);
+    return VBLEND_BIT(lo, hi, pos, 2 * VL);
+}
+
+static void narrow_term_scalar(const tasdi_pterm *pt, int64_t r, const float *x,
+                               int64_t ldx, int nx, float *acc_s)
+{
+    const float *v = pt->values + r * pt->width;
+    const uint8_t *ix = pt->index + r * pt->width;
+    int64_t s = 0;
+    for (int64_t g = 0; g < pt->groups; g++)
+        for (int t = 0; t < pt->n; t++, s++) {
+            if (v[s] == 0.0f)
+                continue;
+            int64_t k = g * pt->m + ix[s];
+            for (int j = 0; j < nx; j++)
+                acc_s[j] += v[s] * x[j * ldx + k];
+        }
+}
+
+static inline __attribute__((always_inline)) void
+narrow_term_vec(const tasdi_pterm *pt, int64_t r, const float *x, int64_t ldx,
+                const int nx, vf *acc, int mode)
+{
+    const int n = pt->n, m = pt->m, ratio = m / n;
+    const int64_t wv = (int64_t)VL * m / n; /* window floats per slot vector */
+    int32_t lw[VL], ls[VL], lb[VL];
+    for (int i = 0; i < VL; i++) {
+        int slot = i % 16; /* position inside the 16-slot chunk */
+        lw[i] = slot / pt->per_word;
+        ls[i] = (slot % pt->per_word) * pt->bits;
+        lb[i] = (i / n) * m;
+    }
+    const vi lanes_word = VI_LOADU(lw), base = VI_LOADU(lb), mask = VI_SET1((1 << pt->bits) - 1);
+    vi shift0 = VI_LOADU(ls), shift1 = shift0;
+    if (VL == 8) { /* the second half of a chunk: slots 8..15 */
+        for (int i = 0; i < VL; i++) {
+            lw[i] = (i + 8) / pt->per_word;
+            ls[i] = ((i + 8) % pt->per_word) * pt->bits;
+        }
+        shift1 = VI_LOADU(ls);
+    }
+    const vi lanes_word1 = VL == 8 ? VI_LOADU(lw) : lanes_word;
+    const float *vals = pt->values + r * pt->width;
+    const uint32_t *w = pt->nidx + r * pt->chunks * pt->words;
+    const int64_t nvec = (pt->width + VL - 1) / VL;
+    for (int64_t v = 0; v < nvec; v++) {
+        int64_t left = pt->width - v * VL;
+        vf val = left >= VL ? VLOAD(vals + v * VL) : VLOAD_N(vals + v * VL, (int)left);
+        int odd = VL == 8 && (v & 1);
+        vi pos = narrow_pos(pt, w, v, odd ? lanes_word1 : lanes_word, odd ? shift1 : shift0,
+                            base, mask);
+        const float *xw = x + v * wv;
+#pragma GCC unroll 8
+        for (int j = 0; j < TASDI_NARROW_MAX; j++) {
+            if (j >= nx)
+                break;
+            vf xv = mode == FETCH_PERM
+                        ? fetch_perm(xw + j * ldx, pos, ratio)
+                        : GATHER_N(xw + j * ldx, pos, left >= VL ? VL : (int)left);
+            acc[j] = VFMA(val, xv, acc[j]);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
+            const int nx, float *y, int64_t ldy)
+{
+    int modes[TASDI_MAX_TERMS];
+    for (int i = 0; i < p->terms; i++)
+        modes[i] = narrow_mode(&p->term[i]);
+    for (int64_t r = r0; r < r1; r++) {
+        vf acc[TASDI_NARROW_MAX];
+        float acc_s[TASDI_NARROW_MAX];
+        for (int j = 0; j < TASDI_NARROW_MAX; j++) {
+            acc[j] = VZERO();
+            acc_s[j] = 0.0f;
+        }
+        for (int i = 0; i < p->terms; i++) {
+            const tasdi_pterm *pt = &p->term[i];
+            if (modes[i] == FETCH_SCALAR)
+                narrow_term_scalar(pt, r, x, ldx, nx, acc_s);
+            else if (modes[i] == FETCH_PERM)
+                narrow_term_vec(pt, r, x, ldx, nx, acc, FETCH_PERM);
+            else
+                narrow_term_vec(pt, r, x, ldx, nx, acc, FETCH_GATHER);
+        }
+        for (int j = 0; j < nx; j++)
+            y[(r - r0) * ldy + j] = VHSUM(acc[j]) + acc_s[j];
+    }
+}
+
+void PFX(narrow)(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
+                 int64_t ldx, int nx, float *y, int64_t ldy)
+{
+    switch (nx) {
+    case 1: narrow_rows(p, r0, r1, x, ldx, 1, y, ldy); break;
+    case 2: narrow_rows(p, r0, r1, x, ldx, 2, y, ldy); break;
+    case 3: narrow_rows(p, r0, r1, x, ldx, 3, y, ldy); break;
+    case 4: narrow_rows(p, r0, r1, x, ldx, 4, y, ldy); break;
+    case 5: narrow_rows(p, r0, r1, x, ldx, 5, y, ldy); break;
+    case 6: narrow_rows(p, r0, r1, x, ldx, 6, y, ldy); break;
+    case 7: narrow_rows(p, r0, r1, x, ldx, 7, y, ldy); break;
+    default: narrow_rows(p, r0, r1, x, ldx, 8, y, ldy); break;
+    }
+}
