@@ -7,10 +7,13 @@
  * (TASDI_KC x TASDI_NR) block sitting in L1 for the whole row block.
  *
  * Narrow (n = 1..8): lanes run along the slots. Four slots at a time: their
- * values are one vector load; the x they select are gathered with lane loads,
- * or, for N:M = 2:4, taken from the 8-float window of their two groups with a
- * byte table lookup (vqtbl2q). x is padded with zeros up to ldx, so whole
- * windows may be loaded. Two 4-lane partial sums per row, reduced at the end.
+ * values are one vector load; for M = 4 (2:4, 1:4) their 2-bit packed
+ * indices (nidx) are decoded with a variable shift and the x they select are
+ * taken from the window of their groups with a byte table lookup (vqtbl2q /
+ * vqtbl4q), so the weights stream as 4 bytes + 2 bits per slot; other N:M
+ * gather x with lane loads from the canonical byte indices. x is padded with
+ * zeros up to ldx, so whole windows may be loaded. Two 4-lane partial sums
+ * per row, reduced at the end.
  *
  * Unlike the contract's minimum, a structural zero (value 0) never multiplies
  * B or x here (skipped, or its x replaced by 0), exactly as in the scalar
@@ -20,7 +23,6 @@
 #include "../kernels.h"
 
 #include <arm_neon.h>
-#include <string.h>
 
 #if defined(__GNUC__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -84,46 +86,103 @@ static inline float32x4_t gather4(const float *x, const uint8_t *ix, int64_t s, 
     return r;
 }
 
-/* 2:4: slots s..s+3 (s even) are groups s/2 and s/2+1, the window
- * x[2s .. 2s+8); lane l takes float ix[s+l] of group l/2, i.e. bytes
- * 4*ix + 16*(l/2) + 0..3 of the two loaded registers. */
-static inline float32x4_t gather_24(const float *x, const uint8_t *ix, int64_t s)
+/* M = 4 with the 2-bit packed indices (nidx: one uint32 per chunk of 16
+ * slots, slot i at bits 2i). Four slots at a time: decode their indices with
+ * a variable shift, turn them into byte selectors and pick the x values out
+ * of the window their groups cover with one table lookup:
+ *   2:4  quad q of a chunk = groups 2q, 2q+1: 8 floats, vqtbl2q;
+ *   1:4  quad q of a chunk = groups 4q..4q+3: 16 floats, vqtbl4q.
+ * x is readable (zero padded) up to ldx, so whole windows may be loaded. */
+static inline uint8x16_t m4_selectors(uint32_t word, int q, uint8x16_t lane_off)
 {
-    const float *xg = x + 2 * s;
-    uint8x16x2_t tab = {{vreinterpretq_u8_f32(vld1q_f32(xg)),
-                         vreinterpretq_u8_f32(vld1q_f32(xg + 4))}};
-    uint32_t word;
-    memcpy(&word, ix + s, 4);
-    uint32x4_t lanes = vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8((uint64_t)word))));
-    uint8x16_t sel = vreinterpretq_u8_u32(vmulq_n_u32(lanes, 0x04040404u));
-    static const uint8_t off[16] = {0, 1, 2, 3, 0, 1, 2, 3, 16, 17, 18, 19, 16, 17, 18, 19};
-    sel = vaddq_u8(sel, vld1q_u8(off));
-    return vreinterpretq_f32_u8(vqtbl2q_u8(tab, sel));
+    static const int32_t shifts[4][4] = {
+        {0, -2, -4, -6}, {-8, -10, -12, -14}, {-16, -18, -20, -22}, {-24, -26, -28, -30}};
+    uint32x4_t idx = vandq_u32(vshlq_u32(vdupq_n_u32(word), vld1q_s32(shifts[q])),
+                               vdupq_n_u32(3));
+    /* byte b of lane l: 4*idx + lane_off */
+    return vaddq_u8(vreinterpretq_u8_u32(vmulq_n_u32(idx, 0x04040404u)), lane_off);
 }
 
-/* sum over the slots of one term's row of v * x[k(slot)] */
-static float row_dot(const tasdi_pterm *pt, const float *v, const uint8_t *ix,
-                     const float *x)
+static float dot_24(const float *v, const uint32_t *nidx, int64_t width, const float *x,
+                    int64_t *done)
 {
+    static const uint8_t off[16] = {0, 1, 2, 3, 0, 1, 2, 3, 16, 17, 18, 19, 16, 17, 18, 19};
+    const uint8x16_t lane_off = vld1q_u8(off);
     const float32x4_t zero = vdupq_n_f32(0.0f);
     float32x4_t s0 = zero, s1 = zero;
+    int64_t s = 0;
+    for (; s + 4 <= width; s += 4) {
+        int64_t c = s / 16;
+        int q = (int)((s % 16) / 4);
+        const float *xg = x + c * 32 + q * 8;
+        uint8x16x2_t tab = {{vreinterpretq_u8_f32(vld1q_f32(xg)),
+                             vreinterpretq_u8_f32(vld1q_f32(xg + 4))}};
+        float32x4_t xv = vreinterpretq_f32_u8(
+            vqtbl2q_u8(tab, m4_selectors(nidx[c], q, lane_off)));
+        float32x4_t vv = vld1q_f32(v + s);
+        xv = vbslq_f32(vceqzq_f32(vv), zero, xv);
+        if (q & 1)
+            s1 = vfmaq_f32(s1, vv, xv);
+        else
+            s0 = vfmaq_f32(s0, vv, xv);
+    }
+    *done = s;
+    return vaddvq_f32(vaddq_f32(s0, s1));
+}
+
+static float dot_14(const float *v, const uint32_t *nidx, int64_t width, const float *x,
+                    int64_t *done)
+{
+    static const uint8_t off[16] = {0, 1, 2, 3, 16, 17, 18, 19,
+                                    32, 33, 34, 35, 48, 49, 50, 51};
+    const uint8x16_t lane_off = vld1q_u8(off);
+    const float32x4_t zero = vdupq_n_f32(0.0f);
+    float32x4_t s0 = zero, s1 = zero;
+    int64_t s = 0;
+    for (; s + 4 <= width; s += 4) {
+        int64_t c = s / 16;
+        int q = (int)((s % 16) / 4);
+        const float *xg = x + c * 64 + q * 16;
+        uint8x16x4_t tab = {{vreinterpretq_u8_f32(vld1q_f32(xg)),
+                             vreinterpretq_u8_f32(vld1q_f32(xg + 4)),
+                             vreinterpretq_u8_f32(vld1q_f32(xg + 8)),
+                             vreinterpretq_u8_f32(vld1q_f32(xg + 12))}};
+        float32x4_t xv = vreinterpretq_f32_u8(
+            vqtbl4q_u8(tab, m4_selectors(nidx[c], q, lane_off)));
+        float32x4_t vv = vld1q_f32(v + s);
+        xv = vbslq_f32(vceqzq_f32(vv), zero, xv);
+        if (q & 1)
+            s1 = vfmaq_f32(s1, vv, xv);
+        else
+            s0 = vfmaq_f32(s0, vv, xv);
+    }
+    *done = s;
+    return vaddvq_f32(vaddq_f32(s0, s1));
+}
+
+/* sum over the slots of row r of one term of v * x[k(slot)] */
+static float row_dot(const tasdi_pterm *pt, int64_t r, const float *x)
+{
+    const float *v = pt->values + r * pt->width;
+    const uint8_t *ix = pt->index + r * pt->width;
     int64_t s = 0, width = pt->width;
     int n = pt->n, m = pt->m;
-    if (n == 2 && m == 4) {
+    float sum;
+    if (m == 4 && n == 2) {
+        sum = dot_24(v, pt->nidx + r * pt->chunks * pt->words, width, x, &s);
+    } else if (m == 4 && n == 1) {
+        sum = dot_14(v, pt->nidx + r * pt->chunks * pt->words, width, x, &s);
+    } else {
+        const float32x4_t zero = vdupq_n_f32(0.0f);
+        float32x4_t s0 = zero, s1 = zero;
         for (; s + 8 <= width; s += 8) {
             float32x4_t v0 = vld1q_f32(v + s), v1 = vld1q_f32(v + s + 4);
-            float32x4_t x0 = gather_24(x, ix, s), x1 = gather_24(x, ix, s + 4);
+            float32x4_t x0 = gather4(x, ix, s, n, m), x1 = gather4(x, ix, s + 4, n, m);
             s0 = vfmaq_f32(s0, v0, vbslq_f32(vceqzq_f32(v0), zero, x0));
             s1 = vfmaq_f32(s1, v1, vbslq_f32(vceqzq_f32(v1), zero, x1));
         }
+        sum = vaddvq_f32(vaddq_f32(s0, s1));
     }
-    for (; s + 8 <= width; s += 8) {
-        float32x4_t v0 = vld1q_f32(v + s), v1 = vld1q_f32(v + s + 4);
-        float32x4_t x0 = gather4(x, ix, s, n, m), x1 = gather4(x, ix, s + 4, n, m);
-        s0 = vfmaq_f32(s0, v0, vbslq_f32(vceqzq_f32(v0), zero, x0));
-        s1 = vfmaq_f32(s1, v1, vbslq_f32(vceqzq_f32(v1), zero, x1));
-    }
-    float sum = vaddvq_f32(vaddq_f32(s0, s1));
     for (; s < width; s++)
         if (v[s] != 0.0f)
             sum += v[s] * x[(s / n) * m + ix[s]];
@@ -138,8 +197,7 @@ void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1, const floa
             float acc = 0.0f;
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
-                acc += row_dot(pt, pt->values + r * pt->width, pt->index + r * pt->width,
-                               x + j * ldx);
+                acc += row_dot(pt, r, x + j * ldx);
             }
             y[(r - r0) * ldy + j] = acc;
         }
