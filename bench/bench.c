@@ -551,10 +551,14 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
         char shapebuf[64];
         snprintf(shapebuf, sizeof shapebuf, "%lldx%lldx%lld", (long long)sh->m,
                  (long long)sh->k, (long long)sh->n);
+        char note[96] = "";
+        if (decoding)
+            snprintf(note, sizeof note, "  (weights evicted: %d dense, %d tasd copies)",
+                     cd.ncopies_dense, cd.ncopies_tasd);
         printf("%-15s %-9s %-7s %2d %10.3f %10.3f %10.3f %-9s %8.2fx %8.1f %8.1f%s\n",
                shapebuf, cfgtext, bname, t, med[LIB_TASD], med[LIB_OPENBLAS],
                med[LIB_ONEDNN], lib_names[dl], speedup, flops / med[LIB_TASD] * 1e-6,
-               flops / med[dl] * 1e-6, decoding ? "  (weights evicted)" : "");
+               flops / med[dl] * 1e-6, note);
         fflush(stdout);
         char line[512];
         snprintf(line, sizeof line,
