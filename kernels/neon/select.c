@@ -11,7 +11,8 @@
  * m == 8, 16, 32: one group at a time, the group in m/4 registers; the rank
  *         of every element is counted against a broadcast of each other
  *         element (m compares per register).
- * Anything else (m == 2, the short last group of a row, the groups left over
+ * m == 2:  1:2, four groups at a time (vld2q), one compare.
+ * Anything else (n == m, the short last group of a row, the groups left over
  * by the 4-group loop) runs the scalar reference, so results are identical. */
 #include "../kernels.h"
 
@@ -140,12 +141,31 @@ static void select4x4(float *x, int n, float *v, uint8_t *ix)
     vst4q_f32(x, e);
 }
 
+/* 1:2: four groups at a time, element 0 wins ties. */
+static void select1of2x4(float *x, float *v, uint8_t *ix)
+{
+    float32x4x2_t e = vld2q_f32(x);
+    uint32x4_t k0 = vcgeq_f32(vabsq_f32(e.val[0]), vabsq_f32(e.val[1]));
+    vst1q_f32(v, vbslq_f32(k0, e.val[0], e.val[1]));
+    uint32_t idx[4];
+    vst1q_u32(idx, vandq_u32(vmvnq_u32(k0), vdupq_n_u32(1)));
+    for (int g = 0; g < 4; g++)
+        ix[g] = (uint8_t)idx[g];
+    float32x4_t zf = vdupq_n_f32(0.0f);
+    e.val[0] = vbslq_f32(k0, zf, e.val[0]);
+    e.val[1] = vbslq_f32(k0, e.val[1], zf);
+    vst2q_f32(x, e);
+}
+
 void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index)
 {
     int64_t full = k / m; /* full groups */
     int64_t g = 0;
-    if (m == 4 && n < 4) {
+    if (m == 2 && n == 1) {
+        for (; g + 4 <= full; g += 4)
+            select1of2x4(residual + g * 2, values + g, index + g);
+    } else if (m == 4 && n < 4) {
         for (; g + 4 <= full; g += 4)
             select4x4(residual + g * 4, n, values + g * n, index + g * n);
     } else if (m >= 8 && m <= 32 && n < m) {
