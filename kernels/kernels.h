@@ -11,11 +11,15 @@
  * two derived arrays that reuse the canonical values:
  *
  *  Wide kernel (n > TASDI_NARROW_MAX): lanes run along n.
- *    koff  uint16 [rows][width]: the slot's k relative to the start of its
- *          K block, k - kb*TASDI_KC, where kb = k / TASDI_KC. TASDI_KC is a
- *          multiple of every M, so a K block holds whole groups and row r's
- *          slots of block kb are the contiguous range
- *              [kb*spb, min(width, (kb+1)*spb)),  spb = TASDI_KC / M * N.
+ *    The slots are re-streamed K-block major, values and k offsets apart:
+ *      wval  float  [nkb][rows][cnt(kb)]
+ *      koff  uint8  [nkb][rows][cnt(kb)]
+ *    cnt(kb) = spb = TASDI_KC / M * N for every K block but the last, which
+ *    holds the rest of the row's slots (TASDI_KC is a multiple of every M,
+ *    so a K block holds whole groups). koff is the slot's k relative to the
+ *    block start, k - kb*TASDI_KC. Row r's slots of block kb start at
+ *    tasdi_wide_at(pt, rows, nkb, kb, r), and the rows of a row block follow each
+ *    other, so a kernel call streams one contiguous run.
  *          The framework packs B per call into panels of TASDI_NR columns:
  *              bpack[panel][k][TASDI_NR]   (zero padded in n and in k up to
  *                                            nkb*TASDI_KC)
@@ -23,7 +27,9 @@
  *          stays in L1 while it walks a block of rows. For each row the
  *          kernel keeps the NR-wide C strip in registers across the K block,
  *          and per slot does one broadcast of the value and NR/VL FMAs
- *          against bblk + koff*TASDI_NR. All terms of the row accumulate into
+ *          against bblk + koff*TASDI_NR. The K block is 64 so that the
+ *          B block (16 KiB) leaves room in a 32 KiB L1 for the slot stream
+ *          and the tile, and koff fits a byte. All terms of the row accumulate into
  *          the same registers (the C strip is walked once per K block).
  *          The strip goes to a contiguous tile (tile[r][TASDI_NR]); the
  *          framework applies alpha/beta and any C strides at the end.
@@ -59,7 +65,7 @@
 #include <stdint.h>
 
 #define TASDI_MAX_TERMS 8
-#define TASDI_KC 128         /* K block of the wide kernel (multiple of 32)   */
+#define TASDI_KC 64          /* K block of the wide kernel (multiple of 32)   */
 #define TASDI_NR 64          /* columns per packed B panel                    */
 #define TASDI_NARROW_MAX 8   /* n <= this runs the narrow kernel              */
 #define TASDI_XPAD 64        /* narrow x is readable up to round_up(cols, 64) */
@@ -74,9 +80,11 @@ typedef struct tasdi_pterm {
     int64_t width;         /* groups * n slots per row                  */
     int64_t spb;           /* slots per full K block: TASDI_KC / m * n  */
     int64_t chunks;        /* ceil(width / 16)                          */
+    int64_t last;          /* slots of the last K block                 */
     const float *values;   /* canonical [rows][width]                   */
     const uint8_t *index;  /* canonical [rows][width]                   */
-    const uint16_t *koff;  /* [rows][width]                             */
+    const float *wval;     /* [nkb][rows][cnt(kb)]                      */
+    const uint8_t *koff;   /* [nkb][rows][cnt(kb)]  (TASDI_KC <= 256)    */
     const uint32_t *nidx;  /* [rows][chunks * words]                    */
 } tasdi_pterm;
 
@@ -87,12 +95,28 @@ typedef struct tasdi_packed {
     tasdi_pterm term[TASDI_MAX_TERMS];
 } tasdi_packed;
 
+/* Slots of row r in K block kb, and where they start in wval/koff. */
+static inline int64_t tasdi_wide_cnt(const tasdi_pterm *pt, int64_t nkb, int64_t kb)
+{
+    return kb + 1 < nkb ? pt->spb : pt->last;
+}
+static inline int64_t tasdi_wide_at(const tasdi_pterm *pt, int64_t rows, int64_t nkb,
+                                    int64_t kb, int64_t r)
+{
+    return kb * rows * pt->spb + r * tasdi_wide_cnt(pt, nkb, kb);
+}
+
 /* Select, in every group of m consecutive elements of residual[0..k), the n
  * of largest magnitude (ties: lower index), write them to values/index
  * (groups*n slots, ascending index within a group; a short last group pads
  * with value 0, index 0) and zero them in the residual. */
 typedef void (*tasdi_select_fn)(float *residual, int64_t k, int n, int m,
                                 float *values, uint8_t *index);
+
+/* Row statistics for the decomposer: returns sum x^2 (in double, in a fixed
+ * order), adds the number of nonzeros to *nnz and sets *finite to whether no
+ * element is NaN or Inf. */
+typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *finite);
 
 /* C[r, :] += alpha * sum_slots values[r][s] * B[k(r, s), :] for rows
  * [r0, r1) of one term in the canonical layout. */
@@ -130,6 +154,7 @@ void tasdi_scalar_term_gemm(const float *values, const uint8_t *index,
                             const float *b, int64_t b_rs, int64_t b_cs,
                             int64_t ncols, float alpha, float *c, int64_t c_rs,
                             int64_t c_cs);
+double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
 /* Plain-C kernels on the packed layout: the executable spec of the contract
  * above (tested against the reference; a template for SIMD backends). */
 void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
@@ -141,6 +166,8 @@ void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
 #if defined(__x86_64__) || defined(_M_X64)
 void tasdi_avx2_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
+double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
 void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int ncols, float *tile, int accumulate);
 void tasdi_avx2_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
@@ -158,6 +185,7 @@ void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
 /* kernels/neon: aarch64 Advanced SIMD (always present on aarch64). */
 void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
+double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int ncols, float *tile, int accumulate);
 void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,

@@ -1,6 +1,7 @@
 /* The decomposer: W -> W1 + ... + Wt, greedy or optimal. */
 #include "dispatch.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -69,32 +70,36 @@ static void decompose_task(void *arg, int64_t task)
     int64_t cols = s->cols;
     float *row = job->scratch + task * 2 * cols;
     float *residual = row + cols;
+    const bool direct = job->w.dtype == TASD_F32 && job->w.cs == 1;
+    const tasdi_stats_fn row_stats = job->ops->stats ? job->ops->stats : tasdi_scalar_stats;
     job->bad_row[task] = -1;
     for (int64_t b = task; b < job->nblocks; b += job->ntasks) {
         double in_e = 0.0, err_e = 0.0;
         int64_t nnz = 0;
         int64_t r1 = (b + 1) * ROW_BLOCK < s->rows ? (b + 1) * ROW_BLOCK : s->rows;
         for (int64_t r = b * ROW_BLOCK; r < r1; r++) {
-            tasdi_matrix_load_row(&job->w, r, row);
-            for (int64_t j = 0; j < cols; j++) {
-                float x = row[j];
-                if (!isfinite(x)) {
-                    job->bad_row[task] = r;
-                    return;
-                }
-                in_e += (double)x * x;
-                nnz += x != 0.0f;
+            const float *src = row;
+            if (direct)
+                src = (const float *)(const void *)job->w.data + r * job->w.rs;
+            else
+                tasdi_matrix_load_row(&job->w, r, row);
+            int finite;
+            in_e += row_stats(src, cols, &nnz, &finite);
+            if (!finite) {
+                job->bad_row[task] = r;
+                return;
             }
-            memcpy(residual, row, (size_t)cols * sizeof *row);
+            memcpy(residual, src, (size_t)cols * sizeof *row);
             for (int t = 0; t < s->terms; t++) {
                 tasdi_term *term = &s->term[job->order[t]];
                 job->ops->select(residual, cols, term->n, term->m,
                                  term->values + r * term->width,
                                  term->index + r * term->width);
             }
-            for (int64_t j = 0; j < cols; j++)
-                err_e += (double)residual[j] * residual[j];
+            int64_t unused = 0;
+            err_e += row_stats(residual, cols, &unused, &finite);
         }
+        tasdi_series_pack_rows(s, b * ROW_BLOCK, r1);
         job->block_energy[2 * b] = in_e;
         job->block_energy[2 * b + 1] = err_e;
         job->block_nnz[b] = nnz;
@@ -135,6 +140,11 @@ tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *
     if (st)
         return st;
     job.s = s;
+    st = tasdi_series_pack_alloc(s);
+    if (st) {
+        tasd_series_destroy(s);
+        return st;
+    }
     term_order(config, method, job.order);
     job.nblocks = (s->rows + ROW_BLOCK - 1) / ROW_BLOCK;
     job.ntasks = tasdi_threads(ctx);
@@ -166,7 +176,6 @@ tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *
         s->error_energy += job.block_energy[2 * b + 1];
         s->input_nonzeros += job.block_nnz[b];
     }
-    st = tasdi_series_pack(s);
 done:
     tasdi_free(a, job.scratch, scratch_floats * sizeof(float));
     tasdi_free(a, job.block_energy, ((size_t)job.nblocks * 2 + 1) * sizeof(double));

@@ -14,6 +14,7 @@ typedef struct tasdi_ops {
     tasdi_term_gemm_fn term_gemm; /* canonical layout, or NULL   */
     tasdi_wide_fn wide;           /* packed layout, or NULL      */
     tasdi_narrow_fn narrow;       /* packed layout, or NULL      */
+    tasdi_stats_fn stats;         /* NULL: tasdi_scalar_stats    */
 } tasdi_ops;
 
 /* The kernels of a backend, or NULL if this build or CPU cannot run it. */

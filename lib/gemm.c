@@ -98,6 +98,7 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
 
 #define WIDE_ROW_BLOCK 64    /* rows per wide unit: tile = 64 x TASDI_NR floats */
 #define NARROW_ROW_BLOCK 32  /* rows per narrow unit */
+#define WIDE_PANELS 4        /* B panels per wide unit (256 columns) */
 
 typedef struct packed_job {
     const tasdi_packed *p;
@@ -108,7 +109,7 @@ typedef struct packed_job {
     int64_t panels;          /* wide: B panels of TASDI_NR columns */
     float *bpack;            /* wide: [panel][nkb*KC][NR]; narrow: x [n][ldx] */
     int64_t ldx;
-    float *tiles;            /* wide: [task][WIDE_ROW_BLOCK][NR] */
+    float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
 } packed_job;
 
 static void unit_range(const packed_job *job, int64_t task, int64_t *u0, int64_t *u1)
@@ -177,24 +178,38 @@ static void pack_b_task(void *arg, int64_t task)
     }
 }
 
+/* A wide unit is one row block x a group of up to WIDE_PANELS panels. Loop
+ * order: K block, then panel, then rows, so the row block's slots of a K
+ * block (a contiguous run) are reused from L1 across the panels while each
+ * B block (32 KiB) is reused across the rows. */
 static void wide_task(void *arg, int64_t task)
 {
     const packed_job *job = arg;
     const tasdi_packed *p = job->p;
-    float *tile = job->tiles + task * WIDE_ROW_BLOCK * TASDI_NR;
+    const int64_t groups = (job->panels + WIDE_PANELS - 1) / WIDE_PANELS;
+    float *tile = job->tiles + task * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
     int64_t u0, u1;
     unit_range(job, task, &u0, &u1);
     for (int64_t u = u0; u < u1; u++) {
-        int64_t rb = u / job->panels, panel = u % job->panels;
+        int64_t rb = u / groups, pg = u % groups;
         int64_t r0 = rb * WIDE_ROW_BLOCK;
         int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
-        int64_t j0 = panel * TASDI_NR;
-        int ncols = (int)(job->b.cols - j0 < TASDI_NR ? job->b.cols - j0 : TASDI_NR);
-        const float *bp = job->bpack + panel * p->nkb * TASDI_KC * TASDI_NR;
+        int64_t pan0 = pg * WIDE_PANELS;
+        int64_t pan1 = pan0 + WIDE_PANELS < job->panels ? pan0 + WIDE_PANELS : job->panels;
         for (int64_t kb = 0; kb < p->nkb; kb++)
-            job->ops->wide(p, r0, r1, kb, bp + kb * TASDI_KC * TASDI_NR, ncols, tile,
-                           kb > 0);
-        store_c(job, r0, r1, j0, ncols, tile, TASDI_NR);
+            for (int64_t panel = pan0; panel < pan1; panel++) {
+                int64_t j0 = panel * TASDI_NR;
+                int ncols = (int)(job->b.cols - j0 < TASDI_NR ? job->b.cols - j0 : TASDI_NR);
+                const float *bp = job->bpack + (panel * p->nkb + kb) * TASDI_KC * TASDI_NR;
+                job->ops->wide(p, r0, r1, kb, bp, ncols,
+                               tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR, kb > 0);
+            }
+        for (int64_t panel = pan0; panel < pan1; panel++) {
+            int64_t j0 = panel * TASDI_NR;
+            int64_t nj = job->b.cols - j0 < TASDI_NR ? job->b.cols - j0 : TASDI_NR;
+            store_c(job, r0, r1, j0, nj, tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR,
+                    TASDI_NR);
+        }
     }
 }
 
@@ -255,9 +270,10 @@ static tasd_status run_packed(const tasd_context *ctx, packed_job *job)
     job->ntasks = threads < bunits ? threads : bunits;
     tasdi_parallel(ctx, job->ntasks, pack_b_task, job);
 
-    job->nunits = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK * job->panels;
+    job->nunits = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
+                  ((job->panels + WIDE_PANELS - 1) / WIDE_PANELS);
     job->ntasks = threads < job->nunits ? threads : job->nunits;
-    tfloats = (size_t)job->ntasks * WIDE_ROW_BLOCK * TASDI_NR;
+    tfloats = (size_t)job->ntasks * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
     job->tiles = tasdi_alloc(a, tfloats * sizeof(float));
     if (!job->tiles) {
         tasdi_free(a, job->bpack, bfloats * sizeof(float));

@@ -123,8 +123,13 @@ struct tasd_series {
 tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
                                int64_t cols, const tasd_config *config,
                                tasd_method method, tasd_series **out);
-/* Build the kernel layout from the canonical terms (see lib/pack.c). */
+/* Build the kernel layout from the canonical terms (see lib/pack.c and
+ * kernels/kernels.h). tasdi_series_pack = pack_alloc + pack_rows(0, rows);
+ * the decomposer packs each row block right after selecting it (hot in
+ * cache, in parallel). */
 tasd_status tasdi_series_pack(tasd_series *s);
+tasd_status tasdi_series_pack_alloc(tasd_series *s);
+void tasdi_series_pack_rows(tasd_series *s, int64_t r0, int64_t r1);
 void tasdi_series_unpack(tasd_series *s);
 
 /* tasd_decompose() after its argument checks, on a validated matrix. */

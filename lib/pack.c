@@ -21,38 +21,89 @@ static int log2i(int m)
     return b;
 }
 
-static void pack_term(tasdi_pterm *pt, int64_t r0, int64_t r1)
+_Static_assert(TASDI_KC <= 256 && TASDI_KC % TASD_MAX_M == 0,
+               "koff is one byte and a K block holds whole groups");
+
+/* k offsets of one K block's slots: slot q sits at (q / n) * m + index.
+ * Inlined with a constant n for the common cases. */
+static inline __attribute__((always_inline)) void
+koff_run(uint8_t *ko, const uint8_t *ix, int64_t cnt, const int n, int m)
 {
-    uint16_t *koff = (uint16_t *)(uintptr_t)pt->koff;
-    uint32_t *nidx = (uint32_t *)(uintptr_t)pt->nidx;
-    const int n = pt->n, m = pt->m;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *ix = pt->index + r * pt->width;
-        uint16_t *ko = koff + r * pt->width;
-        /* koff: position of the slot inside its K block */
-        int64_t s = 0;
-        for (int64_t g = 0; g < pt->groups; g++) {
-            int base = (int)((g * m) % TASDI_KC);
-            for (int j = 0; j < n; j++, s++)
-                ko[s] = (uint16_t)(base + ix[s]);
+    int base = 0;
+    for (int64_t q = 0; q < cnt; q += n, base += m)
+        for (int j = 0; j < n; j++)
+            ko[q + j] = (uint8_t)(base + ix[q + j]);
+}
+
+/* One row's nidx words; bits is a constant where inlined. */
+static inline __attribute__((always_inline)) void
+nidx_row(uint32_t *w, const uint8_t *ix, int64_t width, int64_t chunks, const int bits)
+{
+    const int per_word = 32 / bits > 16 ? 16 : 32 / bits;
+    const int words = (16 + per_word - 1) / per_word;
+    int64_t c = 0;
+    for (; (c + 1) * 16 <= width; c++) { /* full chunks */
+        const uint8_t *ci = ix + c * 16;
+        for (int wd = 0; wd < words; wd++) {
+            uint32_t acc = 0;
+            int i0 = wd * per_word, i1 = i0 + per_word < 16 ? i0 + per_word : 16;
+            for (int i = i0; i < i1; i++)
+                acc |= (uint32_t)ci[i] << ((i - i0) * bits);
+            w[c * words + wd] = acc;
         }
-        /* nidx: chunks of 16 slots, bits each, per_word per uint32 */
-        uint32_t *w = nidx + r * pt->chunks * pt->words;
-        memset(w, 0, (size_t)(pt->chunks * pt->words) * sizeof *w);
-        for (s = 0; s < pt->width; s++) {
-            int64_t c = s / 16;
-            int i = (int)(s % 16);
-            w[c * pt->words + i / pt->per_word] |= (uint32_t)ix[s]
-                                                   << ((i % pt->per_word) * pt->bits);
+    }
+    for (; c < chunks; c++) { /* the short last chunk, zero filled */
+        const uint8_t *ci = ix + c * 16;
+        int cnt = (int)(width - c * 16);
+        for (int wd = 0; wd < words; wd++) {
+            uint32_t acc = 0;
+            int i0 = wd * per_word, i1 = i0 + per_word < cnt ? i0 + per_word : cnt;
+            for (int i = i0; i < i1; i++)
+                acc |= (uint32_t)ci[i] << ((i - i0) * bits);
+            w[c * words + wd] = acc;
         }
     }
 }
 
-tasd_status tasdi_series_pack(tasd_series *s)
+static void pack_term(tasdi_pterm *pt, int64_t rows, int64_t nkb, int64_t r0, int64_t r1)
+{
+    uint8_t *koff = (uint8_t *)(uintptr_t)pt->koff;
+    float *wval = (float *)(uintptr_t)pt->wval;
+    uint32_t *nidx = (uint32_t *)(uintptr_t)pt->nidx;
+    const int n = pt->n, m = pt->m;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *ix = pt->index + r * pt->width;
+        const float *v = pt->values + r * pt->width;
+        /* wide stream: K-block major; koff = k inside the block */
+        int64_t s = 0;
+        for (int64_t kb = 0; kb < nkb; kb++) {
+            int64_t cnt = tasdi_wide_cnt(pt, nkb, kb), at = tasdi_wide_at(pt, rows, nkb, kb, r);
+            memcpy(wval + at, v + s, (size_t)cnt * sizeof(float));
+            switch (n) {
+            case 1: koff_run(koff + at, ix + s, cnt, 1, m); break;
+            case 2: koff_run(koff + at, ix + s, cnt, 2, m); break;
+            case 4: koff_run(koff + at, ix + s, cnt, 4, m); break;
+            default: koff_run(koff + at, ix + s, cnt, n, m); break;
+            }
+            s += cnt;
+        }
+        /* nidx: chunks of 16 slots, bits each, per_word per uint32 */
+        uint32_t *w = nidx + r * pt->chunks * pt->words;
+        switch (pt->bits) {
+        case 1: nidx_row(w, ix, pt->width, pt->chunks, 1); break;
+        case 2: nidx_row(w, ix, pt->width, pt->chunks, 2); break;
+        case 3: nidx_row(w, ix, pt->width, pt->chunks, 3); break;
+        case 4: nidx_row(w, ix, pt->width, pt->chunks, 4); break;
+        default: nidx_row(w, ix, pt->width, pt->chunks, 5); break;
+        }
+    }
+}
+
+tasd_status tasdi_series_pack_alloc(tasd_series *s)
 {
     s->packed = NULL;
     s->packed_size = 0;
-    size_t koff_bytes[TASD_MAX_TERMS], nidx_bytes[TASD_MAX_TERMS];
+    size_t koff_bytes[TASD_MAX_TERMS], wval_bytes[TASD_MAX_TERMS], nidx_bytes[TASD_MAX_TERMS];
     size_t total = round64(sizeof(tasdi_packed));
     for (int i = 0; i < s->terms; i++) {
         const tasdi_term *t = &s->term[i];
@@ -63,12 +114,13 @@ tasd_status tasdi_series_pack(tasd_series *s)
         if (!tasdi_mul_size((size_t)s->rows, (size_t)t->width, &slots) ||
             !tasdi_mul_size((size_t)s->rows,
                             (size_t)((t->width + 15) / 16) * (size_t)words, &chunk_words) ||
-            slots > SIZE_MAX / 8 || chunk_words > SIZE_MAX / 8)
+            slots > SIZE_MAX / 16 || chunk_words > SIZE_MAX / 16)
             return tasdi_fail(TASD_ERR_OVERFLOW, "packing a %lld x %lld series overflows",
                               (long long)s->rows, (long long)s->cols);
-        koff_bytes[i] = round64(slots * sizeof(uint16_t));
+        koff_bytes[i] = round64(slots);
+        wval_bytes[i] = round64(slots * sizeof(float));
         nidx_bytes[i] = round64(chunk_words * sizeof(uint32_t));
-        total += koff_bytes[i] + nidx_bytes[i];
+        total += koff_bytes[i] + wval_bytes[i] + nidx_bytes[i];
     }
     char *mem = tasdi_alloc(&s->allocator, total);
     if (!mem)
@@ -93,16 +145,34 @@ tasd_status tasdi_series_pack(tasd_series *s)
         pt->width = t->width;
         pt->spb = (int64_t)(TASDI_KC / t->m) * t->n;
         pt->chunks = (t->width + 15) / 16;
+        pt->last = t->width - (p->nkb > 0 ? p->nkb - 1 : 0) * pt->spb;
         pt->values = t->values;
         pt->index = t->index;
-        pt->koff = (const uint16_t *)(void *)at;
+        pt->wval = (const float *)(void *)at;
+        at += wval_bytes[i];
+        pt->koff = (const uint8_t *)(void *)at;
         at += koff_bytes[i];
         pt->nidx = (const uint32_t *)(void *)at;
         at += nidx_bytes[i];
-        pack_term(pt, 0, s->rows);
     }
     s->packed = p;
     s->packed_size = total;
+    return TASD_OK;
+}
+
+void tasdi_series_pack_rows(tasd_series *s, int64_t r0, int64_t r1)
+{
+    tasdi_packed *p = s->packed;
+    for (int i = 0; i < p->terms; i++)
+        pack_term(&p->term[i], p->rows, p->nkb, r0, r1);
+}
+
+tasd_status tasdi_series_pack(tasd_series *s)
+{
+    tasd_status st = tasdi_series_pack_alloc(s);
+    if (st)
+        return st;
+    tasdi_series_pack_rows(s, 0, s->rows);
     return TASD_OK;
 }
 

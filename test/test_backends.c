@@ -440,6 +440,54 @@ static void test_decompose_backends(void)
     free(w);
 }
 
+/* The row-statistics kernel agrees with the scalar one; NaN/Inf anywhere
+ * (vector body or tail) makes decomposition fail on every backend. */
+static void test_stats(void)
+{
+    static const int64_t lens[] = {0, 1, 7, 8, 15, 16, 17, 33, 100, 1000};
+    for (int bi = 0; bi < nbackends; bi++) {
+        const tasdi_ops *ops = tasdi_ops_for(backends[bi]);
+        tasdi_stats_fn fn = ops && ops->stats ? ops->stats : tasdi_scalar_stats;
+        for (unsigned li = 0; li < sizeof lens / sizeof *lens; li++) {
+            int64_t n = lens[li];
+            float *x = rand_matrix(n, 0.3);
+            for (int bad = 0; bad < 3; bad++) {
+                if (bad && n > 0)
+                    x[test_rand_u64() % (uint64_t)n] = bad == 1 ? NAN : -INFINITY;
+                int64_t nz1 = 0, nz2 = 0;
+                int f1 = -1, f2 = -1;
+                double s1 = tasdi_scalar_stats(x, n, &nz1, &f1);
+                double s2 = fn(x, n, &nz2, &f2);
+                CHECKF(f1 == f2 && nz1 == nz2, "%s stats n=%lld bad=%d: finite %d/%d nnz %lld/%lld",
+                       tasd_backend_name(backends[bi]), (long long)n, bad, f1, f2,
+                       (long long)nz1, (long long)nz2);
+                CHECK(f1 == (bad == 0 || n == 0));
+                if (f1)
+                    CHECK(fabs(s1 - s2) <= 1e-12 * s1);
+            }
+            free(x);
+        }
+        /* decomposition rejects non-finite weights on this backend */
+        static const int64_t where[] = {0, 5, 16 * 3 + 2, 40 * 77 - 1};
+        for (unsigned wi = 0; wi < sizeof where / sizeof *where; wi++) {
+            float *w = rand_matrix(40 * 77, 0.0);
+            w[where[wi]] = wi % 2 ? INFINITY : NAN;
+            tasd_view v = tasd_view_2d(w, TASD_F32, 40, 77, 77);
+            tasd_config *c = NULL;
+            tasd_series *s = NULL;
+            tasd_context *ctx = NULL;
+            CHECK_OK(tasd_config_parse(NULL, "2:4", &c));
+            CHECK_OK(tasd_context_create(NULL, &ctx));
+            CHECK_OK(tasd_context_set_backend(ctx, backends[bi]));
+            CHECK_STATUS(tasd_decompose(ctx, &v, c, TASD_GREEDY, &s), TASD_ERR_NONFINITE);
+            CHECK(s == NULL);
+            tasd_context_destroy(ctx);
+            tasd_config_destroy(c);
+            free(w);
+        }
+    }
+}
+
 static void test_dispatch(void)
 {
     CHECK(tasd_backend_available(TASD_BACKEND_SCALAR));
@@ -519,6 +567,7 @@ int main(int argc, char **argv)
     } else {
         RUN(test_dispatch);
         RUN(test_select);
+        RUN(test_stats);
         RUN(test_decompose_backends);
         RUN(test_scalar_packed_kernels);
         RUN(test_configs_and_n);

@@ -5,6 +5,9 @@
 #include "../kernels.h"
 
 #include <immintrin.h>
+#include <string.h>
+
+#include "../x86/select_lut.h"
 
 #define VL 8
 #define PFX(name) tasdi_avx2_##name
@@ -16,6 +19,8 @@ static inline vi lanes_below(int n) /* lanes i < n all ones */
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+#define VADD(a, b) _mm256_add_ps((a), (b))
+#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define VZERO() _mm256_setzero_ps()
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
@@ -92,7 +97,9 @@ void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t
     }
     const vf absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const vi nv = _mm256_set1_epi32(n);
-    const unsigned gmask = (1u << m) - 1;
+    const uint64_t inmask = 0x0101010101010101ull * (uint64_t)(m - 1);
+    const int per = n * (8 / m);                 /* slots written per register */
+    const int64_t total = (k + m - 1) / m * n;   /* slots of the whole row */
     int64_t off = 0, g = 0;
     for (; off + 8 <= k; off += 8) {
         vf xv = _mm256_loadu_ps(x + off);
@@ -106,21 +113,68 @@ void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t
         }
         vf keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(nv, rank));
         unsigned bits = (unsigned)_mm256_movemask_ps(keep);
-        float tmp[8];
-        _mm256_storeu_ps(tmp, xv);
         _mm256_storeu_ps(x + off, _mm256_andnot_ps(keep, xv));
-        for (int gi = 0; gi < 8 / m; gi++, g++) {
-            unsigned b = (bits >> (gi * m)) & gmask;
-            float *vo = values + g * n;
-            uint8_t *io = index + g * n;
-            while (b) {
-                int i = __builtin_ctz(b);
-                *vo++ = tmp[gi * m + i];
-                *io++ = (uint8_t)i;
-                b &= b - 1;
+        /* compact the kept lanes (ascending, so group by group) with one
+         * permute; their in-group positions are the table bytes & (M-1) */
+        uint64_t posb = tasdi_x86_setbit_pos[bits];
+        vi perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)posb));
+        vf kept = _mm256_permutevar8x32_ps(xv, perm);
+        uint64_t ib = posb & inmask;
+        if (g * n + 8 <= total) { /* room for a full 8-lane store */
+            _mm256_storeu_ps(values + g * n, kept);
+            memcpy(index + g * n, &ib, 8);
+        } else {
+            float tmp[8];
+            uint8_t tb[8];
+            _mm256_storeu_ps(tmp, kept);
+            memcpy(tb, &ib, 8);
+            for (int i = 0; i < per; i++) {
+                values[g * n + i] = tmp[i];
+                index[g * n + i] = tb[i];
             }
         }
+        g += 8 / m;
     }
     if (off < k)
         tasdi_scalar_select(x + off, k - off, n, m, values + g * n, index + g * n);
+}
+
+/* Row statistics for the decomposer: sum of squares in double (4 + 4 lanes,
+ * fixed order), nonzero count, finiteness. */
+double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    vi nzv = _mm256_setzero_si256();
+    vf bad = _mm256_setzero_ps();
+    const vf absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const vf big = _mm256_set1_ps(3.40282347e+38f), zero = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        vf x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+        __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x0));
+        __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(x0, 1));
+        __m256d d2 = _mm256_cvtps_pd(_mm256_castps256_ps128(x1));
+        __m256d d3 = _mm256_cvtps_pd(_mm256_extractf128_ps(x1, 1));
+        a0 = _mm256_fmadd_pd(d0, d0, a0);
+        a1 = _mm256_fmadd_pd(d1, d1, a1);
+        a2 = _mm256_fmadd_pd(d2, d2, a2);
+        a3 = _mm256_fmadd_pd(d3, d3, a3);
+        nzv = _mm256_sub_epi32(nzv, _mm256_castps_si256(_mm256_cmp_ps(x0, zero, _CMP_NEQ_UQ)));
+        nzv = _mm256_sub_epi32(nzv, _mm256_castps_si256(_mm256_cmp_ps(x1, zero, _CMP_NEQ_UQ)));
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(x0, absmask), big, _CMP_NLE_UQ));
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(x1, absmask), big, _CMP_NLE_UQ));
+    }
+    __m256d s = _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3));
+    double lanes[4];
+    _mm256_storeu_pd(lanes, s);
+    int32_t cnt[8];
+    _mm256_storeu_si256((__m256i *)(void *)cnt, nzv);
+    int64_t nz = 0;
+    for (int i = 0; i < 8; i++)
+        nz += cnt[i];
+    int tail_finite = 1;
+    double tail = j < n ? tasdi_scalar_stats(x + j, n - j, &nz, &tail_finite) : 0.0;
+    *nnz += nz;
+    *finite = tail_finite && _mm256_movemask_ps(bad) == 0;
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + tail;
 }

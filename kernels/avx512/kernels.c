@@ -17,6 +17,8 @@ static inline __mmask16 lanes_below(int n) /* n in 0..16 */
     return (__mmask16)((1u << n) - 1u);
 }
 
+#define VADD(a, b) _mm512_add_ps((a), (b))
+#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define VZERO() _mm512_setzero_ps()
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
@@ -62,7 +64,10 @@ void tasdi_avx512_select(float *x, int64_t k, int n, int m, float *values, uint8
         tie[d - 1] = (__mmask16)t;
     }
     const vi one = _mm512_set1_epi32(1), nv = _mm512_set1_epi32(n);
-    const unsigned gmask = (1u << m) - 1;
+    const vi inpos = _mm512_and_si512(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(m - 1));
+    const __mmask16 outmask = lanes_below(n * (16 / m)); /* slots per register */
     int64_t off = 0, g = 0;
     for (; off + 16 <= k; off += 16) {
         vf xv = _mm512_loadu_ps(x + off);
@@ -75,22 +80,43 @@ void tasdi_avx512_select(float *x, int64_t k, int n, int m, float *values, uint8
             rank = _mm512_mask_add_epi32(rank, beat, rank, one);
         }
         __mmask16 keep = _mm512_cmplt_epi32_mask(rank, nv);
-        unsigned bits = keep;
-        float tmp[16];
-        _mm512_storeu_ps(tmp, xv);
         _mm512_storeu_ps(x + off, _mm512_maskz_mov_ps((__mmask16)~keep, xv));
-        for (int gi = 0; gi < 16 / m; gi++, g++) {
-            unsigned b = (bits >> (gi * m)) & gmask;
-            float *vo = values + g * n;
-            uint8_t *io = index + g * n;
-            while (b) {
-                int i = __builtin_ctz(b);
-                *vo++ = tmp[gi * m + i];
-                *io++ = (uint8_t)i;
-                b &= b - 1;
-            }
-        }
+        /* compact the kept lanes (ascending, so group by group) in registers;
+         * masked stores write exactly the `per` slots of these groups */
+        vf kept = _mm512_maskz_compress_ps(keep, xv);
+        vi pos = _mm512_maskz_compress_epi32(keep, inpos);
+        _mm512_mask_storeu_ps(values + g * n, outmask, kept);
+        _mm_mask_storeu_epi8(index + g * n, outmask, _mm512_cvtepi32_epi8(pos));
+        g += 16 / m;
     }
     if (off < k)
         tasdi_scalar_select(x + off, k - off, n, m, values + g * n, index + g * n);
+}
+
+/* Row statistics for the decomposer: sum of squares in double (2 x 8 lanes,
+ * fixed order), nonzero count, finiteness. */
+double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
+{
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0;
+    int64_t nz = 0;
+    __mmask16 bad = 0;
+    const vf big = _mm512_set1_ps(3.40282347e+38f), zero = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        vf x0 = _mm512_loadu_ps(x + j);
+        __m512d d0 = _mm512_cvtps_pd(_mm512_castps512_ps256(x0));
+        __m512d d1 = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x0), 1)));
+        a0 = _mm512_fmadd_pd(d0, d0, a0);
+        a1 = _mm512_fmadd_pd(d1, d1, a1);
+        nz += __builtin_popcount((unsigned)_mm512_cmp_ps_mask(x0, zero, _CMP_NEQ_UQ));
+        bad |= _mm512_cmp_ps_mask(_mm512_abs_ps(x0), big, _CMP_NLE_UQ);
+    }
+    double lanes[8];
+    _mm512_storeu_pd(lanes, _mm512_add_pd(a0, a1));
+    int tail_finite = 1;
+    double tail = j < n ? tasdi_scalar_stats(x + j, n - j, &nz, &tail_finite) : 0.0;
+    *nnz += nz;
+    *finite = tail_finite && bad == 0;
+    return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+            ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) + tail;
 }

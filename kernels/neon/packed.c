@@ -41,11 +41,11 @@ static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r
             acc[q] = accumulate ? vld1q_f32(t + 4 * q) : vdupq_n_f32(0.0f);
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
-            int64_t s0 = kb * pt->spb;
-            int64_t s1 = s0 + pt->spb < pt->width ? s0 + pt->spb : pt->width;
-            const float *v = pt->values + r * pt->width;
-            const uint16_t *ko = pt->koff + r * pt->width;
-            for (int64_t s = s0; s < s1; s++) {
+            int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+            int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+            const float *v = pt->wval + at;   /* the row's slots of block kb, */
+            const uint8_t *ko = pt->koff + at; /* contiguous in the stream    */
+            for (int64_t s = 0; s < cnt; s++) {
                 float a = v[s];
                 if (a == 0.0f) /* structural zero: padding or nothing kept */
                     continue;

@@ -13,11 +13,11 @@ void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb
                 t[j] = 0.0f;
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
-            int64_t s0 = kb * pt->spb;
-            int64_t s1 = s0 + pt->spb < pt->width ? s0 + pt->spb : pt->width;
-            const float *v = pt->values + r * pt->width;
-            const uint16_t *ko = pt->koff + r * pt->width;
-            for (int64_t s = s0; s < s1; s++) {
+            int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+            int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+            const float *v = pt->wval + at;
+            const uint8_t *ko = pt->koff + at;
+            for (int64_t s = 0; s < cnt; s++) {
                 const float *b = bblk + (size_t)ko[s] * TASDI_NR;
                 for (int j = 0; j < ncols; j++)
                     t[j] += v[s] * b[j];

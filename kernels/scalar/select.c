@@ -1,6 +1,7 @@
 /* Reference top-N-of-M selection: plain C, the meaning every backend matches. */
 #include "../kernels.h"
 
+#include <float.h>
 #include <math.h>
 
 void tasdi_scalar_select(float *residual, int64_t k, int n, int m, float *values,
@@ -37,4 +38,29 @@ void tasdi_scalar_select(float *residual, int64_t k, int n, int m, float *values
             ix[out] = 0;
         }
     }
+}
+
+/* Row statistics: 8 interleaved partial sums in double (fixed order). */
+double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t nz = 0;
+    int bad = 0;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int i = 0; i < 8; i++) {
+            float v = x[j + i];
+            acc[i] += (double)v * v;
+            nz += v != 0.0f;
+            bad |= !(fabsf(v) <= FLT_MAX);
+        }
+    for (int i = 0; j < n; j++, i++) {
+        float v = x[j];
+        acc[i] += (double)v * v;
+        nz += v != 0.0f;
+        bad |= !(fabsf(v) <= FLT_MAX);
+    }
+    *nnz += nz;
+    *finite = !bad;
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }

@@ -8,7 +8,7 @@
  * The including file defines:
  *   VL                 lanes (8 or 16);  vf / vi: float / int32 vector types
  *   PFX(name)          the function-name prefix (tasdi_avx2_##name ...)
- *   VZERO() VLOAD(p) VSTORE(p, v) VBCAST(p) VFMA(a, b, c) = a*b + c
+ *   VZERO() VLOAD(p) VSTORE(p, v) VBCAST(p) VFMA(a, b, c) = a*b + c, VADD
  *   VLOAD_N(p, n)      load n < VL floats, zero the rest, never read past p[n-1]
  *   VI_SET1(x) VI_LOADU(p) VI_ADD(a, b) VI_AND(a, b) VI_SRLV(a, counts)
  *   VI_LOAD_WORDS(w, n) load n (1..3) uint32, other lanes zero
@@ -17,6 +17,7 @@
  *   WIN2(x, pos)       same for a window of 2*VL floats (two registers)
  *   GATHER_N(x, pos, n) x[pos[i]] for lanes i < n, 0 for the others
  *   VHSUM(v)           horizontal sum (fixed order)
+ *   PREFETCH(p)        prefetch a cache line
  */
 
 #define WIDE_NV (TASDI_NR / VL)
@@ -36,10 +37,10 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                 acc[q] = accumulate ? VLOAD(t + q * VL) : VZERO();
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
-            int64_t s0 = kb * pt->spb;
-            int64_t cnt = pt->width - s0 < pt->spb ? pt->width - s0 : pt->spb;
-            const float *v = pt->values + r * pt->width + s0;
-            const uint16_t *ko = pt->koff + r * pt->width + s0;
+            int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+            int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+            const float *v = pt->wval + at;
+            const uint8_t *ko = pt->koff + at;
             int64_t s = 0;
             for (; s + 2 <= cnt; s += 2) {
                 vf b0 = VBCAST(v + s), b1 = VBCAST(v + s + 1);
@@ -109,18 +110,7 @@ static int narrow_mode(const tasdi_pterm *pt)
     return ratio <= 4 ? FETCH_PERM : FETCH_GATHER;
 }
 
-/* Slot vector v's index lanes: decoded position inside its window of
- * VL*M/N floats. */
-static inline vi narrow_pos(const tasdi_pterm *pt, const uint32_t *w, int64_t v,
-                            vi lanes_word, vi lanes_shift, vi base, vi mask)
-{
-    const uint32_t *cw = w + (v * VL / 16) * pt->words;
-    vi words = VI_LOAD_WORDS(cw, pt->words);
-    vi idx = VI_AND(VI_SRLV(VI_PERM(words, lanes_word), lanes_shift), mask);
-    return VI_ADD(idx, base);
-}
-
-static inline vf fetch_perm(const float *xw, vi pos, int ratio)
+static inline vf fetch_perm(const float *xw, vi pos, const int ratio)
 {
     if (ratio == 1)
         return WIN1(xw, pos);
@@ -147,49 +137,90 @@ static void narrow_term_scalar(const tasdi_pterm *pt, int64_t r, const float *x,
         }
 }
 
+#define HALVES (16 / VL) /* slot vectors per 16-slot chunk */
+#define NARROW_SPLIT (VL == 8 ? 3 : 8)
+#define NARROW_PASS (VL == 8 ? 4 : 8) /* columns per pass over a row */
+
+/* One 16-slot chunk: decode its packed indices (one variable shift per
+ * vector), fetch x for every column and accumulate. ratio = M/N is 1, 2 or 4
+ * (permutes from a window in registers) or 0 (masked gather). full == 0 for
+ * the short last chunk of a row. */
 static inline __attribute__((always_inline)) void
-narrow_term_vec(const tasdi_pterm *pt, int64_t r, const float *x, int64_t ldx,
-                const int nx, vf *acc, int mode)
+narrow_chunk(const tasdi_pterm *pt, const float *vals, const uint32_t *cw, const float *xc,
+             int64_t ldx, const int nx, vf *acc, const vi *lanes_word, const vi *shift,
+             vi base, vi mask, int64_t wv, const int ratio, int left)
 {
-    const int n = pt->n, m = pt->m, ratio = m / n;
-    const int64_t wv = (int64_t)VL * m / n; /* window floats per slot vector */
-    int32_t lw[VL], ls[VL], lb[VL];
-    for (int i = 0; i < VL; i++) {
-        int slot = i % 16; /* position inside the 16-slot chunk */
-        lw[i] = slot / pt->per_word;
-        ls[i] = (slot % pt->per_word) * pt->bits;
-        lb[i] = (i / n) * m;
-    }
-    const vi lanes_word = VI_LOADU(lw), base = VI_LOADU(lb), mask = VI_SET1((1 << pt->bits) - 1);
-    vi shift0 = VI_LOADU(ls), shift1 = shift0;
-    if (VL == 8) { /* the second half of a chunk: slots 8..15 */
-        for (int i = 0; i < VL; i++) {
-            lw[i] = (i + 8) / pt->per_word;
-            ls[i] = ((i + 8) % pt->per_word) * pt->bits;
-        }
-        shift1 = VI_LOADU(ls);
-    }
-    const vi lanes_word1 = VL == 8 ? VI_LOADU(lw) : lanes_word;
-    const float *vals = pt->values + r * pt->width;
-    const uint32_t *w = pt->nidx + r * pt->chunks * pt->words;
-    const int64_t nvec = (pt->width + VL - 1) / VL;
-    for (int64_t v = 0; v < nvec; v++) {
-        int64_t left = pt->width - v * VL;
-        vf val = left >= VL ? VLOAD(vals + v * VL) : VLOAD_N(vals + v * VL, (int)left);
-        int odd = VL == 8 && (v & 1);
-        vi pos = narrow_pos(pt, w, v, odd ? lanes_word1 : lanes_word, odd ? shift1 : shift0,
-                            base, mask);
-        const float *xw = x + v * wv;
+    vi words = pt->words == 1 ? VI_SET1((int)cw[0]) : VI_LOAD_WORDS(cw, pt->words);
+#pragma GCC unroll 2
+    for (int h = 0; h < HALVES; h++) {
+        int lh = left - h * VL;
+        if (lh <= 0)
+            break;
+        vf val = lh >= VL ? VLOAD(vals + h * VL) : VLOAD_N(vals + h * VL, lh);
+        vi pos = VI_ADD(VI_AND(VI_SRLV(VI_PERM(words, lanes_word[h]), shift[h]), mask), base);
+        const float *xw = xc + h * wv;
 #pragma GCC unroll 8
         for (int j = 0; j < TASDI_NARROW_MAX; j++) {
             if (j >= nx)
                 break;
-            vf xv = mode == FETCH_PERM
-                        ? fetch_perm(xw + j * ldx, pos, ratio)
-                        : GATHER_N(xw + j * ldx, pos, left >= VL ? VL : (int)left);
+            vf xv = ratio ? fetch_perm(xw + j * ldx, pos, ratio)
+                          : GATHER_N(xw + j * ldx, pos, lh >= VL ? VL : lh);
             acc[j] = VFMA(val, xv, acc[j]);
         }
     }
+}
+
+static inline __attribute__((always_inline)) void
+narrow_term_vec(const tasdi_pterm *pt, int64_t r, const float *x, int64_t ldx,
+                const int nx, vf *acc, const int ratio)
+{
+    const int n = pt->n, m = pt->m;
+    const int64_t wv = (int64_t)VL * m / n; /* window floats per slot vector */
+    int32_t lw[VL], ls[VL], lb[VL];
+    vi lanes_word[HALVES], shift[HALVES];
+    for (int h = 0; h < HALVES; h++) {
+        for (int i = 0; i < VL; i++) {
+            int slot = h * VL + i; /* position inside the 16-slot chunk */
+            lw[i] = slot / pt->per_word;
+            ls[i] = (slot % pt->per_word) * pt->bits;
+            lb[i] = (i / n) * m;
+        }
+        lanes_word[h] = VI_LOADU(lw);
+        shift[h] = VI_LOADU(ls);
+    }
+    const vi base = VI_LOADU(lb), mask = VI_SET1((1 << pt->bits) - 1);
+    const float *vals = pt->values + r * pt->width;
+    const uint32_t *w = pt->nidx + r * pt->chunks * pt->words;
+    const int64_t full = pt->width / 16;
+    /* two sets of local accumulators (even / odd chunks) keep the FMA chains
+     * short and in registers */
+    vf a0[TASDI_NARROW_MAX], a1[TASDI_NARROW_MAX];
+#pragma GCC unroll 8
+    for (int j = 0; j < TASDI_NARROW_MAX; j++)
+        if (j < nx)
+            a0[j] = a1[j] = VZERO();
+    int64_t c = 0;
+    for (; c + 2 <= full; c += 2) {
+        /* stream the weights in ahead of use (they come from DRAM) */
+        PREFETCH((const char *)(vals + c * 16) + 1024);
+        PREFETCH((const char *)(vals + c * 16) + 1088);
+        narrow_chunk(pt, vals + c * 16, w + c * pt->words, x + c * HALVES * wv, ldx, nx, a0,
+                     lanes_word, shift, base, mask, wv, ratio, 16);
+        /* odd chunks into a second set only while both sets fit in the
+         * register file (16 ymm / 32 zmm) */
+        narrow_chunk(pt, vals + (c + 1) * 16, w + (c + 1) * pt->words,
+                     x + (c + 1) * HALVES * wv, ldx, nx, nx <= NARROW_SPLIT ? a1 : a0,
+                     lanes_word, shift, base, mask, wv, ratio, 16);
+    }
+    for (; c < pt->chunks; c++) {
+        int left = pt->width - c * 16 < 16 ? (int)(pt->width - c * 16) : 16;
+        narrow_chunk(pt, vals + c * 16, w + c * pt->words, x + c * HALVES * wv, ldx, nx, a0,
+                     lanes_word, shift, base, mask, wv, ratio, left);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < TASDI_NARROW_MAX; j++)
+        if (j < nx)
+            acc[j] = VADD(acc[j], VADD(a0[j], a1[j]));
 }
 
 static inline __attribute__((always_inline)) void
@@ -210,10 +241,20 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
             const tasdi_pterm *pt = &p->term[i];
             if (modes[i] == FETCH_SCALAR)
                 narrow_term_scalar(pt, r, x, ldx, nx, acc_s);
-            else if (modes[i] == FETCH_PERM)
-                narrow_term_vec(pt, r, x, ldx, nx, acc, FETCH_PERM);
-            else
-                narrow_term_vec(pt, r, x, ldx, nx, acc, FETCH_GATHER);
+            else /* columns in passes that fit the register file */
+#pragma GCC unroll 2
+                for (int j0 = 0; j0 < nx; j0 += NARROW_PASS) {
+                    const int ns = nx - j0 < NARROW_PASS ? nx - j0 : NARROW_PASS;
+                    const float *xj = x + j0 * ldx;
+                    if (modes[i] == FETCH_GATHER)
+                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 0);
+                    else if (pt->m == 2 * pt->n)
+                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 2);
+                    else if (pt->m == pt->n)
+                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 1);
+                    else
+                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 4);
+                }
         }
         for (int j = 0; j < nx; j++)
             y[(r - r0) * ldy + j] = VHSUM(acc[j]) + acc_s[j];
