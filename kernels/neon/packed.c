@@ -30,15 +30,22 @@
 #define ALWAYS_INLINE inline
 #endif
 
+/* The 16 accumulators are separate variables (not an array), so both GCC
+ * and Clang keep them in registers; NQ is a constant after inlining and the
+ * `NQ > i` tests fold away. */
+#define FOR16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) \
+                 X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+
 static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1,
                                     int64_t kb, const float *bblk, float *tile,
                                     int accumulate, const int NQ)
 {
+    const float32x4_t zero = vdupq_n_f32(0.0f);
     for (int64_t r = r0; r < r1; r++) {
         float *t = tile + (r - r0) * TASDI_NR;
-        float32x4_t acc[16];
-        for (int q = 0; q < NQ; q++)
-            acc[q] = accumulate ? vld1q_f32(t + 4 * q) : vdupq_n_f32(0.0f);
+#define DECL(i) float32x4_t a##i = (NQ > i && accumulate) ? vld1q_f32(t + 4 * i) : zero;
+        FOR16(DECL)
+#undef DECL
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
             int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
@@ -50,12 +57,14 @@ static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r
                 if (a == 0.0f) /* structural zero: padding or nothing kept */
                     continue;
                 const float *b = bblk + (size_t)ko[s] * TASDI_NR;
-                for (int q = 0; q < NQ; q++)
-                    acc[q] = vfmaq_n_f32(acc[q], vld1q_f32(b + 4 * q), a);
+#define FMA(i) if (NQ > i) a##i = vfmaq_n_f32(a##i, vld1q_f32(b + 4 * i), a);
+                FOR16(FMA)
+#undef FMA
             }
         }
-        for (int q = 0; q < NQ; q++)
-            vst1q_f32(t + 4 * q, acc[q]);
+#define STORE(i) if (NQ > i) vst1q_f32(t + 4 * i, a##i);
+        FOR16(STORE)
+#undef STORE
     }
 }
 
