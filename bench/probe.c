@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "tasd.h"
@@ -25,8 +26,59 @@ static int cmpd(const void *a, const void *b)
 
 void openblas_set_num_threads(int);
 
+/* `probe select CONFIG`: throughput of tasd_decompose on 4096 x 4096 and of
+ * the select kernels alone on the same rows (the TASD-A activation path,
+ * no allocation), single thread, best of 7. */
+#include "dispatch.h"
+static int select_probe(const char *cfg)
+{
+    int64_t m = 4096, k = 4096;
+    float *w = malloc((size_t)(m * k) * sizeof(float)), *res = malloc((size_t)k * sizeof(float));
+    for (int64_t j = 0; j < m * k; j++)
+        w[j] = (float)rand() / RAND_MAX - 0.5f;
+    tasd_config *c;
+    if (tasd_config_parse(NULL, cfg, &c))
+        return 2;
+    tasd_context *ctx;
+    tasd_context_create(NULL, &ctx);
+    tasd_context_set_threads(ctx, 1);
+    const tasdi_ops *ops = tasdi_context_ops(ctx);
+    float *vals[TASD_MAX_TERMS];
+    uint8_t *idx[TASD_MAX_TERMS];
+    for (int t = 0; t < c->terms; t++) {
+        vals[t] = malloc((size_t)k * sizeof(float));
+        idx[t] = malloc((size_t)k);
+    }
+    double best_sel = 1e30, best_dec = 1e30;
+    for (int rep = 0; rep < 7; rep++) {
+        double t0 = now_ms();
+        for (int64_t r = 0; r < m; r++) {
+            memcpy(res, w + r * k, (size_t)k * sizeof(float));
+            for (int t = 0; t < c->terms; t++)
+                ops->select(res, k, c->n[t], c->m[t], vals[t], idx[t]);
+        }
+        double t1 = now_ms();
+        tasd_series *s;
+        tasd_view v = tasd_view_2d(w, TASD_F32, m, k, k);
+        tasd_decompose(ctx, &v, c, TASD_GREEDY, &s);
+        double t2 = now_ms();
+        tasd_series_destroy(s);
+        if (t1 - t0 < best_sel)
+            best_sel = t1 - t0;
+        if (t2 - t1 < best_dec)
+            best_dec = t2 - t1;
+    }
+    double bytes = (double)(m * k) * 4;
+    printf("select %s (%s): kernels on rows %.1f ms = %.2f GB/s; tasd_decompose %.1f ms = %.2f GB/s\n",
+           cfg, tasd_backend_name(ops->id), best_sel, bytes / best_sel / 1e6, best_dec,
+           bytes / best_dec / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "select") == 0)
+        return select_probe(argv[2]);
     if (argc < 5) {
         fprintf(stderr, "usage: probe M K N CONFIG [threads] [reps] [copies]\n");
         return 2;

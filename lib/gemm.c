@@ -5,9 +5,11 @@
  * count (row blocks, and for the wide path row block x B panel); each output
  * element is computed by exactly one unit, always in the same order, so the
  * result is bit-identical for any thread count or parallel-for callback.
- * Tasks take contiguous runs of units. */
+ * Tasks take units in order from a shared counter (a task that starts late
+ * takes fewer). */
 #include "dispatch.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 /* Rows per task chunk: fixed, so results never depend on the thread count. */
@@ -110,12 +112,16 @@ typedef struct packed_job {
     float *bpack;            /* wide: [panel][nkb*KC][NR]; narrow: x [n][ldx] */
     int64_t ldx;
     float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
+    atomic_llong next;       /* next unit to hand out */
 } packed_job;
 
-static void unit_range(const packed_job *job, int64_t task, int64_t *u0, int64_t *u1)
+/* The next unit for a task: units are handed out in order from a shared
+ * counter, so a task that gets its core late (a busy machine, an engine pool
+ * with other work) simply takes fewer of them. Which task computes a unit
+ * never changes the unit's result. */
+static int64_t next_unit(packed_job *job)
 {
-    *u0 = task * job->nunits / job->ntasks;
-    *u1 = (task + 1) * job->nunits / job->ntasks;
+    return atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
 }
 
 /* C[r, j0 + j] = alpha * y[(r - r0) * ldy + j] + beta * C  (beta 0: C not read) */
@@ -184,13 +190,11 @@ static void pack_b_task(void *arg, int64_t task)
  * B block (32 KiB) is reused across the rows. */
 static void wide_task(void *arg, int64_t task)
 {
-    const packed_job *job = arg;
+    packed_job *job = arg;
     const tasdi_packed *p = job->p;
     const int64_t groups = (job->panels + WIDE_PANELS - 1) / WIDE_PANELS;
     float *tile = job->tiles + task * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
-    int64_t u0, u1;
-    unit_range(job, task, &u0, &u1);
-    for (int64_t u = u0; u < u1; u++) {
+    for (int64_t u; (u = next_unit(job)) < job->nunits;) {
         int64_t rb = u / groups, pg = u % groups;
         int64_t r0 = rb * WIDE_ROW_BLOCK;
         int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
@@ -215,12 +219,11 @@ static void wide_task(void *arg, int64_t task)
 
 static void narrow_task(void *arg, int64_t task)
 {
-    const packed_job *job = arg;
+    packed_job *job = arg;
     const tasdi_packed *p = job->p;
     float y[NARROW_ROW_BLOCK * TASDI_NARROW_MAX];
-    int64_t u0, u1;
-    unit_range(job, task, &u0, &u1);
-    for (int64_t u = u0; u < u1; u++) {
+    (void)task;
+    for (int64_t u; (u = next_unit(job)) < job->nunits;) {
         int64_t r0 = u * NARROW_ROW_BLOCK;
         int64_t r1 = r0 + NARROW_ROW_BLOCK < p->rows ? r0 + NARROW_ROW_BLOCK : p->rows;
         job->ops->narrow(p, r0, r1, job->bpack, job->ldx, (int)job->b.cols, y,
@@ -252,6 +255,7 @@ static tasd_status run_packed(const tasd_context *ctx, packed_job *job)
                 x[k] = 0.0f;
         }
         job->nunits = (p->rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
+        atomic_init(&job->next, 0);
         job->ntasks = threads < job->nunits ? threads : job->nunits;
         tasdi_parallel(ctx, job->ntasks, narrow_task, job);
         tasdi_free(a, job->bpack, bfloats * sizeof(float));
@@ -266,10 +270,14 @@ static tasd_status run_packed(const tasd_context *ctx, packed_job *job)
     job->bpack = tasdi_alloc(a, bfloats * sizeof(float));
     if (!job->bpack)
         return TASD_ERR_OUT_OF_MEMORY;
+    /* Packing B is a copy: below ~1 MB it is cheaper than a fork/join. */
     int64_t bunits = job->panels * p->nkb;
     job->ntasks = threads < bunits ? threads : bunits;
+    if ((int64_t)bfloats < ((int64_t)1 << 18))
+        job->ntasks = 1;
     tasdi_parallel(ctx, job->ntasks, pack_b_task, job);
 
+    atomic_init(&job->next, 0);
     job->nunits = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
                   ((job->panels + WIDE_PANELS - 1) / WIDE_PANELS);
     job->ntasks = threads < job->nunits ? threads : job->nunits;

@@ -315,7 +315,7 @@ static void test_thread_counts(void)
 static void test_scalar_packed_kernels(void)
 {
     static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select, NULL,
-                                         tasdi_scalar_wide, tasdi_scalar_narrow};
+                                         tasdi_scalar_wide, tasdi_scalar_narrow, tasdi_scalar_stats};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
                                         {70, 260, 100}};
     for (int ci = 0; ci < NCONFIGS; ci++)

@@ -28,13 +28,19 @@ static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
           float *tile, int accumulate, const int nv)
 {
+    /* With few vectors per strip (AVX-512's 4 zmm, or a narrow panel), one
+     * accumulator per vector would wait on the FMA latency; odd slots then go
+     * to a second set, added in at the end of the block. */
+    const int split = nv <= 4;
     for (int64_t r = r0; r < r1; r++) {
         float *t = tile + (r - r0) * TASDI_NR;
-        vf acc[WIDE_NV];
+        vf acc[WIDE_NV], acc2[WIDE_NV];
 #pragma GCC unroll 16
         for (int q = 0; q < WIDE_NV; q++)
-            if (q < nv)
+            if (q < nv) {
                 acc[q] = accumulate ? VLOAD(t + q * VL) : VZERO();
+                acc2[q] = VZERO();
+            }
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
             int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
@@ -52,8 +58,12 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                         acc[q] = VFMA(b0, VLOAD(p0 + q * VL), acc[q]);
 #pragma GCC unroll 16
                 for (int q = 0; q < WIDE_NV; q++)
-                    if (q < nv)
-                        acc[q] = VFMA(b1, VLOAD(p1 + q * VL), acc[q]);
+                    if (q < nv) {
+                        if (split)
+                            acc2[q] = VFMA(b1, VLOAD(p1 + q * VL), acc2[q]);
+                        else
+                            acc[q] = VFMA(b1, VLOAD(p1 + q * VL), acc[q]);
+                    }
             }
             for (; s < cnt; s++) {
                 vf b0 = VBCAST(v + s);
@@ -67,7 +77,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 #pragma GCC unroll 16
         for (int q = 0; q < WIDE_NV; q++)
             if (q < nv)
-                VSTORE(t + q * VL, acc[q]);
+                VSTORE(t + q * VL, split ? VADD(acc[q], acc2[q]) : acc[q]);
     }
 }
 
