@@ -52,15 +52,41 @@ static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r
             int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
             const float *v = pt->wval + at;   /* the row's slots of block kb, */
             const uint8_t *ko = pt->koff + at; /* contiguous in the stream    */
-            for (int64_t s = 0; s < cnt; s++) {
-                float a = v[s];
-                if (a == 0.0f) /* structural zero: padding or nothing kept */
+            int64_t s = 0;
+            if (NQ <= 4) {
+                /* 4 chains are too few to hide the FMA latency: odd slots
+                 * go to a second set (a4..a7), added in at the end */
+                for (; s + 2 <= cnt; s += 2) {
+                    float x0 = v[s], x1 = v[s + 1];
+                    const float *b0 = bblk + (size_t)ko[s] * TASDI_NR;
+                    const float *b1 = bblk + (size_t)ko[s + 1] * TASDI_NR;
+                    if (x0 != 0.0f) { /* structural zeros never multiply */
+#define FMA(i) if (NQ > i) a##i = vfmaq_n_f32(a##i, vld1q_f32(b0 + 4 * i), x0);
+                        FMA(0) FMA(1) FMA(2) FMA(3)
+#undef FMA
+                    }
+                    if (x1 != 0.0f) {
+#define FMA(i) if (NQ > i - 4) a##i = vfmaq_n_f32(a##i, vld1q_f32(b1 + 4 * (i - 4)), x1);
+                        FMA(4) FMA(5) FMA(6) FMA(7)
+#undef FMA
+                    }
+                }
+            }
+            for (; s < cnt; s++) {
+                float x0 = v[s];
+                if (x0 == 0.0f) /* structural zero: padding or nothing kept */
                     continue;
                 const float *b = bblk + (size_t)ko[s] * TASDI_NR;
-#define FMA(i) if (NQ > i) a##i = vfmaq_n_f32(a##i, vld1q_f32(b + 4 * i), a);
+#define FMA(i) if (NQ > i) a##i = vfmaq_n_f32(a##i, vld1q_f32(b + 4 * i), x0);
                 FOR16(FMA)
 #undef FMA
             }
+        }
+        if (NQ <= 4) {
+            a0 = vaddq_f32(a0, a4);
+            a1 = vaddq_f32(a1, a5);
+            a2 = vaddq_f32(a2, a6);
+            a3 = vaddq_f32(a3, a7);
         }
 #define STORE(i) if (NQ > i) vst1q_f32(t + 4 * i, a##i);
         FOR16(STORE)
