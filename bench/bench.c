@@ -14,7 +14,8 @@
  * to SSE3 kernels). So main() sets OPENBLAS_CORETYPE (SkylakeX with AVX-512,
  * Haswell without it or when the AVX2 backend is measured; oneDNN then also
  * gets ONEDNN_MAX_CPU_ISA=AVX2) and re-executes itself once. A value already
- * in the environment is kept. The core OpenBLAS actually runs is printed. */
+ * in the environment is kept. The core OpenBLAS actually runs is printed.
+ * OPENBLAS_THREAD_TIMEOUT is shortened the same way (see pin_and_reexec). */
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <dnnl.h>
@@ -129,7 +130,8 @@ static void usage(FILE *f)
             "  --backend B        auto, scalar, avx2, avx512, neon (default auto)\n"
             "  --reps R           repetitions per case, median reported (default 7)\n"
             "  --no-decompose     skip the decomposition throughput section\n"
-            "environment: OPENBLAS_CORETYPE / ONEDNN_MAX_CPU_ISA are set by the bench\n"
+            "environment: OPENBLAS_CORETYPE, OPENBLAS_THREAD_TIMEOUT and (for avx2)\n"
+            "ONEDNN_MAX_CPU_ISA are set by the bench (with a re-exec)\n"
             "unless already present.\n");
 }
 
@@ -280,6 +282,15 @@ static void pin_and_reexec(char **argv, tasd_backend backend)
         want = "Haswell";
     if (want && !getenv("OPENBLAS_CORETYPE")) {
         setenv("OPENBLAS_CORETYPE", want, 1);
+        changed = 1;
+    }
+    /* OpenBLAS's idle workers spin (sched_yield) for 2^28 cycles, ~0.1 s,
+     * after each call, stealing a core from the next library's batch when
+     * threads = cores. 2^22 cycles (~1.5 ms) keeps them awake during a batch
+     * of back-to-back calls and asleep by the end of the untimed call that
+     * starts the next library's batch. */
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
+        setenv("OPENBLAS_THREAD_TIMEOUT", "22", 1);
         changed = 1;
     }
     if (backend == TASD_BACKEND_AVX2 && !getenv("ONEDNN_MAX_CPU_ISA")) {
@@ -551,10 +562,14 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
         char shapebuf[64];
         snprintf(shapebuf, sizeof shapebuf, "%lldx%lldx%lld", (long long)sh->m,
                  (long long)sh->k, (long long)sh->n);
+        char note[96] = "";
+        if (decoding)
+            snprintf(note, sizeof note, "  (weights evicted: %d dense, %d tasd copies)",
+                     cd.ncopies_dense, cd.ncopies_tasd);
         printf("%-15s %-9s %-7s %2d %10.3f %10.3f %10.3f %-9s %8.2fx %8.1f %8.1f%s\n",
                shapebuf, cfgtext, bname, t, med[LIB_TASD], med[LIB_OPENBLAS],
                med[LIB_ONEDNN], lib_names[dl], speedup, flops / med[LIB_TASD] * 1e-6,
-               flops / med[dl] * 1e-6, decoding ? "  (weights evicted)" : "");
+               flops / med[dl] * 1e-6, note);
         fflush(stdout);
         char line[512];
         snprintf(line, sizeof line,
@@ -648,8 +663,11 @@ int main(int argc, char **argv)
     printf("libtasd %s, backend %s; CPU: avx512f=%d avx2+fma=%d; last-level cache %.0f MiB\n",
            tasd_version(), tasd_backend_name(tasd_context_backend(ctx)), cpu_has_avx512(),
            cpu_has_avx2(), llc / 1048576.0);
-    printf("OpenBLAS: OPENBLAS_CORETYPE=%s, core in use: %s (%s)\n", ct ? ct : "(unset)",
-           openblas_get_corename(), openblas_get_config());
+    const char *tt = getenv("OPENBLAS_THREAD_TIMEOUT");
+    printf("OpenBLAS: OPENBLAS_CORETYPE=%s, core in use: %s (%s), "
+           "OPENBLAS_THREAD_TIMEOUT=%s\n",
+           ct ? ct : "(unset)", openblas_get_corename(), openblas_get_config(),
+           tt ? tt : "(unset)");
     const dnnl_version_t *dv = dnnl_version();
     printf("oneDNN %d.%d.%d, ONEDNN_MAX_CPU_ISA=%s\n", dv->major, dv->minor, dv->patch,
            isa ? isa : "(unset)");

@@ -185,10 +185,11 @@ void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
 /* kernels/neon: aarch64 Advanced SIMD (always present on aarch64). */
 void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
-void tasdi_neon_term_gemm(const float *values, const uint8_t *index, int64_t width,
-                          int n, int m, int64_t r0, int64_t r1, const float *b,
-                          int64_t b_rs, int64_t b_cs, int64_t ncols, float alpha,
-                          float *c, int64_t c_rs, int64_t c_cs);
+double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                     const float *bblk, int ncols, float *tile, int accumulate);
+void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
+                       const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 #endif
 
 #endif /* TASD_KERNELS_H */

@@ -8,6 +8,12 @@
 static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                      tasdi_scalar_term_gemm, NULL, NULL,
                                      tasdi_scalar_stats, 0};
+#if defined(__aarch64__)
+/* Advanced SIMD is architectural on aarch64: no run-time check needed. */
+static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select, NULL,
+                                   tasdi_neon_wide, tasdi_neon_narrow,
+                                   tasdi_neon_stats, TASDI_NARROW_MAX};
+#endif
 #if defined(__x86_64__) || defined(_M_X64)
 static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select, NULL,
                                    tasdi_avx2_wide, tasdi_avx2_narrow, tasdi_avx2_stats,
@@ -15,11 +21,6 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select, NULL,
 static const tasdi_ops avx512_ops = {TASD_BACKEND_AVX512, tasdi_avx512_select, NULL,
                                      tasdi_avx512_wide, tasdi_avx512_narrow,
                                      tasdi_avx512_stats, TASDI_NARROW_MAX};
-#endif
-#if defined(__aarch64__)
-/* Advanced SIMD is architectural on aarch64: no run-time check needed. */
-static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
-                                   tasdi_neon_term_gemm, NULL, NULL, NULL, 0};
 #endif
 
 /* ---- CPU feature probe ----
@@ -81,12 +82,12 @@ const tasdi_ops *tasdi_ops_for(tasd_backend backend)
 {
     switch (backend) {
     case TASD_BACKEND_SCALAR: return &scalar_ops;
+#if defined(__aarch64__)
+    case TASD_BACKEND_NEON: return &neon_ops;
+#endif
 #if defined(__x86_64__) || defined(_M_X64)
     case TASD_BACKEND_AVX2: return tasdi_cpu_features()->avx2 ? &avx2_ops : NULL;
     case TASD_BACKEND_AVX512: return tasdi_cpu_features()->avx512 ? &avx512_ops : NULL;
-#endif
-#if defined(__aarch64__)
-    case TASD_BACKEND_NEON: return &neon_ops;
 #endif
     default: return NULL;
     }

@@ -168,8 +168,8 @@ static void test_gemm_matches_scalar(void)
     tasd_context *neon = ctx_for(TASD_BACKEND_NEON, 1);
     tasd_context *ref = ctx_for(TASD_BACKEND_SCALAR, 1);
     CHECK(neon && ref);
-    static const int64_t rows_list[] = {1, 5, 17, 40};
-    static const int64_t ks[] = {3, 7, 8, 13, 64, 100};
+    static const int64_t rows_list[] = {1, 5, 17, 70}; /* 70: two row blocks */
+    static const int64_t ks[] = {3, 7, 8, 13, 64, 100, 257}; /* 257: three K blocks */
     static const int64_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 64, 100};
     static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-2.0f, 0.25f}, {1.0f, 1.0f}};
     static const char *const gcfgs[] = {"2:4", "1:4", "2:4+1:8", "1:8", "3:8", "5:16+1:2"};
@@ -248,7 +248,7 @@ static void test_gemm_matches_scalar(void)
                 }
         tasd_config_destroy(cfg);
     }
-    CHECK(cases == 6 * 4 * 6 * 12);
+    CHECK(cases == 6 * 4 * 7 * 12);
     CHECK(bad == 0);
     tasd_context_destroy(neon);
     tasd_context_destroy(ref);

@@ -8,10 +8,13 @@
  *         16 floats so that register p holds element p of four groups); the
  *         rank of each element is 3 compares, the output is assembled with
  *         selects and written back interleaved with vst1/vst2/vst3/vst4.
- * m == 8, 16, 32: one group at a time, the group in m/4 registers; the rank
+ * m == 8, n <= 4: four groups at a time (two vld4q + vuzp transpose to one
+ *         group per lane), 28 pairwise compares give every rank.
+ * m == 8 (n > 4), 16, 32: one group at a time, the group in m/4 registers; the rank
  *         of every element is counted against a broadcast of each other
  *         element (m compares per register).
- * Anything else (m == 2, the short last group of a row, the groups left over
+ * m == 2:  1:2, four groups at a time (vld2q), one compare.
+ * Anything else (n == m, the short last group of a row, the groups left over
  * by the 4-group loop) runs the scalar reference, so results are identical. */
 #include "../kernels.h"
 
@@ -140,14 +143,133 @@ static void select4x4(float *x, int n, float *v, uint8_t *ix)
     vst4q_f32(x, e);
 }
 
+#if defined(__GNUC__)
+#define UNROLL8 _Pragma("GCC unroll 8")
+#else
+#define UNROLL8
+#endif
+
+/* Store n (1..4) output vectors, lane g = group g, as v[g*n + s]. */
+static inline void store_slots(float *v, const float32x4_t *o, int n)
+{
+    switch (n) {
+    case 1:
+        vst1q_f32(v, o[0]);
+        break;
+    case 2: {
+        float32x4x2_t t = {{o[0], o[1]}};
+        vst2q_f32(v, t);
+        break;
+    }
+    case 3: {
+        float32x4x3_t t = {{o[0], o[1], o[2]}};
+        vst3q_f32(v, t);
+        break;
+    }
+    default: {
+        float32x4x4_t t = {{o[0], o[1], o[2], o[3]}};
+        vst4q_f32(v, t);
+        break;
+    }
+    }
+}
+
+/* N:8 with N <= 4: four groups at a time. Two vld4q + vuzp transpose the 32
+ * floats so that register i holds element i of the four groups; the 28
+ * pairwise compares give every rank (j beats i: |x_j| > |x_i| for j > i,
+ * |x_j| >= |x_i| for j < i); outputs are assembled with selects. */
+static void select8x4(float *x, int n, float *v, uint8_t *ix)
+{
+    float32x4x4_t lo = vld4q_f32(x), hi = vld4q_f32(x + 16);
+    float32x4_t e[8], a[8];
+    uint32x4_t rank[8], keep[8], pos[8];
+    UNROLL8
+    for (int p = 0; p < 4; p++) {
+        e[p] = vuzp1q_f32(lo.val[p], hi.val[p]);
+        e[p + 4] = vuzp2q_f32(lo.val[p], hi.val[p]);
+    }
+    UNROLL8
+    for (int i = 0; i < 8; i++) {
+        a[i] = vabsq_f32(e[i]);
+        rank[i] = vdupq_n_u32(0);
+    }
+    UNROLL8
+    for (int i = 0; i < 8; i++) {
+        UNROLL8
+        for (int j = i + 1; j < 8; j++) {
+            uint32x4_t c = vcgtq_f32(a[j], a[i]);   /* j beats i */
+            rank[i] = vsubq_u32(rank[i], c);
+            rank[j] = vsubq_u32(rank[j], vmvnq_u32(c)); /* else i beats j */
+        }
+    }
+    uint32x4_t nn = vdupq_n_u32((uint32_t)n), run = vdupq_n_u32(0);
+    UNROLL8
+    for (int i = 0; i < 8; i++) {
+        keep[i] = vcltq_u32(rank[i], nn);
+        pos[i] = run; /* output slot = kept elements before i */
+        run = vsubq_u32(run, keep[i]);
+    }
+    float32x4_t outv[4];
+    uint32_t outi[4][4];
+    for (int sl = 0; sl < n; sl++) {
+        uint32x4_t ss = vdupq_n_u32((uint32_t)sl);
+        float32x4_t val = vdupq_n_f32(0.0f);
+        uint32x4_t idx = vdupq_n_u32(0);
+        UNROLL8
+        for (int i = 0; i < 8; i++) {
+            uint32x4_t here = vandq_u32(keep[i], vceqq_u32(pos[i], ss));
+            val = vbslq_f32(here, e[i], val);
+            idx = vbslq_u32(here, vdupq_n_u32((uint32_t)i), idx);
+        }
+        outv[sl] = val;
+        vst1q_u32(outi[sl], idx);
+    }
+    store_slots(v, outv, n);
+    for (int g = 0; g < 4; g++)
+        for (int sl = 0; sl < n; sl++)
+            ix[g * n + sl] = (uint8_t)outi[sl][g];
+    float32x4_t zf = vdupq_n_f32(0.0f);
+    UNROLL8
+    for (int p = 0; p < 4; p++) {
+        float32x4_t ep = vbslq_f32(keep[p], zf, e[p]);
+        float32x4_t eq = vbslq_f32(keep[p + 4], zf, e[p + 4]);
+        lo.val[p] = vzip1q_f32(ep, eq);
+        hi.val[p] = vzip2q_f32(ep, eq);
+    }
+    vst4q_f32(x, lo);
+    vst4q_f32(x + 16, hi);
+}
+
+/* 1:2: four groups at a time, element 0 wins ties. */
+static void select1of2x4(float *x, float *v, uint8_t *ix)
+{
+    float32x4x2_t e = vld2q_f32(x);
+    uint32x4_t k0 = vcgeq_f32(vabsq_f32(e.val[0]), vabsq_f32(e.val[1]));
+    vst1q_f32(v, vbslq_f32(k0, e.val[0], e.val[1]));
+    uint32_t idx[4];
+    vst1q_u32(idx, vandq_u32(vmvnq_u32(k0), vdupq_n_u32(1)));
+    for (int g = 0; g < 4; g++)
+        ix[g] = (uint8_t)idx[g];
+    float32x4_t zf = vdupq_n_f32(0.0f);
+    e.val[0] = vbslq_f32(k0, zf, e.val[0]);
+    e.val[1] = vbslq_f32(k0, e.val[1], zf);
+    vst2q_f32(x, e);
+}
+
 void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index)
 {
     int64_t full = k / m; /* full groups */
     int64_t g = 0;
-    if (m == 4 && n < 4) {
+    if (m == 2 && n == 1) {
+        for (; g + 4 <= full; g += 4)
+            select1of2x4(residual + g * 2, values + g, index + g);
+    } else if (m == 4 && n < 4) {
         for (; g + 4 <= full; g += 4)
             select4x4(residual + g * 4, n, values + g * n, index + g * n);
+    } else if (m == 8 && n <= 4) {
+        for (; g + 4 <= full; g += 4)
+            select8x4(residual + g * 8, n, values + g * n, index + g * n);
     } else if (m >= 8 && m <= 32 && n < m) {
         for (; g < full; g++)
             select_group_wide(residual + g * m, n, m, values + g * n, index + g * n);
