@@ -68,7 +68,7 @@
 #define TASDI_KC 64          /* K block of the wide kernel (multiple of 32)   */
 #define TASDI_NR 64          /* columns per packed B panel                    */
 #define TASDI_NARROW_MAX 8   /* n <= this runs the narrow kernel              */
-#define TASDI_XPAD 64        /* narrow x is readable up to round_up(cols, 64) */
+#define TASDI_XPAD 128       /* narrow x is readable up to round_up(cols, 128) */
 
 typedef struct tasdi_pterm {
     int n, m;

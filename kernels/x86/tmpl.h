@@ -110,9 +110,9 @@ void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
 /* ---- narrow kernel ---- */
 
 /* How a term is fetched: by permutes from a window in registers (ratio =
- * M/N = window vectors per slot vector: 1 or 2, or 4 with two WIN2 and a
- * blend), by a masked gather, or by plain scalar code (N not a power of two
- * dividing VL). */
+ * M/N = window vectors per slot vector: 1 or 2, 4 or 8 with WIN2s and a
+ * blend tree), by a masked gather (M/N >= 16), or by plain scalar code (N not
+ * a power of two dividing VL). */
 enum { FETCH_SCALAR, FETCH_PERM, FETCH_GATHER };
 
 static int narrow_mode(const tasdi_pterm *pt)
@@ -120,7 +120,7 @@ static int narrow_mode(const tasdi_pterm *pt)
     if (!pt->pow2n || pt->n > VL)
         return FETCH_SCALAR;
     int ratio = pt->m / pt->n;
-    return ratio <= 4 ? FETCH_PERM : FETCH_GATHER;
+    return ratio <= 8 ? FETCH_PERM : FETCH_GATHER;
 }
 
 static inline vf fetch_perm(const float *xw, vi pos, const int ratio)
@@ -131,7 +131,12 @@ static inline vf fetch_perm(const float *xw, vi pos, const int ratio)
         return WIN2(xw, pos);
     /* ratio 4: two 2-register windows, pick by bit log2(2*VL) of pos */
     vf lo = WIN2(xw, pos), hi = WIN2(xw + 2 * VL, pos);
-    return VBLEND_BIT(lo, hi, pos, 2 * VL);
+    vf r4 = VBLEND_BIT(lo, hi, pos, 2 * VL);
+    if (ratio == 4)
+        return r4;
+    /* ratio 8: two 4-register windows, pick by bit log2(4*VL) */
+    vf lo2 = WIN2(xw + 4 * VL, pos), hi2 = WIN2(xw + 6 * VL, pos);
+    return VBLEND_BIT(r4, VBLEND_BIT(lo2, hi2, pos, 2 * VL), pos, 4 * VL);
 }
 
 static void narrow_term_scalar(const tasdi_pterm *pt, int64_t r, const float *x,
@@ -265,8 +270,10 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
                         narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 2);
                     else if (pt->m == pt->n)
                         narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 1);
-                    else
+                    else if (pt->m == 4 * pt->n)
                         narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 4);
+                    else
+                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 8);
                 }
         }
         for (int j = 0; j < nx; j++)
