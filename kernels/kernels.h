@@ -11,15 +11,20 @@
  * two derived arrays that reuse the canonical values:
  *
  *  Wide kernel (n > TASDI_NARROW_MAX): lanes run along n.
- *    The slots are re-streamed K-block major, values and k offsets apart:
- *      wval  float  [nkb][rows][cnt(kb)]
- *      koff  uint8  [nkb][rows][cnt(kb)]
+ *    The slots are re-streamed K-block major, values and k offsets apart,
+ *    all terms of a row interleaved block by block (one stream per series;
+ *    every term's wval/koff pointer is the same base):
+ *      wval  float  [nkb][rows][term 0 cnt(kb) | term 1 cnt(kb) | ...]
+ *      koff  uint8  [nkb][rows][same]
  *    cnt(kb) = spb = TASDI_KC / M * N for every K block but the last, which
  *    holds the rest of the row's slots (TASDI_KC is a multiple of every M,
  *    so a K block holds whole groups). koff is the slot's k relative to the
- *    block start, k - kb*TASDI_KC. Row r's slots of block kb start at
- *    tasdi_wide_at(pt, rows, nkb, kb, r), and the rows of a row block follow each
- *    other, so a kernel call streams one contiguous run.
+ *    block start, k - kb*TASDI_KC. Term t's slots of row r in block kb start
+ *    at tasdi_wide_at(pt, rows, nkb, kb, r); the run of ALL terms starts at
+ *    term 0's position and holds tasdi_wide_run(pt, nkb, kb) slots (term 0's
+ *    first, then term 1's, ...), and the rows of a row block follow each
+ *    other, so a kernel call streams one contiguous run whatever the number
+ *    of terms.
  *          The framework packs B per call into panels of TASDI_NR columns:
  *              bpack[panel][k][TASDI_NR]   (zero padded in n and in k up to
  *                                            nkb*TASDI_KC)
@@ -81,10 +86,12 @@ typedef struct tasdi_pterm {
     int64_t spb;           /* slots per full K block: TASDI_KC / m * n  */
     int64_t chunks;        /* ceil(width / 16)                          */
     int64_t last;          /* slots of the last K block                 */
+    int64_t tspb, tlast;   /* spb and last summed over all terms        */
+    int64_t pspb, plast;   /* the same over the terms before this one   */
     const float *values;   /* canonical [rows][width]                   */
     const uint8_t *index;  /* canonical [rows][width]                   */
-    const float *wval;     /* [nkb][rows][cnt(kb)]                      */
-    const uint8_t *koff;   /* [nkb][rows][cnt(kb)]  (TASDI_KC <= 256)    */
+    const float *wval;     /* series stream base (see above)            */
+    const uint8_t *koff;   /* series stream base  (TASDI_KC <= 256)     */
     const uint32_t *nidx;  /* [rows][chunks * words]                    */
 } tasdi_pterm;
 
@@ -100,10 +107,16 @@ static inline int64_t tasdi_wide_cnt(const tasdi_pterm *pt, int64_t nkb, int64_t
 {
     return kb + 1 < nkb ? pt->spb : pt->last;
 }
+/* Slots of row r in K block kb over all terms (same for every term's pt). */
+static inline int64_t tasdi_wide_run(const tasdi_pterm *pt, int64_t nkb, int64_t kb)
+{
+    return kb + 1 < nkb ? pt->tspb : pt->tlast;
+}
 static inline int64_t tasdi_wide_at(const tasdi_pterm *pt, int64_t rows, int64_t nkb,
                                     int64_t kb, int64_t r)
 {
-    return kb * rows * pt->spb + r * tasdi_wide_cnt(pt, nkb, kb);
+    return kb * rows * pt->tspb + r * tasdi_wide_run(pt, nkb, kb) +
+           (kb + 1 < nkb ? pt->pspb : pt->plast);
 }
 
 /* Select, in every group of m consecutive elements of residual[0..k), the n

@@ -103,7 +103,7 @@ tasd_status tasdi_series_pack_alloc(tasd_series *s)
 {
     s->packed = NULL;
     s->packed_size = 0;
-    size_t koff_bytes[TASD_MAX_TERMS], wval_bytes[TASD_MAX_TERMS], nidx_bytes[TASD_MAX_TERMS];
+    size_t nidx_bytes[TASD_MAX_TERMS], all_slots = 0;
     size_t total = round64(sizeof(tasdi_packed));
     for (int i = 0; i < s->terms; i++) {
         const tasdi_term *t = &s->term[i];
@@ -114,14 +114,16 @@ tasd_status tasdi_series_pack_alloc(tasd_series *s)
         if (!tasdi_mul_size((size_t)s->rows, (size_t)t->width, &slots) ||
             !tasdi_mul_size((size_t)s->rows,
                             (size_t)((t->width + 15) / 16) * (size_t)words, &chunk_words) ||
-            slots > SIZE_MAX / 16 || chunk_words > SIZE_MAX / 16)
+            slots > SIZE_MAX / 16 || chunk_words > SIZE_MAX / 16 ||
+            all_slots + slots > SIZE_MAX / 16)
             return tasdi_fail(TASD_ERR_OVERFLOW, "packing a %lld x %lld series overflows",
                               (long long)s->rows, (long long)s->cols);
-        koff_bytes[i] = round64(slots);
-        wval_bytes[i] = round64(slots * sizeof(float));
+        all_slots += slots;
         nidx_bytes[i] = round64(chunk_words * sizeof(uint32_t));
-        total += koff_bytes[i] + wval_bytes[i] + nidx_bytes[i];
+        total += nidx_bytes[i];
     }
+    const size_t wval_bytes = round64(all_slots * sizeof(float)), koff_bytes = round64(all_slots);
+    total += wval_bytes + koff_bytes;
     char *mem = tasdi_alloc(&s->allocator, total);
     if (!mem)
         return TASD_ERR_OUT_OF_MEMORY;
@@ -132,6 +134,11 @@ tasd_status tasdi_series_pack_alloc(tasd_series *s)
     p->nkb = (s->cols + TASDI_KC - 1) / TASDI_KC;
     p->terms = s->terms;
     char *at = mem + round64(sizeof(tasdi_packed));
+    const float *wval = (const float *)(void *)at;
+    at += wval_bytes;
+    const uint8_t *koff = (const uint8_t *)(void *)at;
+    at += koff_bytes;
+    int64_t tspb = 0, tlast = 0;
     for (int i = 0; i < s->terms; i++) {
         const tasdi_term *t = &s->term[i];
         tasdi_pterm *pt = &p->term[i];
@@ -146,14 +153,20 @@ tasd_status tasdi_series_pack_alloc(tasd_series *s)
         pt->spb = (int64_t)(TASDI_KC / t->m) * t->n;
         pt->chunks = (t->width + 15) / 16;
         pt->last = t->width - (p->nkb > 0 ? p->nkb - 1 : 0) * pt->spb;
+        pt->pspb = tspb;
+        pt->plast = tlast;
+        tspb += pt->spb;
+        tlast += pt->last;
         pt->values = t->values;
         pt->index = t->index;
-        pt->wval = (const float *)(void *)at;
-        at += wval_bytes[i];
-        pt->koff = (const uint8_t *)(void *)at;
-        at += koff_bytes[i];
+        pt->wval = wval;
+        pt->koff = koff;
         pt->nidx = (const uint32_t *)(void *)at;
         at += nidx_bytes[i];
+    }
+    for (int i = 0; i < s->terms; i++) {
+        p->term[i].tspb = tspb;
+        p->term[i].tlast = tlast;
     }
     s->packed = p;
     s->packed_size = total;

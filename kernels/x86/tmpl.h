@@ -43,9 +43,10 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
             for (int q = 0; q < WIDE_NV; q++)
                 if (e < sets && q < nv)
                     acc[e][q] = accumulate && e == 0 ? VLOAD(t + q * VL) : VZERO();
-        for (int i = 0; i < p->terms; i++) {
-            const tasdi_pterm *pt = &p->term[i];
-            int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+        {
+            /* all terms' slots of this row and K block: one contiguous run */
+            const tasdi_pterm *pt = &p->term[0];
+            int64_t cnt = tasdi_wide_run(pt, p->nkb, kb);
             int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
             const float *v = pt->wval + at;
             const uint8_t *ko = pt->koff + at;
