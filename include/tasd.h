@@ -318,6 +318,189 @@ TASD_API tasd_status tasd_gemm(tasd_context *ctx, float alpha,
 
 /* ---- section: files and formats (reserved) ---- */
 
+/* Model files (.npy and safetensors) are memory-mapped read-only and exposed
+ * one tensor at a time, so a file larger than RAM can be processed with
+ * memory bounded by its largest tensor. The .tasd format (docs/format.md)
+ * stores decomposed series, several named ones per file.
+ *
+ * Thread safety: a tasd_model / tasd_archive is read-only after opening; its
+ * query, view, read and load functions may be called from many threads at
+ * once. A tasd_writer / tasd_archive_writer is used by one thread at a time,
+ * except tasd_writer_put*, which may be called concurrently for DIFFERENT
+ * tensors. Every file is written to a temporary file beside the target
+ * ("PATH.tmp.XXXXXX") and renamed over PATH only when complete: on any
+ * error, or on abort, nothing is left at PATH or beside it. */
+
+typedef enum tasd_file_format {
+    TASD_FORMAT_UNKNOWN = 0,
+    TASD_FORMAT_NPY = 1,          /* NumPy .npy, versions 1.0, 2.0, 3.0     */
+    TASD_FORMAT_SAFETENSORS = 2,  /* safetensors                            */
+    TASD_FORMAT_TASD = 3          /* libtasd series container (.tasd)       */
+} tasd_file_format;
+
+/* "unknown", "npy", "safetensors", "tasd" */
+TASD_API const char *tasd_file_format_name(tasd_file_format format);
+/* Guess a format from the first bytes of a file (`size` of them at `data`):
+ * "\x93NUMPY" is npy, "TASDSER\0" is tasd, an 8-byte little-endian length
+ * followed by '{' is safetensors; anything else TASD_FORMAT_UNKNOWN. */
+TASD_API tasd_file_format tasd_file_format_sniff(const void *data, size_t size);
+/* The same on the start of a file (TASD_ERR_IO if it cannot be read). */
+TASD_API tasd_status tasd_file_format_detect(const char *path,
+                                             tasd_file_format *out);
+
+#define TASD_FILE_MAX_DIMS 8
+
+/* One tensor of a model file. `name` and `dtype_name` belong to the model
+ * and stay valid until it is closed. */
+typedef struct tasd_tensor_info {
+    const char *name;        /* UTF-8, NUL-free; "" for a .npy file        */
+    const char *dtype_name;  /* as in the file: "F32", "BF16", "I64", "<f4" */
+    int32_t dtype;           /* a tasd_dtype, or -1 if libtasd cannot read it
+                                (e.g. an I64 tensor of a safetensors file) */
+    int32_t ndim;            /* 0..TASD_FILE_MAX_DIMS                       */
+    int64_t shape[TASD_FILE_MAX_DIMS];
+    uint64_t offset;         /* byte offset of the data in the file         */
+    uint64_t nbytes;         /* = elements * element size                   */
+} tasd_tensor_info;
+
+typedef struct tasd_model tasd_model;
+
+/* Open a .npy or safetensors file: mmap it and parse/validate its header
+ * (TASD_ERR_FORMAT with the file name and the reason on anything malformed:
+ * truncation, bad magic, offsets past the end, sizes that are not shape
+ * times element size, overlapping tensors, duplicate or non-UTF-8 names,
+ * unknown dtypes, overflowing shapes; TASD_ERR_DTYPE / TASD_ERR_UNSUPPORTED
+ * for a valid .npy that is not little-endian f4/f2 in C order). */
+TASD_API tasd_status tasd_model_open(tasd_context *ctx, const char *path,
+                                     tasd_model **out);
+/* The same on bytes in memory, which must outlive the model (not copied).
+ * format may be TASD_FORMAT_UNKNOWN to sniff it. */
+TASD_API tasd_status tasd_model_open_memory(tasd_context *ctx, const void *data,
+                                            size_t size, tasd_file_format format,
+                                            tasd_model **out);
+TASD_API void tasd_model_close(tasd_model *model);
+TASD_API tasd_file_format tasd_model_format(const tasd_model *model);
+/* Number of tensors (1 for .npy), in file order (safetensors: by offset). */
+TASD_API int64_t tasd_model_count(const tasd_model *model);
+TASD_API tasd_status tasd_model_info(const tasd_model *model, int64_t i,
+                                     tasd_tensor_info *out);
+/* Index of the tensor called `name` (TASD_ERR_NOT_FOUND if none). */
+TASD_API tasd_status tasd_model_find(const tasd_model *model, const char *name,
+                                     int64_t *index);
+/* A zero-copy view of tensor i in the mapping, contiguous, rank 1..4 (a
+ * rank-0 tensor is seen as [1]). TASD_ERR_DTYPE if libtasd cannot read its
+ * type, TASD_ERR_SHAPE for rank > 4, TASD_ERR_UNSUPPORTED if the data is not
+ * aligned to its element size in memory (use tasd_model_read then). The
+ * view must not be written through. */
+TASD_API tasd_status tasd_model_view(const tasd_model *model, int64_t i,
+                                     tasd_view *out);
+/* Copy tensor i into dst converted to f32 (any alignment, any rank).
+ * capacity counts floats; TASD_ERR_BUFFER_TOO_SMALL if too small. */
+TASD_API tasd_status tasd_model_read_f32(const tasd_model *model, int64_t i,
+                                         float *dst, int64_t capacity);
+/* Hint that tensor i will not be needed again soon: its pages of the
+ * mapping may be dropped from memory (no-op for in-memory models). */
+TASD_API void tasd_model_release(const tasd_model *model, int64_t i);
+
+/* Writing .npy / safetensors files. The writer is created with the list of
+ * every tensor (name, dtype_name, ndim, shape; offset/nbytes are ignored)
+ * and lays the file out at once; data may then be put in any order.
+ * npy: exactly one tensor, dtype_name "<f4"/"F32" or "<f2"/"F16".
+ * safetensors: any safetensors dtype name ("F32", "F16", "BF16", "I64", ...);
+ * names must be distinct, non-empty UTF-8. */
+typedef struct tasd_writer tasd_writer;
+
+TASD_API tasd_status tasd_writer_create(tasd_context *ctx, const char *path,
+                                        tasd_file_format format, int64_t count,
+                                        const tasd_tensor_info *tensors,
+                                        tasd_writer **out);
+/* Store tensor i from an f32/f16/bf16 view with the tensor's element count
+ * (any shape and strides whose elements, in row-major order, are the
+ * tensor's); converted (round to nearest even) to the tensor's dtype, which
+ * must be F32, F16 or BF16. */
+TASD_API tasd_status tasd_writer_put(tasd_writer *writer, int64_t i,
+                                     const tasd_view *data);
+/* Store tensor i from raw little-endian bytes (exactly its nbytes). */
+TASD_API tasd_status tasd_writer_put_raw(tasd_writer *writer, int64_t i,
+                                         const void *bytes, size_t nbytes);
+/* Check every tensor was put, flush, and rename into place. The writer is
+ * destroyed whatever the result; on error nothing is left behind. */
+TASD_API tasd_status tasd_writer_finish(tasd_writer *writer);
+/* Drop the temporary file and destroy the writer (NULL is fine). */
+TASD_API void tasd_writer_abort(tasd_writer *writer);
+
+/* Series files (.tasd). A single series is a container with one entry. */
+
+/* Save one series (named "") to `path`, atomically. */
+TASD_API tasd_status tasd_series_save(const tasd_series *series,
+                                      const char *path);
+/* Load a file's only series (TASD_ERR_INVALID_ARGUMENT if the file holds
+ * several: use tasd_archive_*). Everything is validated before use:
+ * TASD_ERR_FORMAT on truncation, bad magic/version, bad checksums, indices
+ * outside their group, sizes that disagree with the file; NaN/Inf values
+ * give TASD_ERR_NONFINITE. The series is packed for the kernels once. */
+TASD_API tasd_status tasd_series_load(tasd_context *ctx, const char *path,
+                                      tasd_series **out);
+/* The same in memory. save_buffer writes the file's bytes into buf; with
+ * buf == NULL or a too-small size, *needed receives the size and the call
+ * returns TASD_ERR_BUFFER_TOO_SMALL (buf untouched). */
+TASD_API tasd_status tasd_series_save_buffer(const tasd_series *series,
+                                             void *buf, size_t size,
+                                             size_t *needed);
+TASD_API tasd_status tasd_series_load_buffer(tasd_context *ctx,
+                                             const void *data, size_t size,
+                                             tasd_series **out);
+
+/* A .tasd container with several named series, written one at a time so
+ * only one series needs to be in memory. */
+typedef struct tasd_archive_writer tasd_archive_writer;
+TASD_API tasd_status tasd_archive_writer_create(tasd_context *ctx,
+                                                const char *path,
+                                                tasd_archive_writer **out);
+/* Append a series under `name` (UTF-8, NUL-free, at most 65535 bytes,
+ * unique in the file: TASD_ERR_INVALID_ARGUMENT on a duplicate). */
+TASD_API tasd_status tasd_archive_writer_add(tasd_archive_writer *writer,
+                                             const char *name,
+                                             const tasd_series *series);
+/* Write the directory, flush, rename into place; the writer is destroyed
+ * whatever the result, and on error nothing is left behind. */
+TASD_API tasd_status tasd_archive_writer_finish(tasd_archive_writer *writer);
+TASD_API void tasd_archive_writer_abort(tasd_archive_writer *writer);
+
+typedef struct tasd_archive tasd_archive;
+
+/* Open a .tasd file (mmap) or bytes in memory (which must outlive the
+ * archive). The file header, directory and every series header are
+ * validated here; data sections when a series is loaded. */
+TASD_API tasd_status tasd_archive_open(tasd_context *ctx, const char *path,
+                                       tasd_archive **out);
+TASD_API tasd_status tasd_archive_open_memory(tasd_context *ctx,
+                                              const void *data, size_t size,
+                                              tasd_archive **out);
+TASD_API void tasd_archive_close(tasd_archive *archive);
+TASD_API int64_t tasd_archive_count(const tasd_archive *archive);
+
+/* What the directory and series header say about entry i, without loading
+ * it. name stays valid until the archive is closed. */
+typedef struct tasd_archive_entry {
+    const char *name;
+    int64_t rows, cols;
+    int32_t method;          /* a tasd_method */
+    int32_t terms;
+    int32_t n[TASD_MAX_TERMS], m[TASD_MAX_TERMS];
+    uint64_t bytes;          /* size of the entry in the file */
+} tasd_archive_entry;
+
+TASD_API tasd_status tasd_archive_entry_info(const tasd_archive *archive,
+                                             int64_t i,
+                                             tasd_archive_entry *out);
+TASD_API tasd_status tasd_archive_find(const tasd_archive *archive,
+                                       const char *name, int64_t *index);
+/* Validate and load entry i as a series (with the stats it was saved with). */
+TASD_API tasd_status tasd_archive_load(const tasd_archive *archive, int64_t i,
+                                       tasd_series **out);
+
+
 #ifdef __cplusplus
 }
 #endif
