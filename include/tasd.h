@@ -398,6 +398,10 @@ TASD_API tasd_status tasd_model_view(const tasd_model *model, int64_t i,
  * capacity counts floats; TASD_ERR_BUFFER_TOO_SMALL if too small. */
 TASD_API tasd_status tasd_model_read_f32(const tasd_model *model, int64_t i,
                                          float *dst, int64_t capacity);
+/* The raw little-endian bytes of tensor i in the file (any dtype), valid
+ * until the model is closed; *nbytes as in tasd_tensor_info. */
+TASD_API tasd_status tasd_model_raw(const tasd_model *model, int64_t i,
+                                    const void **data, uint64_t *nbytes);
 /* Hint that tensor i will not be needed again soon: its pages of the
  * mapping may be dropped from memory (no-op for in-memory models). */
 TASD_API void tasd_model_release(const tasd_model *model, int64_t i);

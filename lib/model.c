@@ -945,3 +945,15 @@ void tasd_model_release(const tasd_model *m, int64_t i)
     if (m && i >= 0 && i < m->count)
         tasdi_map_release(&m->map, m->t[i].offset, m->t[i].nbytes);
 }
+
+tasd_status tasd_model_raw(const tasd_model *m, int64_t i, const void **data, uint64_t *nbytes)
+{
+    tasd_status st = check_index(m, i, "tasd_model_raw");
+    if (st)
+        return st;
+    if (!data || !nbytes)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_model_raw: NULL argument");
+    *data = m->map.data + m->t[i].offset;
+    *nbytes = m->t[i].nbytes;
+    return TASD_OK;
+}
