@@ -26,6 +26,14 @@ static int log2i(int m)
     return b;
 }
 
+static bool all_zero(const unsigned char *p, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
 /* ---- output sink: a file or a memory buffer ---- */
 
 typedef struct sink {
@@ -244,6 +252,21 @@ static tasd_status rec_parse(const char *file, const char *name, const unsigned 
 static tasd_status rec_load(const tasd_allocator *a, const char *file, const char *name,
                             const unsigned char *p, const rec_info *r, tasd_series **out)
 {
+    /* Padding between sections must be zero (no unchecked bytes in a file). */
+    uint64_t at = r->L.header_size;
+    for (int i = 0; i <= r->terms; i++) {
+        uint64_t next = i < r->terms ? r->L.values_off[i] : r->L.size;
+        if (!all_zero(p + at, next - at))
+            return tasdi_fail(TASD_ERR_FORMAT, "%s: series \"%s\": nonzero padding before section %d",
+                              file, name, 2 * i + 1);
+        if (i == r->terms)
+            break;
+        at = r->L.values_off[i] + r->L.values_bytes[i];
+        if (!all_zero(p + at, r->L.index_off[i] - at))
+            return tasdi_fail(TASD_ERR_FORMAT, "%s: series \"%s\": nonzero padding before section %d",
+                              file, name, 2 * i + 2);
+        at = r->L.index_off[i] + r->L.index_bytes[i];
+    }
     for (int i = 0; i < r->terms; i++) {
         if (tasdi_crc32(0, p + r->L.values_off[i], (size_t)r->L.values_bytes[i]) != r->vcrc[i])
             return tasdi_fail(TASD_ERR_FORMAT, "%s: series \"%s\": term %d values checksum mismatch",
@@ -613,11 +636,15 @@ static tasd_status archive_parse(tasd_archive *ar)
             AR_BAD("%s: series \"%s\": entry [%llu, +%llu) is outside the data area or overlaps "
                    "another", f, e->name, (unsigned long long)e->offset,
                    (unsigned long long)e->size);
+        if (!all_zero(d + prev_end, e->offset - prev_end))
+            AR_BAD("%s: nonzero padding before series \"%s\"", f, e->name);
         prev_end = e->offset + e->size;
         tasd_status st = rec_parse(f, e->name, d + e->offset, e->size, &e->info);
         if (st)
             return st;
     }
+    if (!all_zero(d + prev_end, doff - prev_end))
+        AR_BAD("%s: nonzero bytes between the last series and the directory", f);
     if (pos != end)
         AR_BAD("%s: %llu stray bytes in the directory", f, (unsigned long long)(end - pos));
     return TASD_OK;
