@@ -1,0 +1,425 @@
+/* End-to-end tests of the `tasd` command-line tool: runs build/bin/tasd (found
+ * beside this test program: ../bin/tasd) and checks its output, its exit
+ * status and the files it writes. Run from the source tree (test/data/). */
+#include "harness.h"
+#include "tasd.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tool[PATH_MAX];
+static char tmpdir[256];
+static char out_text[1 << 16], err_text[1 << 16];
+
+static const char *tp(const char *name)
+{
+    static char buf[32][512];
+    static int k;
+    k = (k + 1) % 32;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static void slurp(const char *path, char *dst, size_t cap)
+{
+    dst[0] = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    size_t n = fread(dst, 1, cap - 1, f);
+    dst[n] = 0;
+    fclose(f);
+}
+
+/* Run the tool with args (NULL-terminated); returns the exit status (or
+ * 128+signal). stdout/stderr land in out_text/err_text. */
+static int run(const char *const *args)
+{
+    const char *const *a = args;
+    int n = 0;
+    while (a[n])
+        n++;
+    char **av = calloc((size_t)n + 2, sizeof *av);
+    av[0] = tool;
+    for (int i = 0; i < n; i++)
+        av[i + 1] = (char *)args[i];
+    char so[600], se[600];
+    snprintf(so, sizeof so, "%s/stdout.txt", tmpdir);
+    snprintf(se, sizeof se, "%s/stderr.txt", tmpdir);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(tool, av);
+        _exit(126);
+    }
+    free(av);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    slurp(so, out_text, sizeof out_text);
+    slurp(se, err_text, sizeof err_text);
+    unlink(so);
+    unlink(se);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define RUN_TOOL(...) run((const char *const[]){__VA_ARGS__, NULL})
+
+static int leftovers(void) /* temp files in tmpdir */
+{
+    DIR *d = opendir(tmpdir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".tmp."))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static bool exists(const char *p) { return access(p, F_OK) == 0; }
+
+static int count_lines(const char *s, const char *prefix)
+{
+    int n = 0;
+    size_t pl = strlen(prefix);
+    for (const char *p = s; *p;) {
+        if (!strncmp(p, prefix, pl))
+            n++;
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return n;
+}
+
+static void test_help(void)
+{
+    static const char *cmds[] = {"inspect", "decompose", "search", "bench", "demo"};
+    CHECK(RUN_TOOL("--help") == 0 && strstr(out_text, "usage: tasd"));
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
+        int rc = RUN_TOOL(cmds[k], "--help");
+        CHECKF(rc == 0 && strstr(out_text, "usage: tasd ") && strstr(out_text, cmds[k]),
+               "%s --help: rc %d", cmds[k], rc);
+        rc = RUN_TOOL("help", cmds[k]);
+        CHECK(rc == 0 && strstr(out_text, cmds[k]));
+    }
+    CHECK(RUN_TOOL("version") == 0 && strstr(out_text, tasd_version()));
+    CHECK(run((const char *const[]){NULL}) == 2);
+    CHECK(RUN_TOOL("frobnicate") == 2 && strstr(err_text, "unknown command"));
+    CHECK(RUN_TOOL("inspect") == 2);
+    CHECK(RUN_TOOL("inspect", "--bogus", "x") == 2);
+    CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors") == 2 && strstr(err_text, "--config"));
+    CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "3:5") == 2 &&
+          strstr(err_text, "3:5"));
+    CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "--method",
+                   "best") == 2);
+    CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config") == 2);
+    CHECK(RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "gpu", "--budget", "0.1",
+                   "-o", tp("x.cfg")) == 2);
+    CHECK(RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget", "2",
+                   "-o", tp("x.cfg")) == 2);
+    CHECK(!exists(tp("x.cfg")));
+}
+
+static void test_inspect(void)
+{
+    int rc = RUN_TOOL("inspect", "test/data/tiny.safetensors", "test/data/tiny_f32.npy",
+                      "test/data/tiny_f16_v2.npy", "test/data/tiny_conv_v3.npy");
+    CHECKF(rc == 0, "rc %d: %s", rc, err_text);
+    CHECK(strstr(out_text, "tiny.safetensors: safetensors, 5 tensors"));
+    CHECK(strstr(out_text, "layer.0.weight") && strstr(out_text, "[8, 16]"));
+    CHECK(strstr(out_text, "conv.weight") && strstr(out_text, "[4, 2, 2, 2]"));
+    CHECK(strstr(out_text, "BF16") && strstr(out_text, "I64"));
+    CHECK(strstr(out_text, "<f2") && strstr(out_text, "[2, 3, 2, 2]"));
+    /* tiny_f32.npy: 2 zeros of 48 (every 17th value), rms of the golden values */
+    CHECK(strstr(out_text, "0.0417"));
+    /* One bad file among good ones: exit 1, message names it, the rest still listed. */
+    FILE *f = fopen(tp("trunc.safetensors"), "wb");
+    fwrite("\x40\0\0\0\0\0\0\0{\"a\":", 1, 13, f);
+    fclose(f);
+    rc = RUN_TOOL("inspect", tp("trunc.safetensors"), "test/data/tiny_f32.npy");
+    CHECK(rc == 1 && strstr(err_text, "trunc.safetensors") && strstr(out_text, "tiny_f32.npy"));
+    CHECK(RUN_TOOL("inspect", tp("missing.npy")) == 1 && strstr(err_text, "missing.npy"));
+}
+
+static void test_decompose(void)
+{
+    const char *otasd = tp("out.tasd"), *orec = tp("rec.safetensors");
+    int rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4+1:8", "-o",
+                      otasd, "--reconstruct", orec, "--quiet", "--threads", "3");
+    CHECKF(rc == 0, "rc %d: %s", rc, err_text);
+    CHECK(strstr(out_text, "layer.0.weight") && strstr(out_text, "conv.weight") &&
+          strstr(out_text, "emb.weight"));
+    CHECK(strstr(out_text, "total: 3 decomposed, 2 skipped"));
+    CHECK(strstr(out_text, "pos_ids") && strstr(out_text, "dtype not f32/f16/bf16"));
+    CHECK(strstr(out_text, "layer.0.bias") && strstr(out_text, "rank < 2"));
+    /* Output order is the file's order, whatever the thread count. */
+    char *a = strstr(out_text, "  layer.0.weight"), *b = strstr(out_text, "  conv.weight"),
+         *c = strstr(out_text, "  emb.weight");
+    CHECK(a && b && c && a < b && b < c);
+    CHECK(leftovers() == 0);
+
+    /* The archive holds the same series as an in-process decomposition. */
+    tasd_archive *ar = NULL;
+    tasd_model *m = NULL, *r = NULL;
+    CHECK_OK(tasd_archive_open(NULL, otasd, &ar));
+    CHECK_OK(tasd_model_open(NULL, "test/data/tiny.safetensors", &m));
+    CHECK_OK(tasd_model_open(NULL, orec, &r));
+    if (!ar || !m || !r)
+        goto out;
+    CHECK(tasd_archive_count(ar) == 3);
+    tasd_config *cfg = NULL;
+    tasd_config_parse(NULL, "2:4+1:8", &cfg);
+    const char *names[] = {"layer.0.weight", "conv.weight", "emb.weight"};
+    for (int k = 0; k < 3; k++) {
+        int64_t ai, mi, ri;
+        CHECK_OK(tasd_archive_find(ar, names[k], &ai));
+        CHECK(ai == k);
+        CHECK_OK(tasd_model_find(m, names[k], &mi));
+        tasd_series *s1 = NULL, *s2 = NULL;
+        CHECK_OK(tasd_archive_load(ar, ai, &s1));
+        tasd_view v;
+        CHECK_OK(tasd_model_view(m, mi, &v));
+        CHECK_OK(tasd_decompose(NULL, &v, cfg, TASD_GREEDY, &s2));
+        if (!s1 || !s2)
+            continue;
+        int64_t rows, cols;
+        tasd_series_shape(s1, &rows, &cols);
+        float *d1 = malloc((size_t)(rows * cols) * 4), *d2 = malloc((size_t)(rows * cols) * 4),
+              *d3 = malloc((size_t)(rows * cols) * 4);
+        tasd_view v1 = tasd_view_2d(d1, TASD_F32, rows, cols, cols);
+        tasd_view v2 = tasd_view_2d(d2, TASD_F32, rows, cols, cols);
+        CHECK_OK(tasd_series_reconstruct(s1, &v1));
+        CHECK_OK(tasd_series_reconstruct(s2, &v2));
+        CHECK(memcmp(d1, d2, (size_t)(rows * cols) * 4) == 0);
+        tasd_stats st1, st2;
+        tasd_series_stats(s1, &st1);
+        tasd_series_stats(s2, &st2);
+        CHECK(st1.rel_error == st2.rel_error);
+        /* --reconstruct wrote the same approximation, in the tensor's dtype. */
+        tasd_tensor_info in, rn;
+        CHECK_OK(tasd_model_find(r, names[k], &ri));
+        tasd_model_info(m, mi, &in);
+        tasd_model_info(r, ri, &rn);
+        CHECK(!strcmp(in.dtype_name, rn.dtype_name) && in.ndim == rn.ndim &&
+              !memcmp(in.shape, rn.shape, sizeof in.shape));
+        CHECK_OK(tasd_model_read_f32(r, ri, d3, rows * cols));
+        /* the golden values are exact in every dtype, and so are their sums here */
+        CHECK(memcmp(d1, d3, (size_t)(rows * cols) * 4) == 0);
+        free(d1);
+        free(d2);
+        free(d3);
+        tasd_series_destroy(s1);
+        tasd_series_destroy(s2);
+    }
+    tasd_config_destroy(cfg);
+    /* Tensors not decomposed are copied byte for byte. */
+    const char *copied[] = {"layer.0.bias", "pos_ids"};
+    for (int k = 0; k < 2; k++) {
+        int64_t mi, ri;
+        const void *p1, *p2;
+        uint64_t n1, n2;
+        CHECK_OK(tasd_model_find(m, copied[k], &mi));
+        CHECK_OK(tasd_model_find(r, copied[k], &ri));
+        CHECK_OK(tasd_model_raw(m, mi, &p1, &n1));
+        CHECK_OK(tasd_model_raw(r, ri, &p2, &n2));
+        CHECK(n1 == n2 && memcmp(p1, p2, (size_t)n1) == 0);
+    }
+out:
+    tasd_archive_close(ar);
+    tasd_model_close(m);
+    tasd_model_close(r);
+
+    /* inspect reads the .tasd back */
+    rc = RUN_TOOL("inspect", otasd);
+    CHECK(rc == 0 && strstr(out_text, "3 series") && strstr(out_text, "2:4+1:8"));
+    /* Decomposing the reconstruction again loses nothing. */
+    rc = RUN_TOOL("decompose", orec, "--config", "2:4+1:8", "--json");
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 3);
+    CHECK(strstr(out_text, "\"rel_error\":0,") && !strstr(out_text, "\"rel_error\":0.0"));
+
+    /* --json keys; --tensors and --min-elements select */
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "--json",
+                  "--tensors", "*.weight", "--min-elements", "64", "--method", "optimal");
+    CHECK(rc == 0 && count_lines(out_text, "{") == 1);
+    static const char *keys[] = {"\"name\":\"layer.0.weight\"", "\"shape\":[8,16]",
+                                 "\"config\":\"2:4\"", "\"method\":\"optimal\"",
+                                 "\"density\":0.5", "\"retained_energy\":", "\"rel_error\":",
+                                 "\"coverage\":"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        CHECKF(strstr(out_text, keys[k]), "missing %s in %s", keys[k], out_text);
+    CHECK(strstr(err_text, "conv.weight") && strstr(err_text, "--min-elements"));
+
+    /* .npy in, .npy out; conv rank 4 is [out, in*kh*kw] */
+    rc = RUN_TOOL("decompose", "test/data/tiny_conv_v3.npy", "--config", "1:4", "--reconstruct",
+                  tp("conv.npy"), "-o", tp("conv.tasd"));
+    CHECK(rc == 0 && strstr(out_text, "[2, 3, 2, 2]") && strstr(out_text, "[2, 12]"));
+    tasd_series *s = NULL;
+    CHECK_OK(tasd_series_load(NULL, tp("conv.tasd"), &s));
+    tasd_stats st;
+    if (s) {
+        tasd_series_stats(s, &st);
+        CHECK(st.kept_nonzeros <= 6);
+    }
+    tasd_series_destroy(s);
+    m = NULL;
+    CHECK_OK(tasd_model_open(NULL, tp("conv.npy"), &m));
+    if (m) {
+        tasd_tensor_info info;
+        tasd_model_info(m, 0, &info);
+        CHECK(info.ndim == 4 && info.shape[1] == 3 && !strcmp(info.dtype_name, "<f4"));
+    }
+    tasd_model_close(m);
+    CHECK(leftovers() == 0);
+}
+
+static void write_st(const char *path, const char *json, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    unsigned char len[8];
+    size_t hl = strlen(json);
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)(hl >> 8 * i);
+    fwrite(len, 1, 8, f);
+    fwrite(json, 1, hl, f);
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void test_bad_input(void)
+{
+    /* NaN in one tensor: exit 1, file and tensor named, no outputs left. */
+    float data[2 * 8 * 2];
+    for (int i = 0; i < 32; i++)
+        data[i] = (float)i;
+    data[21] = NAN;
+    write_st(tp("nan.safetensors"),
+             "{\"good\":{\"dtype\":\"F32\",\"shape\":[2,8],\"data_offsets\":[0,64]},"
+             "\"bad.w\":{\"dtype\":\"F32\",\"shape\":[2,8],\"data_offsets\":[64,128]}}",
+             data, sizeof data);
+    int rc = RUN_TOOL("decompose", tp("nan.safetensors"), "--config", "2:4", "-o", tp("n.tasd"),
+                      "--reconstruct", tp("n.safetensors"));
+    CHECK(rc == 1);
+    CHECK(strstr(err_text, "nan.safetensors") && strstr(err_text, "bad.w"));
+    CHECK(!exists(tp("n.tasd")) && !exists(tp("n.safetensors")) && leftovers() == 0);
+    /* Header offsets past the end. */
+    write_st(tp("past.safetensors"),
+             "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,8],\"data_offsets\":[0,64]}}", data, 32);
+    rc = RUN_TOOL("decompose", tp("past.safetensors"), "--config", "2:4", "-o", tp("p.tasd"));
+    CHECK(rc == 1 && strstr(err_text, "past.safetensors") && strstr(err_text, "\"w\""));
+    CHECK(!exists(tp("p.tasd")));
+    /* Unknown dtype */
+    write_st(tp("dt.safetensors"),
+             "{\"w\":{\"dtype\":\"F48\",\"shape\":[2,8],\"data_offsets\":[0,64]}}", data, 64);
+    rc = RUN_TOOL("inspect", tp("dt.safetensors"));
+    CHECK(rc == 1 && strstr(err_text, "F48"));
+    /* A corrupted .tasd */
+    rc = RUN_TOOL("decompose", "test/data/tiny_f32.npy", "--config", "2:4", "-o", tp("c.tasd"));
+    CHECK(rc == 0);
+    FILE *f = fopen(tp("c.tasd"), "r+b");
+    if (f) {
+        fseek(f, 200, SEEK_SET);
+        int ch = fgetc(f);
+        fseek(f, 200, SEEK_SET);
+        fputc(ch ^ 0x10, f);
+        fclose(f);
+    }
+    rc = RUN_TOOL("inspect", tp("c.tasd"));
+    CHECK(rc == 1 && strstr(err_text, "c.tasd") && strstr(err_text, "checksum"));
+    /* An output in a directory that does not exist */
+    rc = RUN_TOOL("decompose", "test/data/tiny_f32.npy", "--config", "2:4", "-o",
+                  "/nonexistent-dir/x.tasd");
+    CHECK(rc == 1 && strstr(err_text, "/nonexistent-dir/x.tasd"));
+    CHECK(leftovers() == 0);
+}
+
+static void test_search(void)
+{
+    const char *cfg = tp("layers.cfg");
+    int rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "sparse-tensor-core",
+                      "--budget", "0.3", "-o", cfg, "--quiet");
+    CHECKF(rc == 0, "rc %d %s", rc, err_text);
+    char text[4096];
+    slurp(cfg, text, sizeof text);
+    CHECK(count_lines(text, "") >= 3);
+    CHECK(strstr(text, "layer.0.weight W=2:4 A=none\n"));
+    CHECK(strstr(text, "conv.weight W=2:4 A=none\n"));
+    /* target constraint: only 2:4 terms or none */
+    for (char *p = text; (p = strstr(p, "W=")); p += 2)
+        CHECK(!strncmp(p, "W=2:4 ", 6) || !strncmp(p, "W=none ", 7));
+    /* tighter budget -> never cheaper; an impossible budget -> none */
+    rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "vegeta", "--budget",
+                  "0.001", "-o", cfg, "--calib", "x.npy");
+    CHECK(rc == 0 && strstr(err_text, "--calib"));
+    slurp(cfg, text, sizeof text);
+    CHECK(strstr(text, "emb.weight W=none A=none\n"));
+    rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget", "0.5",
+                  "-o", cfg);
+    slurp(cfg, text, sizeof text);
+    CHECK(rc == 0 && strstr(text, "layer.0.weight W=1:4 A=none\n"));
+    CHECK(leftovers() == 0);
+}
+
+static void test_bench_demo(void)
+{
+    /* Not built here (or built): either runs, or says clearly that it is not built. */
+    setenv("TASD_DEMO", "/nonexistent/demo", 1);
+    int rc = RUN_TOOL("demo");
+    CHECK(rc == 1 && strstr(err_text, "TASD_DEMO"));
+    unsetenv("TASD_DEMO");
+    setenv("TASD_BENCH", "/bin/true", 1);
+    CHECK(RUN_TOOL("bench", "--quick") == 0);
+    setenv("TASD_BENCH", "/bin/false", 1);
+    CHECK(RUN_TOOL("bench", "--quick") == 1);
+    unsetenv("TASD_BENCH");
+}
+
+static void setup(void)
+{
+    ssize_t n = readlink("/proc/self/exe", tool, sizeof tool - 32);
+    if (n <= 0) {
+        fprintf(stderr, "cannot find myself\n");
+        exit(1);
+    }
+    tool[n] = 0;
+    char *s = strrchr(tool, '/');
+    *s = 0;
+    s = strrchr(tool, '/'); /* .../build/test -> .../build */
+    if (s)
+        *s = 0;
+    strcat(tool, "/bin/tasd");
+    if (access(tool, X_OK) != 0) {
+        fprintf(stderr, "FAIL: %s is not built (make tool)\n", tool);
+        printf("0 passed, 1 failed\n");
+        exit(1);
+    }
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tasd_test_tool.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        exit(1);
+}
+
+static void teardown(void)
+{
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.')
+            unlink(tp(e->d_name));
+    if (d)
+        closedir(d);
+    rmdir(tmpdir);
+}
+
+TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose);
+          RUN(test_bad_input); RUN(test_search); RUN(test_bench_demo); teardown();)
