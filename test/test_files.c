@@ -184,6 +184,52 @@ static void test_golden_safetensors(void)
 
 /* ---- F16/BF16 views in tasd_decompose ---- */
 
+static void export_equal(const tasd_series *a, const tasd_series *b, int *same);
+
+/* The committed .tasd golden files still load, and hold exactly what
+ * decomposing the golden models gives today (format stability). */
+static void test_golden_tasd(void)
+{
+    tasd_series *g = NULL, *s = NULL;
+    CHECK_OK(tasd_series_load(NULL, "test/data/tiny_f32_2x4.tasd", &g));
+    tasd_model *m = NULL;
+    CHECK_OK(tasd_model_open(NULL, "test/data/tiny_f32.npy", &m));
+    tasd_config *cfg = NULL;
+    CHECK_OK(tasd_config_parse(NULL, "2:4", &cfg));
+    tasd_view v;
+    if (m && tasd_model_view(m, 0, &v) == TASD_OK)
+        CHECK_OK(tasd_decompose(NULL, &v, cfg, TASD_GREEDY, &s));
+    int same = 0;
+    if (g && s)
+        export_equal(g, s, &same);
+    CHECK(same);
+    /* Saving it again gives the committed bytes. */
+    size_t n = 0, fn = 0;
+    unsigned char *want = read_all("test/data/tiny_f32_2x4.tasd", &fn);
+    if (s && want) {
+        tasd_series_save_buffer(s, NULL, 0, &n);
+        unsigned char *b = malloc(n);
+        CHECK_OK(tasd_series_save_buffer(s, b, n, NULL));
+        CHECK(n == fn && memcmp(b, want, n) == 0);
+        free(b);
+    }
+    free(want);
+    tasd_series_destroy(g);
+    tasd_series_destroy(s);
+    tasd_config_destroy(cfg);
+    tasd_model_close(m);
+    tasd_archive *ar = NULL;
+    CHECK_OK(tasd_archive_open(NULL, "test/data/tiny_2x4_1x8.tasd", &ar));
+    if (ar) {
+        CHECK(tasd_archive_count(ar) == 3);
+        tasd_archive_entry e;
+        CHECK_OK(tasd_archive_entry_info(ar, 1, &e));
+        CHECK(!strcmp(e.name, "conv.weight") && e.rows == 4 && e.cols == 8 && e.terms == 2);
+        tasd_archive_close(ar);
+    }
+}
+
+
 static void export_equal(const tasd_series *a, const tasd_series *b, int *same)
 {
     *same = 1;
@@ -971,7 +1017,7 @@ static void teardown(void)
 }
 
 TEST_MAIN(setup(); RUN(test_golden_npy); RUN(test_golden_safetensors);
-          RUN(test_decompose_half_views); RUN(test_npy_roundtrip);
+          RUN(test_decompose_half_views); RUN(test_golden_tasd); RUN(test_npy_roundtrip);
           RUN(test_safetensors_roundtrip); RUN(test_tasd_roundtrip); RUN(test_archive);
           RUN(test_tasd_corruption); RUN(test_tasd_forged); RUN(test_bad_npy);
           RUN(test_bad_safetensors); RUN(test_null_args); teardown();)
