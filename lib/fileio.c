@@ -1,4 +1,8 @@
 /* File helpers: CRC-32, mappings, atomic output files, UTF-8 checks. */
+/* madvise(MADV_DONTNEED): glibc's posix_madvise ignores POSIX_MADV_DONTNEED. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE 1
+#endif
 #include "fileio.h"
 
 #include <errno.h>
@@ -104,9 +108,16 @@ void tasdi_map_release(const tasdi_map *m, uint64_t off, uint64_t len)
     if (hi > m->size)
         hi = m->size;
     hi = hi / page * page;
-    if (hi > lo)
-        posix_madvise((void *)(uintptr_t)(m->data + lo), (size_t)(hi - lo),
-                      POSIX_MADV_DONTNEED);
+    if (hi <= lo)
+        return;
+    void *p = (void *)(uintptr_t)(m->data + lo);
+#if defined(__linux__) && defined(MADV_DONTNEED)
+    /* A read-only private file mapping: dropped pages are simply read
+     * again from the file if touched later. */
+    madvise(p, (size_t)(hi - lo), MADV_DONTNEED);
+#else
+    posix_madvise(p, (size_t)(hi - lo), POSIX_MADV_DONTNEED);
+#endif
 }
 
 char *tasdi_strdup(const tasd_allocator *a, const char *s, size_t len)

@@ -457,6 +457,7 @@ typedef struct dec_job {
     tasd_archive_writer *archive;
     tasd_writer *recon;
     bool json;
+    int ctx_threads;     /* threads per decomposition (1 unless tensors < threads) */
     /* ordered hand-off */
     pthread_mutex_t lock;
     pthread_cond_t turn;
@@ -553,7 +554,7 @@ static void *dec_worker(void *arg)
     dec_job *J = arg;
     tasd_context *ctx = NULL;
     if (tasd_context_create(NULL, &ctx) == TASD_OK)
-        tasd_context_set_threads(ctx, 1);
+        tasd_context_set_threads(ctx, J->ctx_threads);
     for (;;) {
         pthread_mutex_lock(&J->lock);
         if (J->failed || J->next_claim >= J->ntodo) {
@@ -811,9 +812,13 @@ static int cmd_decompose(int argc, char **argv)
                "retained", "rel_err", "coverage", "time_ms");
         fflush(stdout);
     }
-    int nt = threads > 0 ? (int)threads : default_threads();
+    int total = threads > 0 ? (int)threads : default_threads();
+    int nt = total;
     if (nt > J.ntodo)
         nt = J.ntodo > 0 ? (int)J.ntodo : 1;
+    /* Threads over tensors; leftover threads (fewer tensors than threads)
+     * go to each decomposition. Results do not depend on either count. */
+    J.ctx_threads = total / nt > 1 ? total / nt : 1;
     pthread_t tid[1024];
     int started = 0;
     for (int t = 1; t < nt; t++)
