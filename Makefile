@@ -62,7 +62,7 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all lib examples test test-sanitize demo install uninstall clean help
+.PHONY: all lib examples test test-sanitize demo install uninstall install-check clean help
 
 all: lib examples
 
@@ -75,6 +75,7 @@ help:
 	@echo "make test-sanitize    the test suite under ASan+UBSan (in build-san/)"
 	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
 	@echo "make uninstall        remove what install put there"
+	@echo "make install-check    stage an install and build an example against it via pkg-config"
 	@echo "options: OPENMP=0 (build without OpenMP), CC=clang, OPT=-O3"
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
@@ -139,8 +140,11 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so \
 	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
 
+install-check: lib
+	@CC="$(CC)" sh test/install_check.sh
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-*
 
 # Each optional part keeps its rules beside its sources (tools/, bench/,
 # test/): one fragment per folder, e.g. tools/tools.mk, bench/bench.mk.
