@@ -28,3 +28,7 @@ install-tool: $(TOOL_BIN)
 uninstall: uninstall-tool
 uninstall-tool:
 	rm -f $(DESTDIR)$(BINDIR)/tasd
+
+# test_tool runs the tool of its own build tree (also for test-valgrind and
+# other BUILD= directories): building the test builds the tool.
+$(BUILD)/test/test_tool: $(TOOL_BIN)
