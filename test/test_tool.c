@@ -354,31 +354,35 @@ static void test_search(void)
     slurp(cfg, text, sizeof text);
     CHECK(count_lines(text, "") >= 3);
     /* 2:4 keeps ~0.40 relative error on these tensors */
-    CHECK(strstr(text, "layer.0.weight W=2:4 A=none\n"));
-    CHECK(strstr(text, "conv.weight W=2:4 A=none\n"));
+    CHECK(strstr(text, "layer.0.weight W=2:4 A=none method=greedy target=sparse-tensor-core\n"));
+    CHECK(strstr(text, "conv.weight W=2:4 A=none method=greedy target=sparse-tensor-core\n"));
     /* target constraint: only 2:4 terms or none */
-    for (char *p = text; (p = strstr(p, "W=")); p += 2)
-        CHECK(!strncmp(p, "W=2:4 ", 6) || !strncmp(p, "W=none ", 7));
+    char *body = text;
+    while (*body == '#' && strchr(body, '\n'))
+        body = strchr(body, '\n') + 1;
+    for (char *p = body; (p = strstr(p, " W=")); p += 3)
+        CHECK(!strncmp(p, " W=2:4 ", 7) || !strncmp(p, " W=none ", 8));
+    CHECK(!strncmp(text, "# libtasd layer configs", 23));
     rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "sparse-tensor-core",
                   "--budget", "0.3", "-o", cfg, "--quiet");
     slurp(cfg, text, sizeof text);
-    CHECK(rc == 0 && strstr(text, "layer.0.weight W=none A=none\n"));
+    CHECK(rc == 0 && strstr(text, "layer.0.weight W=none A=none method=greedy target=sparse-tensor-core\n"));
     /* vegeta: a tighter budget buys a costlier series (1:4/2:4 terms only) */
     rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "vegeta", "--budget",
                   "0.3", "-o", cfg, "--calib", "x.npy");
     CHECK(rc == 0 && strstr(err_text, "--calib"));
     slurp(cfg, text, sizeof text);
-    CHECK(strstr(text, "emb.weight W=2:4+1:4 A=none\n"));
+    CHECK(strstr(text, "emb.weight W=2:4+1:4 A=none method=greedy target=vegeta\n"));
     rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "vegeta", "--budget",
                   "0.001", "-o", cfg);
     slurp(cfg, text, sizeof text);
-    CHECK(rc == 0 && strstr(text, "emb.weight W=none A=none\n"));
+    CHECK(rc == 0 && strstr(text, "emb.weight W=none A=none method=greedy target=vegeta\n"));
     /* cpu: the cheapest candidate within budget (3:8 is cheaper than 2:4) */
     rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget", "0.5",
                   "-o", cfg);
     slurp(cfg, text, sizeof text);
-    CHECK(rc == 0 && strstr(text, "layer.0.weight W=2:4 A=none\n") &&
-          strstr(text, "conv.weight W=3:8 A=none\n"));
+    CHECK(rc == 0 && strstr(text, "layer.0.weight W=2:4 A=none method=greedy target=cpu\n") &&
+          strstr(text, "conv.weight W=3:8 A=none method=greedy target=cpu\n"));
     CHECK(leftovers() == 0);
 }
 

@@ -41,8 +41,9 @@ static void usage_search(FILE *f)
             "\n"
             "Choose, for each matrix of FILE, the cheapest N:M series whose relative\n"
             "weight error ||W - Wa|| / ||W|| is at most B (e.g. 0.3), among the configs\n"
-            "the target runs, and write one line per tensor, `name W=CFG A=none`\n"
-            "(W=none when no config meets the budget), to layers.cfg (atomically).\n"
+            "the target runs, and write one line per tensor,\n"
+            "`name W=CFG A=none method=M target=NAME` (W=none when no config meets the\n"
+            "budget), to layers.cfg (atomically; format in docs/format.md).\n"
             "\n"
             "  --target NAME   cpu (1:8, 1:4, 2:8, 2:4, 3:8, 4:8 and sums of them),\n"
             "                  sparse-tensor-core (2:4 only), vegeta (1:4 and 2:4 terms)\n"
@@ -200,6 +201,9 @@ int cmd_search(int argc, char **argv)
         goto done;
     }
     int64_t count = tasd_model_count(m);
+    static const char header[] =
+        "# libtasd layer configs: NAME W=SERIES|none A=SERIES|none method=greedy|optimal [target=SPEC]\n"
+        "# written by `tasd search` (fallback search on weight error only)\n";
     if (!tool_quiet)
         fprintf(stderr, "tasd: search: %s, target %s, budget %g (weight error, fallback search)\n",
                 file, target, budget);
@@ -208,13 +212,30 @@ int cmd_search(int argc, char **argv)
         tasd_model_info(m, i, &info);
         if (tool_skip_reason(&info, patterns, min_el))
             continue;
-        for (const char *p = info.name; *p; p++)
-            if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '=') {
-                tool_error("%s: tensor \"%s\": a name with whitespace or '=' cannot go into a "
-                           "layer config file", file, info.name);
-                rc = 1;
-                goto done;
-            }
+        /* Names as docs/format.md's layer config files allow: 1..255 bytes,
+         * no whitespace, control bytes, '#' or '='. A .npy array is named
+         * after its file. */
+        char npy_name[256];
+        const char *lname = info.name;
+        if (!*lname) {
+            const char *b = strrchr(file, '/');
+            b = b ? b + 1 : file;
+            size_t bl = strlen(b);
+            if (bl > 4 && !strcmp(b + bl - 4, ".npy"))
+                bl -= 4;
+            snprintf(npy_name, sizeof npy_name, "%.*s", (int)(bl < 255 ? bl : 255), b);
+            lname = npy_name;
+        }
+        bool name_ok = *lname && strlen(lname) <= 255;
+        for (const unsigned char *q = (const unsigned char *)lname; *q && name_ok; q++)
+            if (*q <= 0x20 || *q == 0x7f || *q == '#' || *q == '=')
+                name_ok = false;
+        if (!name_ok) {
+            tool_error("%s: tensor \"%s\": this name cannot go into a layer config file "
+                       "(1..255 bytes, no whitespace, control bytes, '#' or '=')", file, lname);
+            rc = 1;
+            goto done;
+        }
         tool_progress("search %s [%lld/%lld] %s", file, (long long)i + 1, (long long)count,
                       info.name);
         tasd_view v;
@@ -230,9 +251,9 @@ int cmd_search(int argc, char **argv)
             break;
         }
         const char *w = k >= 0 ? c[k].text : "none";
-        size_t need = strlen(info.name) + strlen(w) + 16;
-        if (len + need + 1 > cap) {
-            size_t ncap = (cap ? cap * 2 : 4096) + need;
+        size_t need = strlen(lname) + strlen(w) + strlen(target) + 64;
+        if (len + need + sizeof header + 1 > cap) {
+            size_t ncap = (cap ? cap * 2 : 4096) + need + sizeof header;
             char *nt = realloc(text, ncap);
             if (!nt) {
                 tool_error("out of memory");
@@ -242,7 +263,10 @@ int cmd_search(int argc, char **argv)
             text = nt;
             cap = ncap;
         }
-        len += (size_t)snprintf(text + len, cap - len, "%s W=%s A=none\n", info.name, w);
+        if (len == 0)
+            len += (size_t)snprintf(text, cap, "%s", header);
+        len += (size_t)snprintf(text + len, cap - len, "%s W=%s A=none method=%s target=%s\n",
+                                lname, w, tasd_method_name(method), target);
         tool_progress_clear();
         if (!tool_quiet) {
             if (k >= 0)
@@ -254,8 +278,9 @@ int cmd_search(int argc, char **argv)
         }
     }
     tool_progress_clear();
-    if (!rc && tool_write_file_atomic(out, text ? text : "", len) != 0)
-        rc = 1;
+    if (!rc && tool_write_file_atomic(out, len ? text : header,
+                                      len ? len : sizeof header - 1) != 0)
+        rc = 1; /* no eligible tensor: the header alone */
 done:
     free(text);
     tasd_model_close(m);
