@@ -95,7 +95,7 @@ static tasd_status series_plan(const tasd_series *s, rec_layout *L)
     return TASD_OK;
 }
 
-enum { CHUNK_SLOTS = 8 * 4096 };
+enum { CHUNK_SLOTS = 8 * 512 }; /* 16 KiB of stack at most */
 
 /* Write one record at `base`; L from series_plan. */
 static tasd_status rec_write(sink *k, uint64_t base, const tasd_series *s, const rec_layout *L)

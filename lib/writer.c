@@ -374,7 +374,7 @@ tasd_status tasd_writer_put(tasd_writer *w, int64_t i, const tasd_view *v)
                           w->out.path, t->name, (long long)n, (long long)t->elems);
     if (n > 0 && !v->data)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_writer_put: view data is NULL");
-    enum { CHUNK = 16384 };
+    enum { CHUNK = 4096 }; /* 16 KiB of stack at most */
     unsigned char buf[CHUNK * 4];
     int64_t idx[TASD_MAX_DIMS] = {0, 0, 0, 0};
     uint64_t off = t->offset;
