@@ -361,6 +361,35 @@ static void test_npy_roundtrip(void)
             CHECK(k ? fabsf(back[i] - src[i]) <= 1e-3f * fabsf(src[i]) + 1e-7f : back[i] == src[i]);
         tasd_model_close(m);
     }
+    /* A tensor larger than the writer's chunk, from a strided view, in f16. */
+    {
+        int64_t r = 130, c = 70;
+        float *big = malloc((size_t)(r * c) * 4);
+        fill_random(big, r * c, 0.1);
+        tasd_tensor_info ti;
+        memset(&ti, 0, sizeof ti);
+        ti.dtype_name = "<f2";
+        ti.ndim = 2;
+        ti.shape[0] = c;
+        ti.shape[1] = r;
+        tasd_writer *w = NULL;
+        CHECK_OK(tasd_writer_create(NULL, tmp_path("big.npy"), TASD_FORMAT_NPY, 1, &ti, &w));
+        tasd_view v = tasd_view_transpose(tasd_view_2d(big, TASD_F32, r, c, c));
+        CHECK_OK(tasd_writer_put(w, 0, &v));
+        CHECK_OK(tasd_writer_finish(w));
+        tasd_model *m = NULL;
+        float *back = malloc((size_t)(r * c) * 4);
+        CHECK_OK(tasd_model_open(NULL, tmp_path("big.npy"), &m));
+        CHECK_OK(tasd_model_read_f32(m, 0, back, r * c));
+        int bad = 0;
+        for (int64_t i = 0; i < c; i++)
+            for (int64_t j = 0; j < r; j++)
+                bad += fabsf(back[i * r + j] - big[j * c + i]) > 1e-3f * fabsf(big[j * c + i]) + 1e-7f;
+        CHECK(bad == 0);
+        tasd_model_close(m);
+        free(back);
+        free(big);
+    }
     /* rank 1 and rank 0 shapes */
     for (int nd = 0; nd <= 1; nd++) {
         tasd_tensor_info ti;
@@ -525,6 +554,8 @@ static void test_tasd_roundtrip(void)
         {"1:8+2:4", TASD_OPTIMAL, 3, 21}, {"1:2", TASD_GREEDY, 4, 9},
         {"3:32+1:16", TASD_OPTIMAL, 6, 70}, {"1:4+1:4+1:4", TASD_GREEDY, 1, 1},
         {"2:4", TASD_GREEDY, 0, 8},
+        /* several write chunks (4096 slots each), odd tails */
+        {"3:32+1:4", TASD_GREEDY, 700, 100}, {"2:4", TASD_OPTIMAL, 300, 101},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         int64_t rows = cases[k].rows, cols = cases[k].cols;
