@@ -788,6 +788,7 @@ static int cmd_decompose(int argc, char **argv)
             st = tasd_model_raw(model, i, &raw, &nb);
             if (!st)
                 st = tasd_writer_put_raw(J.recon, i, raw, (size_t)nb);
+            tasd_model_release(model, i);
             if (st)
                 tool_error("%s: tensor \"%s\": %s", recon, infos[i].name, tool_status(st));
         }
