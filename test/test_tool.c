@@ -297,6 +297,54 @@ static void write_st(const char *path, const char *json, const void *data, size_
     fclose(f);
 }
 
+
+/* Strip the "time_ms":... fields so runs can be compared. */
+static void strip_times(char *s)
+{
+    char *p;
+    while ((p = strstr(s, ",\"time_ms\":"))) {
+        char *e = p + 11;
+        while (*e && *e != '}')
+            e++;
+        memmove(p, e, strlen(e) + 1);
+    }
+}
+
+static void test_threads_deterministic(void)
+{
+    static char first[1 << 16];
+    int rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4+1:8",
+                      "--json", "--threads", "1", "-o", tp("t1.tasd"));
+    CHECK(rc == 0);
+    strip_times(out_text);
+    snprintf(first, sizeof first, "%s", out_text);
+    for (int t = 2; t <= 5; t++) {
+        char ts[8], name[32];
+        snprintf(ts, sizeof ts, "%d", t);
+        snprintf(name, sizeof name, "t%d.tasd", t);
+        rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4+1:8",
+                      "--json", "--threads", ts, "-o", tp(name));
+        strip_times(out_text);
+        CHECKF(rc == 0 && !strcmp(out_text, first), "--threads %d output differs", t);
+        size_t n1, n2;
+        unsigned char *a = NULL, *b = NULL;
+        FILE *f1 = fopen(tp("t1.tasd"), "rb"), *f2 = fopen(tp(name), "rb");
+        if (f1 && f2) {
+            a = malloc(1 << 16);
+            b = malloc(1 << 16);
+            n1 = fread(a, 1, 1 << 16, f1);
+            n2 = fread(b, 1, 1 << 16, f2);
+            CHECKF(n1 == n2 && !memcmp(a, b, n1), "--threads %d archive differs", t);
+        }
+        if (f1)
+            fclose(f1);
+        if (f2)
+            fclose(f2);
+        free(a);
+        free(b);
+    }
+}
+
 static void test_bad_input(void)
 {
     /* NaN in one tensor: exit 1, file and tensor named, no outputs left. */
@@ -436,5 +484,5 @@ static void teardown(void)
     rmdir(tmpdir);
 }
 
-TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose);
+TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(test_threads_deterministic);
           RUN(test_bad_input); RUN(test_search); RUN(test_bench_demo); teardown();)
