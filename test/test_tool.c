@@ -345,6 +345,30 @@ static void test_threads_deterministic(void)
     }
 }
 
+
+/* docs/format.md is enough to write a reader: test/tasd_reader.py (plain
+ * Python, written from the spec) reads the tool's .tasd and must produce the
+ * same dense approximation, byte for byte, as the tool's --reconstruct. */
+static void test_independent_reader(void)
+{
+    if (system("command -v python3 >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "SKIPPED test_independent_reader: python3 is not installed\n");
+        return;
+    }
+    static const char *cfgs[] = {"2:4+1:8", "1:8+3:32", "1:2"};
+    for (int k = 0; k < 3; k++) {
+        int rc = RUN_TOOL("decompose", "test/data/tiny_f32.npy", "--config", cfgs[k], "--method",
+                          "optimal", "-o", tp("ind.tasd"), "--reconstruct", tp("ind_tool.npy"));
+        CHECK(rc == 0);
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "python3 test/tasd_reader.py '%s' '' '%s'", tp("ind.tasd"),
+                 tp("ind_py.npy"));
+        CHECKF(system(cmd) == 0, "%s", cmd);
+        snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", tp("ind_tool.npy"), tp("ind_py.npy"));
+        CHECKF(system(cmd) == 0, "config %s: the Python reader disagrees", cfgs[k]);
+    }
+}
+
 static void test_bad_input(void)
 {
     /* NaN in one tensor: exit 1, file and tensor named, no outputs left. */
@@ -484,5 +508,5 @@ static void teardown(void)
     rmdir(tmpdir);
 }
 
-TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(test_threads_deterministic);
+TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(test_threads_deterministic); RUN(test_independent_reader);
           RUN(test_bad_input); RUN(test_search); RUN(test_bench_demo); teardown();)
