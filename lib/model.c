@@ -384,7 +384,7 @@ static tasd_status jstring(json *j, char **out, size_t *len)
     j->p++;
     const unsigned char *s = j->p;
     while (j->p < j->end && *j->p != '"') {
-        if (*j->p == '\\')
+        if (*j->p == '\\' && j->end - j->p > 1)
             j->p++;
         j->p++;
     }
