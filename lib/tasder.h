@@ -1,0 +1,78 @@
+/* Internal declarations shared by the TASDER files: targets, layer configs,
+ * layers and the search. Not installed. */
+#ifndef TASD_TASDER_H
+#define TASD_TASDER_H
+
+#include "dispatch.h"
+
+/* ---- targets ---- */
+
+#define TASDI_TARGET_SPEC_MAX 512
+
+struct tasd_target {
+    tasd_allocator allocator;
+    char name[32];
+    int measured;
+    int npat;
+    int n[TASD_TARGET_MAX_PATTERNS];
+    int m[TASD_TARGET_MAX_PATTERNS];
+    double cost[TASD_TARGET_MAX_PATTERNS];
+    double act;   /* dense MACs per activation element per A-side term */
+};
+
+/* Cost of term (n, m) on the target; < 0 if it cannot run it. */
+double tasdi_target_term_cost(const tasd_target *t, int n, int m);
+/* Check a target spec without building (or measuring) the target. */
+tasd_status tasdi_target_spec_check(const char *spec);
+
+/* ---- layer configs ---- */
+
+struct tasd_layer_config {
+    tasd_allocator allocator;
+    char *name;           /* NUL-terminated, owned */
+    tasd_config *w;       /* NULL = none */
+    tasd_config *a;       /* NULL = none */
+    tasd_method method;
+    char *target;         /* NUL-terminated, owned ("" = unspecified) */
+};
+
+tasd_status tasdi_layer_config_copy(const tasd_allocator *a,
+                                    const tasd_layer_config *src,
+                                    tasd_layer_config **out);
+
+/* ---- the dense path ---- */
+
+#define TASDI_DENSE_NR 16
+
+/* W [out, in] repacked as W^T panels: [panels][in][NR] floats, zero-padded
+ * past `out`, so that Y = X*W^T runs with NR outputs in registers. */
+typedef struct tasdi_dense {
+    int64_t out, in, panels;
+    float *p;
+    size_t bytes;
+} tasdi_dense;
+
+/* Pack W (any dtype/strides). Fails with NONFINITE on NaN/Inf when
+ * check_finite. */
+tasd_status tasdi_dense_pack(const tasd_allocator *a, const tasdi_matrix *w,
+                             bool check_finite, tasdi_dense *out);
+void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d);
+/* Y = X * W^T (+ bias if not NULL); X f32 [tokens, in], Y f32 [tokens, out]
+ * (any strides, already validated). */
+void tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
+                     const tasdi_matrix *x, const float *bias,
+                     int64_t bias_stride, const tasdi_matrix *y);
+
+/* tasd_gemm_act after its checks; A must be finite. */
+tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
+                               const tasdi_matrix *a, const tasd_config *config,
+                               tasd_method method, const tasdi_matrix *b,
+                               float beta, const tasdi_matrix *c);
+
+/* First non-finite element's row of a matrix (f32/f16/bf16), or -1. */
+int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m);
+
+/* Monotonic clock in seconds. */
+double tasdi_seconds(void);
+
+#endif
