@@ -105,9 +105,11 @@ tasd_status tasd_config_parse(tasd_context *ctx, const char *text,
             return tasdi_fail(TASD_ERR_CONFIG, "config \"%.64s\": more than %d terms",
                               text, TASD_MAX_TERMS);
         tasd_status st = tasdi_check_term(terms, nv, mv);
-        if (st)
-            return tasdi_fail(st, "config \"%.64s\": %s", text,
-                              tasd_last_error_message());
+        if (st) {
+            char why[160]; /* the detail lives in the buffer tasdi_fail rewrites */
+            snprintf(why, sizeof why, "%s", tasd_last_error_message());
+            return tasdi_fail(st, "config \"%.64s\": %s", text, why);
+        }
         n[terms] = nv;
         m[terms] = mv;
         terms++;

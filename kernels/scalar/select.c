@@ -12,15 +12,15 @@ void tasdi_scalar_select(float *residual, int64_t k, int n, int m, float *values
         float *v = values + g * n;
         uint8_t *ix = index + g * n;
         int len = k - g * m < m ? (int)(k - g * m) : m;
+        float mag[32];
+        for (int i = 0; i < len; i++)
+            mag[i] = fabsf(x[i]);
         int out = 0;
         for (int i = 0; i < len; i++) {
             /* rank = how many elements beat x[i]; ties go to the lower index */
-            float a = fabsf(x[i]);
             int rank = 0;
-            for (int j = 0; j < len; j++) {
-                float b = fabsf(x[j]);
-                rank += (b > a) || (b == a && j < i);
-            }
+            for (int j = 0; j < len; j++)
+                rank += (mag[j] > mag[i]) || (mag[j] == mag[i] && j < i);
             if (rank < n) {
                 v[out] = x[i];
                 ix[out] = (uint8_t)i;
