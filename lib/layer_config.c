@@ -135,6 +135,8 @@ static tasd_status parse_series(tasd_context *ctx, const char *key, const char *
     if (strcmp(v, "none") == 0)
         return TASD_OK;
     tasd_status st = tasd_config_parse(ctx, v, out);
+    if (st == TASD_ERR_OUT_OF_MEMORY)
+        return st;
     if (st) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", tasd_last_error_message());
