@@ -591,6 +591,7 @@ typedef struct tasd_model_search_result {
     int64_t steps;       /* moves taken along the path              */
     int64_t calls;       /* score callbacks made (score mode)       */
     double score;        /* score of the result (score mode; NAN if never scored) */
+    int64_t found;       /* score mode: 1 if the result scored >= threshold */
     double reserved[4];
 } tasd_model_search_result;
 
@@ -609,8 +610,11 @@ typedef tasd_status (*tasd_score_fn)(void *user, const tasd_model_config *assign
 /* Walks the same path as tasd_search_model() (without a total budget) and
  * binary-searches it with the callback for the cheapest assignment whose
  * score is >= threshold, making at most max_calls calls (>= 1). The answer
- * is always an assignment the callback scored >= threshold, or all-dense
- * (result->score NAN) if none did. */
+ * is an assignment the callback scored >= threshold (result->found = 1), or,
+ * if none did, the path's start: every layer at its error-0 front point,
+ * normally dense (found = 0; score is its score if it was scored, else NAN).
+ * The binary search assumes the score falls along the path (it does when
+ * the proxy error tracks the score); the answer is verified either way. */
 TASD_API tasd_status tasd_search_model_scored(tasd_context *ctx,
                                               const tasd_layer_search *const *layers,
                                               int64_t n, double layer_cap,
