@@ -95,8 +95,25 @@ tasd_status tasdi_dense_pack(const tasd_allocator *a, const tasdi_matrix *w,
     return TASD_OK;
 }
 
+tasd_status tasdi_dense_add_series(const tasd_context *ctx, const tasdi_matrix *w,
+                                   tasdi_dense *d)
+{
+    const tasdi_ops *ops = tasdi_context_ops(ctx);
+    if (!ops || ops->id == TASD_BACKEND_SCALAR || d->series)
+        return TASD_OK;
+    tasd_config all;
+    memset(&all, 0, sizeof all);
+    all.allocator = *tasdi_allocator(ctx);
+    all.terms = 1;
+    all.n[0] = 8;
+    all.m[0] = 8;
+    return tasdi_decompose_matrix(ctx, w, &all, TASD_GREEDY, &d->series);
+}
+
 void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d)
 {
+    tasd_series_destroy(d->series);
+    d->series = NULL;
     tasdi_free(a, d->p, d->bytes);
     d->p = NULL;
     d->bytes = 0;
@@ -155,10 +172,26 @@ static void dense_task(void *arg, int64_t task)
     }
 }
 
-void tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
-                     const tasdi_matrix *x, const float *bias, int64_t bias_stride,
-                     const tasdi_matrix *y)
+tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
+                            const tasdi_matrix *x, const float *bias, int64_t bias_stride,
+                            const tasdi_matrix *y)
 {
+    if (d->series && x->rows >= TASDI_DENSE_SERIES_MIN_TOKENS) {
+        const tasdi_ops *ops = tasdi_context_ops(ctx);
+        if (!ops)
+            return TASD_ERR_UNSUPPORTED;
+        if (ops->id != TASD_BACKEND_SCALAR) {
+            /* Y^T = W * X^T on the wide kernels; bias preloaded into Y */
+            float *yp = (float *)(uintptr_t)y->data;
+            if (bias)
+                for (int64_t t = 0; t < y->rows; t++)
+                    for (int64_t o = 0; o < y->cols; o++)
+                        yp[t * y->rs + o * y->cs] = bias[o * bias_stride];
+            tasdi_matrix xt = {x->data, TASD_F32, x->cols, x->rows, x->cs, x->rs};
+            tasdi_matrix yt = {y->data, TASD_F32, y->cols, y->rows, y->cs, y->rs};
+            return tasdi_gemm_run(ctx, 1.0f, d->series, &xt, bias ? 1.0f : 0.0f, &yt);
+        }
+    }
     dense_job job;
     memset(&job, 0, sizeof job);
     job.d = d;
@@ -170,6 +203,7 @@ void tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
     if (job.ntasks > d->panels)
         job.ntasks = d->panels;
     tasdi_parallel(ctx, job.ntasks, dense_task, &job);
+    return TASD_OK;
 }
 
 /* ---- TASD-A: tasd_gemm_act ---- */
@@ -422,6 +456,8 @@ tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
         st = tasdi_dense_pack(a, &w, true, &l->dense);
         if (st == TASD_ERR_NONFINITE)
             st = tasdi_fail(st, "tasd_layer_create: %s", tasd_last_error_message());
+        if (!st)
+            st = tasdi_dense_add_series(ctx, &w, &l->dense);
         break;
     }
     if (st)
@@ -493,8 +529,7 @@ tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,
         return TASD_OK;
     switch (l->mode) {
     case TASD_LAYER_DENSE:
-        tasdi_dense_run(ctx, &l->dense, &x, l->bias, 1, &y);
-        return TASD_OK;
+        return tasdi_dense_run(ctx, &l->dense, &x, l->bias, 1, &y);
     case TASD_LAYER_WEIGHTS: {
         /* Y^T [out, tokens] = S [out, in] * X^T [in, tokens]: transposed
          * views are the same memory with swapped strides. */

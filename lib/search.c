@@ -336,10 +336,13 @@ tasd_status tasd_search_layer(tasd_context *ctx, const tasd_target *target,
                 goto fail;
             }
         st = tasdi_dense_pack(a, &wf, false, &k.wd);
+        if (!st)
+            st = tasdi_dense_add_series(ctx, &wf, &k.wd);
+        tasdi_matrix yf = {(const char *)k.y, TASD_F32, tokens, out_f, out_f, 1};
+        if (!st)
+            st = tasdi_dense_run(ctx, &k.wd, &xf, NULL, 0, &yf);
         if (st)
             goto fail;
-        tasdi_matrix yf = {(const char *)k.y, TASD_F32, tokens, out_f, out_f, 1};
-        tasdi_dense_run(ctx, &k.wd, &xf, NULL, 0, &yf);
         ref2 = sumsq(k.y, k.yn);
     }
 
@@ -410,7 +413,7 @@ tasd_status tasd_search_layer(tasd_context *ctx, const tasd_target *target,
                     tasdi_dense rd;
                     st = tasdi_dense_pack(a, &rm, false, &rd);
                     if (!st) {
-                        tasdi_dense_run(ctx, &rd, &xf, NULL, 0, &ef);
+                        st = tasdi_dense_run(ctx, &rd, &xf, NULL, 0, &ef);
                         tasdi_dense_free(a, &rd);
                         err = rel_err(sumsq(k.e, k.yn), ref2);
                     }
@@ -427,7 +430,7 @@ tasd_status tasd_search_layer(tasd_context *ctx, const tasd_target *target,
                 for (size_t j = 0; j < k.xn; j++)
                     k.r[j] = k.x[j] - k.r[j];
                 tasdi_matrix rm = {(const char *)k.r, TASD_F32, tokens, in_f, in_f, 1};
-                tasdi_dense_run(ctx, &k.wd, &rm, NULL, 0, &ef);
+                st = tasdi_dense_run(ctx, &k.wd, &rm, NULL, 0, &ef);
                 err = rel_err(sumsq(k.e, k.yn), ref2);
             }
         }

@@ -347,6 +347,8 @@ tasd_status tasd_target_measure(tasd_context *ctx, tasd_target *t, double max_se
     tasdi_matrix xt = {(const char *)x, TASD_F32, MEAS_IN, MEAS_TOK, 1, MEAS_IN};
     tasdi_matrix yt = {(const char *)y, TASD_F32, MEAS_OUT, MEAS_TOK, 1, MEAS_OUT};
     st = tasdi_dense_pack(a, &wm, false, &dense);
+    if (!st)
+        st = tasdi_dense_add_series(ctx, &wm, &dense);
     if (st)
         goto done;
     for (int i = 0; i < t->npat; i++) {
@@ -372,8 +374,10 @@ tasd_status tasd_target_measure(tasd_context *ctx, tasd_target *t, double max_se
     int reps = 0;
     while (reps < MEAS_MAXREP && (reps < 3 || tasdi_seconds() - t0 < max_seconds)) {
         double a0 = tasdi_seconds();
-        tasdi_dense_run(ctx, &dense, &xm, NULL, 0, &ym);
+        st = tasdi_dense_run(ctx, &dense, &xm, NULL, 0, &ym);
         times[reps] = tasdi_seconds() - a0;
+        if (st)
+            goto done;
         for (int i = 0; i < t->npat; i++) {
             a0 = tasdi_seconds();
             st = tasdi_gemm_run(ctx, 1.0f, s[i], &xt, 0.0f, &yt);
