@@ -27,7 +27,7 @@ int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m)
 
 /* A context for work that one task runs serially inside an outer parallel
  * loop: same allocator and backend, one thread, no pool. */
-static tasd_context serial_context(const tasd_context *ctx)
+tasd_context tasdi_serial_context(const tasd_context *ctx)
 {
     tasd_context s;
     if (ctx) {
@@ -256,7 +256,7 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
         return TASD_OK;
     act_job job;
     memset(&job, 0, sizeof job);
-    job.serial = serial_context(ctx);
+    job.serial = tasdi_serial_context(ctx);
     job.a = *a;
     job.b = *b;
     job.c = *c;

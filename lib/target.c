@@ -305,10 +305,10 @@ static int cmp_double(const void *a, const void *b)
 
 #define MEAS_OUT 256
 #define MEAS_IN 512
-#define MEAS_TOK 64
-#define MEAS_MAXREP 15
+#define MEAS_TOK 128
+#define MEAS_MAXREP 31
 
-tasd_status tasd_target_measure(tasd_context *ctx, tasd_target *t, double max_seconds)
+tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double max_seconds)
 {
     if (!t)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_target_measure: target is NULL");
@@ -317,6 +317,10 @@ tasd_status tasd_target_measure(tasd_context *ctx, tasd_target *t, double max_se
                           "tasd_target_measure: max_seconds must be a number <= 60");
     if (max_seconds <= 0.0)
         max_seconds = 0.3;
+    /* One thread: per-core ratios, free of thread start-up noise on small
+     * shapes and of other processes sharing the cores. */
+    tasd_context serial = tasdi_serial_context(user_ctx);
+    const tasd_context *ctx = &serial;
     const tasd_allocator *a = tasdi_allocator(ctx);
     tasd_status st = TASD_OK;
     size_t wn = (size_t)MEAS_OUT * MEAS_IN, xn = (size_t)MEAS_TOK * MEAS_IN,

@@ -82,6 +82,10 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
 /* First non-finite element's row of a matrix (f32/f16/bf16), or -1. */
 int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m);
 
+/* A copy of ctx (or of the defaults) that runs on the calling thread only:
+ * same allocator and backend, one thread, no pool. */
+tasd_context tasdi_serial_context(const tasd_context *ctx);
+
 /* Monotonic clock in seconds. */
 double tasdi_seconds(void);
 
