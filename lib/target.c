@@ -15,17 +15,22 @@ double tasdi_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The built-in cpu table: the costs libtasd's fast kernels aim at (issue
- * "fast kernels": 2:4 >= 1.5x, 1:4 >= 2.8x faster than dense), modelled as
- * 1.25 * N/M + 0.04 per term (index overhead plus a fixed per-term pass over
- * the activations). `act`: the vectorized decomposer at ~4 GB/s against a
- * dense GEMM at ~120 GFLOP/s is ~60 multiply-adds per element and term. */
+/* The built-in cpu table: relative costs of libtasd's own kernels against
+ * its own dense layer path, as tasd_target_measure() finds them. Fitted to
+ * medians measured on the AVX2 backend of the 2-core development machine
+ * (kernels branch 7eef28a, 256x512 weights, 128 tokens, one thread):
+ *   1:4 0.47-0.49, 2:4 0.64-0.67, 1:8 0.38-0.40, 2:8 0.47-0.48,
+ *   4:8 0.65-0.66, 1:16 0.33-0.34, 2:16 0.38-0.40, act 138-142
+ * by cost = 0.28 + 0.75 * N/M per term: a fixed part per term (one more
+ * pass over the B panels and C strips) plus the multiply-adds kept. The
+ * activation decomposition costs ~130 dense multiply-adds per element and
+ * term. Measure on the running machine with "cpu-measured". */
 static const int cpu_patterns[][2] = {{1, 4}, {2, 4}, {1, 8}, {2, 8},
                                       {4, 8}, {1, 16}, {2, 16}};
 #define CPU_PATTERNS ((int)(sizeof cpu_patterns / sizeof cpu_patterns[0]))
-#define CPU_ACT 64.0
+#define CPU_ACT 130.0
 
-static double cpu_table_cost(int n, int m) { return 1.25 * n / m + 0.04; }
+static double cpu_table_cost(int n, int m) { return 0.28 + 0.75 * n / m; }
 
 static int find_pattern(const tasd_target *t, int n, int m)
 {
