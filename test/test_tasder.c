@@ -783,7 +783,23 @@ static void test_search_oom(void)
     free(x);
 }
 
-TEST_MAIN(RUN(test_targets_builtin); RUN(test_target_custom); RUN(test_target_cost);
+/* Accessors given NULL answer neutrally instead of crashing. */
+static void test_null_accessors(void)
+{
+    CHECK(tasd_target_is_measured(NULL) == 0);
+    CHECK(tasd_target_act_cost(NULL) == 0.0);
+    CHECK(tasd_layer_config_activations(NULL) == NULL);
+    CHECK(tasd_layer_config_target(NULL) == NULL);
+    CHECK(tasd_layer_config_method(NULL) == TASD_GREEDY);
+    CHECK(tasd_model_config_layer(NULL, 0) == NULL);
+    CHECK(tasd_layer_search_flops(NULL) == 0.0);
+    tasd_model_config *m = NULL;
+    CHECK_OK(tasd_model_config_create(NULL, &m));
+    CHECK(tasd_model_config_find(m, NULL) == NULL);
+    tasd_model_config_destroy(m);
+}
+
+TEST_MAIN(RUN(test_null_accessors); RUN(test_targets_builtin); RUN(test_target_custom); RUN(test_target_cost);
           RUN(test_target_measure); RUN(test_search_budgets); RUN(test_search_weights_only);
           RUN(test_search_sparse_layer); RUN(test_search_relu_prefers_activations);
           RUN(test_search_options); RUN(test_search_errors); RUN(test_model_search);
