@@ -26,7 +26,7 @@
 #define OUT 256
 #define CALIB 128
 #define EVAL 256
-#define REPS 11
+#define REPS 21
 
 #define TRY(call)                                                                  \
     do {                                                                           \
@@ -133,8 +133,11 @@ int main(int argc, char **argv)
     float *he = malloc(sizeof(float) * EVAL * HIDDEN), *he2 = malloc(sizeof(float) * EVAL * HIDDEN);
     float *ye = malloc(sizeof(float) * EVAL * OUT), *ye2 = malloc(sizeof(float) * EVAL * OUT);
 
-    tasd_context *ctx;
+    tasd_context *ctx, *timing;
     TRY(tasd_context_create(NULL, &ctx));
+    /* timings on one thread: per-core ratios, less disturbed by other work */
+    TRY(tasd_context_create(NULL, &timing));
+    TRY(tasd_context_set_threads(timing, 1));
     tasd_view w1v = tasd_view_2d(w1, TASD_F32, HIDDEN, IN, IN);
     tasd_view w2v = tasd_view_2d(w2, TASD_F32, OUT, HIDDEN, HIDDEN);
     tasd_view b1v, b2v;
@@ -199,7 +202,7 @@ int main(int argc, char **argv)
             char meas[32] = "(dense)";
             if (tasd_layer_get_mode(cl[l]) != TASD_LAYER_DENSE)
                 snprintf(meas, sizeof meas, "x%.2f",
-                         measured_speedup(ctx, dl[l], cl[l], in[l], outv[l]));
+                         measured_speedup(timing, dl[l], cl[l], in[l], outv[l]));
             printf("  %-4s %s error %.4f  predicted x%.2f  measured %s\n",
                    tasd_layer_config_name(p.config), desc, p.error, 1.0 / p.cost, meas);
             printf("       Pareto front (cost/error):");
@@ -230,12 +233,14 @@ int main(int argc, char **argv)
         tasd_layer_search_destroy(s[1]);
         tasd_target_destroy(t);
     }
-    printf("measured speed-ups are libtasd's own kernels on this CPU (backend %s) against its\n"
-           "dense path; for sparse-tensor-core the prediction is the target's, not this CPU's.\n",
+    printf("measured: median of %d interleaved runs on one thread of libtasd's own kernels on\n"
+           "this CPU (backend %s) against its dense path; for sparse-tensor-core the prediction\n"
+           "is the target's, not this CPU's.\n", REPS,
            tasd_backend_name(tasd_context_backend(ctx)));
     tasd_layer_destroy(d1);
     tasd_layer_destroy(d2);
     tasd_context_destroy(ctx);
+    tasd_context_destroy(timing);
     free(w1), free(b1), free(w2), free(b2), free(xc), free(xe), free(hc), free(he), free(he2);
     free(ye), free(ye2);
     return 0;
