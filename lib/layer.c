@@ -9,6 +9,18 @@
 
 int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m)
 {
+    if (m->dtype == TASD_F32) {
+        /* x * 0 is 0 for finite x and NaN for NaN or Inf */
+        for (int64_t r = 0; r < m->rows; r++) {
+            const float *row = (const float *)(const void *)m->data + r * m->rs;
+            float acc = 0.0f;
+            for (int64_t j = 0; j < m->cols; j++)
+                acc += row[j * m->cs] * 0.0f;
+            if (acc != acc)
+                return r;
+        }
+        return -1;
+    }
     for (int64_t r = 0; r < m->rows; r++) {
         const char *row = m->data + r * m->rs * (int64_t)tasd_dtype_size(m->dtype);
         for (int64_t j = 0; j < m->cols; j++) {
@@ -208,9 +220,12 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
 
 /* ---- TASD-A: tasd_gemm_act ---- */
 
-/* Rows per tile: a multiple of the GEMM's row block, so the tiled product
- * runs exactly the same per-row arithmetic as the whole one. */
-#define ACT_TILE 64
+/* Rows per tile: a multiple of the GEMM's row block (16), so the tiled
+ * product runs exactly the same per-row arithmetic as the whole one. Tiles
+ * are as large as the thread count allows, up to ACT_TILE_MAX rows: every
+ * tile's GEMM packs the dense operand B once, so fewer tiles pack less. */
+#define ACT_TILE_ALIGN 16
+#define ACT_TILE_MAX 256
 
 typedef struct act_job {
     tasd_context serial;
@@ -218,7 +233,7 @@ typedef struct act_job {
     const tasd_config *config;
     tasd_method method;
     float alpha, beta;
-    int64_t ntiles, ntasks;
+    int64_t tile, ntiles, ntasks;
     tasd_status *status; /* [ntasks] */
 } act_job;
 
@@ -227,8 +242,8 @@ static void act_task(void *arg, int64_t task)
     act_job *job = arg;
     job->status[task] = TASD_OK;
     for (int64_t t = task; t < job->ntiles; t += job->ntasks) {
-        int64_t r0 = t * ACT_TILE;
-        int64_t rows = job->a.rows - r0 < ACT_TILE ? job->a.rows - r0 : ACT_TILE;
+        int64_t r0 = t * job->tile;
+        int64_t rows = job->a.rows - r0 < job->tile ? job->a.rows - r0 : job->tile;
         tasdi_matrix at = job->a, ct = job->c;
         at.data += r0 * at.rs * (int64_t)sizeof(float);
         at.rows = rows;
@@ -264,8 +279,12 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
     job.method = method;
     job.alpha = alpha;
     job.beta = beta;
-    job.ntiles = (a->rows + ACT_TILE - 1) / ACT_TILE;
-    job.ntasks = tasdi_threads(ctx);
+    int64_t threads = tasdi_threads(ctx);
+    int64_t per = (a->rows + threads - 1) / threads;
+    per = (per + ACT_TILE_ALIGN - 1) / ACT_TILE_ALIGN * ACT_TILE_ALIGN;
+    job.tile = per < ACT_TILE_MAX ? per : ACT_TILE_MAX;
+    job.ntiles = (a->rows + job.tile - 1) / job.tile;
+    job.ntasks = threads;
     if (job.ntasks > job.ntiles)
         job.ntasks = job.ntiles;
     const tasd_allocator *al = tasdi_allocator(ctx);
