@@ -484,11 +484,14 @@ typedef enum tasd_layer_mode {
 
 /* weights: [out, in] of f32/f16/bf16, any strides (rank-4 conv weights
  * [out, in, kh, kw] are seen as [out, in*kh*kw]); bias: NULL or a rank-1
- * f32 view [out] (any stride); config: NULL means dense. The layer keeps
- * what it needs (the decomposed series for TASD-W, a packed f32 copy of W
- * otherwise), so the caller's buffers may be freed afterwards. NaN/Inf in
- * the weights or bias gives TASD_ERR_NONFINITE; a config with both W and A
- * series gives TASD_ERR_UNSUPPORTED. The method comes from the config. */
+ * f32 view [out] (any stride); config: NULL (or W=none A=none) means dense.
+ * The layer keeps what it needs, so the caller's buffers may be freed
+ * afterwards: TASD-W the decomposed series; TASD-A an f32 copy of W^T;
+ * dense a packed f32 copy of W, plus, when ctx's backend is a SIMD one, W
+ * as a lossless 8:8 series for the wide kernels (about 2.25x the f32 bytes
+ * of W in all). NaN/Inf in the weights or bias gives TASD_ERR_NONFINITE; a
+ * config with both W and A series gives TASD_ERR_UNSUPPORTED. The method
+ * comes from the config; its target is not needed. */
 TASD_API tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
                                        const tasd_view *bias,
                                        const tasd_layer_config *config,
@@ -500,7 +503,9 @@ TASD_API tasd_layer_mode tasd_layer_get_mode(const tasd_layer *layer);
 /* Y = X * W^T + bias for X [tokens, in] and Y [tokens, out], f32, rank 2,
  * any strides; Y must not overlap X or itself. tokens may be 0. ctx may be
  * NULL (threads and backend of the context are used for this call). A layer
- * may be used by many threads at once. */
+ * may be used by many threads at once. A TASD-A layer gives
+ * TASD_ERR_NONFINITE for NaN/Inf in X (Y untouched); the other modes let
+ * them propagate as a GEMM does. */
 TASD_API tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *layer,
                                         const tasd_view *x, const tasd_view *y);
 
