@@ -299,14 +299,80 @@ static void test_search_budgets(void)
                 CHECK(strcmp(tasd_layer_config_name(c.config), "fc") == 0);
             }
             check_front(s);
-            if (bi == 0)
+            if (bi == 0) {
                 CHECK(p.error == 0.0);
+                /* every candidate's reported error is what a layer built
+                 * from it actually does on the calibration data */
+                for (int i = 0; i < tasd_layer_search_candidates(s); i++) {
+                    tasd_search_point c;
+                    CHECK_OK(tasd_layer_search_candidate(s, i, &c));
+                    double mc = measured_error(c.config, w, out, in, x, tokens);
+                    CHECKF(fabs(mc - c.error) <= 1e-4 + 1e-3 * c.error,
+                           "%s candidate %d: reported %g measured %g", targets[ti], i,
+                           c.error, mc);
+                }
+            }
             tasd_layer_search_destroy(s);
         }
         tasd_target_destroy(t);
     }
     free(w);
     free(x);
+}
+
+/* Strided and bf16 views search the same as their contiguous f32 values. */
+static void test_search_views(void)
+{
+    int64_t out = 12, in = 40, tokens = 9;
+    test_seed(21);
+    float *w = make_weights(out, in, 0.4), *x = make_acts(tokens, in, 1);
+    /* W stored transposed ([in][out]), X with padded rows */
+    float *wt = malloc((size_t)(out * in) * sizeof *wt);
+    uint16_t *wb = malloc((size_t)(out * in) * sizeof *wb);
+    float *xp = malloc((size_t)(tokens * (in + 5)) * sizeof *xp);
+    for (int64_t o = 0; o < out; o++)
+        for (int64_t k = 0; k < in; k++) {
+            uint32_t u;
+            float v = w[o * in + k];
+            memcpy(&u, &v, 4);
+            u &= 0xffff0000u; /* exactly representable in bf16 */
+            memcpy(&v, &u, 4);
+            w[o * in + k] = v;
+            wt[k * out + o] = v;
+            wb[o * in + k] = (uint16_t)(u >> 16);
+        }
+    for (int64_t t = 0; t < tokens; t++)
+        for (int64_t k = 0; k < in; k++)
+            xp[t * (in + 5) + k] = x[t * in + k];
+    tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
+    tasd_view wtv = tasd_view_2d_strided(wt, TASD_F32, out, in, 1, out);
+    tasd_view wbv = tasd_view_2d(wb, TASD_BF16, out, in, in);
+    tasd_view xv = tasd_view_2d(x, TASD_F32, tokens, in, in);
+    tasd_view xpv = tasd_view_2d(xp, TASD_F32, tokens, in, in + 5);
+    tasd_target *t = target("vegeta");
+    tasd_layer_search *s0 = NULL, *s1 = NULL, *s2 = NULL;
+    CHECK_OK(tasd_search_layer(NULL, t, "v", &wv, &xv, 0.2, NULL, &s0));
+    CHECK_OK(tasd_search_layer(NULL, t, "v", &wtv, &xpv, 0.2, NULL, &s1));
+    CHECK_OK(tasd_search_layer(NULL, t, "v", &wbv, &xpv, 0.2, NULL, &s2));
+    CHECK(tasd_layer_search_candidates(s0) == tasd_layer_search_candidates(s1));
+    CHECK(tasd_layer_search_candidates(s0) == tasd_layer_search_candidates(s2));
+    for (int i = 0; i < tasd_layer_search_candidates(s0); i++) {
+        tasd_search_point a, b, c;
+        CHECK_OK(tasd_layer_search_candidate(s0, i, &a));
+        CHECK_OK(tasd_layer_search_candidate(s1, i, &b));
+        CHECK_OK(tasd_layer_search_candidate(s2, i, &c));
+        CHECK(a.cost == b.cost && a.error == b.error);
+        CHECK(a.cost == c.cost && a.error == c.error);
+    }
+    tasd_layer_search_destroy(s0);
+    tasd_layer_search_destroy(s1);
+    tasd_layer_search_destroy(s2);
+    tasd_target_destroy(t);
+    free(w);
+    free(wt);
+    free(wb);
+    free(x);
+    free(xp);
 }
 
 static void test_search_weights_only(void)
@@ -800,7 +866,7 @@ static void test_null_accessors(void)
 }
 
 TEST_MAIN(RUN(test_null_accessors); RUN(test_targets_builtin); RUN(test_target_custom); RUN(test_target_cost);
-          RUN(test_target_measure); RUN(test_search_budgets); RUN(test_search_weights_only);
+          RUN(test_target_measure); RUN(test_search_budgets); RUN(test_search_views); RUN(test_search_weights_only);
           RUN(test_search_sparse_layer); RUN(test_search_relu_prefers_activations);
           RUN(test_search_options); RUN(test_search_errors); RUN(test_model_search);
           RUN(test_model_scored); RUN(test_search_oom);)
