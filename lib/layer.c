@@ -3,6 +3,7 @@
 #include "tasder.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- helpers ---- */
@@ -473,8 +474,11 @@ tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
     }
     case TASD_LAYER_DENSE:
         st = tasdi_dense_pack(a, &w, true, &l->dense);
-        if (st == TASD_ERR_NONFINITE)
-            st = tasdi_fail(st, "tasd_layer_create: %s", tasd_last_error_message());
+        if (st == TASD_ERR_NONFINITE) {
+            char msg[256]; /* the message buffer cannot be its own source */
+            snprintf(msg, sizeof msg, "%s", tasd_last_error_message());
+            st = tasdi_fail(st, "tasd_layer_create: %s", msg);
+        }
         if (!st)
             st = tasdi_dense_add_series(ctx, &w, &l->dense);
         break;

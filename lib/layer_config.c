@@ -184,7 +184,9 @@ tasd_status tasd_layer_config_parse(tasd_context *ctx, const char *line,
             name_len = strlen(tok);
             st = check_name(name, name_len);
             if (st) {
-                st = tasdi_fail(TASD_ERR_FORMAT, "%s", tasd_last_error_message());
+                char msg[256]; /* the message buffer cannot be its own source */
+                snprintf(msg, sizeof msg, "%s", tasd_last_error_message());
+                st = tasdi_fail(TASD_ERR_FORMAT, "%s", msg);
                 break;
             }
             continue;

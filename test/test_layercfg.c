@@ -69,11 +69,14 @@ static void test_layer_config_errors(void)
     const char *bad[] = {"",           "   # only a comment",  "W=2:4",          "fc1 W=3:5",
                          "fc1 W=2:4 W=1:4", "fc1 X=2:4",       "fc1 W",           "fc1 method=fast",
                          "fc1 target=nope", "fc1 A=2:4+",      "fc1 method=greedy method=optimal",
-                         "fc1 target=cpu target=cpu", "fc1 A=none A=none"};
+                         "fc1 target=cpu target=cpu", "fc1 A=none A=none",
+                         "fc\x01x W=2:4", "fc\x7f W=2:4"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_STATUS(tasd_layer_config_parse(NULL, bad[i], &lc), TASD_ERR_FORMAT);
         CHECK(lc == NULL);
     }
+    CHECK_STATUS(tasd_layer_config_parse(NULL, "fc\x01x W=2:4", &lc), TASD_ERR_FORMAT);
+    CHECK(strstr(tasd_last_error_message(), "control") != NULL);
     CHECK_STATUS(tasd_layer_config_parse(NULL, "fc1 X=2:4", &lc), TASD_ERR_FORMAT);
     CHECK(strstr(tasd_last_error_message(), "unknown key") != NULL);
     CHECK_STATUS(tasd_layer_config_parse(NULL, NULL, &lc), TASD_ERR_NULL_POINTER);
