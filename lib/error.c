@@ -24,7 +24,7 @@ const char *tasd_status_string(tasd_status status)
     case TASD_ERR_OVERFLOW: return "size overflow";
     case TASD_ERR_NONFINITE: return "input contains NaN or Inf";
     case TASD_ERR_ALIAS: return "output overlaps an input";
-    case TASD_ERR_UNSUPPORTED: return "not supported by this build or CPU";
+    case TASD_ERR_UNSUPPORTED: return "not supported (feature, or backend on this build or CPU)";
     case TASD_ERR_IO: return "I/O error";
     case TASD_ERR_FORMAT: return "malformed or corrupt data";
     case TASD_ERR_BUFFER_TOO_SMALL: return "buffer too small";
