@@ -38,6 +38,17 @@ static _Thread_local char last_error[512];
 
 const char *tasd_last_error_message(void) { return last_error; }
 
+tasd_status tasdi_text_room(const char *fn, size_t len, const char *buf, size_t size,
+                            size_t *needed)
+{
+    if (needed)
+        *needed = len;
+    if (!buf || size < len + 1)
+        return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL, "%s: need %zu bytes, have %zu", fn,
+                          len + 1, buf ? size : 0);
+    return TASD_OK;
+}
+
 tasd_status tasdi_fail(tasd_status status, const char *fmt, ...)
 {
     va_list ap;

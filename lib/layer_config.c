@@ -288,11 +288,9 @@ tasd_status tasd_layer_config_format(const tasd_layer_config *c, char *buf, size
     if (!c)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_layer_config_format: config is NULL");
     size_t len = lc_format(c, NULL, 0);
-    if (needed)
-        *needed = len;
-    if (!buf || size < len + 1)
-        return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL,
-                          "tasd_layer_config_format: need %zu bytes, have %zu", len + 1, size);
+    tasd_status st = tasdi_text_room("tasd_layer_config_format", len, buf, size, needed);
+    if (st)
+        return st;
     lc_format(c, buf, size);
     buf[len] = '\0';
     return TASD_OK;
@@ -510,11 +508,9 @@ tasd_status tasd_model_config_format(const tasd_model_config *m, char *buf, size
     if (!m)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_model_config_format: model is NULL");
     size_t len = model_format(m, NULL, 0);
-    if (needed)
-        *needed = len;
-    if (!buf || size < len + 1)
-        return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL,
-                          "tasd_model_config_format: need %zu bytes, have %zu", len + 1, size);
+    tasd_status st = tasdi_text_room("tasd_model_config_format", len, buf, size, needed);
+    if (st)
+        return st;
     model_format(m, buf, size);
     buf[len] = '\0';
     return TASD_OK;

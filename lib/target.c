@@ -291,11 +291,9 @@ tasd_status tasd_target_format(const tasd_target *t, char *buf, size_t size, siz
         len += (size_t)snprintf(tmp + len, sizeof tmp - len, "%d:%d=%.6g,", t->n[i],
                                 t->m[i], t->cost[i]);
     len += (size_t)snprintf(tmp + len, sizeof tmp - len, "act=%.6g", t->act);
-    if (needed)
-        *needed = len;
-    if (!buf || size < len + 1)
-        return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL,
-                          "tasd_target_format: need %zu bytes, have %zu", len + 1, size);
+    tasd_status st = tasdi_text_room("tasd_target_format", len, buf, size, needed);
+    if (st)
+        return st;
     memcpy(buf, tmp, len + 1);
     return TASD_OK;
 }
