@@ -62,7 +62,7 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all lib examples test test-sanitize demo install uninstall clean help
+.PHONY: all lib examples test test-sanitize test-valgrind demo install uninstall install-check clean help
 
 all: lib examples
 
@@ -73,8 +73,10 @@ help:
 	@echo "make demo             build and run the demo on built-in data"
 	@echo "make test             build and run the test suite"
 	@echo "make test-sanitize    the test suite under ASan+UBSan (in build-san/)"
+	@echo "make test-valgrind    the test suite under valgrind memcheck"
 	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
 	@echo "make uninstall        remove what install put there"
+	@echo "make install-check    stage an install and build an example against it via pkg-config"
 	@echo "options: OPENMP=0 (build without OpenMP), CC=clang, OPT=-O3"
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
@@ -125,6 +127,16 @@ test-sanitize:
 	    CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
 
+# The suite under valgrind memcheck (without OpenMP, whose runtime valgrind
+# cannot follow cleanly).
+test-valgrind:
+	@if command -v valgrind >/dev/null 2>&1; then \
+	    $(MAKE) -s BUILD=build-valgrind OPENMP=0 lib && \
+	    $(MAKE) -s BUILD=build-valgrind OPENMP=0 $(patsubst $(BUILD)/%,build-valgrind/%,$(TEST_BIN)) && \
+	    TASD_TEST_WRAPPER="valgrind -q --error-exitcode=9 --leak-check=full" \
+	    sh test/run.sh $(patsubst $(BUILD)/%,build-valgrind/%,$(TEST_BIN)); \
+	else echo "SKIPPED: test-valgrind: valgrind is not installed (apt-get install valgrind)"; fi
+
 install: lib
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 644 include/tasd.h $(DESTDIR)$(INCLUDEDIR)/tasd.h
@@ -139,8 +151,11 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so \
 	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
 
+install-check: lib
+	@CC="$(CC)" sh test/install_check.sh
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-*
 
 # Each optional part keeps its rules beside its sources (tools/, bench/,
 # test/): one fragment per folder, e.g. tools/tools.mk, bench/bench.mk.

@@ -316,7 +316,511 @@ TASD_API tasd_status tasd_gemm(tasd_context *ctx, float alpha,
 
 /* ---- section: TASDER, layers and targets (reserved) ---- */
 
+/* ---- Targets: what a structured-sparse machine runs, at what cost ----
+ *
+ * A target lists the N:M patterns its kernels run and the relative cost of
+ * one term of each pattern: the time of S*B for one term divided by the time
+ * of the dense product of the same shape (so dense = 1.0). A series costs the
+ * sum of its terms. An activation-side (TASD-A) series also pays for
+ * decomposing the activations at run time: `act` dense multiply-adds per
+ * activation element per term, i.e. terms * act / out_features relative to
+ * the dense layer. The search never proposes a term a target cannot run.
+ *
+ * Target specs accepted by tasd_target_create():
+ *   "cpu"                 libtasd's own kernels, costs from a built-in table
+ *                         (the default: deterministic and free)
+ *   "cpu-measured"        the same patterns, costs measured now on this
+ *                         machine (see tasd_target_measure, ~0.1-1 s)
+ *   "sparse-tensor-core"  2:4 terms only, cost 0.5 each, act 0
+ *   "vegeta"              1:4 (0.25) and 2:4 (0.5) terms, act 0
+ *   custom                "1:4,2:4,1:8" or "1:4=0.3,2:4=0.55,act=4": comma-
+ *                         separated N:M items, each with an optional "=cost"
+ *                         (a number > 0; default N/M), and an optional
+ *                         "act=C" item (C >= 0; default 0). At most
+ *                         TASD_TARGET_MAX_PATTERNS distinct patterns. */
+typedef struct tasd_target tasd_target;
+
+#define TASD_TARGET_MAX_PATTERNS 16
+
+TASD_API tasd_status tasd_target_create(tasd_context *ctx, const char *spec,
+                                        tasd_target **out);
+TASD_API void tasd_target_destroy(tasd_target *target);
+/* Replace the target's pattern costs and `act` by timings of libtasd's own
+ * kernels on this machine (medians of interleaved repetitions, relative to
+ * libtasd's dense layer path of the same shape), spending roughly
+ * max_seconds (<= 0: 0.3 s). The result is cached in the target. Costs
+ * measured >= 1 are kept as measured: the search then keeps such layers
+ * dense. Timings are noisy on a busy machine; the search only needs ratios. */
+TASD_API tasd_status tasd_target_measure(tasd_context *ctx, tasd_target *target,
+                                         double max_seconds);
+/* "cpu", "cpu-measured", "sparse-tensor-core", "vegeta" or "custom". */
+TASD_API const char *tasd_target_name(const tasd_target *target);
+/* Nonzero once the costs come from tasd_target_measure(). */
+TASD_API int tasd_target_is_measured(const tasd_target *target);
+TASD_API int tasd_target_patterns(const tasd_target *target);
+/* Pattern i (0-based): N, M and cost (any output pointer may be NULL). */
+TASD_API tasd_status tasd_target_pattern(const tasd_target *target, int i,
+                                         int *n, int *m, double *cost);
+/* Dense multiply-adds per activation element per activation-side term. */
+TASD_API double tasd_target_act_cost(const tasd_target *target);
+/* Nonzero if every term of config is a pattern of the target. */
+TASD_API int tasd_target_supports(const tasd_target *target,
+                                  const tasd_config *config);
+/* Predicted cost of a layer relative to dense (1.0): weights == NULL and
+ * activations == NULL is dense; at most one of them may be given.
+ * out_features matters only for the activation side. TASD_ERR_UNSUPPORTED
+ * if the target cannot run a term. */
+TASD_API tasd_status tasd_target_cost(const tasd_target *target,
+                                      const tasd_config *weights,
+                                      const tasd_config *activations,
+                                      int64_t out_features, double *cost);
+/* The target as a custom spec with its current costs, e.g.
+ * "1:4=0.25,2:4=0.5,act=0", which tasd_target_create() reads back
+ * (buffer rules as tasd_config_format). */
+TASD_API tasd_status tasd_target_format(const tasd_target *target, char *buf,
+                                        size_t size, size_t *needed);
+
+/* ---- Layer configs and model config files ----
+ *
+ * One layer's choice: its name, the weight-side series (TASD-W) or none, the
+ * activation-side series (TASD-A) or none, the decomposition method and the
+ * target it was chosen for (a spec string, may be empty). Text form, one
+ * layer per line (see docs/format.md, "Layer config files"):
+ *
+ *     fc1 W=2:4+1:8 A=none method=greedy target=cpu
+ *
+ * A model config is an ordered list of layer configs with distinct names.
+ * All objects are immutable once built, except tasd_model_config_add(). */
+typedef struct tasd_layer_config tasd_layer_config;
+typedef struct tasd_model_config tasd_model_config;
+
+#define TASD_NAME_MAX 255 /* longest layer name, bytes */
+
+/* name: 1..TASD_NAME_MAX bytes, no whitespace, '#' or '=' and no control
+ * characters. weights / activations may be NULL ("none"); both non-NULL is
+ * accepted here but rejected by tasd_layer_create(). target may be NULL or
+ * "" (unspecified); otherwise it must be a valid target spec. Copies all. */
+TASD_API tasd_status tasd_layer_config_create(tasd_context *ctx, const char *name,
+                                              const tasd_config *weights,
+                                              const tasd_config *activations,
+                                              tasd_method method,
+                                              const char *target,
+                                              tasd_layer_config **out);
+/* Parse one line (without or with a trailing newline; '#' starts a
+ * comment). TASD_ERR_FORMAT with the offending key in the message. */
+TASD_API tasd_status tasd_layer_config_parse(tasd_context *ctx, const char *line,
+                                             tasd_layer_config **out);
+TASD_API void tasd_layer_config_destroy(tasd_layer_config *config);
+TASD_API const char *tasd_layer_config_name(const tasd_layer_config *config);
+/* The weight-side / activation-side series config, NULL for "none". Owned by
+ * the layer config. */
+TASD_API const tasd_config *tasd_layer_config_weights(const tasd_layer_config *config);
+TASD_API const tasd_config *tasd_layer_config_activations(const tasd_layer_config *config);
+TASD_API tasd_method tasd_layer_config_method(const tasd_layer_config *config);
+/* The target spec, "" when unspecified. Never NULL for a valid config. */
+TASD_API const char *tasd_layer_config_target(const tasd_layer_config *config);
+/* Canonical one-line text without newline, e.g.
+ * "fc1 W=2:4+1:8 A=none method=greedy target=cpu" (buffer rules as
+ * tasd_config_format). The target key is left out when unspecified. */
+TASD_API tasd_status tasd_layer_config_format(const tasd_layer_config *config,
+                                              char *buf, size_t size,
+                                              size_t *needed);
+
+TASD_API tasd_status tasd_model_config_create(tasd_context *ctx,
+                                              tasd_model_config **out);
+TASD_API void tasd_model_config_destroy(tasd_model_config *model);
+/* Append a copy of `layer` (TASD_ERR_INVALID_ARGUMENT for a duplicate name). */
+TASD_API tasd_status tasd_model_config_add(tasd_model_config *model,
+                                           const tasd_layer_config *layer);
+TASD_API int64_t tasd_model_config_count(const tasd_model_config *model);
+/* Layer i in file order, NULL if out of range. Owned by the model config. */
+TASD_API const tasd_layer_config *tasd_model_config_layer(const tasd_model_config *model,
+                                                         int64_t i);
+/* The layer named `name`, or NULL. */
+TASD_API const tasd_layer_config *tasd_model_config_find(const tasd_model_config *model,
+                                                        const char *name);
+/* Parse a whole file's text (size bytes; NUL bytes are an error). Blank
+ * lines and '#' comments are skipped; a malformed line gives
+ * TASD_ERR_FORMAT and a message starting "line N: ". */
+TASD_API tasd_status tasd_model_config_parse(tasd_context *ctx, const char *text,
+                                             size_t size, tasd_model_config **out);
+/* Read and parse a file (TASD_ERR_IO if it cannot be read; messages name
+ * the file and line). */
+TASD_API tasd_status tasd_model_config_load(tasd_context *ctx, const char *path,
+                                            tasd_model_config **out);
+/* The file text: a header comment, then one canonical line per layer, each
+ * ending in '\n' (buffer rules as tasd_config_format). */
+TASD_API tasd_status tasd_model_config_format(const tasd_model_config *model,
+                                              char *buf, size_t size,
+                                              size_t *needed);
+/* Write the file atomically: a temporary file in the same directory, then
+ * rename() over `path`; nothing is left behind on error. */
+TASD_API tasd_status tasd_model_config_save(const tasd_model_config *model,
+                                            const char *path);
+
+/* ---- TASD-A: activations decomposed on the fly ----
+ *
+ * C = alpha * Aa * B + beta * C, where Aa is A [m, k] with every row
+ * decomposed by `config` (groups along k, as tasd_decompose) and B is a
+ * dense f32 [k, n]. A is processed in tiles of rows: each tile is
+ * decomposed and multiplied on the series kernels before the next, so the
+ * compressed activations are never materialized whole. The result equals
+ * tasd_decompose(A) followed by tasd_gemm() bit for bit. A, B, C: f32, rank
+ * 2, any strides; C must not overlap A, B or itself. NaN/Inf in A gives
+ * TASD_ERR_NONFINITE before C is written. beta == 0: C is not read. */
+TASD_API tasd_status tasd_gemm_act(tasd_context *ctx, float alpha,
+                                   const tasd_view *a, const tasd_config *config,
+                                   tasd_method method, const tasd_view *b,
+                                   float beta, const tasd_view *c);
+
+/* ---- Layers: Y = X * W^T + b ---- */
+typedef struct tasd_layer tasd_layer;
+
+typedef enum tasd_layer_mode {
+    TASD_LAYER_DENSE = 0,       /* plain blocked GEMM                       */
+    TASD_LAYER_WEIGHTS = 1,     /* TASD-W: decomposed weights, prepacked     */
+    TASD_LAYER_ACTIVATIONS = 2  /* TASD-A: activations decomposed on the fly */
+} tasd_layer_mode;
+
+/* weights: [out, in] of f32/f16/bf16, any strides (rank-4 conv weights
+ * [out, in, kh, kw] are seen as [out, in*kh*kw]); bias: NULL or a rank-1
+ * f32 view [out] (any stride); config: NULL (or W=none A=none) means dense.
+ * The layer keeps what it needs, so the caller's buffers may be freed
+ * afterwards: TASD-W the decomposed series; TASD-A an f32 copy of W^T;
+ * dense a packed f32 copy of W, plus, when ctx's backend is a SIMD one, W
+ * as a lossless 8:8 series for the wide kernels (about 2.25x the f32 bytes
+ * of W in all). NaN/Inf in the weights or bias gives TASD_ERR_NONFINITE; a
+ * config with both W and A series gives TASD_ERR_UNSUPPORTED. The method
+ * comes from the config; its target is not needed. */
+TASD_API tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
+                                       const tasd_view *bias,
+                                       const tasd_layer_config *config,
+                                       tasd_layer **out);
+TASD_API void tasd_layer_destroy(tasd_layer *layer);
+TASD_API tasd_status tasd_layer_shape(const tasd_layer *layer,
+                                      int64_t *out_features, int64_t *in_features);
+TASD_API tasd_layer_mode tasd_layer_get_mode(const tasd_layer *layer);
+/* Y = X * W^T + bias for X [tokens, in] and Y [tokens, out], f32, rank 2,
+ * any strides; Y must not overlap X or itself. tokens may be 0. ctx may be
+ * NULL (threads and backend of the context are used for this call). A layer
+ * may be used by many threads at once. A TASD-A layer gives
+ * TASD_ERR_NONFINITE for NaN/Inf in X (Y untouched); the other modes let
+ * them propagate as a GEMM does. */
+TASD_API tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *layer,
+                                        const tasd_view *x, const tasd_view *y);
+
+/* ---- TASDER search ----
+ *
+ * Error measure of a candidate on calibration activations X [tokens, in]:
+ * the relative output error ||X*W^T - approx||_F / ||X*W^T||_F, where approx
+ * is X*Wa^T (TASD-W) or Xa*W^T (TASD-A). Without calibration data it is the
+ * relative weight error ||W - Wa||_F / ||W||_F and only TASD-W candidates
+ * are considered. Cost is the target's prediction relative to dense (1.0);
+ * predicted speed-up = 1 / cost. See docs/tasder.md. */
+
+#define TASD_SEARCH_WEIGHTS 1     /* consider TASD-W candidates */
+#define TASD_SEARCH_ACTIVATIONS 2 /* consider TASD-A candidates */
+
+typedef struct tasd_search_options {
+    int max_terms;        /* terms per candidate series, 1..TASD_MAX_TERMS; 0: 2 */
+    int sides;            /* TASD_SEARCH_* bits; 0: both */
+    int method;           /* a tasd_method for every candidate (default greedy) */
+    int reserved_i;
+    int64_t max_tokens;   /* calibration rows used (first ones); 0: 256 */
+    double reserved[6];   /* must be 0 */
+} tasd_search_options;
+
+/* Fill *opt with the defaults (all zero means defaults, too). */
+TASD_API void tasd_search_options_init(tasd_search_options *opt);
+
+/* One evaluated candidate of a layer. */
+typedef struct tasd_search_point {
+    double cost;   /* predicted, relative to dense = 1            */
+    double error;  /* relative output (or weight) error, see above */
+    const tasd_layer_config *config; /* owned by the result        */
+} tasd_search_point;
+
+/* The outcome of searching one layer: every candidate's (cost, error), the
+ * Pareto front and the cheapest choice within the budget. Immutable. */
+typedef struct tasd_layer_search tasd_layer_search;
+
+/* Search one layer. name: the layer's name (as tasd_layer_config_create);
+ * weights [out, in] (any dtype/strides, rank 2-4 as tasd_layer_create);
+ * calib: NULL or f32 [tokens >= 1, in] activations feeding this layer;
+ * budget: the largest relative error allowed (>= 0); the dense point (cost
+ * 1, error 0) is always a candidate, so a choice always exists. opt may be
+ * NULL. */
+TASD_API tasd_status tasd_search_layer(tasd_context *ctx, const tasd_target *target,
+                                       const char *name, const tasd_view *weights,
+                                       const tasd_view *calib, double budget,
+                                       const tasd_search_options *opt,
+                                       tasd_layer_search **out);
+TASD_API void tasd_layer_search_destroy(tasd_layer_search *search);
+/* The cheapest point with error <= budget (ties: lower error). */
+TASD_API tasd_status tasd_layer_search_choice(const tasd_layer_search *search,
+                                              tasd_search_point *out);
+/* 1 / choice cost. */
+TASD_API double tasd_layer_search_speedup(const tasd_layer_search *search);
+/* Pareto front: points by ascending cost, strictly descending error; the
+ * first is the cheapest candidate of all, the last is error 0 (dense or
+ * lossless). */
+TASD_API int tasd_layer_search_front_size(const tasd_layer_search *search);
+TASD_API tasd_status tasd_layer_search_front(const tasd_layer_search *search,
+                                             int i, tasd_search_point *out);
+/* Every candidate evaluated, in enumeration order (dense first). */
+TASD_API int tasd_layer_search_candidates(const tasd_layer_search *search);
+TASD_API tasd_status tasd_layer_search_candidate(const tasd_layer_search *search,
+                                                 int i, tasd_search_point *out);
+/* The weight of this layer in a model: its dense multiply-adds per token
+ * (out * in), times the calibration tokens when given. Overridable. */
+TASD_API double tasd_layer_search_flops(const tasd_layer_search *search);
+TASD_API tasd_status tasd_layer_search_set_flops(tasd_layer_search *search,
+                                                 double flops);
+
+/* ---- Per-model assignment: one budget shared by many layers ----
+ *
+ * Layers are weighted by FLOPs: w_l = flops_l / sum(flops). The model's
+ * predicted cost is sum w_l * cost_l (dense model = 1) and its total error
+ * is the FLOP-weighted mean of the per-layer errors, sum w_l * error_l.
+ * Every layer starts dense; the search walks one fixed path of moves, each
+ * switching one layer to a cheaper point of its Pareto front whose error is
+ * <= layer_cap, always taking the move with the most cost saved per error
+ * spent (moves that lose nothing first). tasd_search_model() stops at the
+ * last step whose total error is <= total_budget, so a larger budget never
+ * gives a more expensive assignment. */
+typedef struct tasd_model_search_result {
+    double cost;         /* FLOP-weighted predicted cost, dense = 1 */
+    double speedup;      /* 1 / cost                                */
+    double error;        /* FLOP-weighted mean error                */
+    double max_error;    /* largest per-layer error                 */
+    int64_t steps;       /* moves taken along the path              */
+    int64_t calls;       /* score callbacks made (score mode)       */
+    double score;        /* score of the result (score mode; NAN if never scored) */
+    int64_t found;       /* score mode: 1 if the result scored >= threshold */
+    double reserved[4];
+} tasd_model_search_result;
+
+/* layers: n layer searches (all non-NULL). choice: n ints receiving, per
+ * layer, the index into that layer's Pareto front. result may be NULL. */
+TASD_API tasd_status tasd_search_model(const tasd_layer_search *const *layers,
+                                       int64_t n, double layer_cap,
+                                       double total_budget, int *choice,
+                                       tasd_model_search_result *result);
+
+/* Accuracy in the loop: the caller scores a full assignment (e.g. runs its
+ * validation set with those configs) and writes a higher-is-better score.
+ * A non-OK return aborts the search with that status. */
+typedef tasd_status (*tasd_score_fn)(void *user, const tasd_model_config *assignment,
+                                     double *score);
+/* Walks the same path as tasd_search_model() (without a total budget) and
+ * binary-searches it with the callback for the cheapest assignment whose
+ * score is >= threshold, making at most max_calls calls (>= 1). The answer
+ * is an assignment the callback scored >= threshold (result->found = 1), or,
+ * if none did, the path's start: every layer at its error-0 front point,
+ * normally dense (found = 0; score is its score if it was scored, else NAN).
+ * The binary search assumes the score falls along the path (it does when
+ * the proxy error tracks the score); the answer is verified either way. */
+TASD_API tasd_status tasd_search_model_scored(tasd_context *ctx,
+                                              const tasd_layer_search *const *layers,
+                                              int64_t n, double layer_cap,
+                                              tasd_score_fn score, void *user,
+                                              double threshold, int max_calls,
+                                              int *choice,
+                                              tasd_model_search_result *result);
+/* The model config of an assignment (choice[l] indexes layer l's front). */
+TASD_API tasd_status tasd_search_model_config(tasd_context *ctx,
+                                              const tasd_layer_search *const *layers,
+                                              int64_t n, const int *choice,
+                                              tasd_model_config **out);
+
 /* ---- section: files and formats (reserved) ---- */
+
+/* Model files (.npy and safetensors) are memory-mapped read-only and exposed
+ * one tensor at a time, so a file larger than RAM can be processed with
+ * memory bounded by its largest tensor. The .tasd format (docs/format.md)
+ * stores decomposed series, several named ones per file.
+ *
+ * Thread safety: a tasd_model / tasd_archive is read-only after opening; its
+ * query, view, read and load functions may be called from many threads at
+ * once. A tasd_writer / tasd_archive_writer is used by one thread at a time,
+ * except tasd_writer_put*, which may be called concurrently for DIFFERENT
+ * tensors. Every file is written to a temporary file beside the target
+ * ("PATH.tmp.XXXXXX") and renamed over PATH only when complete: on any
+ * error, or on abort, nothing is left at PATH or beside it. */
+
+typedef enum tasd_file_format {
+    TASD_FORMAT_UNKNOWN = 0,
+    TASD_FORMAT_NPY = 1,          /* NumPy .npy, versions 1.0, 2.0, 3.0     */
+    TASD_FORMAT_SAFETENSORS = 2,  /* safetensors                            */
+    TASD_FORMAT_TASD = 3          /* libtasd series container (.tasd)       */
+} tasd_file_format;
+
+/* "unknown", "npy", "safetensors", "tasd" */
+TASD_API const char *tasd_file_format_name(tasd_file_format format);
+/* Guess a format from the first bytes of a file (`size` of them at `data`):
+ * "\x93NUMPY" is npy, "TASDSER\0" is tasd, an 8-byte little-endian length
+ * followed by '{' is safetensors; anything else TASD_FORMAT_UNKNOWN. */
+TASD_API tasd_file_format tasd_file_format_sniff(const void *data, size_t size);
+/* The same on the start of a file (TASD_ERR_IO if it cannot be read). */
+TASD_API tasd_status tasd_file_format_detect(const char *path,
+                                             tasd_file_format *out);
+
+#define TASD_FILE_MAX_DIMS 8
+
+/* One tensor of a model file. `name` and `dtype_name` belong to the model
+ * and stay valid until it is closed. */
+typedef struct tasd_tensor_info {
+    const char *name;        /* UTF-8, NUL-free; "" for a .npy file        */
+    const char *dtype_name;  /* as in the file: "F32", "BF16", "I64", "<f4" */
+    int32_t dtype;           /* a tasd_dtype, or -1 if libtasd cannot read it
+                                (e.g. an I64 tensor of a safetensors file) */
+    int32_t ndim;            /* 0..TASD_FILE_MAX_DIMS                       */
+    int64_t shape[TASD_FILE_MAX_DIMS];
+    uint64_t offset;         /* byte offset of the data in the file         */
+    uint64_t nbytes;         /* = elements * element size                   */
+} tasd_tensor_info;
+
+typedef struct tasd_model tasd_model;
+
+/* Open a .npy or safetensors file: mmap it and parse/validate its header
+ * (TASD_ERR_FORMAT with the file name and the reason on anything malformed:
+ * truncation, bad magic, offsets past the end, sizes that are not shape
+ * times element size, overlapping tensors, duplicate or non-UTF-8 names,
+ * unknown dtypes, overflowing shapes; TASD_ERR_DTYPE / TASD_ERR_UNSUPPORTED
+ * for a valid .npy that is not little-endian f4/f2 in C order). */
+TASD_API tasd_status tasd_model_open(tasd_context *ctx, const char *path,
+                                     tasd_model **out);
+/* The same on bytes in memory, which must outlive the model (not copied).
+ * format may be TASD_FORMAT_UNKNOWN to sniff it. */
+TASD_API tasd_status tasd_model_open_memory(tasd_context *ctx, const void *data,
+                                            size_t size, tasd_file_format format,
+                                            tasd_model **out);
+TASD_API void tasd_model_close(tasd_model *model);
+TASD_API tasd_file_format tasd_model_format(const tasd_model *model);
+/* Number of tensors (1 for .npy), in file order (safetensors: by offset). */
+TASD_API int64_t tasd_model_count(const tasd_model *model);
+TASD_API tasd_status tasd_model_info(const tasd_model *model, int64_t i,
+                                     tasd_tensor_info *out);
+/* Index of the tensor called `name` (TASD_ERR_NOT_FOUND if none). */
+TASD_API tasd_status tasd_model_find(const tasd_model *model, const char *name,
+                                     int64_t *index);
+/* A zero-copy view of tensor i in the mapping, contiguous, rank 1..4 (a
+ * rank-0 tensor is seen as [1]). TASD_ERR_DTYPE if libtasd cannot read its
+ * type, TASD_ERR_SHAPE for rank > 4, TASD_ERR_UNSUPPORTED if the data is not
+ * aligned to its element size in memory (use tasd_model_read then). The
+ * view must not be written through. */
+TASD_API tasd_status tasd_model_view(const tasd_model *model, int64_t i,
+                                     tasd_view *out);
+/* Copy tensor i into dst converted to f32 (any alignment, any rank).
+ * capacity counts floats; TASD_ERR_BUFFER_TOO_SMALL if too small. */
+TASD_API tasd_status tasd_model_read_f32(const tasd_model *model, int64_t i,
+                                         float *dst, int64_t capacity);
+/* The raw little-endian bytes of tensor i in the file (any dtype), valid
+ * until the model is closed; *nbytes as in tasd_tensor_info. */
+TASD_API tasd_status tasd_model_raw(const tasd_model *model, int64_t i,
+                                    const void **data, uint64_t *nbytes);
+/* Hint that tensor i will not be needed again soon: its pages of the
+ * mapping may be dropped from memory (no-op for in-memory models). */
+TASD_API void tasd_model_release(const tasd_model *model, int64_t i);
+
+/* Writing .npy / safetensors files. The writer is created with the list of
+ * every tensor (name, dtype_name, ndim, shape; offset/nbytes are ignored)
+ * and lays the file out at once; data may then be put in any order.
+ * npy: exactly one tensor, dtype_name "<f4"/"F32" or "<f2"/"F16".
+ * safetensors: any safetensors dtype name ("F32", "F16", "BF16", "I64", ...);
+ * names must be distinct, non-empty UTF-8. */
+typedef struct tasd_writer tasd_writer;
+
+TASD_API tasd_status tasd_writer_create(tasd_context *ctx, const char *path,
+                                        tasd_file_format format, int64_t count,
+                                        const tasd_tensor_info *tensors,
+                                        tasd_writer **out);
+/* Store tensor i from an f32/f16/bf16 view with the tensor's element count
+ * (any shape and strides whose elements, in row-major order, are the
+ * tensor's); converted (round to nearest even) to the tensor's dtype, which
+ * must be F32, F16 or BF16. */
+TASD_API tasd_status tasd_writer_put(tasd_writer *writer, int64_t i,
+                                     const tasd_view *data);
+/* Store tensor i from raw little-endian bytes (exactly its nbytes). */
+TASD_API tasd_status tasd_writer_put_raw(tasd_writer *writer, int64_t i,
+                                         const void *bytes, size_t nbytes);
+/* Check every tensor was put, flush, and rename into place. The writer is
+ * destroyed whatever the result; on error nothing is left behind. */
+TASD_API tasd_status tasd_writer_finish(tasd_writer *writer);
+/* Drop the temporary file and destroy the writer (NULL is fine). */
+TASD_API void tasd_writer_abort(tasd_writer *writer);
+
+/* Series files (.tasd). A single series is a container with one entry. */
+
+/* Save one series (named "") to `path`, atomically. */
+TASD_API tasd_status tasd_series_save(const tasd_series *series,
+                                      const char *path);
+/* Load a file's only series (TASD_ERR_INVALID_ARGUMENT if the file holds
+ * several: use tasd_archive_*). Everything is validated before use:
+ * TASD_ERR_FORMAT on truncation, bad magic/version, bad checksums, indices
+ * outside their group, sizes that disagree with the file; NaN/Inf values
+ * give TASD_ERR_NONFINITE. The series is packed for the kernels once. */
+TASD_API tasd_status tasd_series_load(tasd_context *ctx, const char *path,
+                                      tasd_series **out);
+/* The same in memory. save_buffer writes the file's bytes into buf; with
+ * buf == NULL or a too-small size, *needed receives the size and the call
+ * returns TASD_ERR_BUFFER_TOO_SMALL (buf untouched). */
+TASD_API tasd_status tasd_series_save_buffer(const tasd_series *series,
+                                             void *buf, size_t size,
+                                             size_t *needed);
+TASD_API tasd_status tasd_series_load_buffer(tasd_context *ctx,
+                                             const void *data, size_t size,
+                                             tasd_series **out);
+
+/* A .tasd container with several named series, written one at a time so
+ * only one series needs to be in memory. */
+typedef struct tasd_archive_writer tasd_archive_writer;
+TASD_API tasd_status tasd_archive_writer_create(tasd_context *ctx,
+                                                const char *path,
+                                                tasd_archive_writer **out);
+/* Append a series under `name` (UTF-8, NUL-free, at most 65535 bytes,
+ * unique in the file: TASD_ERR_INVALID_ARGUMENT on a duplicate). */
+TASD_API tasd_status tasd_archive_writer_add(tasd_archive_writer *writer,
+                                             const char *name,
+                                             const tasd_series *series);
+/* Write the directory, flush, rename into place; the writer is destroyed
+ * whatever the result, and on error nothing is left behind. */
+TASD_API tasd_status tasd_archive_writer_finish(tasd_archive_writer *writer);
+TASD_API void tasd_archive_writer_abort(tasd_archive_writer *writer);
+
+typedef struct tasd_archive tasd_archive;
+
+/* Open a .tasd file (mmap) or bytes in memory (which must outlive the
+ * archive). The file header, directory and every series header are
+ * validated here; data sections when a series is loaded. */
+TASD_API tasd_status tasd_archive_open(tasd_context *ctx, const char *path,
+                                       tasd_archive **out);
+TASD_API tasd_status tasd_archive_open_memory(tasd_context *ctx,
+                                              const void *data, size_t size,
+                                              tasd_archive **out);
+TASD_API void tasd_archive_close(tasd_archive *archive);
+TASD_API int64_t tasd_archive_count(const tasd_archive *archive);
+
+/* What the directory and series header say about entry i, without loading
+ * it. name stays valid until the archive is closed. */
+typedef struct tasd_archive_entry {
+    const char *name;
+    int64_t rows, cols;
+    int32_t method;          /* a tasd_method */
+    int32_t terms;
+    int32_t n[TASD_MAX_TERMS], m[TASD_MAX_TERMS];
+    uint64_t bytes;          /* size of the entry in the file */
+} tasd_archive_entry;
+
+TASD_API tasd_status tasd_archive_entry_info(const tasd_archive *archive,
+                                             int64_t i,
+                                             tasd_archive_entry *out);
+TASD_API tasd_status tasd_archive_find(const tasd_archive *archive,
+                                       const char *name, int64_t *index);
+/* Validate and load entry i as a series (with the stats it was saved with). */
+TASD_API tasd_status tasd_archive_load(const tasd_archive *archive, int64_t i,
+                                       tasd_series **out);
+
 
 #ifdef __cplusplus
 }

@@ -105,9 +105,11 @@ tasd_status tasd_config_parse(tasd_context *ctx, const char *text,
             return tasdi_fail(TASD_ERR_CONFIG, "config \"%.64s\": more than %d terms",
                               text, TASD_MAX_TERMS);
         tasd_status st = tasdi_check_term(terms, nv, mv);
-        if (st)
-            return tasdi_fail(st, "config \"%.64s\": %s", text,
-                              tasd_last_error_message());
+        if (st) {
+            char why[160]; /* the detail lives in the buffer tasdi_fail rewrites */
+            snprintf(why, sizeof why, "%s", tasd_last_error_message());
+            return tasdi_fail(st, "config \"%.64s\": %s", text, why);
+        }
         n[terms] = nv;
         m[terms] = mv;
         terms++;
@@ -182,12 +184,9 @@ tasd_status tasd_config_format(const tasd_config *config, char *buf,
     for (int i = 0; i < config->terms; i++)
         len += (size_t)snprintf(tmp + len, sizeof tmp - len, "%s%d:%d", i ? "+" : "",
                                 config->n[i], config->m[i]);
-    if (needed)
-        *needed = len;
-    if (!buf || size < len + 1)
-        return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL,
-                          "tasd_config_format: need %zu bytes, have %zu", len + 1,
-                          buf ? size : 0);
+    tasd_status st = tasdi_text_room("tasd_config_format", len, buf, size, needed);
+    if (st)
+        return st;
     memcpy(buf, tmp, len + 1);
     return TASD_OK;
 }

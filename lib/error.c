@@ -24,7 +24,7 @@ const char *tasd_status_string(tasd_status status)
     case TASD_ERR_OVERFLOW: return "size overflow";
     case TASD_ERR_NONFINITE: return "input contains NaN or Inf";
     case TASD_ERR_ALIAS: return "output overlaps an input";
-    case TASD_ERR_UNSUPPORTED: return "not supported by this build or CPU";
+    case TASD_ERR_UNSUPPORTED: return "not supported (feature, or backend on this build or CPU)";
     case TASD_ERR_IO: return "I/O error";
     case TASD_ERR_FORMAT: return "malformed or corrupt data";
     case TASD_ERR_BUFFER_TOO_SMALL: return "buffer too small";
@@ -37,6 +37,17 @@ const char *tasd_status_string(tasd_status status)
 static _Thread_local char last_error[512];
 
 const char *tasd_last_error_message(void) { return last_error; }
+
+tasd_status tasdi_text_room(const char *fn, size_t len, const char *buf, size_t size,
+                            size_t *needed)
+{
+    if (needed)
+        *needed = len;
+    if (!buf || size < len + 1)
+        return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL, "%s: need %zu bytes, have %zu", fn,
+                          len + 1, buf ? size : 0);
+    return TASD_OK;
+}
 
 tasd_status tasdi_fail(tasd_status status, const char *fmt, ...)
 {

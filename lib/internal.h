@@ -21,6 +21,12 @@
  * `status`, so that error paths read `return tasdi_fail(TASD_ERR_..., ...)`. */
 tasd_status tasdi_fail(tasd_status status, const char *fmt, ...) TASDI_PRINTF(2, 3);
 
+/* The shared tail of every *_format(buf, size, &needed) call: store the
+ * text's length (without NUL) in *needed when asked, and refuse a missing or
+ * too-small buffer, which is then left untouched. `fn` names the caller. */
+tasd_status tasdi_text_room(const char *fn, size_t len, const char *buf, size_t size,
+                            size_t *needed);
+
 /* ---- memory ---- */
 
 #define TASDI_ALIGN 64

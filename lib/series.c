@@ -233,14 +233,28 @@ tasd_status tasd_series_import(tasd_context *ctx, int64_t rows, int64_t cols,
         memcpy(t->values, values[i], term_bytes(s, t, sizeof(float)));
         memcpy(t->index, indices[i], term_bytes(s, t, 1));
     }
-    /* Without W, the stats are relative to the approximation itself. */
-    for (int i = 0; i < s->terms; i++) {
-        const tasdi_term *t = &s->term[i];
-        for (int64_t j = 0; j < rows * t->width; j++) {
-            s->input_energy += (double)t->values[j] * t->values[j];
-            s->input_nonzeros += t->values[j] != 0.0f;
+    /* Without W, the stats are relative to the approximation itself: ||Wa||^2
+     * summed row by row over the dense reconstruction (terms may overlap). */
+    float *row = tasdi_calloc(&s->allocator, (size_t)cols + 1, sizeof(float));
+    if (!row) {
+        tasd_series_destroy(s);
+        return TASD_ERR_OUT_OF_MEMORY;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        memset(row, 0, (size_t)cols * sizeof *row);
+        for (int i = 0; i < s->terms; i++) {
+            const tasdi_term *t = &s->term[i];
+            const float *v = t->values + r * t->width;
+            const uint8_t *ix = t->index + r * t->width;
+            for (int64_t k = 0; k < t->width; k++)
+                row[(k / t->n) * t->m + ix[k]] += v[k];
+        }
+        for (int64_t j = 0; j < cols; j++) {
+            s->input_energy += (double)row[j] * row[j];
+            s->input_nonzeros += row[j] != 0.0f;
         }
     }
+    tasdi_free(&s->allocator, row, ((size_t)cols + 1) * sizeof(float));
     st = tasdi_series_pack(s);
     if (st) {
         tasd_series_destroy(s);

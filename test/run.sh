@@ -9,7 +9,8 @@ failed=0
 
 run_one() {
     t=$1
-    out=$("$t" 2>&1)
+    # TASD_TEST_WRAPPER (e.g. valgrind) runs in front of each program.
+    out=$(${TASD_TEST_WRAPPER:-} "$t" 2>&1)
     rc=$?
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ -z "$line" ]; then

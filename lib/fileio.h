@@ -1,0 +1,107 @@
+/* Internal file helpers shared by the readers and writers: CRC-32, read-only
+ * mappings, atomic output files, little-endian loads and stores. */
+#ifndef TASD_FILEIO_H
+#define TASD_FILEIO_H
+
+#include "internal.h"
+
+#include <string.h>
+
+/* CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, init and final xor
+ * 0xFFFFFFFF). Chain calls with crc = previous result; start with 0. */
+uint32_t tasdi_crc32(uint32_t crc, const void *data, size_t size);
+
+/* A read-only view of a whole file: mmap'd (mapped = true) or a caller's
+ * buffer (mapped = false). */
+typedef struct tasdi_map {
+    const unsigned char *data;
+    size_t size;
+    bool mapped;
+} tasdi_map;
+
+tasd_status tasdi_map_file(const char *path, tasdi_map *out);
+void tasdi_unmap(tasdi_map *m);
+/* Advise the kernel that [off, off+len) of a mapping is not needed. */
+void tasdi_map_release(const tasdi_map *m, uint64_t off, uint64_t len);
+
+/* An output file written to PATH.tmp.XXXXXX and renamed over PATH when
+ * committed. */
+typedef struct tasdi_outfile {
+    int fd;
+    char *path;
+    char *tmp;
+    size_t tmp_size;
+    const tasd_allocator *a;
+    uint64_t size;   /* bytes appended so far (tasdi_out_append) */
+} tasdi_outfile;
+
+tasd_status tasdi_out_open(const tasd_allocator *a, const char *path,
+                           tasdi_outfile *o);
+tasd_status tasdi_out_pwrite(tasdi_outfile *o, const void *data, size_t size,
+                             uint64_t offset);
+tasd_status tasdi_out_append(tasdi_outfile *o, const void *data, size_t size);
+/* Flush and rename; closes the file. On failure the temp file is removed. */
+tasd_status tasdi_out_commit(tasdi_outfile *o);
+/* Close and remove the temp file (safe after a commit or on a zeroed o). */
+void tasdi_out_abort(tasdi_outfile *o);
+
+char *tasdi_strdup(const tasd_allocator *a, const char *s, size_t len);
+/* True if s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool tasdi_utf8_valid(const unsigned char *s, size_t len);
+
+static inline uint16_t tasdi_ld16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t tasdi_ld32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t tasdi_ld64(const unsigned char *p)
+{
+    return (uint64_t)tasdi_ld32(p) | ((uint64_t)tasdi_ld32(p + 4) << 32);
+}
+static inline void tasdi_st16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+static inline void tasdi_st32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline void tasdi_st64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline float tasdi_ldf32(const unsigned char *p)
+{
+    uint32_t u = tasdi_ld32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline void tasdi_stf32(unsigned char *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    tasdi_st32(p, u);
+}
+static inline double tasdi_ldf64(const unsigned char *p)
+{
+    uint64_t u = tasdi_ld64(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+static inline void tasdi_stf64(unsigned char *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    tasdi_st64(p, u);
+}
+
+#endif

@@ -1,0 +1,439 @@
+/* TASDER targets: which N:M patterns a machine runs and at what relative
+ * cost, built in, custom from a spec string, or measured on this machine. */
+#include "tasder.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double tasdi_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The built-in cpu table: relative costs of libtasd's own kernels against
+ * its own dense layer path, as tasd_target_measure() finds them. Fitted to
+ * medians measured on the AVX2 backend of the 2-core development machine
+ * (kernels branch 7eef28a, 256x512 weights, 128 tokens, one thread):
+ *   1:4 0.47-0.49, 2:4 0.64-0.67, 1:8 0.38-0.40, 2:8 0.47-0.48,
+ *   4:8 0.65-0.66, 1:16 0.33-0.34, 2:16 0.38-0.40, act 138-142
+ * by cost = 0.28 + 0.75 * N/M per term: a fixed part per term (one more
+ * pass over the B panels and C strips) plus the multiply-adds kept. The
+ * activation decomposition costs ~130 dense multiply-adds per element and
+ * term. Measure on the running machine with "cpu-measured". */
+static const int cpu_patterns[][2] = {{1, 4}, {2, 4}, {1, 8}, {2, 8},
+                                      {4, 8}, {1, 16}, {2, 16}};
+#define CPU_PATTERNS ((int)(sizeof cpu_patterns / sizeof cpu_patterns[0]))
+#define CPU_ACT 130.0
+
+static double cpu_table_cost(int n, int m) { return 0.28 + 0.75 * n / m; }
+
+static int find_pattern(const tasd_target *t, int n, int m)
+{
+    for (int i = 0; i < t->npat; i++)
+        if (t->n[i] == n && t->m[i] == m)
+            return i;
+    return -1;
+}
+
+double tasdi_target_term_cost(const tasd_target *t, int n, int m)
+{
+    int i = find_pattern(t, n, m);
+    return i < 0 ? -1.0 : t->cost[i];
+}
+
+static void skip_ws(const char **p)
+{
+    while (**p == ' ' || **p == '\t')
+        (*p)++;
+}
+
+/* Parse a custom spec into t (npat, n, m, cost, act). */
+static tasd_status parse_custom(const char *spec, tasd_target *t)
+{
+    const char *p = spec;
+    int item = 0;
+    bool have_act = false;
+    for (;;) {
+        item++;
+        skip_ws(&p);
+        const char *start = p;
+        if (strncmp(p, "act", 3) == 0) {
+            p += 3;
+            skip_ws(&p);
+            if (*p != '=')
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": item %d: want act=COST", spec, item);
+            p++;
+            char *end;
+            double v = strtod(p, &end);
+            if (end == p || !isfinite(v) || v < 0.0 || v > 1e6)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": item %d: act must be a number in [0, 1e6]",
+                                  spec, item);
+            if (have_act)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": act given twice", spec);
+            have_act = true;
+            t->act = v;
+            p = end;
+        } else {
+            char *end;
+            long n = strtol(p, &end, 10);
+            if (end == p || *end != ':' || n < 0 || n > 1000)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": item %d \"%.16s\": want N:M[=COST] or act=COST",
+                                  spec, item, start);
+            p = end + 1;
+            long m = strtol(p, &end, 10);
+            if (end == p || m < 0 || m > 1000)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": item %d: want N:M[=COST]", spec, item);
+            p = end;
+            if (tasdi_check_term(0, (int)n, (int)m) != TASD_OK)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": item %d: %ld:%ld is not a valid N:M "
+                                  "pattern (M a power of two 2..32, 1 <= N <= M)",
+                                  spec, item, n, m);
+            double cost = (double)n / (double)m;
+            skip_ws(&p);
+            if (*p == '=') {
+                p++;
+                double v = strtod(p, &end);
+                if (end == p || !isfinite(v) || v <= 0.0 || v > 1e6)
+                    return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                      "target \"%.64s\": item %d: cost must be a number in (0, 1e6]",
+                                      spec, item);
+                cost = v;
+                p = end;
+            }
+            if (find_pattern(t, (int)n, (int)m) >= 0)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": pattern %ld:%ld given twice", spec, n, m);
+            if (t->npat >= TASD_TARGET_MAX_PATTERNS)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": more than %d patterns", spec,
+                                  TASD_TARGET_MAX_PATTERNS);
+            t->n[t->npat] = (int)n;
+            t->m[t->npat] = (int)m;
+            t->cost[t->npat] = cost;
+            t->npat++;
+        }
+        skip_ws(&p);
+        if (*p == '\0')
+            break;
+        if (*p != ',')
+            return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                              "target \"%.64s\": unexpected '%c' after item %d", spec, *p, item);
+        p++;
+    }
+    if (t->npat == 0)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "target \"%.64s\": no N:M pattern given", spec);
+    return TASD_OK;
+}
+
+tasd_status tasd_target_create(tasd_context *ctx, const char *spec, tasd_target **out)
+{
+    if (!spec || !out)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_target_create: spec and out must not be NULL");
+    tasd_target t;
+    memset(&t, 0, sizeof t);
+    t.allocator = *tasdi_allocator(ctx);
+    bool measure = false;
+    if (strcmp(spec, "cpu") == 0 || strcmp(spec, "cpu-measured") == 0) {
+        for (int i = 0; i < CPU_PATTERNS; i++) {
+            t.n[i] = cpu_patterns[i][0];
+            t.m[i] = cpu_patterns[i][1];
+            t.cost[i] = cpu_table_cost(t.n[i], t.m[i]);
+        }
+        t.npat = CPU_PATTERNS;
+        t.act = CPU_ACT;
+        strcpy(t.name, "cpu");
+        measure = spec[3] != '\0';
+    } else if (strcmp(spec, "sparse-tensor-core") == 0) {
+        t.npat = 1;
+        t.n[0] = 2, t.m[0] = 4, t.cost[0] = 0.5;
+        strcpy(t.name, "sparse-tensor-core");
+    } else if (strcmp(spec, "vegeta") == 0) {
+        t.npat = 2;
+        t.n[0] = 1, t.m[0] = 4, t.cost[0] = 0.25;
+        t.n[1] = 2, t.m[1] = 4, t.cost[1] = 0.5;
+        strcpy(t.name, "vegeta");
+    } else {
+        if (strlen(spec) > TASDI_TARGET_SPEC_MAX)
+            return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                              "tasd_target_create: spec longer than %d bytes",
+                              TASDI_TARGET_SPEC_MAX);
+        tasd_status st = parse_custom(spec, &t);
+        if (st)
+            return st;
+        strcpy(t.name, "custom");
+    }
+    tasd_target *p = tasdi_alloc(&t.allocator, sizeof *p);
+    if (!p)
+        return TASD_ERR_OUT_OF_MEMORY;
+    *p = t;
+    if (measure) {
+        tasd_status st = tasd_target_measure(ctx, p, 0.0);
+        if (st) {
+            tasd_target_destroy(p);
+            return st;
+        }
+    }
+    *out = p;
+    return TASD_OK;
+}
+
+void tasd_target_destroy(tasd_target *t)
+{
+    if (t) {
+        tasd_allocator a = t->allocator;
+        tasdi_free(&a, t, sizeof *t);
+    }
+}
+
+const char *tasd_target_name(const tasd_target *t)
+{
+    if (!t)
+        return "?";
+    if (t->measured && strcmp(t->name, "cpu") == 0)
+        return "cpu-measured";
+    return t->name;
+}
+
+int tasd_target_is_measured(const tasd_target *t) { return t ? t->measured : 0; }
+int tasd_target_patterns(const tasd_target *t) { return t ? t->npat : 0; }
+double tasd_target_act_cost(const tasd_target *t) { return t ? t->act : 0.0; }
+
+tasd_status tasd_target_pattern(const tasd_target *t, int i, int *n, int *m, double *cost)
+{
+    if (!t)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_target_pattern: target is NULL");
+    if (i < 0 || i >= t->npat)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "tasd_target_pattern: index %d, target has %d patterns", i, t->npat);
+    if (n)
+        *n = t->n[i];
+    if (m)
+        *m = t->m[i];
+    if (cost)
+        *cost = t->cost[i];
+    return TASD_OK;
+}
+
+int tasd_target_supports(const tasd_target *t, const tasd_config *c)
+{
+    if (!t || !c)
+        return 0;
+    for (int i = 0; i < c->terms; i++)
+        if (find_pattern(t, c->n[i], c->m[i]) < 0)
+            return 0;
+    return 1;
+}
+
+static tasd_status series_cost(const tasd_target *t, const tasd_config *c,
+                               const char *side, double *cost)
+{
+    double sum = 0.0;
+    for (int i = 0; i < c->terms; i++) {
+        double ci = tasdi_target_term_cost(t, c->n[i], c->m[i]);
+        if (ci < 0)
+            return tasdi_fail(TASD_ERR_UNSUPPORTED,
+                              "target %s cannot run term %d:%d of the %s series",
+                              tasd_target_name(t), c->n[i], c->m[i], side);
+        sum += ci;
+    }
+    *cost = sum;
+    return TASD_OK;
+}
+
+tasd_status tasd_target_cost(const tasd_target *t, const tasd_config *w,
+                             const tasd_config *a, int64_t out_features, double *cost)
+{
+    if (!t || !cost)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_target_cost: target and cost must not be NULL");
+    if (w && a)
+        return tasdi_fail(TASD_ERR_UNSUPPORTED,
+                          "tasd_target_cost: a layer runs either a weight-side or an "
+                          "activation-side series, not both");
+    double c = 1.0;
+    tasd_status st;
+    if (w) {
+        st = series_cost(t, w, "weight", &c);
+        if (st)
+            return st;
+    } else if (a) {
+        if (out_features < 1)
+            return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                              "tasd_target_cost: out_features = %lld, want >= 1 for an "
+                              "activation-side series", (long long)out_features);
+        st = series_cost(t, a, "activation", &c);
+        if (st)
+            return st;
+        c += a->terms * t->act / (double)out_features;
+    }
+    *cost = c;
+    return TASD_OK;
+}
+
+tasd_status tasd_target_format(const tasd_target *t, char *buf, size_t size, size_t *needed)
+{
+    if (!t)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_target_format: target is NULL");
+    char tmp[TASD_TARGET_MAX_PATTERNS * 40 + 64];
+    size_t len = 0;
+    for (int i = 0; i < t->npat; i++)
+        len += (size_t)snprintf(tmp + len, sizeof tmp - len, "%d:%d=%.6g,", t->n[i],
+                                t->m[i], t->cost[i]);
+    len += (size_t)snprintf(tmp + len, sizeof tmp - len, "act=%.6g", t->act);
+    tasd_status st = tasdi_text_room("tasd_target_format", len, buf, size, needed);
+    if (st)
+        return st;
+    memcpy(buf, tmp, len + 1);
+    return TASD_OK;
+}
+
+/* ---- measuring on this machine ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define MEAS_OUT 256
+#define MEAS_IN 512
+#define MEAS_TOK 128
+#define MEAS_MAXREP 31
+
+tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double max_seconds)
+{
+    if (!t)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_target_measure: target is NULL");
+    if (!(max_seconds <= 60.0))
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "tasd_target_measure: max_seconds must be a number <= 60");
+    if (max_seconds <= 0.0)
+        max_seconds = 0.3;
+    /* One thread: per-core ratios, free of thread start-up noise on small
+     * shapes and of other processes sharing the cores. */
+    tasd_context serial = tasdi_serial_context(user_ctx);
+    const tasd_context *ctx = &serial;
+    const tasd_allocator *a = tasdi_allocator(ctx);
+    tasd_status st = TASD_OK;
+    size_t wn = (size_t)MEAS_OUT * MEAS_IN, xn = (size_t)MEAS_TOK * MEAS_IN,
+           yn = (size_t)MEAS_TOK * MEAS_OUT;
+    float *w = tasdi_alloc(a, wn * sizeof(float));
+    float *x = tasdi_alloc(a, xn * sizeof(float));
+    float *y = tasdi_alloc(a, yn * sizeof(float));
+    double *times = tasdi_calloc(a, (size_t)(t->npat + 2) * MEAS_MAXREP, sizeof(double));
+    tasd_series *s[TASD_TARGET_MAX_PATTERNS] = {0};
+    tasdi_dense dense;
+    memset(&dense, 0, sizeof dense);
+    if (!w || !x || !y || !times) {
+        st = TASD_ERR_OUT_OF_MEMORY;
+        goto done;
+    }
+    uint64_t r = 0x243f6a8885a308d3ull;
+    for (size_t i = 0; i < wn; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        w[i] = (float)((double)(r >> 11) / 9007199254740992.0 - 0.5);
+    }
+    for (size_t i = 0; i < xn; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        x[i] = (float)((double)(r >> 11) / 9007199254740992.0 - 0.5);
+    }
+    tasdi_matrix wm = {(const char *)w, TASD_F32, MEAS_OUT, MEAS_IN, MEAS_IN, 1};
+    tasdi_matrix xm = {(const char *)x, TASD_F32, MEAS_TOK, MEAS_IN, MEAS_IN, 1};
+    tasdi_matrix ym = {(const char *)y, TASD_F32, MEAS_TOK, MEAS_OUT, MEAS_OUT, 1};
+    tasdi_matrix xt = {(const char *)x, TASD_F32, MEAS_IN, MEAS_TOK, 1, MEAS_IN};
+    tasdi_matrix yt = {(const char *)y, TASD_F32, MEAS_OUT, MEAS_TOK, 1, MEAS_OUT};
+    st = tasdi_dense_pack(a, &wm, false, &dense);
+    if (!st)
+        st = tasdi_dense_add_series(ctx, &wm, &dense);
+    if (st)
+        goto done;
+    for (int i = 0; i < t->npat; i++) {
+        tasd_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.allocator = *a;
+        cfg.terms = 1;
+        cfg.n[0] = t->n[i];
+        cfg.m[0] = t->m[i];
+        st = tasdi_decompose_matrix(ctx, &wm, &cfg, TASD_GREEDY, &s[i]);
+        if (st)
+            goto done;
+    }
+    tasd_config one;
+    memset(&one, 0, sizeof one);
+    one.allocator = *a;
+    one.terms = 1;
+    one.n[0] = 1;
+    one.m[0] = 4;
+    /* Interleave: every repetition times dense, each pattern and one
+     * activation decomposition, so drifts of the machine hit all alike. */
+    double t0 = tasdi_seconds();
+    int reps = 0;
+    while (reps < MEAS_MAXREP && (reps < 3 || tasdi_seconds() - t0 < max_seconds)) {
+        double a0 = tasdi_seconds();
+        st = tasdi_dense_run(ctx, &dense, &xm, NULL, 0, &ym);
+        times[reps] = tasdi_seconds() - a0;
+        if (st)
+            goto done;
+        for (int i = 0; i < t->npat; i++) {
+            a0 = tasdi_seconds();
+            st = tasdi_gemm_run(ctx, 1.0f, s[i], &xt, 0.0f, &yt);
+            times[(size_t)(i + 1) * MEAS_MAXREP + reps] = tasdi_seconds() - a0;
+            if (st)
+                goto done;
+        }
+        tasd_series *xa = NULL;
+        a0 = tasdi_seconds();
+        st = tasdi_decompose_matrix(ctx, &xm, &one, TASD_GREEDY, &xa);
+        times[(size_t)(t->npat + 1) * MEAS_MAXREP + reps] = tasdi_seconds() - a0;
+        tasd_series_destroy(xa);
+        if (st)
+            goto done;
+        reps++;
+    }
+    double med[TASD_TARGET_MAX_PATTERNS + 2] = {0};
+    for (int i = 0; i < t->npat + 2; i++) {
+        qsort(times + (size_t)i * MEAS_MAXREP, (size_t)reps, sizeof(double), cmp_double);
+        med[i] = times[(size_t)i * MEAS_MAXREP + reps / 2];
+        if (med[i] <= 0.0)
+            med[i] = 1e-9;
+    }
+    for (int i = 0; i < t->npat; i++)
+        t->cost[i] = med[i + 1] / med[0];
+    /* per element of X, in dense multiply-adds */
+    double mac_time = med[0] / ((double)MEAS_OUT * MEAS_IN * MEAS_TOK);
+    t->act = med[t->npat + 1] / (double)xn / mac_time;
+    t->measured = 1;
+done:
+    for (int i = 0; i < TASD_TARGET_MAX_PATTERNS; i++)
+        tasd_series_destroy(s[i]);
+    tasdi_dense_free(a, &dense);
+    tasdi_free(a, w, wn * sizeof(float));
+    tasdi_free(a, x, xn * sizeof(float));
+    tasdi_free(a, y, yn * sizeof(float));
+    tasdi_free(a, times, (size_t)(t->npat + 2) * MEAS_MAXREP * sizeof(double));
+    return st;
+}
+
+tasd_status tasdi_target_spec_check(const char *spec)
+{
+    if (strcmp(spec, "cpu") == 0 || strcmp(spec, "cpu-measured") == 0 ||
+        strcmp(spec, "sparse-tensor-core") == 0 || strcmp(spec, "vegeta") == 0)
+        return TASD_OK;
+    if (strlen(spec) > TASDI_TARGET_SPEC_MAX)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "target spec longer than %d bytes",
+                          TASDI_TARGET_SPEC_MAX);
+    tasd_target t;
+    memset(&t, 0, sizeof t);
+    return parse_custom(spec, &t);
+}

@@ -1,0 +1,52 @@
+# libFuzzer targets for the parsers: config strings, .npy headers, safetensors
+# headers, the .tasd loader. Built with clang -fsanitize=fuzzer,address,undefined
+# into $(BUILD)/fuzz/. Seeds: test/fuzz/corpus/<target>/ (read-only); new inputs
+# go to $(BUILD)/fuzz/corpus/<target>/.
+#   make fuzz FUZZ_SECONDS=60      build and run every target for N seconds each
+#   make fuzz-build                only build them
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_TARGETS := config npy safetensors tasd
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L \
+                -Iinclude -Ilib -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRC) $(KERNEL_SRC))
+
+.PHONY: fuzz fuzz-build fuzz-check
+
+# Loud, failing check that clang and its libFuzzer runtime are there.
+fuzz-check:
+	@printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n){(void)d;(void)n;return 0;}\n' \
+	  | $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o /dev/null 2>/dev/null || { \
+	  echo "************************************************************************"; \
+	  echo "make fuzz: '$(FUZZ_CC) -fsanitize=fuzzer' does not work: clang or its"; \
+	  echo "libFuzzer runtime is MISSING. On Debian 12: apt-get install clang-14"; \
+	  echo "libclang-rt-14-dev (and FUZZ_CC=clang-14 if 'clang' is not on PATH)."; \
+	  echo "NO FUZZING WAS DONE."; \
+	  echo "************************************************************************"; \
+	  exit 1; }
+
+$(FUZZ_DIR)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ) | fuzz-check
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) -lm -lpthread
+
+fuzz-build: fuzz-check $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts/$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -timeout=20 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t/ \
+	    $(FUZZ_DIR)/corpus/$$t test/fuzz/corpus/$$t 2>&1 | \
+	    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==|SUMMARY|.*ERROR|.*crash|.*deadly)' || true; \
+	  test "$$(ls $(FUZZ_DIR)/artifacts/$$t | wc -l)" -eq 0 || { \
+	    echo "FUZZ FAILURE in fuzz_$$t: see $(FUZZ_DIR)/artifacts/$$t/"; exit 1; }; \
+	done; echo "fuzz: all targets ran $(FUZZ_SECONDS) s without a crash"
+
+# Keep the instrumented library objects between runs.
+.SECONDARY: $(FUZZ_LIB_OBJ)

@@ -1,0 +1,94 @@
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void util_fill_random(float *x, int64_t count, unsigned long long seed)
+{
+    unsigned long long s = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (int64_t i = 0; i < count; i++) {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        unsigned long long r = s * 0x2545f4914f6cdd1dull;
+        x[i] = (float)((double)(r >> 11) / 4503599627370496.0 - 1.0);
+    }
+}
+
+tasd_config *util_config(const char *text)
+{
+    tasd_config *c;
+    if (tasd_config_parse(NULL, text, &c) != TASD_OK) {
+        fprintf(stderr, "util_config(%s): %s\n", text, tasd_last_error_message());
+        abort();
+    }
+    return c;
+}
+
+tasd_series *util_decompose(tasd_context *ctx, const float *w, int64_t rows,
+                            int64_t cols, const char *config, tasd_method method)
+{
+    tasd_config *c = util_config(config);
+    tasd_view v = tasd_view_2d(w, TASD_F32, rows, cols, cols);
+    tasd_series *s;
+    if (tasd_decompose(ctx, &v, c, method, &s) != TASD_OK) {
+        fprintf(stderr, "util_decompose(%s): %s\n", config, tasd_last_error_message());
+        abort();
+    }
+    tasd_config_destroy(c);
+    return s;
+}
+
+float *util_reconstruct(const tasd_series *s)
+{
+    int64_t rows, cols;
+    tasd_series_shape(s, &rows, &cols);
+    float *out = malloc(sizeof(float) * (size_t)(rows * cols + 1));
+    tasd_view v = tasd_view_2d(out, TASD_F32, rows, cols, cols);
+    if (tasd_series_reconstruct(s, &v) != TASD_OK) {
+        fprintf(stderr, "util_reconstruct: %s\n", tasd_last_error_message());
+        abort();
+    }
+    return out;
+}
+
+double util_energy(const float *x, int64_t count)
+{
+    double e = 0;
+    for (int64_t i = 0; i < count; i++)
+        e += (double)x[i] * x[i];
+    return e;
+}
+
+static void *counting_alloc(void *user, size_t size, size_t alignment)
+{
+    util_counting_allocator *a = user;
+    a->total_allocs++;
+    if (a->fail_after && a->total_allocs == a->fail_after)
+        return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, alignment < sizeof(void *) ? sizeof(void *) : alignment, size))
+        return NULL;
+    if ((uintptr_t)p % alignment)
+        a->misaligned++;
+    a->live_blocks++;
+    a->live_bytes += (long long)size;
+    return p;
+}
+
+static void counting_free(void *user, void *ptr, size_t size)
+{
+    util_counting_allocator *a = user;
+    a->live_blocks--;
+    a->live_bytes -= (long long)size;
+    free(ptr);
+}
+
+void util_counting_allocator_init(util_counting_allocator *a)
+{
+    memset(a, 0, sizeof *a);
+    a->hooks.alloc = counting_alloc;
+    a->hooks.free = counting_free;
+    a->hooks.user = a;
+}

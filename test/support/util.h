@@ -1,0 +1,30 @@
+/* Helpers shared by the test programs (test/support/util.c). */
+#ifndef TASD_TEST_UTIL_H
+#define TASD_TEST_UTIL_H
+
+#include <stdint.h>
+#include <tasd.h>
+
+/* Fill with uniform [-1, 1) values from the harness RNG (seeded). */
+void util_fill_random(float *x, int64_t count, unsigned long long seed);
+/* Parse a config that the test knows to be valid (aborts otherwise). */
+tasd_config *util_config(const char *text);
+/* Decompose a row-major rows x cols f32 matrix (aborts on error). */
+tasd_series *util_decompose(tasd_context *ctx, const float *w, int64_t rows,
+                            int64_t cols, const char *config, tasd_method method);
+/* The series as a dense row-major matrix (malloc'd). */
+float *util_reconstruct(const tasd_series *s);
+/* ||x||^2 in double. */
+double util_energy(const float *x, int64_t count);
+
+/* An allocator that counts live blocks and bytes and can fail on demand. */
+typedef struct util_counting_allocator {
+    tasd_allocator hooks;
+    long live_blocks, total_allocs;
+    long long live_bytes;
+    long fail_after; /* fail the allocation with this ordinal (1-based); 0 never */
+    int misaligned;  /* count of returned blocks under the requested alignment */
+} util_counting_allocator;
+void util_counting_allocator_init(util_counting_allocator *a);
+
+#endif

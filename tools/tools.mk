@@ -1,0 +1,34 @@
+# The `tasd` command-line tool: build/bin/tasd, installed into $(BINDIR).
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRC))
+TOOL_BIN := $(BUILD)/bin/tasd
+
+.PHONY: tool install-tool uninstall-tool
+
+all: tool
+tool: $(TOOL_BIN)
+
+$(BUILD)/obj/tools/%.o: tools/%.c tools/tool.h include/tasd.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# Linked statically against libtasd, so the installed tool needs no rpath.
+$(TOOL_BIN): $(TOOL_OBJ) $(A_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(A_FILE) $(OMP_LIBS) $(LDLIBS)
+
+# The tool tests spawn build/bin/tasd: build it before `make test` runs them.
+test: $(TOOL_BIN)
+
+install: install-tool
+install-tool: $(TOOL_BIN)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/tasd
+
+uninstall: uninstall-tool
+uninstall-tool:
+	rm -f $(DESTDIR)$(BINDIR)/tasd
+
+# test_tool runs the tool of its own build tree (also for test-valgrind and
+# other BUILD= directories): building the test builds the tool.
+$(BUILD)/test/test_tool: $(TOOL_BIN)
