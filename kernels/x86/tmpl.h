@@ -169,14 +169,17 @@ narrow_chunk(const tasdi_pterm *pt, const float *vals, const uint32_t *cw, const
              int64_t ldx, const int nx, vf *acc, const vi *lanes_word, const vi *shift,
              vi base, vi mask, int64_t wv, const int ratio, int left)
 {
-    vi words = pt->words == 1 ? VI_SET1((int)cw[0]) : VI_LOAD_WORDS(cw, pt->words);
+    /* one word (M <= 4): broadcast it, every lane already holds its word */
+    const int one = pt->words == 1;
+    vi words = one ? VI_SET1((int)cw[0]) : VI_LOAD_WORDS(cw, pt->words);
 #pragma GCC unroll 2
     for (int h = 0; h < HALVES; h++) {
         int lh = left - h * VL;
         if (lh <= 0)
             break;
         vf val = lh >= VL ? VLOAD(vals + h * VL) : VLOAD_N(vals + h * VL, lh);
-        vi pos = VI_ADD(VI_AND(VI_SRLV(VI_PERM(words, lanes_word[h]), shift[h]), mask), base);
+        vi wl = one ? words : VI_PERM(words, lanes_word[h]);
+        vi pos = VI_ADD(VI_AND(VI_SRLV(wl, shift[h]), mask), base);
         const float *xw = xc + h * wv;
 #pragma GCC unroll 8
         for (int j = 0; j < TASDI_NARROW_MAX; j++) {
