@@ -40,6 +40,8 @@ for t in "$@"; do
 done
 
 here=$(dirname "$0")
+# test_tool starts the aarch64 `tasd` binary itself: through qemu too.
+export TASD_TOOL_RUNNER="$qemu -L $sysroot"
 # run.sh runs the suite once per backend named in TASD_TEST_BACKENDS
 # (setting TASD_BACKEND for each pass) and sums the result lines.
 echo "== aarch64 under $qemu -L $sysroot: TASD_BACKEND=neon, then scalar =="
