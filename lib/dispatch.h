@@ -38,4 +38,43 @@ tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
                                const tasdi_matrix *b, float beta,
                                const tasdi_matrix *c);
 
+/* ---- prepacked B ----
+ * A dense f32 operand B [K, n] packed once into the wide kernel's panel
+ * layout (kernels/kernels.h): p[panel][nkb * TASDI_KC][TASDI_NR], zero past
+ * K and past n. tasdi_gemm_run builds the same panels per call; a layer
+ * whose dense operand is fixed (TASD-A: W^T) builds them once and multiplies
+ * any number of series against them with tasdi_gemm_run_packed. The layout
+ * does not depend on the backend, so one prepack serves every context.
+ * Read-only after creation: any number of threads may use it at once. */
+typedef struct tasdi_bpack {
+    tasd_allocator allocator;
+    int64_t rows, cols;      /* K, n */
+    int64_t nkb, panels;     /* ceil(K / TASDI_KC), ceil(n / TASDI_NR) */
+    float *p;
+    size_t bytes;
+} tasdi_bpack;
+
+_Static_assert(TASDI_NARROW_MAX <= TASDI_NR,
+               "a narrow B fits panel 0 of a prepack");
+
+/* Panel `panel`: (nkb * TASDI_KC) x TASDI_NR floats, row stride TASDI_NR. */
+static inline const float *tasdi_bpack_panel(const tasdi_bpack *bp, int64_t panel)
+{
+    return bp->p + panel * bp->nkb * TASDI_KC * TASDI_NR;
+}
+
+/* Pack the f32 matrix b (any strides) with ctx's allocator, in parallel on
+ * ctx when large. */
+tasd_status tasdi_bpack_create(const tasd_context *ctx, const tasdi_matrix *b,
+                               tasdi_bpack **out);
+void tasdi_bpack_destroy(tasdi_bpack *bp);
+
+/* tasdi_gemm_run with B taken from a prepack: C = alpha * S * B + beta * C,
+ * bit-identical to tasdi_gemm_run on the matrix bp was packed from (same
+ * backend), for any thread count. c must be f32, s->rows x bp->cols, not
+ * overlapping the panels (checked by the callers' argument checks). */
+tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
+                                  const tasd_series *s, const tasdi_bpack *bp,
+                                  float beta, const tasdi_matrix *c);
+
 #endif

@@ -19,6 +19,7 @@ typedef struct gemm_job {
     const tasd_series *s;
     const tasdi_ops *ops;
     tasdi_matrix b, c;
+    const tasdi_bpack *bp;   /* non-NULL: B read from these panels, not b */
     float alpha, beta;
     int64_t nblocks, ntasks;
 } gemm_job;
@@ -48,14 +49,26 @@ static void gemm_task(void *arg, int64_t task)
         scale_rows(job, r0, r1);
         if (job->alpha == 0.0f || s->cols == 0)
             continue;
+        tasdi_term_gemm_fn fn = job->ops->term_gemm ? job->ops->term_gemm
+                                                    : tasdi_scalar_term_gemm;
+        float *c = (float *)(uintptr_t)job->c.data;
         for (int i = 0; i < s->terms; i++) {
             const tasdi_term *t = &s->term[i];
-            tasdi_term_gemm_fn fn = job->ops->term_gemm ? job->ops->term_gemm
-                                                        : tasdi_scalar_term_gemm;
-            fn(t->values, t->index, t->width, t->n, t->m, r0, r1,
-                                (const float *)(uintptr_t)job->b.data, job->b.rs,
-                                job->b.cs, job->b.cols, job->alpha,
-                                (float *)(uintptr_t)job->c.data, job->c.rs, job->c.cs);
+            if (!job->bp) {
+                fn(t->values, t->index, t->width, t->n, t->m, r0, r1,
+                   (const float *)(uintptr_t)job->b.data, job->b.rs, job->b.cs,
+                   job->b.cols, job->alpha, c, job->c.rs, job->c.cs);
+                continue;
+            }
+            /* Panel by panel: every element of C still sums the same
+             * products in the same order. */
+            for (int64_t panel = 0; panel < job->bp->panels; panel++) {
+                int64_t j0 = panel * TASDI_NR;
+                int64_t nj = job->c.cols - j0 < TASDI_NR ? job->c.cols - j0 : TASDI_NR;
+                fn(t->values, t->index, t->width, t->n, t->m, r0, r1,
+                   tasdi_bpack_panel(job->bp, panel), TASDI_NR, 1, nj, job->alpha,
+                   c + j0 * job->c.cs, job->c.rs, job->c.cs);
+            }
         }
     }
 }
@@ -105,11 +118,11 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
 typedef struct packed_job {
     const tasdi_packed *p;
     const tasdi_ops *ops;
-    tasdi_matrix b, c;
+    tasdi_matrix b, c;       /* narrow: b is read; wide: only b.cols */
     float alpha, beta;
     int64_t ntasks, nunits;
-    int64_t panels;          /* wide: B panels of TASDI_NR columns */
-    float *bpack;            /* wide: [panel][nkb*KC][NR]; narrow: x [n][ldx] */
+    const tasdi_bpack *bp;   /* wide: B panels */
+    float *xpack;            /* narrow: x [n][ldx] */
     int64_t ldx;
     float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
     atomic_llong next;       /* next unit to hand out */
@@ -151,18 +164,27 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
     }
 }
 
-/* Pack B into panels: bpack[panel][k][NR], zero past n and past K. The
- * units of this phase are (panel, K block) pairs. */
+/* ---- B panels: packed per call, or once (tasdi_bpack_create) ---- */
+
+typedef struct bpack_job {
+    tasdi_matrix b;
+    tasdi_bpack *bp;
+    int64_t ntasks;
+} bpack_job;
+
+/* Pack B into panels: p[panel][k][NR], zero past n and past K. The units of
+ * this phase are (panel, K block) pairs. */
 static void pack_b_task(void *arg, int64_t task)
 {
-    const packed_job *job = arg;
-    const int64_t nkb = job->p->nkb, K = job->b.rows, n = job->b.cols;
-    int64_t units = job->panels * nkb;
+    const bpack_job *job = arg;
+    const tasdi_bpack *bp = job->bp;
+    const int64_t nkb = bp->nkb, K = job->b.rows, n = job->b.cols;
+    int64_t units = bp->panels * nkb;
     int64_t u0 = task * units / job->ntasks, u1 = (task + 1) * units / job->ntasks;
-    const float *b = (const float *)job->b.data;
+    const float *b = (const float *)(const void *)job->b.data;
     for (int64_t u = u0; u < u1; u++) {
         int64_t panel = u / nkb, kb = u % nkb;
-        float *dst = job->bpack + (panel * nkb + kb) * TASDI_KC * TASDI_NR;
+        float *dst = bp->p + (panel * nkb + kb) * TASDI_KC * TASDI_NR;
         int64_t j0 = panel * TASDI_NR;
         int64_t nj = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
         for (int64_t kk = 0; kk < TASDI_KC; kk++) {
@@ -184,6 +206,74 @@ static void pack_b_task(void *arg, int64_t task)
     }
 }
 
+/* Allocate bp's panels for an f32 matrix b and fill them (in parallel on
+ * ctx for large B). The one packing routine of both the per-call and the
+ * prepacked path. */
+static tasd_status bpack_build(const tasd_context *ctx, const tasd_allocator *a,
+                               const tasdi_matrix *b, tasdi_bpack *bp)
+{
+    memset(bp, 0, sizeof *bp);
+    bp->allocator = *a;
+    bp->rows = b->rows;
+    bp->cols = b->cols;
+    bp->nkb = (b->rows + TASDI_KC - 1) / TASDI_KC;
+    bp->panels = (b->cols + TASDI_NR - 1) / TASDI_NR;
+    size_t per_panel, floats;
+    if (!tasdi_mul_size((size_t)bp->nkb, (size_t)TASDI_KC * TASDI_NR, &per_panel) ||
+        !tasdi_mul_size(per_panel, (size_t)bp->panels, &floats) ||
+        !tasdi_mul_size(floats, sizeof(float), &bp->bytes))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "B panels of %lld x %lld overflow",
+                          (long long)b->rows, (long long)b->cols);
+    bp->p = tasdi_alloc(a, bp->bytes);
+    if (!bp->p)
+        return TASD_ERR_OUT_OF_MEMORY;
+    bpack_job job;
+    job.b = *b;
+    job.bp = bp;
+    /* Packing B is a copy: below ~1 MB it is cheaper than a fork/join. */
+    int64_t threads = tasdi_threads(ctx), units = bp->panels * bp->nkb;
+    job.ntasks = threads < units ? threads : units;
+    if ((int64_t)floats < ((int64_t)1 << 18))
+        job.ntasks = 1;
+    if (job.ntasks > 0)
+        tasdi_parallel(ctx, job.ntasks, pack_b_task, &job);
+    return TASD_OK;
+}
+
+static void bpack_release(tasdi_bpack *bp)
+{
+    tasdi_free(&bp->allocator, bp->p, bp->bytes);
+    bp->p = NULL;
+}
+
+tasd_status tasdi_bpack_create(const tasd_context *ctx, const tasdi_matrix *b,
+                               tasdi_bpack **out)
+{
+    if (b->dtype != TASD_F32)
+        return tasdi_fail(TASD_ERR_DTYPE, "tasdi_bpack_create: B must be f32, is %s",
+                          tasd_dtype_name(b->dtype));
+    const tasd_allocator *a = tasdi_allocator(ctx);
+    tasdi_bpack *bp = tasdi_alloc(a, sizeof *bp);
+    if (!bp)
+        return TASD_ERR_OUT_OF_MEMORY;
+    tasd_status st = bpack_build(ctx, a, b, bp);
+    if (st) {
+        tasdi_free(a, bp, sizeof *bp);
+        return st;
+    }
+    *out = bp;
+    return TASD_OK;
+}
+
+void tasdi_bpack_destroy(tasdi_bpack *bp)
+{
+    if (!bp)
+        return;
+    tasd_allocator a = bp->allocator;
+    bpack_release(bp);
+    tasdi_free(&a, bp, sizeof *bp);
+}
+
 /* A wide unit is one row block x a group of up to WIDE_PANELS panels. Loop
  * order: K block, then panel, then rows, so the row block's slots of a K
  * block (a contiguous run) are reused from L1 across the panels while each
@@ -192,25 +282,26 @@ static void wide_task(void *arg, int64_t task)
 {
     packed_job *job = arg;
     const tasdi_packed *p = job->p;
-    const int64_t groups = (job->panels + WIDE_PANELS - 1) / WIDE_PANELS;
+    const tasdi_bpack *bp = job->bp;
+    const int64_t groups = (bp->panels + WIDE_PANELS - 1) / WIDE_PANELS;
     float *tile = job->tiles + task * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
     for (int64_t u; (u = next_unit(job)) < job->nunits;) {
         int64_t rb = u / groups, pg = u % groups;
         int64_t r0 = rb * WIDE_ROW_BLOCK;
         int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
         int64_t pan0 = pg * WIDE_PANELS;
-        int64_t pan1 = pan0 + WIDE_PANELS < job->panels ? pan0 + WIDE_PANELS : job->panels;
+        int64_t pan1 = pan0 + WIDE_PANELS < bp->panels ? pan0 + WIDE_PANELS : bp->panels;
         for (int64_t kb = 0; kb < p->nkb; kb++)
             for (int64_t panel = pan0; panel < pan1; panel++) {
                 int64_t j0 = panel * TASDI_NR;
-                int ncols = (int)(job->b.cols - j0 < TASDI_NR ? job->b.cols - j0 : TASDI_NR);
-                const float *bp = job->bpack + (panel * p->nkb + kb) * TASDI_KC * TASDI_NR;
-                job->ops->wide(p, r0, r1, kb, bp, ncols,
+                int ncols = (int)(bp->cols - j0 < TASDI_NR ? bp->cols - j0 : TASDI_NR);
+                const float *bb = tasdi_bpack_panel(bp, panel) + kb * TASDI_KC * TASDI_NR;
+                job->ops->wide(p, r0, r1, kb, bb, ncols,
                                tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR, kb > 0);
             }
         for (int64_t panel = pan0; panel < pan1; panel++) {
             int64_t j0 = panel * TASDI_NR;
-            int64_t nj = job->b.cols - j0 < TASDI_NR ? job->b.cols - j0 : TASDI_NR;
+            int64_t nj = bp->cols - j0 < TASDI_NR ? bp->cols - j0 : TASDI_NR;
             store_c(job, r0, r1, j0, nj, tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR,
                     TASDI_NR);
         }
@@ -226,73 +317,67 @@ static void narrow_task(void *arg, int64_t task)
     for (int64_t u; (u = next_unit(job)) < job->nunits;) {
         int64_t r0 = u * NARROW_ROW_BLOCK;
         int64_t r1 = r0 + NARROW_ROW_BLOCK < p->rows ? r0 + NARROW_ROW_BLOCK : p->rows;
-        job->ops->narrow(p, r0, r1, job->bpack, job->ldx, (int)job->b.cols, y,
+        job->ops->narrow(p, r0, r1, job->xpack, job->ldx, (int)job->b.cols, y,
                          TASDI_NARROW_MAX);
         store_c(job, r0, r1, 0, job->b.cols, y, TASDI_NARROW_MAX);
     }
 }
 
-static tasd_status run_packed(const tasd_context *ctx, packed_job *job)
+/* Whether n columns of B run the narrow kernel (up to the backend's
+ * crossover with the wide one). */
+static bool use_narrow(const tasdi_ops *ops, int64_t n)
+{
+    int narrow_max = ops->narrow_max < TASDI_NARROW_MAX ? ops->narrow_max : TASDI_NARROW_MAX;
+    return ops->narrow && n <= narrow_max;
+}
+
+/* The narrow kernel on job->b (n <= TASDI_NARROW_MAX columns): x is packed
+ * per call, column-major. */
+static tasd_status run_narrow(const tasd_context *ctx, packed_job *job)
 {
     const tasd_allocator *a = tasdi_allocator(ctx);
     const tasdi_packed *p = job->p;
     const int64_t n = job->b.cols, K = job->b.rows;
-    int64_t threads = tasdi_threads(ctx);
-    size_t bfloats, tfloats = 0;
-    /* The narrow kernel up to the backend's crossover with the wide one. */
-    int narrow_max = job->ops->narrow_max < TASDI_NARROW_MAX ? job->ops->narrow_max
-                                                              : TASDI_NARROW_MAX;
-    if (job->ops->narrow && n <= narrow_max) {
-        job->ldx = (K + TASDI_XPAD - 1) / TASDI_XPAD * TASDI_XPAD;
-        if (!tasdi_mul_size((size_t)job->ldx, (size_t)n, &bfloats))
-            return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm: x panel size overflows");
-        job->bpack = tasdi_alloc(a, bfloats * sizeof(float));
-        if (!job->bpack)
-            return TASD_ERR_OUT_OF_MEMORY;
-        const float *b = (const float *)job->b.data;
-        for (int64_t j = 0; j < n; j++) {
-            float *x = job->bpack + j * job->ldx;
-            for (int64_t k = 0; k < K; k++)
-                x[k] = b[k * job->b.rs + j * job->b.cs];
-            for (int64_t k = K; k < job->ldx; k++)
-                x[k] = 0.0f;
-        }
-        job->nunits = (p->rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
-        atomic_init(&job->next, 0);
-        job->ntasks = threads < job->nunits ? threads : job->nunits;
-        tasdi_parallel(ctx, job->ntasks, narrow_task, job);
-        tasdi_free(a, job->bpack, bfloats * sizeof(float));
-        return TASD_OK;
-    }
-    job->panels = (n + TASDI_NR - 1) / TASDI_NR;
-    size_t per_panel;
-    if (!tasdi_mul_size((size_t)p->nkb, (size_t)TASDI_KC * TASDI_NR, &per_panel) ||
-        !tasdi_mul_size(per_panel, (size_t)job->panels, &bfloats) ||
-        bfloats > SIZE_MAX / sizeof(float))
-        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm: B panel size overflows");
-    job->bpack = tasdi_alloc(a, bfloats * sizeof(float));
-    if (!job->bpack)
+    size_t xfloats;
+    job->ldx = (K + TASDI_XPAD - 1) / TASDI_XPAD * TASDI_XPAD;
+    if (!tasdi_mul_size((size_t)job->ldx, (size_t)n, &xfloats))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm: x panel size overflows");
+    job->xpack = tasdi_alloc(a, xfloats * sizeof(float));
+    if (!job->xpack)
         return TASD_ERR_OUT_OF_MEMORY;
-    /* Packing B is a copy: below ~1 MB it is cheaper than a fork/join. */
-    int64_t bunits = job->panels * p->nkb;
-    job->ntasks = threads < bunits ? threads : bunits;
-    if ((int64_t)bfloats < ((int64_t)1 << 18))
-        job->ntasks = 1;
-    tasdi_parallel(ctx, job->ntasks, pack_b_task, job);
+    const float *b = (const float *)(const void *)job->b.data;
+    for (int64_t j = 0; j < n; j++) {
+        float *x = job->xpack + j * job->ldx;
+        for (int64_t k = 0; k < K; k++)
+            x[k] = b[k * job->b.rs + j * job->b.cs];
+        for (int64_t k = K; k < job->ldx; k++)
+            x[k] = 0.0f;
+    }
+    job->nunits = (p->rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
+    atomic_init(&job->next, 0);
+    int64_t threads = tasdi_threads(ctx);
+    job->ntasks = threads < job->nunits ? threads : job->nunits;
+    tasdi_parallel(ctx, job->ntasks, narrow_task, job);
+    tasdi_free(a, job->xpack, xfloats * sizeof(float));
+    return TASD_OK;
+}
 
+/* The wide kernel against B panels already packed in job->bp. */
+static tasd_status run_wide(const tasd_context *ctx, packed_job *job)
+{
+    const tasd_allocator *a = tasdi_allocator(ctx);
+    const tasdi_packed *p = job->p;
+    int64_t threads = tasdi_threads(ctx);
     atomic_init(&job->next, 0);
     job->nunits = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
-                  ((job->panels + WIDE_PANELS - 1) / WIDE_PANELS);
+                  ((job->bp->panels + WIDE_PANELS - 1) / WIDE_PANELS);
     job->ntasks = threads < job->nunits ? threads : job->nunits;
-    tfloats = (size_t)job->ntasks * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
+    size_t tfloats = (size_t)job->ntasks * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
     job->tiles = tasdi_alloc(a, tfloats * sizeof(float));
-    if (!job->tiles) {
-        tasdi_free(a, job->bpack, bfloats * sizeof(float));
+    if (!job->tiles)
         return TASD_ERR_OUT_OF_MEMORY;
-    }
     tasdi_parallel(ctx, job->ntasks, wide_task, job);
     tasdi_free(a, job->tiles, tfloats * sizeof(float));
-    tasdi_free(a, job->bpack, bfloats * sizeof(float));
     return TASD_OK;
 }
 
@@ -306,6 +391,40 @@ tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
     return tasdi_gemm_run_ops(ctx, ops, alpha, s, b, beta, c);
 }
 
+/* The canonical-layout path (scalar backend, unpacked series, alpha 0):
+ * B from b, or from bp's panels when bp is not NULL. */
+static void run_canonical(const tasd_context *ctx, const tasdi_ops *ops, float alpha,
+                          const tasd_series *s, const tasdi_matrix *b,
+                          const tasdi_bpack *bp, float beta, const tasdi_matrix *c)
+{
+    gemm_job job;
+    memset(&job, 0, sizeof job);
+    job.ops = ops;
+    job.s = s;
+    if (b)
+        job.b = *b;
+    job.bp = bp;
+    job.c = *c;
+    job.alpha = alpha;
+    job.beta = beta;
+    job.nblocks = (s->rows + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
+    job.ntasks = tasdi_threads(ctx);
+    if (job.ntasks > job.nblocks)
+        job.ntasks = job.nblocks;
+    tasdi_parallel(ctx, job.ntasks, gemm_task, &job);
+}
+
+static void packed_job_init(packed_job *pj, const tasdi_ops *ops, float alpha,
+                            const tasd_series *s, float beta, const tasdi_matrix *c)
+{
+    memset(pj, 0, sizeof *pj);
+    pj->p = s->packed;
+    pj->ops = ops;
+    pj->c = *c;
+    pj->alpha = alpha;
+    pj->beta = beta;
+}
+
 tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
                                float alpha, const tasd_series *s,
                                const tasdi_matrix *b, float beta,
@@ -315,27 +434,50 @@ tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
         return TASD_OK;
     if (ops->wide && s->packed && alpha != 0.0f && s->cols > 0) {
         packed_job pj;
-        memset(&pj, 0, sizeof pj);
-        pj.p = s->packed;
-        pj.ops = ops;
+        packed_job_init(&pj, ops, alpha, s, beta, c);
         pj.b = *b;
-        pj.c = *c;
-        pj.alpha = alpha;
-        pj.beta = beta;
-        return run_packed(ctx, &pj);
+        if (use_narrow(ops, b->cols))
+            return run_narrow(ctx, &pj);
+        tasdi_bpack bp;
+        tasd_status st = bpack_build(ctx, tasdi_allocator(ctx), b, &bp);
+        if (st)
+            return st;
+        pj.bp = &bp;
+        st = run_wide(ctx, &pj);
+        bpack_release(&bp);
+        return st;
     }
-    gemm_job job;
-    memset(&job, 0, sizeof job);
-    job.ops = ops;
-    job.s = s;
-    job.b = *b;
-    job.c = *c;
-    job.alpha = alpha;
-    job.beta = beta;
-    job.nblocks = (s->rows + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
-    job.ntasks = tasdi_threads(ctx);
-    if (job.ntasks > job.nblocks)
-        job.ntasks = job.nblocks;
-    tasdi_parallel(ctx, job.ntasks, gemm_task, &job);
+    run_canonical(ctx, ops, alpha, s, b, NULL, beta, c);
+    return TASD_OK;
+}
+
+tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
+                                  const tasd_series *s, const tasdi_bpack *bp,
+                                  float beta, const tasdi_matrix *c)
+{
+    const tasdi_ops *ops = tasdi_context_ops(ctx);
+    if (!ops)
+        return TASD_ERR_UNSUPPORTED;
+    if (bp->rows != s->cols || c->rows != s->rows || c->cols != bp->cols)
+        return tasdi_fail(TASD_ERR_SHAPE,
+                          "tasdi_gemm_run_packed: series %lld x %lld times B %lld x %lld "
+                          "into c %lld x %lld",
+                          (long long)s->rows, (long long)s->cols, (long long)bp->rows,
+                          (long long)bp->cols, (long long)c->rows, (long long)c->cols);
+    if (s->rows == 0 || bp->cols == 0)
+        return TASD_OK;
+    if (ops->wide && s->packed && alpha != 0.0f && s->cols > 0) {
+        packed_job pj;
+        packed_job_init(&pj, ops, alpha, s, beta, c);
+        /* b.cols is what the kernels' callers read for n; the narrow path
+         * reads B itself from panel 0 (n <= TASDI_NARROW_MAX < TASDI_NR). */
+        tasdi_matrix b0 = {(const char *)bp->p, TASD_F32, bp->rows, bp->cols, TASDI_NR, 1};
+        pj.b = b0;
+        if (use_narrow(ops, bp->cols))
+            return run_narrow(ctx, &pj);
+        pj.bp = bp;
+        return run_wide(ctx, &pj);
+    }
+    run_canonical(ctx, ops, alpha, s, NULL, bp, beta, c);
     return TASD_OK;
 }

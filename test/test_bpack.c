@@ -1,0 +1,180 @@
+/* The prepacked dense operand (tasdi_bpack) and tasdi_gemm_run_packed: the
+ * panel layout, bit-identical results against the per-call path on every
+ * backend (narrow and wide n, the canonical path, strided B and C,
+ * alpha/beta, thread counts), shape mismatches and allocation failures. */
+#include "harness.h"
+#include "tasd.h"
+#include "dispatch.h"
+#include "support/util.h"
+
+#include <string.h>
+
+static tasd_context *make_ctx(tasd_backend backend, int threads, const tasd_allocator *a)
+{
+    tasd_context *ctx = NULL;
+    CHECK_OK(tasd_context_create(a, &ctx));
+    CHECK_OK(tasd_context_set_backend(ctx, backend));
+    CHECK_OK(tasd_context_set_threads(ctx, threads));
+    return ctx;
+}
+
+/* p[panel][k][NR] holds B(k, panel*NR + j), zero past K and past n. */
+static void test_layout(void)
+{
+    const int64_t dims[][2] = {{1, 1}, {5, 3}, {64, 64}, {65, 65}, {130, 200}};
+    for (int d = 0; d < 5; d++) {
+        int64_t k = dims[d][0], n = dims[d][1];
+        /* B stored transposed: (i, j) at j * k + i */
+        float *b = malloc((size_t)(k * n) * sizeof *b);
+        util_fill_random(b, k * n, 3 + (unsigned)d);
+        tasd_view bv = tasd_view_2d_strided(b, TASD_F32, k, n, 1, k);
+        tasdi_matrix bm;
+        CHECK_OK(tasdi_matrix_from_view(&bv, "b", &bm));
+        tasdi_bpack *bp = NULL;
+        CHECK_OK(tasdi_bpack_create(NULL, &bm, &bp));
+        if (!bp) {
+            free(b);
+            continue;
+        }
+        CHECK(bp->rows == k && bp->cols == n);
+        CHECK(bp->nkb == (k + TASDI_KC - 1) / TASDI_KC);
+        CHECK(bp->panels == (n + TASDI_NR - 1) / TASDI_NR);
+        int bad = 0;
+        for (int64_t panel = 0; panel < bp->panels && !bad; panel++) {
+            const float *p = tasdi_bpack_panel(bp, panel);
+            for (int64_t kk = 0; kk < bp->nkb * TASDI_KC && !bad; kk++)
+                for (int64_t j = 0; j < TASDI_NR && !bad; j++) {
+                    int64_t col = panel * TASDI_NR + j;
+                    float want = kk < k && col < n ? b[col * k + kk] : 0.0f;
+                    if (memcmp(&p[kk * TASDI_NR + j], &want, sizeof want) != 0) {
+                        CHECKF(0, "%lldx%lld: panel %lld k %lld j %lld", (long long)k,
+                               (long long)n, (long long)panel, (long long)kk, (long long)j);
+                        bad = 1;
+                    }
+                }
+        }
+        tasdi_bpack_destroy(bp);
+        free(b);
+    }
+    tasdi_bpack_destroy(NULL); /* no-op */
+}
+
+/* tasdi_gemm_run_packed == tasd_gemm on the same backend, bit for bit. */
+static void test_matches_per_call(void)
+{
+    const char *cfgs[] = {"2:4", "2:4+1:8", "1:8", "3:8+1:4"};
+    /* m x k x n: narrow n (1..8), the crossover (9, 15, 16), wide, several
+     * panels, K not a multiple of the K block, K below one group */
+    const int64_t dims[][3] = {{1, 5, 3},    {17, 64, 1},   {33, 70, 8},  {65, 130, 9},
+                               {40, 64, 16}, {70, 100, 65}, {64, 200, 130}, {5, 1, 300},
+                               {3, 33, 17}};
+    const float ab[][2] = {{0.75f, 0.0f}, {1.25f, 0.5f}, {0.0f, 0.5f}, {-1.0f, 1.0f}};
+    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
+        if (!tasd_backend_available((tasd_backend)be))
+            continue;
+        for (int c = 0; c < 4; c++)
+            for (int d = 0; d < 9; d++) {
+                int64_t m = dims[d][0], k = dims[d][1], n = dims[d][2];
+                int strided = (c + d) % 2;
+                int64_t crs = n + 3;
+                float *a = malloc((size_t)(m * k) * sizeof *a);
+                float *b = malloc((size_t)(k * n) * sizeof *b);
+                float *c0 = malloc((size_t)(m * crs) * sizeof *c0);
+                float *c1 = malloc((size_t)(m * crs) * sizeof *c1);
+                float *c2 = malloc((size_t)(m * crs) * sizeof *c2);
+                util_fill_random(a, m * k, 11 + (unsigned)(c * 16 + d));
+                util_fill_random(b, k * n, 12 + (unsigned)(c * 16 + d));
+                tasd_context *ctx1 = make_ctx((tasd_backend)be, 1, NULL);
+                tasd_context *ctx3 = make_ctx((tasd_backend)be, 3, NULL);
+                tasd_series *s = util_decompose(ctx1, a, m, k, cfgs[c], TASD_GREEDY);
+                tasd_view bv = strided ? tasd_view_2d_strided(b, TASD_F32, k, n, 1, k)
+                                       : tasd_view_2d(b, TASD_F32, k, n, n);
+                tasdi_matrix bm;
+                CHECK_OK(tasdi_matrix_from_view(&bv, "b", &bm));
+                tasdi_bpack *bp = NULL;
+                CHECK_OK(tasdi_bpack_create(ctx3, &bm, &bp));
+                for (int i = 0; i < 4 && bp; i++) {
+                    util_fill_random(c0, m * crs, 13 + (unsigned)i);
+                    memcpy(c1, c0, (size_t)(m * crs) * sizeof *c0);
+                    memcpy(c2, c0, (size_t)(m * crs) * sizeof *c0);
+                    tasd_view cv0 = tasd_view_2d(c0, TASD_F32, m, n, crs);
+                    tasdi_matrix cm1, cm2;
+                    tasd_view cv1 = tasd_view_2d(c1, TASD_F32, m, n, crs);
+                    tasd_view cv2 = tasd_view_2d(c2, TASD_F32, m, n, crs);
+                    CHECK_OK(tasdi_matrix_from_view(&cv1, "c1", &cm1));
+                    CHECK_OK(tasdi_matrix_from_view(&cv2, "c2", &cm2));
+                    CHECK_OK(tasd_gemm(ctx1, ab[i][0], s, &bv, ab[i][1], &cv0));
+                    CHECK_OK(tasdi_gemm_run_packed(ctx1, ab[i][0], s, bp, ab[i][1], &cm1));
+                    CHECK_OK(tasdi_gemm_run_packed(ctx3, ab[i][0], s, bp, ab[i][1], &cm2));
+                    CHECKF(memcmp(c0, c1, (size_t)(m * crs) * sizeof *c0) == 0,
+                           "%s %s %lldx%lldx%lld alpha %g beta %g",
+                           tasd_backend_name((tasd_backend)be), cfgs[c], (long long)m,
+                           (long long)k, (long long)n, (double)ab[i][0], (double)ab[i][1]);
+                    CHECK(memcmp(c0, c2, (size_t)(m * crs) * sizeof *c0) == 0);
+                }
+                tasdi_bpack_destroy(bp);
+                tasd_series_destroy(s);
+                tasd_context_destroy(ctx1);
+                tasd_context_destroy(ctx3);
+                free(a);
+                free(b);
+                free(c0);
+                free(c1);
+                free(c2);
+            }
+    }
+}
+
+static void test_errors(void)
+{
+    float a[6 * 8], b[8 * 4], c[6 * 4];
+    util_fill_random(a, 48, 1);
+    util_fill_random(b, 32, 2);
+    tasd_series *s = util_decompose(NULL, a, 6, 8, "2:4", TASD_GREEDY);
+    tasd_view bv = tasd_view_2d(b, TASD_F32, 8, 4, 4);
+    tasdi_matrix bm, cm;
+    CHECK_OK(tasdi_matrix_from_view(&bv, "b", &bm));
+    tasdi_bpack *bp = NULL;
+    CHECK_OK(tasdi_bpack_create(NULL, &bm, &bp));
+    /* c of the wrong shape: rows, then columns */
+    tasd_view cv = tasd_view_2d(c, TASD_F32, 5, 4, 4);
+    CHECK_OK(tasdi_matrix_from_view(&cv, "c", &cm));
+    CHECK_STATUS(tasdi_gemm_run_packed(NULL, 1.0f, s, bp, 0.0f, &cm), TASD_ERR_SHAPE);
+    cv = tasd_view_2d(c, TASD_F32, 6, 3, 4);
+    CHECK_OK(tasdi_matrix_from_view(&cv, "c", &cm));
+    CHECK_STATUS(tasdi_gemm_run_packed(NULL, 1.0f, s, bp, 0.0f, &cm), TASD_ERR_SHAPE);
+    /* B with the wrong K */
+    tasdi_matrix bk = bm;
+    bk.rows = 7;
+    tasdi_bpack *bp7 = NULL;
+    CHECK_OK(tasdi_bpack_create(NULL, &bk, &bp7));
+    cv = tasd_view_2d(c, TASD_F32, 6, 4, 4);
+    CHECK_OK(tasdi_matrix_from_view(&cv, "c", &cm));
+    CHECK_STATUS(tasdi_gemm_run_packed(NULL, 1.0f, s, bp7, 0.0f, &cm), TASD_ERR_SHAPE);
+    CHECK_OK(tasdi_gemm_run_packed(NULL, 1.0f, s, bp, 0.0f, &cm));
+    /* not f32 */
+    tasdi_matrix bh = bm;
+    bh.dtype = TASD_F16;
+    tasdi_bpack *bph = NULL;
+    CHECK_STATUS(tasdi_bpack_create(NULL, &bh, &bph), TASD_ERR_DTYPE);
+    CHECK(bph == NULL);
+    /* allocation failures: the object, then the panels; nothing leaks */
+    for (long fail = 1; fail <= 2; fail++) {
+        util_counting_allocator al;
+        util_counting_allocator_init(&al);
+        tasd_context *ctx = NULL;
+        CHECK_OK(tasd_context_create(&al.hooks, &ctx));
+        long before = al.live_blocks;
+        al.fail_after = al.total_allocs + fail;
+        tasdi_bpack *bpf = NULL;
+        CHECK_STATUS(tasdi_bpack_create(ctx, &bm, &bpf), TASD_ERR_OUT_OF_MEMORY);
+        CHECK(bpf == NULL);
+        CHECK(al.live_blocks == before);
+        tasd_context_destroy(ctx);
+    }
+    tasdi_bpack_destroy(bp7);
+    tasdi_bpack_destroy(bp);
+    tasd_series_destroy(s);
+}
+
+TEST_MAIN(RUN(test_layout); RUN(test_matches_per_call); RUN(test_errors);)
