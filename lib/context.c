@@ -1,11 +1,21 @@
 /* Contexts: allocator hooks, thread count, backend choice, parallel-for. */
+#define _DEFAULT_SOURCE 1 /* MADV_HUGEPAGE */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+/* Blocks this large are placed on 2 MiB boundaries and offered to the kernel
+ * as transparent huge pages: a freshly decomposed 4096 x 4096 series is
+ * ~100 MB written once, and one fault per 2 MiB instead of per 4 KiB made
+ * tasd_decompose 1.5-1.7x faster on the development VM (THP in "madvise"
+ * mode, the Debian default). */
+#define HUGE_BLOCK ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
 
 static void *default_alloc(void *user, size_t size, size_t alignment)
 {
@@ -15,10 +25,18 @@ static void *default_alloc(void *user, size_t size, size_t alignment)
         alignment = sizeof(void *);
     if (size == 0)
         size = 1;
-    /* Round up: aligned_alloc wants a multiple of the alignment. */
+    bool huge = size >= HUGE_BLOCK && alignment <= HUGE_ALIGN;
+    if (huge)
+        alignment = HUGE_ALIGN;
+    if (size > SIZE_MAX - alignment)
+        return NULL;
     size = (size + alignment - 1) / alignment * alignment;
     if (posix_memalign(&p, alignment, size) != 0)
         return NULL;
+#ifdef MADV_HUGEPAGE
+    if (huge)
+        madvise(p, size, MADV_HUGEPAGE); /* only advice: failure is harmless */
+#endif
     return p;
 }
 
