@@ -63,6 +63,19 @@ typedef struct decompose_job {
     int64_t *bad_row;      /* [ntasks]: first row with NaN/Inf, or -1 */
 } decompose_job;
 
+/* Row r of the series from src[0..cols): the terms take their elements
+ * from a residual copy in `order`; the residual is left in `residual`. */
+static void select_row(const tasdi_ops *ops, tasd_series *s, const int *order,
+                       const float *src, float *residual, int64_t r)
+{
+    memcpy(residual, src, (size_t)s->cols * sizeof *residual);
+    for (int t = 0; t < s->terms; t++) {
+        tasdi_term *term = &s->term[order[t]];
+        ops->select(residual, s->cols, term->n, term->m, term->values + r * term->width,
+                    term->index + r * term->width);
+    }
+}
+
 static void decompose_task(void *arg, int64_t task)
 {
     decompose_job *job = arg;
@@ -89,13 +102,7 @@ static void decompose_task(void *arg, int64_t task)
                 job->bad_row[task] = r;
                 return;
             }
-            memcpy(residual, src, (size_t)cols * sizeof *row);
-            for (int t = 0; t < s->terms; t++) {
-                tasdi_term *term = &s->term[job->order[t]];
-                job->ops->select(residual, cols, term->n, term->m,
-                                 term->values + r * term->width,
-                                 term->index + r * term->width);
-            }
+            select_row(job->ops, s, job->order, src, residual, r);
             int64_t unused = 0;
             err_e += row_stats(residual, cols, &unused, &finite);
         }
@@ -187,4 +194,26 @@ done:
     }
     *out = s;
     return TASD_OK;
+}
+
+void tasdi_decompose_rows_into(const tasdi_ops *ops, const tasdi_matrix *w,
+                               int64_t r0, tasd_series *s, float *scratch)
+{
+    int order[TASD_MAX_TERMS];
+    term_order(s->config, s->method, order);
+    float *row = scratch, *residual = scratch + s->cols;
+    const bool direct = w->dtype == TASD_F32 && w->cs == 1;
+    /* pack each block right after selecting it, while it is in cache */
+    for (int64_t b0 = 0; b0 < s->rows; b0 += ROW_BLOCK) {
+        int64_t b1 = b0 + ROW_BLOCK < s->rows ? b0 + ROW_BLOCK : s->rows;
+        for (int64_t r = b0; r < b1; r++) {
+            const float *src = row;
+            if (direct)
+                src = (const float *)(const void *)w->data + (r0 + r) * w->rs;
+            else
+                tasdi_matrix_load_row(w, r0 + r, row);
+            select_row(ops, s, order, src, residual, r);
+        }
+        tasdi_series_pack_rows(s, b0, b1);
+    }
 }

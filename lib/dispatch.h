@@ -38,6 +38,15 @@ tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
                                const tasdi_matrix *b, float beta,
                                const tasdi_matrix *c);
 
+/* Decompose rows [r0, r0 + s->rows) of the f32 matrix w (finite: not
+ * checked) into the existing series shell s (from tasdi_series_alloc +
+ * tasdi_series_pack_alloc with w->cols columns; its config and method are
+ * used), on the calling thread, without allocating. scratch holds
+ * 2 * w->cols floats. Rewrites the canonical terms and the packed layout of
+ * all s->rows rows with exactly the values tasdi_decompose_matrix gives for
+ * those rows; the stats fields are left alone. */
+void tasdi_decompose_rows_into(const tasdi_ops *ops, const tasdi_matrix *w,
+                               int64_t r0, tasd_series *s, float *scratch);
 /* ---- prepacked B ----
  * A dense f32 operand B [K, n] packed once into the wide kernel's panel
  * layout (kernels/kernels.h): p[panel][nkb * TASDI_KC][TASDI_NR], zero past

@@ -123,12 +123,19 @@ struct tasd_series {
     /* Kernel-ready packing, built once by tasdi_series_pack(). */
     void *packed;
     size_t packed_size;
+    int64_t cap_rows;      /* rows the arrays were allocated for (>= rows) */
 };
 
 /* Allocate a series shell with zeroed term arrays for rows x cols. */
 tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
                                int64_t cols, const tasd_config *config,
                                tasd_method method, tasd_series **out);
+/* Make a series from tasdi_series_alloc (and tasdi_series_pack_alloc, if
+ * packed) describe its first `rows` rows only, 0 <= rows <= cap_rows: a
+ * reusable shell for tile-by-tile work. The canonical terms and the packed
+ * layout then have `rows` rows (their contents must be rewritten, e.g. by
+ * tasdi_decompose_rows_into). */
+void tasdi_series_set_rows(tasd_series *s, int64_t rows);
 /* Build the kernel layout from the canonical terms (see lib/pack.c and
  * kernels/kernels.h). tasdi_series_pack = pack_alloc + pack_rows(0, rows);
  * the decomposer packs each row block right after selecting it (hot in

@@ -3,6 +3,7 @@
 #include "tasder.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -221,41 +222,47 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
 
 /* ---- TASD-A: tasd_gemm_act ---- */
 
-/* Rows per tile: a multiple of the GEMM's row block (16), so the tiled
- * product runs exactly the same per-row arithmetic as the whole one. Tiles
- * are as large as the thread count allows, up to ACT_TILE_MAX rows: every
- * tile's GEMM packs the dense operand B once, so fewer tiles pack less. */
-#define ACT_TILE_ALIGN 16
-#define ACT_TILE_MAX 256
+/* Rows per tile: one row block of the wide kernel. A tile is decomposed into
+ * a per-task series shell (allocated once per call, rewritten for every
+ * tile) and multiplied at once against the prepacked dense operand, while
+ * its slots are still in cache; the compressed activations are never
+ * materialized whole. Every row's products and their order are the same as
+ * decomposing A whole and running tasdi_gemm_run, for any tile split and
+ * any thread count. */
+#define ACT_TILE 64
 
 typedef struct act_job {
     tasd_context serial;
-    tasdi_matrix a, b, c;
-    const tasd_config *config;
-    tasd_method method;
+    const tasd_context *ctx;
+    const tasdi_ops *ops;
+    tasdi_matrix a, c;
+    const tasdi_bpack *bp;
     float alpha, beta;
-    int64_t tile, ntiles, ntasks;
-    tasd_status *status; /* [ntasks] */
+    int64_t ntiles, ntasks;
+    int inner_parallel;    /* tiles in turn, each GEMM on ctx's threads */
+    tasd_series **shell;   /* [ntasks] */
+    float *scratch;        /* [ntasks][2 * a.cols] */
+    tasd_status *status;   /* [ntasks] */
+    atomic_llong next;     /* next tile to hand out */
 } act_job;
 
 static void act_task(void *arg, int64_t task)
 {
     act_job *job = arg;
+    tasd_series *s = job->shell[task];
+    float *scratch = job->scratch + task * 2 * job->a.cols;
+    const tasd_context *gctx = job->inner_parallel ? job->ctx : &job->serial;
     job->status[task] = TASD_OK;
-    for (int64_t t = task; t < job->ntiles; t += job->ntasks) {
-        int64_t r0 = t * job->tile;
-        int64_t rows = job->a.rows - r0 < job->tile ? job->a.rows - r0 : job->tile;
-        tasdi_matrix at = job->a, ct = job->c;
-        at.data += r0 * at.rs * (int64_t)sizeof(float);
-        at.rows = rows;
+    for (int64_t t; (t = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed)) <
+                    job->ntiles;) {
+        int64_t r0 = t * ACT_TILE;
+        int64_t rows = job->a.rows - r0 < ACT_TILE ? job->a.rows - r0 : ACT_TILE;
+        tasdi_matrix ct = job->c;
         ct.data += r0 * ct.rs * (int64_t)sizeof(float);
         ct.rows = rows;
-        tasd_series *s = NULL;
-        tasd_status st = tasdi_decompose_matrix(&job->serial, &at, job->config,
-                                                job->method, &s);
-        if (!st)
-            st = tasdi_gemm_run(&job->serial, job->alpha, s, &job->b, job->beta, &ct);
-        tasd_series_destroy(s);
+        tasdi_series_set_rows(s, rows);
+        tasdi_decompose_rows_into(job->ops, &job->a, r0, s, scratch);
+        tasd_status st = tasdi_gemm_run_packed(gctx, job->alpha, s, job->bp, job->beta, &ct);
         if (st) {
             job->status[task] = st;
             return;
@@ -265,41 +272,62 @@ static void act_task(void *arg, int64_t task)
 
 tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
                                const tasdi_matrix *a, const tasd_config *config,
-                               tasd_method method, const tasdi_matrix *b,
+                               tasd_method method, const tasdi_bpack *bp,
                                float beta, const tasdi_matrix *c)
 {
     if (a->rows == 0)
         return TASD_OK;
     act_job job;
     memset(&job, 0, sizeof job);
+    job.ops = tasdi_context_ops(ctx);
+    if (!job.ops)
+        return TASD_ERR_UNSUPPORTED;
     job.serial = tasdi_serial_context(ctx);
+    job.ctx = ctx;
     job.a = *a;
-    job.b = *b;
     job.c = *c;
-    job.config = config;
-    job.method = method;
+    job.bp = bp;
     job.alpha = alpha;
     job.beta = beta;
     int64_t threads = tasdi_threads(ctx);
-    int64_t per = (a->rows + threads - 1) / threads;
-    per = (per + ACT_TILE_ALIGN - 1) / ACT_TILE_ALIGN * ACT_TILE_ALIGN;
-    job.tile = per < ACT_TILE_MAX ? per : ACT_TILE_MAX;
-    job.ntiles = (a->rows + job.tile - 1) / job.tile;
-    job.ntasks = threads;
-    if (job.ntasks > job.ntiles)
-        job.ntasks = job.ntiles;
+    job.ntiles = (a->rows + ACT_TILE - 1) / ACT_TILE;
+    /* Fewer tiles than threads (few tokens): the tiles in turn, each GEMM
+     * split over the threads; otherwise one tile per task at a time. */
+    job.inner_parallel = job.ntiles < threads;
+    job.ntasks = job.inner_parallel ? 1 : threads;
+    atomic_init(&job.next, 0);
     const tasd_allocator *al = tasdi_allocator(ctx);
-    job.status = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasd_status));
-    if (!job.status)
-        return TASD_ERR_OUT_OF_MEMORY;
-    tasdi_parallel(ctx, job.ntasks, act_task, &job);
+    int64_t shell_rows = a->rows < ACT_TILE ? a->rows : ACT_TILE;
+    size_t scratch_floats;
     tasd_status st = TASD_OK;
+    if (!tasdi_mul_size((size_t)job.ntasks * 2, (size_t)a->cols, &scratch_floats))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm_act: scratch size overflows");
+    job.status = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasd_status));
+    job.shell = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasd_series *));
+    job.scratch = tasdi_alloc(al, (scratch_floats ? scratch_floats : 1) * sizeof(float));
+    if (!job.status || !job.shell || !job.scratch) {
+        st = TASD_ERR_OUT_OF_MEMORY;
+        goto done;
+    }
+    for (int64_t i = 0; i < job.ntasks && !st; i++) {
+        st = tasdi_series_alloc(al, shell_rows, a->cols, config, method, &job.shell[i]);
+        if (!st)
+            st = tasdi_series_pack_alloc(job.shell[i]);
+    }
+    if (st)
+        goto done;
+    tasdi_parallel(ctx, job.ntasks, act_task, &job);
     for (int64_t i = 0; i < job.ntasks && !st; i++)
         st = job.status[i];
-    tasdi_free(al, job.status, (size_t)job.ntasks * sizeof(tasd_status));
     if (st)
-        return tasdi_fail(st, "tasd_gemm_act: a tile failed: %s", tasd_status_string(st));
-    return TASD_OK;
+        st = tasdi_fail(st, "tasd_gemm_act: a tile failed: %s", tasd_status_string(st));
+done:
+    for (int64_t i = 0; job.shell && i < job.ntasks; i++)
+        tasd_series_destroy(job.shell[i]);
+    tasdi_free(al, job.scratch, (scratch_floats ? scratch_floats : 1) * sizeof(float));
+    tasdi_free(al, job.shell, (size_t)job.ntasks * sizeof(tasd_series *));
+    tasdi_free(al, job.status, (size_t)job.ntasks * sizeof(tasd_status));
+    return st;
 }
 
 tasd_status tasd_gemm_act(tasd_context *ctx, float alpha, const tasd_view *av,
@@ -341,7 +369,16 @@ tasd_status tasd_gemm_act(tasd_context *ctx, float alpha, const tasd_view *av,
                           (long long)bad);
     if (!tasdi_context_ops(ctx))
         return TASD_ERR_UNSUPPORTED;
-    return tasdi_gemm_act_run(ctx, alpha, &a, config, method, &b, beta, &c);
+    if (a.rows == 0)
+        return TASD_OK;
+    /* B is packed once per call, not per tile */
+    tasdi_bpack *bp = NULL;
+    st = tasdi_bpack_create(ctx, &b, &bp);
+    if (st)
+        return st;
+    st = tasdi_gemm_act_run(ctx, alpha, &a, config, method, bp, beta, &c);
+    tasdi_bpack_destroy(bp);
+    return st;
 }
 
 /* ---- layers ---- */
@@ -353,8 +390,7 @@ struct tasd_layer {
     tasd_layer_config *config; /* NULL for a dense layer made without one */
     tasd_series *series;       /* TASD-W */
     tasdi_dense dense;         /* dense */
-    float *wt;                 /* TASD-A: W^T [in][out] */
-    size_t wt_bytes;
+    tasdi_bpack *wt;           /* TASD-A: W^T [in, out], prepacked once */
     float *bias;               /* [out] or NULL */
 };
 
@@ -366,7 +402,7 @@ void tasd_layer_destroy(tasd_layer *l)
     tasd_layer_config_destroy(l->config);
     tasd_series_destroy(l->series);
     tasdi_dense_free(&a, &l->dense);
-    tasdi_free(&a, l->wt, l->wt_bytes);
+    tasdi_bpack_destroy(l->wt);
     tasdi_free(&a, l->bias, (size_t)(l->out ? l->out : 1) * sizeof(float));
     tasdi_free(&a, l, sizeof *l);
 }
@@ -444,32 +480,38 @@ tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
             st = tasdi_fail(st, "tasd_layer_create: weights hold NaN or Inf");
         break;
     case TASD_LAYER_ACTIVATIONS: {
-        size_t n;
-        if (!tasdi_mul_size((size_t)w.rows, (size_t)w.cols, &n) ||
-            !tasdi_mul_size(n, sizeof(float), &l->wt_bytes)) {
-            st = tasdi_fail(TASD_ERR_OVERFLOW, "tasd_layer_create: weights too large");
+        int64_t bad = tasdi_matrix_nonfinite_row(&w);
+        if (bad >= 0) {
+            st = tasdi_fail(TASD_ERR_NONFINITE,
+                            "tasd_layer_create: weights row %lld holds NaN or Inf",
+                            (long long)bad);
             break;
         }
-        l->wt = tasdi_alloc(a, l->wt_bytes);
-        float *row = tasdi_alloc(a, (size_t)w.cols * sizeof(float));
-        if (!l->wt || !row) {
-            tasdi_free(a, row, (size_t)w.cols * sizeof(float));
-            st = TASD_ERR_OUT_OF_MEMORY;
-            break;
-        }
-        for (int64_t o = 0; o < w.rows && !st; o++) {
-            tasdi_matrix_load_row(&w, o, row);
-            for (int64_t k = 0; k < w.cols; k++) {
-                if (!isfinite(row[k])) {
-                    st = tasdi_fail(TASD_ERR_NONFINITE,
-                                    "tasd_layer_create: weights row %lld holds NaN or Inf",
-                                    (long long)o);
-                    break;
-                }
-                l->wt[k * w.rows + o] = row[k];
+        /* W^T is W with its strides swapped; other dtypes go through an
+         * f32 copy first */
+        float *w32 = NULL;
+        size_t w32_bytes = 0;
+        tasdi_matrix wf = w;
+        if (w.dtype != TASD_F32) {
+            size_t n;
+            if (!tasdi_mul_size((size_t)w.rows, (size_t)w.cols, &n) ||
+                !tasdi_mul_size(n, sizeof(float), &w32_bytes)) {
+                st = tasdi_fail(TASD_ERR_OVERFLOW, "tasd_layer_create: weights too large");
+                break;
             }
+            w32 = tasdi_alloc(a, w32_bytes);
+            if (!w32) {
+                st = TASD_ERR_OUT_OF_MEMORY;
+                break;
+            }
+            for (int64_t o = 0; o < w.rows; o++)
+                tasdi_matrix_load_row(&w, o, w32 + o * w.cols);
+            tasdi_matrix m32 = {(const char *)w32, TASD_F32, w.rows, w.cols, w.cols, 1};
+            wf = m32;
         }
-        tasdi_free(a, row, (size_t)w.cols * sizeof(float));
+        tasdi_matrix wt = {wf.data, TASD_F32, wf.cols, wf.rows, wf.cs, wf.rs};
+        st = tasdi_bpack_create(ctx, &wt, &l->wt);
+        tasdi_free(a, w32, w32_bytes);
         break;
     }
     case TASD_LAYER_DENSE:
@@ -567,10 +609,9 @@ tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,
         if (bad >= 0)
             return tasdi_fail(TASD_ERR_NONFINITE, "tasd_layer_forward: x row %lld holds NaN or Inf",
                               (long long)bad);
-        tasdi_matrix wt = {(const char *)l->wt, TASD_F32, l->in, l->out, l->out, 1};
         if (l->bias)
             fill_bias(l, &y);
-        return tasdi_gemm_act_run(ctx, 1.0f, &x, l->config->a, l->config->method, &wt,
+        return tasdi_gemm_act_run(ctx, 1.0f, &x, l->config->a, l->config->method, l->wt,
                                   l->bias ? 1.0f : 0.0f, &y);
     }
     }

@@ -1,12 +1,13 @@
 /* Series objects: storage, stats, reconstruction, canonical export/import. */
 #include "internal.h"
+#include "../kernels/kernels.h"
 
 #include <math.h>
 #include <string.h>
 
 static size_t term_bytes(const tasd_series *s, const tasdi_term *t, size_t elem)
 {
-    return (size_t)s->rows * (size_t)t->width * elem;
+    return (size_t)s->cap_rows * (size_t)t->width * elem;
 }
 
 tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
@@ -19,6 +20,7 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
     memset(s, 0, sizeof *s);
     s->allocator = *a;
     s->rows = rows;
+    s->cap_rows = rows;
     s->cols = cols;
     s->method = method;
     s->terms = config->terms;
@@ -46,6 +48,13 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
     }
     *out = s;
     return TASD_OK;
+}
+
+void tasdi_series_set_rows(tasd_series *s, int64_t rows)
+{
+    s->rows = rows;
+    if (s->packed)
+        ((tasdi_packed *)s->packed)->rows = rows;
 }
 
 void tasd_series_destroy(tasd_series *s)

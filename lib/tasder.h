@@ -73,10 +73,11 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
                             const tasdi_matrix *x, const float *bias,
                             int64_t bias_stride, const tasdi_matrix *y);
 
-/* tasd_gemm_act after its checks; A must be finite. */
+/* tasd_gemm_act after its checks; A must be finite, B (K x n) prepacked
+ * (the layer's W^T, or tasd_gemm_act's B packed once per call). */
 tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
                                const tasdi_matrix *a, const tasd_config *config,
-                               tasd_method method, const tasdi_matrix *b,
+                               tasd_method method, const tasdi_bpack *bp,
                                float beta, const tasdi_matrix *c);
 
 /* First non-finite element's row of a matrix (f32/f16/bf16), or -1. */

@@ -216,6 +216,85 @@ static void test_gemm_act_exact(void)
         }
 }
 
+/* A TASD-A layer (W^T prepacked at create time, tiles decomposed into reused
+ * shells) == tasd_decompose(X) + tasd_gemm(series, W^T) with C preset to
+ * the bias, bit for bit: tile edges, a transposed X (rows read with a
+ * stride), bf16 weights, narrow and wide out, 1, 2 and 3 threads. */
+static void test_act_layer_exact(void)
+{
+    const int64_t dims[][3] = {{1, 37, 5},    {63, 64, 70},  {64, 130, 9},
+                               {65, 40, 130}, {129, 33, 8},  {200, 70, 66}};
+    const char *cfgs[] = {"2:4", "2:4+1:8", "3:8+1:4"};
+    for (int d = 0; d < 6; d++)
+        for (int c = 0; c < 3; c++) {
+            int64_t tokens = dims[d][0], in = dims[d][1], out = dims[d][2];
+            int bf16 = (d + c) % 2, with_bias = d % 2 == 0, xt = c != 1;
+            tasd_method method = c == 2 ? TASD_OPTIMAL : TASD_GREEDY;
+            /* weights exact in bf16: k / 64, |k| <= 64 */
+            float *w = malloc((size_t)(out * in) * sizeof *w);
+            uint16_t *wb = malloc((size_t)(out * in) * sizeof *wb);
+            for (int64_t i = 0; i < out * in; i++) {
+                w[i] = (float)test_rand_int(-64, 64) / 64.0f;
+                uint32_t u;
+                memcpy(&u, &w[i], 4);
+                wb[i] = (uint16_t)(u >> 16);
+            }
+            float *b = rand_buf((size_t)out);
+            float *x = rand_buf((size_t)(tokens * in));
+            float *y = malloc((size_t)(tokens * out) * sizeof *y);
+            float *ref = malloc((size_t)(tokens * out) * sizeof *ref);
+            tasd_view bv;
+            memset(&bv, 0, sizeof bv);
+            bv.data = b;
+            bv.dtype = TASD_F32;
+            bv.ndim = 1;
+            bv.shape[0] = out;
+            bv.strides[0] = 1;
+            /* X (t, k) at k * tokens + t when transposed */
+            tasd_view xv = xt ? tasd_view_2d_strided(x, TASD_F32, tokens, in, 1, tokens)
+                              : tasd_view_2d(x, TASD_F32, tokens, in, in);
+            tasd_view wv = bf16 ? tasd_view_2d(wb, TASD_BF16, out, in, in)
+                                : tasd_view_2d(w, TASD_F32, out, in, in);
+            tasd_view wtv = tasd_view_2d_strided(w, TASD_F32, in, out, 1, in);
+            tasd_view yv = tasd_view_2d(y, TASD_F32, tokens, out, out);
+            tasd_view rv = tasd_view_2d(ref, TASD_F32, tokens, out, out);
+            tasd_layer_config *lc = lcfg(NULL, cfgs[c], method);
+            tasd_config *cfg = NULL;
+            tasd_series *s = NULL;
+            tasd_layer *l = NULL;
+            CHECK_OK(tasd_config_parse(NULL, cfgs[c], &cfg));
+            CHECK_OK(tasd_decompose(NULL, &xv, cfg, method, &s));
+            for (int64_t t = 0; t < tokens; t++)
+                for (int64_t o = 0; o < out; o++)
+                    ref[t * out + o] = with_bias ? b[o] : 0.0f;
+            CHECK_OK(tasd_gemm(NULL, 1.0f, s, &wtv, with_bias ? 1.0f : 0.0f, &rv));
+            CHECK_OK(tasd_layer_create(NULL, &wv, with_bias ? &bv : NULL, lc, &l));
+            for (int threads = 1; threads <= 3 && l; threads++) {
+                tasd_context *ctx = NULL;
+                CHECK_OK(tasd_context_create(NULL, &ctx));
+                CHECK_OK(tasd_context_set_threads(ctx, threads));
+                for (int64_t i = 0; i < tokens * out; i++)
+                    y[i] = NAN;
+                CHECK_OK(tasd_layer_forward(ctx, l, &xv, &yv));
+                CHECKF(memcmp(y, ref, (size_t)(tokens * out) * sizeof *y) == 0,
+                       "%s %lldx%lldx%lld bf16 %d bias %d xt %d threads %d", cfgs[c],
+                       (long long)tokens, (long long)in, (long long)out, bf16, with_bias, xt,
+                       threads);
+                tasd_context_destroy(ctx);
+            }
+            tasd_layer_destroy(l);
+            tasd_series_destroy(s);
+            tasd_config_destroy(cfg);
+            tasd_layer_config_destroy(lc);
+            free(w);
+            free(wb);
+            free(b);
+            free(x);
+            free(y);
+            free(ref);
+        }
+}
+
 static void test_gemm_act_errors(void)
 {
     float a[12] = {0}, b[12] = {0}, c[16];
@@ -453,5 +532,5 @@ static void test_threads_identical(void)
 }
 
 TEST_MAIN(RUN(test_dense_forward); RUN(test_weights_forward); RUN(test_activations_forward);
-          RUN(test_gemm_act_exact); RUN(test_gemm_act_errors); RUN(test_conv_weights);
+          RUN(test_gemm_act_exact); RUN(test_act_layer_exact); RUN(test_gemm_act_errors); RUN(test_conv_weights);
           RUN(test_bf16_weights); RUN(test_layer_errors); RUN(test_threads_identical);)
