@@ -25,7 +25,8 @@
  *    first, then term 1's, ...), and the rows of a row block follow each
  *    other, so a kernel call streams one contiguous run whatever the number
  *    of terms.
- *          The framework packs B per call into panels of TASDI_NR columns:
+ *          The framework packs B per call (or once, for a fixed B: tasdi_bpack
+ *          in lib/dispatch.h) into panels of TASDI_NR columns:
  *              bpack[panel][k][TASDI_NR]   (zero padded in n and in k up to
  *                                            nkb*TASDI_KC)
  *          so a kernel call sees one (K block x TASDI_NR) block, 32 KiB, which
