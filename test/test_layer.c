@@ -2,6 +2,7 @@
  * maths, with odd shapes, strided views and bad arguments. */
 #include "tasd.h"
 #include "harness.h"
+#include "support/util.h"
 
 #include <stdint.h>
 
@@ -295,6 +296,69 @@ static void test_act_layer_exact(void)
         }
 }
 
+/* TASD-A forward and tasd_gemm_act through a counting allocator: every
+ * block (prepack, per-task tile buffers, short last tile) freed with its
+ * size; each allocation failing in turn gives OUT_OF_MEMORY, no leak, and
+ * leaves the layer usable. */
+static void test_act_allocations(void)
+{
+    int64_t tokens = 70, in = 40, out = 66;
+    float *w = rand_buf((size_t)(out * in)), *x = rand_buf((size_t)(tokens * in));
+    float *y = malloc((size_t)(tokens * out) * sizeof *y);
+    float *y0 = malloc((size_t)(tokens * out) * sizeof *y0);
+    tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
+    tasd_view wtv = tasd_view_2d_strided(w, TASD_F32, in, out, 1, in);
+    tasd_view xv = tasd_view_2d(x, TASD_F32, tokens, in, in);
+    tasd_view yv = tasd_view_2d(y, TASD_F32, tokens, out, out);
+    tasd_view yv0 = tasd_view_2d(y0, TASD_F32, tokens, out, out);
+    util_counting_allocator al;
+    util_counting_allocator_init(&al);
+    tasd_context *ctx = NULL;
+    CHECK_OK(tasd_context_create(&al.hooks, &ctx));
+    CHECK_OK(tasd_context_set_threads(ctx, 2));
+    tasd_layer_config *lc = lcfg(NULL, "2:4+1:8", TASD_GREEDY);
+    tasd_config *cfg = util_config("2:4+1:8");
+    long blocks0 = al.live_blocks;
+    long long bytes0 = al.live_bytes;
+    tasd_layer *l = NULL;
+    CHECK_OK(tasd_layer_create(ctx, &wv, NULL, lc, &l));
+    CHECK_OK(tasd_layer_forward(ctx, l, &xv, &yv0));
+    long per_call = al.total_allocs;
+    CHECK_OK(tasd_layer_forward(ctx, l, &xv, &yv));
+    per_call = al.total_allocs - per_call;
+    CHECK(per_call > 0);
+    CHECK(memcmp(y, y0, (size_t)(tokens * out) * sizeof *y) == 0);
+    for (long f = 1; f <= per_call; f++) {
+        al.fail_after = al.total_allocs + f;
+        CHECK_STATUS(tasd_layer_forward(ctx, l, &xv, &yv), TASD_ERR_OUT_OF_MEMORY);
+        al.fail_after = 0;
+    }
+    CHECK_OK(tasd_layer_forward(ctx, l, &xv, &yv));
+    CHECK(memcmp(y, y0, (size_t)(tokens * out) * sizeof *y) == 0);
+    /* tasd_gemm_act: B packed per call, same result as the layer */
+    per_call = al.total_allocs;
+    CHECK_OK(tasd_gemm_act(ctx, 1.0f, &xv, cfg, TASD_GREEDY, &wtv, 0.0f, &yv));
+    per_call = al.total_allocs - per_call;
+    CHECK(memcmp(y, y0, (size_t)(tokens * out) * sizeof *y) == 0);
+    for (long f = 1; f <= per_call; f++) {
+        al.fail_after = al.total_allocs + f;
+        CHECK_STATUS(tasd_gemm_act(ctx, 1.0f, &xv, cfg, TASD_GREEDY, &wtv, 0.0f, &yv),
+                     TASD_ERR_OUT_OF_MEMORY);
+        al.fail_after = 0;
+    }
+    tasd_layer_destroy(l);
+    CHECK(al.live_blocks == blocks0);
+    CHECK(al.live_bytes == bytes0);
+    tasd_config_destroy(cfg);
+    tasd_layer_config_destroy(lc);
+    tasd_context_destroy(ctx);
+    CHECK(al.live_blocks == 0 && al.live_bytes == 0);
+    free(w);
+    free(x);
+    free(y);
+    free(y0);
+}
+
 static void test_gemm_act_errors(void)
 {
     float a[12] = {0}, b[12] = {0}, c[16];
@@ -532,5 +596,5 @@ static void test_threads_identical(void)
 }
 
 TEST_MAIN(RUN(test_dense_forward); RUN(test_weights_forward); RUN(test_activations_forward);
-          RUN(test_gemm_act_exact); RUN(test_act_layer_exact); RUN(test_gemm_act_errors); RUN(test_conv_weights);
+          RUN(test_gemm_act_exact); RUN(test_act_layer_exact); RUN(test_act_allocations); RUN(test_gemm_act_errors); RUN(test_conv_weights);
           RUN(test_bf16_weights); RUN(test_layer_errors); RUN(test_threads_identical);)
