@@ -9,14 +9,6 @@
 #include <omp.h>
 #endif
 
-/* Blocks this large are placed on 2 MiB boundaries and offered to the kernel
- * as transparent huge pages: a freshly decomposed 4096 x 4096 series is
- * ~100 MB written once, and one fault per 2 MiB instead of per 4 KiB made
- * tasd_decompose 1.5-1.7x faster on the development VM (THP in "madvise"
- * mode, the Debian default). */
-#define HUGE_BLOCK ((size_t)4 << 20)
-#define HUGE_ALIGN ((size_t)2 << 20)
-
 static void *default_alloc(void *user, size_t size, size_t alignment)
 {
     (void)user;
@@ -25,18 +17,12 @@ static void *default_alloc(void *user, size_t size, size_t alignment)
         alignment = sizeof(void *);
     if (size == 0)
         size = 1;
-    bool huge = size >= HUGE_BLOCK && alignment <= HUGE_ALIGN;
-    if (huge)
-        alignment = HUGE_ALIGN;
     if (size > SIZE_MAX - alignment)
         return NULL;
+    /* Round up: aligned_alloc wants a multiple of the alignment. */
     size = (size + alignment - 1) / alignment * alignment;
     if (posix_memalign(&p, alignment, size) != 0)
         return NULL;
-#ifdef MADV_HUGEPAGE
-    if (huge)
-        madvise(p, size, MADV_HUGEPAGE); /* only advice: failure is harmless */
-#endif
     return p;
 }
 
@@ -62,6 +48,30 @@ void *tasdi_alloc(const tasd_allocator *a, size_t size)
         tasdi_fail(TASD_ERR_OUT_OF_MEMORY, "allocation of %zu bytes failed",
                    size);
     return p;
+}
+
+/* Long-lived blocks this large (a series' terms and packed stream: ~100 MB
+ * for a 4096 x 4096 matrix, written once) are placed on 2 MiB boundaries and
+ * offered to the kernel as transparent huge pages when the default allocator
+ * is in use: one page fault per 2 MiB instead of per 4 KiB. Short-lived
+ * per-call buffers stay on plain pages, which glibc recycles without faults. */
+#define HUGE_BLOCK ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+void *tasdi_alloc_lasting(const tasd_allocator *a, size_t size)
+{
+    if (a->alloc != default_alloc || size < HUGE_BLOCK)
+        return tasdi_alloc(a, size);
+    size_t rounded = (size + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
+    void *p = default_alloc(NULL, rounded, HUGE_ALIGN);
+    if (!p) {
+        tasdi_fail(TASD_ERR_OUT_OF_MEMORY, "allocation of %zu bytes failed", size);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+    return p; /* default_free (free) releases it like any other block */
 }
 
 void *tasdi_calloc(const tasd_allocator *a, size_t count, size_t elem)

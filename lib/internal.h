@@ -35,6 +35,9 @@ tasd_status tasdi_text_room(const char *fn, size_t len, const char *buf, size_t 
 const tasd_allocator *tasdi_allocator(const tasd_context *ctx);
 /* Aligned allocation through the hooks; sets an error message on failure. */
 void *tasdi_alloc(const tasd_allocator *a, size_t size);
+/* tasdi_alloc for large blocks that live as long as their object (a series'
+ * storage): may use huge pages. Not zeroed. Freed with tasdi_free. */
+void *tasdi_alloc_lasting(const tasd_allocator *a, size_t size);
 void *tasdi_calloc(const tasd_allocator *a, size_t count, size_t elem);
 void tasdi_free(const tasd_allocator *a, void *p, size_t size);
 

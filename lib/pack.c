@@ -124,7 +124,7 @@ tasd_status tasdi_series_pack_alloc(tasd_series *s)
     }
     const size_t wval_bytes = round64(all_slots * sizeof(float)), koff_bytes = round64(all_slots);
     total += wval_bytes + koff_bytes;
-    char *mem = tasdi_alloc(&s->allocator, total);
+    char *mem = tasdi_alloc_lasting(&s->allocator, total);
     if (!mem)
         return TASD_ERR_OUT_OF_MEMORY;
     tasdi_packed *p = (tasdi_packed *)(void *)mem;

@@ -37,8 +37,10 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
                             (long long)rows, (long long)cols);
             break;
         }
-        t->values = tasdi_calloc(a, (size_t)slots, sizeof(float));
-        t->index = tasdi_calloc(a, (size_t)slots, 1);
+        /* Not zeroed: every producer (decomposer, import, loader) writes
+         * every slot, and zeroing first doubled the memory traffic. */
+        t->values = tasdi_alloc_lasting(a, (size_t)slots * sizeof(float));
+        t->index = tasdi_alloc_lasting(a, (size_t)slots);
         if (!t->values || !t->index)
             st = TASD_ERR_OUT_OF_MEMORY;
     }
