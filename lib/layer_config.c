@@ -1,6 +1,7 @@
 /* Layer configs ("fc1 W=2:4+1:8 A=none method=greedy target=cpu") and model
  * config files: one layer per line. Format: docs/format.md. */
 #include "tasder.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -523,43 +524,18 @@ tasd_status tasd_model_config_save(const tasd_model_config *m, const char *path)
     const tasd_allocator *a = &m->allocator;
     size_t len = model_format(m, NULL, 0);
     char *text = tasdi_alloc(a, len + 1);
-    size_t plen = strlen(path);
-    char *tmp = tasdi_alloc(a, plen + 16);
-    tasd_status st = TASD_OK;
-    if (!text || !tmp) {
-        st = TASD_ERR_OUT_OF_MEMORY;
-        goto done;
-    }
+    if (!text)
+        return TASD_ERR_OUT_OF_MEMORY;
     model_format(m, text, len + 1);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = tasdi_fail(TASD_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                        strerror(errno));
-        goto done;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            st = tasdi_fail(TASD_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (!st && fsync(fd) != 0)
-        st = tasdi_fail(TASD_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && !st)
-        st = tasdi_fail(TASD_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (!st && rename(tmp, path) != 0)
-        st = tasdi_fail(TASD_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-    if (st)
-        unlink(tmp);
-done:
+    /* Temp file beside PATH, renamed over it only when complete. */
+    tasdi_outfile o;
+    tasd_status st = tasdi_out_open(a, path, &o);
+    if (!st)
+        st = tasdi_out_append(&o, text, len);
+    if (!st)
+        st = tasdi_out_commit(&o);
+    else
+        tasdi_out_abort(&o);
     tasdi_free(a, text, len + 1);
-    tasdi_free(a, tmp, plen + 16);
     return st;
 }

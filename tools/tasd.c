@@ -149,42 +149,6 @@ tasd_status tool_tensor_view(const tasd_model *m, int64_t i, tasd_view *v, float
     return TASD_OK;
 }
 
-int tool_write_file_atomic(const char *path, const char *text, size_t len)
-{
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp)
-        return -1;
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        tool_error("%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            break;
-        }
-        done += (size_t)w;
-    }
-    int ok = done == len && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
-    ok = (close(fd) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        tool_error("%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
-}
-
 static double now_sec(void)
 {
     struct timespec ts;

@@ -39,8 +39,6 @@ bool tool_name_matches(const char *name, const char *patterns);
  * *owned (free with free()). */
 tasd_status tool_tensor_view(const tasd_model *m, int64_t i, tasd_view *v, float **owned);
 
-/* Write `text` to `path` atomically (temp file + rename). */
-int tool_write_file_atomic(const char *path, const char *text, size_t len);
 
 int cmd_search(int argc, char **argv);
 
