@@ -45,10 +45,9 @@ ISA_FLAGS_kernels/avx2   := -mavx2 -mfma
 ISA_FLAGS_kernels/avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma
 ISA_FLAGS_kernels/neon   :=
 
-LIB_SRC    := $(wildcard lib/*.c)
+LIB_SRC    := $(wildcard lib/core/*.c lib/io/*.c lib/tasder/*.c)
 KERNEL_SRC := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC) $(KERNEL_SRC))
-HEADERS    := include/tasd.h $(wildcard lib/*.h) $(wildcard kernels/*.h) $(wildcard kernels/*/*.h)
 
 SONAME   := libtasd.so.$(VERSION_MAJOR)
 SO_FILE  := $(BUILD)/lib/libtasd.so.$(VERSION)
@@ -79,13 +78,15 @@ help:
 	@echo "make install-check    stage an install and build an example against it via pkg-config"
 	@echo "options: OPENMP=0 (build without OpenMP), CC=clang, OPT=-O3"
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+# -MMD -MP: each object depends on exactly the headers it includes.
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(SO_FILE): $(LIB_OBJ) lib/tasd.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/tasd.map \
+	    -Wl,--no-undefined -Wl,-z,noexecstack \
 	    $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJ) $(OMP_LIBS) $(LDLIBS)
 
 $(BUILD)/lib/libtasd.so.$(VERSION_MAJOR) $(BUILD)/lib/libtasd.so: $(SO_FILE)
@@ -160,3 +161,5 @@ clean:
 # Each optional part keeps its rules beside its sources (tools/, bench/,
 # test/): one fragment per folder, e.g. tools/tools.mk, bench/bench.mk.
 include $(sort $(wildcard */*.mk))
+
+-include $(LIB_OBJ:.o=.d)

@@ -29,7 +29,7 @@ void openblas_set_num_threads(int);
 /* `probe select CONFIG`: throughput of tasd_decompose on 4096 x 4096 and of
  * the select kernels alone on the same rows (the TASD-A activation path,
  * no allocation), single thread, best of 7. */
-#include "dispatch.h"
+#include "core/dispatch.h"
 static int select_probe(const char *cfg)
 {
     int64_t m = 4096, k = 4096;

@@ -3,7 +3,7 @@
  * checking happens in lib/ before a kernel runs.
  *
  * ------------------------------------------------------------------------
- * Kernel layout (the packed-series contract; built once by lib/pack.c)
+ * Kernel layout (the packed-series contract; built once by lib/core/pack.c)
  * ------------------------------------------------------------------------
  * A series keeps its canonical per-term layout (values [rows][width] floats,
  * index [rows][width] bytes = position inside the group; width = groups*N;
@@ -26,7 +26,7 @@
  *    other, so a kernel call streams one contiguous run whatever the number
  *    of terms.
  *          The framework packs B per call (or once, for a fixed B: tasdi_bpack
- *          in lib/dispatch.h) into panels of TASDI_NR columns:
+ *          in lib/core/dispatch.h) into panels of TASDI_NR columns:
  *              bpack[panel][k][TASDI_NR]   (zero padded in n and in k up to
  *                                            nkb*TASDI_KC)
  *          so a kernel call sees one (K block x TASDI_NR) block, 32 KiB, which

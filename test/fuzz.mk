@@ -27,9 +27,9 @@ fuzz-check:
 	  echo "************************************************************************"; \
 	  exit 1; }
 
-$(FUZZ_DIR)/obj/%.o: %.c $(HEADERS)
+$(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) -MMD -MP -c $< -o $@
 
 $(FUZZ_DIR)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ) | fuzz-check
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) -lm -lpthread
@@ -50,3 +50,4 @@ fuzz: fuzz-build
 
 # Keep the instrumented library objects between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
+-include $(FUZZ_LIB_OBJ:.o=.d)

@@ -4,7 +4,7 @@
  * the scalar select; forcing unavailable backends. */
 #include "harness.h"
 #include "tasd.h"
-#include "dispatch.h"
+#include "core/dispatch.h"
 
 #include <pthread.h>
 #include <stdint.h>

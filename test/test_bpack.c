@@ -4,7 +4,7 @@
  * alpha/beta, thread counts), shape mismatches and allocation failures. */
 #include "harness.h"
 #include "tasd.h"
-#include "dispatch.h"
+#include "core/dispatch.h"
 #include "support/util.h"
 
 #include <string.h>

@@ -3,7 +3,7 @@
 #if defined(__linux__) && !defined(_DEFAULT_SOURCE)
 #define _DEFAULT_SOURCE 1
 #endif
-#include "fileio.h"
+#include "io.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* The .tasd series container (docs/format.md): writer, reader, validation.
  * Every integer is little-endian; every section carries a CRC-32. */
-#include "fileio.h"
+#include "io.h"
 
 #include <math.h>
 #include <stdio.h>

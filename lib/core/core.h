@@ -1,8 +1,10 @@
-/* Internal declarations shared by lib/ and kernels/. Not installed.
+/* lib/core/: what the other layers of lib/ (io, tasder) may use. Not
+ * installed. lib/core depends on nothing else in lib/; the kernel layout
+ * stays behind lib/core/dispatch.h.
  * Internal symbols use the tasdi_ prefix and hidden visibility, so nothing
  * here leaves the shared library. */
-#ifndef TASD_INTERNAL_H
-#define TASD_INTERNAL_H
+#ifndef TASD_CORE_H
+#define TASD_CORE_H
 
 #include "tasd.h"
 
@@ -80,6 +82,8 @@ tasd_status tasdi_matrix_from_view(const tasd_view *v, const char *what,
 void tasdi_matrix_load_row(const tasdi_matrix *m, int64_t r, float *dst);
 /* The byte range [lo, hi) a matrix touches (for overlap checks). */
 void tasdi_matrix_span(const tasdi_matrix *m, uintptr_t *lo, uintptr_t *hi);
+/* True if the byte ranges of a and b intersect. */
+bool tasdi_matrix_overlap(const tasdi_matrix *a, const tasdi_matrix *b);
 /* True if the matrix as an output has no two elements at one address. */
 bool tasdi_matrix_writable_layout(const tasdi_matrix *m);
 
@@ -139,7 +143,7 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
  * layout then have `rows` rows (their contents must be rewritten, e.g. by
  * tasdi_decompose_rows_into). */
 void tasdi_series_set_rows(tasd_series *s, int64_t rows);
-/* Build the kernel layout from the canonical terms (see lib/pack.c and
+/* Build the kernel layout from the canonical terms (see lib/core/pack.c and
  * kernels/kernels.h). tasdi_series_pack = pack_alloc + pack_rows(0, rows);
  * the decomposer packs each row block right after selecting it (hot in
  * cache, in parallel). */
@@ -157,4 +161,67 @@ tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
                            const tasd_series *s, const tasdi_matrix *b,
                            float beta, const tasdi_matrix *c);
 
-#endif /* TASD_INTERNAL_H */
+/* ---- kernels and prepacked operands (defined in lib/core/dispatch.h) ---- */
+
+typedef struct tasdi_ops tasdi_ops;
+typedef struct tasdi_bpack tasdi_bpack;
+
+/* The kernels calls on ctx run. NULL (with the error message set) when the
+ * backend forced through TASD_BACKEND is not available. */
+const tasdi_ops *tasdi_context_ops(const tasd_context *ctx);
+
+/* Pack the f32 matrix b (any strides) with ctx's allocator, in parallel on
+ * ctx when large. Read-only after creation: any number of threads may use
+ * it at once. */
+tasd_status tasdi_bpack_create(const tasd_context *ctx, const tasdi_matrix *b,
+                               tasdi_bpack **out);
+void tasdi_bpack_destroy(tasdi_bpack *bp);
+
+/* ---- the dense path ---- */
+
+#define TASDI_DENSE_NR 16
+
+/* W [out, in] repacked as W^T panels: [panels][in][NR] floats, zero-padded
+ * past `out`, so that Y = X*W^T runs with NR outputs in registers. */
+typedef struct tasdi_dense {
+    int64_t out, in, panels;
+    float *p;
+    size_t bytes;
+    /* Optional: W as a lossless 8:8 series, so that a SIMD backend runs the
+     * dense product on its wide structured kernels (2-3x the plain loop at
+     * GEMM sizes); NULL when the backend at packing time is scalar. */
+    tasd_series *series;
+} tasdi_dense;
+
+/* Token counts from which the lossless series beats the plain loop. */
+#define TASDI_DENSE_SERIES_MIN_TOKENS 16
+
+/* Pack W (any dtype/strides). Fails with NONFINITE on NaN/Inf when
+ * check_finite. */
+tasd_status tasdi_dense_pack(const tasd_allocator *a, const tasdi_matrix *w,
+                             bool check_finite, tasdi_dense *out);
+/* Also keep W as a lossless series when ctx's backend is a SIMD one. */
+tasd_status tasdi_dense_add_series(const tasd_context *ctx, const tasdi_matrix *w,
+                                   tasdi_dense *d);
+void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d);
+/* Y = X * W^T (+ bias if not NULL); X f32 [tokens, in], Y f32 [tokens, out]
+ * (any strides, already validated, Y not overlapping X). */
+tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
+                            const tasdi_matrix *x, const float *bias,
+                            int64_t bias_stride, const tasdi_matrix *y);
+
+/* tasd_gemm_act after its checks; A must be finite, B (K x n) prepacked
+ * (the layer's W^T, or tasd_gemm_act's B packed once per call). */
+tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
+                               const tasdi_matrix *a, const tasd_config *config,
+                               tasd_method method, const tasdi_bpack *bp,
+                               float beta, const tasdi_matrix *c);
+
+/* First non-finite element's row of a matrix (f32/f16/bf16), or -1. */
+int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m);
+
+/* A copy of ctx (or of the defaults) that runs on the calling thread only:
+ * same allocator and backend, one thread, no pool. */
+tasd_context tasdi_serial_context(const tasd_context *ctx);
+
+#endif /* TASD_CORE_H */

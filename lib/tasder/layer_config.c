@@ -1,7 +1,6 @@
 /* Layer configs ("fc1 W=2:4+1:8 A=none method=greedy target=cpu") and model
  * config files: one layer per line. Format: docs/format.md. */
 #include "tasder.h"
-#include "fileio.h"
 
 #include <errno.h>
 #include <stdio.h>

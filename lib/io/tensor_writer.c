@@ -1,7 +1,7 @@
 /* Writers for .npy and safetensors: the layout is fixed at creation (header
  * written at once), tensors are then put in any order with pwrite, and the
  * file is renamed into place when every tensor is there. */
-#include "fileio.h"
+#include "io.h"
 
 #include <stdio.h>
 #include <stdlib.h>

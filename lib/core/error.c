@@ -1,5 +1,5 @@
 /* Version, status strings and the thread-local error detail. */
-#include "internal.h"
+#include "core.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
 /* Model files: .npy and safetensors readers (mmap, strict header parsing)
  * and writers (laid out at creation, data put in any order, atomic rename). */
-#include "fileio.h"
+#include "io.h"
 
 #include <stdio.h>
 #include <stdlib.h>

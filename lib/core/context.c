@@ -1,6 +1,6 @@
 /* Contexts: allocator hooks, thread count, backend choice, parallel-for. */
 #define _DEFAULT_SOURCE 1 /* MADV_HUGEPAGE */
-#include "internal.h"
+#include "core.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -101,10 +101,7 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
                           (long long)job.c.cols);
     if (!tasdi_matrix_writable_layout(&job.c))
         return tasdi_fail(TASD_ERR_ALIAS, "tasd_gemm: c has overlapping elements");
-    uintptr_t blo, bhi, clo, chi;
-    tasdi_matrix_span(&job.b, &blo, &bhi);
-    tasdi_matrix_span(&job.c, &clo, &chi);
-    if (blo < chi && clo < bhi)
+    if (tasdi_matrix_overlap(&job.c, &job.b))
         return tasdi_fail(TASD_ERR_ALIAS, "tasd_gemm: c overlaps b");
     return tasdi_gemm_run(ctx, alpha, s, &job.b, beta, &job.c);
 }

@@ -3,8 +3,7 @@
  * and docs/design.md ("Kernel layout"). One allocation holds the
  * tasdi_packed header and, per term, the koff and nidx arrays; the canonical
  * values and indices are shared with the series, not copied. */
-#include "internal.h"
-#include "../kernels/kernels.h"
+#include "dispatch.h"
 
 #include <string.h>
 

@@ -1,14 +1,15 @@
-/* Backend selection: which kernels a call runs. */
+/* Private to lib/core: backend selection (which kernels a call runs), the
+ * prepacked-B layout and the runners that see the kernel layout. */
 #ifndef TASD_DISPATCH_H
 #define TASD_DISPATCH_H
 
-#include "internal.h"
-#include "../kernels/kernels.h"
+#include "core.h"
+#include "../../kernels/kernels.h"
 
 /* The kernels of one backend. A backend provides either the canonical-layout
  * term_gemm (the scalar reference) or the packed wide + narrow kernels (SIMD
  * backends); when wide is non-NULL the framework uses the packed path. */
-typedef struct tasdi_ops {
+struct tasdi_ops {
     tasd_backend id;
     tasdi_select_fn select;
     tasdi_term_gemm_fn term_gemm; /* canonical layout, or NULL   */
@@ -16,13 +17,10 @@ typedef struct tasdi_ops {
     tasdi_narrow_fn narrow;       /* packed layout, or NULL      */
     tasdi_stats_fn stats;         /* NULL: tasdi_scalar_stats    */
     int narrow_max;               /* n <= this runs narrow (<= TASDI_NARROW_MAX) */
-} tasdi_ops;
+};
 
 /* The kernels of a backend, or NULL if this build or CPU cannot run it. */
 const tasdi_ops *tasdi_ops_for(tasd_backend backend);
-/* The kernels calls on ctx run. NULL (with the error message set) when the
- * backend forced through TASD_BACKEND is not available. */
-const tasdi_ops *tasdi_context_ops(const tasd_context *ctx);
 
 /* CPU features, probed once (x86: CPUID + XGETBV; elsewhere all zero). */
 typedef struct tasdi_cpu {
@@ -55,13 +53,13 @@ void tasdi_decompose_rows_into(const tasdi_ops *ops, const tasdi_matrix *w,
  * any number of series against them with tasdi_gemm_run_packed. The layout
  * does not depend on the backend, so one prepack serves every context.
  * Read-only after creation: any number of threads may use it at once. */
-typedef struct tasdi_bpack {
+struct tasdi_bpack {
     tasd_allocator allocator;
     int64_t rows, cols;      /* K, n */
     int64_t nkb, panels;     /* ceil(K / TASDI_KC), ceil(n / TASDI_NR) */
     float *p;
     size_t bytes;
-} tasdi_bpack;
+};
 
 _Static_assert(TASDI_NARROW_MAX <= TASDI_NR,
                "a narrow B fits panel 0 of a prepack");
@@ -72,11 +70,6 @@ static inline const float *tasdi_bpack_panel(const tasdi_bpack *bp, int64_t pane
     return bp->p + panel * bp->nkb * TASDI_KC * TASDI_NR;
 }
 
-/* Pack the f32 matrix b (any strides) with ctx's allocator, in parallel on
- * ctx when large. */
-tasd_status tasdi_bpack_create(const tasd_context *ctx, const tasdi_matrix *b,
-                               tasdi_bpack **out);
-void tasdi_bpack_destroy(tasdi_bpack *bp);
 
 /* tasdi_gemm_run with B taken from a prepack: C = alpha * S * B + beta * C,
  * bit-identical to tasdi_gemm_run on the matrix bp was packed from (same

@@ -1,5 +1,5 @@
 /* Tensor views: helpers, validation, and f16/bf16 conversion. */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 
@@ -152,6 +152,14 @@ void tasdi_matrix_span(const tasdi_matrix *m, uintptr_t *lo, uintptr_t *hi)
     if (dc < 0) a += dc; else b += dc;
     *lo = (uintptr_t)(m->data + a * (int64_t)es);
     *hi = (uintptr_t)(m->data + (b + 1) * (int64_t)es);
+}
+
+bool tasdi_matrix_overlap(const tasdi_matrix *a, const tasdi_matrix *b)
+{
+    uintptr_t alo, ahi, blo, bhi;
+    tasdi_matrix_span(a, &alo, &ahi);
+    tasdi_matrix_span(b, &blo, &bhi);
+    return alo < bhi && blo < ahi; /* an empty matrix spans nothing */
 }
 
 bool tasdi_matrix_writable_layout(const tasdi_matrix *m)

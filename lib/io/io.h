@@ -1,9 +1,10 @@
-/* Internal file helpers shared by the readers and writers: CRC-32, read-only
+/* lib/io/: tensor files (npy, safetensors), .tasd archives, and the
+ * file helpers they share: CRC-32, read-only
  * mappings, atomic output files, little-endian loads and stores. */
-#ifndef TASD_FILEIO_H
-#define TASD_FILEIO_H
+#ifndef TASD_IO_H
+#define TASD_IO_H
 
-#include "internal.h"
+#include "core/core.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* N:M series configs: parsing, formatting, queries. */
-#include "internal.h"
+#include "core.h"
 
 #include <stdio.h>
 #include <string.h>

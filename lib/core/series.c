@@ -1,6 +1,5 @@
 /* Series objects: storage, stats, reconstruction, canonical export/import. */
-#include "internal.h"
-#include "../kernels/kernels.h"
+#include "dispatch.h"
 
 #include <math.h>
 #include <string.h>
