@@ -640,7 +640,7 @@ TASD_API tasd_status tasd_search_model_config(tasd_context *ctx,
  * memory bounded by its largest tensor. The .tasd format (docs/format.md)
  * stores decomposed series, several named ones per file.
  *
- * Thread safety: a tasd_model / tasd_archive is read-only after opening; its
+ * Thread safety: a tasd_tensorfile / tasd_archive is read-only after opening; its
  * query, view, read and load functions may be called from many threads at
  * once. A tasd_writer / tasd_archive_writer is used by one thread at a time,
  * except tasd_writer_put*, which may be called concurrently for DIFFERENT
@@ -680,7 +680,7 @@ typedef struct tasd_tensor_info {
     uint64_t nbytes;         /* = elements * element size                   */
 } tasd_tensor_info;
 
-typedef struct tasd_model tasd_model;
+typedef struct tasd_tensorfile tasd_tensorfile;
 
 /* Open a .npy or safetensors file: mmap it and parse/validate its header
  * (TASD_ERR_FORMAT with the file name and the reason on anything malformed:
@@ -688,40 +688,40 @@ typedef struct tasd_model tasd_model;
  * times element size, overlapping tensors, duplicate or non-UTF-8 names,
  * unknown dtypes, overflowing shapes; TASD_ERR_DTYPE / TASD_ERR_UNSUPPORTED
  * for a valid .npy that is not little-endian f4/f2 in C order). */
-TASD_API tasd_status tasd_model_open(tasd_context *ctx, const char *path,
-                                     tasd_model **out);
+TASD_API tasd_status tasd_tensorfile_open(tasd_context *ctx, const char *path,
+                                     tasd_tensorfile **out);
 /* The same on bytes in memory, which must outlive the model (not copied).
  * format may be TASD_FORMAT_UNKNOWN to sniff it. */
-TASD_API tasd_status tasd_model_open_memory(tasd_context *ctx, const void *data,
+TASD_API tasd_status tasd_tensorfile_open_memory(tasd_context *ctx, const void *data,
                                             size_t size, tasd_file_format format,
-                                            tasd_model **out);
-TASD_API void tasd_model_close(tasd_model *model);
-TASD_API tasd_file_format tasd_model_format(const tasd_model *model);
+                                            tasd_tensorfile **out);
+TASD_API void tasd_tensorfile_close(tasd_tensorfile *model);
+TASD_API tasd_file_format tasd_tensorfile_format(const tasd_tensorfile *model);
 /* Number of tensors (1 for .npy), in file order (safetensors: by offset). */
-TASD_API int64_t tasd_model_count(const tasd_model *model);
-TASD_API tasd_status tasd_model_info(const tasd_model *model, int64_t i,
+TASD_API int64_t tasd_tensorfile_count(const tasd_tensorfile *model);
+TASD_API tasd_status tasd_tensorfile_info(const tasd_tensorfile *model, int64_t i,
                                      tasd_tensor_info *out);
 /* Index of the tensor called `name` (TASD_ERR_NOT_FOUND if none). */
-TASD_API tasd_status tasd_model_find(const tasd_model *model, const char *name,
+TASD_API tasd_status tasd_tensorfile_find(const tasd_tensorfile *model, const char *name,
                                      int64_t *index);
 /* A zero-copy view of tensor i in the mapping, contiguous, rank 1..4 (a
  * rank-0 tensor is seen as [1]). TASD_ERR_DTYPE if libtasd cannot read its
  * type, TASD_ERR_SHAPE for rank > 4, TASD_ERR_UNSUPPORTED if the data is not
- * aligned to its element size in memory (use tasd_model_read then). The
+ * aligned to its element size in memory (use tasd_tensorfile_read_f32 then). The
  * view must not be written through. */
-TASD_API tasd_status tasd_model_view(const tasd_model *model, int64_t i,
+TASD_API tasd_status tasd_tensorfile_view(const tasd_tensorfile *model, int64_t i,
                                      tasd_view *out);
 /* Copy tensor i into dst converted to f32 (any alignment, any rank).
  * capacity counts floats; TASD_ERR_BUFFER_TOO_SMALL if too small. */
-TASD_API tasd_status tasd_model_read_f32(const tasd_model *model, int64_t i,
+TASD_API tasd_status tasd_tensorfile_read_f32(const tasd_tensorfile *model, int64_t i,
                                          float *dst, int64_t capacity);
 /* The raw little-endian bytes of tensor i in the file (any dtype), valid
  * until the model is closed; *nbytes as in tasd_tensor_info. */
-TASD_API tasd_status tasd_model_raw(const tasd_model *model, int64_t i,
+TASD_API tasd_status tasd_tensorfile_raw(const tasd_tensorfile *model, int64_t i,
                                     const void **data, uint64_t *nbytes);
 /* Hint that tensor i will not be needed again soon: its pages of the
  * mapping may be dropped from memory (no-op for in-memory models). */
-TASD_API void tasd_model_release(const tasd_model *model, int64_t i);
+TASD_API void tasd_tensorfile_release(const tasd_tensorfile *model, int64_t i);
 
 /* Writing .npy / safetensors files. The writer is created with the list of
  * every tensor (name, dtype_name, ndim, shape; offset/nbytes are ignored)

@@ -119,14 +119,14 @@ static void test_golden_npy(void)
         {"test/data/tiny_conv_v3.npy", TASD_F32, 4, {2, 3, 2, 2}},
     };
     for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
-        tasd_model *m = NULL;
-        CHECK_OK(tasd_model_open(NULL, g[k].file, &m));
+        tasd_tensorfile *m = NULL;
+        CHECK_OK(tasd_tensorfile_open(NULL, g[k].file, &m));
         if (!m)
             continue;
-        CHECK(tasd_model_format(m) == TASD_FORMAT_NPY);
-        CHECK(tasd_model_count(m) == 1);
+        CHECK(tasd_tensorfile_format(m) == TASD_FORMAT_NPY);
+        CHECK(tasd_tensorfile_count(m) == 1);
         tasd_tensor_info info;
-        CHECK_OK(tasd_model_info(m, 0, &info));
+        CHECK_OK(tasd_tensorfile_info(m, 0, &info));
         CHECK(info.dtype == g[k].dtype && info.ndim == g[k].ndim);
         int64_t n = 1;
         for (int d = 0; d < info.ndim; d++) {
@@ -134,52 +134,52 @@ static void test_golden_npy(void)
             n *= info.shape[d];
         }
         float buf[64];
-        CHECK_OK(tasd_model_read_f32(m, 0, buf, 64));
+        CHECK_OK(tasd_tensorfile_read_f32(m, 0, buf, 64));
         for (int64_t i = 0; i < n; i++)
             CHECKF(buf[i] == golden_val(i), "%s[%lld] = %g", g[k].file, (long long)i, buf[i]);
-        CHECK_STATUS(tasd_model_read_f32(m, 0, buf, n - 1), TASD_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(tasd_tensorfile_read_f32(m, 0, buf, n - 1), TASD_ERR_BUFFER_TOO_SMALL);
         tasd_view v;
-        CHECK_OK(tasd_model_view(m, 0, &v));
+        CHECK_OK(tasd_tensorfile_view(m, 0, &v));
         CHECK(v.ndim == info.ndim && v.strides[v.ndim - 1] == 1);
-        tasd_model_close(m);
+        tasd_tensorfile_close(m);
     }
 }
 
 static void test_golden_safetensors(void)
 {
-    tasd_model *m = NULL;
-    CHECK_OK(tasd_model_open(NULL, "test/data/tiny.safetensors", &m));
+    tasd_tensorfile *m = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/tiny.safetensors", &m));
     if (!m)
         return;
-    CHECK(tasd_model_count(m) == 5);
+    CHECK(tasd_tensorfile_count(m) == 5);
     int64_t i;
     tasd_tensor_info info;
     float buf[256];
-    CHECK_OK(tasd_model_find(m, "emb.weight", &i));
-    CHECK_OK(tasd_model_info(m, i, &info));
+    CHECK_OK(tasd_tensorfile_find(m, "emb.weight", &i));
+    CHECK_OK(tasd_tensorfile_info(m, i, &info));
     CHECK(info.dtype == TASD_BF16 && !strcmp(info.dtype_name, "BF16") && info.ndim == 2);
-    CHECK_OK(tasd_model_read_f32(m, i, buf, 256));
+    CHECK_OK(tasd_tensorfile_read_f32(m, i, buf, 256));
     for (int k = 0; k < 32; k++)
         CHECK(buf[k] == golden_val(k + 7));
-    CHECK_OK(tasd_model_find(m, "conv.weight", &i));
-    CHECK_OK(tasd_model_info(m, i, &info));
+    CHECK_OK(tasd_tensorfile_find(m, "conv.weight", &i));
+    CHECK_OK(tasd_tensorfile_info(m, i, &info));
     CHECK(info.dtype == TASD_F16 && info.ndim == 4 && info.shape[3] == 2);
-    CHECK_OK(tasd_model_read_f32(m, i, buf, 256));
+    CHECK_OK(tasd_tensorfile_read_f32(m, i, buf, 256));
     for (int k = 0; k < 32; k++)
         CHECK(buf[k] == golden_val(k + 3));
-    CHECK_OK(tasd_model_find(m, "pos_ids", &i));
-    CHECK_OK(tasd_model_info(m, i, &info));
+    CHECK_OK(tasd_tensorfile_find(m, "pos_ids", &i));
+    CHECK_OK(tasd_tensorfile_info(m, i, &info));
     CHECK(info.dtype == -1 && !strcmp(info.dtype_name, "I64") && info.nbytes == 32);
     tasd_view v;
-    CHECK_STATUS(tasd_model_view(m, i, &v), TASD_ERR_DTYPE);
-    CHECK_STATUS(tasd_model_read_f32(m, i, buf, 256), TASD_ERR_DTYPE);
+    CHECK_STATUS(tasd_tensorfile_view(m, i, &v), TASD_ERR_DTYPE);
+    CHECK_STATUS(tasd_tensorfile_read_f32(m, i, buf, 256), TASD_ERR_DTYPE);
     const void *raw;
     uint64_t nb;
-    CHECK_OK(tasd_model_raw(m, i, &raw, &nb));
+    CHECK_OK(tasd_tensorfile_raw(m, i, &raw, &nb));
     CHECK(nb == 32 && ld64((const unsigned char *)raw + 8) == 1);
-    CHECK_STATUS(tasd_model_find(m, "nope", &i), TASD_ERR_NOT_FOUND);
-    CHECK_STATUS(tasd_model_info(m, 5, &info), TASD_ERR_INVALID_ARGUMENT);
-    tasd_model_close(m);
+    CHECK_STATUS(tasd_tensorfile_find(m, "nope", &i), TASD_ERR_NOT_FOUND);
+    CHECK_STATUS(tasd_tensorfile_info(m, 5, &info), TASD_ERR_INVALID_ARGUMENT);
+    tasd_tensorfile_close(m);
 }
 
 /* ---- F16/BF16 views in tasd_decompose ---- */
@@ -192,12 +192,12 @@ static void test_golden_tasd(void)
 {
     tasd_series *g = NULL, *s = NULL;
     CHECK_OK(tasd_series_load(NULL, "test/data/tiny_f32_2x4.tasd", &g));
-    tasd_model *m = NULL;
-    CHECK_OK(tasd_model_open(NULL, "test/data/tiny_f32.npy", &m));
+    tasd_tensorfile *m = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/tiny_f32.npy", &m));
     tasd_config *cfg = NULL;
     CHECK_OK(tasd_config_parse(NULL, "2:4", &cfg));
     tasd_view v;
-    if (m && tasd_model_view(m, 0, &v) == TASD_OK)
+    if (m && tasd_tensorfile_view(m, 0, &v) == TASD_OK)
         CHECK_OK(tasd_decompose(NULL, &v, cfg, TASD_GREEDY, &s));
     int same = 0;
     if (g && s)
@@ -217,7 +217,7 @@ static void test_golden_tasd(void)
     tasd_series_destroy(g);
     tasd_series_destroy(s);
     tasd_config_destroy(cfg);
-    tasd_model_close(m);
+    tasd_tensorfile_close(m);
     tasd_archive *ar = NULL;
     CHECK_OK(tasd_archive_open(NULL, "test/data/tiny_2x4_1x8.tasd", &ar));
     if (ar) {
@@ -268,8 +268,8 @@ static void test_decompose_half_views(void)
 {
     /* A tensor with values exact in f16/bf16: decomposing the f16/bf16 view
      * must give the same series as the f32 view. */
-    tasd_model *m = NULL;
-    CHECK_OK(tasd_model_open(NULL, "test/data/tiny.safetensors", &m));
+    tasd_tensorfile *m = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/tiny.safetensors", &m));
     if (!m)
         return;
     tasd_config *cfg;
@@ -277,12 +277,12 @@ static void test_decompose_half_views(void)
     const char *names[] = {"conv.weight", "emb.weight"};
     for (int k = 0; k < 2; k++) {
         int64_t i;
-        CHECK_OK(tasd_model_find(m, names[k], &i));
+        CHECK_OK(tasd_tensorfile_find(m, names[k], &i));
         tasd_view hv;
-        CHECK_OK(tasd_model_view(m, i, &hv));
+        CHECK_OK(tasd_tensorfile_view(m, i, &hv));
         CHECK(hv.dtype == (k == 0 ? TASD_F16 : TASD_BF16));
         float f[64];
-        CHECK_OK(tasd_model_read_f32(m, i, f, 64));
+        CHECK_OK(tasd_tensorfile_read_f32(m, i, f, 64));
         tasd_view fv = hv;
         fv.data = f;
         fv.dtype = TASD_F32;
@@ -324,7 +324,7 @@ static void test_decompose_half_views(void)
     tasd_series_destroy(a);
     tasd_series_destroy(b);
     tasd_config_destroy(cfg);
-    tasd_model_close(m);
+    tasd_tensorfile_close(m);
 }
 
 /* ---- writers and round trips ---- */
@@ -347,19 +347,19 @@ static void test_npy_roundtrip(void)
         tasd_view v = tasd_view_2d(src, TASD_F32, 3, 5, 5);
         CHECK_OK(tasd_writer_put(w, 0, &v));
         CHECK_OK(tasd_writer_finish(w));
-        tasd_model *m = NULL;
-        CHECK_OK(tasd_model_open(NULL, p, &m));
+        tasd_tensorfile *m = NULL;
+        CHECK_OK(tasd_tensorfile_open(NULL, p, &m));
         if (!m)
             continue;
         tasd_tensor_info info;
-        tasd_model_info(m, 0, &info);
+        tasd_tensorfile_info(m, 0, &info);
         CHECK(info.dtype == (k ? TASD_F16 : TASD_F32) && info.ndim == 2 && info.shape[1] == 5);
         CHECK(info.offset % 64 == 0);
         float back[15];
-        CHECK_OK(tasd_model_read_f32(m, 0, back, 15));
+        CHECK_OK(tasd_tensorfile_read_f32(m, 0, back, 15));
         for (int i = 0; i < 15; i++)
             CHECK(k ? fabsf(back[i] - src[i]) <= 1e-3f * fabsf(src[i]) + 1e-7f : back[i] == src[i]);
-        tasd_model_close(m);
+        tasd_tensorfile_close(m);
     }
     /* A tensor larger than the writer's chunk, from a strided view, in f16. */
     {
@@ -377,16 +377,16 @@ static void test_npy_roundtrip(void)
         tasd_view v = tasd_view_transpose(tasd_view_2d(big, TASD_F32, r, c, c));
         CHECK_OK(tasd_writer_put(w, 0, &v));
         CHECK_OK(tasd_writer_finish(w));
-        tasd_model *m = NULL;
+        tasd_tensorfile *m = NULL;
         float *back = malloc((size_t)(r * c) * 4);
-        CHECK_OK(tasd_model_open(NULL, tmp_path("big.npy"), &m));
-        CHECK_OK(tasd_model_read_f32(m, 0, back, r * c));
+        CHECK_OK(tasd_tensorfile_open(NULL, tmp_path("big.npy"), &m));
+        CHECK_OK(tasd_tensorfile_read_f32(m, 0, back, r * c));
         int bad = 0;
         for (int64_t i = 0; i < c; i++)
             for (int64_t j = 0; j < r; j++)
                 bad += fabsf(back[i * r + j] - big[j * c + i]) > 1e-3f * fabsf(big[j * c + i]) + 1e-7f;
         CHECK(bad == 0);
-        tasd_model_close(m);
+        tasd_tensorfile_close(m);
         free(back);
         free(big);
     }
@@ -403,17 +403,17 @@ static void test_npy_roundtrip(void)
         tasd_view v = tasd_view_2d(x, TASD_F32, 1, nd ? 4 : 1, 4);
         CHECK_OK(tasd_writer_put(w, 0, &v));
         CHECK_OK(tasd_writer_finish(w));
-        tasd_model *m = NULL;
-        CHECK_OK(tasd_model_open(NULL, tmp_path("r.npy"), &m));
+        tasd_tensorfile *m = NULL;
+        CHECK_OK(tasd_tensorfile_open(NULL, tmp_path("r.npy"), &m));
         tasd_tensor_info info;
         if (m) {
-            tasd_model_info(m, 0, &info);
+            tasd_tensorfile_info(m, 0, &info);
             CHECK(info.ndim == nd && info.nbytes == (nd ? 16u : 4u));
             tasd_view mv;
-            CHECK_OK(tasd_model_view(m, 0, &mv));
+            CHECK_OK(tasd_tensorfile_view(m, 0, &mv));
             CHECK(mv.ndim == 1 && mv.shape[0] == (nd ? 4 : 1));
         }
-        tasd_model_close(m);
+        tasd_tensorfile_close(m);
     }
     /* bf16 cannot go into .npy */
     tasd_tensor_info ti;
@@ -466,39 +466,39 @@ static void test_safetensors_roundtrip(void)
     CHECK_OK(tasd_writer_put(w, 0, &va));
     CHECK_OK(tasd_writer_finish(w));
     CHECK(count_files("m.safetensors") == 1 && count_files(".tmp.") == 0);
-    tasd_model *m = NULL;
-    CHECK_OK(tasd_model_open(NULL, p, &m));
+    tasd_tensorfile *m = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, p, &m));
     if (!m)
         return;
-    CHECK(tasd_model_count(m) == 4);
+    CHECK(tasd_tensorfile_count(m) == 4);
     int64_t i;
     tasd_tensor_info info;
     float back[32];
-    CHECK_OK(tasd_model_find(m, names[0], &i));
-    CHECK_OK(tasd_model_read_f32(m, i, back, 32));
+    CHECK_OK(tasd_tensorfile_find(m, names[0], &i));
+    CHECK_OK(tasd_tensorfile_read_f32(m, i, back, 32));
     CHECK(memcmp(back, a, sizeof a) == 0);
-    CHECK_OK(tasd_model_find(m, names[1], &i));
-    CHECK_OK(tasd_model_info(m, i, &info));
+    CHECK_OK(tasd_tensorfile_find(m, names[1], &i));
+    CHECK_OK(tasd_tensorfile_info(m, i, &info));
     CHECK(info.dtype == TASD_BF16 && info.ndim == 1 && info.shape[0] == 8);
-    CHECK_OK(tasd_model_read_f32(m, i, back, 32));
+    CHECK_OK(tasd_tensorfile_read_f32(m, i, back, 32));
     for (int k = 0; k < 8; k++)
         CHECK(fabsf(back[k] - b[k]) <= fabsf(b[k]) / 128);
-    CHECK_OK(tasd_model_find(m, "half", &i));
-    CHECK_OK(tasd_model_read_f32(m, i, back, 32));
+    CHECK_OK(tasd_tensorfile_find(m, "half", &i));
+    CHECK_OK(tasd_tensorfile_read_f32(m, i, back, 32));
     for (int r = 0; r < 2; r++)
         for (int c = 0; c < 4; c++)
             CHECK(fabsf(back[r * 4 + c] - b[c * 2 + r]) <= fabsf(b[c * 2 + r]) / 1000 + 1e-7f);
-    CHECK_OK(tasd_model_find(m, "ids", &i));
+    CHECK_OK(tasd_tensorfile_find(m, "ids", &i));
     const void *raw;
     uint64_t nb;
-    CHECK_OK(tasd_model_raw(m, i, &raw, &nb));
+    CHECK_OK(tasd_tensorfile_raw(m, i, &raw, &nb));
     CHECK(nb == 24 && memcmp(raw, ids, 24) == 0);
     /* Every tensor the writer lays out is aligned to its element size. */
     for (int64_t k = 0; k < 4; k++) {
-        tasd_model_info(m, k, &info);
+        tasd_tensorfile_info(m, k, &info);
         CHECK(info.offset % (info.dtype == -1 ? 8 : info.dtype == TASD_F32 ? 4 : 2) == 0);
     }
-    tasd_model_close(m);
+    tasd_tensorfile_close(m);
 
     /* Aborting and failing writers leave nothing behind. */
     CHECK_OK(tasd_writer_create(NULL, tmp_path("x.safetensors"), TASD_FORMAT_SAFETENSORS, 4, ti, &w));
@@ -814,9 +814,9 @@ static void test_tasd_forged(void)
 
 static tasd_status open_bytes(const void *p, size_t n)
 {
-    tasd_model *m = NULL;
-    tasd_status st = tasd_model_open_memory(NULL, p, n, TASD_FORMAT_UNKNOWN, &m);
-    tasd_model_close(m);
+    tasd_tensorfile *m = NULL;
+    tasd_status st = tasd_tensorfile_open_memory(NULL, p, n, TASD_FORMAT_UNKNOWN, &m);
+    tasd_tensorfile_close(m);
     return st;
 }
 
@@ -881,10 +881,10 @@ static void test_bad_npy(void)
     }
     /* Messages name the file. */
     write_all(tmp_path("bad.npy"), b, 5);
-    tasd_model *m = NULL;
-    CHECK_STATUS(tasd_model_open(NULL, tmp_path("bad.npy"), &m), TASD_ERR_FORMAT);
+    tasd_tensorfile *m = NULL;
+    CHECK_STATUS(tasd_tensorfile_open(NULL, tmp_path("bad.npy"), &m), TASD_ERR_FORMAT);
     CHECK(strstr(tasd_last_error_message(), "bad.npy") != NULL);
-    CHECK_STATUS(tasd_model_open(NULL, tmp_path("missing.npy"), &m), TASD_ERR_IO);
+    CHECK_STATUS(tasd_tensorfile_open(NULL, tmp_path("missing.npy"), &m), TASD_ERR_IO);
     CHECK(m == NULL);
     clean_tmp();
 }
@@ -974,13 +974,13 @@ static void test_bad_safetensors(void)
     CHECK(open_bytes(b, n) != TASD_OK);
     /* Names with escapes come back decoded. */
     n = make_st(b, "{\"a\\\"b\\u00e9\\n\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2);
-    tasd_model *m = NULL;
-    CHECK_OK(tasd_model_open_memory(NULL, b, n, TASD_FORMAT_SAFETENSORS, &m));
+    tasd_tensorfile *m = NULL;
+    CHECK_OK(tasd_tensorfile_open_memory(NULL, b, n, TASD_FORMAT_SAFETENSORS, &m));
     if (m) {
         tasd_tensor_info info;
-        tasd_model_info(m, 0, &info);
+        tasd_tensorfile_info(m, 0, &info);
         CHECK(!strcmp(info.name, "a\"b\xc3\xa9\n"));
-        tasd_model_close(m);
+        tasd_tensorfile_close(m);
     }
     /* Misaligned data: no view, but read_f32 works. */
     n = make_st(b, "{\"a\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[0,1]},\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1,5]}}     ", 5);
@@ -991,17 +991,17 @@ static void test_bad_safetensors(void)
         memmove(b + 1, b, n);
         mb = b + 1;
     }
-    CHECK_OK(tasd_model_open_memory(NULL, mb, n, TASD_FORMAT_SAFETENSORS, &m));
+    CHECK_OK(tasd_tensorfile_open_memory(NULL, mb, n, TASD_FORMAT_SAFETENSORS, &m));
     if (m) {
         tasd_view v;
         float x = 0;
-        CHECK_STATUS(tasd_model_view(m, 1, &v), TASD_ERR_UNSUPPORTED);
-        CHECK_OK(tasd_model_read_f32(m, 1, &x, 1));
+        CHECK_STATUS(tasd_tensorfile_view(m, 1, &v), TASD_ERR_UNSUPPORTED);
+        CHECK_OK(tasd_tensorfile_read_f32(m, 1, &x, 1));
         CHECK(x == 1.5f);
-        tasd_model_close(m);
+        tasd_tensorfile_close(m);
     }
     /* A .tasd file is not a model; garbage is not anything. */
-    CHECK_STATUS(tasd_model_open_memory(NULL, "TASDSER\0xxxxxxxx", 16, TASD_FORMAT_UNKNOWN, &m),
+    CHECK_STATUS(tasd_tensorfile_open_memory(NULL, "TASDSER\0xxxxxxxx", 16, TASD_FORMAT_UNKNOWN, &m),
                  TASD_ERR_UNSUPPORTED);
     CHECK_STATUS(open_bytes("hello world", 11), TASD_ERR_FORMAT);
     CHECK(tasd_file_format_sniff("\x93NUMPY\x01\x00", 8) == TASD_FORMAT_NPY);
@@ -1012,10 +1012,10 @@ static void test_bad_safetensors(void)
 
 static void test_null_args(void)
 {
-    tasd_model *m = NULL;
-    CHECK_STATUS(tasd_model_open(NULL, NULL, &m), TASD_ERR_NULL_POINTER);
-    CHECK_STATUS(tasd_model_open(NULL, "x", NULL), TASD_ERR_NULL_POINTER);
-    CHECK_STATUS(tasd_model_info(NULL, 0, NULL), TASD_ERR_NULL_POINTER);
+    tasd_tensorfile *m = NULL;
+    CHECK_STATUS(tasd_tensorfile_open(NULL, NULL, &m), TASD_ERR_NULL_POINTER);
+    CHECK_STATUS(tasd_tensorfile_open(NULL, "x", NULL), TASD_ERR_NULL_POINTER);
+    CHECK_STATUS(tasd_tensorfile_info(NULL, 0, NULL), TASD_ERR_NULL_POINTER);
     CHECK_STATUS(tasd_series_save(NULL, "x"), TASD_ERR_NULL_POINTER);
     CHECK_STATUS(tasd_series_load(NULL, "x", NULL), TASD_ERR_NULL_POINTER);
     CHECK_STATUS(tasd_series_load_buffer(NULL, NULL, 0, NULL), TASD_ERR_NULL_POINTER);
@@ -1027,8 +1027,8 @@ static void test_null_args(void)
     tasd_writer_abort(NULL);
     tasd_archive_writer_abort(NULL);
     tasd_archive_close(NULL);
-    tasd_model_close(NULL);
-    CHECK(tasd_model_count(NULL) == 0 && tasd_archive_count(NULL) == 0);
+    tasd_tensorfile_close(NULL);
+    CHECK(tasd_tensorfile_count(NULL) == 0 && tasd_archive_count(NULL) == 0);
     CHECK(!strcmp(tasd_file_format_name(TASD_FORMAT_SAFETENSORS), "safetensors"));
 }
 

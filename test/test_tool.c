@@ -190,10 +190,10 @@ static void test_decompose(void)
 
     /* The archive holds the same series as an in-process decomposition. */
     tasd_archive *ar = NULL;
-    tasd_model *m = NULL, *r = NULL;
+    tasd_tensorfile *m = NULL, *r = NULL;
     CHECK_OK(tasd_archive_open(NULL, otasd, &ar));
-    CHECK_OK(tasd_model_open(NULL, "test/data/tiny.safetensors", &m));
-    CHECK_OK(tasd_model_open(NULL, orec, &r));
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/tiny.safetensors", &m));
+    CHECK_OK(tasd_tensorfile_open(NULL, orec, &r));
     if (!ar || !m || !r)
         goto out;
     CHECK(tasd_archive_count(ar) == 3);
@@ -204,11 +204,11 @@ static void test_decompose(void)
         int64_t ai, mi, ri;
         CHECK_OK(tasd_archive_find(ar, names[k], &ai));
         CHECK(ai == k);
-        CHECK_OK(tasd_model_find(m, names[k], &mi));
+        CHECK_OK(tasd_tensorfile_find(m, names[k], &mi));
         tasd_series *s1 = NULL, *s2 = NULL;
         CHECK_OK(tasd_archive_load(ar, ai, &s1));
         tasd_view v;
-        CHECK_OK(tasd_model_view(m, mi, &v));
+        CHECK_OK(tasd_tensorfile_view(m, mi, &v));
         CHECK_OK(tasd_decompose(NULL, &v, cfg, TASD_GREEDY, &s2));
         if (!s1 || !s2)
             continue;
@@ -227,12 +227,12 @@ static void test_decompose(void)
         CHECK(st1.rel_error == st2.rel_error);
         /* --reconstruct wrote the same approximation, in the tensor's dtype. */
         tasd_tensor_info in, rn;
-        CHECK_OK(tasd_model_find(r, names[k], &ri));
-        tasd_model_info(m, mi, &in);
-        tasd_model_info(r, ri, &rn);
+        CHECK_OK(tasd_tensorfile_find(r, names[k], &ri));
+        tasd_tensorfile_info(m, mi, &in);
+        tasd_tensorfile_info(r, ri, &rn);
         CHECK(!strcmp(in.dtype_name, rn.dtype_name) && in.ndim == rn.ndim &&
               !memcmp(in.shape, rn.shape, sizeof in.shape));
-        CHECK_OK(tasd_model_read_f32(r, ri, d3, rows * cols));
+        CHECK_OK(tasd_tensorfile_read_f32(r, ri, d3, rows * cols));
         /* the golden values are exact in every dtype, and so are their sums here */
         CHECK(memcmp(d1, d3, (size_t)(rows * cols) * 4) == 0);
         free(d1);
@@ -248,16 +248,16 @@ static void test_decompose(void)
         int64_t mi, ri;
         const void *p1, *p2;
         uint64_t n1, n2;
-        CHECK_OK(tasd_model_find(m, copied[k], &mi));
-        CHECK_OK(tasd_model_find(r, copied[k], &ri));
-        CHECK_OK(tasd_model_raw(m, mi, &p1, &n1));
-        CHECK_OK(tasd_model_raw(r, ri, &p2, &n2));
+        CHECK_OK(tasd_tensorfile_find(m, copied[k], &mi));
+        CHECK_OK(tasd_tensorfile_find(r, copied[k], &ri));
+        CHECK_OK(tasd_tensorfile_raw(m, mi, &p1, &n1));
+        CHECK_OK(tasd_tensorfile_raw(r, ri, &p2, &n2));
         CHECK(n1 == n2 && memcmp(p1, p2, (size_t)n1) == 0);
     }
 out:
     tasd_archive_close(ar);
-    tasd_model_close(m);
-    tasd_model_close(r);
+    tasd_tensorfile_close(m);
+    tasd_tensorfile_close(r);
 
     /* inspect reads the .tasd back */
     rc = RUN_TOOL("inspect", otasd);
@@ -292,13 +292,13 @@ out:
     }
     tasd_series_destroy(s);
     m = NULL;
-    CHECK_OK(tasd_model_open(NULL, tp("conv.npy"), &m));
+    CHECK_OK(tasd_tensorfile_open(NULL, tp("conv.npy"), &m));
     if (m) {
         tasd_tensor_info info;
-        tasd_model_info(m, 0, &info);
+        tasd_tensorfile_info(m, 0, &info);
         CHECK(info.ndim == 4 && info.shape[1] == 3 && !strcmp(info.dtype_name, "<f4"));
     }
-    tasd_model_close(m);
+    tasd_tensorfile_close(m);
     CHECK(leftovers() == 0);
 }
 
@@ -441,8 +441,8 @@ static void test_search(void)
     static const char *targets[] = {"cpu", "sparse-tensor-core", "vegeta"};
     static const double budgets[] = {0.001, 0.2, 0.3, 0.45, 0.6};
     const char *cfgp = tp("layers.cfg");
-    tasd_model *m = NULL;
-    CHECK_OK(tasd_model_open(NULL, "test/data/tiny.safetensors", &m));
+    tasd_tensorfile *m = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/tiny.safetensors", &m));
     if (!m)
         return;
     for (int t = 0; t < 3; t++) {
@@ -468,14 +468,14 @@ static void test_search(void)
                 CHECK(tasd_layer_config_activations(lc) == NULL); /* no calibration data */
                 CHECK(!strcmp(tasd_layer_config_target(lc), targets[t]));
                 int64_t i;
-                CHECK_OK(tasd_model_find(m, tasd_layer_config_name(lc), &i));
+                CHECK_OK(tasd_tensorfile_find(m, tasd_layer_config_name(lc), &i));
                 double cost = 1.0;
                 if (w) {
                     CHECKF(tasd_target_supports(tg, w), "%s chose a config it cannot run",
                            targets[t]);
                     tasd_view v;
                     tasd_series *s = NULL;
-                    CHECK_OK(tasd_model_view(m, i, &v));
+                    CHECK_OK(tasd_tensorfile_view(m, i, &v));
                     CHECK_OK(tasd_decompose(NULL, &v, w, tasd_layer_config_method(lc), &s));
                     tasd_stats st;
                     if (s && tasd_series_stats(s, &st) == TASD_OK)
@@ -511,13 +511,13 @@ static void test_search(void)
             const tasd_layer_config *lc = tasd_model_config_layer(mc, l);
             int64_t i;
             tasd_tensor_info info;
-            CHECK_OK(tasd_model_find(m, tasd_layer_config_name(lc), &i));
-            tasd_model_info(m, i, &info);
+            CHECK_OK(tasd_tensorfile_find(m, tasd_layer_config_name(lc), &i));
+            tasd_tensorfile_info(m, i, &info);
             double flops = (double)(info.nbytes / (info.dtype == TASD_F32 ? 4 : 2)), err = 0;
             if (tasd_layer_config_weights(lc)) {
                 tasd_view v;
                 tasd_series *s = NULL;
-                CHECK_OK(tasd_model_view(m, i, &v));
+                CHECK_OK(tasd_tensorfile_view(m, i, &v));
                 CHECK_OK(tasd_decompose(NULL, &v, tasd_layer_config_weights(lc), TASD_GREEDY, &s));
                 tasd_stats st;
                 if (s && tasd_series_stats(s, &st) == TASD_OK)
@@ -566,7 +566,7 @@ static void test_search(void)
                   cfgp, "--quiet");
     slurp(cfgp, text, sizeof text);
     CHECK(rc == 0 && strstr(text, "\ntiny_f32 W="));
-    tasd_model_close(m);
+    tasd_tensorfile_close(m);
     CHECK(leftovers() == 0);
 }
 

@@ -48,20 +48,20 @@ static void usage_search(FILE *f)
 
 /* Calibration rows for a layer with `in` columns, as an f32 buffer. NULL
  * (and *err = TASD_OK) when the calibration file has nothing for it. */
-static float *calib_for(const tasd_model *calib, const char *name, int64_t in,
+static float *calib_for(const tasd_tensorfile *calib, const char *name, int64_t in,
                         int64_t max_tokens, int64_t *tokens, tasd_status *err)
 {
     *err = TASD_OK;
     if (!calib)
         return NULL;
     int64_t i;
-    if (tasd_model_find(calib, name, &i) != TASD_OK) {
-        if (tasd_model_count(calib) != 1)
+    if (tasd_tensorfile_find(calib, name, &i) != TASD_OK) {
+        if (tasd_tensorfile_count(calib) != 1)
             return NULL;
         i = 0;
     }
     tasd_tensor_info info;
-    tasd_model_info(calib, i, &info);
+    tasd_tensorfile_info(calib, i, &info);
     if (info.ndim != 2 || info.dtype < 0 || info.shape[1] != in || info.shape[0] < 1)
         return NULL;
     int64_t n = info.shape[0] * info.shape[1];
@@ -70,8 +70,8 @@ static float *calib_for(const tasd_model *calib, const char *name, int64_t in,
         *err = TASD_ERR_OUT_OF_MEMORY;
         return NULL;
     }
-    *err = tasd_model_read_f32(calib, i, buf, n);
-    tasd_model_release(calib, i);
+    *err = tasd_tensorfile_read_f32(calib, i, buf, n);
+    tasd_tensorfile_release(calib, i);
     if (*err) {
         free(buf);
         return NULL;
@@ -186,7 +186,7 @@ int cmd_search(int argc, char **argv)
     }
 
     int rc = 0;
-    tasd_model *m = NULL, *calib = NULL;
+    tasd_tensorfile *m = NULL, *calib = NULL;
     tasd_layer_search **ls = NULL;
     char **names = NULL;
     int *choice = NULL;
@@ -194,12 +194,12 @@ int cmd_search(int argc, char **argv)
     tasd_model_config *mc = NULL;
     tasd_context *ctx = NULL;
     if ((st = tasd_context_create(NULL, &ctx)) != TASD_OK ||
-        (st = tasd_model_open(NULL, file, &m)) != TASD_OK) {
+        (st = tasd_tensorfile_open(NULL, file, &m)) != TASD_OK) {
         tool_error("%s", tool_status(st));
         rc = 1;
         goto done;
     }
-    if (calib_s && (st = tasd_model_open(NULL, calib_s, &calib)) != TASD_OK) {
+    if (calib_s && (st = tasd_tensorfile_open(NULL, calib_s, &calib)) != TASD_OK) {
         tool_error("--calib: %s", tool_status(st));
         rc = 1;
         goto done;
@@ -214,7 +214,7 @@ int cmd_search(int argc, char **argv)
             goto done;
         }
     }
-    count = tasd_model_count(m);
+    count = tasd_tensorfile_count(m);
     ls = calloc((size_t)(count ? count : 1), sizeof *ls);
     names = calloc((size_t)(count ? count : 1), sizeof *names);
     choice = calloc((size_t)(count ? count : 1), sizeof *choice);
@@ -229,7 +229,7 @@ int cmd_search(int argc, char **argv)
                 calib ? ", output error on calibration data" : ", weight error");
     for (int64_t i = 0; i < count; i++) {
         tasd_tensor_info info;
-        tasd_model_info(m, i, &info);
+        tasd_tensorfile_info(m, i, &info);
         if (tool_skip_reason(&info, patterns, min_el))
             continue;
         /* A .npy array is named after its file. */
@@ -261,7 +261,7 @@ int cmd_search(int argc, char **argv)
         }
         free(owned);
         free(cbuf);
-        tasd_model_release(m, i);
+        tasd_tensorfile_release(m, i);
         if (st) {
             tool_error("%s: tensor \"%s\": %s", file, lname, tool_status(st));
             rc = 1;
@@ -335,8 +335,8 @@ done:
     free(names);
     free(choice);
     tasd_model_config_destroy(mc);
-    tasd_model_close(calib);
-    tasd_model_close(m);
+    tasd_tensorfile_close(calib);
+    tasd_tensorfile_close(m);
     tasd_target_destroy(target);
     tasd_context_destroy(ctx);
     return rc;

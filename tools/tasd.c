@@ -111,15 +111,15 @@ const char *tool_skip_reason(const tasd_tensor_info *info, const char *patterns,
     return NULL;
 }
 
-tasd_status tool_tensor_view(const tasd_model *m, int64_t i, tasd_view *v, float **owned)
+tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, tasd_view *v, float **owned)
 {
     *owned = NULL;
-    tasd_status st = tasd_model_view(m, i, v);
+    tasd_status st = tasd_tensorfile_view(m, i, v);
     if (st != TASD_ERR_UNSUPPORTED)
         return st;
     /* Misaligned data: read a converted copy. */
     tasd_tensor_info info;
-    st = tasd_model_info(m, i, &info);
+    st = tasd_tensorfile_info(m, i, &info);
     if (st)
         return st;
     int64_t n = 1;
@@ -128,7 +128,7 @@ tasd_status tool_tensor_view(const tasd_model *m, int64_t i, tasd_view *v, float
     float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
     if (!buf)
         return TASD_ERR_OUT_OF_MEMORY;
-    st = tasd_model_read_f32(m, i, buf, n);
+    st = tasd_tensorfile_read_f32(m, i, buf, n);
     if (st) {
         free(buf);
         return st;
@@ -212,20 +212,20 @@ static void zeros_rms_f32(const float *p, int64_t n, double *zeros, double *rms)
 
 static int inspect_model(const char *path)
 {
-    tasd_model *m;
-    tasd_status st = tasd_model_open(NULL, path, &m);
+    tasd_tensorfile *m;
+    tasd_status st = tasd_tensorfile_open(NULL, path, &m);
     if (st) {
         tool_error("%s", tool_status(st));
         return 1;
     }
-    int64_t count = tasd_model_count(m);
-    printf("%s: %s, %lld tensor%s\n", path, tasd_file_format_name(tasd_model_format(m)),
+    int64_t count = tasd_tensorfile_count(m);
+    printf("%s: %s, %lld tensor%s\n", path, tasd_file_format_name(tasd_tensorfile_format(m)),
            (long long)count, count == 1 ? "" : "s");
     printf("  %-40s %-6s %-22s %8s %12s\n", "name", "dtype", "shape", "zeros", "rms");
     int rc = 0;
     for (int64_t i = 0; i < count; i++) {
         tasd_tensor_info info;
-        tasd_model_info(m, i, &info);
+        tasd_tensorfile_info(m, i, &info);
         tool_progress("inspect %s [%lld/%lld] %s", path, (long long)i + 1, (long long)count,
                       info.name);
         char shape[128];
@@ -243,7 +243,7 @@ static int inspect_model(const char *path)
             rc = 1;
             break;
         }
-        st = tasd_model_read_f32(m, i, buf, n);
+        st = tasd_tensorfile_read_f32(m, i, buf, n);
         if (st) {
             tool_error("%s: tensor \"%s\": %s", path, info.name, tool_status(st));
             free(buf);
@@ -253,13 +253,13 @@ static int inspect_model(const char *path)
         double zeros, rms;
         zeros_rms_f32(buf, n, &zeros, &rms);
         free(buf);
-        tasd_model_release(m, i);
+        tasd_tensorfile_release(m, i);
         tool_progress_clear();
         printf("  %-40s %-6s %-22s %8.4f %12.6g\n", *info.name ? info.name : "(array)",
                info.dtype_name, shape, zeros, rms);
     }
     tool_progress_clear();
-    tasd_model_close(m);
+    tasd_tensorfile_close(m);
     return rc;
 }
 
@@ -411,7 +411,7 @@ typedef struct dec_result {
 
 typedef struct dec_job {
     const char *path;
-    tasd_model *model;
+    tasd_tensorfile *model;
     const tasd_config *config;
     tasd_method method;
     char config_text[128];
@@ -481,7 +481,7 @@ static void emit_result(dec_job *J, int64_t slot)
 {
     dec_result *r = &J->res[slot];
     tasd_tensor_info info;
-    tasd_model_info(J->model, J->todo[slot], &info);
+    tasd_tensorfile_info(J->model, J->todo[slot], &info);
     int64_t rows = 0, cols = 0;
     tasd_series_shape(r->series, &rows, &cols);
     char shape[128], matrix[64];
@@ -531,7 +531,7 @@ static void *dec_worker(void *arg)
         int64_t ti = J->todo[slot];
         dec_result *r = &J->res[slot];
         tasd_tensor_info info;
-        tasd_model_info(J->model, ti, &info);
+        tasd_tensorfile_info(J->model, ti, &info);
         tool_progress("decompose %s [%lld/%lld] %s", J->path, (long long)slot + 1,
                       (long long)J->ntodo, info.name);
         tasd_view v;
@@ -561,7 +561,7 @@ static void *dec_worker(void *arg)
                 free(dense);
             }
         }
-        tasd_model_release(J->model, ti);
+        tasd_tensorfile_release(J->model, ti);
         if (st) {
             pthread_mutex_lock(&J->lock);
             if (!J->failed)
@@ -703,8 +703,8 @@ static int cmd_decompose(int argc, char **argv)
         tasd_config_destroy(config);
         return 2;
     }
-    tasd_model *model;
-    st = tasd_model_open(NULL, file, &model);
+    tasd_tensorfile *model;
+    st = tasd_tensorfile_open(NULL, file, &model);
     if (st) {
         tool_error("%s", tool_status(st));
         tasd_config_destroy(config);
@@ -720,7 +720,7 @@ static int cmd_decompose(int argc, char **argv)
     tasd_config_format(config, J.config_text, sizeof J.config_text, NULL);
     pthread_mutex_init(&J.lock, NULL);
     pthread_cond_init(&J.turn, NULL);
-    int64_t count = tasd_model_count(model);
+    int64_t count = tasd_tensorfile_count(model);
     J.todo = malloc((size_t)(count ? count : 1) * sizeof *J.todo);
     J.res = calloc((size_t)(count ? count : 1), sizeof *J.res);
     tasd_tensor_info *infos = malloc((size_t)(count ? count : 1) * sizeof *infos);
@@ -731,12 +731,12 @@ static int cmd_decompose(int argc, char **argv)
         goto done;
     }
     for (int64_t i = 0; i < count; i++) {
-        tasd_model_info(model, i, &infos[i]);
+        tasd_tensorfile_info(model, i, &infos[i]);
         if (!tool_skip_reason(&infos[i], patterns, min_el))
             J.todo[J.ntodo++] = i;
     }
     if (recon) {
-        tasd_file_format f = tasd_model_format(model);
+        tasd_file_format f = tasd_tensorfile_format(model);
         st = tasd_writer_create(NULL, recon, f, count, infos, &J.recon);
         if (st) {
             tool_error("%s: %s", recon, tool_status(st));
@@ -749,10 +749,10 @@ static int cmd_decompose(int argc, char **argv)
                 continue;
             const void *raw;
             uint64_t nb;
-            st = tasd_model_raw(model, i, &raw, &nb);
+            st = tasd_tensorfile_raw(model, i, &raw, &nb);
             if (!st)
                 st = tasd_writer_put_raw(J.recon, i, raw, (size_t)nb);
-            tasd_model_release(model, i);
+            tasd_tensorfile_release(model, i);
             if (st)
                 tool_error("%s: tensor \"%s\": %s", recon, infos[i].name, tool_status(st));
         }
@@ -771,7 +771,7 @@ static int cmd_decompose(int argc, char **argv)
     }
     if (!json) {
         printf("%s: %s, %lld tensors, config %s, method %s\n", file,
-               tasd_file_format_name(tasd_model_format(model)), (long long)count, J.config_text,
+               tasd_file_format_name(tasd_tensorfile_format(model)), (long long)count, J.config_text,
                tasd_method_name(method));
         printf("  %-40s %-18s %-14s %8s %9s %9s %8s %9s\n", "name", "shape", "matrix", "density",
                "retained", "rel_err", "coverage", "time_ms");
@@ -849,7 +849,7 @@ done:
     free(infos);
     pthread_mutex_destroy(&J.lock);
     pthread_cond_destroy(&J.turn);
-    tasd_model_close(model);
+    tasd_tensorfile_close(model);
     tasd_config_destroy(config);
     return rc;
 }

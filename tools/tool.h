@@ -37,7 +37,7 @@ bool tool_name_matches(const char *name, const char *patterns);
 
 /* A view of tensor i: zero-copy when aligned, else a converted f32 copy in
  * *owned (free with free()). */
-tasd_status tool_tensor_view(const tasd_model *m, int64_t i, tasd_view *v, float **owned);
+tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, tasd_view *v, float **owned);
 
 
 int cmd_search(int argc, char **argv);

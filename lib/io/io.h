@@ -105,4 +105,66 @@ static inline void tasdi_stf64(unsigned char *p, double d)
     tasdi_st64(p, u);
 }
 
+/* ---- tensor files being read (format.c, npy.c, safetensors.c,
+ * tensorfile.c) ---- */
+
+typedef struct tasdi_tensor {
+    char *name;
+    size_t name_len;
+    char dtype_name[12];
+    int32_t dtype;   /* tasd_dtype or -1 */
+    int32_t ndim;
+    int64_t shape[TASD_FILE_MAX_DIMS];
+    uint64_t offset, nbytes;
+    size_t elem;
+} tasdi_tensor;
+
+struct tasd_tensorfile {
+    tasd_allocator a;
+    tasd_file_format format;
+    tasdi_map map;
+    int64_t count;
+    tasdi_tensor *t;
+    int64_t t_cap;   /* allocated length of t */
+    int64_t metadata_entries;
+};
+
+/* A safetensors dtype name with its element size; dtype is a tasd_dtype or
+ * -1 when the library cannot convert it (the tensor is still listed). */
+typedef struct tasdi_st_dtype {
+    const char *name;
+    size_t size;
+    int32_t dtype;
+} tasdi_st_dtype;
+
+/* The dtype named name[0..len), or NULL if safetensors has no such dtype. */
+const tasdi_st_dtype *tasdi_safetensors_dtype(const char *name, size_t len);
+
+/* Bytes of a tensor of `elem`-byte elements and this shape; fails on
+ * negative dimensions and on sizes past 2^62. */
+tasd_status tasdi_shape_bytes(const char *file, const char *tname, int ndim,
+                              const int64_t *shape, size_t elem, uint64_t *out);
+/* Parse a whole .npy file (d, size) into t (name already set). */
+tasd_status tasdi_npy_parse(const char *file, const unsigned char *d, size_t size,
+                            tasdi_tensor *t);
+/* Parse m->map as safetensors into m->t / m->count. */
+tasd_status tasdi_safetensors_parse(tasd_tensorfile *m, const char *file);
+
+/* ---- strict JSON reading (json.c) ---- */
+
+typedef struct tasdi_json {
+    const unsigned char *b, *p, *end;
+    const char *file;
+    const tasd_allocator *a;
+} tasdi_json;
+
+tasd_status tasdi_json_fail(tasdi_json *j, const char *what);
+void tasdi_json_ws(tasdi_json *j);
+/* Skip whitespace, then consume c if it is next. */
+bool tasdi_json_eat(tasdi_json *j, unsigned char c);
+/* A string (after whitespace), unescaped into a new NUL-terminated buffer of
+ * *len + 1 bytes from j->a. */
+tasd_status tasdi_json_string(tasdi_json *j, char **out, size_t *len);
+tasd_status tasdi_json_uint(tasdi_json *j, uint64_t *v);
+
 #endif

@@ -25,12 +25,6 @@ struct tasd_writer {
     unsigned char *done;
 };
 
-static const struct { const char *name; size_t size; int32_t dtype; } w_dtypes[] = {
-    {"BOOL", 1, -1}, {"U8", 1, -1},  {"I8", 1, -1},  {"F8_E5M2", 1, -1},
-    {"F8_E4M3", 1, -1}, {"I16", 2, -1}, {"U16", 2, -1}, {"F16", 2, TASD_F16},
-    {"BF16", 2, TASD_BF16}, {"I32", 4, -1}, {"U32", 4, -1}, {"F32", 4, TASD_F32},
-    {"F64", 8, -1}, {"I64", 8, -1}, {"U64", 8, -1},
-};
 
 static void writer_free(tasd_writer *w)
 {
@@ -174,12 +168,12 @@ tasd_status tasd_writer_create(tasd_context *ctx, const char *path, tasd_file_fo
             else if (strcmp(dn, "<f2") == 0 || strcmp(dn, "F16") == 0)
                 t->dtype = TASD_F16, t->elem = 2, memcpy(t->dtype_name, "<f2", 4);
         } else {
-            for (size_t k = 0; k < sizeof w_dtypes / sizeof w_dtypes[0]; k++)
-                if (strcmp(dn, w_dtypes[k].name) == 0) {
-                    t->dtype = w_dtypes[k].dtype;
-                    t->elem = w_dtypes[k].size;
-                    snprintf(t->dtype_name, sizeof t->dtype_name, "%s", w_dtypes[k].name);
-                }
+            const tasdi_st_dtype *sd = tasdi_safetensors_dtype(dn, strlen(dn));
+            if (sd) {
+                t->dtype = sd->dtype;
+                t->elem = sd->size;
+                snprintf(t->dtype_name, sizeof t->dtype_name, "%s", sd->name);
+            }
         }
         if (t->dtype == -2) {
             st = tasdi_fail(TASD_ERR_DTYPE, "%s: tensor \"%.200s\": cannot write dtype \"%.16s\" to %s",

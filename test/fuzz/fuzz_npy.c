@@ -14,22 +14,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!p)
         return 0;
     memcpy(p, data, size);
-    tasd_model *m = NULL;
-    if (tasd_model_open_memory(NULL, p, size, TASD_FORMAT_NPY, &m) == TASD_OK) {
+    tasd_tensorfile *m = NULL;
+    if (tasd_tensorfile_open_memory(NULL, p, size, TASD_FORMAT_NPY, &m) == TASD_OK) {
         tasd_tensor_info info;
-        if (tasd_model_count(m) != 1 || tasd_model_info(m, 0, &info) != TASD_OK)
+        if (tasd_tensorfile_count(m) != 1 || tasd_tensorfile_info(m, 0, &info) != TASD_OK)
             abort();
         if (info.offset + info.nbytes != size)
             abort();
         if (info.nbytes <= (1u << 20)) {
             float *buf = malloc(info.nbytes * 2 + 4);
-            if (buf && tasd_model_read_f32(m, 0, buf, (int64_t)(info.nbytes / 2 + 1)) != TASD_OK)
+            if (buf && tasd_tensorfile_read_f32(m, 0, buf, (int64_t)(info.nbytes / 2 + 1)) != TASD_OK)
                 abort();
             free(buf);
         }
         tasd_view v;
-        (void)tasd_model_view(m, 0, &v);
-        tasd_model_close(m);
+        (void)tasd_tensorfile_view(m, 0, &v);
+        tasd_tensorfile_close(m);
     } else if (m) {
         abort();
     }

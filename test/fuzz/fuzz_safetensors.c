@@ -13,28 +13,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!p)
         return 0;
     memcpy(p, data, size);
-    tasd_model *m = NULL;
-    if (tasd_model_open_memory(NULL, p, size, TASD_FORMAT_SAFETENSORS, &m) == TASD_OK) {
+    tasd_tensorfile *m = NULL;
+    if (tasd_tensorfile_open_memory(NULL, p, size, TASD_FORMAT_SAFETENSORS, &m) == TASD_OK) {
         uint64_t prev_end = 0;
-        for (int64_t i = 0; i < tasd_model_count(m); i++) {
+        for (int64_t i = 0; i < tasd_tensorfile_count(m); i++) {
             tasd_tensor_info info;
-            if (tasd_model_info(m, i, &info) != TASD_OK)
+            if (tasd_tensorfile_info(m, i, &info) != TASD_OK)
                 abort();
             /* in bounds, sorted, not overlapping */
             if (info.offset > size || info.nbytes > size - info.offset || info.offset < prev_end)
                 abort();
             prev_end = info.offset + info.nbytes;
             int64_t idx;
-            if (tasd_model_find(m, info.name, &idx) != TASD_OK || idx != i)
+            if (tasd_tensorfile_find(m, info.name, &idx) != TASD_OK || idx != i)
                 abort(); /* names are unique */
             if (info.dtype >= 0 && info.nbytes <= (1u << 20)) {
                 float *buf = malloc(info.nbytes * 2 + 4);
-                if (buf && tasd_model_read_f32(m, i, buf, (int64_t)(info.nbytes / 2 + 1)) != TASD_OK)
+                if (buf && tasd_tensorfile_read_f32(m, i, buf, (int64_t)(info.nbytes / 2 + 1)) != TASD_OK)
                     abort();
                 free(buf);
             }
         }
-        tasd_model_close(m);
+        tasd_tensorfile_close(m);
     } else if (m) {
         abort();
     }

@@ -1,0 +1,48 @@
+/* File formats: names and sniffing by magic bytes. */
+#include "io.h"
+
+#include <stdio.h>
+
+const char *tasd_file_format_name(tasd_file_format f)
+{
+    switch (f) {
+    case TASD_FORMAT_UNKNOWN: return "unknown";
+    case TASD_FORMAT_NPY: return "npy";
+    case TASD_FORMAT_SAFETENSORS: return "safetensors";
+    case TASD_FORMAT_TASD: return "tasd";
+    }
+    return "unknown";
+}
+
+tasd_file_format tasd_file_format_sniff(const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    if (!p)
+        return TASD_FORMAT_UNKNOWN;
+    if (size >= 6 && memcmp(p, "\x93NUMPY", 6) == 0)
+        return TASD_FORMAT_NPY;
+    if (size >= 8 && memcmp(p, "TASDSER\0", 8) == 0)
+        return TASD_FORMAT_TASD;
+    if (size >= 9) {
+        size_t i = 8;
+        while (i < size && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+            i++;
+        if (i < size && p[i] == '{')
+            return TASD_FORMAT_SAFETENSORS;
+    }
+    return TASD_FORMAT_UNKNOWN;
+}
+
+tasd_status tasd_file_format_detect(const char *path, tasd_file_format *out)
+{
+    if (!path || !out)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_file_format_detect: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tasdi_fail(TASD_ERR_IO, "%s: cannot open", path);
+    unsigned char buf[64];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    *out = tasd_file_format_sniff(buf, n);
+    return TASD_OK;
+}
