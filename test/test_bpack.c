@@ -169,6 +169,7 @@ static void test_errors(void)
         tasdi_bpack *bpf = NULL;
         CHECK_STATUS(tasdi_bpack_create(ctx, &bm, &bpf), TASD_ERR_OUT_OF_MEMORY);
         CHECK(bpf == NULL);
+        CHECK(al.injected == 1);
         CHECK(al.live_blocks == before);
         tasd_context_destroy(ctx);
     }

@@ -329,9 +329,11 @@ static void test_act_allocations(void)
     CHECK(per_call > 0);
     CHECK(memcmp(y, y0, (size_t)(tokens * out) * sizeof *y) == 0);
     for (long f = 1; f <= per_call; f++) {
+        long injected = al.injected;
         al.fail_after = al.total_allocs + f;
         CHECK_STATUS(tasd_layer_forward(ctx, l, &xv, &yv), TASD_ERR_OUT_OF_MEMORY);
         al.fail_after = 0;
+        CHECK(al.injected == injected + 1);
     }
     CHECK_OK(tasd_layer_forward(ctx, l, &xv, &yv));
     CHECK(memcmp(y, y0, (size_t)(tokens * out) * sizeof *y) == 0);
@@ -341,10 +343,12 @@ static void test_act_allocations(void)
     per_call = al.total_allocs - per_call;
     CHECK(memcmp(y, y0, (size_t)(tokens * out) * sizeof *y) == 0);
     for (long f = 1; f <= per_call; f++) {
+        long injected = al.injected;
         al.fail_after = al.total_allocs + f;
         CHECK_STATUS(tasd_gemm_act(ctx, 1.0f, &xv, cfg, TASD_GREEDY, &wtv, 0.0f, &yv),
                      TASD_ERR_OUT_OF_MEMORY);
         al.fail_after = 0;
+        CHECK(al.injected == injected + 1);
     }
     tasd_layer_destroy(l);
     CHECK(al.live_blocks == blocks0);

@@ -64,9 +64,11 @@ double util_energy(const float *x, int64_t count)
 static void *counting_alloc(void *user, size_t size, size_t alignment)
 {
     util_counting_allocator *a = user;
-    a->total_allocs++;
-    if (a->fail_after && a->total_allocs == a->fail_after)
+    long n = ++a->total_allocs;
+    if (n == a->fail_after) {
+        a->injected++;
         return NULL;
+    }
     void *p = NULL;
     if (posix_memalign(&p, alignment < sizeof(void *) ? sizeof(void *) : alignment, size))
         return NULL;

@@ -17,13 +17,15 @@ float *util_reconstruct(const tasd_series *s);
 /* ||x||^2 in double. */
 double util_energy(const float *x, int64_t count);
 
-/* An allocator that counts live blocks and bytes and can fail on demand. */
+/* An allocator that counts live blocks and bytes and can fail on demand.
+ * Pool threads call it too, so every counter is atomic. */
 typedef struct util_counting_allocator {
     tasd_allocator hooks;
-    long live_blocks, total_allocs;
-    long long live_bytes;
-    long fail_after; /* fail the allocation with this ordinal (1-based); 0 never */
-    int misaligned;  /* count of returned blocks under the requested alignment */
+    _Atomic long live_blocks, total_allocs;
+    _Atomic long long live_bytes;
+    _Atomic long fail_after; /* fail the allocation with this ordinal (1-based); 0 never */
+    _Atomic long injected;   /* failures returned so far */
+    _Atomic int misaligned;  /* count of returned blocks under the requested alignment */
 } util_counting_allocator;
 void util_counting_allocator_init(util_counting_allocator *a);
 
