@@ -61,7 +61,7 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all lib examples test test-sanitize test-valgrind demo install uninstall install-check clean help
+.PHONY: all lib examples test test-sanitize test-tsan test-valgrind demo install uninstall install-check clean help
 
 all: lib examples
 
@@ -72,6 +72,7 @@ help:
 	@echo "make demo             build and run the demo on built-in data"
 	@echo "make test             build and run the test suite"
 	@echo "make test-sanitize    the test suite under ASan+UBSan (in build-san/)"
+	@echo "make test-tsan        the multi-threaded tests under ThreadSanitizer (clang)"
 	@echo "make test-valgrind    the test suite under valgrind memcheck"
 	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
 	@echo "make uninstall        remove what install put there"
@@ -120,13 +121,25 @@ demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
 
 test: lib $(TEST_BIN)
-	@sh test/run.sh $(TEST_BIN)
+	@sh test/run.sh $(TEST_BIN) $(REPLAY_BIN)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 \
 	    CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
+
+# The multi-threaded tests under ThreadSanitizer: clang, OpenMP off (libgomp
+# is not TSan-instrumented); the tests' own pthreads and an injected
+# pthread parallel-for supply the concurrency. Static library only: clang
+# links no sanitizer runtime into a shared object.
+TSAN_TESTS := test_backends test_threads test_gemm test_layer test_bpack
+test-tsan:
+	$(MAKE) -s BUILD=build-tsan CC=clang OPENMP=0 OPT=-O1 \
+	    CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" LDFLAGS="-fsanitize=thread" \
+	    build-tsan/lib/libtasd.a $(patsubst %,build-tsan/test/%,$(TSAN_TESTS))
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
+	    sh test/run.sh $(patsubst %,build-tsan/test/%,$(TSAN_TESTS))
 
 # The suite under valgrind memcheck (without OpenMP, whose runtime valgrind
 # cannot follow cleanly).

@@ -51,3 +51,12 @@ fuzz: fuzz-build
 # Keep the instrumented library objects between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
 -include $(FUZZ_LIB_OBJ:.o=.d)
+
+# `make test` replays every seed corpus through its harness with a plain
+# main() (test/fuzz/replay.c): no libFuzzer needed, any compiler.
+REPLAY_BIN := $(patsubst %,$(BUILD)/test/replay_%,$(FUZZ_TARGETS))
+$(BUILD)/test/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay.c $(A_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DREPLAY_CORPUS='"test/fuzz/corpus/$*"' -o $@ \
+	    test/fuzz/replay.c $< $(A_FILE) $(OMP_LIBS) $(LDLIBS)
+test: $(REPLAY_BIN)
