@@ -21,9 +21,14 @@
  *  - Shapes, strides and element counts are int64_t; strides count elements,
  *    not bytes.
  *  - Thread safety: functions on distinct objects may run concurrently.
- *    Series, configs and contexts are read-only after creation except
- *    through their _set_ functions, so one series may be used by many
- *    threads at once in tasd_gemm().
+ *    Series, configs, layers, layer configs, targets and contexts are
+ *    read-only after creation except through their _set_ functions, so one
+ *    object may be used by many threads at once (tasd_gemm, tasd_gemm_act,
+ *    tasd_layer_forward, tasd_series_stats, ...); a _set_ function or
+ *    _destroy must not run while other threads use that object. Writers and
+ *    searches in progress belong to one thread at a time. Errors raised on
+ *    worker threads reach the calling thread with their own status and
+ *    message. Checked by test/test_threads.c under `make test-tsan`.
  */
 #ifndef TASD_H
 #define TASD_H
@@ -134,7 +139,11 @@ typedef struct tasd_context tasd_context;
 /* Allocator hooks. alloc must return memory aligned to at least `alignment`
  * (a power of two <= 4096) or NULL; free receives the same size. Every
  * allocation the library makes for a context, and for the objects created
- * with it, goes through these hooks. */
+ * with it, goes through these hooks. The hooks must be thread-safe: they are
+ * called from the library's (or the injected pool's) worker threads and from
+ * every thread that uses the context or its objects, possibly at once. A NULL
+ * from alloc makes the call fail with TASD_ERR_OUT_OF_MEMORY, leaking
+ * nothing and leaving its outputs untouched. */
 typedef struct tasd_allocator {
     void *(*alloc)(void *user, size_t size, size_t alignment);
     void (*free)(void *user, void *ptr, size_t size);

@@ -334,6 +334,8 @@ static void test_act_allocations(void)
         CHECK_STATUS(tasd_layer_forward(ctx, l, &xv, &yv), TASD_ERR_OUT_OF_MEMORY);
         al.fail_after = 0;
         CHECK(al.injected == injected + 1);
+        CHECKF(strstr(tasd_last_error_message(), "allocation of") != NULL, "message: %s",
+               tasd_last_error_message());
     }
     CHECK_OK(tasd_layer_forward(ctx, l, &xv, &yv));
     CHECK(memcmp(y, y0, (size_t)(tokens * out) * sizeof *y) == 0);
@@ -349,6 +351,9 @@ static void test_act_allocations(void)
                      TASD_ERR_OUT_OF_MEMORY);
         al.fail_after = 0;
         CHECK(al.injected == injected + 1);
+        /* the failing allocation's own message, also from a pool thread */
+        CHECKF(strstr(tasd_last_error_message(), "allocation of") != NULL, "message: %s",
+               tasd_last_error_message());
     }
     tasd_layer_destroy(l);
     CHECK(al.live_blocks == blocks0);

@@ -23,6 +23,17 @@
  * `status`, so that error paths read `return tasdi_fail(TASD_ERR_..., ...)`. */
 tasd_status tasdi_fail(tasd_status status, const char *fmt, ...) TASDI_PRINTF(2, 3);
 
+/* An error raised inside a pool task: the status and the detail message,
+ * which is thread-local and so must be carried to the calling thread. */
+typedef struct tasdi_task_error {
+    tasd_status status;
+    char message[512];
+} tasdi_task_error;
+/* On the worker: keep status and this thread's last error message. */
+void tasdi_task_error_capture(tasdi_task_error *e, tasd_status status);
+/* On the caller: make them this thread's last error; returns the status. */
+tasd_status tasdi_task_error_raise(const tasdi_task_error *e);
+
 /* The shared tail of every *_format(buf, size, &needed) call: store the
  * text's length (without NUL) in *needed when asked, and refuse a missing or
  * too-small buffer, which is then left untouched. `fn` names the caller. */

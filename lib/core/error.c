@@ -57,3 +57,14 @@ tasd_status tasdi_fail(tasd_status status, const char *fmt, ...)
     va_end(ap);
     return status;
 }
+
+void tasdi_task_error_capture(tasdi_task_error *e, tasd_status status)
+{
+    e->status = status;
+    snprintf(e->message, sizeof e->message, "%s", last_error);
+}
+
+tasd_status tasdi_task_error_raise(const tasdi_task_error *e)
+{
+    return e->status ? tasdi_fail(e->status, "%s", e->message) : TASD_OK;
+}

@@ -25,7 +25,7 @@ typedef struct act_job {
     int inner_parallel;    /* tiles in turn, each GEMM on ctx's threads */
     tasd_series **shell;   /* [ntasks] */
     float *scratch;        /* [ntasks][2 * a.cols] */
-    tasd_status *status;   /* [ntasks] */
+    tasdi_task_error *err; /* [ntasks] */
     atomic_llong next;     /* next tile to hand out */
 } act_job;
 
@@ -35,7 +35,6 @@ static void act_task(void *arg, int64_t task)
     tasd_series *s = job->shell[task];
     float *scratch = job->scratch + task * 2 * job->a.cols;
     const tasd_context *gctx = job->inner_parallel ? job->ctx : &job->serial;
-    job->status[task] = TASD_OK;
     for (int64_t t; (t = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed)) <
                     job->ntiles;) {
         int64_t r0 = t * ACT_TILE;
@@ -47,7 +46,7 @@ static void act_task(void *arg, int64_t task)
         tasdi_decompose_rows_into(job->ops, &job->a, r0, s, scratch);
         tasd_status st = tasdi_gemm_run_packed(gctx, job->alpha, s, job->bp, job->beta, &ct);
         if (st) {
-            job->status[task] = st;
+            tasdi_task_error_capture(&job->err[task], st);
             return;
         }
     }
@@ -85,10 +84,10 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
     tasd_status st = TASD_OK;
     if (!tasdi_mul_size((size_t)job.ntasks * 2, (size_t)a->cols, &scratch_floats))
         return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm_act: scratch size overflows");
-    job.status = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasd_status));
+    job.err = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasdi_task_error));
     job.shell = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasd_series *));
     job.scratch = tasdi_alloc(al, (scratch_floats ? scratch_floats : 1) * sizeof(float));
-    if (!job.status || !job.shell || !job.scratch) {
+    if (!job.err || !job.shell || !job.scratch) {
         st = TASD_ERR_OUT_OF_MEMORY;
         goto done;
     }
@@ -101,15 +100,13 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
         goto done;
     tasdi_parallel(ctx, job.ntasks, act_task, &job);
     for (int64_t i = 0; i < job.ntasks && !st; i++)
-        st = job.status[i];
-    if (st)
-        st = tasdi_fail(st, "tasd_gemm_act: a tile failed: %s", tasd_status_string(st));
+        st = tasdi_task_error_raise(&job.err[i]); /* the worker's own message */
 done:
     for (int64_t i = 0; job.shell && i < job.ntasks; i++)
         tasd_series_destroy(job.shell[i]);
     tasdi_free(al, job.scratch, (scratch_floats ? scratch_floats : 1) * sizeof(float));
     tasdi_free(al, job.shell, (size_t)job.ntasks * sizeof(tasd_series *));
-    tasdi_free(al, job.status, (size_t)job.ntasks * sizeof(tasd_status));
+    tasdi_free(al, job.err, (size_t)job.ntasks * sizeof(tasdi_task_error));
     return st;
 }
 
