@@ -22,10 +22,11 @@
  *    not bytes.
  *  - Thread safety: functions on distinct objects may run concurrently.
  *    Series, configs, layers, layer configs, targets and contexts are
- *    read-only after creation except through their _set_ functions, so one
- *    object may be used by many threads at once (tasd_gemm, tasd_gemm_act,
- *    tasd_layer_forward, tasd_series_stats, ...); a _set_ function or
- *    _destroy must not run while other threads use that object. Writers and
+ *    read-only after creation except through their _set_ functions (and
+ *    tasd_target_measure), so one object may be used by many threads at
+ *    once (tasd_gemm, tasd_gemm_act, tasd_layer_forward, tasd_series_stats,
+ *    ...); a _set_ function or _destroy must not run while other threads
+ *    use that object. Writers and
  *    searches in progress belong to one thread at a time. Errors raised on
  *    worker threads reach the calling thread with their own status and
  *    message. Checked by test/test_threads.c under `make test-tsan`.

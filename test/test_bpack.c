@@ -1,7 +1,8 @@
 /* The prepacked dense operand (tasdi_bpack) and tasdi_gemm_run_packed: the
  * panel layout, bit-identical results against the per-call path on every
  * backend (narrow and wide n, the canonical path, strided B and C,
- * alpha/beta, thread counts), shape mismatches and allocation failures. */
+ * alpha/beta, thread counts) and against a double-precision reference,
+ * shape mismatches and allocation failures. */
 #include "harness.h"
 #include "tasd.h"
 #include "core/dispatch.h"
@@ -59,7 +60,30 @@ static void test_layout(void)
     tasdi_bpack_destroy(NULL); /* no-op */
 }
 
-/* tasdi_gemm_run_packed == tasd_gemm on the same backend, bit for bit. */
+/* max |got - want| relative to the magnitude of the terms, against a
+ * double-precision alpha * Wa * B + beta * C0 (Wa the reconstructed series). */
+static double ref_error(int64_t m, int64_t k, int64_t n, const float *wa, const float *b,
+                        int64_t brs, int64_t bcs, float alpha, float beta, const float *c0,
+                        const float *got, int64_t crs)
+{
+    double worst = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0, mag = fabs((double)beta * c0[i * crs + j]);
+            for (int64_t p = 0; p < k; p++) {
+                double t = (double)wa[i * k + p] * b[p * brs + j * bcs];
+                acc += t;
+                mag += fabs((double)alpha * t);
+            }
+            double want = (double)alpha * acc + (double)beta * c0[i * crs + j];
+            double e = fabs(got[i * crs + j] - want) / (mag + 1e-30);
+            worst = e > worst ? e : worst;
+        }
+    return worst;
+}
+
+/* tasdi_gemm_run_packed == tasd_gemm on the same backend, bit for bit, and
+ * both agree with the double-precision reference. */
 static void test_matches_per_call(void)
 {
     const char *cfgs[] = {"2:4", "2:4+1:8", "1:8", "3:8+1:4"};
@@ -82,11 +106,13 @@ static void test_matches_per_call(void)
                 float *c0 = malloc((size_t)(m * crs) * sizeof *c0);
                 float *c1 = malloc((size_t)(m * crs) * sizeof *c1);
                 float *c2 = malloc((size_t)(m * crs) * sizeof *c2);
+                float *cin = malloc((size_t)(m * crs) * sizeof *cin);
                 util_fill_random(a, m * k, 11 + (unsigned)(c * 16 + d));
                 util_fill_random(b, k * n, 12 + (unsigned)(c * 16 + d));
                 tasd_context *ctx1 = make_ctx((tasd_backend)be, 1, NULL);
                 tasd_context *ctx3 = make_ctx((tasd_backend)be, 3, NULL);
                 tasd_series *s = util_decompose(ctx1, a, m, k, cfgs[c], TASD_GREEDY);
+                float *wa = util_reconstruct(s);
                 tasd_view bv = strided ? tasd_view_2d_strided(b, TASD_F32, k, n, 1, k)
                                        : tasd_view_2d(b, TASD_F32, k, n, n);
                 tasdi_matrix bm;
@@ -97,6 +123,7 @@ static void test_matches_per_call(void)
                     util_fill_random(c0, m * crs, 13 + (unsigned)i);
                     memcpy(c1, c0, (size_t)(m * crs) * sizeof *c0);
                     memcpy(c2, c0, (size_t)(m * crs) * sizeof *c0);
+                    memcpy(cin, c0, (size_t)(m * crs) * sizeof *c0);
                     tasd_view cv0 = tasd_view_2d(c0, TASD_F32, m, n, crs);
                     tasdi_matrix cm1, cm2;
                     tasd_view cv1 = tasd_view_2d(c1, TASD_F32, m, n, crs);
@@ -111,7 +138,14 @@ static void test_matches_per_call(void)
                            tasd_backend_name((tasd_backend)be), cfgs[c], (long long)m,
                            (long long)k, (long long)n, (double)ab[i][0], (double)ab[i][1]);
                     CHECK(memcmp(c0, c2, (size_t)(m * crs) * sizeof *c0) == 0);
+                    double err = ref_error(m, k, n, wa, b, strided ? 1 : n, strided ? k : 1,
+                                           ab[i][0], ab[i][1], cin, c1, crs);
+                    CHECKF(err < 1e-5, "%s %s %lldx%lldx%lld: relative error %g against the "
+                           "double reference", tasd_backend_name((tasd_backend)be), cfgs[c],
+                           (long long)m, (long long)k, (long long)n, err);
                 }
+                free(wa);
+                free(cin);
                 tasdi_bpack_destroy(bp);
                 tasd_series_destroy(s);
                 tasd_context_destroy(ctx1);

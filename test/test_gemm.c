@@ -111,6 +111,24 @@ static void test_shapes_configs_layouts(void)
         }
 }
 
+/* n past one group of B panels (more than 256 columns), odd m and k, every
+ * layout: against the double-precision reference. */
+static void test_wide_n(void)
+{
+    const int64_t shapes[][3] = {{37, 70, 300}, {19, 131, 520}, {5, 9, 257}};
+    const char *cfgs[] = {"2:4", "2:4+1:8", "1:8"};
+    unsigned seed = 500;
+    for (unsigned sh = 0; sh < sizeof shapes / sizeof *shapes; sh++)
+        for (unsigned c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
+            gemm_case gc = {shapes[sh][0], shapes[sh][1], shapes[sh][2], cfgs[c],
+                            (int)(seed % 3), (int)((seed / 3) % 3), 0.75f, 0.5f};
+            CHECKF(run_case(NULL, &gc, seed) == 0, "%lldx%lldx%lld %s b%d c%d",
+                   (long long)gc.m, (long long)gc.k, (long long)gc.n, gc.config,
+                   gc.b_layout, gc.c_layout);
+            seed++;
+        }
+}
+
 static void test_alpha_beta(void)
 {
     const float ab[][2] = {{1, 0}, {1, 1}, {-2, 0.5f}, {0.25f, -1}, {0, 2}, {0, 0}};
@@ -210,6 +228,6 @@ static void test_empty_dimensions(void)
     tasd_series_destroy(s);
 }
 
-TEST_MAIN(RUN(test_shapes_configs_layouts); RUN(test_alpha_beta);
+TEST_MAIN(RUN(test_shapes_configs_layouts); RUN(test_wide_n); RUN(test_alpha_beta);
           RUN(test_threads_give_identical_results); RUN(test_bad_arguments_leave_c_untouched);
           RUN(test_empty_dimensions);)
