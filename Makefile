@@ -1,7 +1,14 @@
 # libtasd — the only build entry. `make help` lists the targets.
 
-VERSION_MAJOR := 0
-VERSION := 0.1.0
+# The version has one source: the TASD_VERSION_* macros of include/tasd.h.
+tasd_version_part = $(shell sed -n 's/^\#define TASD_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' include/tasd.h)
+VERSION_MAJOR := $(call tasd_version_part,MAJOR)
+VERSION_MINOR := $(call tasd_version_part,MINOR)
+VERSION_PATCH := $(call tasd_version_part,PATCH)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+ifneq ($(words $(VERSION_MAJOR) $(VERSION_MINOR) $(VERSION_PATCH)),3)
+  $(error cannot read TASD_VERSION_MAJOR/MINOR/PATCH from include/tasd.h)
+endif
 
 CC      ?= cc
 AR      ?= ar
@@ -20,6 +27,8 @@ CSTD     := -std=c11
 OPT      ?= -O2
 CFLAGS   ?=
 BASE_CFLAGS := $(CSTD) $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -Iinclude -Ilib
+# The library's own objects define the exported names (dllexport on Windows).
+LIB_CFLAGS := -DTASD_BUILDING
 LDLIBS   := -lm -lpthread
 
 # OpenMP when asked for and the compiler has it.
@@ -61,7 +70,7 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all lib examples test test-sanitize test-tsan test-valgrind demo install uninstall install-check clean help
+.PHONY: all lib examples test check-exports test-sanitize test-tsan test-valgrind demo install uninstall install-check clean help
 
 all: lib examples
 
@@ -82,7 +91,7 @@ help:
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(SO_FILE): $(LIB_OBJ) lib/tasd.map
 	@mkdir -p $(dir $@)
@@ -101,7 +110,7 @@ $(A_FILE): $(LIB_OBJ)
 # tasd.pc is relocatable: prefix is found from the .pc file's own place.
 PC_LIBDIR_REL := $(patsubst $(PREFIX)/%,%,$(LIBDIR))
 PC_PREFIX_REL := $(shell echo "$(PC_LIBDIR_REL)/pkgconfig" | sed 's|[^/][^/]*|..|g')
-$(PC_FILE): pkgconfig/tasd.pc.in Makefile
+$(PC_FILE): pkgconfig/tasd.pc.in Makefile include/tasd.h
 	@mkdir -p $(dir $@)
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PC_PREFIX_REL@|$(PC_PREFIX_REL)|' \
 	    -e 's|@PC_LIBDIR_REL@|$(PC_LIBDIR_REL)|' -e 's|@LIBS_PRIVATE@|-lm -lpthread $(OMP_LIBS)|' $< > $@
@@ -120,8 +129,12 @@ examples: $(EXAMPLE_BIN)
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
 
-test: lib $(TEST_BIN)
+test: lib $(TEST_BIN) check-exports
 	@sh test/run.sh $(TEST_BIN) $(REPLAY_BIN)
+
+# The header's TASD_API names, lib/tasd.map and the built library agree.
+check-exports: $(SO_FILE)
+	@sh test/check_exports.sh $(SO_FILE)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize:

@@ -475,7 +475,7 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     set_threads(ctx, o->threads[o->nthreads - 1]); /* setup runs on all threads */
     check(tasd_decompose(ctx, &wv, cfg, TASD_GREEDY, &first), "tasd_decompose");
     if (decoding) {
-        tasd_stats st;
+        tasd_stats st = {.size = sizeof st};
         check(tasd_series_stats(first, &st), "tasd_series_stats");
         /* lower bound of the series' bytes: fp32 values + 2-bit indices */
         double sbytes = (double)st.slots * 4.25;

@@ -135,7 +135,7 @@ int main(void)
         for (unsigned i = 0; i < sizeof runs / sizeof *runs; i++) {
             tasd_config *cfg;
             tasd_series *s;
-            tasd_stats st;
+            tasd_stats st = {.size = sizeof st};
             if (tasd_config_parse(ctx, runs[i].config, &cfg) != TASD_OK)
                 return fail("config");
             tasd_view wv = tasd_view_2d(layers[l].w, TASD_F32, ROWS, COLS, COLS);

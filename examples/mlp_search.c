@@ -180,7 +180,7 @@ int main(int argc, char **argv)
         TRY(tasd_search_layer(ctx, t, "fc1", &w1v, &xcv, layer_cap, NULL, &s[0]));
         TRY(tasd_search_layer(ctx, t, "fc2", &w2v, &hcv, layer_cap, NULL, &s[1]));
         int choice[2];
-        tasd_model_search_result r;
+        tasd_model_search_result r = {.size = sizeof r};
         TRY(tasd_search_model((const tasd_layer_search *const *)s, 2, layer_cap, total_budget,
                               choice, &r));
         tasd_model_config *mc;
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
         const tasd_layer *dl[2] = {d1, d2}, *cl[2] = {c1, c2};
         const tasd_view *in[2] = {&xev, &hev}, *outv[2] = {&hev2, &yev2};
         for (int l = 0; l < 2; l++) {
-            tasd_search_point p;
+            tasd_search_point p = {.size = sizeof p};
             TRY(tasd_layer_search_front(s[l], choice[l], &p));
             char desc[64];
             describe(p.config, desc, sizeof desc);
@@ -207,7 +207,7 @@ int main(int argc, char **argv)
                    tasd_layer_config_name(p.config), desc, p.error, 1.0 / p.cost, meas);
             printf("       Pareto front (cost/error):");
             for (int i = 0; i < tasd_layer_search_front_size(s[l]); i++) {
-                tasd_search_point q;
+                tasd_search_point q = {.size = sizeof q};
                 TRY(tasd_layer_search_front(s[l], i, &q));
                 printf(" %.2f/%.3f", q.cost, q.error);
             }

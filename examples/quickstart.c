@@ -16,7 +16,7 @@ int main(void)
 
     tasd_config *config;
     tasd_series *series;
-    tasd_stats stats;
+    tasd_stats stats = {.size = sizeof stats};
     tasd_view wv = tasd_view_2d(w, TASD_F32, M, K, K);
     tasd_view xv = tasd_view_2d(x, TASD_F32, K, N, N);
     tasd_view yv = tasd_view_2d(y, TASD_F32, M, N, N);

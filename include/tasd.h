@@ -20,6 +20,19 @@
  *    best backend, malloc/free).
  *  - Shapes, strides and element counts are int64_t; strides count elements,
  *    not bytes.
+ *  - Sized structs: a public struct passed by pointer starts with a `size`
+ *    member the caller sets to sizeof(the struct) before the call, for
+ *    outputs and inputs alike: `tasd_stats st = {.size = sizeof st};`. The
+ *    library checks it (TASD_ERR_INVALID_ARGUMENT for a size it does not
+ *    know), so later 1.x versions can append members: they keep accepting
+ *    every size an earlier 1.x header had, and read or write only that much.
+ *    tasd_view is the one exception: a small value type whose layout is
+ *    fixed for the whole of ABI 1.
+ *  - ABI: the library is versioned by this header's TASD_VERSION_* macros;
+ *    the shared object's SONAME is libtasd.so.MAJOR and its symbols carry
+ *    the version node they were added in (TASD_1.0, TASD_1.1, ...). Enum
+ *    values and status codes are never renumbered; within one major version
+ *    names are only added (docs/api.md, "ABI policy").
  *  - Thread safety: functions on distinct objects may run concurrently.
  *    Series, configs, layers, layer configs, targets and contexts are
  *    read-only after creation except through their _set_ functions (and
@@ -41,22 +54,42 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32)
+/* TASD_API marks the exported functions. Windows DLLs: the library is built
+ * with TASD_BUILDING (dllexport), users of the DLL import; users of the
+ * static library define TASD_STATIC. Elsewhere GCC and Clang export it from
+ * a library built with -fvisibility=hidden. */
+#if defined(TASD_STATIC)
 #define TASD_API
+#elif defined(_WIN32)
+#if defined(TASD_BUILDING)
+#define TASD_API __declspec(dllexport)
 #else
+#define TASD_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
 #define TASD_API __attribute__((visibility("default")))
+#else
+#define TASD_API
 #endif
 
 /* ------------------------------------------------------------------------ */
 /* Version                                                                  */
 /* ------------------------------------------------------------------------ */
 
-#define TASD_VERSION_MAJOR 0
-#define TASD_VERSION_MINOR 1
+/* The one place the version is written: the Makefile, tasd.pc and the CMake
+ * package files read these three lines. */
+#define TASD_VERSION_MAJOR 1
+#define TASD_VERSION_MINOR 0
 #define TASD_VERSION_PATCH 0
-#define TASD_VERSION_STRING "0.1.0"
 
-/* The version of the library actually loaded, e.g. "0.1.0". */
+#define TASD_VERSION_STR_(x) #x
+#define TASD_VERSION_XSTR_(x) TASD_VERSION_STR_(x)
+/* "MAJOR.MINOR.PATCH" */
+#define TASD_VERSION_STRING                                           \
+    TASD_VERSION_XSTR_(TASD_VERSION_MAJOR) "." TASD_VERSION_XSTR_(     \
+        TASD_VERSION_MINOR) "." TASD_VERSION_XSTR_(TASD_VERSION_PATCH)
+
+/* The version of the library actually loaded, e.g. "1.0.0". */
 TASD_API const char *tasd_version(void);
 /* The same as MAJOR*10000 + MINOR*100 + PATCH. */
 TASD_API int tasd_version_number(void);
@@ -65,6 +98,8 @@ TASD_API int tasd_version_number(void);
 /* Status codes and errors                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* The values are part of the ABI: never renumbered, never reused; new
+ * codes get new negative numbers. */
 typedef enum tasd_status {
     TASD_OK = 0,
     TASD_ERR_NULL_POINTER = -1,     /* a required pointer argument is NULL     */
@@ -96,6 +131,8 @@ TASD_API const char *tasd_last_error_message(void);
 /* Element types and tensor views                                           */
 /* ------------------------------------------------------------------------ */
 
+/* Every public enum below keeps its values for the whole of ABI 1: new
+ * members get new numbers. */
 typedef enum tasd_dtype {
     TASD_F32 = 0,  /* IEEE binary32                 */
     TASD_F16 = 1,  /* IEEE binary16                 */
@@ -107,11 +144,15 @@ TASD_API size_t tasd_dtype_size(tasd_dtype dtype);
 /* "f32", "f16", "bf16", or "?" */
 TASD_API const char *tasd_dtype_name(tasd_dtype dtype);
 
+/* Fixed by ABI 1: tasd_view's layout depends on it. */
 #define TASD_MAX_DIMS 4
 
 /* A non-owning view of a strided tensor. Strides are in elements and may be
  * any value for inputs (a transposed matrix is a view with swapped strides).
- * The library never writes through a view that is documented as input. */
+ * The library never writes through a view that is documented as input.
+ * Views are passed by value and built on the caller's stack, so the layout
+ * carries no size: it is fixed for the whole of ABI 1 (a richer view would
+ * be a new type). */
 typedef struct tasd_view {
     void *data;
     int32_t dtype;                  /* a tasd_dtype */
@@ -146,6 +187,7 @@ typedef struct tasd_context tasd_context;
  * from alloc makes the call fail with TASD_ERR_OUT_OF_MEMORY, leaking
  * nothing and leaving its outputs untouched. */
 typedef struct tasd_allocator {
+    size_t size; /* sizeof(tasd_allocator) */
     void *(*alloc)(void *user, size_t size, size_t alignment);
     void (*free)(void *user, void *ptr, size_t size);
     void *user;
@@ -202,8 +244,14 @@ TASD_API tasd_status tasd_backend_parse(const char *name, tasd_backend *out);
 
 typedef struct tasd_config tasd_config;
 
+/* Limits of this version; later versions may raise them (the public structs
+ * do not depend on them). */
 #define TASD_MAX_TERMS 8
 #define TASD_MAX_M 32
+/* Slots of the per-term arrays in public structs (tasd_stats,
+ * tasd_archive_entry): fixed by ABI 1, so TASD_MAX_TERMS can grow up to it
+ * without changing a struct layout. Slots past the series' terms are 0. */
+#define TASD_TERM_CAPACITY 32
 
 /* Parse a config string: terms "N:M" joined by '+', optional spaces around
  * tokens. M is a power of two in 2..32, 1 <= N <= M, 1..8 terms. N is the
@@ -268,6 +316,7 @@ TASD_API const tasd_config *tasd_series_config(const tasd_series *series);
 TASD_API tasd_method tasd_series_method(const tasd_series *series);
 
 typedef struct tasd_stats {
+    size_t size;              /* sizeof(tasd_stats), set by the caller      */
     double retained_energy;   /* ||Wa||^2 / ||W||^2 (1 when W == 0)        */
     double rel_error;         /* ||W - Wa||_F / ||W||_F (0 when W == 0)     */
     double density;           /* kept_nonzeros / (rows * cols)              */
@@ -275,8 +324,7 @@ typedef struct tasd_stats {
     int64_t kept_nonzeros;    /* nonzero values stored over all terms       */
     int64_t input_nonzeros;   /* nonzeros of W                              */
     int64_t slots;            /* value slots over all terms (incl. zeros)   */
-    int64_t term_nonzeros[TASD_MAX_TERMS];
-    double reserved[4];
+    int64_t term_nonzeros[TASD_TERM_CAPACITY];
 } tasd_stats;
 
 TASD_API tasd_status tasd_series_stats(const tasd_series *series,
@@ -532,19 +580,20 @@ TASD_API tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *lay
 #define TASD_SEARCH_ACTIVATIONS 2 /* consider TASD-A candidates */
 
 typedef struct tasd_search_options {
+    size_t size;          /* sizeof(tasd_search_options) */
     int max_terms;        /* terms per candidate series, 1..TASD_MAX_TERMS; 0: 2 */
     int sides;            /* TASD_SEARCH_* bits; 0: both */
     int method;           /* a tasd_method for every candidate (default greedy) */
-    int reserved_i;
     int64_t max_tokens;   /* calibration rows used (first ones); 0: 256 */
-    double reserved[6];   /* must be 0 */
 } tasd_search_options;
 
-/* Fill *opt with the defaults (all zero means defaults, too). */
+/* Set opt->size and fill the rest with the defaults (zero members mean the
+ * defaults, too). */
 TASD_API void tasd_search_options_init(tasd_search_options *opt);
 
 /* One evaluated candidate of a layer. */
 typedef struct tasd_search_point {
+    size_t size;   /* sizeof(tasd_search_point), set by the caller */
     double cost;   /* predicted, relative to dense = 1            */
     double error;  /* relative output (or weight) error, see above */
     const tasd_layer_config *config; /* owned by the result        */
@@ -599,6 +648,7 @@ TASD_API tasd_status tasd_layer_search_set_flops(tasd_layer_search *search,
  * last step whose total error is <= total_budget, so a larger budget never
  * gives a more expensive assignment. */
 typedef struct tasd_model_search_result {
+    size_t size;         /* sizeof(tasd_model_search_result), set by the caller */
     double cost;         /* FLOP-weighted predicted cost, dense = 1 */
     double speedup;      /* 1 / cost                                */
     double error;        /* FLOP-weighted mean error                */
@@ -607,7 +657,6 @@ typedef struct tasd_model_search_result {
     int64_t calls;       /* score callbacks made (score mode)       */
     double score;        /* score of the result (score mode; NAN if never scored) */
     int64_t found;       /* score mode: 1 if the result scored >= threshold */
-    double reserved[4];
 } tasd_model_search_result;
 
 /* layers: n layer searches (all non-NULL). choice: n ints receiving, per
@@ -675,11 +724,13 @@ TASD_API tasd_file_format tasd_file_format_sniff(const void *data, size_t size);
 TASD_API tasd_status tasd_file_format_detect(const char *path,
                                              tasd_file_format *out);
 
+/* Fixed by ABI 1: tasd_tensor_info's layout depends on it. */
 #define TASD_FILE_MAX_DIMS 8
 
 /* One tensor of a model file. `name` and `dtype_name` belong to the model
  * and stay valid until it is closed. */
 typedef struct tasd_tensor_info {
+    size_t size;             /* sizeof(tasd_tensor_info), set by the caller */
     const char *name;        /* UTF-8, NUL-free; "" for a .npy file        */
     const char *dtype_name;  /* as in the file: "F32", "BF16", "I64", "<f4" */
     int32_t dtype;           /* a tasd_dtype, or -1 if libtasd cannot read it
@@ -738,7 +789,8 @@ TASD_API void tasd_tensorfile_release(const tasd_tensorfile *model, int64_t i);
  * and lays the file out at once; data may then be put in any order.
  * npy: exactly one tensor, dtype_name "<f4"/"F32" or "<f2"/"F16".
  * safetensors: any safetensors dtype name ("F32", "F16", "BF16", "I64", ...);
- * names must be distinct, non-empty UTF-8. */
+ * names must be distinct, non-empty UTF-8. Every element of `tensors` has
+ * its size member set (the same for all). */
 typedef struct tasd_writer tasd_writer;
 
 TASD_API tasd_status tasd_writer_create(tasd_context *ctx, const char *path,
@@ -814,11 +866,12 @@ TASD_API int64_t tasd_archive_count(const tasd_archive *archive);
 /* What the directory and series header say about entry i, without loading
  * it. name stays valid until the archive is closed. */
 typedef struct tasd_archive_entry {
+    size_t size;             /* sizeof(tasd_archive_entry), set by the caller */
     const char *name;
     int64_t rows, cols;
     int32_t method;          /* a tasd_method */
     int32_t terms;
-    int32_t n[TASD_MAX_TERMS], m[TASD_MAX_TERMS];
+    int32_t n[TASD_TERM_CAPACITY], m[TASD_TERM_CAPACITY];
     uint64_t bytes;          /* size of the entry in the file */
 } tasd_archive_entry;
 

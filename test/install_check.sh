@@ -9,11 +9,11 @@ make -s install DESTDIR="$stage" PREFIX=/usr/local >/dev/null
 libdir="$stage/usr/local/lib"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 export PKG_CONFIG_LIBDIR="$libdir/pkgconfig"
-for f in include/tasd.h lib/libtasd.so lib/libtasd.so.0 lib/libtasd.a lib/pkgconfig/tasd.pc; do
+for f in include/tasd.h lib/libtasd.so lib/libtasd.so.1 lib/libtasd.a lib/pkgconfig/tasd.pc; do
     [ -e "$stage/usr/local/$f" ] || { echo "install-check: $f was not installed"; exit 1; }
 done
 soname=$(readelf -d "$libdir/libtasd.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
-[ "$soname" = libtasd.so.0 ] || { echo "install-check: SONAME is '$soname'"; exit 1; }
+[ "$soname" = libtasd.so.1 ] || { echo "install-check: SONAME is '$soname'"; exit 1; }
 leaked=$(nm -D --defined-only "$libdir/libtasd.so" | awk '$2 != "A" {print $3}' | grep -v '^tasd_' || true)
 [ -z "$leaked" ] || { echo "install-check: non-API symbols exported: $leaked"; exit 1; }
 echo "install-check: pkg-config says: $(pkg-config --cflags --libs tasd)"

@@ -34,8 +34,13 @@ static void test_context(void)
 {
     tasd_context *ctx = NULL;
     CHECK_STATUS(tasd_context_create(NULL, NULL), TASD_ERR_NULL_POINTER);
-    tasd_allocator half = {NULL, NULL, NULL};
+    tasd_allocator half = {.size = sizeof half};
     CHECK_STATUS(tasd_context_create(&half, &ctx), TASD_ERR_NULL_POINTER);
+    /* a size this library does not know: refused, and the message says how to fix it */
+    tasd_allocator unsized = {.alloc = NULL};
+    CHECK_STATUS(tasd_context_create(&unsized, &ctx), TASD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tasd_last_error_message(), "sizeof(tasd_allocator)") != NULL);
+    CHECK(ctx == NULL);
     CHECK_OK(tasd_context_create(NULL, &ctx));
     CHECK(tasd_context_threads(ctx) >= 1);
     CHECK_OK(tasd_context_set_threads(ctx, 3));

@@ -66,7 +66,7 @@ static void test_structure_and_stats_on_random_data(void)
                                                 (tasd_method)method);
                 CHECKF(check_structure(s, w) == 0, "%s %lldx%lld", configs[c],
                        (long long)rows, (long long)cols);
-                tasd_stats st;
+                tasd_stats st = {.size = sizeof st};
                 CHECK_OK(tasd_series_stats(s, &st));
                 float *wa = util_reconstruct(s);
                 double ew = util_energy(w, rows * cols), ea = util_energy(wa, rows * cols);
@@ -103,7 +103,7 @@ static void test_lossless_series(void)
         tasd_series *s = util_decompose(NULL, w, 6, 24, cases[i].cfg, cases[i].method);
         float *wa = util_reconstruct(s);
         CHECKF(memcmp(wa, w, sizeof w) == 0, "%s is not lossless", cases[i].cfg);
-        tasd_stats st;
+        tasd_stats st = {.size = sizeof st};
         tasd_series_stats(s, &st);
         CHECK(st.rel_error == 0.0 && st.retained_energy == 1.0);
         free(wa);
@@ -111,9 +111,14 @@ static void test_lossless_series(void)
     }
     /* Greedy is not lossless on 4:8+2:4: coarse-first leaves elements behind. */
     tasd_series *g = util_decompose(NULL, w, 6, 24, "4:8+2:4", TASD_GREEDY);
-    tasd_stats st;
+    tasd_stats st = {.size = sizeof st};
     tasd_series_stats(g, &st);
     CHECK(st.rel_error > 0.0);
+    /* A struct whose size was not set is refused and left untouched. */
+    tasd_stats unsized = {.rel_error = -1.0};
+    CHECK_STATUS(tasd_series_stats(g, &unsized), TASD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tasd_last_error_message(), "tasd_stats.size is 0") != NULL);
+    CHECK(unsized.rel_error == -1.0);
     tasd_series_destroy(g);
 }
 
@@ -134,7 +139,7 @@ static void test_already_structured_is_exact(void)
     tasd_series *s = util_decompose(NULL, w, R, K, "2:4", TASD_GREEDY);
     float *wa = util_reconstruct(s);
     CHECK(memcmp(wa, w, sizeof w) == 0);
-    tasd_stats st;
+    tasd_stats st = {.size = sizeof st};
     tasd_series_stats(s, &st);
     CHECK(st.kept_nonzeros == st.input_nonzeros && st.coverage == 1.0);
     free(wa);
@@ -225,7 +230,8 @@ static void test_optimal_strictly_better_than_greedy(void)
     const float w[8] = {1, 1, 1, 1, 9, 0, 0, 0}; /* DESIGN.md's example */
     tasd_series *g = util_decompose(NULL, w, 1, 8, "1:8+2:4", TASD_GREEDY);
     tasd_series *o = util_decompose(NULL, w, 1, 8, "1:8+2:4", TASD_OPTIMAL);
-    tasd_stats sg, so;
+    tasd_stats sg = {.size = sizeof sg};
+    tasd_stats so = {.size = sizeof so};
     tasd_series_stats(g, &sg);
     tasd_series_stats(o, &so);
     CHECKF(fabs(sg.retained_energy - 83.0 / 85.0) < 1e-12, "greedy %g", sg.retained_energy);
@@ -380,7 +386,7 @@ static void test_zero_and_empty_matrices(void)
 {
     float z[12] = {0};
     tasd_series *s = util_decompose(NULL, z, 3, 4, "2:4", TASD_GREEDY);
-    tasd_stats st;
+    tasd_stats st = {.size = sizeof st};
     CHECK_OK(tasd_series_stats(s, &st));
     CHECK(st.retained_energy == 1.0 && st.rel_error == 0.0 && st.kept_nonzeros == 0);
     CHECK(st.coverage == 1.0 && st.input_nonzeros == 0);
@@ -536,14 +542,14 @@ static void test_same_result_for_any_thread_count(void)
     util_fill_random(w, R * K, 77);
     tasd_series *ref = NULL;
     float *wref = NULL;
-    tasd_stats sref;
+    tasd_stats sref = {.size = sizeof sref};
     for (int threads = 1; threads <= 4; threads++) {
         tasd_context *ctx;
         tasd_context_create(NULL, &ctx);
         tasd_context_set_threads(ctx, threads);
         tasd_series *s = util_decompose(ctx, w, R, K, "2:4+1:8", TASD_GREEDY);
         float *wa = util_reconstruct(s);
-        tasd_stats st;
+        tasd_stats st = {.size = sizeof st};
         tasd_series_stats(s, &st);
         if (!ref) {
             ref = s;

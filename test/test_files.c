@@ -125,7 +125,7 @@ static void test_golden_npy(void)
             continue;
         CHECK(tasd_tensorfile_format(m) == TASD_FORMAT_NPY);
         CHECK(tasd_tensorfile_count(m) == 1);
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         CHECK_OK(tasd_tensorfile_info(m, 0, &info));
         CHECK(info.dtype == g[k].dtype && info.ndim == g[k].ndim);
         int64_t n = 1;
@@ -153,7 +153,7 @@ static void test_golden_safetensors(void)
         return;
     CHECK(tasd_tensorfile_count(m) == 5);
     int64_t i;
-    tasd_tensor_info info;
+    tasd_tensor_info info = {.size = sizeof info};
     float buf[256];
     CHECK_OK(tasd_tensorfile_find(m, "emb.weight", &i));
     CHECK_OK(tasd_tensorfile_info(m, i, &info));
@@ -222,7 +222,7 @@ static void test_golden_tasd(void)
     CHECK_OK(tasd_archive_open(NULL, "test/data/tiny_2x4_1x8.tasd", &ar));
     if (ar) {
         CHECK(tasd_archive_count(ar) == 3);
-        tasd_archive_entry e;
+        tasd_archive_entry e = {.size = sizeof e};
         CHECK_OK(tasd_archive_entry_info(ar, 1, &e));
         CHECK(!strcmp(e.name, "conv.weight") && e.rows == 4 && e.cols == 8 && e.terms == 2);
         tasd_archive_close(ar);
@@ -293,7 +293,8 @@ static void test_decompose_half_views(void)
         if (a && b)
             export_equal(a, b, &same);
         CHECK(same);
-        tasd_stats sa, sb;
+        tasd_stats sa = {.size = sizeof sa};
+        tasd_stats sb = {.size = sizeof sb};
         CHECK_OK(tasd_series_stats(a, &sa));
         CHECK_OK(tasd_series_stats(b, &sb));
         CHECK(sa.rel_error == sb.rel_error && sa.kept_nonzeros == sb.kept_nonzeros);
@@ -335,8 +336,7 @@ static void test_npy_roundtrip(void)
     fill_random(src, 15, 0.2);
     static const char *dts[] = {"<f4", "F16"};
     for (int k = 0; k < 2; k++) {
-        tasd_tensor_info ti;
-        memset(&ti, 0, sizeof ti);
+        tasd_tensor_info ti = {.size = sizeof ti};
         ti.dtype_name = dts[k];
         ti.ndim = 2;
         ti.shape[0] = 3;
@@ -351,7 +351,7 @@ static void test_npy_roundtrip(void)
         CHECK_OK(tasd_tensorfile_open(NULL, p, &m));
         if (!m)
             continue;
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(m, 0, &info);
         CHECK(info.dtype == (k ? TASD_F16 : TASD_F32) && info.ndim == 2 && info.shape[1] == 5);
         CHECK(info.offset % 64 == 0);
@@ -366,8 +366,7 @@ static void test_npy_roundtrip(void)
         int64_t r = 130, c = 70;
         float *big = malloc((size_t)(r * c) * 4);
         fill_random(big, r * c, 0.1);
-        tasd_tensor_info ti;
-        memset(&ti, 0, sizeof ti);
+        tasd_tensor_info ti = {.size = sizeof ti};
         ti.dtype_name = "<f2";
         ti.ndim = 2;
         ti.shape[0] = c;
@@ -392,8 +391,7 @@ static void test_npy_roundtrip(void)
     }
     /* rank 1 and rank 0 shapes */
     for (int nd = 0; nd <= 1; nd++) {
-        tasd_tensor_info ti;
-        memset(&ti, 0, sizeof ti);
+        tasd_tensor_info ti = {.size = sizeof ti};
         ti.dtype_name = "<f4";
         ti.ndim = nd;
         ti.shape[0] = 4;
@@ -405,7 +403,7 @@ static void test_npy_roundtrip(void)
         CHECK_OK(tasd_writer_finish(w));
         tasd_tensorfile *m = NULL;
         CHECK_OK(tasd_tensorfile_open(NULL, tmp_path("r.npy"), &m));
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         if (m) {
             tasd_tensorfile_info(m, 0, &info);
             CHECK(info.ndim == nd && info.nbytes == (nd ? 16u : 4u));
@@ -416,8 +414,7 @@ static void test_npy_roundtrip(void)
         tasd_tensorfile_close(m);
     }
     /* bf16 cannot go into .npy */
-    tasd_tensor_info ti;
-    memset(&ti, 0, sizeof ti);
+    tasd_tensor_info ti = {.size = sizeof ti};
     ti.dtype_name = "BF16";
     ti.ndim = 1;
     ti.shape[0] = 2;
@@ -436,6 +433,8 @@ static void test_safetensors_roundtrip(void)
     int64_t ids[3] = {7, -1, 1LL << 40};
     tasd_tensor_info ti[4];
     memset(ti, 0, sizeof ti);
+    for (int k = 0; k < 4; k++)
+        ti[k].size = sizeof ti[k];
     const char *names[4] = {"w \"quoted\" \\ name", "caf\xc3\xa9.bias", "ids", "half"};
     const char *dts[4] = {"F32", "BF16", "I64", "F16"};
     int64_t shapes[4][2] = {{4, 6}, {8, 0}, {3, 0}, {2, 4}};
@@ -449,6 +448,11 @@ static void test_safetensors_roundtrip(void)
     }
     const char *p = tmp_path("m.safetensors");
     tasd_writer *w = NULL;
+    ti[2].size = sizeof ti[2] + 8; /* one element of the input array with a wrong size */
+    CHECK_STATUS(tasd_writer_create(NULL, p, TASD_FORMAT_SAFETENSORS, 4, ti, &w),
+                 TASD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tasd_last_error_message(), "tasd_tensor_info.size") != NULL && w == NULL);
+    ti[2].size = sizeof ti[2];
     CHECK_OK(tasd_writer_create(NULL, p, TASD_FORMAT_SAFETENSORS, 4, ti, &w));
     if (!w)
         return;
@@ -472,7 +476,7 @@ static void test_safetensors_roundtrip(void)
         return;
     CHECK(tasd_tensorfile_count(m) == 4);
     int64_t i;
-    tasd_tensor_info info;
+    tasd_tensor_info info = {.size = sizeof info};
     float back[32];
     CHECK_OK(tasd_tensorfile_find(m, names[0], &i));
     CHECK_OK(tasd_tensorfile_read_f32(m, i, back, 32));
@@ -590,7 +594,8 @@ static void test_tasd_roundtrip(void)
             CHECK(same);
             export_equal(s, bl, &same);
             CHECK(same);
-            tasd_stats a, b;
+            tasd_stats a = {.size = sizeof a};
+            tasd_stats b = {.size = sizeof b};
             tasd_series_stats(s, &a);
             tasd_series_stats(f, &b);
             CHECK(a.rel_error == b.rel_error && a.retained_energy == b.retained_energy &&
@@ -653,7 +658,7 @@ static void test_archive(void)
     if (!ar)
         return;
     CHECK(tasd_archive_count(ar) == 3);
-    tasd_archive_entry e;
+    tasd_archive_entry e = {.size = sizeof e};
     CHECK_OK(tasd_archive_entry_info(ar, 1, &e));
     CHECK(!strcmp(e.name, "layers.1.w") && e.rows == 3 && e.cols == 40 && e.terms == 2 &&
           e.n[1] == 1 && e.m[1] == 16);
@@ -977,7 +982,7 @@ static void test_bad_safetensors(void)
     tasd_tensorfile *m = NULL;
     CHECK_OK(tasd_tensorfile_open_memory(NULL, b, n, TASD_FORMAT_SAFETENSORS, &m));
     if (m) {
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(m, 0, &info);
         CHECK(!strcmp(info.name, "a\"b\xc3\xa9\n"));
         tasd_tensorfile_close(m);

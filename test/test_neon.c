@@ -124,7 +124,8 @@ static void test_select_matches_scalar(void)
                     if (a && b) {
                         CHECKF(same_series(a, b), "config %s k %lld fill %d method %d",
                                configs[ci], (long long)k, kind, method);
-                        tasd_stats sa, sb;
+                        tasd_stats sa = {.size = sizeof sa};
+                        tasd_stats sb = {.size = sizeof sb};
                         CHECK_OK(tasd_series_stats(a, &sa));
                         CHECK_OK(tasd_series_stats(b, &sb));
                         CHECK(sa.kept_nonzeros == sb.kept_nonzeros);

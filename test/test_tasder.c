@@ -244,7 +244,7 @@ static void check_front(const tasd_layer_search *s)
 {
     int nf = tasd_layer_search_front_size(s);
     CHECK(nf >= 1);
-    tasd_search_point prev = {0, 0, NULL}, p;
+    tasd_search_point prev = {.size = sizeof prev}, p = {.size = sizeof p};
     for (int i = 0; i < nf; i++) {
         CHECK_OK(tasd_layer_search_front(s, i, &p));
         if (i > 0)
@@ -254,7 +254,7 @@ static void check_front(const tasd_layer_search *s)
     CHECK(prev.error == 0.0 && prev.cost <= 1.0);
     /* no candidate dominates a front point */
     for (int i = 0; i < tasd_layer_search_candidates(s); i++) {
-        tasd_search_point c;
+        tasd_search_point c = {.size = sizeof c};
         CHECK_OK(tasd_layer_search_candidate(s, i, &c));
         for (int j = 0; j < nf; j++) {
             tasd_layer_search_front(s, j, &p);
@@ -281,7 +281,7 @@ static void test_search_budgets(void)
             CHECK_OK(tasd_search_layer(NULL, t, "fc", &wv, &xv, budgets[bi], NULL, &s));
             if (!s)
                 continue;
-            tasd_search_point p;
+            tasd_search_point p = {.size = sizeof p};
             CHECK_OK(tasd_layer_search_choice(s, &p));
             CHECKF(p.error <= budgets[bi], "%s budget %g: error %g", targets[ti], budgets[bi], p.error);
             CHECKF(p.cost <= prev_cost, "%s budget %g: cost %g after %g", targets[ti],
@@ -292,7 +292,7 @@ static void test_search_budgets(void)
             CHECKF(fabs(me - p.error) <= 1e-4 + 1e-3 * p.error, "%s: reported %g measured %g",
                    targets[ti], p.error, me);
             for (int i = 0; i < tasd_layer_search_candidates(s); i++) {
-                tasd_search_point c;
+                tasd_search_point c = {.size = sizeof c};
                 CHECK_OK(tasd_layer_search_candidate(s, i, &c));
                 CHECK(config_ok_for(t, c.config));
                 CHECK(c.cost <= 1.0 && c.error >= 0.0);
@@ -304,7 +304,7 @@ static void test_search_budgets(void)
                 /* every candidate's reported error is what a layer built
                  * from it actually does on the calibration data */
                 for (int i = 0; i < tasd_layer_search_candidates(s); i++) {
-                    tasd_search_point c;
+                    tasd_search_point c = {.size = sizeof c};
                     CHECK_OK(tasd_layer_search_candidate(s, i, &c));
                     double mc = measured_error(c.config, w, out, in, x, tokens);
                     CHECKF(fabs(mc - c.error) <= 1e-4 + 1e-3 * c.error,
@@ -357,7 +357,9 @@ static void test_search_views(void)
     CHECK(tasd_layer_search_candidates(s0) == tasd_layer_search_candidates(s1));
     CHECK(tasd_layer_search_candidates(s0) == tasd_layer_search_candidates(s2));
     for (int i = 0; i < tasd_layer_search_candidates(s0); i++) {
-        tasd_search_point a, b, c;
+        tasd_search_point a = {.size = sizeof a};
+        tasd_search_point b = {.size = sizeof b};
+        tasd_search_point c = {.size = sizeof c};
         CHECK_OK(tasd_layer_search_candidate(s0, i, &a));
         CHECK_OK(tasd_layer_search_candidate(s1, i, &b));
         CHECK_OK(tasd_layer_search_candidate(s2, i, &c));
@@ -385,7 +387,7 @@ static void test_search_weights_only(void)
     tasd_layer_search *s = NULL;
     CHECK_OK(tasd_search_layer(NULL, t, "w", &wv, NULL, 0.5, NULL, &s));
     for (int i = 0; s && i < tasd_layer_search_candidates(s); i++) {
-        tasd_search_point c;
+        tasd_search_point c = {.size = sizeof c};
         tasd_layer_search_candidate(s, i, &c);
         CHECK(tasd_layer_config_activations(c.config) == NULL);
         const tasd_config *cfg = tasd_layer_config_weights(c.config);
@@ -393,13 +395,13 @@ static void test_search_weights_only(void)
             continue;
         /* the error is the weight error of that series */
         tasd_series *ser = NULL;
-        tasd_stats st;
+        tasd_stats st = {.size = sizeof st};
         CHECK_OK(tasd_decompose(NULL, &wv, cfg, TASD_GREEDY, &ser));
         CHECK_OK(tasd_series_stats(ser, &st));
         CHECK(fabs(st.rel_error - c.error) < 1e-9);
         tasd_series_destroy(ser);
     }
-    tasd_search_point p;
+    tasd_search_point p = {.size = sizeof p};
     CHECK_OK(tasd_layer_search_choice(s, &p));
     CHECK(p.error <= 0.5 && p.cost < 1.0);
     CHECK(tasd_layer_search_flops(s) == (double)(out * in));
@@ -423,7 +425,7 @@ static void test_search_sparse_layer(void)
             tasd_target *t = target(targets[ti]);
             tasd_layer_search *s = NULL;
             CHECK_OK(tasd_search_layer(NULL, t, "sparse", &wv, data ? &xv : NULL, 0.05, NULL, &s));
-            tasd_search_point p;
+            tasd_search_point p = {.size = sizeof p};
             CHECK_OK(tasd_layer_search_choice(s, &p));
             CHECKF(p.cost < 1.0 && p.error <= 0.05, "%s data %d: cost %g error %g",
                    targets[ti], data, p.cost, p.error);
@@ -457,7 +459,7 @@ static void test_search_relu_prefers_activations(void)
         tasd_target *t = target(cases[i].target);
         tasd_layer_search *s = NULL;
         CHECK_OK(tasd_search_layer(NULL, t, "relu_in", &wv, &xv, cases[i].budget, NULL, &s));
-        tasd_search_point p;
+        tasd_search_point p = {.size = sizeof p};
         CHECK_OK(tasd_layer_search_choice(s, &p));
         CHECKF(tasd_layer_config_activations(p.config) != NULL && p.cost < 1.0,
                "%s: chose cost %g error %g", cases[i].target, p.cost, p.error);
@@ -467,7 +469,7 @@ static void test_search_relu_prefers_activations(void)
         opt.sides = TASD_SEARCH_WEIGHTS;
         tasd_layer_search *sw = NULL;
         CHECK_OK(tasd_search_layer(NULL, t, "relu_in", &wv, &xv, cases[i].budget, &opt, &sw));
-        tasd_search_point pw;
+        tasd_search_point pw = {.size = sizeof pw};
         CHECK_OK(tasd_layer_search_choice(sw, &pw));
         CHECK(pw.cost > p.cost);
         tasd_layer_search_destroy(sw);
@@ -503,7 +505,7 @@ static void test_search_options(void)
     opt.max_tokens = 5;
     CHECK_OK(tasd_search_layer(NULL, t, "a", &wv, &xv, 0.1, &opt, &s));
     for (int i = 0; i < tasd_layer_search_candidates(s); i++) {
-        tasd_search_point c;
+        tasd_search_point c = {.size = sizeof c};
         tasd_layer_search_candidate(s, i, &c);
         const tasd_config *cw = tasd_layer_config_weights(c.config);
         const tasd_config *ca = tasd_layer_config_activations(c.config);
@@ -545,8 +547,9 @@ static void test_search_options(void)
     bad.max_tokens = -1;
     CHECK_STATUS(tasd_search_layer(NULL, t, "a", &wv, &xv, 0.1, &bad, &s), TASD_ERR_INVALID_ARGUMENT);
     tasd_search_options_init(&bad);
-    bad.reserved[3] = 1.0;
+    bad.size = sizeof bad - 8; /* e.g. built against another header */
     CHECK_STATUS(tasd_search_layer(NULL, t, "a", &wv, &xv, 0.1, &bad, &s), TASD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tasd_last_error_message(), "tasd_search_options.size") != NULL);
     CHECK(s == NULL);
     tasd_target_destroy(t);
     /* too many candidates: a refusal, not hours of work */
@@ -596,7 +599,7 @@ static void test_search_errors(void)
     w[20] = 0.0f;
     CHECK(s == NULL);
     CHECK_OK(tasd_search_layer(NULL, t, "a", &wv, &xv, 0.1, NULL, &s));
-    tasd_search_point p;
+    tasd_search_point p = {.size = sizeof p};
     CHECK_STATUS(tasd_layer_search_front(s, tasd_layer_search_front_size(s), &p), TASD_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(tasd_layer_search_front(s, -1, &p), TASD_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(tasd_layer_search_front(NULL, 0, &p), TASD_ERR_NULL_POINTER);
@@ -665,7 +668,7 @@ static void test_model_search(void)
         double prev = INFINITY;
         for (double b = 0.0; b <= 0.5; b += 0.01) {
             int choice[NL];
-            tasd_model_search_result r;
+            tasd_model_search_result r = {.size = sizeof r};
             CHECK_OK(tasd_search_model(layers, NL, caps[ci], b, choice, &r));
             CHECKF(r.error <= b * (1 + 1e-9), "cap %g budget %g: error %g", caps[ci], b, r.error);
             CHECK(r.max_error <= caps[ci]);
@@ -674,7 +677,7 @@ static void test_model_search(void)
             /* the summary matches the choice */
             double cost = 0, err = 0;
             for (int l = 0; l < NL; l++) {
-                tasd_search_point p;
+                tasd_search_point p = {.size = sizeof p};
                 CHECK_OK(tasd_layer_search_front(f.s[l], choice[l], &p));
                 double wl = tasd_layer_search_flops(f.s[l]) / total;
                 cost += wl * p.cost;
@@ -689,7 +692,7 @@ static void test_model_search(void)
     }
     /* unlimited: every layer at its cheapest point */
     int choice[NL];
-    tasd_model_search_result r;
+    tasd_model_search_result r = {.size = sizeof r};
     CHECK_OK(tasd_search_model(layers, NL, 1e9, 1e9, choice, &r));
     for (int l = 0; l < NL; l++)
         CHECK(choice[l] == 0);
@@ -699,7 +702,7 @@ static void test_model_search(void)
     CHECK_OK(tasd_search_model_config(NULL, layers, NL, choice, &m));
     CHECK(tasd_model_config_count(m) == NL);
     for (int l = 0; l < NL; l++) {
-        tasd_search_point p;
+        tasd_search_point p = {.size = sizeof p};
         tasd_layer_search_front(f.s[l], choice[l], &p);
         char a[256], b[256];
         tasd_layer_config_format(p.config, a, sizeof a, NULL);
@@ -748,7 +751,7 @@ static tasd_status score_cb(void *user, const tasd_model_config *m, double *scor
         tasd_layer_config_format(tasd_model_config_layer(m, l), a, sizeof a, NULL);
         int found = 0;
         for (int i = 0; i < tasd_layer_search_front_size(st->f->s[l]); i++) {
-            tasd_search_point p;
+            tasd_search_point p = {.size = sizeof p};
             tasd_layer_search_front(st->f->s[l], i, &p);
             tasd_layer_config_format(p.config, b, sizeof b, NULL);
             if (strcmp(a, b) == 0) {
@@ -773,7 +776,8 @@ static void test_model_scored(void)
     for (int i = 0; i < 5; i++) {
         score_state st = {&f, 0, 0};
         int choice[NL], ref[NL];
-        tasd_model_search_result r, rr;
+        tasd_model_search_result r = {.size = sizeof r};
+        tasd_model_search_result rr = {.size = sizeof rr};
         CHECK_OK(tasd_search_model_scored(NULL, layers, NL, 1e9, score_cb, &st,
                                           thresholds[i], 64, choice, &r));
         CHECK(st.calls == r.calls && r.calls <= 64 && r.calls >= 1);
@@ -789,7 +793,7 @@ static void test_model_scored(void)
     for (int limit = 1; limit <= 4; limit++) {
         score_state st = {&f, 0, 0};
         int choice[NL];
-        tasd_model_search_result r;
+        tasd_model_search_result r = {.size = sizeof r};
         CHECK_OK(tasd_search_model_scored(NULL, layers, NL, 1e9, score_cb, &st, 0.9, limit,
                                           choice, &r));
         CHECK(st.calls <= limit && r.calls == st.calls);
@@ -798,7 +802,7 @@ static void test_model_scored(void)
     /* an impossible threshold: the start (error 0), found = 0 */
     score_state st = {&f, 0, 0};
     int choice[NL];
-    tasd_model_search_result r;
+    tasd_model_search_result r = {.size = sizeof r};
     CHECK_OK(tasd_search_model_scored(NULL, layers, NL, 1e9, score_cb, &st, 2.0, 10, choice, &r));
     CHECK(!r.found && r.error == 0.0 && st.calls <= 10);
     for (int l = 0; l < NL; l++)

@@ -75,6 +75,8 @@ static void run_all(tasd_context *ctx, int64_t ti, float *gemm, float *act,
         tasd_view ly = tasd_view_2d(lay[l], TASD_F32, n, OUT, OUT);
         *errors += tasd_layer_forward(ctx, layers[l], &xv, &ly) != TASD_OK;
     }
+    memset(st, 0, sizeof *st);
+    st->size = sizeof *st;
     *errors += tasd_series_stats(series, st) != TASD_OK;
 }
 

@@ -221,12 +221,14 @@ static void test_decompose(void)
         CHECK_OK(tasd_series_reconstruct(s1, &v1));
         CHECK_OK(tasd_series_reconstruct(s2, &v2));
         CHECK(memcmp(d1, d2, (size_t)(rows * cols) * 4) == 0);
-        tasd_stats st1, st2;
+        tasd_stats st1 = {.size = sizeof st1};
+        tasd_stats st2 = {.size = sizeof st2};
         tasd_series_stats(s1, &st1);
         tasd_series_stats(s2, &st2);
         CHECK(st1.rel_error == st2.rel_error);
         /* --reconstruct wrote the same approximation, in the tensor's dtype. */
-        tasd_tensor_info in, rn;
+        tasd_tensor_info in = {.size = sizeof in};
+        tasd_tensor_info rn = {.size = sizeof rn};
         CHECK_OK(tasd_tensorfile_find(r, names[k], &ri));
         tasd_tensorfile_info(m, mi, &in);
         tasd_tensorfile_info(r, ri, &rn);
@@ -285,7 +287,7 @@ out:
     CHECK(rc == 0 && strstr(out_text, "[2, 3, 2, 2]") && strstr(out_text, "[2, 12]"));
     tasd_series *s = NULL;
     CHECK_OK(tasd_series_load(NULL, tp("conv.tasd"), &s));
-    tasd_stats st;
+    tasd_stats st = {.size = sizeof st};
     if (s) {
         tasd_series_stats(s, &st);
         CHECK(st.kept_nonzeros <= 6);
@@ -294,7 +296,7 @@ out:
     m = NULL;
     CHECK_OK(tasd_tensorfile_open(NULL, tp("conv.npy"), &m));
     if (m) {
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(m, 0, &info);
         CHECK(info.ndim == 4 && info.shape[1] == 3 && !strcmp(info.dtype_name, "<f4"));
     }
@@ -477,7 +479,7 @@ static void test_search(void)
                     tasd_series *s = NULL;
                     CHECK_OK(tasd_tensorfile_view(m, i, &v));
                     CHECK_OK(tasd_decompose(NULL, &v, w, tasd_layer_config_method(lc), &s));
-                    tasd_stats st;
+                    tasd_stats st = {.size = sizeof st};
                     if (s && tasd_series_stats(s, &st) == TASD_OK)
                         CHECKF(st.rel_error <= budgets[b] + 1e-9, "%s %s: error %g > budget",
                                targets[t], bs, st.rel_error);
@@ -510,7 +512,7 @@ static void test_search(void)
         for (int64_t l = 0; l < tasd_model_config_count(mc); l++) {
             const tasd_layer_config *lc = tasd_model_config_layer(mc, l);
             int64_t i;
-            tasd_tensor_info info;
+            tasd_tensor_info info = {.size = sizeof info};
             CHECK_OK(tasd_tensorfile_find(m, tasd_layer_config_name(lc), &i));
             tasd_tensorfile_info(m, i, &info);
             double flops = (double)(info.nbytes / (info.dtype == TASD_F32 ? 4 : 2)), err = 0;
@@ -519,7 +521,7 @@ static void test_search(void)
                 tasd_series *s = NULL;
                 CHECK_OK(tasd_tensorfile_view(m, i, &v));
                 CHECK_OK(tasd_decompose(NULL, &v, tasd_layer_config_weights(lc), TASD_GREEDY, &s));
-                tasd_stats st;
+                tasd_stats st = {.size = sizeof st};
                 if (s && tasd_series_stats(s, &st) == TASD_OK)
                     err = st.rel_error;
                 tasd_series_destroy(s);
@@ -536,8 +538,7 @@ static void test_search(void)
         float x[6 * 8];
         for (int i = 0; i < 48; i++)
             x[i] = (i % 3) ? (float)((i * 7) % 11) / 4.0f : 0.0f;
-        tasd_tensor_info ti;
-        memset(&ti, 0, sizeof ti);
+        tasd_tensor_info ti = {.size = sizeof ti};
         ti.dtype_name = "<f4";
         ti.ndim = 2;
         ti.shape[0] = 6;

@@ -60,7 +60,7 @@ static float *calib_for(const tasd_tensorfile *calib, const char *name, int64_t 
             return NULL;
         i = 0;
     }
-    tasd_tensor_info info;
+    tasd_tensor_info info = {.size = sizeof info};
     tasd_tensorfile_info(calib, i, &info);
     if (info.ndim != 2 || info.dtype < 0 || info.shape[1] != in || info.shape[0] < 1)
         return NULL;
@@ -228,7 +228,7 @@ int cmd_search(int argc, char **argv)
                 share ? " shared by the model" : " per tensor",
                 calib ? ", output error on calibration data" : ", weight error");
     for (int64_t i = 0; i < count; i++) {
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(m, i, &info);
         if (tool_skip_reason(&info, patterns, min_el))
             continue;
@@ -276,7 +276,7 @@ int cmd_search(int argc, char **argv)
     }
     tool_progress_clear();
     if (share) {
-        tasd_model_search_result res;
+        tasd_model_search_result res = {.size = sizeof res};
         st = tasd_search_model((const tasd_layer_search *const *)ls, n, layer_cap, budget,
                                choice, &res);
         if (!st)
@@ -290,7 +290,7 @@ int cmd_search(int argc, char **argv)
     } else {
         st = tasd_model_config_create(ctx, &mc);
         for (int64_t l = 0; l < n && !st; l++) {
-            tasd_search_point p;
+            tasd_search_point p = {.size = sizeof p};
             st = tasd_layer_search_choice(ls[l], &p);
             if (!st)
                 st = tasd_model_config_add(mc, p.config);
@@ -309,11 +309,11 @@ int cmd_search(int argc, char **argv)
             fmt_cfg(tasd_layer_config_activations(lc), a, sizeof a);
             double cost = 1, err = 0;
             if (share) {
-                tasd_search_point p;
+                tasd_search_point p = {.size = sizeof p};
                 if (tasd_layer_search_front(ls[l], choice[l], &p) == TASD_OK)
                     cost = p.cost, err = p.error;
             } else {
-                tasd_search_point p;
+                tasd_search_point p = {.size = sizeof p};
                 if (tasd_layer_search_choice(ls[l], &p) == TASD_OK)
                     cost = p.cost, err = p.error;
             }

@@ -118,7 +118,7 @@ tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, tasd_view *v, 
     if (st != TASD_ERR_UNSUPPORTED)
         return st;
     /* Misaligned data: read a converted copy. */
-    tasd_tensor_info info;
+    tasd_tensor_info info = {.size = sizeof info};
     st = tasd_tensorfile_info(m, i, &info);
     if (st)
         return st;
@@ -224,7 +224,7 @@ static int inspect_model(const char *path)
     printf("  %-40s %-6s %-22s %8s %12s\n", "name", "dtype", "shape", "zeros", "rms");
     int rc = 0;
     for (int64_t i = 0; i < count; i++) {
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(m, i, &info);
         tool_progress("inspect %s [%lld/%lld] %s", path, (long long)i + 1, (long long)count,
                       info.name);
@@ -285,7 +285,7 @@ static int inspect_archive(const char *path)
            "config", "method", "zeros", "rms", "density", "retained", "rel_err");
     int rc = 0;
     for (int64_t i = 0; i < count; i++) {
-        tasd_archive_entry e;
+        tasd_archive_entry e = {.size = sizeof e};
         tasd_archive_entry_info(ar, i, &e);
         tool_progress("inspect %s [%lld/%lld] %s", path, (long long)i + 1, (long long)count,
                       e.name);
@@ -296,7 +296,7 @@ static int inspect_archive(const char *path)
             rc = 1;
             break;
         }
-        tasd_stats stats;
+        tasd_stats stats = {.size = sizeof stats};
         tasd_series_stats(s, &stats);
         int64_t n = e.rows * e.cols;
         float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
@@ -480,7 +480,7 @@ static double sum_squares(const tasd_view *v)
 static void emit_result(dec_job *J, int64_t slot)
 {
     dec_result *r = &J->res[slot];
-    tasd_tensor_info info;
+    tasd_tensor_info info = {.size = sizeof info};
     tasd_tensorfile_info(J->model, J->todo[slot], &info);
     int64_t rows = 0, cols = 0;
     tasd_series_shape(r->series, &rows, &cols);
@@ -530,7 +530,7 @@ static void *dec_worker(void *arg)
 
         int64_t ti = J->todo[slot];
         dec_result *r = &J->res[slot];
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(J->model, ti, &info);
         tool_progress("decompose %s [%lld/%lld] %s", J->path, (long long)slot + 1,
                       (long long)J->ntodo, info.name);
@@ -544,8 +544,10 @@ static void *dec_worker(void *arg)
         }
         r->seconds = now_sec() - t0;
         free(owned);
-        if (!st)
+        if (!st) {
+            r->stats.size = sizeof r->stats;
             st = tasd_series_stats(r->series, &r->stats);
+        }
         if (!st && J->recon) {
             int64_t rows, cols;
             tasd_series_shape(r->series, &rows, &cols);
@@ -731,6 +733,7 @@ static int cmd_decompose(int argc, char **argv)
         goto done;
     }
     for (int64_t i = 0; i < count; i++) {
+        infos[i].size = sizeof infos[i];
         tasd_tensorfile_info(model, i, &infos[i]);
         if (!tool_skip_reason(&infos[i], patterns, min_el))
             J.todo[J.ntodo++] = i;

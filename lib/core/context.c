@@ -33,8 +33,8 @@ static void default_free(void *user, void *ptr, size_t size)
     free(ptr);
 }
 
-static const tasd_allocator default_allocator = {default_alloc, default_free,
-                                                 NULL};
+static const tasd_allocator default_allocator = {sizeof(tasd_allocator), default_alloc,
+                                                 default_free, NULL};
 
 const tasd_allocator *tasdi_allocator(const tasd_context *ctx)
 {
@@ -117,6 +117,11 @@ tasd_status tasd_context_create(const tasd_allocator *allocator,
 {
     if (!out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_context_create: out is NULL");
+    if (allocator) {
+        tasd_status st = TASDI_CHECK_SIZE("tasd_context_create", tasd_allocator, allocator);
+        if (st)
+            return st;
+    }
     if (allocator && (!allocator->alloc || !allocator->free))
         return tasdi_fail(TASD_ERR_NULL_POINTER,
                           "tasd_context_create: allocator needs both alloc and free");

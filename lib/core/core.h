@@ -40,6 +40,15 @@ tasd_status tasdi_task_error_raise(const tasdi_task_error *e);
 tasd_status tasdi_text_room(const char *fn, size_t len, const char *buf, size_t size,
                             size_t *needed);
 
+/* The leading `size` of a public struct the caller passed (sized structs in
+ * tasd.h): 1.0 knows exactly sizeof(type); a later 1.x accepts each size an
+ * earlier header had. `fn` names the caller, `type` the struct. */
+tasd_status tasdi_check_size(const char *fn, const char *type, size_t size, size_t known);
+#define TASDI_CHECK_SIZE(fn, type, ptr) tasdi_check_size(fn, #type, (ptr)->size, sizeof(type))
+
+_Static_assert(TASD_MAX_TERMS <= TASD_TERM_CAPACITY,
+               "the per-term arrays of the public structs are fixed by ABI 1");
+
 /* ---- memory ---- */
 
 #define TASDI_ALIGN 64

@@ -49,6 +49,16 @@ tasd_status tasdi_text_room(const char *fn, size_t len, const char *buf, size_t 
     return TASD_OK;
 }
 
+tasd_status tasdi_check_size(const char *fn, const char *type, size_t size, size_t known)
+{
+    if (size != known)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "%s: %s.size is %zu, this libtasd knows %zu: set it to sizeof(%s) "
+                          "before the call",
+                          fn, type, size, known, type);
+    return TASD_OK;
+}
+
 tasd_status tasdi_fail(tasd_status status, const char *fmt, ...)
 {
     va_list ap;

@@ -97,8 +97,12 @@ tasd_status tasd_series_stats(const tasd_series *s, tasd_stats *out)
 {
     if (!s || !out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_series_stats: NULL argument");
+    tasd_status status = TASDI_CHECK_SIZE("tasd_series_stats", tasd_stats, out);
+    if (status)
+        return status;
     tasd_stats st;
     memset(&st, 0, sizeof st);
+    st.size = sizeof st;
     for (int i = 0; i < s->terms; i++) {
         const tasdi_term *t = &s->term[i];
         int64_t slots = s->rows * t->width, nnz = 0;

@@ -713,9 +713,13 @@ tasd_status tasd_archive_entry_info(const tasd_archive *ar, int64_t i, tasd_arch
         return st;
     if (!out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_archive_entry_info: out is NULL");
+    st = TASDI_CHECK_SIZE("tasd_archive_entry_info", tasd_archive_entry, out);
+    if (st)
+        return st;
     const dir_entry *e = &ar->e[i];
     tasd_archive_entry x;
     memset(&x, 0, sizeof x);
+    x.size = sizeof x;
     x.name = e->name;
     x.rows = e->info.rows;
     x.cols = e->info.cols;

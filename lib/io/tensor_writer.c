@@ -116,6 +116,11 @@ tasd_status tasd_writer_create(tasd_context *ctx, const char *path, tasd_file_fo
                           path, (long long)count);
     if (count < 0 || count > ((int64_t)1 << 22))
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_writer_create: count %lld", (long long)count);
+    for (int64_t i = 0; i < count; i++) {
+        tasd_status st = TASDI_CHECK_SIZE("tasd_writer_create", tasd_tensor_info, &tensors[i]);
+        if (st)
+            return st;
+    }
     const tasd_allocator *a = tasdi_allocator(ctx);
     tasd_writer *w = tasdi_alloc(a, sizeof *w);
     if (!w)

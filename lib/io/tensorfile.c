@@ -126,9 +126,13 @@ tasd_status tasd_tensorfile_info(const tasd_tensorfile *m, int64_t i, tasd_tenso
         return st;
     if (!out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_tensorfile_info: out is NULL");
+    st = TASDI_CHECK_SIZE("tasd_tensorfile_info", tasd_tensor_info, out);
+    if (st)
+        return st;
     const tasdi_tensor *t = &m->t[i];
     tasd_tensor_info info;
     memset(&info, 0, sizeof info);
+    info.size = sizeof info;
     info.name = t->name;
     info.dtype_name = t->dtype_name;
     info.dtype = t->dtype;

@@ -29,6 +29,7 @@ void tasd_search_options_init(tasd_search_options *opt)
     if (!opt)
         return;
     memset(opt, 0, sizeof *opt);
+    opt->size = sizeof *opt;
     opt->max_terms = 2;
     opt->sides = TASD_SEARCH_WEIGHTS | TASD_SEARCH_ACTIVATIONS;
     opt->method = TASD_GREEDY;
@@ -190,6 +191,9 @@ static void build_front(tasd_layer_search *s)
 
 static tasd_status check_options(const tasd_search_options *opt)
 {
+    tasd_status st = TASDI_CHECK_SIZE("tasd_search_layer", tasd_search_options, opt);
+    if (st)
+        return st;
     if (opt->max_terms < 0 || opt->max_terms > TASD_MAX_TERMS)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
                           "tasd_search_layer: max_terms = %d, want 0..%d", opt->max_terms,
@@ -202,13 +206,6 @@ static tasd_status check_options(const tasd_search_options *opt)
                           opt->method);
     if (opt->max_tokens < 0)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_search_layer: max_tokens < 0");
-    for (int i = 0; i < 6; i++)
-        if (opt->reserved[i] != 0.0)
-            return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
-                              "tasd_search_layer: reserved option fields must be 0");
-    if (opt->reserved_i != 0)
-        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
-                          "tasd_search_layer: reserved option fields must be 0");
     return TASD_OK;
 }
 
@@ -456,8 +453,12 @@ fail:
     return st;
 }
 
-static tasd_status get_point(const tasd_layer_search *s, int ci, tasd_search_point *out)
+static tasd_status get_point(const char *fn, const tasd_layer_search *s, int ci,
+                             tasd_search_point *out)
 {
+    tasd_status st = TASDI_CHECK_SIZE(fn, tasd_search_point, out);
+    if (st)
+        return st;
     out->cost = s->c[ci].cost;
     out->error = s->c[ci].err;
     out->config = s->c[ci].cfg;
@@ -468,7 +469,7 @@ tasd_status tasd_layer_search_choice(const tasd_layer_search *s, tasd_search_poi
 {
     if (!s || !out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_layer_search_choice: NULL argument");
-    return get_point(s, s->front[s->choice], out);
+    return get_point("tasd_layer_search_choice", s, s->front[s->choice], out);
 }
 
 double tasd_layer_search_speedup(const tasd_layer_search *s)
@@ -485,7 +486,7 @@ tasd_status tasd_layer_search_front(const tasd_layer_search *s, int i, tasd_sear
     if (i < 0 || i >= s->nfront)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
                           "tasd_layer_search_front: index %d, front has %d points", i, s->nfront);
-    return get_point(s, s->front[i], out);
+    return get_point("tasd_layer_search_front", s, s->front[i], out);
 }
 
 int tasd_layer_search_candidates(const tasd_layer_search *s) { return s ? s->ncand : 0; }
@@ -497,7 +498,7 @@ tasd_status tasd_layer_search_candidate(const tasd_layer_search *s, int i, tasd_
     if (i < 0 || i >= s->ncand)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
                           "tasd_layer_search_candidate: index %d, %d candidates", i, s->ncand);
-    return get_point(s, i, out);
+    return get_point("tasd_layer_search_candidate", s, i, out);
 }
 
 double tasd_layer_search_flops(const tasd_layer_search *s) { return s ? s->flops : 0.0; }
@@ -635,6 +636,7 @@ static void path_state(const tasd_layer_search *const *layers, const path *p, in
     for (int64_t j = 0; j < steps; j++)
         choice[p->layer[j]] = p->to[j];
     memset(r, 0, sizeof *r);
+    r->size = sizeof *r;
     double cost = 0.0, err = 0.0, mx = 0.0;
     for (int64_t l = 0; l < p->n; l++) {
         double e = front_err(layers[l], choice[l]);
@@ -656,6 +658,8 @@ tasd_status tasd_search_model(const tasd_layer_search *const *layers, int64_t n,
                               tasd_model_search_result *result)
 {
     tasd_status st = check_layers("tasd_search_model", layers, n, layer_cap, choice);
+    if (!st && result)
+        st = TASDI_CHECK_SIZE("tasd_search_model", tasd_model_search_result, result);
     if (st)
         return st;
     if (!(total_budget >= 0.0))
@@ -710,6 +714,8 @@ tasd_status tasd_search_model_scored(tasd_context *ctx, const tasd_layer_search 
                                      tasd_model_search_result *result)
 {
     tasd_status st = check_layers("tasd_search_model_scored", layers, n, layer_cap, choice);
+    if (!st && result)
+        st = TASDI_CHECK_SIZE("tasd_search_model_scored", tasd_model_search_result, result);
     if (st)
         return st;
     if (!score)

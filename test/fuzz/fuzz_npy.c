@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(p, data, size);
     tasd_tensorfile *m = NULL;
     if (tasd_tensorfile_open_memory(NULL, p, size, TASD_FORMAT_NPY, &m) == TASD_OK) {
-        tasd_tensor_info info;
+        tasd_tensor_info info = {.size = sizeof info};
         if (tasd_tensorfile_count(m) != 1 || tasd_tensorfile_info(m, 0, &info) != TASD_OK)
             abort();
         if (info.offset + info.nbytes != size)

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tasd_tensorfile_open_memory(NULL, p, size, TASD_FORMAT_SAFETENSORS, &m) == TASD_OK) {
         uint64_t prev_end = 0;
         for (int64_t i = 0; i < tasd_tensorfile_count(m); i++) {
-            tasd_tensor_info info;
+            tasd_tensor_info info = {.size = sizeof info};
             if (tasd_tensorfile_info(m, i, &info) != TASD_OK)
                 abort();
             /* in bounds, sorted, not overlapping */

@@ -96,12 +96,12 @@ static void check_one(const uint8_t *data, size_t size)
     tasd_archive *ar = NULL;
     if (tasd_archive_open_memory(NULL, p, size, &ar) == TASD_OK) {
         for (int64_t i = 0; i < tasd_archive_count(ar); i++) {
-            tasd_archive_entry e;
+            tasd_archive_entry e = {.size = sizeof e};
             if (tasd_archive_entry_info(ar, i, &e) != TASD_OK)
                 abort();
             tasd_series *s = NULL;
             if (tasd_archive_load(ar, i, &s) == TASD_OK) {
-                tasd_stats st;
+                tasd_stats st = {.size = sizeof st};
                 if (tasd_series_stats(s, &st) != TASD_OK)
                     abort();
                 int64_t rows, cols;

@@ -90,6 +90,7 @@ static void counting_free(void *user, void *ptr, size_t size)
 void util_counting_allocator_init(util_counting_allocator *a)
 {
     memset(a, 0, sizeof *a);
+    a->hooks.size = sizeof a->hooks;
     a->hooks.alloc = counting_alloc;
     a->hooks.free = counting_free;
     a->hooks.user = a;
