@@ -93,22 +93,28 @@ static int run_case(tasd_context *ctx, const gemm_case *gc, unsigned seed)
     return bad;
 }
 
+/* Every shape with every config, cycling through the B and C layouts. */
+static void run_grid(const int64_t (*shapes)[3], unsigned nshapes, const char *const *cfgs,
+                     unsigned ncfgs, float alpha, float beta, unsigned seed)
+{
+    for (unsigned sh = 0; sh < nshapes; sh++)
+        for (unsigned c = 0; c < ncfgs; c++) {
+            gemm_case gc = {shapes[sh][0], shapes[sh][1], shapes[sh][2], cfgs[c],
+                            (int)(seed % 3), (int)((seed / 3) % 3), alpha, beta};
+            CHECKF(run_case(NULL, &gc, seed) == 0, "%lldx%lldx%lld %s b%d c%d",
+                   (long long)gc.m, (long long)gc.k, (long long)gc.n, gc.config,
+                   gc.b_layout, gc.c_layout);
+            seed++;
+        }
+}
+
 static void test_shapes_configs_layouts(void)
 {
     const int64_t shapes[][3] = {{1, 1, 1},   {4, 8, 1},   {5, 10, 3}, {7, 13, 17},
                                  {16, 64, 16}, {3, 33, 2},  {33, 40, 9}, {9, 100, 64},
                                  {2, 31, 100}, {20, 96, 7}, {1, 5, 8}};
     const char *cfgs[] = {"2:4", "1:4", "1:8", "2:4+1:8", "1:8+2:4", "1:2+1:4+1:8", "3:32"};
-    unsigned seed = 1;
-    for (unsigned sh = 0; sh < sizeof shapes / sizeof *shapes; sh++)
-        for (unsigned c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
-            gemm_case gc = {shapes[sh][0], shapes[sh][1], shapes[sh][2], cfgs[c],
-                            (int)(seed % 3), (int)((seed / 3) % 3), 1.0f, 0.0f};
-            CHECKF(run_case(NULL, &gc, seed) == 0, "%lldx%lldx%lld %s b%d c%d",
-                   (long long)gc.m, (long long)gc.k, (long long)gc.n, gc.config,
-                   gc.b_layout, gc.c_layout);
-            seed++;
-        }
+    run_grid(shapes, 11, cfgs, 7, 1.0f, 0.0f, 1);
 }
 
 /* n past one group of B panels (more than 256 columns), odd m and k, every
@@ -117,16 +123,7 @@ static void test_wide_n(void)
 {
     const int64_t shapes[][3] = {{37, 70, 300}, {19, 131, 520}, {5, 9, 257}};
     const char *cfgs[] = {"2:4", "2:4+1:8", "1:8"};
-    unsigned seed = 500;
-    for (unsigned sh = 0; sh < sizeof shapes / sizeof *shapes; sh++)
-        for (unsigned c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
-            gemm_case gc = {shapes[sh][0], shapes[sh][1], shapes[sh][2], cfgs[c],
-                            (int)(seed % 3), (int)((seed / 3) % 3), 0.75f, 0.5f};
-            CHECKF(run_case(NULL, &gc, seed) == 0, "%lldx%lldx%lld %s b%d c%d",
-                   (long long)gc.m, (long long)gc.k, (long long)gc.n, gc.config,
-                   gc.b_layout, gc.c_layout);
-            seed++;
-        }
+    run_grid(shapes, 3, cfgs, 3, 0.75f, 0.5f, 500);
 }
 
 static void test_alpha_beta(void)
