@@ -73,16 +73,41 @@ wide_run_any(vf acc[MAXSETS][WIDE_NV], const tasdi_pterm *pt, const float *v,
         WIDE_SLOT(0, v + s, bblk + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR);
 }
 
+/* One term's run, N:M picked at compile time when `code` (N * 64 + M) is a
+ * constant: one of the configs below, or -1 for any other (decoded at run
+ * time). */
+#define WIDE_CODE(n, m) ((n) * 64 + (m))
+static inline __attribute__((always_inline)) void
+wide_term(vf acc[MAXSETS][WIDE_NV], const tasdi_pterm *pt, const float *v, const uint32_t *w,
+          int64_t cnt, const float *bblk, const int nv, const int sets, const int code)
+{
+    if (code > 0)
+        wide_run(acc, v, w, cnt, bblk, nv, sets, code / 64, code % 64);
+    else
+        wide_run_any(acc, pt, v, w, cnt, bblk, nv);
+}
+
+/* Rows [r0, r1) of one K block. c0, c1: the codes of a one- or two-term
+ * series known at compile time (c1 = 0: one term), or c0 = 0: any series,
+ * each term dispatched at run time. The rows' runs follow each other, so the
+ * stream pointers just advance by one run per row. */
 static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
-          float *tile, int accumulate, const int nv)
+          float *tile, int accumulate, const int nv, const int c0, const int c1)
 {
     /* With few vectors per strip (AVX-512's 4 zmm, a narrow panel, small n)
      * one accumulator per vector would wait on the FMA latency; slots are
      * then dealt round-robin to `sets` accumulator sets (<= 8 registers in
      * all), added together at the end of the block in a fixed order. */
     const int sets = nv == 1 ? 4 : nv <= 4 ? 2 : 1;
-    for (int64_t r = r0; r < r1; r++) {
+    const tasdi_pterm *pt0 = &p->term[0];
+    const int last = kb + 1 == p->nkb;
+    const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+    const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
+    const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
+    const int64_t cnt0 = last ? pt0->last : pt0->spb, w0 = last ? pt0->wlast : pt0->wpb;
+    const int64_t cnt1 = p->terms > 1 ? (last ? p->term[1].last : p->term[1].spb) : 0;
+    for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
         float *t = tile + (r - r0) * TASDI_NR;
         vf acc[MAXSETS][WIDE_NV];
 #pragma GCC unroll 4
@@ -92,20 +117,22 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                 if (e < sets && q < nv)
                     acc[e][q] = accumulate && e == 0 ? VLOAD(t + q * VL) : VZERO();
         /* all terms of the row accumulate into the same registers */
-        for (int i = 0; i < p->terms; i++) {
-            const tasdi_pterm *pt = &p->term[i];
-            int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-            const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
-            const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
-            switch (pt->n * 64 + pt->m) {
-            case 2 * 64 + 4: wide_run(acc, v, w, cnt, bblk, nv, sets, 2, 4); break;
-            case 1 * 64 + 4: wide_run(acc, v, w, cnt, bblk, nv, sets, 1, 4); break;
-            case 1 * 64 + 8: wide_run(acc, v, w, cnt, bblk, nv, sets, 1, 8); break;
-            case 2 * 64 + 8: wide_run(acc, v, w, cnt, bblk, nv, sets, 2, 8); break;
-            case 4 * 64 + 8: wide_run(acc, v, w, cnt, bblk, nv, sets, 4, 8); break;
-            case 1 * 64 + 2: wide_run(acc, v, w, cnt, bblk, nv, sets, 1, 2); break;
-            case 8 * 64 + 8: wide_run(acc, v, w, cnt, bblk, nv, sets, 8, 8); break;
-            default: wide_run_any(acc, pt, v, w, cnt, bblk, nv); break;
+        if (c0) {
+            wide_term(acc, pt0, v, w, cnt0, bblk, nv, sets, c0);
+            if (c1)
+                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, nv, sets, c1);
+        } else {
+            for (int i = 0; i < p->terms; i++) {
+                const tasdi_pterm *pt = &p->term[i];
+                int64_t dv = last ? pt->plast : pt->pspb, dw = last ? pt->pwlast : pt->pwpb;
+                int64_t cnt = last ? pt->last : pt->spb;
+                switch (WIDE_CODE(pt->n, pt->m)) {
+                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(1, 4)); break;
+                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(2, 8)); break;
+                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(4, 8)); break;
+                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(8, 8)); break;
+                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, -1); break;
+                }
             }
         }
 #pragma GCC unroll 16
@@ -121,25 +148,44 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     }
 }
 
+/* The series shapes with a straight-line row loop; others go term by term. */
+static inline __attribute__((always_inline)) void
+wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
+         float *tile, int accumulate, const int nv)
+{
+    const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
+    const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
+    if (p->terms == 1 && a == WIDE_CODE(2, 4))
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(2, 4), 0);
+    else if (p->terms == 1 && a == WIDE_CODE(1, 4))
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(1, 4), 0);
+    else if (p->terms == 1 && a == WIDE_CODE(1, 8))
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(1, 8), 0);
+    else if (a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 8))
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(2, 4), WIDE_CODE(1, 8));
+    else
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, 0, 0);
+}
+
 void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                const float *bblk, int ncols, float *tile, int accumulate)
 {
     int nv = (ncols + VL - 1) / VL;
     switch (nv) {
 #if WIDE_NV > 4
-    case 1: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
-    case 2: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
-    case 3: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
-    case 4: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
-    case 5: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 5); break;
-    case 6: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 6); break;
-    case 7: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 7); break;
-    default: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 8); break;
+    case 1: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
+    case 2: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
+    case 3: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
+    case 4: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
+    case 5: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 5); break;
+    case 6: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 6); break;
+    case 7: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 7); break;
+    default: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 8); break;
 #else
-    case 1: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
-    case 2: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
-    case 3: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
-    default: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
+    case 1: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
+    case 2: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
+    case 3: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
+    default: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
 #endif
     }
 }
