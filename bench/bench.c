@@ -31,6 +31,9 @@
 #include <unistd.h>
 
 #include "tasd.h"
+#if defined(__x86_64__)
+#include "peak.h"
+#endif
 
 /* OpenBLAS extensions (declared here too in case cblas.h is another vendor's). */
 char *openblas_get_corename(void);
@@ -440,6 +443,8 @@ typedef struct result {
 } result;
 
 static result *results;
+/* Measured one-core FMA peak of the backend that runs (GFLOP/s), 0 if none. */
+static double backend_peak;
 static int nresults, capresults;
 
 static void add_result(const char *line)
@@ -529,6 +534,9 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
 
     const char *bname = tasd_backend_name(tasd_context_backend(ctx));
     double flops = 2.0 * (double)sh->m * (double)sh->k * (double)sh->n;
+    tasd_stats fst;
+    check(tasd_series_stats(first, &fst), "tasd_series_stats");
+    double useful = 2.0 * (double)fst.kept_nonzeros * (double)sh->n; /* nonzeros only */
     for (int ti = 0; ti < o->nthreads; ti++) {
         int t = o->threads[ti];
         set_threads(ctx, t);
@@ -571,12 +579,15 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
                med[LIB_ONEDNN], lib_names[dl], speedup, flops / med[LIB_TASD] * 1e-6,
                flops / med[dl] * 1e-6, note);
         fflush(stdout);
-        char line[512];
+        char line[512], eff[32] = "na";
+        double useful_gf = useful / med[LIB_TASD] * 1e-6;
+        if (backend_peak > 0)
+            snprintf(eff, sizeof eff, "%.1f%%", 100.0 * useful_gf / (backend_peak * t));
         snprintf(line, sizeof line,
                  "BENCH shape=%s config=%s backend=%s threads=%d tasd_ms=%.4f "
-                 "dense_ms=%.4f dense_lib=%s speedup=%.3f",
+                 "dense_ms=%.4f dense_lib=%s speedup=%.3f useful_gflops=%.1f eff=%s",
                  shapebuf, cfgtext, bname, t, med[LIB_TASD], med[dl], lib_names[dl],
-                 speedup);
+                 speedup, useful_gf, eff);
         add_result(line);
     }
 
@@ -673,6 +684,17 @@ int main(int argc, char **argv)
            isa ? isa : "(unset)");
     if (ct && cpu_has_avx512() == 0 && !strcmp(ct, "SkylakeX"))
         printf("WARNING: OPENBLAS_CORETYPE=SkylakeX on a CPU without AVX-512\n");
+    const char *bn = tasd_backend_name(tasd_context_backend(ctx));
+#if defined(__x86_64__)
+    if (!strcmp(bn, "avx2"))
+        backend_peak = peak_avx2(20000000, 7);
+    else if (!strcmp(bn, "avx512"))
+        backend_peak = peak_avx512(20000000, 7);
+#endif
+    if (backend_peak > 0)
+        printf("measured FMA peak of the %s backend: %.1f GFLOP/s per core; eff = useful "
+               "(nonzeros only) GFLOP/s / (peak x threads)\n",
+               bn, backend_peak);
     printf("times: ms per call, median of %d interleaved repetitions; dense = faster of "
            "OpenBLAS and oneDNN; GFLOP/s counts the dense 2*M*K*N\n\n",
            o.reps);

@@ -15,12 +15,16 @@ BENCH_ARGS  ?=
 $(BENCH_STAMP):
 	@sh bench/deps.sh "$(CC)" $@ $(BENCH_BLAS_CFLAGS) -- $(BENCH_LIBS)
 
-$(BENCH_BIN): bench/bench.c $(A_FILE) include/tasd.h $(BENCH_STAMP)
+$(BENCH_BIN): bench/bench.c bench/peak.h $(A_FILE) include/tasd.h $(BENCH_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(BENCH_BLAS_CFLAGS) -o $@ bench/bench.c \
 	    $(A_FILE) $(BENCH_LIBS) $(OMP_LIBS) $(LDLIBS)
 
-bench-build: $(BENCH_BIN)
+$(BUILD)/bench/peak: bench/peak.c bench/peak.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ bench/peak.c
+
+bench-build: $(BENCH_BIN) $(BUILD)/bench/peak
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_ARGS)

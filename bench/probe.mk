@@ -13,7 +13,3 @@ $(BUILD)/bench/probe: bench/probe.c $(A_FILE) include/tasd.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PROBE_BLAS_CFLAGS) -o $@ bench/probe.c $(A_FILE) \
 	    $(PROBE_BLAS_LIBS) $(OMP_LIBS) $(LDLIBS)
-
-$(BUILD)/bench/peak: bench/peak.c
-	@mkdir -p $(dir $@)
-	$(CC) -O2 -mavx2 -mfma -o $@ bench/peak.c

@@ -311,6 +311,12 @@ TASD_API void tasd_series_destroy(tasd_series *series);
 
 TASD_API tasd_status tasd_series_shape(const tasd_series *series,
                                        int64_t *rows, int64_t *cols);
+/* Bytes the series holds in memory: every allocation it owns (0 for NULL).
+ * A series keeps one layout, the kernels' (values once, fp32, plus their
+ * in-group indices packed log2(M) bits each): about 2.13 bytes per weight
+ * for 2:4, 2.75 for 2:4+1:8, 0.63 for 1:8 (dense fp32: 4). The canonical
+ * per-term view (tasd_series_export_term) is derived from it on demand. */
+TASD_API size_t tasd_series_bytes(const tasd_series *series);
 /* The series' config (owned by the series, valid for its lifetime). */
 TASD_API const tasd_config *tasd_series_config(const tasd_series *series);
 TASD_API tasd_method tasd_series_method(const tasd_series *series);
@@ -347,9 +353,9 @@ TASD_API tasd_status tasd_series_export_term(const tasd_series *series, int i,
                                              float *values, uint8_t *indices,
                                              int64_t capacity);
 /* Build a series from terms in the canonical layout (e.g. a runtime that
- * stores them itself). values[i] / indices[i] point at term i's arrays. The
- * indices are validated (inside the group and the row); the series is packed
- * for the kernels. Stats that need W report relative to Wa itself. */
+ * stores them itself). values[i] / indices[i] point at term i's arrays (not
+ * kept: the series stores its own layout). The indices are validated (inside
+ * the group and the row). Stats that need W report relative to Wa itself. */
 TASD_API tasd_status tasd_series_import(tasd_context *ctx, int64_t rows,
                                         int64_t cols, const tasd_config *config,
                                         tasd_method method,
@@ -365,7 +371,12 @@ TASD_API tasd_status tasd_series_import(tasd_context *ctx, int64_t rows,
  * [k, n] and C an f32 view [m, n]. Any strides on B and C (a transposed C is
  * a view with swapped strides); C must not overlap B or itself. beta == 0
  * means C is not read (NaN in C does not propagate). The weights are never
- * repacked here. */
+ * repacked here.
+ * S * B is the sum of the products of the KEPT values only, on every
+ * backend: a position a term does not keep (dropped, a zero weight, the
+ * padding of a short last group) never reads B, so NaN or Inf in a row of
+ * B reaches C only through kept weights (an Inf times a kept value gives
+ * Inf or NaN, as IEEE says). alpha == 0 reads neither S nor B. */
 TASD_API tasd_status tasd_gemm(tasd_context *ctx, float alpha,
                                const tasd_series *series, const tasd_view *b,
                                float beta, const tasd_view *c);

@@ -3,66 +3,57 @@
  * checking happens in lib/ before a kernel runs.
  *
  * ------------------------------------------------------------------------
- * Kernel layout (the packed-series contract; built once by lib/core/pack.c)
+ * Kernel layout: the ONE resident form of a series (lib/core/pack.c)
  * ------------------------------------------------------------------------
- * A series keeps its canonical per-term layout (values [rows][width] floats,
- * index [rows][width] bytes = position inside the group; width = groups*N;
- * padding slots hold value 0, index 0). tasdi_series_pack() adds, per term,
- * two derived arrays that reuse the canonical values:
+ * A series stores its values once, fp32, and its indices once, bit-packed.
+ * The canonical per-term view (values [rows][groups*N], index = position
+ * inside the group; export, stats, reconstruct, save) is derived from it on
+ * demand. K is cut into blocks of TASDI_KC = 64 columns (a multiple of every
+ * M, so a block holds whole groups); term t holds cnt(kb) = spb = 64/M*N
+ * slots of a row in every block but the last, which holds the rest.
  *
- *  Wide kernel (n > TASDI_NARROW_MAX): lanes run along n.
- *    The slots are re-streamed K-block major, values and k offsets apart,
- *    all terms of a row interleaved block by block (one stream per series;
- *    every term's wval/koff pointer is the same base):
- *      wval  float  [nkb][rows][term 0 cnt(kb) | term 1 cnt(kb) | ...]
- *      koff  uint8  [nkb][rows][same]
- *    cnt(kb) = spb = TASDI_KC / M * N for every K block but the last, which
- *    holds the rest of the row's slots (TASDI_KC is a multiple of every M,
- *    so a K block holds whole groups). koff is the slot's k relative to the
- *    block start, k - kb*TASDI_KC. Term t's slots of row r in block kb start
- *    at tasdi_wide_at(pt, rows, nkb, kb, r); the run of ALL terms starts at
- *    term 0's position and holds tasdi_wide_run(pt, nkb, kb) slots (term 0's
- *    first, then term 1's, ...), and the rows of a row block follow each
- *    other, so a kernel call streams one contiguous run whatever the number
- *    of terms.
- *          The framework packs B per call (or once, for a fixed B: tasdi_bpack
- *          in lib/core/dispatch.h) into panels of TASDI_NR columns:
- *              bpack[panel][k][TASDI_NR]   (zero padded in n and in k up to
- *                                            nkb*TASDI_KC)
- *          so a kernel call sees one (K block x TASDI_NR) block, 32 KiB, which
- *          stays in L1 while it walks a block of rows. For each row the
- *          kernel keeps the NR-wide C strip in registers across the K block,
- *          and per slot does one broadcast of the value and NR/VL FMAs
- *          against bblk + koff*TASDI_NR. The K block is 64 so that the
- *          B block (16 KiB) leaves room in a 32 KiB L1 for the slot stream
- *          and the tile, and koff fits a byte. All terms of the row accumulate into
- *          the same registers (the C strip is walked once per K block).
- *          The strip goes to a contiguous tile (tile[r][TASDI_NR]); the
- *          framework applies alpha/beta and any C strides at the end.
+ *   val  float  [nkb][rows][term 0 cnt(kb) | term 1 cnt(kb) | ...]
+ *   idx  uint32 [nkb][rows][term 0 words(kb) | term 1 words(kb) | ...]
  *
- *  Narrow kernel (n = 1..TASDI_NARROW_MAX; GEMV / decoding): memory-bound on
- *    the weights, so indices are packed tightly.
- *    nidx  uint32 [rows][chunks*words]: the canonical indices of each run of
- *          16 slots (a "chunk"; chunks = ceil(width/16)) packed `bits` =
- *          log2(M) bits each, `per_word` = min(16, 32/bits) indices per
- *          32-bit word, low bits first, never straddling a word, zero filled:
- *              M=2: 1 word/chunk   M=4: 1 (2 bits each)   M=8: 2 (3 bits)
- *              M=16: 2 (4 bits)    M=32: 3 (5 bits)
- *          When N is a power of two <= 16, the 16 slots of chunk c cover
- *          exactly 16/N groups, i.e. the window x[c*W, c*W + W) with
- *          W = 16*M/N, and slot i sits at window position (i/N)*M + idx.
- *          SIMD kernels decode the indices with a variable shift and gather
- *          x from the window held in registers with in-register permutes
- *          (AVX-512: vpermt2ps over 2 zmm for W = 32; AVX2: vpermps over
- *          ymm pairs); wider windows or other N may use gathers or scalar
- *          code. x is packed per call column-major, x[j*ldx + k], with
- *          ldx >= round_up(cols, TASDI_XPAD) and zeros past cols, so a whole
- *          window may be loaded without reading past the end.
+ * i.e. K-block major, all terms of a row interleaved block by block: a row's
+ * run of one K block is contiguous, and the rows of a row block follow each
+ * other, so a kernel call over a row block streams one contiguous run. A
+ * term's run is cut into chunks of 16 slots (the last may be short); each
+ * chunk's in-group indices are packed `bits` = log2(M) bits each,
+ * `per_word` = min(16, 32/bits) per uint32, low bits first, never straddling
+ * a word, zero filled, `words` words per chunk:
+ *     M=2: 1 word/chunk  M=4: 1 (2 bits)  M=8: 2 (3 bits)  M=16: 2  M=32: 3
+ * Slot s of a run (s-th of the term in this row and block) sits at
+ *     k = kb*TASDI_KC + (s/N)*M + idx(s)       (tasdi_slot_k)
+ * Bytes per weight, fp32: 2:4 2.125, 1:4 1.06, 1:8 0.625, 2:4+1:8 2.75.
+ * Padding slots (K not a multiple of M) and groups with fewer than N
+ * nonzeros hold value 0, index 0 (always inside the row).
  *
- * Structural zeros (padding, or nothing kept) are multiplied like any value
- * by the SIMD kernels (0 * finite B = 0); the scalar reference skips them.
- * Results of different backends differ only by rounding (order of the adds);
- * one backend gives bit-identical results for any thread count.
+ * Wide kernel (n > the backend's narrow_max): lanes run along n. The
+ * framework packs B per call (or once, tasdi_bpack in lib/core/dispatch.h)
+ * into panels bpack[panel][k][TASDI_NR] (zero padded in n and in K up to
+ * nkb*TASDI_KC), so a call sees one TASDI_KC x TASDI_NR block (16 KiB) that
+ * stays in L1 while it walks a block of rows. Per row the C strip stays in
+ * registers across the K block and all terms; per slot one broadcast of the
+ * value and NR/VL FMAs against bblk + k*TASDI_NR. The strip goes to a
+ * contiguous tile (tile[r][TASDI_NR]); the framework applies alpha/beta and
+ * any C strides at the end.
+ *
+ * Narrow kernel (n = 1..TASDI_NARROW_MAX; GEMV / decoding): lanes run along
+ * the slots. When N is a power of two <= 16 the (up to) 16 slots of a chunk
+ * cover exactly the x window [c*W, c*W + W), W = 16*M/N, from the start of
+ * the block, and slot i sits at window position (i/N)*M + idx: SIMD kernels
+ * decode the indices with a variable shift and take x from the window held
+ * in registers with permutes, or gather. x is packed per call column-major,
+ * x[j*ldx + k], zero from cols up to ldx >= round_up(cols, TASDI_KC) +
+ * TASDI_XPAD, so a whole window may be loaded from any block.
+ *
+ * Non-finite B: a slot of value 0 (padding, nothing kept) must not touch B.
+ * The SIMD kernels multiply such slots (0 * finite = 0), so the framework
+ * runs them only on a B it found finite while packing it; otherwise it runs
+ * the plain-C kernels, which skip value-0 slots. Results of different
+ * backends differ only by rounding; one backend gives bit-identical results
+ * for any thread count.
  */
 #ifndef TASD_KERNELS_H
 #define TASD_KERNELS_H
@@ -74,26 +65,24 @@
 #define TASDI_KC 64          /* K block of the wide kernel (multiple of 32)   */
 #define TASDI_NR 64          /* columns per packed B panel                    */
 #define TASDI_NARROW_MAX 8   /* n <= this runs the narrow kernel              */
-#define TASDI_XPAD 128       /* narrow x is readable up to round_up(cols, 128) */
+#define TASDI_XPAD 128       /* narrow x readable past round_up(cols, KC)   */
 
 typedef struct tasdi_pterm {
     int n, m;
-    int bits;              /* log2(m)                                   */
-    int per_word;          /* indices per uint32 in nidx                */
+    int bits;              /* log2(m), at least 1                       */
+    int per_word;          /* indices per uint32                        */
     int words;             /* uint32 words per 16-slot chunk            */
     int pow2n;             /* n is a power of two <= 16                 */
     int64_t groups;        /* ceil(cols / m)                            */
     int64_t width;         /* groups * n slots per row                  */
-    int64_t spb;           /* slots per full K block: TASDI_KC / m * n  */
-    int64_t chunks;        /* ceil(width / 16)                          */
-    int64_t last;          /* slots of the last K block                 */
+    int64_t spb, last;     /* slots of a full K block / of the last one */
+    int64_t wpb, wlast;    /* index words of the same                   */
     int64_t tspb, tlast;   /* spb and last summed over all terms        */
     int64_t pspb, plast;   /* the same over the terms before this one   */
-    const float *values;   /* canonical [rows][width]                   */
-    const uint8_t *index;  /* canonical [rows][width]                   */
-    const float *wval;     /* series stream base (see above)            */
-    const uint8_t *koff;   /* series stream base  (TASDI_KC <= 256)     */
-    const uint32_t *nidx;  /* [rows][chunks * words]                    */
+    int64_t twpb, twlast;  /* wpb and wlast summed over all terms       */
+    int64_t pwpb, pwlast;  /* the same over the terms before this one   */
+    const float *val;      /* series base (see above)                   */
+    const uint32_t *idx;   /* series base                               */
 } tasdi_pterm;
 
 typedef struct tasdi_packed {
@@ -103,21 +92,32 @@ typedef struct tasdi_packed {
     tasdi_pterm term[TASDI_MAX_TERMS];
 } tasdi_packed;
 
-/* Slots of row r in K block kb, and where they start in wval/koff. */
+/* Slots of a row of term pt in K block kb. */
 static inline int64_t tasdi_wide_cnt(const tasdi_pterm *pt, int64_t nkb, int64_t kb)
 {
     return kb + 1 < nkb ? pt->spb : pt->last;
 }
-/* Slots of row r in K block kb over all terms (same for every term's pt). */
-static inline int64_t tasdi_wide_run(const tasdi_pterm *pt, int64_t nkb, int64_t kb)
-{
-    return kb + 1 < nkb ? pt->tspb : pt->tlast;
-}
+/* Where term pt's slots of row r in block kb start in val. */
 static inline int64_t tasdi_wide_at(const tasdi_pterm *pt, int64_t rows, int64_t nkb,
                                     int64_t kb, int64_t r)
 {
-    return kb * rows * pt->tspb + r * tasdi_wide_run(pt, nkb, kb) +
-           (kb + 1 < nkb ? pt->pspb : pt->plast);
+    return kb + 1 < nkb ? (kb * rows + r) * pt->tspb + pt->pspb
+                        : kb * rows * pt->tspb + r * pt->tlast + pt->plast;
+}
+/* Where their index words start in idx. */
+static inline int64_t tasdi_idx_at(const tasdi_pterm *pt, int64_t rows, int64_t nkb,
+                                   int64_t kb, int64_t r)
+{
+    return kb + 1 < nkb ? (kb * rows + r) * pt->twpb + pt->pwpb
+                        : kb * rows * pt->twpb + r * pt->twlast + pt->pwlast;
+}
+/* k inside the block of slot s of a run whose index words start at w. */
+static inline int tasdi_slot_k(const tasdi_pterm *pt, const uint32_t *w, int64_t s)
+{
+    int i = (int)(s % 16);
+    uint32_t word = w[(s / 16) * pt->words + i / pt->per_word];
+    int idx = (int)(word >> (i % pt->per_word * pt->bits)) & ((1 << pt->bits) - 1);
+    return (int)(s / pt->n) * pt->m + idx;
 }
 
 /* Select, in every group of m consecutive elements of residual[0..k), the n
@@ -132,15 +132,6 @@ typedef void (*tasdi_select_fn)(float *residual, int64_t k, int n, int m,
  * element is NaN or Inf. */
 typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *finite);
 
-/* C[r, :] += alpha * sum_slots values[r][s] * B[k(r, s), :] for rows
- * [r0, r1) of one term in the canonical layout. */
-typedef void (*tasdi_term_gemm_fn)(const float *values, const uint8_t *index,
-                                   int64_t width, int n, int m,
-                                   int64_t r0, int64_t r1,
-                                   const float *b, int64_t b_rs, int64_t b_cs,
-                                   int64_t ncols, float alpha,
-                                   float *c, int64_t c_rs, int64_t c_cs);
-
 /* Wide kernel, one K block kb and one B panel:
  *   tile[(r-r0)*TASDI_NR + j] (= or +=) sum over all terms and the slots of
  *   row r in block kb of value * bblk[koff*TASDI_NR + j]
@@ -154,8 +145,8 @@ typedef void (*tasdi_wide_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
 
 /* Narrow kernel: y[(r-r0)*ldy + j] = sum over all terms and slots of row r of
  * value * x[j*ldx + k(slot)], for r in [r0, r1), j < nx (1..TASDI_NARROW_MAX).
- * x is 64-byte aligned, ldx a multiple of 16 >= round_up(cols, TASDI_XPAD),
- * zero past cols. */
+ * x is 64-byte aligned, ldx a multiple of 16 >= round_up(cols, TASDI_KC) +
+ * TASDI_XPAD, zero past cols. */
 typedef void (*tasdi_narrow_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
                                 const float *x, int64_t ldx, int nx,
                                 float *y, int64_t ldy);
@@ -163,14 +154,10 @@ typedef void (*tasdi_narrow_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
 /* scalar: the plain-C reference */
 void tasdi_scalar_select(float *residual, int64_t k, int n, int m,
                          float *values, uint8_t *index);
-void tasdi_scalar_term_gemm(const float *values, const uint8_t *index,
-                            int64_t width, int n, int m, int64_t r0, int64_t r1,
-                            const float *b, int64_t b_rs, int64_t b_cs,
-                            int64_t ncols, float alpha, float *c, int64_t c_rs,
-                            int64_t c_cs);
 double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
-/* Plain-C kernels on the packed layout: the executable spec of the contract
- * above (tested against the reference; a template for SIMD backends). */
+/* Plain-C kernels: the executable spec of the contract above and the scalar
+ * backend. They skip value-0 slots (the framework also runs them for a B
+ * that holds NaN or Inf). */
 void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                        const float *bblk, int ncols, float *tile, int accumulate);
 void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,

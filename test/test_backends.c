@@ -229,6 +229,89 @@ static void test_strides_alpha_beta(void)
                                ab[a][1]);
 }
 
+/* Large n (several 256-column wide units, a partial last panel) on odd
+ * shapes. */
+static void test_large_n(void)
+{
+    check_case("2:4", 37, 133, 300, 0, 0, 1.0f, 0.0f);
+    check_case("2:4+1:8", 19, 200, 520, 2, 1, 0.5f, 1.0f);
+    check_case("1:8", 70, 77, 300, 1, 0, 1.0f, 0.0f);
+}
+
+/* NaN and Inf in B: the product is that of the kept values only, on every
+ * backend and for narrow and wide n. W keeps only column 0 of every group of
+ * 4 (nonzero); the other columns are zero, so each 2:4 group also holds a
+ * value-0 slot, and K = 4*q + 3 leaves a padded last group. */
+static void test_nonfinite_b(void)
+{
+    static const char *const cfgs[] = {"2:4", "2:4+1:8", "1:4", "3:8", "1:2"};
+    static const int nn[] = {1, 3, 8, 17, 64, 300};
+    const int64_t m = 21, k = 4 * 37 + 3;
+    test_seed(77);
+    float *w = calloc((size_t)(m * k), sizeof *w);
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t q = 0; q < k; q += 4)
+            w[r * k + q] = test_rand_float() + 2.0f;
+    tasd_view wv = tasd_view_2d(w, TASD_F32, m, k, k);
+    for (unsigned ci = 0; ci < sizeof cfgs / sizeof *cfgs; ci++)
+        for (int kept = 0; kept < 2; kept++)
+            for (unsigned ni = 0; ni < sizeof nn / sizeof *nn; ni++) {
+                const int64_t n = nn[ni];
+                tasd_config *c = NULL;
+                tasd_series *s = NULL;
+                CHECK_OK(tasd_config_parse(NULL, cfgs[ci], &c));
+                CHECK_OK(tasd_decompose(NULL, &wv, c, TASD_GREEDY, &s));
+                float *wa = malloc((size_t)(m * k) * sizeof *wa);
+                tasd_view av = tasd_view_2d(wa, TASD_F32, m, k, k);
+                CHECK_OK(tasd_series_reconstruct(s, &av));
+                /* dropped rows of B (k % 4 != 0) get Inf/NaN; with `kept`
+                 * also kept rows 0 (+Inf in column 0) and 8 (NaN in column 1) */
+                float *b = malloc((size_t)(k * n) * sizeof *b);
+                for (int64_t q = 0; q < k; q++)
+                    for (int64_t j = 0; j < n; j++)
+                        b[q * n + j] = q % 4 == 0 ? test_rand_float()
+                                                  : (q + j) % 3 ? INFINITY : NAN;
+                if (kept) {
+                    b[0] = INFINITY;
+                    if (n > 1)
+                        b[8 * n + 1] = NAN;
+                }
+                tasd_view bv = tasd_view_2d(b, TASD_F32, k, n, n);
+                float *cbuf = malloc((size_t)(m * n) * sizeof *cbuf);
+                tasd_view cv = tasd_view_2d(cbuf, TASD_F32, m, n, n);
+                for (int bi = 0; bi < nbackends; bi++) {
+                    tasd_context *ctx = NULL;
+                    CHECK_OK(tasd_context_create(NULL, &ctx));
+                    CHECK_OK(tasd_context_set_backend(ctx, backends[bi]));
+                    CHECK_OK(tasd_gemm(ctx, 1.0f, s, &bv, 0.0f, &cv));
+                    int bad = 0;
+                    for (int64_t r = 0; r < m && !bad; r++)
+                        for (int64_t j = 0; j < n && !bad; j++) {
+                            double want = 0, bound = 0;
+                            for (int64_t q = 0; q < k; q++)
+                                if (wa[r * k + q] != 0.0f) { /* kept values only */
+                                    want += (double)wa[r * k + q] * b[q * n + j];
+                                    bound += fabs((double)wa[r * k + q] * b[q * n + j]);
+                                }
+                            double got = cbuf[r * n + j];
+                            bad = isnan(want) ? !isnan(got)
+                                  : isinf(want) ? got != want
+                                                : !(fabs(got - want) <= 1e-5 * bound + 1e-6);
+                            CHECKF(!bad, "%s %s n=%lld kept=%d: C[%lld,%lld] = %g, want %g",
+                                   tasd_backend_name(backends[bi]), cfgs[ci], (long long)n,
+                                   kept, (long long)r, (long long)j, got, want);
+                        }
+                    tasd_context_destroy(ctx);
+                }
+                free(cbuf);
+                free(b);
+                free(wa);
+                tasd_series_destroy(s);
+                tasd_config_destroy(c);
+            }
+    free(w);
+}
+
 /* ---- thread counts and a custom pool ---- */
 
 typedef struct pool_call {
@@ -348,7 +431,7 @@ static void check_ops(const tasdi_ops *ops, const char *what, const int64_t (*sh
 
 static void test_scalar_packed_kernels(void)
 {
-    static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select, NULL,
+    static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                          tasdi_scalar_wide, tasdi_scalar_narrow, tasdi_scalar_stats,
                                          TASDI_NARROW_MAX};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
@@ -451,10 +534,17 @@ static void test_decompose_backends(void)
                         if (method == 1 && c->m[0] > c->m[c->terms - 1])
                             continue; /* optimal differs for coarse-first configs */
                         size_t sl = (size_t)(m * s->term[t].width);
-                        CHECKF(memcmp(s->term[t].values, ref->term[t].values, sl * 4) == 0 &&
-                                   memcmp(s->term[t].index, ref->term[t].index, sl) == 0,
+                        float *v1 = malloc(sl * 4), *v2 = malloc(sl * 4);
+                        uint8_t *i1 = malloc(sl), *i2 = malloc(sl);
+                        CHECK_OK(tasd_series_export_term(s, t, v1, i1, (int64_t)sl));
+                        CHECK_OK(tasd_series_export_term(ref, t, v2, i2, (int64_t)sl));
+                        CHECKF(memcmp(v1, v2, sl * 4) == 0 && memcmp(i1, i2, sl) == 0,
                                "%s decompose %s method %d term %d differs",
                                tasd_backend_name(backends[bi]), cfgs[ci], method, t);
+                        free(v1);
+                        free(v2);
+                        free(i1);
+                        free(i2);
                     }
                     tasd_series_destroy(s);
                 }
@@ -600,6 +690,8 @@ int main(int argc, char **argv)
         RUN(test_configs_and_n);
         RUN(test_shapes);
         RUN(test_strides_alpha_beta);
+        RUN(test_large_n);
+        RUN(test_nonfinite_b);
         RUN(test_thread_counts);
     }
     printf("%d passed, %d failed\n", harness_passed, harness_failed);

@@ -568,6 +568,42 @@ static void test_same_result_for_any_thread_count(void)
     free(w);
 }
 
+/* tasd_series_bytes is exactly what the series holds through the hooks, and
+ * the layout is compact: values once (fp32) plus packed indices. */
+static void test_series_bytes(void)
+{
+    static const struct {
+        const char *cfg;
+        double max_per_weight;
+    } cases[] = {{"2:4", 2.3}, {"2:4+1:8", 2.9}, {"1:8", 0.7}, {"1:4", 1.2}, {"3:8+1:16", 2.4}};
+    enum { R = 200, K = 1000 };
+    float *w = malloc(sizeof(float) * R * K);
+    util_fill_random(w, R * K, 3);
+    tasd_view v = tasd_view_2d(w, TASD_F32, R, K, K);
+    CHECK(tasd_series_bytes(NULL) == 0);
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
+        util_counting_allocator a;
+        util_counting_allocator_init(&a);
+        tasd_context *ctx;
+        CHECK_OK(tasd_context_create(&a.hooks, &ctx));
+        tasd_config *c;
+        CHECK_OK(tasd_config_parse(NULL, cases[i].cfg, &c));
+        long long before = a.live_bytes;
+        tasd_series *s;
+        CHECK_OK(tasd_decompose(ctx, &v, c, TASD_GREEDY, &s));
+        size_t bytes = tasd_series_bytes(s);
+        CHECKF((long long)bytes == a.live_bytes - before, "%s: reports %zu bytes, holds %lld",
+               cases[i].cfg, bytes, a.live_bytes - before);
+        double per = (double)bytes / (R * K);
+        CHECKF(per <= cases[i].max_per_weight, "%s: %.3f bytes per weight", cases[i].cfg, per);
+        tasd_series_destroy(s);
+        CHECK(a.live_bytes == before);
+        tasd_config_destroy(c);
+        tasd_context_destroy(ctx);
+    }
+    free(w);
+}
+
 static void test_allocator_hooks_see_everything(void)
 {
     util_counting_allocator a;
@@ -620,4 +656,4 @@ TEST_MAIN(RUN(test_structure_and_stats_on_random_data); RUN(test_lossless_series
           RUN(test_zero_and_empty_matrices); RUN(test_nonfinite_rejected);
           RUN(test_bad_arguments); RUN(test_reconstruct_views_and_errors);
           RUN(test_import_round_trip); RUN(test_same_result_for_any_thread_count);
-          RUN(test_allocator_hooks_see_everything);)
+          RUN(test_allocator_hooks_see_everything); RUN(test_series_bytes);)

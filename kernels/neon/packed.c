@@ -3,15 +3,16 @@
  * Wide: lanes run along n. For each row the C strip of the panel (up to
  * TASDI_NR = 64 columns = 16 q registers, trimmed to the columns in use)
  * stays in registers across the K block and across all terms; per kept value
- * one FMA by element per 4 columns against bblk + koff * TASDI_NR, the
- * (TASDI_KC x TASDI_NR) block sitting in L1 for the whole row block.
+ * one FMA by element per 4 columns against bblk + k * TASDI_NR (k decoded
+ * from the packed indices), the (TASDI_KC x TASDI_NR) block sitting in L1
+ * for the whole row block.
  *
  * Narrow (n = 1..8): lanes run along the slots. Four slots at a time: their
  * values are one vector load; for M = 4 (2:4, 1:4) their 2-bit packed
- * indices (nidx) are decoded with a variable shift and the x they select are
+ * indices are decoded with a variable shift and the x they select are
  * taken from the window of their groups with a byte table lookup (vqtbl2q /
  * vqtbl4q), so the weights stream as 4 bytes + 2 bits per slot; other N:M
- * gather x with lane loads from the canonical byte indices. x is padded with
+ * gather x with lane loads. Runs are walked K block by K block. x is padded with
  * zeros up to ldx, so whole windows may be loaded. Two 4-lane partial sums
  * per row, reduced at the end.
  *
@@ -50,16 +51,16 @@ static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r
             const tasdi_pterm *pt = &p->term[i];
             int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
             int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
-            const float *v = pt->wval + at;   /* the row's slots of block kb, */
-            const uint8_t *ko = pt->koff + at; /* contiguous in the stream    */
+            const float *v = pt->val + at; /* the row's slots of block kb */
+            const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
             int64_t s = 0;
             if (NQ <= 4) {
                 /* 4 chains are too few to hide the FMA latency: odd slots
                  * go to a second set (a4..a7), added in at the end */
                 for (; s + 2 <= cnt; s += 2) {
                     float x0 = v[s], x1 = v[s + 1];
-                    const float *b0 = bblk + (size_t)ko[s] * TASDI_NR;
-                    const float *b1 = bblk + (size_t)ko[s + 1] * TASDI_NR;
+                    const float *b0 = bblk + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR;
+                    const float *b1 = bblk + (size_t)tasdi_slot_k(pt, w, s + 1) * TASDI_NR;
                     if (x0 != 0.0f) { /* structural zeros never multiply */
 #define FMA(i) if (NQ > i) a##i = vfmaq_n_f32(a##i, vld1q_f32(b0 + 4 * i), x0);
                         FMA(0) FMA(1) FMA(2) FMA(3)
@@ -76,7 +77,7 @@ static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r
                 float x0 = v[s];
                 if (x0 == 0.0f) /* structural zero: padding or nothing kept */
                     continue;
-                const float *b = bblk + (size_t)ko[s] * TASDI_NR;
+                const float *b = bblk + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR;
 #define FMA(i) if (NQ > i) a##i = vfmaq_n_f32(a##i, vld1q_f32(b + 4 * i), x0);
                 FOR16(FMA)
 #undef FMA
@@ -109,15 +110,15 @@ void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
         wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 16);
 }
 
-/* x of the four slots s..s+3 (any N:M). */
-static inline float32x4_t gather4(const float *x, const uint8_t *ix, int64_t s, int n,
-                                  int m)
+/* x of the four slots s..s+3 of a run (any N:M). */
+static inline float32x4_t gather4(const float *x, const tasdi_pterm *pt, const uint32_t *w,
+                                  int64_t s)
 {
     float32x4_t r = vdupq_n_f32(0.0f);
-    r = vld1q_lane_f32(x + ((s + 0) / n) * m + ix[s + 0], r, 0);
-    r = vld1q_lane_f32(x + ((s + 1) / n) * m + ix[s + 1], r, 1);
-    r = vld1q_lane_f32(x + ((s + 2) / n) * m + ix[s + 2], r, 2);
-    r = vld1q_lane_f32(x + ((s + 3) / n) * m + ix[s + 3], r, 3);
+    r = vld1q_lane_f32(x + tasdi_slot_k(pt, w, s + 0), r, 0);
+    r = vld1q_lane_f32(x + tasdi_slot_k(pt, w, s + 1), r, 1);
+    r = vld1q_lane_f32(x + tasdi_slot_k(pt, w, s + 2), r, 2);
+    r = vld1q_lane_f32(x + tasdi_slot_k(pt, w, s + 3), r, 3);
     return r;
 }
 
@@ -195,32 +196,31 @@ static float dot_14(const float *v, const uint32_t *nidx, int64_t width, const f
     return vaddvq_f32(vaddq_f32(s0, s1));
 }
 
-/* sum over the slots of row r of one term of v * x[k(slot)] */
-static float row_dot(const tasdi_pterm *pt, int64_t r, const float *x)
+/* sum over one run (cnt slots from v, index words w, x at the block start)
+ * of v * x[k(slot)] */
+static float run_dot(const tasdi_pterm *pt, const float *v, const uint32_t *w, int64_t cnt,
+                     const float *x)
 {
-    const float *v = pt->values + r * pt->width;
-    const uint8_t *ix = pt->index + r * pt->width;
-    int64_t s = 0, width = pt->width;
-    int n = pt->n, m = pt->m;
+    int64_t s = 0;
     float sum;
-    if (m == 4 && n == 2) {
-        sum = dot_24(v, pt->nidx + r * pt->chunks * pt->words, width, x, &s);
-    } else if (m == 4 && n == 1) {
-        sum = dot_14(v, pt->nidx + r * pt->chunks * pt->words, width, x, &s);
+    if (pt->m == 4 && pt->n == 2) {
+        sum = dot_24(v, w, cnt, x, &s);
+    } else if (pt->m == 4 && pt->n == 1) {
+        sum = dot_14(v, w, cnt, x, &s);
     } else {
         const float32x4_t zero = vdupq_n_f32(0.0f);
         float32x4_t s0 = zero, s1 = zero;
-        for (; s + 8 <= width; s += 8) {
+        for (; s + 8 <= cnt; s += 8) {
             float32x4_t v0 = vld1q_f32(v + s), v1 = vld1q_f32(v + s + 4);
-            float32x4_t x0 = gather4(x, ix, s, n, m), x1 = gather4(x, ix, s + 4, n, m);
+            float32x4_t x0 = gather4(x, pt, w, s), x1 = gather4(x, pt, w, s + 4);
             s0 = vfmaq_f32(s0, v0, vbslq_f32(vceqzq_f32(v0), zero, x0));
             s1 = vfmaq_f32(s1, v1, vbslq_f32(vceqzq_f32(v1), zero, x1));
         }
         sum = vaddvq_f32(vaddq_f32(s0, s1));
     }
-    for (; s < width; s++)
+    for (; s < cnt; s++)
         if (v[s] != 0.0f)
-            sum += v[s] * x[(s / n) * m + ix[s]];
+            sum += v[s] * x[tasdi_slot_k(pt, w, s)];
     return sum;
 }
 
@@ -232,7 +232,10 @@ void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1, const floa
             float acc = 0.0f;
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
-                acc += row_dot(pt, r, x + j * ldx);
+                for (int64_t kb = 0; kb < p->nkb; kb++)
+                    acc += run_dot(pt, pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r),
+                                   pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r),
+                                   tasdi_wide_cnt(pt, p->nkb, kb), x + j * ldx + kb * TASDI_KC);
             }
             y[(r - r0) * ldy + j] = acc;
         }

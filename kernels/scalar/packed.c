@@ -1,6 +1,7 @@
-/* Plain-C kernels on the packed layout (kernels/kernels.h): the executable
- * specification of the wide and narrow contracts. SIMD backends compute the
- * same sums with vectors. */
+/* Plain-C kernels on the layout (kernels/kernels.h): the executable
+ * specification of the wide and narrow contracts, and the scalar backend.
+ * A value-0 slot (padding, nothing kept) never touches B or x, so NaN/Inf
+ * that only sits where nothing was kept stays out of C. */
 #include "../kernels.h"
 
 void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
@@ -14,11 +15,12 @@ void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
             int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-            int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
-            const float *v = pt->wval + at;
-            const uint8_t *ko = pt->koff + at;
+            const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+            const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
             for (int64_t s = 0; s < cnt; s++) {
-                const float *b = bblk + (size_t)ko[s] * TASDI_NR;
+                if (v[s] == 0.0f)
+                    continue;
+                const float *b = bblk + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR;
                 for (int j = 0; j < ncols; j++)
                     t[j] += v[s] * b[j];
             }
@@ -34,16 +36,18 @@ void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
         float acc[TASDI_NARROW_MAX] = {0};
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
-            const float *v = pt->values + r * pt->width;
-            const uint32_t *w = pt->nidx + r * pt->chunks * pt->words;
-            uint32_t mask = (1u << pt->bits) - 1;
-            for (int64_t s = 0; s < pt->width; s++) {
-                int i16 = (int)(s % 16);
-                uint32_t word = w[(s / 16) * pt->words + i16 / pt->per_word];
-                int64_t idx = (word >> ((i16 % pt->per_word) * pt->bits)) & mask;
-                int64_t k = (s / pt->n) * pt->m + idx;
-                for (int j = 0; j < nx; j++)
-                    acc[j] += v[s] * x[j * ldx + k];
+            for (int64_t kb = 0; kb < p->nkb; kb++) {
+                int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
+                const float *xb = x + kb * TASDI_KC;
+                for (int64_t s = 0; s < cnt; s++) {
+                    if (v[s] == 0.0f)
+                        continue;
+                    int k = tasdi_slot_k(pt, w, s);
+                    for (int j = 0; j < nx; j++)
+                        acc[j] += v[s] * xb[j * ldx + k];
+                }
             }
         }
         for (int j = 0; j < nx; j++)

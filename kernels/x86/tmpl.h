@@ -21,20 +21,93 @@
  */
 
 #define WIDE_NV (TASDI_NR / VL)
+enum { MAXSETS = 4 };
 
-/* ---- wide kernel ---- */
+static inline __attribute__((always_inline)) int ilog2(int m)
+{
+    return m >= 32 ? 5 : m >= 16 ? 4 : m >= 8 ? 3 : m >= 4 ? 2 : 1;
+}
 
+/* acc[e][q] += v * B[k] for q < nv, the slot dealt to set e */
+#define WIDE_SLOT(e, v, brow)                                                          \
+    do {                                                                               \
+        vf b0_ = VBCAST(v);                                                            \
+        _Pragma("GCC unroll 16") for (int q = 0; q < WIDE_NV; q++) if (q < nv)         \
+            acc[e][q] = VFMA(b0_, VLOAD((brow) + q * VL), acc[e][q]);                  \
+    } while (0)
+
+/* One term's run (cnt slots of a row in this K block) with N and M known at
+ * compile time: a chunk of up to 16 slots is unrolled, so each slot's B row is
+ * a shift and a mask of an index word held in a register plus a constant
+ * offset: per slot one broadcast and nv FMAs with a memory operand, the
+ * index word loads shared by 16 slots (loads per FMA: (nv + 1) / nv). */
+static inline __attribute__((always_inline)) void
+wide_run(vf acc[MAXSETS][WIDE_NV], const float *v, const uint32_t *w, int64_t cnt,
+         const float *bblk, const int nv, const int sets, const int n, const int m)
+{
+    const int bits = ilog2(m), per_word = 32 / bits > 16 ? 16 : 32 / bits;
+    const int words = (16 + per_word - 1) / per_word;
+    const int cs = TASDI_KC / m * n < 16 ? TASDI_KC / m * n : 16;
+    const uint32_t mask = (1u << bits) - 1;
+    int64_t s = 0;
+    for (; s + cs <= cnt; s += cs, v += cs, w += words, bblk += cs / n * m * TASDI_NR) {
+        uint32_t wd[3] = {w[0], words > 1 ? w[1] : 0, words > 2 ? w[2] : 0};
+#pragma GCC unroll 16
+        for (int i = 0; i < cs; i++) {
+            uint32_t idx = (wd[i / per_word] >> (i % per_word * bits)) & mask;
+            WIDE_SLOT(i % sets, v + i, bblk + ((i / n) * m + idx) * TASDI_NR);
+        }
+    }
+    for (int i = 0; s < cnt; s++, i++) { /* short last block: < cs slots left */
+        uint32_t idx = (w[i / per_word] >> (i % per_word * bits)) & mask;
+        WIDE_SLOT(0, v + i, bblk + ((i / n) * m + idx) * TASDI_NR);
+    }
+}
+
+/* Any other N:M: the slot's k decoded at run time. */
+static inline __attribute__((always_inline)) void
+wide_run_any(vf acc[MAXSETS][WIDE_NV], const tasdi_pterm *pt, const float *v,
+             const uint32_t *w, int64_t cnt, const float *bblk, const int nv)
+{
+    for (int64_t s = 0; s < cnt; s++)
+        WIDE_SLOT(0, v + s, bblk + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR);
+}
+
+/* One term's run, N:M picked at compile time when `code` (N * 64 + M) is a
+ * constant: one of the configs below, or -1 for any other (decoded at run
+ * time). */
+#define WIDE_CODE(n, m) ((n) * 64 + (m))
+static inline __attribute__((always_inline)) void
+wide_term(vf acc[MAXSETS][WIDE_NV], const tasdi_pterm *pt, const float *v, const uint32_t *w,
+          int64_t cnt, const float *bblk, const int nv, const int sets, const int code)
+{
+    if (code > 0)
+        wide_run(acc, v, w, cnt, bblk, nv, sets, code / 64, code % 64);
+    else
+        wide_run_any(acc, pt, v, w, cnt, bblk, nv);
+}
+
+/* Rows [r0, r1) of one K block. c0, c1: the codes of a one- or two-term
+ * series known at compile time (c1 = 0: one term), or c0 = 0: any series,
+ * each term dispatched at run time. The rows' runs follow each other, so the
+ * stream pointers just advance by one run per row. */
 static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
-          float *tile, int accumulate, const int nv)
+          float *tile, int accumulate, const int nv, const int c0, const int c1)
 {
     /* With few vectors per strip (AVX-512's 4 zmm, a narrow panel, small n)
      * one accumulator per vector would wait on the FMA latency; slots are
      * then dealt round-robin to `sets` accumulator sets (<= 8 registers in
      * all), added together at the end of the block in a fixed order. */
-    enum { MAXSETS = 4 };
     const int sets = nv == 1 ? 4 : nv <= 4 ? 2 : 1;
-    for (int64_t r = r0; r < r1; r++) {
+    const tasdi_pterm *pt0 = &p->term[0];
+    const int last = kb + 1 == p->nkb;
+    const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+    const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
+    const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
+    const int64_t cnt0 = last ? pt0->last : pt0->spb, w0 = last ? pt0->wlast : pt0->wpb;
+    const int64_t cnt1 = p->terms > 1 ? (last ? p->term[1].last : p->term[1].spb) : 0;
+    for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
         float *t = tile + (r - r0) * TASDI_NR;
         vf acc[MAXSETS][WIDE_NV];
 #pragma GCC unroll 4
@@ -43,33 +116,23 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
             for (int q = 0; q < WIDE_NV; q++)
                 if (e < sets && q < nv)
                     acc[e][q] = accumulate && e == 0 ? VLOAD(t + q * VL) : VZERO();
-        {
-            /* all terms' slots of this row and K block: one contiguous run */
-            const tasdi_pterm *pt = &p->term[0];
-            int64_t cnt = tasdi_wide_run(pt, p->nkb, kb);
-            int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
-            const float *v = pt->wval + at;
-            const uint8_t *ko = pt->koff + at;
-            int64_t s = 0;
-            for (; s + 4 <= cnt; s += 4) {
-#pragma GCC unroll 4
-                for (int u = 0; u < 4; u++) {
-                    vf b0 = VBCAST(v + s + u);
-                    const float *p0 = bblk + (size_t)ko[s + u] * TASDI_NR;
-                    const int e = u % sets;
-#pragma GCC unroll 16
-                    for (int q = 0; q < WIDE_NV; q++)
-                        if (q < nv)
-                            acc[e][q] = VFMA(b0, VLOAD(p0 + q * VL), acc[e][q]);
+        /* all terms of the row accumulate into the same registers */
+        if (c0) {
+            wide_term(acc, pt0, v, w, cnt0, bblk, nv, sets, c0);
+            if (c1)
+                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, nv, sets, c1);
+        } else {
+            for (int i = 0; i < p->terms; i++) {
+                const tasdi_pterm *pt = &p->term[i];
+                int64_t dv = last ? pt->plast : pt->pspb, dw = last ? pt->pwlast : pt->pwpb;
+                int64_t cnt = last ? pt->last : pt->spb;
+                switch (WIDE_CODE(pt->n, pt->m)) {
+                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(1, 4)); break;
+                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(2, 8)); break;
+                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(4, 8)); break;
+                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(8, 8)); break;
+                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, -1); break;
                 }
-            }
-            for (; s < cnt; s++) {
-                vf b0 = VBCAST(v + s);
-                const float *p0 = bblk + (size_t)ko[s] * TASDI_NR;
-#pragma GCC unroll 16
-                for (int q = 0; q < WIDE_NV; q++)
-                    if (q < nv)
-                        acc[0][q] = VFMA(b0, VLOAD(p0 + q * VL), acc[0][q]);
             }
         }
 #pragma GCC unroll 16
@@ -85,25 +148,44 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     }
 }
 
+/* The series shapes with a straight-line row loop; others go term by term. */
+static inline __attribute__((always_inline)) void
+wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
+         float *tile, int accumulate, const int nv)
+{
+    const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
+    const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
+    if (p->terms == 1 && a == WIDE_CODE(2, 4))
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(2, 4), 0);
+    else if (p->terms == 1 && a == WIDE_CODE(1, 4))
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(1, 4), 0);
+    else if (p->terms == 1 && a == WIDE_CODE(1, 8))
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(1, 8), 0);
+    else if (a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 8))
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(2, 4), WIDE_CODE(1, 8));
+    else
+        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, 0, 0);
+}
+
 void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                const float *bblk, int ncols, float *tile, int accumulate)
 {
     int nv = (ncols + VL - 1) / VL;
     switch (nv) {
 #if WIDE_NV > 4
-    case 1: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
-    case 2: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
-    case 3: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
-    case 4: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
-    case 5: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 5); break;
-    case 6: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 6); break;
-    case 7: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 7); break;
-    default: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 8); break;
+    case 1: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
+    case 2: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
+    case 3: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
+    case 4: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
+    case 5: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 5); break;
+    case 6: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 6); break;
+    case 7: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 7); break;
+    default: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 8); break;
 #else
-    case 1: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
-    case 2: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
-    case 3: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
-    default: wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
+    case 1: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
+    case 2: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
+    case 3: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
+    default: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
 #endif
     }
 }
@@ -140,20 +222,19 @@ static inline vf fetch_perm(const float *xw, vi pos, const int ratio)
     return VBLEND_BIT(r4, VBLEND_BIT(lo2, hi2, pos, 2 * VL), pos, 4 * VL);
 }
 
-static void narrow_term_scalar(const tasdi_pterm *pt, int64_t r, const float *x,
-                               int64_t ldx, int nx, float *acc_s)
+/* N not a power of two dividing VL: one run with plain code, value-0 slots
+ * skipped. */
+static void narrow_run_scalar(const tasdi_pterm *pt, const float *v, const uint32_t *w,
+                              int64_t cnt, const float *xb, int64_t ldx, int nx,
+                              float *acc_s)
 {
-    const float *v = pt->values + r * pt->width;
-    const uint8_t *ix = pt->index + r * pt->width;
-    int64_t s = 0;
-    for (int64_t g = 0; g < pt->groups; g++)
-        for (int t = 0; t < pt->n; t++, s++) {
-            if (v[s] == 0.0f)
-                continue;
-            int64_t k = g * pt->m + ix[s];
-            for (int j = 0; j < nx; j++)
-                acc_s[j] += v[s] * x[j * ldx + k];
-        }
+    for (int64_t s = 0; s < cnt; s++) {
+        if (v[s] == 0.0f)
+            continue;
+        int k = tasdi_slot_k(pt, w, s);
+        for (int j = 0; j < nx; j++)
+            acc_s[j] += v[s] * xb[j * ldx + k];
+    }
 }
 
 #define HALVES (16 / VL) /* slot vectors per 16-slot chunk */
@@ -192,14 +273,18 @@ narrow_chunk(const tasdi_pterm *pt, const float *vals, const uint32_t *cw, const
     }
 }
 
-static inline __attribute__((always_inline)) void
-narrow_term_vec(const tasdi_pterm *pt, int64_t r, const float *x, int64_t ldx,
-                const int nx, vf *acc, const int ratio)
+/* Per-term constants of the narrow decode: which word, which shift and which
+ * window base each lane of a slot vector uses. */
+typedef struct narrow_consts {
+    vi lanes_word[HALVES], shift[HALVES], base, mask;
+    int64_t wv; /* window floats per slot vector */
+    int mode;
+} narrow_consts;
+
+static void narrow_setup(const tasdi_pterm *pt, narrow_consts *nc)
 {
     const int n = pt->n, m = pt->m;
-    const int64_t wv = (int64_t)VL * m / n; /* window floats per slot vector */
     int32_t lw[VL], ls[VL], lb[VL];
-    vi lanes_word[HALVES], shift[HALVES];
     for (int h = 0; h < HALVES; h++) {
         for (int i = 0; i < VL; i++) {
             int slot = h * VL + i; /* position inside the 16-slot chunk */
@@ -207,87 +292,117 @@ narrow_term_vec(const tasdi_pterm *pt, int64_t r, const float *x, int64_t ldx,
             ls[i] = (slot % pt->per_word) * pt->bits;
             lb[i] = (i / n) * m;
         }
-        lanes_word[h] = VI_LOADU(lw);
-        shift[h] = VI_LOADU(ls);
+        nc->lanes_word[h] = VI_LOADU(lw);
+        nc->shift[h] = VI_LOADU(ls);
     }
-    const vi base = VI_LOADU(lb), mask = VI_SET1((1 << pt->bits) - 1);
-    const float *vals = pt->values + r * pt->width;
-    const uint32_t *w = pt->nidx + r * pt->chunks * pt->words;
-    const int64_t full = pt->width / 16;
-    /* two sets of local accumulators (even / odd chunks) keep the FMA chains
-     * short and in registers */
+    nc->base = VI_LOADU(lb);
+    nc->mask = VI_SET1((1 << pt->bits) - 1);
+    nc->wv = (int64_t)VL * m / n;
+    nc->mode = narrow_mode(pt);
+}
+
+/* One term's run of a row in one K block (cnt slots), columns [0, nx) of
+ * xb (x at the block start): acc[j] += sum v * x. Even and odd chunks go to
+ * two accumulator sets while both fit the register file. */
+static inline __attribute__((always_inline)) void
+narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const float *v,
+           const uint32_t *w, int64_t cnt, const float *xb, int64_t ldx, const int nx,
+           vf *acc, const int ratio)
+{
     vf a0[TASDI_NARROW_MAX], a1[TASDI_NARROW_MAX];
 #pragma GCC unroll 8
     for (int j = 0; j < TASDI_NARROW_MAX; j++)
-        if (j < nx)
-            a0[j] = a1[j] = VZERO();
+        if (j < nx) {
+            a0[j] = acc[j];
+            a1[j] = VZERO();
+        }
     int64_t c = 0;
-    for (; c + 2 <= full; c += 2) {
-        /* stream the weights in ahead of use (they come from DRAM) */
-        PREFETCH((const char *)(vals + c * 16) + 4096);
-        PREFETCH((const char *)(vals + c * 16) + 4160);
-        narrow_chunk(pt, vals + c * 16, w + c * pt->words, x + c * HALVES * wv, ldx, nx, a0,
-                     lanes_word, shift, base, mask, wv, ratio, 16);
-        /* odd chunks into a second set only while both sets fit in the
-         * register file (16 ymm / 32 zmm) */
-        narrow_chunk(pt, vals + (c + 1) * 16, w + (c + 1) * pt->words,
-                     x + (c + 1) * HALVES * wv, ldx, nx, nx <= NARROW_SPLIT ? a1 : a0,
-                     lanes_word, shift, base, mask, wv, ratio, 16);
+    for (; (c + 2) * 16 <= cnt; c += 2) {
+        narrow_chunk(pt, v + c * 16, w + c * pt->words, xb + c * HALVES * nc->wv, ldx, nx,
+                     a0, nc->lanes_word, nc->shift, nc->base, nc->mask, nc->wv, ratio, 16);
+        narrow_chunk(pt, v + (c + 1) * 16, w + (c + 1) * pt->words,
+                     xb + (c + 1) * HALVES * nc->wv, ldx, nx, nx <= NARROW_SPLIT ? a1 : a0,
+                     nc->lanes_word, nc->shift, nc->base, nc->mask, nc->wv, ratio, 16);
     }
-    for (; c < pt->chunks; c++) {
-        int left = pt->width - c * 16 < 16 ? (int)(pt->width - c * 16) : 16;
-        narrow_chunk(pt, vals + c * 16, w + c * pt->words, x + c * HALVES * wv, ldx, nx, a0,
-                     lanes_word, shift, base, mask, wv, ratio, left);
+    for (; c * 16 < cnt; c++) {
+        int left = cnt - c * 16 < 16 ? (int)(cnt - c * 16) : 16;
+        narrow_chunk(pt, v + c * 16, w + c * pt->words, xb + c * HALVES * nc->wv, ldx, nx,
+                     a0, nc->lanes_word, nc->shift, nc->base, nc->mask, nc->wv, ratio, left);
     }
 #pragma GCC unroll 8
     for (int j = 0; j < TASDI_NARROW_MAX; j++)
         if (j < nx)
-            acc[j] = VADD(acc[j], VADD(a0[j], a1[j]));
+            acc[j] = VADD(a0[j], a1[j]);
 }
 
+#define NARROW_ROWS 32 /* rows per call at most (the framework's unit) */
+
+/* K block by K block over the rows (the layout's order: one contiguous run
+ * per block), the rows' accumulators parked in L1 between blocks. */
 static inline __attribute__((always_inline)) void
 narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
             const int nx, float *y, int64_t ldy)
 {
-    int modes[TASDI_MAX_TERMS];
+    narrow_consts nc[TASDI_MAX_TERMS];
     for (int i = 0; i < p->terms; i++)
-        modes[i] = narrow_mode(&p->term[i]);
-    for (int64_t r = r0; r < r1; r++) {
-        vf acc[TASDI_NARROW_MAX];
-        float acc_s[TASDI_NARROW_MAX];
+        narrow_setup(&p->term[i], &nc[i]);
+    vf acc[NARROW_ROWS][TASDI_NARROW_MAX];
+    float acc_s[NARROW_ROWS][TASDI_NARROW_MAX];
+    for (int64_t r = 0; r < r1 - r0; r++)
         for (int j = 0; j < TASDI_NARROW_MAX; j++) {
-            acc[j] = VZERO();
-            acc_s[j] = 0.0f;
+            acc[r][j] = VZERO();
+            acc_s[r][j] = 0.0f;
         }
-        for (int i = 0; i < p->terms; i++) {
-            const tasdi_pterm *pt = &p->term[i];
-            if (modes[i] == FETCH_SCALAR)
-                narrow_term_scalar(pt, r, x, ldx, nx, acc_s);
-            else /* columns in passes that fit the register file */
+    for (int64_t kb = 0; kb < p->nkb; kb++) {
+        const float *xb = x + kb * TASDI_KC;
+        for (int64_t r = r0; r < r1; r++) {
+            for (int i = 0; i < p->terms; i++) {
+                const tasdi_pterm *pt = &p->term[i];
+                int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
+                if (i == 0 && kb + 1 < p->nkb) { /* the next block's run of this row */
+                    const char *nv = (const char *)(pt->val +
+                                                    tasdi_wide_at(pt, p->rows, p->nkb, kb + 1, r));
+                    PREFETCH(nv);
+                    PREFETCH(nv + 64);
+                    PREFETCH(nv + 128);
+                }
+                vf *ar = acc[r - r0];
+                const int mode = nc[i].mode;
+                if (mode == FETCH_SCALAR) {
+                    narrow_run_scalar(pt, v, w, cnt, xb, ldx, nx, acc_s[r - r0]);
+                    continue;
+                }
+                /* columns in passes that fit the register file */
 #pragma GCC unroll 2
                 for (int j0 = 0; j0 < nx; j0 += NARROW_PASS) {
                     const int ns = nx - j0 < NARROW_PASS ? nx - j0 : NARROW_PASS;
-                    const float *xj = x + j0 * ldx;
-                    if (modes[i] == FETCH_GATHER)
-                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 0);
+                    const float *xj = xb + j0 * ldx;
+                    if (mode == FETCH_GATHER)
+                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 0);
                     else if (pt->m == 2 * pt->n)
-                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 2);
+                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 2);
                     else if (pt->m == pt->n)
-                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 1);
+                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 1);
                     else if (pt->m == 4 * pt->n)
-                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 4);
+                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 4);
                     else
-                        narrow_term_vec(pt, r, xj, ldx, ns, acc + j0, 8);
+                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 8);
                 }
+            }
         }
-        for (int j = 0; j < nx; j++)
-            y[(r - r0) * ldy + j] = VHSUM(acc[j]) + acc_s[j];
     }
+    for (int64_t r = r0; r < r1; r++)
+        for (int j = 0; j < nx; j++)
+            y[(r - r0) * ldy + j] = VHSUM(acc[r - r0][j]) + acc_s[r - r0][j];
 }
 
 void PFX(narrow)(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
                  int64_t ldx, int nx, float *y, int64_t ldy)
 {
+    for (; r1 - r0 > NARROW_ROWS; r0 += NARROW_ROWS, y += NARROW_ROWS * ldy)
+        PFX(narrow)(p, r0, r0 + NARROW_ROWS, x, ldx, nx, y, ldy);
     switch (nx) {
     case 1: narrow_rows(p, r0, r1, x, ldx, 1, y, ldy); break;
     case 2: narrow_rows(p, r0, r1, x, ldx, 2, y, ldy); break;

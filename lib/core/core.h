@@ -132,8 +132,6 @@ typedef struct tasdi_term {
     int n, m;
     int64_t groups;   /* ceil(cols / m) */
     int64_t width;    /* groups * n: slots per row */
-    float *values;    /* [rows][width] */
-    uint8_t *index;   /* [rows][width], index inside the group */
 } tasdi_term;
 
 struct tasd_series {
@@ -147,30 +145,32 @@ struct tasd_series {
     double input_energy;   /* ||W||^2 */
     double error_energy;   /* ||W - Wa||^2 */
     int64_t input_nonzeros;
-    /* Kernel-ready packing, built once by tasdi_series_pack(). */
+    /* The one resident layout (kernels/kernels.h, lib/core/pack.c): values
+     * and packed indices of all terms; one allocation. */
     void *packed;
     size_t packed_size;
-    int64_t cap_rows;      /* rows the arrays were allocated for (>= rows) */
+    int64_t cap_rows;      /* rows the layout was allocated for (>= rows) */
 };
 
-/* Allocate a series shell with zeroed term arrays for rows x cols. */
+/* Allocate a series of rows x cols with its layout (contents unwritten:
+ * every producer writes every row with tasdi_series_put_row). */
 tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
                                int64_t cols, const tasd_config *config,
                                tasd_method method, tasd_series **out);
-/* Make a series from tasdi_series_alloc (and tasdi_series_pack_alloc, if
- * packed) describe its first `rows` rows only, 0 <= rows <= cap_rows: a
- * reusable shell for tile-by-tile work. The canonical terms and the packed
- * layout then have `rows` rows (their contents must be rewritten, e.g. by
- * tasdi_decompose_rows_into). */
+/* Make a series from tasdi_series_alloc describe its first `rows` rows only,
+ * 0 <= rows <= cap_rows: a reusable shell for tile-by-tile work (its rows
+ * must then be rewritten, e.g. by tasdi_decompose_rows_into). */
 void tasdi_series_set_rows(tasd_series *s, int64_t rows);
-/* Build the kernel layout from the canonical terms (see lib/core/pack.c and
- * kernels/kernels.h). tasdi_series_pack = pack_alloc + pack_rows(0, rows);
- * the decomposer packs each row block right after selecting it (hot in
- * cache, in parallel). */
-tasd_status tasdi_series_pack(tasd_series *s);
-tasd_status tasdi_series_pack_alloc(tasd_series *s);
-void tasdi_series_pack_rows(tasd_series *s, int64_t r0, int64_t r1);
-void tasdi_series_unpack(tasd_series *s);
+/* The layout (lib/core/pack.c): allocate it for s->rows x s->cols and
+ * s->term[], free it. */
+tasd_status tasdi_layout_alloc(tasd_series *s);
+void tasdi_series_free_layout(tasd_series *s);
+/* Write / read row r of term i in the canonical form: term->width values
+ * and in-group indices (get_row: either output may be NULL). */
+void tasdi_series_put_row(tasd_series *s, int i, int64_t r, const float *values,
+                          const uint8_t *index);
+void tasdi_series_get_row(const tasd_series *s, int i, int64_t r, float *values,
+                          uint8_t *index);
 
 /* tasd_decompose() after its argument checks, on a validated matrix. */
 tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *w,

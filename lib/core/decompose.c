@@ -56,7 +56,7 @@ typedef struct decompose_job {
     tasd_series *s;
     const tasdi_ops *ops;
     int order[TASD_MAX_TERMS];
-    float *scratch;        /* 2 * cols floats per task */
+    float *scratch;        /* TASDI_DECOMPOSE_SCRATCH(cols) floats per task */
     int64_t ntasks, nblocks;
     double *block_energy;  /* [nblocks][2]: input, error */
     int64_t *block_nnz;    /* [nblocks] */
@@ -64,15 +64,18 @@ typedef struct decompose_job {
 } decompose_job;
 
 /* Row r of the series from src[0..cols): the terms take their elements
- * from a residual copy in `order`; the residual is left in `residual`. */
+ * from a residual copy in `order`; the residual is left in `residual`. Each
+ * term's row is selected into `tv`/`ti` (hot in L1) and written straight
+ * into the layout. */
 static void select_row(const tasdi_ops *ops, tasd_series *s, const int *order,
-                       const float *src, float *residual, int64_t r)
+                       const float *src, float *residual, float *tv, int64_t r)
 {
+    uint8_t *ti = (uint8_t *)(tv + s->cols + 32);
     memcpy(residual, src, (size_t)s->cols * sizeof *residual);
     for (int t = 0; t < s->terms; t++) {
         tasdi_term *term = &s->term[order[t]];
-        ops->select(residual, s->cols, term->n, term->m, term->values + r * term->width,
-                    term->index + r * term->width);
+        ops->select(residual, s->cols, term->n, term->m, tv, ti);
+        tasdi_series_put_row(s, order[t], r, tv, ti);
     }
 }
 
@@ -81,7 +84,7 @@ static void decompose_task(void *arg, int64_t task)
     decompose_job *job = arg;
     tasd_series *s = job->s;
     int64_t cols = s->cols;
-    float *row = job->scratch + task * 2 * cols;
+    float *row = job->scratch + task * TASDI_DECOMPOSE_SCRATCH(cols);
     float *residual = row + cols;
     const bool direct = job->w.dtype == TASD_F32 && job->w.cs == 1;
     const tasdi_stats_fn row_stats = job->ops->stats ? job->ops->stats : tasdi_scalar_stats;
@@ -102,11 +105,10 @@ static void decompose_task(void *arg, int64_t task)
                 job->bad_row[task] = r;
                 return;
             }
-            select_row(job->ops, s, job->order, src, residual, r);
+            select_row(job->ops, s, job->order, src, residual, residual + cols, r);
             int64_t unused = 0;
             err_e += row_stats(residual, cols, &unused, &finite);
         }
-        tasdi_series_pack_rows(s, b * ROW_BLOCK, r1);
         job->block_energy[2 * b] = in_e;
         job->block_energy[2 * b + 1] = err_e;
         job->block_nnz[b] = nnz;
@@ -147,18 +149,13 @@ tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *
     if (st)
         return st;
     job.s = s;
-    st = tasdi_series_pack_alloc(s);
-    if (st) {
-        tasd_series_destroy(s);
-        return st;
-    }
     term_order(config, method, job.order);
     job.nblocks = (s->rows + ROW_BLOCK - 1) / ROW_BLOCK;
     job.ntasks = tasdi_threads(ctx);
     if (job.ntasks > job.nblocks)
         job.ntasks = job.nblocks > 0 ? job.nblocks : 1;
     size_t scratch_floats = 0;
-    if (!tasdi_mul_size((size_t)job.ntasks * 2, (size_t)s->cols, &scratch_floats)) {
+    if (!tasdi_mul_size((size_t)job.ntasks, TASDI_DECOMPOSE_SCRATCH(s->cols), &scratch_floats)) {
         tasd_series_destroy(s);
         return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_decompose: scratch size overflows");
     }
@@ -203,17 +200,12 @@ void tasdi_decompose_rows_into(const tasdi_ops *ops, const tasdi_matrix *w,
     term_order(s->config, s->method, order);
     float *row = scratch, *residual = scratch + s->cols;
     const bool direct = w->dtype == TASD_F32 && w->cs == 1;
-    /* pack each block right after selecting it, while it is in cache */
-    for (int64_t b0 = 0; b0 < s->rows; b0 += ROW_BLOCK) {
-        int64_t b1 = b0 + ROW_BLOCK < s->rows ? b0 + ROW_BLOCK : s->rows;
-        for (int64_t r = b0; r < b1; r++) {
-            const float *src = row;
-            if (direct)
-                src = (const float *)(const void *)w->data + (r0 + r) * w->rs;
-            else
-                tasdi_matrix_load_row(w, r0 + r, row);
-            select_row(ops, s, order, src, residual, r);
-        }
-        tasdi_series_pack_rows(s, b0, b1);
+    for (int64_t r = 0; r < s->rows; r++) {
+        const float *src = row;
+        if (direct)
+            src = (const float *)(const void *)w->data + (r0 + r) * w->rs;
+        else
+            tasdi_matrix_load_row(w, r0 + r, row);
+        select_row(ops, s, order, src, residual, residual + s->cols, r);
     }
 }

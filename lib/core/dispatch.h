@@ -6,15 +6,12 @@
 #include "core.h"
 #include "../../kernels/kernels.h"
 
-/* The kernels of one backend. A backend provides either the canonical-layout
- * term_gemm (the scalar reference) or the packed wide + narrow kernels (SIMD
- * backends); when wide is non-NULL the framework uses the packed path. */
+/* The kernels of one backend (the scalar one runs the plain-C kernels). */
 struct tasdi_ops {
     tasd_backend id;
     tasdi_select_fn select;
-    tasdi_term_gemm_fn term_gemm; /* canonical layout, or NULL   */
-    tasdi_wide_fn wide;           /* packed layout, or NULL      */
-    tasdi_narrow_fn narrow;       /* packed layout, or NULL      */
+    tasdi_wide_fn wide;
+    tasdi_narrow_fn narrow;
     tasdi_stats_fn stats;         /* NULL: tasdi_scalar_stats    */
     int narrow_max;               /* n <= this runs narrow (<= TASDI_NARROW_MAX) */
 };
@@ -36,13 +33,16 @@ tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
                                const tasdi_matrix *b, float beta,
                                const tasdi_matrix *c);
 
+/* Floats of scratch the decomposer needs per thread for rows of `cols`:
+ * the row, its residual, and one term's canonical row (values + indices). */
+#define TASDI_DECOMPOSE_SCRATCH(cols) (4 * (size_t)(cols) + 64)
+
 /* Decompose rows [r0, r0 + s->rows) of the f32 matrix w (finite: not
- * checked) into the existing series shell s (from tasdi_series_alloc +
- * tasdi_series_pack_alloc with w->cols columns; its config and method are
- * used), on the calling thread, without allocating. scratch holds
- * 2 * w->cols floats. Rewrites the canonical terms and the packed layout of
- * all s->rows rows with exactly the values tasdi_decompose_matrix gives for
- * those rows; the stats fields are left alone. */
+ * checked) into the existing series shell s (from tasdi_series_alloc with
+ * w->cols columns; its config and method are used), on the calling thread,
+ * without allocating. scratch holds TASDI_DECOMPOSE_SCRATCH(w->cols) floats.
+ * Rewrites all s->rows rows with exactly the values tasdi_decompose_matrix
+ * gives for those rows; the stats fields are left alone. */
 void tasdi_decompose_rows_into(const tasdi_ops *ops, const tasdi_matrix *w,
                                int64_t r0, tasd_series *s, float *scratch);
 /* ---- prepacked B ----
@@ -59,6 +59,7 @@ struct tasdi_bpack {
     int64_t nkb, panels;     /* ceil(K / TASDI_KC), ceil(n / TASDI_NR) */
     float *p;
     size_t bytes;
+    bool finite;             /* no NaN/Inf: the SIMD kernels may run */
 };
 
 _Static_assert(TASDI_NARROW_MAX <= TASDI_NR,

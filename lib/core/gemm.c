@@ -12,66 +12,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
-/* Rows per task chunk: fixed, so results never depend on the thread count. */
-#define GEMM_ROW_BLOCK 16
-
-typedef struct gemm_job {
-    const tasd_series *s;
-    const tasdi_ops *ops;
-    tasdi_matrix b, c;
-    const tasdi_bpack *bp;   /* non-NULL: B read from these panels, not b */
-    float alpha, beta;
-    int64_t nblocks, ntasks;
-} gemm_job;
-
-static void scale_rows(const gemm_job *job, int64_t r0, int64_t r1)
-{
-    float *c = (float *)(uintptr_t)job->c.data;
-    for (int64_t r = r0; r < r1; r++) {
-        float *row = c + r * job->c.rs;
-        if (job->beta == 0.0f) {
-            for (int64_t j = 0; j < job->c.cols; j++)
-                row[j * job->c.cs] = 0.0f;
-        } else if (job->beta != 1.0f) {
-            for (int64_t j = 0; j < job->c.cols; j++)
-                row[j * job->c.cs] *= job->beta;
-        }
-    }
-}
-
-static void gemm_task(void *arg, int64_t task)
-{
-    const gemm_job *job = arg;
-    const tasd_series *s = job->s;
-    for (int64_t blk = task; blk < job->nblocks; blk += job->ntasks) {
-        int64_t r0 = blk * GEMM_ROW_BLOCK;
-        int64_t r1 = r0 + GEMM_ROW_BLOCK < s->rows ? r0 + GEMM_ROW_BLOCK : s->rows;
-        scale_rows(job, r0, r1);
-        if (job->alpha == 0.0f || s->cols == 0)
-            continue;
-        tasdi_term_gemm_fn fn = job->ops->term_gemm ? job->ops->term_gemm
-                                                    : tasdi_scalar_term_gemm;
-        float *c = (float *)(uintptr_t)job->c.data;
-        for (int i = 0; i < s->terms; i++) {
-            const tasdi_term *t = &s->term[i];
-            if (!job->bp) {
-                fn(t->values, t->index, t->width, t->n, t->m, r0, r1,
-                   (const float *)(uintptr_t)job->b.data, job->b.rs, job->b.cs,
-                   job->b.cols, job->alpha, c, job->c.rs, job->c.cs);
-                continue;
-            }
-            /* Panel by panel: every element of C still sums the same
-             * products in the same order. */
-            for (int64_t panel = 0; panel < job->bp->panels; panel++) {
-                int64_t j0 = panel * TASDI_NR;
-                int64_t nj = job->c.cols - j0 < TASDI_NR ? job->c.cols - j0 : TASDI_NR;
-                fn(t->values, t->index, t->width, t->n, t->m, r0, r1,
-                   tasdi_bpack_panel(job->bp, panel), TASDI_NR, 1, nj, job->alpha,
-                   c + j0 * job->c.cs, job->c.rs, job->c.cs);
-            }
-        }
-    }
-}
+/* B packing splits over at most this many tasks (each reports NaN/Inf). */
+#define BPACK_MAX_TASKS 64
 
 tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
                       const tasd_view *bv, float beta, const tasd_view *cv)
@@ -79,8 +21,9 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
     if (!s || !bv || !cv)
         return tasdi_fail(TASD_ERR_NULL_POINTER,
                           "tasd_gemm: series, b and c must not be NULL");
-    gemm_job job;
-    memset(&job, 0, sizeof job);
+    struct {
+        tasdi_matrix b, c;
+    } job;
     tasd_status st = tasdi_matrix_from_view(bv, "tasd_gemm: b", &job.b);
     if (st)
         return st;
@@ -106,7 +49,7 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
     return tasdi_gemm_run(ctx, alpha, s, &job.b, beta, &job.c);
 }
 
-/* ---- packed path (SIMD backends) ---- */
+/* ---- the layout's kernels ---- */
 
 #define WIDE_ROW_BLOCK 64    /* rows per wide unit: tile = 64 x TASDI_NR floats */
 #define NARROW_ROW_BLOCK 32  /* rows per narrow unit */
@@ -119,6 +62,8 @@ typedef struct packed_job {
     float alpha, beta;
     int64_t ntasks, nunits;
     const tasdi_bpack *bp;   /* wide: B panels */
+    tasdi_wide_fn wide;      /* the backend's, or the plain-C one for a */
+    tasdi_narrow_fn narrow;  /* B with NaN/Inf (value-0 slots skipped)  */
     float *xpack;            /* narrow: x [n][ldx] */
     int64_t ldx;
     float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
@@ -167,18 +112,20 @@ typedef struct bpack_job {
     tasdi_matrix b;
     tasdi_bpack *bp;
     int64_t ntasks;
+    int bad[BPACK_MAX_TASKS]; /* per task: saw NaN/Inf */
 } bpack_job;
 
 /* Pack B into panels: p[panel][k][NR], zero past n and past K. The units of
  * this phase are (panel, K block) pairs. */
 static void pack_b_task(void *arg, int64_t task)
 {
-    const bpack_job *job = arg;
+    bpack_job *job = arg;
     const tasdi_bpack *bp = job->bp;
     const int64_t nkb = bp->nkb, K = job->b.rows, n = job->b.cols;
     int64_t units = bp->panels * nkb;
     int64_t u0 = task * units / job->ntasks, u1 = (task + 1) * units / job->ntasks;
     const float *b = (const float *)(const void *)job->b.data;
+    int bad = 0;
     for (int64_t u = u0; u < u1; u++) {
         int64_t panel = u / nkb, kb = u % nkb;
         float *dst = bp->p + (panel * nkb + kb) * TASDI_KC * TASDI_NR;
@@ -199,8 +146,15 @@ static void pack_b_task(void *arg, int64_t task)
             }
             for (; j < TASDI_NR; j++)
                 d[j] = 0.0f;
+            /* x - x is 0 for finite x, NaN for NaN/Inf: one branch-free
+             * check per row while the row is in L1 */
+            float z = 0.0f;
+            for (j = 0; j < TASDI_NR; j++)
+                z += d[j] - d[j];
+            bad |= z != 0.0f;
         }
     }
+    job->bad[task] = bad;
 }
 
 /* Allocate bp's panels for an f32 matrix b and fill them (in parallel on
@@ -230,10 +184,15 @@ static tasd_status bpack_build(const tasd_context *ctx, const tasd_allocator *a,
     /* Packing B is a copy: below ~1 MB it is cheaper than a fork/join. */
     int64_t threads = tasdi_threads(ctx), units = bp->panels * bp->nkb;
     job.ntasks = threads < units ? threads : units;
+    if (job.ntasks > BPACK_MAX_TASKS)
+        job.ntasks = BPACK_MAX_TASKS;
     if ((int64_t)floats < ((int64_t)1 << 18))
         job.ntasks = 1;
     if (job.ntasks > 0)
         tasdi_parallel(ctx, job.ntasks, pack_b_task, &job);
+    bp->finite = true;
+    for (int64_t t = 0; t < job.ntasks; t++)
+        bp->finite = bp->finite && !job.bad[t];
     return TASD_OK;
 }
 
@@ -293,7 +252,7 @@ static void wide_task(void *arg, int64_t task)
                 int64_t j0 = panel * TASDI_NR;
                 int ncols = (int)(bp->cols - j0 < TASDI_NR ? bp->cols - j0 : TASDI_NR);
                 const float *bb = tasdi_bpack_panel(bp, panel) + kb * TASDI_KC * TASDI_NR;
-                job->ops->wide(p, r0, r1, kb, bb, ncols,
+                job->wide(p, r0, r1, kb, bb, ncols,
                                tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR, kb > 0);
             }
         for (int64_t panel = pan0; panel < pan1; panel++) {
@@ -314,8 +273,7 @@ static void narrow_task(void *arg, int64_t task)
     for (int64_t u; (u = next_unit(job)) < job->nunits;) {
         int64_t r0 = u * NARROW_ROW_BLOCK;
         int64_t r1 = r0 + NARROW_ROW_BLOCK < p->rows ? r0 + NARROW_ROW_BLOCK : p->rows;
-        job->ops->narrow(p, r0, r1, job->xpack, job->ldx, (int)job->b.cols, y,
-                         TASDI_NARROW_MAX);
+        job->narrow(p, r0, r1, job->xpack, job->ldx, (int)job->b.cols, y, TASDI_NARROW_MAX);
         store_c(job, r0, r1, 0, job->b.cols, y, TASDI_NARROW_MAX);
     }
 }
@@ -336,20 +294,24 @@ static tasd_status run_narrow(const tasd_context *ctx, packed_job *job)
     const tasdi_packed *p = job->p;
     const int64_t n = job->b.cols, K = job->b.rows;
     size_t xfloats;
-    job->ldx = (K + TASDI_XPAD - 1) / TASDI_XPAD * TASDI_XPAD;
+    job->ldx = (K + TASDI_KC - 1) / TASDI_KC * TASDI_KC + TASDI_XPAD;
     if (!tasdi_mul_size((size_t)job->ldx, (size_t)n, &xfloats))
         return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm: x panel size overflows");
     job->xpack = tasdi_alloc(a, xfloats * sizeof(float));
     if (!job->xpack)
         return TASD_ERR_OUT_OF_MEMORY;
     const float *b = (const float *)(const void *)job->b.data;
+    float z = 0.0f;
     for (int64_t j = 0; j < n; j++) {
         float *x = job->xpack + j * job->ldx;
-        for (int64_t k = 0; k < K; k++)
+        for (int64_t k = 0; k < K; k++) {
             x[k] = b[k * job->b.rs + j * job->b.cs];
+            z += x[k] - x[k]; /* NaN once any x is NaN or Inf */
+        }
         for (int64_t k = K; k < job->ldx; k++)
             x[k] = 0.0f;
     }
+    job->narrow = z == 0.0f ? job->ops->narrow : tasdi_scalar_narrow;
     job->nunits = (p->rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
     atomic_init(&job->next, 0);
     int64_t threads = tasdi_threads(ctx);
@@ -366,6 +328,7 @@ static tasd_status run_wide(const tasd_context *ctx, packed_job *job)
     const tasdi_packed *p = job->p;
     int64_t threads = tasdi_threads(ctx);
     atomic_init(&job->next, 0);
+    job->wide = job->bp->finite ? job->ops->wide : tasdi_scalar_wide;
     job->nunits = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
                   ((job->bp->panels + WIDE_PANELS - 1) / WIDE_PANELS);
     job->ntasks = threads < job->nunits ? threads : job->nunits;
@@ -388,27 +351,15 @@ tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
     return tasdi_gemm_run_ops(ctx, ops, alpha, s, b, beta, c);
 }
 
-/* The canonical-layout path (scalar backend, unpacked series, alpha 0):
- * B from b, or from bp's panels when bp is not NULL. */
-static void run_canonical(const tasd_context *ctx, const tasdi_ops *ops, float alpha,
-                          const tasd_series *s, const tasdi_matrix *b,
-                          const tasdi_bpack *bp, float beta, const tasdi_matrix *c)
+/* alpha == 0 or K == 0: C = beta * C (C not read when beta == 0). */
+static void scale_c(const tasdi_matrix *c, float beta)
 {
-    gemm_job job;
-    memset(&job, 0, sizeof job);
-    job.ops = ops;
-    job.s = s;
-    if (b)
-        job.b = *b;
-    job.bp = bp;
-    job.c = *c;
-    job.alpha = alpha;
-    job.beta = beta;
-    job.nblocks = (s->rows + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
-    job.ntasks = tasdi_threads(ctx);
-    if (job.ntasks > job.nblocks)
-        job.ntasks = job.nblocks;
-    tasdi_parallel(ctx, job.ntasks, gemm_task, &job);
+    float *base = (float *)(uintptr_t)c->data;
+    for (int64_t r = 0; r < c->rows; r++)
+        for (int64_t j = 0; j < c->cols; j++) {
+            float *e = base + r * c->rs + j * c->cs;
+            *e = beta == 0.0f ? 0.0f : *e * beta;
+        }
 }
 
 static void packed_job_init(packed_job *pj, const tasdi_ops *ops, float alpha,
@@ -429,7 +380,7 @@ tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
 {
     if (s->rows == 0 || b->cols == 0)
         return TASD_OK;
-    if (ops->wide && s->packed && alpha != 0.0f && s->cols > 0) {
+    if (alpha != 0.0f && s->cols > 0) {
         packed_job pj;
         packed_job_init(&pj, ops, alpha, s, beta, c);
         pj.b = *b;
@@ -444,7 +395,7 @@ tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
         bpack_release(&bp);
         return st;
     }
-    run_canonical(ctx, ops, alpha, s, b, NULL, beta, c);
+    scale_c(c, beta);
     return TASD_OK;
 }
 
@@ -463,7 +414,7 @@ tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
                           (long long)bp->cols, (long long)c->rows, (long long)c->cols);
     if (s->rows == 0 || bp->cols == 0)
         return TASD_OK;
-    if (ops->wide && s->packed && alpha != 0.0f && s->cols > 0) {
+    if (alpha != 0.0f && s->cols > 0) {
         packed_job pj;
         packed_job_init(&pj, ops, alpha, s, beta, c);
         /* b.cols is what the kernels' callers read for n; the narrow path
@@ -475,6 +426,6 @@ tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
         pj.bp = bp;
         return run_wide(ctx, &pj);
     }
-    run_canonical(ctx, ops, alpha, s, NULL, bp, beta, c);
+    scale_c(c, beta);
     return TASD_OK;
 }

@@ -24,7 +24,7 @@ typedef struct act_job {
     int64_t ntiles, ntasks;
     int inner_parallel;    /* tiles in turn, each GEMM on ctx's threads */
     tasd_series **shell;   /* [ntasks] */
-    float *scratch;        /* [ntasks][2 * a.cols] */
+    float *scratch;        /* [ntasks][TASDI_DECOMPOSE_SCRATCH(a.cols)] */
     tasdi_task_error *err; /* [ntasks] */
     atomic_llong next;     /* next tile to hand out */
 } act_job;
@@ -33,7 +33,7 @@ static void act_task(void *arg, int64_t task)
 {
     act_job *job = arg;
     tasd_series *s = job->shell[task];
-    float *scratch = job->scratch + task * 2 * job->a.cols;
+    float *scratch = job->scratch + task * TASDI_DECOMPOSE_SCRATCH(job->a.cols);
     const tasd_context *gctx = job->inner_parallel ? job->ctx : &job->serial;
     for (int64_t t; (t = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed)) <
                     job->ntiles;) {
@@ -82,7 +82,7 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
     int64_t shell_rows = a->rows < ACT_TILE ? a->rows : ACT_TILE;
     size_t scratch_floats;
     tasd_status st = TASD_OK;
-    if (!tasdi_mul_size((size_t)job.ntasks * 2, (size_t)a->cols, &scratch_floats))
+    if (!tasdi_mul_size((size_t)job.ntasks, TASDI_DECOMPOSE_SCRATCH(a->cols), &scratch_floats))
         return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm_act: scratch size overflows");
     job.err = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasdi_task_error));
     job.shell = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasd_series *));
@@ -93,8 +93,6 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
     }
     for (int64_t i = 0; i < job.ntasks && !st; i++) {
         st = tasdi_series_alloc(al, shell_rows, a->cols, config, method, &job.shell[i]);
-        if (!st)
-            st = tasdi_series_pack_alloc(job.shell[i]);
     }
     if (st)
         goto done;

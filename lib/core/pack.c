@@ -1,8 +1,8 @@
-/* Kernel-ready packing of a series, built once when the series is created
- * (decompose, import, load). The layout is documented in kernels/kernels.h
- * and docs/design.md ("Kernel layout"). One allocation holds the
- * tasdi_packed header and, per term, the koff and nidx arrays; the canonical
- * values and indices are shared with the series, not copied. */
+/* The one resident layout of a series (kernels/kernels.h, docs/design.md
+ * "Kernel layout"): values once, fp32, K-block major with all terms of a row
+ * interleaved; indices once, bit-packed in the same order. Producers write
+ * canonical rows into it (tasdi_series_put_row); the canonical view is read
+ * back a row at a time (tasdi_series_get_row). */
 #include "dispatch.h"
 
 #include <string.h>
@@ -20,127 +20,20 @@ static int log2i(int m)
     return b;
 }
 
-_Static_assert(TASDI_KC <= 256 && TASDI_KC % TASD_MAX_M == 0,
-               "koff is one byte and a K block holds whole groups");
+_Static_assert(TASDI_KC % TASD_MAX_M == 0, "a K block holds whole groups");
 
-/* k offsets of one K block's slots: slot q sits at (q / n) * m + index.
- * Inlined with a constant n for the common cases. */
-static inline __attribute__((always_inline)) void
-koff_run(uint8_t *ko, const uint8_t *ix, int64_t cnt, const int n, int m)
+tasd_status tasdi_layout_alloc(tasd_series *s)
 {
-    int base = 0;
-    for (int64_t q = 0; q < cnt; q += n, base += m)
-        for (int j = 0; j < n; j++)
-            ko[q + j] = (uint8_t)(base + ix[q + j]);
-}
-
-/* One row's nidx words; bits is a constant where inlined. */
-static inline __attribute__((always_inline)) void
-nidx_row(uint32_t *w, const uint8_t *ix, int64_t width, int64_t chunks, const int bits)
-{
-    const int per_word = 32 / bits > 16 ? 16 : 32 / bits;
-    const int words = (16 + per_word - 1) / per_word;
-    int64_t c = 0;
-    for (; (c + 1) * 16 <= width; c++) { /* full chunks */
-        const uint8_t *ci = ix + c * 16;
-        for (int wd = 0; wd < words; wd++) {
-            uint32_t acc = 0;
-            int i0 = wd * per_word, i1 = i0 + per_word < 16 ? i0 + per_word : 16;
-            for (int i = i0; i < i1; i++)
-                acc |= (uint32_t)ci[i] << ((i - i0) * bits);
-            w[c * words + wd] = acc;
-        }
-    }
-    for (; c < chunks; c++) { /* the short last chunk, zero filled */
-        const uint8_t *ci = ix + c * 16;
-        int cnt = (int)(width - c * 16);
-        for (int wd = 0; wd < words; wd++) {
-            uint32_t acc = 0;
-            int i0 = wd * per_word, i1 = i0 + per_word < cnt ? i0 + per_word : cnt;
-            for (int i = i0; i < i1; i++)
-                acc |= (uint32_t)ci[i] << ((i - i0) * bits);
-            w[c * words + wd] = acc;
-        }
-    }
-}
-
-static void pack_term(tasdi_pterm *pt, int64_t rows, int64_t nkb, int64_t r0, int64_t r1)
-{
-    uint8_t *koff = (uint8_t *)(uintptr_t)pt->koff;
-    float *wval = (float *)(uintptr_t)pt->wval;
-    uint32_t *nidx = (uint32_t *)(uintptr_t)pt->nidx;
-    const int n = pt->n, m = pt->m;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *ix = pt->index + r * pt->width;
-        const float *v = pt->values + r * pt->width;
-        /* wide stream: K-block major; koff = k inside the block */
-        int64_t s = 0;
-        for (int64_t kb = 0; kb < nkb; kb++) {
-            int64_t cnt = tasdi_wide_cnt(pt, nkb, kb), at = tasdi_wide_at(pt, rows, nkb, kb, r);
-            memcpy(wval + at, v + s, (size_t)cnt * sizeof(float));
-            switch (n) {
-            case 1: koff_run(koff + at, ix + s, cnt, 1, m); break;
-            case 2: koff_run(koff + at, ix + s, cnt, 2, m); break;
-            case 4: koff_run(koff + at, ix + s, cnt, 4, m); break;
-            default: koff_run(koff + at, ix + s, cnt, n, m); break;
-            }
-            s += cnt;
-        }
-        /* nidx: chunks of 16 slots, bits each, per_word per uint32 */
-        uint32_t *w = nidx + r * pt->chunks * pt->words;
-        switch (pt->bits) {
-        case 1: nidx_row(w, ix, pt->width, pt->chunks, 1); break;
-        case 2: nidx_row(w, ix, pt->width, pt->chunks, 2); break;
-        case 3: nidx_row(w, ix, pt->width, pt->chunks, 3); break;
-        case 4: nidx_row(w, ix, pt->width, pt->chunks, 4); break;
-        default: nidx_row(w, ix, pt->width, pt->chunks, 5); break;
-        }
-    }
-}
-
-tasd_status tasdi_series_pack_alloc(tasd_series *s)
-{
-    s->packed = NULL;
-    s->packed_size = 0;
-    size_t nidx_bytes[TASD_MAX_TERMS], all_slots = 0;
-    size_t total = round64(sizeof(tasdi_packed));
+    tasdi_packed hdr;
+    memset(&hdr, 0, sizeof hdr);
+    hdr.rows = s->rows;
+    hdr.cols = s->cols;
+    hdr.nkb = (s->cols + TASDI_KC - 1) / TASDI_KC;
+    hdr.terms = s->terms;
+    int64_t tspb = 0, tlast = 0, twpb = 0, twlast = 0;
     for (int i = 0; i < s->terms; i++) {
         const tasdi_term *t = &s->term[i];
-        int bits = log2i(t->m) > 0 ? log2i(t->m) : 1;
-        int per_word = 32 / bits > 16 ? 16 : 32 / bits;
-        int words = (16 + per_word - 1) / per_word;
-        size_t slots, chunk_words;
-        if (!tasdi_mul_size((size_t)s->rows, (size_t)t->width, &slots) ||
-            !tasdi_mul_size((size_t)s->rows,
-                            (size_t)((t->width + 15) / 16) * (size_t)words, &chunk_words) ||
-            slots > SIZE_MAX / 16 || chunk_words > SIZE_MAX / 16 ||
-            all_slots + slots > SIZE_MAX / 16)
-            return tasdi_fail(TASD_ERR_OVERFLOW, "packing a %lld x %lld series overflows",
-                              (long long)s->rows, (long long)s->cols);
-        all_slots += slots;
-        nidx_bytes[i] = round64(chunk_words * sizeof(uint32_t));
-        total += nidx_bytes[i];
-    }
-    const size_t wval_bytes = round64(all_slots * sizeof(float)), koff_bytes = round64(all_slots);
-    total += wval_bytes + koff_bytes;
-    char *mem = tasdi_alloc_lasting(&s->allocator, total);
-    if (!mem)
-        return TASD_ERR_OUT_OF_MEMORY;
-    tasdi_packed *p = (tasdi_packed *)(void *)mem;
-    memset(p, 0, sizeof *p);
-    p->rows = s->rows;
-    p->cols = s->cols;
-    p->nkb = (s->cols + TASDI_KC - 1) / TASDI_KC;
-    p->terms = s->terms;
-    char *at = mem + round64(sizeof(tasdi_packed));
-    const float *wval = (const float *)(void *)at;
-    at += wval_bytes;
-    const uint8_t *koff = (const uint8_t *)(void *)at;
-    at += koff_bytes;
-    int64_t tspb = 0, tlast = 0;
-    for (int i = 0; i < s->terms; i++) {
-        const tasdi_term *t = &s->term[i];
-        tasdi_pterm *pt = &p->term[i];
+        tasdi_pterm *pt = &hdr.term[i];
         pt->n = t->n;
         pt->m = t->m;
         pt->bits = log2i(t->m) > 0 ? log2i(t->m) : 1;
@@ -150,45 +43,106 @@ tasd_status tasdi_series_pack_alloc(tasd_series *s)
         pt->groups = t->groups;
         pt->width = t->width;
         pt->spb = (int64_t)(TASDI_KC / t->m) * t->n;
-        pt->chunks = (t->width + 15) / 16;
-        pt->last = t->width - (p->nkb > 0 ? p->nkb - 1 : 0) * pt->spb;
+        pt->last = t->width - (hdr.nkb > 0 ? hdr.nkb - 1 : 0) * pt->spb;
+        pt->wpb = (pt->spb + 15) / 16 * pt->words;
+        pt->wlast = (pt->last + 15) / 16 * pt->words;
         pt->pspb = tspb;
         pt->plast = tlast;
+        pt->pwpb = twpb;
+        pt->pwlast = twlast;
         tspb += pt->spb;
         tlast += pt->last;
-        pt->values = t->values;
-        pt->index = t->index;
-        pt->wval = wval;
-        pt->koff = koff;
-        pt->nidx = (const uint32_t *)(void *)at;
-        at += nidx_bytes[i];
+        twpb += pt->wpb;
+        twlast += pt->wlast;
     }
+    /* slots and words of all rows: (nkb - 1) full blocks + the last */
+    size_t slots = 0, words = 0;
+    if (hdr.nkb > 0 &&
+        (!tasdi_mul_size((size_t)s->rows, (size_t)((hdr.nkb - 1) * tspb + tlast), &slots) ||
+         !tasdi_mul_size((size_t)s->rows, (size_t)((hdr.nkb - 1) * twpb + twlast), &words) ||
+         slots > SIZE_MAX / 16 || words > SIZE_MAX / 16))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "a %lld x %lld series overflows",
+                          (long long)s->rows, (long long)s->cols);
+    const size_t head = round64(sizeof(tasdi_packed));
+    const size_t vbytes = round64(slots * sizeof(float));
+    const size_t total = head + vbytes + round64(words * sizeof(uint32_t));
+    char *mem = tasdi_alloc_lasting(&s->allocator, total);
+    if (!mem)
+        return TASD_ERR_OUT_OF_MEMORY;
     for (int i = 0; i < s->terms; i++) {
-        p->term[i].tspb = tspb;
-        p->term[i].tlast = tlast;
+        hdr.term[i].tspb = tspb;
+        hdr.term[i].tlast = tlast;
+        hdr.term[i].twpb = twpb;
+        hdr.term[i].twlast = twlast;
+        hdr.term[i].val = (const float *)(void *)(mem + head);
+        hdr.term[i].idx = (const uint32_t *)(void *)(mem + head + vbytes);
     }
-    s->packed = p;
+    memcpy(mem, &hdr, sizeof hdr);
+    s->packed = (tasdi_packed *)(void *)mem;
     s->packed_size = total;
     return TASD_OK;
 }
 
-void tasdi_series_pack_rows(tasd_series *s, int64_t r0, int64_t r1)
+/* Pack the in-group indices of one run of cnt slots into chunks of 16;
+ * bits is a constant where inlined. */
+static inline __attribute__((always_inline)) void
+put_run(uint32_t *w, const uint8_t *ix, int64_t cnt, const int bits)
 {
-    tasdi_packed *p = s->packed;
-    for (int i = 0; i < p->terms; i++)
-        pack_term(&p->term[i], p->rows, p->nkb, r0, r1);
+    const int per_word = 32 / bits > 16 ? 16 : 32 / bits;
+    for (int64_t c = 0; c * 16 < cnt; c++) {
+        const uint8_t *ci = ix + c * 16;
+        int left = cnt - c * 16 < 16 ? (int)(cnt - c * 16) : 16;
+        for (int i0 = 0; i0 < 16; i0 += per_word) {
+            uint32_t acc = 0;
+            for (int i = i0; i < i0 + per_word && i < left; i++)
+                acc |= (uint32_t)ci[i] << ((i - i0) * bits);
+            *w++ = acc;
+        }
+    }
 }
 
-tasd_status tasdi_series_pack(tasd_series *s)
+void tasdi_series_put_row(tasd_series *s, int i, int64_t r, const float *v,
+                          const uint8_t *ix)
 {
-    tasd_status st = tasdi_series_pack_alloc(s);
-    if (st)
-        return st;
-    tasdi_series_pack_rows(s, 0, s->rows);
-    return TASD_OK;
+    const tasdi_packed *p = s->packed;
+    const tasdi_pterm *pt = &p->term[i];
+    float *val = (float *)(uintptr_t)pt->val;
+    uint32_t *idx = (uint32_t *)(uintptr_t)pt->idx;
+    int64_t at = 0;
+    for (int64_t kb = 0; kb < p->nkb; kb++) {
+        int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+        memcpy(val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r), v + at,
+               (size_t)cnt * sizeof(float));
+        uint32_t *w = idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
+        switch (pt->bits) {
+        case 1: put_run(w, ix + at, cnt, 1); break;
+        case 2: put_run(w, ix + at, cnt, 2); break;
+        case 3: put_run(w, ix + at, cnt, 3); break;
+        case 4: put_run(w, ix + at, cnt, 4); break;
+        default: put_run(w, ix + at, cnt, 5); break;
+        }
+        at += cnt;
+    }
 }
 
-void tasdi_series_unpack(tasd_series *s)
+void tasdi_series_get_row(const tasd_series *s, int i, int64_t r, float *v, uint8_t *ix)
+{
+    const tasdi_packed *p = s->packed;
+    const tasdi_pterm *pt = &p->term[i];
+    int64_t at = 0;
+    for (int64_t kb = 0; kb < p->nkb; kb++) {
+        int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+        const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
+        if (v)
+            memcpy(v + at, pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r),
+                   (size_t)cnt * sizeof(float));
+        for (int64_t q = 0; ix && q < cnt; q++)
+            ix[at + q] = (uint8_t)(tasdi_slot_k(pt, w, q) - (q / pt->n) * pt->m);
+        at += cnt;
+    }
+}
+
+void tasdi_series_free_layout(tasd_series *s)
 {
     tasdi_free(&s->allocator, s->packed, s->packed_size);
     s->packed = NULL;

@@ -4,11 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-static size_t term_bytes(const tasd_series *s, const tasdi_term *t, size_t elem)
-{
-    return (size_t)s->cap_rows * (size_t)t->width * elem;
-}
-
 tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
                                int64_t cols, const tasd_config *config,
                                tasd_method method, tasd_series **out)
@@ -31,18 +26,14 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
         t->groups = (cols + t->m - 1) / t->m;
         t->width = t->groups * t->n;
         int64_t slots;
-        if (!tasdi_mul_i64(rows, t->width, &slots) || slots > ((int64_t)1 << 46)) {
+        if (!tasdi_mul_i64(rows, t->width, &slots) || slots > ((int64_t)1 << 46))
             st = tasdi_fail(TASD_ERR_OVERFLOW, "series of %lld x %lld is too large",
                             (long long)rows, (long long)cols);
-            break;
-        }
-        /* Not zeroed: every producer (decomposer, import, loader) writes
-         * every slot, and zeroing first doubled the memory traffic. */
-        t->values = tasdi_alloc_lasting(a, (size_t)slots * sizeof(float));
-        t->index = tasdi_alloc_lasting(a, (size_t)slots);
-        if (!t->values || !t->index)
-            st = TASD_ERR_OUT_OF_MEMORY;
     }
+    /* Not zeroed: every producer (decomposer, import, loader) writes every
+     * row, and zeroing first doubled the memory traffic. */
+    if (!st)
+        st = tasdi_layout_alloc(s);
     if (st) {
         tasd_series_destroy(s);
         return st;
@@ -63,13 +54,16 @@ void tasd_series_destroy(tasd_series *s)
     if (!s)
         return;
     tasd_allocator a = s->allocator;
-    tasdi_series_unpack(s);
-    for (int i = 0; i < s->terms; i++) {
-        tasdi_free(&a, s->term[i].values, term_bytes(s, &s->term[i], sizeof(float)));
-        tasdi_free(&a, s->term[i].index, term_bytes(s, &s->term[i], 1));
-    }
+    tasdi_series_free_layout(s);
     tasd_config_destroy(s->config);
     tasdi_free(&a, s, sizeof *s);
+}
+
+size_t tasd_series_bytes(const tasd_series *s)
+{
+    if (!s)
+        return 0;
+    return sizeof *s + sizeof *s->config + s->packed_size;
 }
 
 tasd_status tasd_series_shape(const tasd_series *s, int64_t *rows, int64_t *cols)
@@ -103,15 +97,21 @@ tasd_status tasd_series_stats(const tasd_series *s, tasd_stats *out)
     tasd_stats st;
     memset(&st, 0, sizeof st);
     st.size = sizeof st;
-    for (int i = 0; i < s->terms; i++) {
-        const tasdi_term *t = &s->term[i];
-        int64_t slots = s->rows * t->width, nnz = 0;
-        for (int64_t j = 0; j < slots; j++)
-            nnz += t->values[j] != 0.0f;
-        st.term_nonzeros[i] = nnz;
-        st.kept_nonzeros += nnz;
-        st.slots += slots;
-    }
+    const tasdi_packed *p = s->packed;
+    for (int64_t kb = 0; kb < p->nkb; kb++) /* straight from the layout */
+        for (int i = 0; i < s->terms; i++) {
+            const tasdi_pterm *pt = &p->term[i];
+            int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb), nnz = 0;
+            for (int64_t r = 0; r < s->rows; r++) {
+                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                for (int64_t q = 0; q < cnt; q++)
+                    nnz += v[q] != 0.0f;
+            }
+            st.term_nonzeros[i] += nnz;
+            st.kept_nonzeros += nnz;
+        }
+    for (int i = 0; i < s->terms; i++)
+        st.slots += s->rows * s->term[i].width;
     st.input_nonzeros = s->input_nonzeros;
     if (s->input_energy > 0.0) {
         double err = s->error_energy / s->input_energy;
@@ -150,18 +150,20 @@ tasd_status tasd_series_reconstruct(const tasd_series *s, const tasd_view *out)
         return tasdi_fail(TASD_ERR_ALIAS,
                           "tasd_series_reconstruct: out has overlapping elements");
     float *base = (float *)(uintptr_t)m.data;
+    const tasdi_packed *p = s->packed;
     for (int64_t r = 0; r < m.rows; r++) {
         float *row = base + r * m.rs;
         for (int64_t j = 0; j < m.cols; j++)
             row[j * m.cs] = 0.0f;
-        for (int i = 0; i < s->terms; i++) {
-            const tasdi_term *t = &s->term[i];
-            const float *v = t->values + r * t->width;
-            const uint8_t *ix = t->index + r * t->width;
-            for (int64_t k = 0; k < t->width; k++)
-                if (v[k] != 0.0f)
-                    row[((k / t->n) * t->m + ix[k]) * m.cs] += v[k];
-        }
+        for (int i = 0; i < s->terms; i++) /* term order, as the sum is defined */
+            for (int64_t kb = 0; kb < p->nkb; kb++) {
+                const tasdi_pterm *pt = &p->term[i];
+                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
+                for (int64_t q = 0; q < tasdi_wide_cnt(pt, p->nkb, kb); q++)
+                    if (v[q] != 0.0f)
+                        row[(kb * TASDI_KC + tasdi_slot_k(pt, w, q)) * m.cs] += v[q];
+            }
     }
     return TASD_OK;
 }
@@ -197,8 +199,8 @@ tasd_status tasd_series_export_term(const tasd_series *s, int i, float *values,
         return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL,
                           "tasd_series_export_term: need %lld slots, have %lld",
                           (long long)slots, (long long)capacity);
-    memcpy(values, t->values, (size_t)slots * sizeof(float));
-    memcpy(indices, t->index, (size_t)slots);
+    for (int64_t r = 0; r < s->rows; r++)
+        tasdi_series_get_row(s, i, r, values + r * t->width, indices + r * t->width);
     return TASD_OK;
 }
 
@@ -242,11 +244,10 @@ tasd_status tasd_series_import(tasd_context *ctx, int64_t rows, int64_t cols,
     tasd_status st = tasdi_series_alloc(tasdi_allocator(ctx), rows, cols, config, method, &s);
     if (st)
         return st;
-    for (int i = 0; i < s->terms; i++) {
-        tasdi_term *t = &s->term[i];
-        memcpy(t->values, values[i], term_bytes(s, t, sizeof(float)));
-        memcpy(t->index, indices[i], term_bytes(s, t, 1));
-    }
+    for (int i = 0; i < s->terms; i++)
+        for (int64_t r = 0; r < rows; r++)
+            tasdi_series_put_row(s, i, r, values[i] + r * s->term[i].width,
+                                 indices[i] + r * s->term[i].width);
     /* Without W, the stats are relative to the approximation itself: ||Wa||^2
      * summed row by row over the dense reconstruction (terms may overlap). */
     float *row = tasdi_calloc(&s->allocator, (size_t)cols + 1, sizeof(float));
@@ -258,8 +259,8 @@ tasd_status tasd_series_import(tasd_context *ctx, int64_t rows, int64_t cols,
         memset(row, 0, (size_t)cols * sizeof *row);
         for (int i = 0; i < s->terms; i++) {
             const tasdi_term *t = &s->term[i];
-            const float *v = t->values + r * t->width;
-            const uint8_t *ix = t->index + r * t->width;
+            const float *v = values[i] + r * t->width;
+            const uint8_t *ix = indices[i] + r * t->width;
             for (int64_t k = 0; k < t->width; k++)
                 row[(k / t->n) * t->m + ix[k]] += v[k];
         }
@@ -269,11 +270,6 @@ tasd_status tasd_series_import(tasd_context *ctx, int64_t rows, int64_t cols,
         }
     }
     tasdi_free(&s->allocator, row, ((size_t)cols + 1) * sizeof(float));
-    st = tasdi_series_pack(s);
-    if (st) {
-        tasd_series_destroy(s);
-        return st;
-    }
     *out = s;
     return TASD_OK;
 }

@@ -120,10 +120,19 @@ static tasd_status rec_write(sink *k, uint64_t base, const tasd_series *s, const
         int bits = log2i(t->m);
         uint64_t slots = (uint64_t)s->rows * (uint64_t)t->width;
         uint32_t vcrc = 0, icrc = 0;
+        /* the canonical view of the term, derived from the layout for the
+         * time of the write */
+        size_t cbytes = (size_t)slots * 5 + 1;
+        float *values = tasdi_alloc(&s->allocator, cbytes);
+        if (!values)
+            return TASD_ERR_OUT_OF_MEMORY;
+        uint8_t *index = (uint8_t *)(values + slots);
+        for (int64_t r = 0; r < s->rows; r++)
+            tasdi_series_get_row(s, i, r, values + r * t->width, index + r * t->width);
         for (uint64_t j = 0; j < slots && !st; j += CHUNK_SLOTS) {
             size_t c = slots - j < CHUNK_SLOTS ? (size_t)(slots - j) : CHUNK_SLOTS;
             for (size_t q = 0; q < c; q++)
-                tasdi_stf32(buf + 4 * q, t->values[j + q]);
+                tasdi_stf32(buf + 4 * q, values[j + q]);
             vcrc = tasdi_crc32(vcrc, buf, c * 4);
             st = sink_write(k, base + L->values_off[i] + j * 4, buf, c * 4);
         }
@@ -133,7 +142,7 @@ static tasd_status rec_write(sink *k, uint64_t base, const tasd_series *s, const
             memset(buf, 0, nb);
             for (size_t q = 0; q < c; q++) {
                 size_t bit = q * (size_t)bits;
-                unsigned v = t->index[j + q];
+                unsigned v = index[j + q];
                 buf[bit / 8] |= (unsigned char)(v << (bit % 8));
                 if (bit % 8 + (size_t)bits > 8)
                     buf[bit / 8 + 1] |= (unsigned char)(v >> (8 - bit % 8));
@@ -142,6 +151,7 @@ static tasd_status rec_write(sink *k, uint64_t base, const tasd_series *s, const
             /* CHUNK_SLOTS is a multiple of 8, so chunks start on byte boundaries. */
             st = sink_write(k, base + L->index_off[i] + j / 8 * (uint64_t)bits, buf, nb);
         }
+        tasdi_free(&s->allocator, values, cbytes);
         unsigned char *d = head + REC_FIXED + TERM_DESC * (size_t)i;
         tasdi_st32(d, (uint32_t)t->n);
         tasdi_st32(d + 4, (uint32_t)t->m);
@@ -287,6 +297,15 @@ static tasd_status rec_load(const tasd_allocator *a, const char *file, const cha
     tasd_status st = tasdi_series_alloc(a, r->rows, r->cols, &cfg, (tasd_method)r->method, &s);
     if (st)
         return st;
+    /* one canonical row at a time, written straight into the layout */
+    int64_t maxw = 0;
+    for (int i = 0; i < r->terms; i++)
+        maxw = s->term[i].width > maxw ? s->term[i].width : maxw;
+    size_t rbytes = (size_t)maxw * 5 + 1;
+    float *rowv = tasdi_alloc(a, rbytes);
+    uint8_t *rowi = (uint8_t *)(rowv + maxw);
+    if (!rowv)
+        st = TASD_ERR_OUT_OF_MEMORY;
     for (int i = 0; i < r->terms && !st; i++) {
         tasdi_term *t = &s->term[i];
         int bits = log2i(t->m);
@@ -312,8 +331,10 @@ static tasd_status rec_load(const tasd_allocator *a, const char *file, const cha
                                 file, name, i + 1, (long long)(j / (uint64_t)t->width), x);
                 break;
             }
-            t->values[j] = v;
-            t->index[j] = (uint8_t)x;
+            rowv[k] = v;
+            rowi[k] = (uint8_t)x;
+            if (k + 1 == t->width)
+                tasdi_series_put_row(s, i, (int64_t)(j / (uint64_t)t->width), rowv, rowi);
         }
         uint64_t used = slots * (uint64_t)bits;
         if (!st && used % 8 && (ip[used / 8] >> (used % 8)) != 0)
@@ -324,8 +345,8 @@ static tasd_status rec_load(const tasd_allocator *a, const char *file, const cha
         s->input_energy = r->input_energy;
         s->error_energy = r->error_energy;
         s->input_nonzeros = r->input_nonzeros;
-        st = tasdi_series_pack(s);
     }
+    tasdi_free(a, rowv, rbytes);
     if (st) {
         tasd_series_destroy(s);
         return st;
