@@ -168,7 +168,9 @@ typedef void (*tasdi_narrow_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
  * of X as xp[k][mr] and calls the kernel once per register tile:
  *     c[r*ldc + j] = (accumulate ? c[r*ldc + j] : 0)
  *                    + sum over k < kc, ascending, of xp[k*mr + r] * w_j[k*16]
- * for r < mr (1..kernel mr) and j < nc (1..kernel nr), where
+ * for r < mr (1..kernel mr) and j < nc (1..kernel nr; the framework asks
+ * for at most nr_tile when the tile's X strip is followed by others that
+ * reuse the same W block from L1), where
  * w_j = wp + (j / 16) * wps + j % 16 (wps: floats between two panels; panels
  * past the one holding column nc-1 are not read). Columns >= nc of c are
  * neither read nor written. Each element is one multiply-add chain in
@@ -181,7 +183,8 @@ typedef void (*tasdi_dense_fn)(int64_t kc, const float *xp, int mr, const float 
 typedef struct tasdi_dense_kernel {
     tasdi_dense_fn fn;
     int mr;   /* most tokens per tile                          */
-    int nr;   /* most outputs per tile, a multiple of 16       */
+    int nr_tile; /* outputs of the full register tile (16k)     */
+    int nr;   /* most outputs per call, a multiple of nr_tile  */
     int kc;   /* K block the framework packs X for (L1 sized)  */
     int mc;   /* tokens per packed X block (L2 sized)          */
 } tasdi_dense_kernel;

@@ -24,7 +24,10 @@ static inline __m256i lanes_below(int n) /* lanes i < n all ones */
 /* kc 256: the 6x256 X block and the 256x16 W block (16 KiB) stay in a 32 KiB
  * L1; mc 144 tokens x 256 of X is 144 KiB, within a 512 KiB L2. */
 #define DENSE_MR 6
-#define DENSE_NV 2
+#define DENSE_NV 8
+/* 1 row: 4 panels (8 accumulators); 2-3 rows: 2 panels; else 1 panel */
+#define DENSE_NVMAX(mr) ((mr) == 1 ? 8 : (mr) <= 3 ? 4 : 2)
+#define DENSE_NR_TILE 16
 #define DENSE_KC 256
 #define DENSE_MC 144
 

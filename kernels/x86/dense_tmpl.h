@@ -1,6 +1,8 @@
 /* Dense register tiles (kernels/kernels.h, "dense kernel") for one x86 ISA.
  * The including file defines VL, vf, PFX, the V* macros and DENSE_MR (rows
- * per tile), DENSE_NV (vectors per row), DENSE_KC, DENSE_MC. A tile keeps
+ * per tile), DENSE_NV (most vectors per row), DENSE_NVMAX(mr) (vectors per
+ * row of an mr-row tile), DENSE_NR_TILE (columns of the full tile), DENSE_KC,
+ * DENSE_MC. A tile keeps
  * DENSE_MR x DENSE_NV accumulators in registers over the whole K block: per k
  * it loads DENSE_NV vectors of W and broadcasts DENSE_MR values of X, so the
  * inner loop does DENSE_MR * DENSE_NV FMAs for DENSE_MR + DENSE_NV loads.
@@ -65,24 +67,27 @@ DENSE_INLINE void dense_tile(const int mr, const int nv, int64_t kc, const float
     }
 }
 
-#if DENSE_NV == 1
-#define DENSE_CASE(M)                                                              \
-    case M: dense_tile(M, 1, kc, xp, wp, wps, nc, c, ldc, accumulate); return;
-#else
+/* One sub-tile of mr rows and nv vectors; nv <= DENSE_NVMAX(mr). */
+#define DENSE_NV_CASE(M, K)                                                        \
+    if (K <= DENSE_NVMAX(M) && nv == K) {                                          \
+        dense_tile(M, K, kc, xp, wp, wps, nc, c, ldc, accumulate);                 \
+        return;                                                                    \
+    }
 #define DENSE_CASE(M)                                                              \
     case M:                                                                        \
-        if (nv == 1)                                                               \
-            dense_tile(M, 1, kc, xp, wp, wps, nc, c, ldc, accumulate);             \
-        else                                                                       \
-            dense_tile(M, 2, kc, xp, wp, wps, nc, c, ldc, accumulate);             \
+        DENSE_NV_CASE(M, 1)                                                        \
+        DENSE_NV_CASE(M, 2)                                                        \
+        DENSE_NV_CASE(M, 3)                                                        \
+        DENSE_NV_CASE(M, 4)                                                        \
+        DENSE_NV_CASE(M, 5)                                                        \
+        DENSE_NV_CASE(M, 6)                                                        \
+        DENSE_NV_CASE(M, 7)                                                        \
+        DENSE_NV_CASE(M, 8)                                                        \
         return;
-#endif
 
-static void PFX(dense_fn)(int64_t kc, const float *xp, int mr, const float *wp,
-                          int64_t wps, int nc, float *c, int64_t ldc, int accumulate)
+static void dense_sub(int64_t kc, const float *xp, int mr, int nv, const float *wp,
+                      int64_t wps, int nc, float *c, int64_t ldc, int accumulate)
 {
-    const int nv = (nc + VL - 1) / VL;
-    (void)nv;
     switch (mr) {
     DENSE_CASE(1)
     DENSE_CASE(2)
@@ -104,5 +109,21 @@ static void PFX(dense_fn)(int64_t kc, const float *xp, int mr, const float *wp,
     }
 }
 
-const tasdi_dense_kernel PFX(dense) = {PFX(dense_fn), DENSE_MR, DENSE_NV * VL,
+/* Few rows (GEMV, decoding) take several panels per sub-tile: more
+ * accumulators to hide the FMA latency and several W streams in flight,
+ * which a single core needs to approach its memory bandwidth. */
+static void PFX(dense_fn)(int64_t kc, const float *xp, int mr, const float *wp,
+                          int64_t wps, int nc, float *c, int64_t ldc, int accumulate)
+{
+    const int nvall = (nc + VL - 1) / VL, step = DENSE_NVMAX(mr);
+    for (int v0 = 0; v0 < nvall; v0 += step) {
+        int nv = nvall - v0 < step ? nvall - v0 : step;
+        int ncs = nc - v0 * VL < nv * VL ? nc - v0 * VL : nv * VL;
+        dense_sub(kc, xp, mr, nv,
+                  wp + (v0 * VL / TASDI_DENSE_PANEL) * wps + (v0 * VL) % TASDI_DENSE_PANEL,
+                  wps, ncs, c + v0 * VL, ldc, accumulate);
+    }
+}
+
+const tasdi_dense_kernel PFX(dense) = {PFX(dense_fn), DENSE_MR, DENSE_NR_TILE, 64,
                                        DENSE_KC, DENSE_MC};

@@ -107,17 +107,21 @@ void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d)
 }
 
 /* The dense product runs BLIS-style loops around the backend's register tile
- * (kernels/kernels.h): each task owns a range of output columns; within it,
- * for each block of at most kern->mc tokens and each K block of kern->kc
- * inputs, X is packed once into tile-shaped strips (L2) and every W panel
- * block (L1) is multiplied against all strips before the next one is read.
- * W is thus streamed once per token block (once in all up to mc tokens),
- * which is what a GEMV (1 token) needs. Each output is one multiply-add chain
- * in ascending k, so neither the split among threads nor the blocking changes
- * a bit. */
+ * (kernels/kernels.h). X is packed once per call, in parallel, into blocks
+ * of at most kern->mc tokens by kern->kc inputs (one block: L2), each a row
+ * of tile-shaped strips. Each task owns a range of output columns and walks
+ * it DENSE_NC columns at a time (that part of Y stays in L2 over the K
+ * blocks); for each token block and K block, every W panel block (L1) is
+ * multiplied against all strips before the next one is read. W is streamed
+ * once per token block (once in all up to mc tokens). Each output is one
+ * multiply-add chain in ascending k, so neither the split among threads nor
+ * the blocking changes a bit. */
 
-/* Output columns per pass when Y is strided (tiles go through a buffer). */
-#define DENSE_BUF_COLS 256
+/* Output columns per pass: a multiple of every kernel's nr. */
+#define DENSE_NC 256
+/* X of at most this many floats (128 KiB) is packed with K unblocked: each W
+ * panel is then one sequential stream (GEMV, decoding). */
+#define DENSE_SMALL_X 32768
 
 typedef struct dense_job {
     const tasdi_dense *d;
@@ -125,10 +129,13 @@ typedef struct dense_job {
     tasdi_matrix x, y;
     const float *bias;
     int64_t bias_stride;
-    int64_t ntasks, units; /* units: groups of kern->nr output columns */
-    bool direct;           /* y has unit column stride: tiles go to y  */
-    float *scratch;        /* per task: xfloats + cfloats              */
-    size_t xfloats, cfloats;
+    int64_t ntasks, units; /* units: groups of kern->nr output columns  */
+    int64_t kc, mc;        /* K block and token block of this call      */
+    int64_t nkb, nmb;      /* their counts                              */
+    bool direct;           /* y has unit column stride: tiles go to y   */
+    float *xp;             /* packed X, tokens x in floats              */
+    float *cbuf;           /* per task mc x DENSE_NC, when !direct      */
+    int64_t pack_tasks;
 } dense_job;
 
 /* Part i of n near-equal parts of count (the first count % n one larger). */
@@ -137,12 +144,25 @@ static int64_t part_size(int64_t count, int64_t n, int64_t i)
     return count / n + (i < count % n ? 1 : 0);
 }
 
-/* Rows [t0, t0 + mb) and inputs [k0, k0 + kc) of X, as strips of near-equal
- * height <= mr, each [kc][height], one after the other. */
-static void pack_x(const tasdi_matrix *x, int64_t t0, int64_t mb, int64_t k0, int64_t kc,
-                   int mr, float *xp)
+/* Start of part i of n near-equal parts of count. */
+static int64_t part_start(int64_t count, int64_t n, int64_t i)
 {
+    return i * (count / n) + (i < count % n ? i : count % n);
+}
+
+/* Token block b and K block kb of the packed X: rows [t0, t0 + mb) sit at
+ * t0 * in, their K block at + mb * k0, as strips of near-equal height
+ * <= mr, each [kc][height], one after the other. */
+static void pack_x_task(void *arg, int64_t i)
+{
+    const dense_job *job = arg;
+    const tasdi_matrix *x = &job->x;
     const float *xd = (const float *)(const void *)x->data;
+    const int64_t in = job->d->in, m = x->rows, mr = job->kern->mr;
+    const int64_t b = i / job->nkb, kb = i % job->nkb;
+    const int64_t t0 = part_start(m, job->nmb, b), mb = part_size(m, job->nmb, b);
+    const int64_t k0 = kb * job->kc, kc = in - k0 < job->kc ? in - k0 : job->kc;
+    float *xp = job->xp + t0 * in + mb * k0;
     int64_t strips = (mb + mr - 1) / mr, row = t0;
     for (int64_t s = 0; s < strips; s++) {
         int64_t h = part_size(mb, strips, s);
@@ -160,10 +180,19 @@ static void pack_x(const tasdi_matrix *x, int64_t t0, int64_t mb, int64_t k0, in
     }
 }
 
-/* First output column of task t (whole units of kern->nr columns). */
-static int64_t part_offset_cols(const dense_job *job, int64_t t)
+/* Task t of the X packing: a contiguous share of the (block, K block) units. */
+static void pack_x_all(void *arg, int64_t t)
 {
-    int64_t c = t * job->units / job->ntasks * job->kern->nr;
+    const dense_job *job = arg;
+    int64_t units = job->nmb * job->nkb, n = job->pack_tasks;
+    for (int64_t i = part_start(units, n, t); i < part_start(units, n, t + 1); i++)
+        pack_x_task(arg, i);
+}
+
+/* First output column of task t (whole units of kern->nr columns). */
+static int64_t task_col(const dense_job *job, int64_t t)
+{
+    int64_t c = part_start(job->units, job->ntasks, t) * job->kern->nr;
     return c < job->d->out ? c : job->d->out;
 }
 
@@ -172,40 +201,34 @@ static void dense_task(void *arg, int64_t task)
     const dense_job *job = arg;
     const tasdi_dense *d = job->d;
     const tasdi_dense_kernel *kern = job->kern;
-    float *xp = job->scratch + (size_t)task * (job->xfloats + job->cfloats);
-    float *cbuf = xp + job->xfloats;
+    float *cbuf = job->cbuf ? job->cbuf + (size_t)task * (size_t)job->mc * DENSE_NC : NULL;
     float *yd = (float *)(uintptr_t)job->y.data;
-    const int64_t m = job->x.rows, in = d->in, nr = kern->nr;
+    const int64_t m = job->x.rows, in = d->in;
     const int64_t wps = in * TASDI_DENSE_PANEL;
-    const int64_t c0 = part_offset_cols(job, task), c1 = part_offset_cols(job, task + 1);
-    const int64_t nkb = in ? (in + kern->kc - 1) / kern->kc : 1;
-    const int64_t nmb = (m + kern->mc - 1) / kern->mc;
-    const int64_t pass = job->direct ? (c1 > c0 ? c1 - c0 : 1) : DENSE_BUF_COLS;
+    const int64_t c0 = task_col(job, task), c1 = task_col(job, task + 1);
 
-    for (int64_t j0 = c0; j0 < c1; j0 += pass) {
-        int64_t j1 = j0 + pass < c1 ? j0 + pass : c1;
-        for (int64_t b = 0, t0 = 0; b < nmb; t0 += part_size(m, nmb, b), b++) {
-            int64_t mb = part_size(m, nmb, b);
+    for (int64_t j0 = c0; j0 < c1; j0 += DENSE_NC) {
+        int64_t j1 = j0 + DENSE_NC < c1 ? j0 + DENSE_NC : c1;
+        for (int64_t b = 0; b < job->nmb; b++) {
+            int64_t t0 = part_start(m, job->nmb, b), mb = part_size(m, job->nmb, b);
             int64_t strips = (mb + kern->mr - 1) / kern->mr;
-            for (int64_t kb = 0; kb < nkb; kb++) {
-                int64_t k0 = kb * kern->kc;
-                int64_t kc = in - k0 < kern->kc ? in - k0 : kern->kc;
-                pack_x(&job->x, t0, mb, k0, kc, kern->mr, xp);
+            /* one strip: nothing reuses a W block, so take several panels
+             * per call (several W streams in flight); else the full tile's
+             * width, whose W block then serves every strip from L1 */
+            const int64_t nr = strips == 1 ? kern->nr : kern->nr_tile;
+            for (int64_t kb = 0; kb < job->nkb; kb++) {
+                int64_t k0 = kb * job->kc;
+                int64_t kc = in - k0 < job->kc ? in - k0 : job->kc;
+                const float *xblk = job->xp + t0 * in + mb * k0;
                 for (int64_t j = j0; j < j1; j += nr) {
                     int nc = (int)(j1 - j < nr ? j1 - j : nr);
                     const float *wp = d->p + (j / TASDI_DENSE_PANEL) * wps + k0 * TASDI_DENSE_PANEL;
-                    const float *xs = xp;
+                    const float *xs = xblk;
                     for (int64_t s = 0, r = 0; s < strips; s++) {
                         int64_t h = part_size(mb, strips, s);
-                        float *c;
-                        int64_t ldc;
-                        if (job->direct) {
-                            c = yd + (t0 + r) * job->y.rs + j;
-                            ldc = job->y.rs;
-                        } else {
-                            c = cbuf + r * DENSE_BUF_COLS + (j - j0);
-                            ldc = DENSE_BUF_COLS;
-                        }
+                        float *c = cbuf ? cbuf + r * DENSE_NC + (j - j0)
+                                        : yd + (t0 + r) * job->y.rs + j;
+                        int64_t ldc = cbuf ? DENSE_NC : job->y.rs;
                         kern->fn(kc, xs, (int)h, wp, wps, nc, c, ldc, kb > 0);
                         xs += h * kc;
                         r += h;
@@ -214,11 +237,11 @@ static void dense_task(void *arg, int64_t task)
             }
             /* bias after the whole sum, as the plain loop did; strided y is
              * written from the buffer here */
-            if (job->direct && !job->bias)
+            if (!cbuf && !job->bias)
                 continue;
             for (int64_t r = 0; r < mb; r++) {
                 float *yr = yd + (t0 + r) * job->y.rs;
-                const float *cr = job->direct ? yr : cbuf + r * DENSE_BUF_COLS - j0;
+                const float *cr = cbuf ? cbuf + r * DENSE_NC - j0 : yr;
                 for (int64_t o = j0; o < j1; o++) {
                     float v = cr[o];
                     if (job->bias)
@@ -248,21 +271,29 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
     job.bias = bias;
     job.bias_stride = bias_stride;
     job.units = (d->out + job.kern->nr - 1) / job.kern->nr;
-    job.ntasks = tasdi_threads(ctx);
-    if (job.ntasks > job.units)
-        job.ntasks = job.units;
+    int64_t threads = tasdi_threads(ctx);
+    job.ntasks = threads < job.units ? threads : job.units;
     job.direct = y->cs == 1;
-    int64_t mc = x->rows < job.kern->mc ? x->rows : job.kern->mc;
-    int64_t kc = d->in < job.kern->kc ? d->in : job.kern->kc;
-    job.xfloats = (size_t)(mc * (kc ? kc : 1) + 16) & ~(size_t)15; /* keeps 64-byte alignment */
-    job.cfloats = job.direct ? 0 : (size_t)mc * DENSE_BUF_COLS;
-    size_t bytes = (size_t)job.ntasks * (job.xfloats + job.cfloats) * sizeof(float);
+    job.mc = job.kern->mc;
+    job.kc = x->rows * d->in <= DENSE_SMALL_X ? d->in : job.kern->kc;
+    if (job.kc < 1)
+        job.kc = 1;
+    job.nkb = d->in ? (d->in + job.kc - 1) / job.kc : 1;
+    job.nmb = (x->rows + job.mc - 1) / job.mc;
+    size_t xfloats = (size_t)(x->rows * d->in) + 1;
+    size_t cfloats = job.direct ? 0 : (size_t)job.ntasks * (size_t)job.mc * DENSE_NC;
+    size_t bytes = (xfloats + cfloats) * sizeof(float);
     const tasd_allocator *a = tasdi_allocator(ctx);
-    job.scratch = tasdi_alloc(a, bytes);
-    if (!job.scratch)
+    float *scratch = tasdi_alloc(a, bytes);
+    if (!scratch)
         return TASD_ERR_OUT_OF_MEMORY;
+    job.xp = scratch;
+    job.cbuf = job.direct ? NULL : scratch + xfloats;
+    job.pack_tasks = job.nmb * job.nkb < threads ? job.nmb * job.nkb : threads;
+    if (d->in)
+        tasdi_parallel(ctx, job.pack_tasks, pack_x_all, &job);
     tasdi_parallel(ctx, job.ntasks, dense_task, &job);
-    tasdi_free(a, job.scratch, bytes);
+    tasdi_free(a, scratch, bytes);
     return TASD_OK;
 }
 
