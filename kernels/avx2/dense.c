@@ -25,8 +25,9 @@ static inline __m256i lanes_below(int n) /* lanes i < n all ones */
  * L1; mc 144 tokens x 256 of X is 144 KiB, within a 512 KiB L2. */
 #define DENSE_MR 6
 #define DENSE_NV 8
-/* 1 row: 4 panels (8 accumulators); 2-3 rows: 2 panels; else 1 panel */
-#define DENSE_NVMAX(mr) ((mr) == 1 ? 8 : (mr) <= 3 ? 4 : 2)
+/* 1 row: 4 panels (8 accumulators, W as FMA memory operands); 2 rows: 2
+ * panels; else 1 panel (<= 16 ymm registers in all). Whole panels only. */
+#define DENSE_NVMAX(mr) ((mr) == 1 ? 8 : (mr) == 2 ? 4 : 2)
 #define DENSE_NR_TILE 16
 #define DENSE_KC 256
 #define DENSE_MC 144

@@ -26,8 +26,9 @@ static inline __mmask16 lanes_below(int n) /* n in 0..16 */
  * a 48 KiB L1; mc 140 tokens x 192 of X is 105 KiB of L2. */
 #define DENSE_MR 14
 #define DENSE_NV 4
-/* up to 7 rows: 4 panels (<= 28 accumulators); else 2 panels */
-#define DENSE_NVMAX(mr) ((mr) <= 7 ? 4 : 2)
+/* up to 6 rows: 4 panels (<= 24 accumulators + 4 W + 1 X registers);
+ * else 2 panels (<= 28 + 2 + 1) */
+#define DENSE_NVMAX(mr) ((mr) <= 6 ? 4 : 2)
 #define DENSE_NR_TILE 32
 #define DENSE_KC 192
 #define DENSE_MC 140

@@ -1,7 +1,8 @@
 /* Dense register tiles (kernels/kernels.h, "dense kernel") for one x86 ISA.
  * The including file defines VL, vf, PFX, the V* macros and DENSE_MR (rows
  * per tile), DENSE_NV (most vectors per row), DENSE_NVMAX(mr) (vectors per
- * row of an mr-row tile), DENSE_NR_TILE (columns of the full tile), DENSE_KC,
+ * row of an mr-row tile, a multiple of the vectors per panel: a sub-tile
+ * starts at a panel), DENSE_NR_TILE (columns of the full tile), DENSE_KC,
  * DENSE_MC. A tile keeps
  * DENSE_MR x DENSE_NV accumulators in registers over the whole K block: per k
  * it loads DENSE_NV vectors of W and broadcasts DENSE_MR values of X, so the
@@ -15,56 +16,68 @@
 #define DENSE_INLINE static inline
 #endif
 
+/* The tile is written out statement by statement, each guarded by a
+ * constant condition, instead of loops over rows and vectors: every access to
+ * the accumulator array then has a constant index, so gcc and clang alike keep
+ * it in registers without depending on their loop unrollers. */
+#define DENSE_FOR_V(M, r) M(r, 0) M(r, 1) M(r, 2) M(r, 3) M(r, 4) M(r, 5) M(r, 6) M(r, 7)
+#define DENSE_FOR_R(M)                                                             \
+    M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13)
+#if DENSE_MR > 14 || DENSE_NV > 8
+#error "dense tile larger than the unrolled statements"
+#endif
+
+/* address of row r, vector v of the C tile */
+#define DENSE_C(r, v) (c + (r) * ldc + (v) * VL)
+#define DENSE_IS_TAIL(v) ((v) == nv - 1 && tail < VL)
+
+#define DENSE_LOAD_RV(r, v)                                                        \
+    if ((r) < mr && (v) < nv)                                                      \
+        acc[r][v] = DENSE_IS_TAIL(v) ? VLOAD_N(DENSE_C(r, v), tail) : VLOAD(DENSE_C(r, v));
+#define DENSE_LOAD_R(r) DENSE_FOR_V(DENSE_LOAD_RV, r)
+#define DENSE_ZERO_RV(r, v)                                                        \
+    if ((r) < mr && (v) < nv)                                                      \
+        acc[r][v] = VZERO();
+#define DENSE_ZERO_R(r) DENSE_FOR_V(DENSE_ZERO_RV, r)
+#define DENSE_FMA_RV(r, v)                                                         \
+    if ((v) < nv)                                                                  \
+        acc[r][v] = VFMA(a, b[v], acc[r][v]);
+#define DENSE_FMA_R(r)                                                             \
+    if ((r) < mr) {                                                                \
+        vf a = VBCAST(xp + (r));                                                   \
+        DENSE_FOR_V(DENSE_FMA_RV, r)                                               \
+    }
+#define DENSE_STORE_RV(r, v)                                                       \
+    if ((r) < mr && (v) < nv) {                                                    \
+        if (DENSE_IS_TAIL(v))                                                      \
+            VSTORE_N(DENSE_C(r, v), acc[r][v], tail);                              \
+        else                                                                       \
+            VSTORE(DENSE_C(r, v), acc[r][v]);                                      \
+    }
+#define DENSE_STORE_R(r) DENSE_FOR_V(DENSE_STORE_RV, r)
+#define DENSE_WLOAD_V(r, v)                                                        \
+    if ((v) < nv)                                                                  \
+        b[v] = VLOAD(w + (v * VL / TASDI_DENSE_PANEL) * wps + (v * VL) % TASDI_DENSE_PANEL);
+
 DENSE_INLINE void dense_tile(const int mr, const int nv, int64_t kc, const float *xp,
-                             const float *wp, int64_t wps, int nc, float *c,
+                             const float *w, int64_t wps, int nc, float *c,
                              int64_t ldc, int accumulate)
 {
-    vf acc[DENSE_MR][DENSE_NV];
-    const float *w[DENSE_NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < nv; v++)
-        w[v] = wp + (v * VL / TASDI_DENSE_PANEL) * wps + (v * VL) % TASDI_DENSE_PANEL;
+    vf acc[14][8];
     const int tail = nc - (nv - 1) * VL; /* lanes of the last vector, 1..VL */
     if (accumulate) {
-#pragma GCC unroll 16
-        for (int r = 0; r < mr; r++) {
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++) {
-                const float *p = c + r * ldc + v * VL;
-                acc[r][v] = v == nv - 1 && tail < VL ? VLOAD_N(p, tail) : VLOAD(p);
-            }
-        }
+        DENSE_FOR_R(DENSE_LOAD_R)
     } else {
-#pragma GCC unroll 16
-        for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++)
-                acc[r][v] = VZERO();
+        DENSE_FOR_R(DENSE_ZERO_R)
     }
     for (int64_t k = 0; k < kc; k++) {
-        vf b[DENSE_NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < nv; v++)
-            b[v] = VLOAD(w[v] + k * TASDI_DENSE_PANEL);
-#pragma GCC unroll 16
-        for (int r = 0; r < mr; r++) {
-            vf a = VBCAST(xp + k * mr + r);
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++)
-                acc[r][v] = VFMA(a, b[v], acc[r][v]);
-        }
+        vf b[8];
+        DENSE_FOR_V(DENSE_WLOAD_V, 0)
+        DENSE_FOR_R(DENSE_FMA_R)
+        xp += mr;
+        w += TASDI_DENSE_PANEL;
     }
-#pragma GCC unroll 16
-    for (int r = 0; r < mr; r++) {
-#pragma GCC unroll 4
-        for (int v = 0; v < nv; v++) {
-            float *p = c + r * ldc + v * VL;
-            if (v == nv - 1 && tail < VL)
-                VSTORE_N(p, acc[r][v], tail);
-            else
-                VSTORE(p, acc[r][v]);
-        }
-    }
+    DENSE_FOR_R(DENSE_STORE_R)
 }
 
 /* One sub-tile of mr rows and nv vectors; nv <= DENSE_NVMAX(mr). */
