@@ -232,6 +232,7 @@ void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
 void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
 double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+extern const tasdi_dense_kernel tasdi_neon_dense;
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int ncols, float *tile, int accumulate);
 void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,

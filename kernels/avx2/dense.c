@@ -32,4 +32,4 @@ static inline __m256i lanes_below(int n) /* lanes i < n all ones */
 #define DENSE_KC 256
 #define DENSE_MC 144
 
-#include "../x86/dense_tmpl.h"
+#include "../dense_tmpl.h"

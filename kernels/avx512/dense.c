@@ -33,4 +33,4 @@ static inline __mmask16 lanes_below(int n) /* n in 0..16 */
 #define DENSE_KC 192
 #define DENSE_MC 140
 
-#include "../x86/dense_tmpl.h"
+#include "../dense_tmpl.h"

@@ -13,7 +13,7 @@ static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
 static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select, NULL,
                                    tasdi_neon_wide, tasdi_neon_narrow,
                                    tasdi_neon_stats, TASDI_NARROW_MAX,
-                                   &tasdi_scalar_dense};
+                                   &tasdi_neon_dense};
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select, NULL,

@@ -1,4 +1,4 @@
-/* Dense register tiles (kernels/kernels.h, "dense kernel") for one x86 ISA.
+/* Dense register tiles (kernels/kernels.h, "dense kernel") for one SIMD ISA.
  * The including file defines VL, vf, PFX, the V* macros and DENSE_MR (rows
  * per tile), DENSE_NV (most vectors per row), DENSE_NVMAX(mr) (vectors per
  * row of an mr-row tile, a multiple of the vectors per panel: a sub-tile
@@ -88,6 +88,8 @@ DENSE_INLINE void dense_tile(const int mr, const int nv, int64_t kc, const float
     }
 #define DENSE_CASE(M)                                                              \
     case M:                                                                        \
+        if (M > DENSE_MR)                                                          \
+            return;                                                                \
         DENSE_NV_CASE(M, 1)                                                        \
         DENSE_NV_CASE(M, 2)                                                        \
         DENSE_NV_CASE(M, 3)                                                        \
