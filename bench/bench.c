@@ -4,6 +4,11 @@
  *   build/bench/bench [--quick] [--shape MxKxN[,..]] [--config CFG[,..]]
  *                     [--threads T[,..]] [--backend B] [--reps R] [--no-decompose]
  *
+ * --config dense times libtasd's own dense path instead of a series: a
+ * tasd_layer in TASD_LAYER_DENSE mode with W = the M x K weights, run on
+ * X^T [N tokens, K] into Y [N, M] (row-major, the layer's layout), against
+ * the same baselines on the same data (C = W * X).
+ *
  * Weights are M x K (decomposed once per case with tasd_decompose, outside the
  * timing), activations K x N, C = W * X is M x N, all row-major fp32.
  * Dense baselines: cblas_sgemm (cblas_sgemv when N == 1) from OpenBLAS and
@@ -128,7 +133,8 @@ static void usage(FILE *f)
             "usage: bench [options]\n"
             "  --quick            a subset that finishes in under a minute\n"
             "  --shape MxKxN[,..] weights M x K times activations K x N\n"
-            "  --config CFG[,..]  e.g. 2:4 or 2:4+1:8 (comma-separated list)\n"
+            "  --config CFG[,..]  e.g. 2:4 or 2:4+1:8 (comma-separated list); dense:\n"
+            "                     libtasd's dense layer path (TASD_LAYER_DENSE)\n"
             "  --threads T[,..]   thread counts (default 1,2)\n"
             "  --backend B        auto, scalar, avx2, avx512, neon (default auto)\n"
             "  --reps R           repetitions per case, median reported (default 7)\n"
@@ -195,6 +201,10 @@ static void parse_options(int argc, char **argv, options *o)
             while ((item = next_item(&p))) {
                 if (o->nconfigs == MAX_LIST)
                     die("too many configs");
+                if (!strcmp(item, "dense")) {
+                    snprintf(o->configs[o->nconfigs++], 64, "dense");
+                    continue;
+                }
                 tasd_config *cfg;
                 check(tasd_config_parse(NULL, item, &cfg), "--config");
                 check(tasd_config_format(cfg, o->configs[o->nconfigs], 64, NULL),
@@ -373,6 +383,9 @@ typedef struct case_data {
     int ncopies_dense, ncopies_tasd;
     float **w;              /* dense weight copies, M x K */
     tasd_series **s;        /* series copies */
+    tasd_layer **l;         /* --config dense: dense layer copies (else NULL) */
+    float *xt, *yt;         /* the layer's X [N, K] and Y [N, M] */
+    tasd_view xtv, ytv;
     float *x;               /* K x N */
     float *c;               /* M x N */
     tasd_view bv, cv;
@@ -385,6 +398,13 @@ static void run_once(case_data *cd, int lib)
     const shape *sh = &cd->sh;
     switch (lib) {
     case LIB_TASD: {
+        if (cd->l) {
+            tasd_layer *l = cd->l[cd->next_tasd++ % (unsigned)cd->ncopies_tasd];
+            tasd_status st = tasd_layer_forward(cd->ctx, l, &cd->xtv, &cd->ytv);
+            if (st != TASD_OK)
+                check(st, "tasd_layer_forward");
+            break;
+        }
         tasd_series *s = cd->s[cd->next_tasd++ % (unsigned)cd->ncopies_tasd];
         tasd_status st = tasd_gemm(cd->ctx, 1.0f, s, &cd->bv, 0.0f, &cd->cv);
         if (st != TASD_OK)
@@ -458,6 +478,81 @@ static void add_result(const char *line)
     snprintf(results[nresults++].line, sizeof results->line, "%s", line);
 }
 
+static long rss_pages(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident;
+}
+
+/* --config dense: copies of a dense layer of W (enough to evict them from the
+ * last-level cache at decoding shapes, as for the series), the dense
+ * baselines' operands, and the layer's own X^T and Y. */
+static void run_dense_setup(const options *o, tasd_context *ctx, case_data *cd,
+                            const float *w0, int64_t llc)
+{
+    const shape *sh = &cd->sh;
+    size_t wbytes = (size_t)(sh->m * sh->k) * sizeof(float);
+    set_threads(ctx, o->threads[o->nthreads - 1]);
+    cd->ncopies_dense = cd->ncopies_tasd = 1;
+    if (sh->n <= 8) {
+        cd->ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
+        if (cd->ncopies_dense < 2)
+            cd->ncopies_dense = 2;
+        cd->ncopies_tasd = cd->ncopies_dense;
+    }
+    cd->w = calloc((size_t)cd->ncopies_dense, sizeof *cd->w);
+    cd->l = calloc((size_t)cd->ncopies_tasd, sizeof *cd->l);
+    if (!cd->w || !cd->l)
+        die("out of memory");
+    for (int i = 0; i < cd->ncopies_dense; i++) {
+        cd->w[i] = xalloc(wbytes);
+        memcpy(cd->w[i], w0, wbytes);
+    }
+    tasd_view wv = tasd_view_2d(w0, TASD_F32, sh->m, sh->k, sh->k);
+    long page = sysconf(_SC_PAGESIZE), before = rss_pages();
+    for (int i = 0; i < cd->ncopies_tasd; i++)
+        check(tasd_layer_create(ctx, &wv, NULL, NULL, &cd->l[i]), "tasd_layer_create");
+    long grown = rss_pages() - before;
+    printf("# dense layer %lldx%lld: resident growth %.2f bytes per weight (fp32 = 4)\n",
+           (long long)sh->m, (long long)sh->k,
+           (double)grown * (double)page / (double)cd->ncopies_tasd / (double)(sh->m * sh->k));
+
+    cd->x = xalloc((size_t)(sh->k * sh->n) * sizeof(float));
+    cd->c = xalloc((size_t)(sh->m * sh->n) * sizeof(float));
+    cd->xt = xalloc((size_t)(sh->k * sh->n) * sizeof(float));
+    cd->yt = xalloc((size_t)(sh->m * sh->n) * sizeof(float));
+    for (int64_t i = 0; i < sh->k * sh->n; i++)
+        cd->x[i] = frand();
+    for (int64_t t = 0; t < sh->n; t++)
+        for (int64_t k = 0; k < sh->k; k++)
+            cd->xt[t * sh->k + k] = cd->x[k * sh->n + t];
+    cd->xtv = tasd_view_2d(cd->xt, TASD_F32, sh->n, sh->k, sh->k);
+    cd->ytv = tasd_view_2d(cd->yt, TASD_F32, sh->n, sh->m, sh->m);
+
+    /* Sanity: Y^T equals the dense product W * X. */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sh->m, (int)sh->n,
+                (int)sh->k, 1.0f, w0, (int)sh->k, cd->x, (int)sh->n, 0.0f, cd->c,
+                (int)sh->n);
+    check(tasd_layer_forward(ctx, cd->l[0], &cd->xtv, &cd->ytv), "tasd_layer_forward");
+    double dmax = 0, cmax = 0;
+    for (int64_t i = 0; i < sh->m; i++)
+        for (int64_t t = 0; t < sh->n; t++) {
+            double c = cd->c[i * sh->n + t], d = fabs(cd->yt[t * sh->m + i] - c);
+            dmax = d > dmax ? d : dmax;
+            cmax = fabs(c) > cmax ? fabs(c) : cmax;
+        }
+    if (!(dmax <= 1e-4 * (cmax > 0 ? cmax : 1)))
+        fprintf(stderr, "bench: WARNING: %lldx%lldx%lld dense: the layer differs from "
+                        "cblas_sgemm by %.3g (relative)\n",
+                (long long)sh->m, (long long)sh->k, (long long)sh->n, dmax / cmax);
+}
+
 static void run_shape_config(const options *o, tasd_context *ctx, const shape *sh,
                              const char *cfgtext, const float *w0, int64_t llc)
 {
@@ -467,6 +562,11 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     cd.ctx = ctx;
     size_t wbytes = (size_t)(sh->m * sh->k) * sizeof(float);
     int decoding = sh->n <= 8;
+    int dense = !strcmp(cfgtext, "dense");
+    if (dense) {
+        run_dense_setup(o, ctx, &cd, w0, llc);
+        goto timing;
+    }
 
     tasd_config *cfg;
     check(tasd_config_parse(ctx, cfgtext, &cfg), "tasd_config_parse");
@@ -531,7 +631,9 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
         free(wa);
         free(cref);
     }
+    tasd_config_destroy(cfg);
 
+timing:;
     const char *bname = tasd_backend_name(tasd_context_backend(ctx));
     double flops = 2.0 * (double)sh->m * (double)sh->k * (double)sh->n;
     tasd_stats fst;
@@ -593,13 +695,19 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
 
     for (int i = 0; i < cd.ncopies_dense; i++)
         free(cd.w[i]);
-    for (int i = 0; i < cd.ncopies_tasd; i++)
-        tasd_series_destroy(cd.s[i]);
+    for (int i = 0; i < cd.ncopies_tasd; i++) {
+        if (cd.s)
+            tasd_series_destroy(cd.s[i]);
+        if (cd.l)
+            tasd_layer_destroy(cd.l[i]);
+    }
     free(cd.w);
     free(cd.s);
+    free(cd.l);
     free(cd.x);
     free(cd.c);
-    tasd_config_destroy(cfg);
+    free(cd.xt);
+    free(cd.yt);
 }
 
 /* Decomposition throughput on a 4096 x 4096 fp32 matrix, next to memcpy. */

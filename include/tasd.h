@@ -556,9 +556,8 @@ typedef enum tasd_layer_mode {
  * f32 view [out] (any stride); config: NULL (or W=none A=none) means dense.
  * The layer keeps what it needs, so the caller's buffers may be freed
  * afterwards: TASD-W the decomposed series; TASD-A an f32 copy of W^T;
- * dense a packed f32 copy of W, plus, when ctx's backend is a SIMD one, W
- * as a lossless 8:8 series for the wide kernels (about 2.25x the f32 bytes
- * of W in all). NaN/Inf in the weights or bias gives TASD_ERR_NONFINITE; a
+ * dense a packed f32 copy of W for the blocked dense kernels (the f32
+ * bytes of W, rounded up to 16 outputs). NaN/Inf in the weights or bias gives TASD_ERR_NONFINITE; a
  * config with both W and A series gives TASD_ERR_UNSUPPORTED. The method
  * comes from the config; its target is not needed. */
 TASD_API tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,

@@ -151,10 +151,40 @@ typedef void (*tasdi_narrow_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
                                 const float *x, int64_t ldx, int nx,
                                 float *y, int64_t ldy);
 
+/* ---- dense kernel (lib/core/dense.c: Y = X * W^T, the dense layer) ----
+ * W [out, in] is packed once, at layer creation, into panels of
+ * TASDI_DENSE_PANEL outputs, k-contiguous and zero past `out`:
+ *     w[panel][k][TASDI_DENSE_PANEL]
+ * Per call the framework packs a block of at most `mr` tokens by `kc` inputs
+ * of X as xp[k][mr] and calls the kernel once per register tile:
+ *     c[r*ldc + j] = (accumulate ? c[r*ldc + j] : 0)
+ *                    + sum over k < kc, ascending, of xp[k*mr + r] * w_j[k*16]
+ * for r < mr (1..kernel mr) and j < nc (1..kernel nr; the framework asks
+ * for at most nr_tile when the tile's X strip is followed by others that
+ * reuse the same W block from L1), where
+ * w_j = wp + (j / 16) * wps + j % 16 (wps: floats between two panels; panels
+ * past the one holding column nc-1 are not read). Columns >= nc of c are
+ * neither read nor written. Each element is one multiply-add chain in
+ * ascending k, so blocking K, or splitting tokens or outputs among threads,
+ * does not change a bit of the result. */
+#define TASDI_DENSE_PANEL 16
+typedef void (*tasdi_dense_fn)(int64_t kc, const float *xp, int mr, const float *wp,
+                               int64_t wps, int nc, float *c, int64_t ldc,
+                               int accumulate);
+typedef struct tasdi_dense_kernel {
+    tasdi_dense_fn fn;
+    int mr;   /* most tokens per tile                          */
+    int nr_tile; /* outputs of the full register tile (16k)     */
+    int nr;   /* most outputs per call, a multiple of nr_tile  */
+    int kc;   /* K block the framework packs X for (L1 sized)  */
+    int mc;   /* tokens per packed X block (L2 sized)          */
+} tasdi_dense_kernel;
+
 /* scalar: the plain-C reference */
 void tasdi_scalar_select(float *residual, int64_t k, int n, int m,
                          float *values, uint8_t *index);
 double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+extern const tasdi_dense_kernel tasdi_scalar_dense;
 /* Plain-C kernels: the executable spec of the contract above and the scalar
  * backend. They skip value-0 slots (the framework also runs them for a B
  * that holds NaN or Inf). */
@@ -169,6 +199,8 @@ void tasdi_avx2_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
 double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
 double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+extern const tasdi_dense_kernel tasdi_avx2_dense;
+extern const tasdi_dense_kernel tasdi_avx512_dense;
 void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int ncols, float *tile, int accumulate);
 void tasdi_avx2_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
@@ -187,6 +219,7 @@ void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
 void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
 double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+extern const tasdi_dense_kernel tasdi_neon_dense;
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int ncols, float *tile, int accumulate);
 void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,

@@ -433,7 +433,7 @@ static void test_scalar_packed_kernels(void)
 {
     static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                          tasdi_scalar_wide, tasdi_scalar_narrow, tasdi_scalar_stats,
-                                         TASDI_NARROW_MAX};
+                                         TASDI_NARROW_MAX, &tasdi_scalar_dense};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
                                         {70, 260, 100}};
     check_ops(&packed_ops, "scalar packed", shapes, 4);

@@ -199,30 +199,21 @@ void tasdi_bpack_destroy(tasdi_bpack *bp);
 
 /* ---- the dense path ---- */
 
-#define TASDI_DENSE_NR 16
+#define TASDI_DENSE_NR 16 /* = TASDI_DENSE_PANEL of kernels/kernels.h */
 
 /* W [out, in] repacked as W^T panels: [panels][in][NR] floats, zero-padded
- * past `out`, so that Y = X*W^T runs with NR outputs in registers. */
+ * past `out` (1x the f32 weights plus < NR rows), read by the backend's
+ * blocked dense kernel (kernels/<isa>/dense.c). */
 typedef struct tasdi_dense {
     int64_t out, in, panels;
     float *p;
     size_t bytes;
-    /* Optional: W as a lossless 8:8 series, so that a SIMD backend runs the
-     * dense product on its wide structured kernels (2-3x the plain loop at
-     * GEMM sizes); NULL when the backend at packing time is scalar. */
-    tasd_series *series;
 } tasdi_dense;
-
-/* Token counts from which the lossless series beats the plain loop. */
-#define TASDI_DENSE_SERIES_MIN_TOKENS 16
 
 /* Pack W (any dtype/strides). Fails with NONFINITE on NaN/Inf when
  * check_finite. */
 tasd_status tasdi_dense_pack(const tasd_allocator *a, const tasdi_matrix *w,
                              bool check_finite, tasdi_dense *out);
-/* Also keep W as a lossless series when ctx's backend is a SIMD one. */
-tasd_status tasdi_dense_add_series(const tasd_context *ctx, const tasdi_matrix *w,
-                                   tasdi_dense *d);
 void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d);
 /* Y = X * W^T (+ bias if not NULL); X f32 [tokens, in], Y f32 [tokens, out]
  * (any strides, already validated, Y not overlapping X). */

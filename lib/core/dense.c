@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+_Static_assert(TASDI_DENSE_NR == TASDI_DENSE_PANEL, "one dense panel width");
+
 /* ---- helpers ---- */
 
 int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m)
@@ -97,77 +99,154 @@ tasd_status tasdi_dense_pack(const tasd_allocator *a, const tasdi_matrix *w,
     return TASD_OK;
 }
 
-tasd_status tasdi_dense_add_series(const tasd_context *ctx, const tasdi_matrix *w,
-                                   tasdi_dense *d)
-{
-    const tasdi_ops *ops = tasdi_context_ops(ctx);
-    if (!ops || ops->id == TASD_BACKEND_SCALAR || d->series)
-        return TASD_OK;
-    tasd_config all;
-    memset(&all, 0, sizeof all);
-    all.allocator = *tasdi_allocator(ctx);
-    all.terms = 1;
-    all.n[0] = 8;
-    all.m[0] = 8;
-    return tasdi_decompose_matrix(ctx, w, &all, TASD_GREEDY, &d->series);
-}
-
 void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d)
 {
-    tasd_series_destroy(d->series);
-    d->series = NULL;
     tasdi_free(a, d->p, d->bytes);
     d->p = NULL;
     d->bytes = 0;
 }
 
+/* The dense product runs BLIS-style loops around the backend's register tile
+ * (kernels/kernels.h). X is packed once per call, in parallel, into blocks
+ * of at most kern->mc tokens by kern->kc inputs (one block: L2), each a row
+ * of tile-shaped strips. Each task owns a range of output columns and walks
+ * it DENSE_NC columns at a time (that part of Y stays in L2 over the K
+ * blocks); for each token block and K block, every W panel block (L1) is
+ * multiplied against all strips before the next one is read. W is streamed
+ * once per token block (once in all up to mc tokens). Each output is one
+ * multiply-add chain in ascending k, so neither the split among threads nor
+ * the blocking changes a bit. */
+
+/* Output columns per pass: a multiple of every kernel's nr. */
+#define DENSE_NC 256
+/* X of at most this many floats (128 KiB) is packed with K unblocked: each W
+ * panel is then one sequential stream (GEMV, decoding). */
+#define DENSE_SMALL_X 32768
+
 typedef struct dense_job {
     const tasdi_dense *d;
+    const tasdi_dense_kernel *kern;
     tasdi_matrix x, y;
     const float *bias;
     int64_t bias_stride;
-    int64_t ntasks;
+    int64_t ntasks, units; /* units: groups of kern->nr output columns  */
+    int64_t kc, mc;        /* K block and token block of this call      */
+    int64_t nkb, nmb;      /* their counts                              */
+    bool direct;           /* y has unit column stride: tiles go to y   */
+    float *xp;             /* packed X, tokens x in floats              */
+    float *cbuf;           /* per task mc x DENSE_NC, when !direct      */
+    int64_t pack_tasks;
 } dense_job;
 
-#define DENSE_MR 4
+/* Part i of n near-equal parts of count (the first count % n one larger). */
+static int64_t part_size(int64_t count, int64_t n, int64_t i)
+{
+    return count / n + (i < count % n ? 1 : 0);
+}
+
+/* Start of part i of n near-equal parts of count. */
+static int64_t part_start(int64_t count, int64_t n, int64_t i)
+{
+    return i * (count / n) + (i < count % n ? i : count % n);
+}
+
+/* Token block b and K block kb of the packed X: rows [t0, t0 + mb) sit at
+ * t0 * in, their K block at + mb * k0, as strips of near-equal height
+ * <= mr, each [kc][height], one after the other. */
+static void pack_x_task(void *arg, int64_t i)
+{
+    const dense_job *job = arg;
+    const tasdi_matrix *x = &job->x;
+    const float *xd = (const float *)(const void *)x->data;
+    const int64_t in = job->d->in, m = x->rows, mr = job->kern->mr;
+    const int64_t b = i / job->nkb, kb = i % job->nkb;
+    const int64_t t0 = part_start(m, job->nmb, b), mb = part_size(m, job->nmb, b);
+    const int64_t k0 = kb * job->kc, kc = in - k0 < job->kc ? in - k0 : job->kc;
+    float *xp = job->xp + t0 * in + mb * k0;
+    int64_t strips = (mb + mr - 1) / mr, row = t0;
+    for (int64_t s = 0; s < strips; s++) {
+        int64_t h = part_size(mb, strips, s);
+        for (int64_t r = 0; r < h; r++) {
+            const float *src = xd + (row + r) * x->rs + k0 * x->cs;
+            if (x->cs == 1)
+                for (int64_t k = 0; k < kc; k++)
+                    xp[k * h + r] = src[k];
+            else
+                for (int64_t k = 0; k < kc; k++)
+                    xp[k * h + r] = src[k * x->cs];
+        }
+        xp += h * kc;
+        row += h;
+    }
+}
+
+/* Task t of the X packing: a contiguous share of the (block, K block) units. */
+static void pack_x_all(void *arg, int64_t t)
+{
+    const dense_job *job = arg;
+    int64_t units = job->nmb * job->nkb, n = job->pack_tasks;
+    for (int64_t i = part_start(units, n, t); i < part_start(units, n, t + 1); i++)
+        pack_x_task(arg, i);
+}
+
+/* First output column of task t (whole units of kern->nr columns). */
+static int64_t task_col(const dense_job *job, int64_t t)
+{
+    int64_t c = part_start(job->units, job->ntasks, t) * job->kern->nr;
+    return c < job->d->out ? c : job->d->out;
+}
 
 static void dense_task(void *arg, int64_t task)
 {
     const dense_job *job = arg;
     const tasdi_dense *d = job->d;
-    const float *x = (const float *)(const void *)job->x.data;
-    float *y = (float *)(uintptr_t)job->y.data;
-    int64_t in = d->in, xcs = job->x.cs;
-    for (int64_t p = task; p < d->panels; p += job->ntasks) {
-        const float *wp = d->p + p * in * TASDI_DENSE_NR;
-        int64_t o0 = p * TASDI_DENSE_NR;
-        int64_t on = d->out - o0 < TASDI_DENSE_NR ? d->out - o0 : TASDI_DENSE_NR;
-        for (int64_t t0 = 0; t0 < job->x.rows; t0 += DENSE_MR) {
-            int64_t rb = job->x.rows - t0 < DENSE_MR ? job->x.rows - t0 : DENSE_MR;
-            const float *x0 = x + t0 * job->x.rs;
-            const float *x1 = x + (t0 + (rb > 1 ? 1 : 0)) * job->x.rs;
-            const float *x2 = x + (t0 + (rb > 2 ? 2 : 0)) * job->x.rs;
-            const float *x3 = x + (t0 + (rb > 3 ? 3 : 0)) * job->x.rs;
-            float a0[TASDI_DENSE_NR] = {0}, a1[TASDI_DENSE_NR] = {0};
-            float a2[TASDI_DENSE_NR] = {0}, a3[TASDI_DENSE_NR] = {0};
-            for (int64_t k = 0; k < in; k++) {
-                const float *wk = wp + k * TASDI_DENSE_NR;
-                float v0 = x0[k * xcs], v1 = x1[k * xcs], v2 = x2[k * xcs], v3 = x3[k * xcs];
-                for (int j = 0; j < TASDI_DENSE_NR; j++) {
-                    a0[j] += v0 * wk[j];
-                    a1[j] += v1 * wk[j];
-                    a2[j] += v2 * wk[j];
-                    a3[j] += v3 * wk[j];
+    const tasdi_dense_kernel *kern = job->kern;
+    float *cbuf = job->cbuf ? job->cbuf + (size_t)task * (size_t)job->mc * DENSE_NC : NULL;
+    float *yd = (float *)(uintptr_t)job->y.data;
+    const int64_t m = job->x.rows, in = d->in;
+    const int64_t wps = in * TASDI_DENSE_PANEL;
+    const int64_t c0 = task_col(job, task), c1 = task_col(job, task + 1);
+
+    for (int64_t j0 = c0; j0 < c1; j0 += DENSE_NC) {
+        int64_t j1 = j0 + DENSE_NC < c1 ? j0 + DENSE_NC : c1;
+        for (int64_t b = 0; b < job->nmb; b++) {
+            int64_t t0 = part_start(m, job->nmb, b), mb = part_size(m, job->nmb, b);
+            int64_t strips = (mb + kern->mr - 1) / kern->mr;
+            /* one strip: nothing reuses a W block, so take several panels
+             * per call (several W streams in flight); else the full tile's
+             * width, whose W block then serves every strip from L1 */
+            const int64_t nr = strips == 1 ? kern->nr : kern->nr_tile;
+            for (int64_t kb = 0; kb < job->nkb; kb++) {
+                int64_t k0 = kb * job->kc;
+                int64_t kc = in - k0 < job->kc ? in - k0 : job->kc;
+                const float *xblk = job->xp + t0 * in + mb * k0;
+                for (int64_t j = j0; j < j1; j += nr) {
+                    int nc = (int)(j1 - j < nr ? j1 - j : nr);
+                    const float *wp = d->p + (j / TASDI_DENSE_PANEL) * wps + k0 * TASDI_DENSE_PANEL;
+                    const float *xs = xblk;
+                    for (int64_t s = 0, r = 0; s < strips; s++) {
+                        int64_t h = part_size(mb, strips, s);
+                        float *c = cbuf ? cbuf + r * DENSE_NC + (j - j0)
+                                        : yd + (t0 + r) * job->y.rs + j;
+                        int64_t ldc = cbuf ? DENSE_NC : job->y.rs;
+                        kern->fn(kc, xs, (int)h, wp, wps, nc, c, ldc, kb > 0);
+                        xs += h * kc;
+                        r += h;
+                    }
                 }
             }
-            float *acc[DENSE_MR] = {a0, a1, a2, a3};
-            for (int64_t r = 0; r < rb; r++) {
-                float *yr = y + (t0 + r) * job->y.rs;
-                for (int64_t j = 0; j < on; j++) {
-                    float v = acc[r][j];
+            /* bias after the whole sum, as the plain loop did; strided y is
+             * written from the buffer here */
+            if (!cbuf && !job->bias)
+                continue;
+            for (int64_t r = 0; r < mb; r++) {
+                float *yr = yd + (t0 + r) * job->y.rs;
+                const float *cr = cbuf ? cbuf + r * DENSE_NC - j0 : yr;
+                for (int64_t o = j0; o < j1; o++) {
+                    float v = cr[o];
                     if (job->bias)
-                        v += job->bias[(o0 + j) * job->bias_stride];
-                    yr[(o0 + j) * job->y.cs] = v;
+                        v += job->bias[o * job->bias_stride];
+                    yr[o * job->y.cs] = v;
                 }
             }
         }
@@ -178,33 +257,43 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
                             const tasdi_matrix *x, const float *bias, int64_t bias_stride,
                             const tasdi_matrix *y)
 {
-    if (d->series && x->rows >= TASDI_DENSE_SERIES_MIN_TOKENS) {
-        const tasdi_ops *ops = tasdi_context_ops(ctx);
-        if (!ops)
-            return TASD_ERR_UNSUPPORTED;
-        if (ops->id != TASD_BACKEND_SCALAR) {
-            /* Y^T = W * X^T on the wide kernels; bias preloaded into Y */
-            float *yp = (float *)(uintptr_t)y->data;
-            if (bias)
-                for (int64_t t = 0; t < y->rows; t++)
-                    for (int64_t o = 0; o < y->cols; o++)
-                        yp[t * y->rs + o * y->cs] = bias[o * bias_stride];
-            tasdi_matrix xt = {x->data, TASD_F32, x->cols, x->rows, x->cs, x->rs};
-            tasdi_matrix yt = {y->data, TASD_F32, y->cols, y->rows, y->cs, y->rs};
-            return tasdi_gemm_run(ctx, 1.0f, d->series, &xt, bias ? 1.0f : 0.0f, &yt);
-        }
-    }
+    const tasdi_ops *ops = tasdi_context_ops(ctx);
+    if (!ops)
+        return TASD_ERR_UNSUPPORTED;
+    if (x->rows == 0 || d->out == 0)
+        return TASD_OK;
     dense_job job;
     memset(&job, 0, sizeof job);
     job.d = d;
+    job.kern = ops->dense ? ops->dense : &tasdi_scalar_dense;
     job.x = *x;
     job.y = *y;
     job.bias = bias;
     job.bias_stride = bias_stride;
-    job.ntasks = tasdi_threads(ctx);
-    if (job.ntasks > d->panels)
-        job.ntasks = d->panels;
+    job.units = (d->out + job.kern->nr - 1) / job.kern->nr;
+    int64_t threads = tasdi_threads(ctx);
+    job.ntasks = threads < job.units ? threads : job.units;
+    job.direct = y->cs == 1;
+    job.mc = job.kern->mc;
+    job.kc = x->rows * d->in <= DENSE_SMALL_X ? d->in : job.kern->kc;
+    if (job.kc < 1)
+        job.kc = 1;
+    job.nkb = d->in ? (d->in + job.kc - 1) / job.kc : 1;
+    job.nmb = (x->rows + job.mc - 1) / job.mc;
+    size_t xfloats = (size_t)(x->rows * d->in) + 1;
+    size_t cfloats = job.direct ? 0 : (size_t)job.ntasks * (size_t)job.mc * DENSE_NC;
+    size_t bytes = (xfloats + cfloats) * sizeof(float);
+    const tasd_allocator *a = tasdi_allocator(ctx);
+    float *scratch = tasdi_alloc(a, bytes);
+    if (!scratch)
+        return TASD_ERR_OUT_OF_MEMORY;
+    job.xp = scratch;
+    job.cbuf = job.direct ? NULL : scratch + xfloats;
+    job.pack_tasks = job.nmb * job.nkb < threads ? job.nmb * job.nkb : threads;
+    if (d->in)
+        tasdi_parallel(ctx, job.pack_tasks, pack_x_all, &job);
     tasdi_parallel(ctx, job.ntasks, dense_task, &job);
+    tasdi_free(a, scratch, bytes);
     return TASD_OK;
 }
 

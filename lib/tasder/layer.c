@@ -145,8 +145,6 @@ tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
             snprintf(msg, sizeof msg, "%s", tasd_last_error_message());
             st = tasdi_fail(st, "tasd_layer_create: %s", msg);
         }
-        if (!st)
-            st = tasdi_dense_add_series(ctx, &w, &l->dense);
         break;
     }
     if (st)

@@ -333,8 +333,6 @@ tasd_status tasd_search_layer(tasd_context *ctx, const tasd_target *target,
                 goto fail;
             }
         st = tasdi_dense_pack(a, &wf, false, &k.wd);
-        if (!st)
-            st = tasdi_dense_add_series(ctx, &wf, &k.wd);
         tasdi_matrix yf = {(const char *)k.y, TASD_F32, tokens, out_f, out_f, 1};
         if (!st)
             st = tasdi_dense_run(ctx, &k.wd, &xf, NULL, 0, &yf);

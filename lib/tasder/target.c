@@ -354,8 +354,6 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
     tasdi_matrix xt = {(const char *)x, TASD_F32, MEAS_IN, MEAS_TOK, 1, MEAS_IN};
     tasdi_matrix yt = {(const char *)y, TASD_F32, MEAS_OUT, MEAS_TOK, 1, MEAS_OUT};
     st = tasdi_dense_pack(a, &wm, false, &dense);
-    if (!st)
-        st = tasdi_dense_add_series(ctx, &wm, &dense);
     if (st)
         goto done;
     for (int i = 0; i < t->npat; i++) {
