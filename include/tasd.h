@@ -753,6 +753,24 @@ TASD_API tasd_status tasd_tensorfile_raw(const tasd_tensorfile *model, int64_t i
 TASD_API tasd_status tasd_tensorfile_consumer(const tasd_tensorfile *model, int64_t i,
                                              const char **op_type, int32_t *input,
                                              int32_t *out_axis);
+/* Write a copy of the ONNX model `model` to `path` in which `count`
+ * initializers get new data: index[k] is the initializer, values[k] a view
+ * (f32/f16/bf16, any shape and strides whose elements in row-major order
+ * are the initializer's) converted, rounding to nearest even, to the
+ * initializer's type (FLOAT, FLOAT16 or BFLOAT16; TASD_ERR_DTYPE else).
+ * A replaced initializer keeps its other fields (name, dims, data_type,
+ * doc_string, ...) and holds its data as raw_data, its float_data,
+ * int32_data or external data fields dropped. Every other byte of the file
+ * (graph, nodes, other initializers, opset, metadata, field order) is
+ * copied unchanged except the graph's length prefix, so count == 0 gives
+ * an identical file. External data of other initializers is not copied:
+ * its locations stay relative to the new file's directory. Written
+ * atomically (nothing at path on error). TASD_ERR_INVALID_ARGUMENT for a
+ * non-ONNX model, a bad or repeated index; TASD_ERR_SHAPE for a view with
+ * the wrong element count. */
+TASD_API tasd_status tasd_tensorfile_write_onnx(const tasd_tensorfile *model, const char *path,
+                                               int64_t count, const int64_t *index,
+                                               const tasd_view *values);
 /* Hint that tensor i will not be needed again soon: its pages of the
  * mapping may be dropped from memory (no-op for in-memory models). */
 TASD_API void tasd_tensorfile_release(const tasd_tensorfile *model, int64_t i);

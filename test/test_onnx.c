@@ -6,6 +6,8 @@
 #include "tasd.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static float val(int64_t i, int seed)
 {
@@ -432,5 +434,155 @@ static void test_hand_encoded(void)
     }
 }
 
+/* ---- writing a copy with replaced initializers ---- */
+
+static char tmpdir[64];
+
+static const char *tmp_path(const char *name)
+{
+    static char p[128];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    unsigned char *d = read_all(from, &n);
+    FILE *f = fopen(to, "wb");
+    CHECK(d && f && fwrite(d, 1, n, f) == n);
+    if (f)
+        fclose(f);
+    free(d);
+}
+
+static void test_write_copy(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tasd_onnx_XXXXXX");
+    CHECK(mkdtemp(tmpdir) != NULL);
+    tasd_tensorfile *m = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/onnx/mlp.onnx", &m));
+    if (!m)
+        return;
+    size_t n0, n1;
+    unsigned char *orig = read_all("test/data/onnx/mlp.onnx", &n0);
+    /* Nothing replaced: the very same bytes. */
+    CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("same.onnx"), 0, NULL, NULL));
+    unsigned char *copy = read_all(tmp_path("same.onnx"), &n1);
+    CHECK(orig && copy && n0 == n1 && memcmp(orig, copy, n0) == 0);
+    free(copy);
+    /* W1 with its own values (raw_data last already): identical too. */
+    int64_t w1, w2, wc;
+    CHECK_OK(tasd_tensorfile_find(m, "W1", &w1));
+    CHECK_OK(tasd_tensorfile_find(m, "W2", &w2));
+    CHECK_OK(tasd_tensorfile_find(m, "Wc", &wc));
+    tasd_view v1;
+    CHECK_OK(tasd_tensorfile_view(m, w1, &v1));
+    CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("same2.onnx"), 1, &w1, &v1));
+    copy = read_all(tmp_path("same2.onnx"), &n1);
+    CHECK(orig && copy && n0 == n1 && memcmp(orig, copy, n0) == 0);
+    free(copy);
+
+    /* New values: W2 (was float_data) from a transposed f32 view, Wc from f16. */
+    float w2new[12 * 16];          /* stored [16, 12], viewed transposed */
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 12; c++)
+            w2new[r * 12 + c] = (float)(c * 16 + r) * 0.5f;
+    uint16_t wcnew[4 * 2 * 3 * 3];
+    for (int k = 0; k < 72; k++)
+        wcnew[k] = (uint16_t)(0x3c00 + k); /* 1.0 and up in f16 */
+    tasd_view vals[2];
+    vals[0] = tasd_view_transpose(tasd_view_2d(w2new, TASD_F32, 16, 12, 12));
+    vals[1] = tasd_view_2d(wcnew, TASD_F16, 4, 18, 18);
+    int64_t idx[2] = {w2, wc};
+    CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("new.onnx"), 2, idx, vals));
+    tasd_tensorfile *c = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, tmp_path("new.onnx"), &c));
+    if (c) {
+        CHECK(tasd_tensorfile_count(c) == tasd_tensorfile_count(m));
+        check_values(c, "W1", 0);
+        check_values(c, "W3", 3);
+        check_consumer(c, "W2", "Gemm", 1, 0);
+        float got[72];
+        int64_t i;
+        CHECK_OK(tasd_tensorfile_find(c, "W2", &i));
+        CHECK_STATUS(tasd_tensorfile_read_f32(c, i, got, 72), TASD_ERR_BUFFER_TOO_SMALL);
+        float w2got[12 * 16];
+        CHECK_OK(tasd_tensorfile_read_f32(c, i, w2got, 12 * 16));
+        int bad = 0;
+        for (int k = 0; k < 12 * 16; k++)
+            bad += w2got[k] != (float)k * 0.5f;
+        CHECK(bad == 0);
+        CHECK_OK(tasd_tensorfile_find(c, "Wc", &i));
+        CHECK_OK(tasd_tensorfile_read_f32(c, i, got, 72));
+        bad = 0;
+        for (int k = 0; k < 72; k++)
+            bad += got[k] != (float)(1.0 + k / 1024.0);
+        CHECK(bad == 0);
+        tasd_tensorfile_close(c);
+    }
+    /* Misuse: bad index, twice the same, wrong element count, INT64. */
+    int64_t twice[2] = {w1, w1};
+    tasd_view vv[2] = {v1, v1};
+    CHECK_STATUS(tasd_tensorfile_write_onnx(m, tmp_path("bad.onnx"), 2, twice, vv),
+                 TASD_ERR_INVALID_ARGUMENT);
+    int64_t oob = 99;
+    CHECK_STATUS(tasd_tensorfile_write_onnx(m, tmp_path("bad.onnx"), 1, &oob, vv),
+                 TASD_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tasd_tensorfile_write_onnx(m, tmp_path("bad.onnx"), 1, &w2, vv), TASD_ERR_SHAPE);
+    int64_t sh;
+    CHECK_OK(tasd_tensorfile_find(m, "shape", &sh));
+    CHECK_STATUS(tasd_tensorfile_write_onnx(m, tmp_path("bad.onnx"), 1, &sh, vv), TASD_ERR_DTYPE);
+    FILE *f = fopen(tmp_path("bad.onnx"), "rb");
+    CHECK(f == NULL);  /* nothing left behind */
+    if (f)
+        fclose(f);
+    tasd_tensorfile_close(m);
+    free(orig);
+
+    /* int32_data and external data become raw_data; kept external data
+     * still resolves next to the copy. */
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/onnx/half.onnx", &m));
+    if (m) {
+        int64_t hi;
+        tasd_view hv;
+        CHECK_OK(tasd_tensorfile_find(m, "h_int", &hi));
+        CHECK_OK(tasd_tensorfile_view(m, hi, &hv));
+        CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("half.onnx"), 1, &hi, &hv));
+        tasd_tensorfile_close(m);
+        CHECK_OK(tasd_tensorfile_open(NULL, tmp_path("half.onnx"), &m));
+        if (m) {
+            check_values(m, "h_int", 7);
+            check_values(m, "bf_int", 9);
+            tasd_tensorfile_close(m);
+        }
+    }
+    copy_file("test/data/onnx/ext.bin", tmp_path("ext.bin"));
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/onnx/ext.onnx", &m));
+    if (m) {
+        int64_t ai;
+        float anew[48];
+        for (int k = 0; k < 48; k++)
+            anew[k] = (float)k;
+        tasd_view av = tasd_view_2d(anew, TASD_F32, 6, 8, 8);
+        CHECK_OK(tasd_tensorfile_find(m, "A", &ai));
+        CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("ext.onnx"), 1, &ai, &av));
+        tasd_tensorfile_close(m);
+        CHECK_OK(tasd_tensorfile_open(NULL, tmp_path("ext.onnx"), &m));
+        if (m) {
+            float got[48];
+            CHECK_OK(tasd_tensorfile_find(m, "A", &ai));
+            CHECK_OK(tasd_tensorfile_read_f32(m, ai, got, 48));
+            CHECK(memcmp(got, anew, sizeof got) == 0);
+            check_values(m, "B", 11);
+            tasd_tensorfile_close(m);
+        }
+    }
+    const char *names[] = {"same.onnx", "same2.onnx", "new.onnx", "half.onnx", "ext.onnx", "ext.bin"};
+    for (int k = 0; k < 6; k++)
+        remove(tmp_path(names[k]));
+    CHECK(rmdir(tmpdir) == 0);
+}
+
 TEST_MAIN(RUN(test_mlp); RUN(test_half); RUN(test_external); RUN(test_lying);
-          RUN(test_truncated_and_corrupted); RUN(test_hand_encoded);)
+          RUN(test_truncated_and_corrupted); RUN(test_hand_encoded); RUN(test_write_copy);)

@@ -887,3 +887,237 @@ void tasdi_onnx_release(const tasd_tensorfile *m, const tasdi_tensor *t)
     else if (t->ext == 0)
         tasdi_map_release(&m->map, t->offset, t->nbytes);
 }
+
+/* ---- writing a copy with some initializers replaced ---- */
+
+static size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static size_t varint_put(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+static tasd_status put_varint(tasdi_outfile *o, uint64_t v)
+{
+    unsigned char b[10];
+    return tasdi_out_append(o, b, varint_put(b, v));
+}
+
+/* Fields of a TensorProto that hold or locate its data: dropped from a
+ * replaced initializer, whose new bytes go in one raw_data field. */
+static bool is_data_field(uint32_t num)
+{
+    return num == 4 || num == 5 || num == 6 || num == 7 || num == 9 || num == 10 || num == 11 ||
+           num == 13 || num == 14;
+}
+
+/* Length of a replaced initializer's new body (its other fields kept). */
+static tasd_status new_tensor_len(const ox *x, const pbf *tf, uint64_t nbytes, uint64_t *out)
+{
+    pb c = {tf->data, tf->data + tf->len};
+    uint64_t n = 1 + varint_size(nbytes) + nbytes; /* raw_data: tag 0x4a */
+    while (c.p < c.end) {
+        const unsigned char *at = c.p;
+        pbf f;
+        tasd_status st = pb_next(x, &c, &f);
+        if (st)
+            return st;
+        if (!is_data_field(f.num))
+            n += (uint64_t)(c.p - at);
+    }
+    *out = n;
+    return TASD_OK;
+}
+
+/* The values of view v converted to dtype, little-endian, into dst. */
+static void convert_view(const tasd_view *v, int32_t dtype, unsigned char *dst, int64_t n)
+{
+    size_t vel = tasd_dtype_size((tasd_dtype)v->dtype), oel = tasd_dtype_size((tasd_dtype)dtype);
+    int64_t idx[TASD_MAX_DIMS] = {0, 0, 0, 0};
+    const unsigned char *base = v->data;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t eo = 0;
+        for (int d = 0; d < v->ndim; d++)
+            eo += idx[d] * v->strides[d];
+        const unsigned char *p = base + eo * (int64_t)vel;
+        float f;
+        if (v->dtype == TASD_F32) {
+            memcpy(&f, p, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, p, 2);
+            f = v->dtype == TASD_F16 ? tasdi_f16_to_f32(h) : tasdi_bf16_to_f32(h);
+        }
+        unsigned char *o = dst + (size_t)k * oel;
+        if (dtype == TASD_F32)
+            tasdi_stf32(o, f);
+        else
+            tasdi_st16(o, dtype == TASD_F16 ? tasdi_f32_to_f16(f) : tasdi_f32_to_bf16(f));
+        for (int d = v->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < v->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+static tasd_status write_tensor(const ox *x, tasdi_outfile *o, const pbf *tf, const tasdi_tensor *t,
+                                const tasd_view *v)
+{
+    const tasd_allocator *a = &x->m->a;
+    uint64_t len;
+    tasd_status st = new_tensor_len(x, tf, t->nbytes, &len);
+    if (st)
+        return st;
+    if ((st = put_varint(o, (5u << 3) | WT_LEN)) || (st = put_varint(o, len)))
+        return st;
+    pb c = {tf->data, tf->data + tf->len};
+    while (c.p < c.end) {
+        const unsigned char *at = c.p;
+        pbf f;
+        if ((st = pb_next(x, &c, &f)))
+            return st;
+        if (!is_data_field(f.num) && (st = tasdi_out_append(o, at, (size_t)(c.p - at))))
+            return st;
+    }
+    if ((st = put_varint(o, (9u << 3) | WT_LEN)) || (st = put_varint(o, t->nbytes)))
+        return st;
+    unsigned char *buf = tasdi_alloc(a, t->nbytes ? (size_t)t->nbytes : 1);
+    if (!buf)
+        return TASD_ERR_OUT_OF_MEMORY;
+    convert_view(v, t->dtype, buf, (int64_t)(t->nbytes / t->elem));
+    st = tasdi_out_append(o, buf, (size_t)t->nbytes);
+    tasdi_free(a, buf, t->nbytes ? (size_t)t->nbytes : 1);
+    return st;
+}
+
+tasd_status tasd_tensorfile_write_onnx(const tasd_tensorfile *m, const char *path, int64_t count,
+                                       const int64_t *index, const tasd_view *values)
+{
+    if (!m || !path || (count && (!index || !values)))
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_tensorfile_write_onnx: NULL argument");
+    if (m->format != TASD_FORMAT_ONNX)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "tasd_tensorfile_write_onnx: the model is %s, not ONNX",
+                          tasd_file_format_name(m->format));
+    if (count < 0 || count > m->count)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_tensorfile_write_onnx: count %lld",
+                          (long long)count);
+    /* which[i]: 1 + the position in index[] of initializer i, 0 if kept. */
+    const tasd_allocator *a = &m->a;
+    int64_t *which = tasdi_calloc(a, m->count ? (size_t)m->count : 1, sizeof *which);
+    if (!which)
+        return TASD_ERR_OUT_OF_MEMORY;
+    tasd_status st = TASD_OK;
+    for (int64_t k = 0; k < count && !st; k++) {
+        int64_t i = index[k];
+        if (i < 0 || i >= m->count) {
+            st = tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_tensorfile_write_onnx: index %lld of %lld",
+                            (long long)i, (long long)m->count);
+            break;
+        }
+        const tasdi_tensor *t = &m->t[i];
+        const tasd_view *v = &values[k];
+        int64_t n = 1;
+        if (which[i])
+            st = tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_tensorfile_write_onnx: initializer \"%.200s\" given twice", t->name);
+        else if (t->dtype < 0)
+            st = tasdi_fail(TASD_ERR_DTYPE, "initializer \"%.200s\": %s cannot be replaced (FLOAT, FLOAT16 or BFLOAT16 only)",
+                            t->name, t->dtype_name);
+        else if (!tasd_dtype_size((tasd_dtype)v->dtype) || v->ndim < 1 || v->ndim > TASD_MAX_DIMS)
+            st = tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "initializer \"%.200s\": bad view (dtype %d, rank %d)",
+                            t->name, (int)v->dtype, (int)v->ndim);
+        for (int d = 0; !st && d < v->ndim; d++)
+            if (v->shape[d] < 0 || !tasdi_mul_i64(n, v->shape[d], &n))
+                st = tasdi_fail(TASD_ERR_SHAPE, "initializer \"%.200s\": bad view shape", t->name);
+        if (!st && (uint64_t)n != t->nbytes / t->elem)
+            st = tasdi_fail(TASD_ERR_SHAPE, "initializer \"%.200s\": view has %lld elements, the tensor %llu",
+                            t->name, (long long)n, (unsigned long long)(t->nbytes / t->elem));
+        if (!st && n > 0 && !v->data)
+            st = tasdi_fail(TASD_ERR_NULL_POINTER, "initializer \"%.200s\": view data is NULL", t->name);
+        which[i] = k + 1;
+    }
+    tasdi_outfile o;
+    memset(&o, 0, sizeof o);
+    if (!st)
+        st = tasdi_out_open(a, path, &o);
+    ox x;
+    memset(&x, 0, sizeof x);
+    x.m = (tasd_tensorfile *)(uintptr_t)m;
+    x.file = path;
+    x.base = m->map.data;
+    /* Model level: every field byte for byte, except the graph's length. */
+    pb c = {m->map.data, m->map.data + m->map.size};
+    while (!st && c.p < c.end) {
+        const unsigned char *at = c.p;
+        pbf f;
+        if ((st = pb_next(&x, &c, &f)))
+            break;
+        if (f.num != 7) {
+            st = tasdi_out_append(&o, at, (size_t)(c.p - at));
+            continue;
+        }
+        /* Pass 1: the graph's new length. */
+        pb g = {f.data, f.data + f.len};
+        uint64_t glen = 0;
+        int64_t ti = 0;
+        while (!st && g.p < g.end) {
+            const unsigned char *gat = g.p;
+            pbf e;
+            if ((st = pb_next(&x, &g, &e)))
+                break;
+            if (e.num == 5 && ti < m->count && which[ti]) {
+                uint64_t tl = 0;
+                st = new_tensor_len(&x, &e, m->t[ti].nbytes, &tl);
+                glen += 1 + varint_size(tl) + tl;
+            } else {
+                glen += (uint64_t)(g.p - gat);
+            }
+            ti += e.num == 5;
+        }
+        if (!st)
+            st = put_varint(&o, (7u << 3) | WT_LEN);
+        if (!st)
+            st = put_varint(&o, glen);
+        /* Pass 2: unchanged runs copied whole, replaced initializers rebuilt. */
+        g.p = f.data;
+        ti = 0;
+        const unsigned char *run = g.p;
+        while (!st && g.p < g.end) {
+            const unsigned char *gat = g.p;
+            pbf e;
+            if ((st = pb_next(&x, &g, &e)))
+                break;
+            if (e.num == 5 && ti < m->count && which[ti]) {
+                if (gat > run)
+                    st = tasdi_out_append(&o, run, (size_t)(gat - run));
+                if (!st)
+                    st = write_tensor(&x, &o, &e, &m->t[ti], &values[which[ti] - 1]);
+                run = g.p;
+            }
+            ti += e.num == 5;
+        }
+        if (!st && g.end > run)
+            st = tasdi_out_append(&o, run, (size_t)(g.end - run));
+    }
+    if (!st)
+        st = tasdi_out_commit(&o);
+    else
+        tasdi_out_abort(&o);
+    tasdi_free(a, which, (size_t)(m->count ? m->count : 1) * sizeof *which);
+    return st;
+}
