@@ -102,6 +102,8 @@ def _view(a, writable=False):
         raise ShapeError(-3, "rank %d: want 1..4 dimensions" % a.ndim)
     if writable and not a.flags.writeable:
         raise ArgumentError(-2, "output array is read-only")
+    if a.dtype not in _DTYPES:
+        raise ArgumentError(-4, "dtype %s: want float32 (or float16 for inputs)" % a.dtype)
     v = _lib.View()
     v.data = a.ctypes.data
     v.dtype = _DTYPES[a.dtype]
@@ -192,7 +194,7 @@ class Series:
     def stats(self):
         s = _lib.Stats()
         _lib.call("tasd_series_stats", self._h, ctypes.byref(s))
-        t = len(self.config.split("+"))
+        t = _lib.lib.tasd_config_terms(_lib.lib.tasd_series_config(self._h))
         return Stats(s.retained_energy, s.rel_error, s.density, s.coverage, s.kept_nonzeros,
                      s.input_nonzeros, s.slots, tuple(s.term_nonzeros[:t]))
 
@@ -695,6 +697,20 @@ class TensorFile:
         _lib.call("tasd_tensorfile_consumer", self._handle(), self._index(key), ctypes.byref(op),
                   ctypes.byref(slot), ctypes.byref(axis))
         return (op.value.decode(), slot.value, axis.value)
+
+    def write_onnx(self, path, replacements):
+        """ONNX: write a copy of this model to path in which the initializers
+        named in `replacements` ({name: array}) get the arrays' values (same
+        element count; stored as raw_data in the initializer's own type) and
+        every other byte is kept (tasd_tensorfile_write_onnx)."""
+        if not _lib.HAVE_WRITE_ONNX:
+            raise UnsupportedError(-10, "this libtasd has no tasd_tensorfile_write_onnx")
+        items = list(replacements.items())
+        arrays = [_as_input(a) for _, a in items]
+        idx = (ctypes.c_int64 * max(1, len(items)))(*[self._index(n) for n, _ in items])
+        views = (_lib.View * max(1, len(items)))(*[_view(a) for a in arrays])
+        _lib.call("tasd_tensorfile_write_onnx", self._handle(), _lib.to_bytes(os.fspath(path)),
+                  len(items), idx, views)
 
     def __repr__(self):
         return "<tasd.TensorFile %s (%s, %d tensors)>" % (self.path, self.format, len(self))

@@ -269,6 +269,9 @@ if HAVE_SERIES_BYTES:
 HAVE_CONSUMER = hasattr(lib, "tasd_tensorfile_consumer")
 if HAVE_CONSUMER:
     _proto("tasd_tensorfile_consumer", _S, c_void_p, c_int64, P(c_char_p), P(c_int32), P(c_int32))
+HAVE_WRITE_ONNX = hasattr(lib, "tasd_tensorfile_write_onnx")
+if HAVE_WRITE_ONNX:
+    _proto("tasd_tensorfile_write_onnx", _S, c_void_p, c_char_p, c_int64, P(c_int64), P(View))
 
 
 def status_string(status):

@@ -272,6 +272,25 @@ class TensorFiles(unittest.TestCase):
         self.assertIn("raw_data", str(cm.exception))
 
 
+    def test_onnx_write_copy(self):
+        src = os.path.join(DATA, "onnx", "mlp.onnx")
+        with tasd.open(src) as f, tempfile.TemporaryDirectory() as d:
+            w1 = f["W1"]
+            s = tasd.decompose(w1.T, "2:4")   # MatMul [K, N]: groups along K
+            out = os.path.join(d, "out.onnx")
+            f.write_onnx(out, {"W1": s.reconstruct().T})
+            with tasd.open(out) as g:
+                self.assertEqual(g.names(), f.names())
+                np.testing.assert_array_equal(g["W1"], s.reconstruct().T)
+                np.testing.assert_array_equal(g["W3"], f["W3"])
+                self.assertEqual(g.consumer("W1"), ("MatMul", 1, 1))
+            f.write_onnx(out, {})
+            with open(out, "rb") as a, open(src, "rb") as b:
+                self.assertEqual(a.read(), b.read())
+            with self.assertRaises(tasd.ShapeError):
+                f.write_onnx(out, {"W1": np.zeros(3, np.float32)})
+
+
 class Example(unittest.TestCase):
     def test_quickstart_runs(self):
         env = dict(os.environ)
