@@ -417,9 +417,7 @@ static tasd_status parse_tensor(ox *x, const pbf *tf, tasdi_tensor *t, const cha
             } else {
                 return want_wire(x, &f, WT_VARINT, at, "dims");
             }
-            if (t->shape[t->ndim - 1] < 0)
-                return ox_fail(x, at, "negative dimension");
-            break;
+            break; /* negative dimensions: tasdi_shape_bytes below */
         case 2:
             if ((st = want_wire(x, &f, WT_VARINT, at, "data_type")))
                 return st;
