@@ -548,12 +548,13 @@ class ModelSearch:
 def search_model(layers, budget, layer_cap=None):
     """One error budget shared by many layers (tasd_search_model): layers
     is a list of LayerSearch; budget bounds the FLOP-weighted mean error;
-    layer_cap (default: budget * 4, at most 1) bounds each layer's."""
+    layer_cap (default 2 * budget, as `tasd search --share`) bounds each
+    layer's."""
     layers = list(layers)
     if not layers:
         raise ArgumentError(-2, "search_model: no layers")
     if layer_cap is None:
-        layer_cap = min(1.0, 4 * budget)
+        layer_cap = 2 * budget
     n = len(layers)
     arr = (ctypes.c_void_p * n)(*[l._h.value for l in layers])
     choice = (ctypes.c_int * n)()
