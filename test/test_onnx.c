@@ -578,6 +578,29 @@ static void test_write_copy(void)
             tasd_tensorfile_close(m);
         }
     }
+    /* Copies with nothing replaced are the very same bytes, for every model. */
+    const char *models[] = {"half.onnx", "ext.onnx"};
+    for (int k = 0; k < 2; k++) {
+        char src[128];
+        snprintf(src, sizeof src, "test/data/onnx/%s", models[k]);
+        m = NULL;
+        CHECK_OK(tasd_tensorfile_open(NULL, src, &m));
+        if (!m)
+            continue;
+        CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("same.onnx"), 0, NULL, NULL));
+        tasd_tensorfile_close(m);
+        unsigned char *a = read_all(src, &n0), *b = read_all(tmp_path("same.onnx"), &n1);
+        CHECKF(a && b && n0 == n1 && memcmp(a, b, n0) == 0, "%s: copy differs", models[k]);
+        free(a);
+        free(b);
+    }
+    /* Not ONNX. */
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/tiny_f32.npy", &m));
+    if (m) {
+        CHECK_STATUS(tasd_tensorfile_write_onnx(m, tmp_path("x.onnx"), 0, NULL, NULL),
+                     TASD_ERR_INVALID_ARGUMENT);
+        tasd_tensorfile_close(m);
+    }
     const char *names[] = {"same.onnx", "same2.onnx", "new.onnx", "half.onnx", "ext.onnx", "ext.bin"};
     for (int k = 0; k < 6; k++)
         remove(tmp_path(names[k]));
