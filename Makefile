@@ -70,7 +70,7 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all lib examples test check-exports test-sanitize test-tsan test-valgrind demo install uninstall install-check clean help
+.PHONY: all lib examples test check-exports test-sanitize test-tsan test-valgrind demo install install-python uninstall install-check clean help
 
 all: lib examples
 
@@ -84,7 +84,8 @@ help:
 	@echo "make test-tsan        the multi-threaded tests under ThreadSanitizer (clang)"
 	@echo "make test-valgrind    the test suite under valgrind memcheck"
 	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
-	@echo "make uninstall        remove what install put there"
+	@echo "make install-python   the Python module (python/tasd) into PYTHONDIR=$(PYTHONDIR)"
+	@echo "make uninstall        remove what install (and install-python) put there"
 	@echo "make install-check    stage an install and build an example against it via pkg-config"
 	@echo "options: OPENMP=0 (build without OpenMP), CC=clang, OPT=-O3"
 
@@ -129,16 +130,19 @@ examples: $(EXAMPLE_BIN)
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
 
+# test/run.sh also runs the Python module's tests against this build's
+# libtasd.so (skipped loudly without numpy).
 test: lib $(TEST_BIN) check-exports
-	@sh test/run.sh $(TEST_BIN) $(REPLAY_BIN)
+	@TASD_PY_LIBRARY="$(abspath $(SO_FILE))" TASD_PY_SKIP="$(PY_TEST_SKIP)" sh test/run.sh $(TEST_BIN) $(REPLAY_BIN)
 
 # The header's TASD_API names, lib/tasd.map and the built library agree.
 check-exports: $(SO_FILE)
 	@sh test/check_exports.sh $(SO_FILE)
 
-# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (not
+# the Python tests: an ASan library cannot be loaded into a plain python3).
 test-sanitize:
-	$(MAKE) BUILD=build-san OPT=-O1 \
+	$(MAKE) BUILD=build-san OPT=-O1 PY_TEST_SKIP="the sanitizer build cannot be loaded by python3" \
 	    CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
 
@@ -173,7 +177,19 @@ install: lib
 	install -m 644 $(A_FILE) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(PC_FILE) $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
 
+# The pure-Python module (no build step): copied into PYTHONDIR (the
+# interpreter's module directory under PREFIX, see python/install_dir.py), with the library's install directory
+# recorded so it finds this libtasd.so. pip works too (docs/python.md).
+PYTHON    ?= python3
+PYTHONDIR ?= $(shell $(PYTHON) python/install_dir.py "$(PREFIX)" 2>/dev/null)
+install-python:
+	@test -n "$(PYTHONDIR)" || { echo "install-python: cannot ask $(PYTHON) for its module directory; set PYTHONDIR="; exit 1; }
+	install -d $(DESTDIR)$(PYTHONDIR)/tasd
+	install -m 644 python/tasd/__init__.py python/tasd/_lib.py $(DESTDIR)$(PYTHONDIR)/tasd/
+	printf '# Written by make install-python.\nLIBDIR = %s\n' "'$(LIBDIR)'" > $(DESTDIR)$(PYTHONDIR)/tasd/_install.py
+
 uninstall:
+	rm -rf $(DESTDIR)$(PYTHONDIR)/tasd
 	rm -f $(DESTDIR)$(INCLUDEDIR)/tasd.h $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so \
 	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc

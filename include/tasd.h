@@ -721,16 +721,21 @@ typedef enum tasd_file_format {
     TASD_FORMAT_UNKNOWN = 0,
     TASD_FORMAT_NPY = 1,          /* NumPy .npy, versions 1.0, 2.0, 3.0     */
     TASD_FORMAT_SAFETENSORS = 2,  /* safetensors                            */
-    TASD_FORMAT_TASD = 3          /* libtasd series container (.tasd)       */
+    TASD_FORMAT_TASD = 3,         /* libtasd series container (.tasd)       */
+    TASD_FORMAT_ONNX = 4          /* ONNX model (.onnx): its initializers   */
 } tasd_file_format;
 
-/* "unknown", "npy", "safetensors", "tasd" */
+/* "unknown", "npy", "safetensors", "tasd", "onnx" */
 TASD_API const char *tasd_file_format_name(tasd_file_format format);
 /* Guess a format from the first bytes of a file (`size` of them at `data`):
  * "\x93NUMPY" is npy, "TASDSER\0" is tasd, an 8-byte little-endian length
- * followed by '{' is safetensors; anything else TASD_FORMAT_UNKNOWN. */
+ * followed by '{' is safetensors; ONNX has no magic, so bytes that start
+ * like a ModelProto (0x08, a version byte 1..127, then the tag of another
+ * ModelProto field) are guessed to be ONNX (a hint: opening parses the
+ * whole file strictly); anything else TASD_FORMAT_UNKNOWN. */
 TASD_API tasd_file_format tasd_file_format_sniff(const void *data, size_t size);
-/* The same on the start of a file (TASD_ERR_IO if it cannot be read). */
+/* The same on the start of a file (TASD_ERR_IO if it cannot be read); a
+ * file the sniff does not recognise whose name ends in ".onnx" is ONNX. */
 TASD_API tasd_status tasd_file_format_detect(const char *path,
                                              tasd_file_format *out);
 
@@ -753,7 +758,7 @@ typedef struct tasd_tensor_info {
 
 typedef struct tasd_tensorfile tasd_tensorfile;
 
-/* Open a .npy or safetensors file: mmap it and parse/validate its header
+/* Open a .npy, safetensors or ONNX file: mmap it and parse/validate its header
  * (TASD_ERR_FORMAT with the file name and the reason on anything malformed:
  * truncation, bad magic, offsets past the end, sizes that are not shape
  * times element size, overlapping tensors, duplicate or non-UTF-8 names,
@@ -761,6 +766,20 @@ typedef struct tasd_tensorfile tasd_tensorfile;
  * for a valid .npy that is not little-endian f4/f2 in C order). */
 TASD_API tasd_status tasd_tensorfile_open(tasd_context *ctx, const char *path,
                                      tasd_tensorfile **out);
+/* ONNX (format "onnx"): the tensors are the graph's initializers, in file
+ * order, with the ONNX type names ("FLOAT", "FLOAT16", "BFLOAT16", "INT64",
+ * ...). FLOAT data is read from raw_data or float_data, FLOAT16/BFLOAT16
+ * from raw_data or int32_data, or from external data: `location` relative
+ * to the model file's directory (an absolute path or a ".." component is
+ * rejected), `offset` and `length` checked against that file. `offset` in
+ * tasd_tensor_info is then the offset in the file that holds the bytes (0
+ * when they were decoded from typed fields into memory). Other types are
+ * listed; their data can be reached only when stored as raw bytes
+ * (tasd_tensorfile_raw; TASD_ERR_UNSUPPORTED otherwise). The parse is
+ * strict: truncated fields, lengths past their message, wrong wire types,
+ * sizes that disagree with the shape, data given two ways, duplicate names
+ * give TASD_ERR_FORMAT with the initializer or node and the byte offset.
+ * Sparse initializers and segmented tensors are not supported. */
 /* The same on bytes in memory, which must outlive the model (not copied).
  * format may be TASD_FORMAT_UNKNOWN to sniff it. */
 TASD_API tasd_status tasd_tensorfile_open_memory(tasd_context *ctx, const void *data,
@@ -790,6 +809,39 @@ TASD_API tasd_status tasd_tensorfile_read_f32(const tasd_tensorfile *model, int6
  * until the model is closed; *nbytes as in tasd_tensor_info. */
 TASD_API tasd_status tasd_tensorfile_raw(const tasd_tensorfile *model, int64_t i,
                                     const void **data, uint64_t *nbytes);
+/* The operator that consumes tensor i in an ONNX graph, and how it
+ * contracts it. op_type: the first consuming node's op_type ("" if no node
+ * of the main graph uses it, and for other formats); input: that node's
+ * input slot (-1 if none); out_axis: the axis of the tensor that indexes
+ * output features, every other axis being reduced over, so the N:M groups
+ * belong along the others. It is -1 when unknown: an operator other than
+ * the ones below, a custom domain, or consumers that disagree. Known:
+ *   MatMul  A [M, K] -> 0;  B [K, N] -> 1  (rank 2 only)
+ *   Gemm    A -> 0 (1 with transA);  B [K, N] -> 1, [N, K] with transB -> 0
+ *   Conv    W [C_out, C_in/group, k...] -> 0
+ * A tensor with out_axis 0 is decomposed as it is stored (rows = shape[0]);
+ * with out_axis 1 (rank 2) its transpose is. Any pointer may be NULL. */
+TASD_API tasd_status tasd_tensorfile_consumer(const tasd_tensorfile *model, int64_t i,
+                                             const char **op_type, int32_t *input,
+                                             int32_t *out_axis);
+/* Write a copy of the ONNX model `model` to `path` in which `count`
+ * initializers get new data: index[k] is the initializer, values[k] a view
+ * (f32/f16/bf16, any shape and strides whose elements in row-major order
+ * are the initializer's) converted, rounding to nearest even, to the
+ * initializer's type (FLOAT, FLOAT16 or BFLOAT16; TASD_ERR_DTYPE else).
+ * A replaced initializer keeps its other fields (name, dims, data_type,
+ * doc_string, ...) and holds its data as raw_data, its float_data,
+ * int32_data or external data fields dropped. Every other byte of the file
+ * (graph, nodes, other initializers, opset, metadata, field order) is
+ * copied unchanged except the graph's length prefix, so count == 0 gives
+ * an identical file. External data of other initializers is not copied:
+ * its locations stay relative to the new file's directory. Written
+ * atomically (nothing at path on error). TASD_ERR_INVALID_ARGUMENT for a
+ * non-ONNX model, a bad or repeated index; TASD_ERR_SHAPE for a view with
+ * the wrong element count. */
+TASD_API tasd_status tasd_tensorfile_write_onnx(const tasd_tensorfile *model, const char *path,
+                                               int64_t count, const int64_t *index,
+                                               const tasd_view *values);
 /* Hint that tensor i will not be needed again soon: its pages of the
  * mapping may be dropped from memory (no-op for in-memory models). */
 TASD_API void tasd_tensorfile_release(const tasd_tensorfile *model, int64_t i);

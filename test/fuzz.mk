@@ -1,5 +1,5 @@
 # libFuzzer targets for the parsers: config strings, .npy headers, safetensors
-# headers, the .tasd loader. Built with clang -fsanitize=fuzzer,address,undefined
+# headers, the .tasd loader, ONNX models. Built with clang -fsanitize=fuzzer,address,undefined
 # into $(BUILD)/fuzz/. Seeds: test/fuzz/corpus/<target>/ (read-only); new inputs
 # go to $(BUILD)/fuzz/corpus/<target>/.
 #   make fuzz FUZZ_SECONDS=60      build and run every target for N seconds each
@@ -7,7 +7,7 @@
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_TARGETS := config npy safetensors tasd
+FUZZ_TARGETS := config npy safetensors tasd onnx
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L \
                 -Iinclude -Ilib -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -56,5 +56,30 @@ for b in $backends; do
     done
 done
 unset TASD_BACKEND
+
+# The Python module's tests (test/python/), once, against this build's
+# libtasd.so (TASD_PY_LIBRARY, set by `make test`), with the first Python
+# that has numpy. Skipped loudly without one, or when TASD_PY_SKIP says why.
+if [ -n "$TASD_PY_LIBRARY" ]; then
+    py=""
+    for c in ${PYTHON:-} python3 /usr/bin/python3; do
+        if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import numpy' >/dev/null 2>&1; then
+            py=$c
+            break
+        fi
+    done
+    if [ -n "$TASD_PY_SKIP" ]; then
+        echo "==== SKIPPED python tests: $TASD_PY_SKIP ===="
+    elif [ -z "$py" ]; then
+        echo "************************************************************************"
+        echo "SKIPPED python tests: no python3 with numpy (apt-get install python3-numpy)"
+        echo "************************************************************************"
+    else
+        echo "==== python tests ($py, TASD_LIBRARY=$TASD_PY_LIBRARY) ===="
+        TASD_LIBRARY=$TASD_PY_LIBRARY
+        export TASD_LIBRARY
+        TASD_TEST_WRAPPER=$py run_one test/python/run_tests.py
+    fi
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

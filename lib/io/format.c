@@ -10,6 +10,7 @@ const char *tasd_file_format_name(tasd_file_format f)
     case TASD_FORMAT_NPY: return "npy";
     case TASD_FORMAT_SAFETENSORS: return "safetensors";
     case TASD_FORMAT_TASD: return "tasd";
+    case TASD_FORMAT_ONNX: return "onnx";
     }
     return "unknown";
 }
@@ -30,6 +31,8 @@ tasd_file_format tasd_file_format_sniff(const void *data, size_t size)
         if (i < size && p[i] == '{')
             return TASD_FORMAT_SAFETENSORS;
     }
+    if (tasdi_onnx_sniff(p, size))
+        return TASD_FORMAT_ONNX;
     return TASD_FORMAT_UNKNOWN;
 }
 
@@ -44,5 +47,14 @@ tasd_status tasd_file_format_detect(const char *path, tasd_file_format *out)
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     *out = tasd_file_format_sniff(buf, n);
+    if (*out == TASD_FORMAT_UNKNOWN && tasdi_has_onnx_extension(path))
+        *out = TASD_FORMAT_ONNX;
     return TASD_OK;
+}
+
+bool tasdi_has_onnx_extension(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && (path[n - 5] == '.') && (path[n - 4] | 0x20) == 'o' &&
+           (path[n - 3] | 0x20) == 'n' && (path[n - 2] | 0x20) == 'n' && (path[n - 1] | 0x20) == 'x';
 }

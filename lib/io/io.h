@@ -111,12 +111,26 @@ static inline void tasdi_stf64(unsigned char *p, double d)
 typedef struct tasdi_tensor {
     char *name;
     size_t name_len;
-    char dtype_name[12];
+    char dtype_name[16];
     int32_t dtype;   /* tasd_dtype or -1 */
     int32_t ndim;
     int64_t shape[TASD_FILE_MAX_DIMS];
     uint64_t offset, nbytes;
     size_t elem;
+    /* ONNX only (zero elsewhere): where the bytes are when not at
+     * map.data + offset (in the file, an external file or `owned`), the
+     * external file (index + 1, 0: the model file), whether typed data
+     * libtasd does not decode leaves the tensor unreadable, and the first
+     * consuming node (op type, input slot, output axis or -1). */
+    const unsigned char *data;
+    unsigned char *owned;
+    size_t owned_size;
+    int64_t ext;
+    bool no_data;
+    char *op_type;
+    size_t op_len;
+    int32_t op_input;
+    int32_t out_axis;
 } tasdi_tensor;
 
 struct tasd_tensorfile {
@@ -127,6 +141,7 @@ struct tasd_tensorfile {
     tasdi_tensor *t;
     int64_t t_cap;   /* allocated length of t */
     int64_t metadata_entries;
+    struct tasdi_onnx *onnx;   /* ONNX external data files, or NULL */
 };
 
 /* A safetensors dtype name with its element size; dtype is a tasd_dtype or
@@ -149,6 +164,18 @@ tasd_status tasdi_npy_parse(const char *file, const unsigned char *d, size_t siz
                             tasdi_tensor *t);
 /* Parse m->map as safetensors into m->t / m->count. */
 tasd_status tasdi_safetensors_parse(tasd_tensorfile *m, const char *file);
+
+/* Parse m->map as an ONNX model into m->t / m->count; on_disk: `file` is
+ * the model's path, so external data can be followed. */
+tasd_status tasdi_onnx_parse(tasd_tensorfile *m, const char *file, bool on_disk);
+/* True if the first bytes look like an ONNX ModelProto (a hint only). */
+bool tasdi_onnx_sniff(const unsigned char *p, size_t size);
+/* True if path ends in ".onnx" (any case). */
+bool tasdi_has_onnx_extension(const char *path);
+/* Free what tasdi_onnx_parse added to m (external file mappings). */
+void tasdi_onnx_free(tasd_tensorfile *m);
+/* tasd_tensorfile_release for an ONNX tensor. */
+void tasdi_onnx_release(const tasd_tensorfile *m, const tasdi_tensor *t);
 
 /* ---- strict JSON reading (json.c) ---- */
 

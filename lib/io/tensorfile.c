@@ -1,4 +1,4 @@
-/* Tensor files (.npy, safetensors) opened for reading: mmap, strict header
+/* Tensor files (.npy, safetensors, ONNX) opened for reading: mmap, strict header
  * parsing, tensors read as views or converted to f32. */
 #include "io.h"
 
@@ -9,9 +9,16 @@ void tasd_tensorfile_close(tasd_tensorfile *m)
     if (!m)
         return;
     tasd_allocator a = m->a;
-    for (int64_t i = 0; m->t && i < m->count; i++)
-        tasdi_free(&a, m->t[i].name, m->t[i].name_len + 1);
+    for (int64_t i = 0; m->t && i < m->count; i++) {
+        tasdi_tensor *t = &m->t[i];
+        if (t->name)
+            tasdi_free(&a, t->name, t->name_len + 1);
+        if (t->op_type)
+            tasdi_free(&a, t->op_type, t->op_len + 1);
+        tasdi_free(&a, t->owned, t->owned_size);
+    }
     tasdi_free(&a, m->t, (size_t)m->t_cap * sizeof *m->t);
+    tasdi_onnx_free(m);
     tasdi_unmap(&m->map);
     tasdi_free(&a, m, sizeof *m);
 }
@@ -37,7 +44,7 @@ tasd_status tasdi_shape_bytes(const char *file, const char *tname, int ndim,
 }
 
 static tasd_status tensorfile_open_map(tasd_context *ctx, tasdi_map map, tasd_file_format format,
-                                  const char *file, tasd_tensorfile **out)
+                                  const char *file, bool on_disk, tasd_tensorfile **out)
 {
     const tasd_allocator *a = tasdi_allocator(ctx);
     tasd_tensorfile *m = tasdi_alloc(a, sizeof *m);
@@ -65,11 +72,13 @@ static tasd_status tensorfile_open_map(tasd_context *ctx, tasdi_map map, tasd_fi
         }
     } else if (format == TASD_FORMAT_SAFETENSORS) {
         st = tasdi_safetensors_parse(m, file);
+    } else if (format == TASD_FORMAT_ONNX) {
+        st = tasdi_onnx_parse(m, file, on_disk);
     } else if (format == TASD_FORMAT_TASD) {
         st = tasdi_fail(TASD_ERR_UNSUPPORTED,
                         "%s: a .tasd series file, not a model: open it with tasd_archive_open", file);
     } else {
-        st = tasdi_fail(TASD_ERR_FORMAT, "%s: not a .npy or safetensors file (unknown magic)", file);
+        st = tasdi_fail(TASD_ERR_FORMAT, "%s: not a .npy, safetensors or ONNX file (unknown magic)", file);
     }
     if (st) {
         tasd_tensorfile_close(m);
@@ -87,7 +96,11 @@ tasd_status tasd_tensorfile_open(tasd_context *ctx, const char *path, tasd_tenso
     tasd_status st = tasdi_map_file(path, &map);
     if (st)
         return st;
-    return tensorfile_open_map(ctx, map, TASD_FORMAT_UNKNOWN, path, out);
+    /* An ONNX file has no magic: the .onnx extension also names it. */
+    tasd_file_format f = tasd_file_format_sniff(map.data, map.size);
+    if (f == TASD_FORMAT_UNKNOWN && tasdi_has_onnx_extension(path))
+        f = TASD_FORMAT_ONNX;
+    return tensorfile_open_map(ctx, map, f, path, true, out);
 }
 
 tasd_status tasd_tensorfile_open_memory(tasd_context *ctx, const void *data, size_t size,
@@ -96,7 +109,7 @@ tasd_status tasd_tensorfile_open_memory(tasd_context *ctx, const void *data, siz
     if ((!data && size) || !out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_tensorfile_open_memory: NULL argument");
     tasdi_map map = {data, size, false};
-    return tensorfile_open_map(ctx, map, format, "<memory>", out);
+    return tensorfile_open_map(ctx, map, format, "<memory>", false, out);
 }
 
 tasd_file_format tasd_tensorfile_format(const tasd_tensorfile *m)
@@ -107,6 +120,12 @@ tasd_file_format tasd_tensorfile_format(const tasd_tensorfile *m)
 int64_t tasd_tensorfile_count(const tasd_tensorfile *m)
 {
     return m ? m->count : 0;
+}
+
+/* Where tensor t's bytes are (ONNX keeps some outside the mapping). */
+static const unsigned char *tensor_data(const tasd_tensorfile *m, const tasdi_tensor *t)
+{
+    return t->data ? t->data : m->map.data + t->offset;
 }
 
 static tasd_status check_index(const tasd_tensorfile *m, int64_t i, const char *fn)
@@ -170,7 +189,10 @@ tasd_status tasd_tensorfile_view(const tasd_tensorfile *m, int64_t i, tasd_view 
     if (t->ndim > TASD_MAX_DIMS)
         return tasdi_fail(TASD_ERR_SHAPE, "tensor \"%s\": rank %d > %d", t->name, (int)t->ndim,
                           TASD_MAX_DIMS);
-    const unsigned char *p = m->map.data + t->offset;
+    if (t->no_data)
+        return tasdi_fail(TASD_ERR_UNSUPPORTED, "tensor \"%s\": its data is stored in typed fields libtasd does not read",
+                          t->name);
+    const unsigned char *p = tensor_data(m, t);
     if ((uintptr_t)p % t->elem != 0)
         return tasdi_fail(TASD_ERR_UNSUPPORTED,
                           "tensor \"%s\": data is not aligned to its element size; use tasd_tensorfile_read_f32",
@@ -209,7 +231,7 @@ tasd_status tasd_tensorfile_read_f32(const tasd_tensorfile *m, int64_t i, float 
                           (unsigned long long)n);
     if (!dst && n)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_tensorfile_read_f32: dst is NULL");
-    const unsigned char *p = m->map.data + t->offset;
+    const unsigned char *p = tensor_data(m, t);
     switch (t->dtype) {
     case TASD_F32:
         for (uint64_t k = 0; k < n; k++)
@@ -229,8 +251,12 @@ tasd_status tasd_tensorfile_read_f32(const tasd_tensorfile *m, int64_t i, float 
 
 void tasd_tensorfile_release(const tasd_tensorfile *m, int64_t i)
 {
-    if (m && i >= 0 && i < m->count)
-        tasdi_map_release(&m->map, m->t[i].offset, m->t[i].nbytes);
+    if (m && i >= 0 && i < m->count) {
+        if (m->format == TASD_FORMAT_ONNX)
+            tasdi_onnx_release(m, &m->t[i]);
+        else
+            tasdi_map_release(&m->map, m->t[i].offset, m->t[i].nbytes);
+    }
 }
 
 tasd_status tasd_tensorfile_raw(const tasd_tensorfile *m, int64_t i, const void **data, uint64_t *nbytes)
@@ -240,7 +266,28 @@ tasd_status tasd_tensorfile_raw(const tasd_tensorfile *m, int64_t i, const void 
         return st;
     if (!data || !nbytes)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_tensorfile_raw: NULL argument");
-    *data = m->map.data + m->t[i].offset;
+    if (m->t[i].no_data)
+        return tasdi_fail(TASD_ERR_UNSUPPORTED,
+                          "tensor \"%s\": its data is stored in typed fields libtasd does not read",
+                          m->t[i].name);
+    *data = tensor_data(m, &m->t[i]);
     *nbytes = m->t[i].nbytes;
+    return TASD_OK;
+}
+
+tasd_status tasd_tensorfile_consumer(const tasd_tensorfile *m, int64_t i, const char **op_type,
+                                     int32_t *input, int32_t *out_axis)
+{
+    tasd_status st = check_index(m, i, "tasd_tensorfile_consumer");
+    if (st)
+        return st;
+    const tasdi_tensor *t = &m->t[i];
+    bool known = m->format == TASD_FORMAT_ONNX && t->op_type;
+    if (op_type)
+        *op_type = known ? t->op_type : "";
+    if (input)
+        *input = known ? t->op_input : -1;
+    if (out_axis)
+        *out_axis = known ? t->out_axis : -1;
     return TASD_OK;
 }

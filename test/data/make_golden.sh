@@ -15,3 +15,6 @@ cp test/data/tiny_f32.npy test/data/tiny_f16_v2.npy test/data/tiny_conv_v3.npy $
 cp test/data/tiny.safetensors $C/safetensors/
 cp test/data/tiny_f32_2x4.tasd test/data/tiny_2x4_1x8.tasd $C/tasd/
 $T decompose test/data/tiny_conv_v3.npy --config 1:8+3:32 --method optimal -o $C/tasd/conv_1x8_3x32.tasd --quiet >/dev/null
+# ONNX seeds (test/data/onnx/ is made by make_onnx.py, which needs python3-onnx).
+mkdir -p $C/onnx
+cp test/data/onnx/mlp.onnx test/data/onnx/half.onnx test/data/onnx/ext.onnx test/data/onnx/lie_raw.onnx $C/onnx/

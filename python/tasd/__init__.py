@@ -1,0 +1,722 @@
+"""libtasd from Python: N:M structured-sparse series (TASD) of numpy arrays.
+
+    import numpy as np, tasd
+    w = np.random.default_rng(0).standard_normal((256, 512), dtype=np.float32)
+    s = tasd.decompose(w, "2:4+1:8")
+    s.stats.rel_error            # ||W - Wa|| / ||W||
+    y = s @ x                    # tasd_gemm: the series times x [512, n]
+
+Pure ctypes over libtasd.so, found via $TASD_LIBRARY, then the build tree
+(build/lib/libtasd.so beside this package's source), then the system
+loader. Failures raise tasd.Error (subclasses per status family) carrying
+the library's message. See docs/python.md.
+"""
+import builtins
+import ctypes
+import os
+import threading
+from collections import namedtuple
+
+import numpy as np
+
+from . import _lib
+from ._lib import (ArgumentError, ConfigError, Error, FileError, FormatError, InternalError,
+                   NonFiniteError, NotFoundError, ResourceError, ShapeError, UnsupportedError)
+
+__all__ = [
+    "Error", "ArgumentError", "ConfigError", "ShapeError", "NonFiniteError", "ResourceError",
+    "UnsupportedError", "FileError", "FormatError", "NotFoundError", "InternalError",
+    "decompose", "load", "Series", "Stats", "Term", "Layer", "Target", "search_layer",
+    "search_model", "LayerSearch", "ModelSearch", "Point", "open", "TensorFile", "Tensor",
+    "version", "threads", "set_threads", "backend", "set_backend", "backends",
+]
+
+__version__ = _lib.lib.tasd_version().decode()
+library_path = _lib.path
+
+
+def version():
+    """The version string of the loaded libtasd, e.g. "0.1.0"."""
+    return _lib.lib.tasd_version().decode()
+
+
+# ---- the module's context: threads and backend ----
+
+class _Context:
+    def __init__(self):
+        h = ctypes.c_void_p()
+        _lib.call("tasd_context_create", None, ctypes.byref(h))
+        self.h = h
+
+    def __del__(self):
+        if getattr(self, "h", None) and _lib is not None and _lib.lib is not None:
+            _lib.lib.tasd_context_destroy(self.h)
+            self.h = None
+
+
+_ctx = _Context()
+_ctx_lock = threading.Lock()
+
+
+def threads():
+    """Threads libtasd uses for this module's calls."""
+    return _lib.lib.tasd_context_threads(_ctx.h)
+
+
+def set_threads(n):
+    """Use n threads (0: the default, OpenMP's maximum). Results do not
+    depend on it."""
+    with _ctx_lock:
+        _lib.call("tasd_context_set_threads", _ctx.h, int(n))
+
+
+def backend():
+    """The kernel backend in use: "scalar", "avx2", "avx512" or "neon"."""
+    return _lib.lib.tasd_backend_name(_lib.lib.tasd_context_backend(_ctx.h)).decode()
+
+
+def set_backend(name):
+    """Force a backend by name ("auto" restores the best one); UnsupportedError
+    if this CPU or build lacks it."""
+    b = ctypes.c_int()
+    _lib.call("tasd_backend_parse", _lib.to_bytes(name), ctypes.byref(b))
+    with _ctx_lock:
+        _lib.call("tasd_context_set_backend", _ctx.h, b.value)
+
+
+def backends():
+    """Names of the backends this build and CPU can run."""
+    return [_lib.lib.tasd_backend_name(b).decode() for b in (1, 2, 3, 4)
+            if _lib.lib.tasd_backend_available(b)]
+
+
+# ---- numpy <-> tasd_view ----
+
+_DTYPES = {np.dtype(np.float32): _lib.F32, np.dtype(np.float16): _lib.F16}
+
+
+def _view(a, writable=False):
+    """A tasd_view of numpy array a (rank 1..4, f32/f16), no copy; strides
+    must be whole elements."""
+    if a.ndim < 1 or a.ndim > _lib.MAX_DIMS:
+        raise ShapeError(-3, "rank %d: want 1..4 dimensions" % a.ndim)
+    if writable and not a.flags.writeable:
+        raise ArgumentError(-2, "output array is read-only")
+    if a.dtype not in _DTYPES:
+        raise ArgumentError(-4, "dtype %s: want float32 (or float16 for inputs)" % a.dtype)
+    v = _lib.View()
+    v.data = a.ctypes.data
+    v.dtype = _DTYPES[a.dtype]
+    v.ndim = a.ndim
+    for d in range(a.ndim):
+        v.shape[d] = a.shape[d]
+        v.strides[d] = a.strides[d] // a.itemsize
+    return v
+
+
+def _as_input(a, dtypes=(np.float32, np.float16)):
+    """a as a numpy array the library can view: float32 (or float16 where
+    allowed) with whole-element strides; copies only when it must."""
+    a = np.asarray(a)
+    if a.dtype not in [np.dtype(t) for t in dtypes]:
+        a = a.astype(np.float32)
+    if any(s % a.itemsize for s in a.strides) or not a.flags.aligned:
+        a = np.ascontiguousarray(a)
+    return a
+
+
+def _method(method):
+    m = ctypes.c_int()
+    _lib.call("tasd_method_parse", _lib.to_bytes(method), ctypes.byref(m))
+    return m.value
+
+
+class _Config:
+    """An owned tasd_config."""
+
+    def __init__(self, text):
+        if not isinstance(text, str):
+            raise ConfigError(-5, "config must be a string such as \"2:4+1:8\", not %r" % (text,))
+        h = ctypes.c_void_p()
+        _lib.call("tasd_config_parse", _ctx.h, text.encode(), ctypes.byref(h))
+        self.h = h
+
+    def __del__(self):
+        if getattr(self, "h", None):
+            _lib.lib.tasd_config_destroy(self.h)
+
+
+def _config_text(cfg):
+    return _lib.fmt(_lib.lib.tasd_config_format, cfg) if cfg else "none"
+
+
+# ---- series ----
+
+Stats = namedtuple("Stats", "retained_energy rel_error density coverage kept_nonzeros "
+                            "input_nonzeros slots term_nonzeros")
+Stats.__doc__ = """What tasd_series_stats reports: retained energy ||Wa||^2/||W||^2,
+relative error ||W-Wa||_F/||W||_F, density kept/(rows*cols), coverage
+kept/input nonzeros, the counts, and the nonzeros of each term."""
+
+Term = namedtuple("Term", "n m values indices")
+Term.__doc__ = """One term in the canonical layout: values float32 and indices uint8
+(position 0..m-1 inside its group), both [rows, groups_per_row * n]: for each
+row, n slots per group of m consecutive columns."""
+
+
+class Series:
+    """A decomposed matrix W ~ W1 + ... + Wt (from decompose() or load())."""
+
+    def __init__(self, handle):
+        self._h = handle
+
+    def __del__(self):
+        if getattr(self, "_h", None) and _lib.lib is not None:
+            _lib.lib.tasd_series_destroy(self._h)
+            self._h = None
+
+    @property
+    def shape(self):
+        r, c = ctypes.c_int64(), ctypes.c_int64()
+        _lib.call("tasd_series_shape", self._h, ctypes.byref(r), ctypes.byref(c))
+        return (r.value, c.value)
+
+    @property
+    def config(self):
+        """The config text, e.g. "2:4+1:8"."""
+        return _config_text(_lib.lib.tasd_series_config(self._h))
+
+    @property
+    def method(self):
+        return _lib.lib.tasd_method_name(_lib.lib.tasd_series_method(self._h)).decode()
+
+    @property
+    def stats(self):
+        s = _lib.Stats()
+        _lib.call("tasd_series_stats", self._h, ctypes.byref(s))
+        t = _lib.lib.tasd_config_terms(_lib.lib.tasd_series_config(self._h))
+        return Stats(s.retained_energy, s.rel_error, s.density, s.coverage, s.kept_nonzeros,
+                     s.input_nonzeros, s.slots, tuple(s.term_nonzeros[:t]))
+
+    @property
+    def terms(self):
+        """The terms as numpy arrays (tasd_series_export_term), see Term."""
+        rows = self.shape[0]
+        out = []
+        cfg = _lib.lib.tasd_series_config(self._h)
+        for i in range(_lib.lib.tasd_config_terms(cfg)):
+            n, m, g = ctypes.c_int(), ctypes.c_int(), ctypes.c_int64()
+            _lib.call("tasd_series_term_layout", self._h, i, ctypes.byref(n), ctypes.byref(m),
+                      ctypes.byref(g))
+            width = g.value * n.value
+            vals = np.empty((rows, width), np.float32)
+            idx = np.empty((rows, width), np.uint8)
+            _lib.call("tasd_series_export_term", self._h, i, vals.ctypes.data, idx.ctypes.data,
+                      rows * width)
+            out.append(Term(n.value, m.value, vals, idx))
+        return out
+
+    @property
+    def bytes(self):
+        """Bytes of the compressed weights. tasd_series_bytes() when the
+        loaded library has it; otherwise computed from the canonical export:
+        4 bytes per value slot plus the indices packed at ceil(log2 M) bits
+        per slot (1 byte minimum per row and term), an estimate of the
+        kernels' storage, not an exact count."""
+        if _lib.HAVE_SERIES_BYTES:
+            return int(_lib.lib.tasd_series_bytes(self._h))
+        total = 0
+        for t in self.terms:
+            slots = t.values.size
+            bits = max(1, (t.m - 1).bit_length())
+            rows = t.values.shape[0]
+            total += 4 * slots + rows * max(1, -(-t.values.shape[1] * bits // 8))
+        return total
+
+    def reconstruct(self):
+        """The dense approximation Wa = W1 + ... + Wt, float32 [rows, cols]."""
+        out = np.empty(self.shape, np.float32)
+        v = _view(out, writable=True)
+        _lib.call("tasd_series_reconstruct", self._h, ctypes.byref(v))
+        return out
+
+    def matmul(self, x, out=None, alpha=1.0, beta=0.0):
+        """out = alpha * S @ x + beta * out (tasd_gemm). x: [cols, n] or
+        [cols]; out: None (a new array) or float32 [rows, n] (any strides)."""
+        x = _as_input(x, (np.float32,))
+        vec = x.ndim == 1
+        x2 = x.reshape(-1, 1) if vec else x
+        if x2.ndim != 2:
+            raise ShapeError(-3, "x must be [cols] or [cols, n], got shape %s" % (x.shape,))
+        rows = self.shape[0]
+        if out is None:
+            if beta != 0:
+                raise ArgumentError(-2, "beta != 0 needs an `out` array to accumulate into")
+            res = np.empty((rows, x2.shape[1]), np.float32)
+        else:
+            if not isinstance(out, np.ndarray) or out.dtype != np.float32:
+                raise ArgumentError(-4, "out must be a float32 numpy array")
+            res = out
+        o2 = res.reshape(-1, 1) if (vec and res.ndim == 1) else res
+        bv, cv = _view(x2), _view(o2, writable=True)
+        _lib.call("tasd_gemm", _ctx.h, float(alpha), self._h, ctypes.byref(bv), float(beta),
+                  ctypes.byref(cv))
+        return res.reshape(rows) if (vec and out is None) else res
+
+    def __matmul__(self, x):
+        return self.matmul(x)
+
+    def save(self, path):
+        """Write a .tasd file (atomically)."""
+        _lib.call("tasd_series_save", self._h, _lib.to_bytes(os.fspath(path)))
+
+    def __repr__(self):
+        r, c = self.shape
+        return "<tasd.Series %dx%d %s %s>" % (r, c, self.config, self.method)
+
+
+def decompose(array, config, method="optimal", values="f32"):
+    """Decompose a matrix into a series of N:M terms.
+
+    array: 2-D [rows, K] (or a conv weight [out, in, kh, kw], seen as
+    [out, in*kh*kw]); float32 or float16 (others are converted to float32).
+    Groups of M run along the last axis: pass w.T for a [K, N] weight.
+    config: "2:4", "2:4+1:8", ...; method: "optimal" or "greedy";
+    values: the value type of the terms, "f32" only for now."""
+    if values != "f32":
+        raise UnsupportedError(-10, "values=%r: only \"f32\" term values are supported for now"
+                               % (values,))
+    cfg = _Config(config)
+    m = _method(method)
+    a = _as_input(array)
+    v = _view(a)
+    h = ctypes.c_void_p()
+    _lib.call("tasd_decompose", _ctx.h, ctypes.byref(v), cfg.h, m, ctypes.byref(h))
+    return Series(h)
+
+
+def load(path):
+    """Load the only series of a .tasd file."""
+    h = ctypes.c_void_p()
+    _lib.call("tasd_series_load", _ctx.h, _lib.to_bytes(os.fspath(path)), ctypes.byref(h))
+    return Series(h)
+
+
+# ---- layers, targets, TASDER ----
+
+class _LayerConfig:
+    def __init__(self, line):
+        h = ctypes.c_void_p()
+        _lib.call("tasd_layer_config_parse", _ctx.h, line.encode(), ctypes.byref(h))
+        self.h = h
+
+    def __del__(self):
+        if getattr(self, "h", None):
+            _lib.lib.tasd_layer_config_destroy(self.h)
+
+
+def _layer_line(name, W, A, method, config):
+    if config is not None:
+        return config if " " in config.strip() else "%s %s" % (name, config)
+    return "%s W=%s A=%s method=%s" % (name, W or "none", A or "none", method)
+
+
+class Layer:
+    """Y = X @ W.T + bias on libtasd's kernels (tasd_layer_create).
+
+    weights [out, in] (or [out, in, kh, kw]); bias None or [out];
+    W="2:4+1:8": decomposed weights (TASD-W); A="2:4": activations
+    decomposed on the fly (TASD-A); neither: dense. config: a whole layer
+    config line ("fc1 W=2:4 A=none method=greedy") or "W=... A=..."
+    instead of W/A/method."""
+
+    def __init__(self, weights, bias=None, W=None, A=None, method="greedy", config=None,
+                 name="layer"):
+        lc = _LayerConfig(_layer_line(name, W, A, method, config))
+        w = _as_input(weights)
+        wv = _view(w)
+        bv = None
+        if bias is not None:
+            b = _as_input(bias, (np.float32,))
+            bv = ctypes.byref(_view(b))
+        h = ctypes.c_void_p()
+        _lib.call("tasd_layer_create", _ctx.h, ctypes.byref(wv), bv, lc.h, ctypes.byref(h))
+        self._h = h
+        self.config = _lib.fmt(_lib.lib.tasd_layer_config_format, lc.h)
+
+    def __del__(self):
+        if getattr(self, "_h", None) and _lib.lib is not None:
+            _lib.lib.tasd_layer_destroy(self._h)
+            self._h = None
+
+    @property
+    def shape(self):
+        """(out_features, in_features)"""
+        o, i = ctypes.c_int64(), ctypes.c_int64()
+        _lib.call("tasd_layer_shape", self._h, ctypes.byref(o), ctypes.byref(i))
+        return (o.value, i.value)
+
+    @property
+    def mode(self):
+        return ("dense", "weights", "activations")[_lib.lib.tasd_layer_get_mode(self._h)]
+
+    def forward(self, x, out=None):
+        """Y [tokens, out] for X [tokens, in] (float32)."""
+        x = _as_input(x, (np.float32,))
+        if x.ndim != 2:
+            raise ShapeError(-3, "x must be [tokens, in], got shape %s" % (x.shape,))
+        y = np.empty((x.shape[0], self.shape[0]), np.float32) if out is None else out
+        xv, yv = _view(x), _view(y, writable=True)
+        _lib.call("tasd_layer_forward", _ctx.h, self._h, ctypes.byref(xv), ctypes.byref(yv))
+        return y
+
+    __call__ = forward
+
+    def __repr__(self):
+        return "<tasd.Layer %dx%d %s>" % (self.shape + (self.config,))
+
+
+class Target:
+    """What a structured-sparse machine runs and at what cost: a name
+    ("cpu", "cpu-measured", "sparse-tensor-core", "vegeta") or a custom spec
+    ("1:4=0.3,2:4=0.55,act=4"). measure=True times libtasd's kernels here."""
+
+    def __init__(self, spec="cpu", measure=False, seconds=0.3):
+        h = ctypes.c_void_p()
+        _lib.call("tasd_target_create", _ctx.h, _lib.to_bytes(spec), ctypes.byref(h))
+        self._h = h
+        if measure:
+            _lib.call("tasd_target_measure", _ctx.h, h, float(seconds))
+
+    def __del__(self):
+        if getattr(self, "_h", None) and _lib.lib is not None:
+            _lib.lib.tasd_target_destroy(self._h)
+            self._h = None
+
+    @property
+    def name(self):
+        return _lib.lib.tasd_target_name(self._h).decode()
+
+    @property
+    def spec(self):
+        """The target as a custom spec with its costs."""
+        return _lib.fmt(_lib.lib.tasd_target_format, self._h)
+
+    def cost(self, weights=None, activations=None, out_features=0):
+        """Predicted cost relative to dense (1.0) of a layer with these
+        configs (strings)."""
+        w = _Config(weights) if weights else None
+        a = _Config(activations) if activations else None
+        c = ctypes.c_double()
+        _lib.call("tasd_target_cost", self._h, w.h if w else None, a.h if a else None,
+                  int(out_features), ctypes.byref(c))
+        return c.value
+
+    def __repr__(self):
+        return "<tasd.Target %s %s>" % (self.name, self.spec)
+
+
+Point = namedtuple("Point", "cost error config W A method")
+Point.__doc__ = """A search candidate: predicted cost (dense = 1), relative error, the
+layer config line, its weight-side and activation-side configs ("none" for
+none) and method."""
+
+
+def _point(p):
+    lc = p.config
+    return Point(p.cost, p.error, _lib.fmt(_lib.lib.tasd_layer_config_format, lc),
+                 _config_text(_lib.lib.tasd_layer_config_weights(lc)),
+                 _config_text(_lib.lib.tasd_layer_config_activations(lc)),
+                 _lib.lib.tasd_method_name(_lib.lib.tasd_layer_config_method(lc)).decode())
+
+
+class LayerSearch:
+    """The result of search_layer(): every candidate, the Pareto front and
+    the cheapest choice within the budget."""
+
+    def __init__(self, handle, name, target):
+        self._h = handle
+        self.name = name
+        self._target = target  # the search's configs name it
+
+    def __del__(self):
+        if getattr(self, "_h", None) and _lib.lib is not None:
+            _lib.lib.tasd_layer_search_destroy(self._h)
+            self._h = None
+
+    def _points(self, count, fn):
+        out = []
+        for i in range(count):
+            p = _lib.SearchPoint()
+            _lib.call(fn, self._h, i, ctypes.byref(p))
+            out.append(_point(p))
+        return out
+
+    @property
+    def choice(self):
+        p = _lib.SearchPoint()
+        _lib.call("tasd_layer_search_choice", self._h, ctypes.byref(p))
+        return _point(p)
+
+    @property
+    def speedup(self):
+        return _lib.lib.tasd_layer_search_speedup(self._h)
+
+    @property
+    def front(self):
+        return self._points(_lib.lib.tasd_layer_search_front_size(self._h),
+                            "tasd_layer_search_front")
+
+    @property
+    def candidates(self):
+        return self._points(_lib.lib.tasd_layer_search_candidates(self._h),
+                            "tasd_layer_search_candidate")
+
+    @property
+    def flops(self):
+        return _lib.lib.tasd_layer_search_flops(self._h)
+
+    @flops.setter
+    def flops(self, value):
+        _lib.call("tasd_layer_search_set_flops", self._h, float(value))
+
+    def __repr__(self):
+        c = self.choice
+        return "<tasd.LayerSearch %s: %s cost %.3f error %.4g>" % (self.name, c.config, c.cost,
+                                                                   c.error)
+
+
+_SIDES = {"both": 0, "weights": _lib.SEARCH_WEIGHTS, "activations": _lib.SEARCH_ACTIVATIONS,
+          "W": _lib.SEARCH_WEIGHTS, "A": _lib.SEARCH_ACTIVATIONS}
+
+
+def _target(target):
+    return target if isinstance(target, Target) else Target(target)
+
+
+def search_layer(weights, calib=None, budget=0.05, target="cpu", name="layer", max_terms=2,
+                 sides="both", method="greedy", max_tokens=0):
+    """TASDER on one layer: the cheapest config whose relative error is
+    within budget. weights [out, in]; calib None (weight error, TASD-W only)
+    or float32 activations [tokens, in] (output error); target a Target, a
+    target name or spec; sides "both", "weights" or "activations"."""
+    t = _target(target)
+    opt = _lib.SearchOptions()
+    _lib.lib.tasd_search_options_init(ctypes.byref(opt))
+    opt.max_terms = int(max_terms)
+    if sides not in _SIDES:
+        raise ArgumentError(-2, "sides=%r: want one of %s" % (sides, ", ".join(_SIDES)))
+    opt.sides = _SIDES[sides]
+    opt.method = _method(method)
+    opt.max_tokens = int(max_tokens)
+    w = _as_input(weights)
+    wv = _view(w)
+    cv = None
+    if calib is not None:
+        c = _as_input(calib, (np.float32,))
+        cv = ctypes.byref(_view(c))
+    h = ctypes.c_void_p()
+    _lib.call("tasd_search_layer", _ctx.h, t._h, name.encode(), ctypes.byref(wv), cv,
+              float(budget), ctypes.byref(opt), ctypes.byref(h))
+    return LayerSearch(h, name, t)
+
+
+class ModelSearch:
+    """The result of search_model(): per layer the chosen Point, the
+    model's predicted cost, speed-up and FLOP-weighted error, and the model
+    config text (save() writes it as a layer config file)."""
+
+    def __init__(self, layers, choice, result, config_text):
+        self.layers = layers
+        self.choice = [layer.front[c] for layer, c in zip(layers, choice)]
+        self.cost = result.cost
+        self.speedup = result.speedup
+        self.error = result.error
+        self.max_error = result.max_error
+        self.steps = result.steps
+        self.config = config_text
+
+    def save(self, path):
+        with builtins.open(path, "w") as f:
+            f.write(self.config)
+
+    def __repr__(self):
+        return "<tasd.ModelSearch %d layers: speed-up %.3f error %.4g>" % (
+            len(self.layers), self.speedup, self.error)
+
+
+def search_model(layers, budget, layer_cap=None):
+    """One error budget shared by many layers (tasd_search_model): layers
+    is a list of LayerSearch; budget bounds the FLOP-weighted mean error;
+    layer_cap (default 2 * budget, as `tasd search --share`) bounds each
+    layer's."""
+    layers = list(layers)
+    if not layers:
+        raise ArgumentError(-2, "search_model: no layers")
+    if layer_cap is None:
+        layer_cap = 2 * budget
+    n = len(layers)
+    arr = (ctypes.c_void_p * n)(*[l._h.value for l in layers])
+    choice = (ctypes.c_int * n)()
+    res = _lib.ModelSearchResult()
+    _lib.call("tasd_search_model", arr, n, float(layer_cap), float(budget), choice,
+              ctypes.byref(res))
+    mc = ctypes.c_void_p()
+    _lib.call("tasd_search_model_config", _ctx.h, arr, n, choice, ctypes.byref(mc))
+    try:
+        text = _lib.fmt(_lib.lib.tasd_model_config_format, mc)
+    finally:
+        _lib.lib.tasd_model_config_destroy(mc)
+    return ModelSearch(layers, list(choice), res, text)
+
+
+# ---- tensor files ----
+
+# dtype names of .npy, safetensors and ONNX files -> numpy.
+_NP = {"<f4": "<f4", "<f2": "<f2", "F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8",
+       "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "U16": "<u2", "U32": "<u4",
+       "U64": "<u8", "BOOL": "?", "BF16": "<u2",
+       "FLOAT": "<f4", "FLOAT16": "<f2", "DOUBLE": "<f8", "INT64": "<i8", "INT32": "<i4",
+       "INT16": "<i2", "INT8": "i1", "UINT8": "u1", "UINT16": "<u2", "UINT32": "<u4",
+       "UINT64": "<u8", "BFLOAT16": "<u2"}
+
+Tensor = namedtuple("Tensor", "name shape dtype_name dtype offset nbytes")
+Tensor.__doc__ = """One tensor of a file: dtype is the numpy dtype its array has (bf16
+is given as uint16 bits; None if numpy has no equivalent)."""
+
+
+class _FileHandle:
+    """Owns the tasd_tensorfile; arrays handed out keep it alive, so the
+    mapping outlives TensorFile.close() while any view still uses it."""
+
+    def __init__(self, h):
+        self.h = h
+
+    def __del__(self):
+        if self.h and _lib.lib is not None:
+            _lib.lib.tasd_tensorfile_close(self.h)
+            self.h = None
+
+
+class TensorFile:
+    """A model file (.npy, safetensors, ONNX) opened with tasd.open()."""
+
+    def __init__(self, path):
+        h = ctypes.c_void_p()
+        _lib.call("tasd_tensorfile_open", _ctx.h, _lib.to_bytes(os.fspath(path)),
+                  ctypes.byref(h))
+        self._f = _FileHandle(h)
+        self.path = os.fspath(path)
+
+    def _handle(self):
+        if self._f is None:
+            raise ArgumentError(-2, "%s: the file is closed" % self.path)
+        return self._f.h
+
+    def close(self):
+        """Drop this object's hold on the file; arrays already returned stay
+        valid (they keep the mapping alive)."""
+        self._f = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def format(self):
+        return _lib.FORMAT_NAMES.get(_lib.lib.tasd_tensorfile_format(self._handle()), "unknown")
+
+    def __len__(self):
+        return int(_lib.lib.tasd_tensorfile_count(self._handle()))
+
+    def _info(self, i):
+        t = _lib.TensorInfo()
+        _lib.call("tasd_tensorfile_info", self._handle(), i, ctypes.byref(t))
+        name = t.name.decode("utf-8")
+        dn = t.dtype_name.decode()
+        return Tensor(name, tuple(t.shape[:t.ndim]), dn,
+                      np.dtype(_NP[dn]) if dn in _NP else None, t.offset, t.nbytes)
+
+    def _index(self, key):
+        if isinstance(key, int):
+            if not 0 <= key < len(self):
+                raise IndexError(key)
+            return key
+        i = ctypes.c_int64()
+        _lib.call("tasd_tensorfile_find", self._handle(), key.encode(), ctypes.byref(i))
+        return i.value
+
+    def info(self, key):
+        """The Tensor record of a tensor (by name or index)."""
+        return self._info(self._index(key))
+
+    def __iter__(self):
+        """Tensor records in file order."""
+        return (self._info(i) for i in range(len(self)))
+
+    def names(self):
+        return [t.name for t in self]
+
+    def __contains__(self, name):
+        return any(t.name == name for t in self)
+
+    def __getitem__(self, key):
+        """A read-only numpy array of the tensor's data, without copying when
+        the bytes are in the file (little-endian, any alignment)."""
+        i = self._index(key)
+        t = self._info(i)
+        if t.dtype is None:
+            raise UnsupportedError(-10, "tensor \"%s\": dtype %s has no numpy type"
+                                   % (t.name, t.dtype_name))
+        p, n = ctypes.c_void_p(), ctypes.c_uint64()
+        _lib.call("tasd_tensorfile_raw", self._handle(), i, ctypes.byref(p), ctypes.byref(n))
+        if n.value == 0:
+            return np.empty(t.shape, t.dtype)
+        buf = (ctypes.c_char * n.value).from_address(p.value)
+        buf._tasd_file = self._f  # the mapping lives while the array does
+        a = np.frombuffer(buf, dtype=t.dtype).reshape(t.shape)
+        a.flags.writeable = False
+        return a
+
+    def read_f32(self, key):
+        """A float32 copy of a f32/f16/bf16 tensor."""
+        i = self._index(key)
+        t = self._info(i)
+        out = np.empty(t.shape, np.float32)
+        _lib.call("tasd_tensorfile_read_f32", self._handle(), i, out.ctypes.data, out.size)
+        return out
+
+    def consumer(self, key):
+        """(op_type, input slot, output axis) of the ONNX node consuming the
+        tensor ("", -1, -1 if unknown or not ONNX); see
+        tasd_tensorfile_consumer."""
+        if not _lib.HAVE_CONSUMER:
+            return ("", -1, -1)
+        op, slot, axis = ctypes.c_char_p(), ctypes.c_int32(), ctypes.c_int32()
+        _lib.call("tasd_tensorfile_consumer", self._handle(), self._index(key), ctypes.byref(op),
+                  ctypes.byref(slot), ctypes.byref(axis))
+        return (op.value.decode(), slot.value, axis.value)
+
+    def write_onnx(self, path, replacements):
+        """ONNX: write a copy of this model to path in which the initializers
+        named in `replacements` ({name: array}) get the arrays' values (same
+        element count; stored as raw_data in the initializer's own type) and
+        every other byte is kept (tasd_tensorfile_write_onnx)."""
+        if not _lib.HAVE_WRITE_ONNX:
+            raise UnsupportedError(-10, "this libtasd has no tasd_tensorfile_write_onnx")
+        items = list(replacements.items())
+        arrays = [_as_input(a) for _, a in items]
+        idx = (ctypes.c_int64 * max(1, len(items)))(*[self._index(n) for n, _ in items])
+        views = (_lib.View * max(1, len(items)))(*[_view(a) for a in arrays])
+        _lib.call("tasd_tensorfile_write_onnx", self._handle(), _lib.to_bytes(os.fspath(path)),
+                  len(items), idx, views)
+
+    def __repr__(self):
+        return "<tasd.TensorFile %s (%s, %d tensors)>" % (self.path, self.format, len(self))
+
+
+def open(path):  # noqa: A001 - the module's documented name
+    """Open a .npy, safetensors or ONNX file for reading (tasd_tensorfile_*)."""
+    return TensorFile(path)
