@@ -70,7 +70,7 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all lib examples test check-exports test-sanitize test-valgrind demo install uninstall install-check clean help
+.PHONY: all lib examples test check-exports abi-dump abi-check test-sanitize test-valgrind demo install uninstall install-check clean help
 
 all: lib examples
 
@@ -84,7 +84,9 @@ help:
 	@echo "make test-valgrind    the test suite under valgrind memcheck"
 	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
 	@echo "make uninstall        remove what install put there"
-	@echo "make install-check    stage an install and build an example against it via pkg-config"
+	@echo "make install-check    stage an install; build consumers via pkg-config and CMake"
+	@echo "make abi-check        compare the library's ABI with abi/libtasd.abi (abigail-tools)"
+	@echo "make abi-dump         rewrite abi/libtasd.abi (only with a new major version)"
 	@echo "options: OPENMP=0 (build without OpenMP), CC=clang, OPT=-O3"
 
 # -MMD -MP: each object depends on exactly the headers it includes.
@@ -134,6 +136,15 @@ test: lib $(TEST_BIN) check-exports
 # The header's TASD_API names, lib/tasd.map and the built library agree.
 check-exports: $(SO_FILE)
 	@sh test/check_exports.sh $(SO_FILE)
+
+# The ABI baseline (docs/api.md, "ABI policy"): abi-dump rewrites it from the
+# built library, public types only; abi-check fails on anything but
+# compatible additions. Both need abigail-tools.
+abi-dump: $(SO_FILE)
+	@sh test/abi.sh dump $(SO_FILE)
+
+abi-check: $(SO_FILE)
+	@sh test/abi.sh check $(SO_FILE)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize:
