@@ -63,6 +63,7 @@ SO_FILE  := $(BUILD)/lib/libtasd.so.$(VERSION)
 SO_LINKS := $(BUILD)/lib/libtasd.so.$(VERSION_MAJOR) $(BUILD)/lib/libtasd.so
 A_FILE   := $(BUILD)/lib/libtasd.a
 PC_FILE  := $(BUILD)/lib/pkgconfig/tasd.pc
+CMAKE_FILES := $(BUILD)/lib/cmake/tasd/tasdConfig.cmake $(BUILD)/lib/cmake/tasd/tasdConfigVersion.cmake
 
 TEST_SRC  := $(wildcard test/test_*.c)
 TEST_BIN  := $(patsubst test/%.c,$(BUILD)/test/%,$(TEST_SRC))
@@ -74,7 +75,7 @@ EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
 all: lib examples
 
-lib: $(SO_FILE) $(SO_LINKS) $(A_FILE) $(PC_FILE)
+lib: $(SO_FILE) $(SO_LINKS) $(A_FILE) $(PC_FILE) $(CMAKE_FILES)
 
 help:
 	@echo "make [all]            build libtasd.so/.a, tasd.pc and the examples into $(BUILD)/"
@@ -115,6 +116,18 @@ $(PC_FILE): pkgconfig/tasd.pc.in Makefile include/tasd.h
 	@mkdir -p $(dir $@)
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PC_PREFIX_REL@|$(PC_PREFIX_REL)|' \
 	    -e 's|@PC_LIBDIR_REL@|$(PC_LIBDIR_REL)|' -e 's|@LIBS_PRIVATE@|-lm -lpthread $(OMP_LIBS)|' $< > $@
+
+# The CMake package files (cmake/*.in, written by hand) are relocatable the
+# same way: the prefix is found from the installed file's own place.
+CMAKE_PREFIX_REL := $(shell echo "$(PC_LIBDIR_REL)/cmake/tasd" | sed 's|[^/][^/]*|..|g')
+INCLUDEDIR_REL := $(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))
+SIZEOF_VOID_P := $(shell echo __SIZEOF_POINTER__ | $(CC) -E -P -x c - 2>/dev/null | tr -d ' ')
+$(BUILD)/lib/cmake/tasd/%.cmake: cmake/%.cmake.in Makefile include/tasd.h
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+	    -e 's|@PREFIX_REL@|$(CMAKE_PREFIX_REL)|' -e 's|@LIBDIR_REL@|$(PC_LIBDIR_REL)|' \
+	    -e 's|@INCLUDEDIR_REL@|$(INCLUDEDIR_REL)|' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|g' \
+	    -e 's|@LIBS_PRIVATE@|$(subst $() ,;,$(strip -lm -lpthread $(OMP_LIBS)))|' $< > $@
 
 # Tests and examples link the static library so they run from the tree.
 $(BUILD)/test/%: test/%.c $(A_FILE) test/harness.h $(TEST_SUPPORT)
@@ -163,18 +176,21 @@ test-valgrind:
 	else echo "SKIPPED: test-valgrind: valgrind is not installed (apt-get install valgrind)"; fi
 
 install: lib
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/tasd
 	install -m 644 include/tasd.h $(DESTDIR)$(INCLUDEDIR)/tasd.h
 	install -m 755 $(SO_FILE) $(DESTDIR)$(LIBDIR)/
 	ln -sf libtasd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR)
 	ln -sf libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so
 	install -m 644 $(A_FILE) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(PC_FILE) $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
+	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(LIBDIR)/cmake/tasd/
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/tasd.h $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so \
-	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
+	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc \
+	      $(DESTDIR)$(LIBDIR)/cmake/tasd/tasdConfig.cmake \
+	      $(DESTDIR)$(LIBDIR)/cmake/tasd/tasdConfigVersion.cmake
 
 install-check: lib
 	@CC="$(CC)" sh test/install_check.sh
