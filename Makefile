@@ -82,6 +82,7 @@ help:
 	@echo "make demo             build and run the demo on built-in data"
 	@echo "make test             build and run the test suite"
 	@echo "make test-sanitize    the test suite under ASan+UBSan (in build-san/)"
+	@echo "make check-exports    tasd.h's TASD_API names, lib/tasd.map and the library agree"
 	@echo "make test-valgrind    the test suite under valgrind memcheck"
 	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
 	@echo "make uninstall        remove what install put there"
