@@ -63,6 +63,7 @@ SO_FILE  := $(BUILD)/lib/libtasd.so.$(VERSION)
 SO_LINKS := $(BUILD)/lib/libtasd.so.$(VERSION_MAJOR) $(BUILD)/lib/libtasd.so
 A_FILE   := $(BUILD)/lib/libtasd.a
 PC_FILE  := $(BUILD)/lib/pkgconfig/tasd.pc
+CMAKE_FILES := $(BUILD)/lib/cmake/tasd/tasdConfig.cmake $(BUILD)/lib/cmake/tasd/tasdConfigVersion.cmake
 
 TEST_SRC  := $(wildcard test/test_*.c)
 TEST_BIN  := $(patsubst test/%.c,$(BUILD)/test/%,$(TEST_SRC))
@@ -70,23 +71,26 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all lib examples test check-exports test-sanitize test-tsan test-valgrind demo install install-python uninstall install-check clean help
+.PHONY: all lib examples test check-exports abi-dump abi-check test-sanitize test-tsan test-valgrind demo install install-python uninstall install-check clean help
 
 all: lib examples
 
-lib: $(SO_FILE) $(SO_LINKS) $(A_FILE) $(PC_FILE)
+lib: $(SO_FILE) $(SO_LINKS) $(A_FILE) $(PC_FILE) $(CMAKE_FILES)
 
 help:
 	@echo "make [all]            build libtasd.so/.a, tasd.pc and the examples into $(BUILD)/"
 	@echo "make demo             build and run the demo on built-in data"
 	@echo "make test             build and run the test suite"
 	@echo "make test-sanitize    the test suite under ASan+UBSan (in build-san/)"
+	@echo "make check-exports    tasd.h's TASD_API names, lib/tasd.map and the library agree"
 	@echo "make test-tsan        the multi-threaded tests under ThreadSanitizer (clang)"
 	@echo "make test-valgrind    the test suite under valgrind memcheck"
 	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
 	@echo "make install-python   the Python module (python/tasd) into PYTHONDIR=$(PYTHONDIR)"
 	@echo "make uninstall        remove what install (and install-python) put there"
-	@echo "make install-check    stage an install and build an example against it via pkg-config"
+	@echo "make install-check    stage an install; build consumers via pkg-config and CMake"
+	@echo "make abi-check        compare the library's ABI with abi/libtasd.abi (abigail-tools)"
+	@echo "make abi-dump         rewrite abi/libtasd.abi (only with a new major version)"
 	@echo "options: OPENMP=0 (build without OpenMP), CC=clang, OPT=-O3"
 
 # -MMD -MP: each object depends on exactly the headers it includes.
@@ -116,6 +120,18 @@ $(PC_FILE): pkgconfig/tasd.pc.in Makefile include/tasd.h
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PC_PREFIX_REL@|$(PC_PREFIX_REL)|' \
 	    -e 's|@PC_LIBDIR_REL@|$(PC_LIBDIR_REL)|' -e 's|@LIBS_PRIVATE@|-lm -lpthread $(OMP_LIBS)|' $< > $@
 
+# The CMake package files (cmake/*.in, written by hand) are relocatable the
+# same way: the prefix is found from the installed file's own place.
+CMAKE_PREFIX_REL := $(shell echo "$(PC_LIBDIR_REL)/cmake/tasd" | sed 's|[^/][^/]*|..|g')
+INCLUDEDIR_REL := $(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))
+SIZEOF_VOID_P := $(shell echo __SIZEOF_POINTER__ | $(CC) -E -P -x c - 2>/dev/null | tr -d ' ')
+$(BUILD)/lib/cmake/tasd/%.cmake: cmake/%.cmake.in Makefile include/tasd.h
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+	    -e 's|@PREFIX_REL@|$(CMAKE_PREFIX_REL)|' -e 's|@LIBDIR_REL@|$(PC_LIBDIR_REL)|' \
+	    -e 's|@INCLUDEDIR_REL@|$(INCLUDEDIR_REL)|' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|g' \
+	    -e 's|@LIBS_PRIVATE@|$(subst $() ,;,$(strip -lm -lpthread $(OMP_LIBS)))|' $< > $@
+
 # Tests and examples link the static library so they run from the tree.
 $(BUILD)/test/%: test/%.c $(A_FILE) test/harness.h $(TEST_SUPPORT)
 	@mkdir -p $(dir $@)
@@ -138,6 +154,15 @@ test: lib $(TEST_BIN) check-exports
 # The header's TASD_API names, lib/tasd.map and the built library agree.
 check-exports: $(SO_FILE)
 	@sh test/check_exports.sh $(SO_FILE)
+
+# The ABI baseline (docs/api.md, "ABI policy"): abi-dump rewrites it from the
+# built library, public types only; abi-check fails on anything but
+# compatible additions. Both need abigail-tools.
+abi-dump: $(SO_FILE)
+	@sh test/abi.sh dump $(SO_FILE)
+
+abi-check: $(SO_FILE)
+	@sh test/abi.sh check $(SO_FILE)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (not
 # the Python tests: an ASan library cannot be loaded into a plain python3).
@@ -169,13 +194,14 @@ test-valgrind:
 	else echo "SKIPPED: test-valgrind: valgrind is not installed (apt-get install valgrind)"; fi
 
 install: lib
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/tasd
 	install -m 644 include/tasd.h $(DESTDIR)$(INCLUDEDIR)/tasd.h
 	install -m 755 $(SO_FILE) $(DESTDIR)$(LIBDIR)/
 	ln -sf libtasd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR)
 	ln -sf libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so
 	install -m 644 $(A_FILE) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(PC_FILE) $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
+	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(LIBDIR)/cmake/tasd/
 
 # The pure-Python module (no build step): copied into PYTHONDIR (the
 # interpreter's module directory under PREFIX, see python/install_dir.py), with the library's install directory
@@ -192,7 +218,9 @@ uninstall:
 	rm -rf $(DESTDIR)$(PYTHONDIR)/tasd
 	rm -f $(DESTDIR)$(INCLUDEDIR)/tasd.h $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR)/libtasd.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libtasd.so \
-	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
+	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc \
+	      $(DESTDIR)$(LIBDIR)/cmake/tasd/tasdConfig.cmake \
+	      $(DESTDIR)$(LIBDIR)/cmake/tasd/tasdConfigVersion.cmake
 
 install-check: lib
 	@CC="$(CC)" sh test/install_check.sh

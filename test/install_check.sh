@@ -1,6 +1,7 @@
 #!/bin/sh
 # Stage `make install` into a temporary DESTDIR, then build and run an example
-# against the staged copy through pkg-config alone, shared and static.
+# against the staged copy, shared and static, through pkg-config alone and
+# through CMake's find_package(tasd 1.0 CONFIG REQUIRED).
 set -eu
 CC=${CC:-cc}
 stage=$(mktemp -d)
@@ -9,7 +10,8 @@ make -s install DESTDIR="$stage" PREFIX=/usr/local >/dev/null
 libdir="$stage/usr/local/lib"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 export PKG_CONFIG_LIBDIR="$libdir/pkgconfig"
-for f in include/tasd.h lib/libtasd.so lib/libtasd.so.1 lib/libtasd.a lib/pkgconfig/tasd.pc; do
+for f in include/tasd.h lib/libtasd.so lib/libtasd.so.1 lib/libtasd.a lib/pkgconfig/tasd.pc \
+    lib/cmake/tasd/tasdConfig.cmake lib/cmake/tasd/tasdConfigVersion.cmake; do
     [ -e "$stage/usr/local/$f" ] || { echo "install-check: $f was not installed"; exit 1; }
 done
 soname=$(readelf -d "$libdir/libtasd.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
@@ -23,6 +25,20 @@ LD_LIBRARY_PATH="$libdir" "$stage/quickstart"
 $CC examples/quickstart.c $(pkg-config --cflags tasd) "$libdir/libtasd.a" \
     $(pkg-config --static --libs tasd | sed 's/-ltasd//') -o "$stage/quickstart-static"
 "$stage/quickstart-static"
+# CMake: the package is found from the staged prefix, so its paths must be
+# computed from the config file's own place (relocatable).
+if ! command -v cmake >/dev/null 2>&1; then
+    echo "install-check: FAILED: cmake is not installed (apt-get install cmake)"
+    exit 1
+fi
+cmake -S test/install_consumer -B "$stage/cmake-build" -DCMAKE_C_COMPILER="$CC" \
+    -DCMAKE_PREFIX_PATH="$stage/usr/local" -DQUICKSTART="$PWD/examples/quickstart.c" \
+    >"$stage/cmake.log" 2>&1 &&
+    cmake --build "$stage/cmake-build" >>"$stage/cmake.log" 2>&1 ||
+    { cat "$stage/cmake.log"; echo "install-check: the CMake consumer failed"; exit 1; }
+grep 'libtasd .* from' "$stage/cmake.log" | sed 's/^-- /install-check: cmake found /'
+LD_LIBRARY_PATH="$libdir" "$stage/cmake-build/quickstart"
+"$stage/cmake-build/quickstart_static"
 make -s uninstall DESTDIR="$stage" PREFIX=/usr/local >/dev/null
 left=$(find "$stage/usr/local" -type f | head -n 3)
 [ -z "$left" ] || { echo "install-check: uninstall left $left"; exit 1; }

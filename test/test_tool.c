@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 static char tool[PATH_MAX];
+static char start_dir[PATH_MAX]; /* the source tree: test/data/ is relative to it */
 static char tmpdir[256];
 static char out_text[1 << 16], err_text[1 << 16];
 
@@ -272,7 +273,8 @@ out:
     /* --json keys; --tensors and --min-elements select */
     rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "--json",
                   "--tensors", "*.weight", "--min-elements", "64", "--method", "optimal");
-    CHECK(rc == 0 && count_lines(out_text, "{") == 1);
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 1);
+    CHECK(count_lines(out_text, "{\"total\":true,\"decomposed\":1,\"skipped\":4,") == 1);
     static const char *keys[] = {"\"name\":\"layer.0.weight\"", "\"shape\":[8,16]",
                                  "\"config\":\"2:4\"", "\"method\":\"optimal\"",
                                  "\"density\":0.5", "\"retained_energy\":", "\"rel_error\":",
@@ -504,7 +506,8 @@ static void test_search(void)
     /* One budget for the model: FLOP-weighted mean error within it. */
     rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget", "0.2",
                   "--share", "--layer-cap", "0.5", "-o", cfgp);
-    CHECKF(rc == 0 && strstr(err_text, "model: predicted cost"), "%s", err_text);
+    CHECKF(rc == 0 && strstr(out_text, "model: predicted cost"), "%s", err_text);
+    CHECK(strstr(out_text, "layer.0.weight") && !strstr(err_text, "model: predicted cost"));
     tasd_model_config *mc = NULL;
     CHECK_OK(tasd_model_config_load(NULL, cfgp, &mc));
     if (mc) {
@@ -571,6 +574,108 @@ static void test_search(void)
     CHECK(leftovers() == 0);
 }
 
+/* Every stdout line is a JSON object (checked with python3's parser when
+ * there is one, else by shape), the last one the totals. */
+static void check_json_lines(const char *what)
+{
+    int lines = count_lines(out_text, "");
+    CHECKF(lines >= 1 && count_lines(out_text, "{") == lines, "%s: not only JSON lines: %s",
+           what, out_text);
+    const char *last = out_text;
+    for (const char *p = strchr(out_text, '\n'); p && p[1]; p = strchr(p + 1, '\n'))
+        last = p + 1;
+    CHECKF(!strncmp(last, "{\"total\":true", 13), "%s: the last line is not the totals", what);
+    if (system("command -v python3 >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "NOTE: python3 missing: %s JSON checked by shape only\n", what);
+        return;
+    }
+    char path[600], cmd[1400];
+    snprintf(path, sizeof path, "%s/json.txt", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    fputs(out_text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' < %s", path);
+    CHECKF(system(cmd) == 0, "%s: stdout does not parse as JSON lines", what);
+    unlink(path);
+}
+
+static void test_options(void)
+{
+    /* An unknown option and a missing argument: exit 2, different messages. */
+    static const char *const cmds[][3] = {{"inspect", "--threads", "--frob"},
+                                          {"decompose", "--config", "--frob"},
+                                          {"search", "--budget", "--frob"}};
+    for (int k = 0; k < 3; k++) {
+        int rc = RUN_TOOL(cmds[k][0], "test/data/tiny.safetensors", cmds[k][2]);
+        CHECKF(rc == 2 && strstr(err_text, "unknown option --frob") &&
+                   !strstr(err_text, "needs an argument"),
+               "%s: rc %d: %s", cmds[k][0], rc, err_text);
+        rc = RUN_TOOL(cmds[k][0], "test/data/tiny.safetensors", cmds[k][1]);
+        CHECKF(rc == 2 && strstr(err_text, "needs an argument") && strstr(err_text, cmds[k][1]) &&
+                   !strstr(err_text, "unknown option"),
+               "%s: rc %d: %s", cmds[k][0], rc, err_text);
+    }
+    CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors", "-c") == 2 &&
+          strstr(err_text, "option -c needs an argument"));
+    CHECK(RUN_TOOL("decompose", "-z", "test/data/tiny.safetensors") == 2 &&
+          strstr(err_text, "unknown option -z"));
+    CHECK(RUN_TOOL("inspect", "--threads", "many", "test/data/tiny.safetensors") == 2 &&
+          strstr(err_text, "--threads"));
+
+    /* "--" ends the options: a file whose name starts with '-'. */
+    char dashed[600];
+    snprintf(dashed, sizeof dashed, "%s/-w.npy", tmpdir);
+    FILE *in = fopen("test/data/tiny_f32.npy", "rb"), *out = fopen(dashed, "wb");
+    char buf[4096];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    CHECK(chdir(tmpdir) == 0);
+    CHECK(RUN_TOOL("inspect", "-w.npy") == 2 && strstr(err_text, "unknown option -w"));
+    CHECK(RUN_TOOL("inspect", "--", "-w.npy") == 0 && strstr(out_text, "-w.npy: npy"));
+    CHECK(RUN_TOOL("decompose", "--config", "2:4", "--", "-w.npy") == 0 &&
+          strstr(out_text, "total: 1 decomposed"));
+    /* after "--" an option-like word is an operand */
+    CHECK(RUN_TOOL("decompose", "--config", "2:4", "--", "-w.npy", "--json") == 2 &&
+          strstr(err_text, "more than one FILE"));
+    CHECK(chdir(start_dir) == 0);
+    /* options may follow the operand */
+    CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors", "--quiet", "--config", "2:4",
+                   "--threads", "2") == 0 &&
+          strstr(out_text, "total: 3 decomposed"));
+}
+
+static void test_json(void)
+{
+    int rc = RUN_TOOL("inspect", "--json", "test/data/tiny.safetensors", "test/data/tiny_f32.npy");
+    CHECK(rc == 0 && count_lines(out_text, "{\"file\":") == 6);
+    CHECK(strstr(out_text, "{\"total\":true,\"files\":2,\"failed\":0,\"tensors\":6}"));
+    check_json_lines("inspect --json");
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4+1:8", "--json",
+                  "-o", tp("j.tasd"));
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 3);
+    CHECK(strstr(err_text, "pos_ids")); /* the skipped list: human text, on stderr */
+    check_json_lines("decompose --json");
+    rc = RUN_TOOL("inspect", "--json", "--threads", "1", tp("j.tasd"));
+    CHECK(rc == 0 && strstr(out_text, "\"config\":\"2:4+1:8\""));
+    check_json_lines("inspect --json (.tasd)");
+    rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "vegeta", "--budget", "0.3",
+                  "-o", tp("j.cfg"), "--json", "--share", "--threads", "1");
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 3);
+    CHECK(strstr(out_text, "\"activations\":null") && strstr(out_text, "\"shared\":true"));
+    check_json_lines("search --json");
+    rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "vegeta", "--budget", "0.3",
+                  "-o", tp("j.cfg"), "--quiet");
+    CHECK(rc == 0 && strstr(out_text, "W=2:4+1:4") && !*err_text); /* results on stdout */
+}
+
 static void test_bench_demo(void)
 {
     /* Not built here (or built): either runs, or says clearly that it is not built. */
@@ -604,6 +709,8 @@ static void setup(void)
         printf("0 passed, 1 failed\n");
         exit(1);
     }
+    if (!getcwd(start_dir, sizeof start_dir))
+        exit(1);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tasd_test_tool.XXXXXX");
     if (!mkdtemp(tmpdir))
         exit(1);
@@ -635,4 +742,4 @@ static void teardown(void)
 }
 
 TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(test_threads_deterministic); RUN(test_independent_reader);
-          RUN(test_bad_input); RUN(test_search); RUN(test_bench_demo); teardown();)
+          RUN(test_bad_input); RUN(test_search); RUN(test_options); RUN(test_json); RUN(test_bench_demo); teardown();)

@@ -4,17 +4,17 @@
  * (docs/format.md) with tasd_model_config_save. */
 #include "tool.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void usage_search(FILE *f)
 {
     fprintf(f,
-            "usage: tasd search FILE --target NAME --budget B -o layers.cfg\n"
-            "                   [--calib CALIB] [--share [--layer-cap C]] [--max-terms T]\n"
-            "                   [--sides w|a|wa] [--method greedy|optimal] [--tokens N]\n"
-            "                   [--tensors PATTERN] [--min-elements N] [--quiet]\n"
+            "usage: tasd search [OPTIONS] [--] FILE --target NAME --budget B -o layers.cfg\n"
+            "options: [--calib CALIB] [--share [--layer-cap C]] [--max-terms T]\n"
+            "         [--sides w|a|wa] [--method greedy|optimal] [--tokens N]\n"
+            "         [--tensors PATTERN] [--min-elements N] [--json] [--threads T]\n"
+            "         [--quiet]\n"
             "\n"
             "Run the TASDER search on every matrix of FILE (.npy or .safetensors) and write\n"
             "a layer config file (one line per tensor: `name W=CFG A=CFG method=M\n"
@@ -40,10 +40,16 @@ static void usage_search(FILE *f)
             "  --sides S        w (weights only), a (activations only), wa (both; default)\n"
             "  --method M       greedy (default) or optimal, for every candidate\n"
             "  --tokens N       calibration rows used (the first N; default 256)\n"
+            "  --json           only JSON lines on stdout: one object per tensor (keys\n"
+            "                   name, weights, activations, method, error, cost, speedup;\n"
+            "                   a config is null for none), then {\"total\": true, ...}\n"
+            "  --threads T      threads for the search (default: all cores)\n"
             "  --tensors, --min-elements, --quiet   as for `tasd decompose`\n"
+            "  --               end of options (FILE may then start with '-')\n"
             "\n"
-            "The chosen config, error, predicted cost and speed-up of each tensor are\n"
-            "listed on stderr (unless --quiet).\n");
+            "The chosen config, error, predicted cost and speed-up of each tensor, and\n"
+            "the model's totals, are the results: on stdout (also with --quiet).\n"
+            "Progress and notes go to stderr.\n");
 }
 
 /* Calibration rows for a layer with `in` columns, as an f32 buffer. NULL
@@ -86,74 +92,148 @@ static void fmt_cfg(const tasd_config *c, char *buf, size_t size)
         snprintf(buf, size, "none");
 }
 
+/* The results on stdout: per tensor its choice, error, cost and speed-up,
+ * then the model's totals (layers weighted by FLOPs, as tasd_search_model).
+ * choice: the shared assignment, or NULL for each layer's own choice. */
+static void print_results(const tasd_model_config *mc, tasd_layer_search *const *ls,
+                          const int *choice, bool json)
+{
+    double flops = 0, cost = 0, err = 0, max_err = 0;
+    int64_t n = tasd_model_config_count(mc);
+    for (int64_t l = 0; l < n; l++)
+        flops += tasd_layer_search_flops(ls[l]);
+    for (int64_t l = 0; l < n; l++) {
+        const tasd_layer_config *lc = tasd_model_config_layer(mc, l);
+        char w[128], a[128];
+        fmt_cfg(tasd_layer_config_weights(lc), w, sizeof w);
+        fmt_cfg(tasd_layer_config_activations(lc), a, sizeof a);
+        tasd_search_point p = {.size = sizeof p, .cost = 1.0};
+        if (choice)
+            tasd_layer_search_front(ls[l], choice[l], &p);
+        else
+            tasd_layer_search_choice(ls[l], &p);
+        double wl = flops > 0 ? tasd_layer_search_flops(ls[l]) / flops : 0.0;
+        cost += wl * p.cost;
+        err += wl * p.error;
+        max_err = p.error > max_err ? p.error : max_err;
+        double speedup = p.cost > 0 ? 1 / p.cost : 0.0;
+        if (!json) {
+            printf("  %-40s W=%-10s A=%-10s error %.4f cost %.4f speed-up %.2fx\n",
+                   tasd_layer_config_name(lc), w, a, p.error, p.cost, speedup);
+            continue;
+        }
+        fputs("{\"name\":", stdout);
+        tool_json_string(stdout, tasd_layer_config_name(lc));
+        fputs(",\"weights\":", stdout);
+        strcmp(w, "none") ? tool_json_string(stdout, w) : (void)fputs("null", stdout);
+        fputs(",\"activations\":", stdout);
+        strcmp(a, "none") ? tool_json_string(stdout, a) : (void)fputs("null", stdout);
+        printf(",\"method\":\"%s\",\"error\":%.9g,\"cost\":%.9g,\"speedup\":%.9g}\n",
+               tasd_method_name(tasd_layer_config_method(lc)), p.error, p.cost, speedup);
+    }
+    if (json)
+        printf("{\"total\":true,\"layers\":%lld,\"shared\":%s,\"cost\":%.9g,"
+               "\"speedup\":%.9g,\"error\":%.9g,\"max_error\":%.9g}\n",
+               (long long)n, choice ? "true" : "false", cost, cost > 0 ? 1 / cost : 0.0, err,
+               max_err);
+    else
+        printf("model: predicted cost %.4f of dense (speed-up %.2fx), FLOP-weighted error "
+               "%.4f, largest %.4f\n",
+               cost, cost > 0 ? 1 / cost : 0.0, err, max_err);
+    fflush(stdout);
+}
+
 int cmd_search(int argc, char **argv)
 {
-    const char *file = NULL, *target_s = NULL, *calib_s = NULL, *out = NULL;
+    enum { OPT_TARGET = TOOL_OPT_FIRST_FREE, OPT_BUDGET, OPT_CALIB, OPT_SHARE, OPT_LAYER_CAP,
+           OPT_MAX_TERMS, OPT_SIDES, OPT_METHOD, OPT_TOKENS, OPT_TENSORS, OPT_MIN_ELEMENTS };
+    static const struct option opts[] = {TOOL_OPTIONS_COMMON,
+                                         {"json", no_argument, NULL, TOOL_OPT_JSON},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"target", required_argument, NULL, OPT_TARGET},
+                                         {"budget", required_argument, NULL, OPT_BUDGET},
+                                         {"calib", required_argument, NULL, OPT_CALIB},
+                                         {"share", no_argument, NULL, OPT_SHARE},
+                                         {"layer-cap", required_argument, NULL, OPT_LAYER_CAP},
+                                         {"max-terms", required_argument, NULL, OPT_MAX_TERMS},
+                                         {"sides", required_argument, NULL, OPT_SIDES},
+                                         {"method", required_argument, NULL, OPT_METHOD},
+                                         {"tokens", required_argument, NULL, OPT_TOKENS},
+                                         {"tensors", required_argument, NULL, OPT_TENSORS},
+                                         {"min-elements", required_argument, NULL,
+                                          OPT_MIN_ELEMENTS},
+                                         {NULL, 0, NULL, 0}};
+    const char *target_s = NULL, *calib_s = NULL, *out = NULL;
     const char *patterns = NULL, *method_s = "greedy", *sides_s = "wa";
     double budget = -1, layer_cap = -1;
     int64_t min_el = 0, max_terms = 0, tokens = 256;
-    bool share = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    int threads = 0, c;
+    bool share = false, json = false, ok = true;
+    while (ok && (c = tool_getopt("search", argc, argv, "hqo:", opts)) != -1) {
+        switch (c) {
+        case 'h':
             usage_search(stdout);
             return 0;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+        case 'q':
             tool_quiet = true;
-        } else if (!strcmp(a, "--share")) {
+            break;
+        case TOOL_OPT_JSON:
+            json = true;
+            break;
+        case TOOL_OPT_THREADS:
+            ok = tool_parse_threads("search", optarg, &threads);
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case OPT_TARGET:
+            target_s = optarg;
+            break;
+        case OPT_BUDGET:
+            ok = tool_parse_double("search", "--budget", optarg, 0, 1e6, &budget);
+            break;
+        case OPT_LAYER_CAP:
+            ok = tool_parse_double("search", "--layer-cap", optarg, 0, 1e6, &layer_cap);
+            break;
+        case OPT_CALIB:
+            calib_s = optarg;
+            break;
+        case OPT_SHARE:
             share = true;
-        } else if (a[0] == '-' && a[1] && !has) {
-            tool_error("search: %s needs an argument (or is unknown)", a);
-            return 2;
-        } else if (!strcmp(a, "--target")) {
-            target_s = argv[++i];
-        } else if (!strcmp(a, "--budget") || !strcmp(a, "--layer-cap")) {
-            char *end;
-            errno = 0;
-            double v = strtod(argv[++i], &end);
-            if (errno || *end || end == argv[i] || !(v >= 0 && v <= 1e6)) {
-                tool_error("search: %s wants a number >= 0, got \"%s\"", a, argv[i]);
-                return 2;
-            }
-            *(!strcmp(a, "--budget") ? &budget : &layer_cap) = v;
-        } else if (!strcmp(a, "--calib")) {
-            calib_s = argv[++i];
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--method")) {
-            method_s = argv[++i];
-        } else if (!strcmp(a, "--sides")) {
-            sides_s = argv[++i];
-        } else if (!strcmp(a, "--tensors")) {
-            patterns = argv[++i];
-        } else if (!strcmp(a, "--min-elements") || !strcmp(a, "--max-terms") ||
-                   !strcmp(a, "--tokens")) {
-            char *end;
-            errno = 0;
-            long long v = strtoll(argv[++i], &end, 10);
-            bool terms = !strcmp(a, "--max-terms"), tok = !strcmp(a, "--tokens");
-            if (errno || *end || end == argv[i] || v < (terms || tok ? 1 : 0) ||
-                (terms && v > TASD_MAX_TERMS)) {
-                tool_error("search: bad %s \"%s\"", a, argv[i]);
-                return 2;
-            }
-            *(terms ? &max_terms : tok ? &tokens : &min_el) = v;
-        } else if (a[0] == '-' && a[1]) {
-            tool_error("search: unknown option %s", a);
-            usage_search(stderr);
-            return 2;
-        } else if (!file) {
-            file = a;
-        } else {
-            tool_error("search: more than one FILE");
-            return 2;
+            break;
+        case OPT_MAX_TERMS:
+            ok = tool_parse_i64("search", "--max-terms", optarg, 1, TASD_MAX_TERMS, &max_terms);
+            break;
+        case OPT_SIDES:
+            sides_s = optarg;
+            break;
+        case OPT_METHOD:
+            method_s = optarg;
+            break;
+        case OPT_TOKENS:
+            ok = tool_parse_i64("search", "--tokens", optarg, 1, INT64_MAX, &tokens);
+            break;
+        case OPT_TENSORS:
+            patterns = optarg;
+            break;
+        case OPT_MIN_ELEMENTS:
+            ok = tool_parse_i64("search", "--min-elements", optarg, 0, INT64_MAX, &min_el);
+            break;
+        default: /* reported by tool_getopt */
+            return TOOL_USAGE;
         }
+    }
+    if (!ok)
+        return TOOL_USAGE;
+    const char *file = optind < argc ? argv[optind] : NULL;
+    if (optind + 1 < argc) {
+        tool_error("search: more than one FILE (%s, %s)", file, argv[optind + 1]);
+        return TOOL_USAGE;
     }
     if (!file || !target_s || budget < 0 || !out) {
         tool_error("search: FILE, --target, --budget and -o are required");
         usage_search(stderr);
-        return 2;
+        return TOOL_USAGE;
     }
     if (layer_cap < 0)
         layer_cap = 2 * budget;
@@ -169,20 +249,20 @@ int cmd_search(int argc, char **argv)
         opt.sides = TASD_SEARCH_WEIGHTS | TASD_SEARCH_ACTIVATIONS;
     else {
         tool_error("search: --sides wants w, a or wa, got \"%s\"", sides_s);
-        return 2;
+        return TOOL_USAGE;
     }
     tasd_method method;
     tasd_status st = tasd_method_parse(method_s, &method);
     if (st) {
         tool_error("search: --method: %s", tool_status(st));
-        return 2;
+        return TOOL_USAGE;
     }
     opt.method = (int)method;
     tasd_target *target = NULL;
     st = tasd_target_create(NULL, target_s, &target);
     if (st) {
         tool_error("search: --target \"%s\": %s", target_s, tool_status(st));
-        return 2;
+        return TOOL_USAGE;
     }
 
     int rc = 0;
@@ -194,6 +274,7 @@ int cmd_search(int argc, char **argv)
     tasd_model_config *mc = NULL;
     tasd_context *ctx = NULL;
     if ((st = tasd_context_create(NULL, &ctx)) != TASD_OK ||
+        (st = tasd_context_set_threads(ctx, threads)) != TASD_OK ||
         (st = tasd_tensorfile_open(NULL, file, &m)) != TASD_OK) {
         tool_error("%s", tool_status(st));
         rc = 1;
@@ -248,7 +329,7 @@ int cmd_search(int argc, char **argv)
                       lname);
         tasd_view v;
         float *owned = NULL, *cbuf = NULL;
-        st = tool_tensor_view(m, i, &v, &owned);
+        st = tool_tensor_view(m, i, false, &v, &owned);
         int64_t in = 1, ctok = 0;
         for (int d = 1; d < info.ndim; d++)
             in *= info.shape[d];
@@ -276,17 +357,11 @@ int cmd_search(int argc, char **argv)
     }
     tool_progress_clear();
     if (share) {
-        tasd_model_search_result res = {.size = sizeof res};
         st = tasd_search_model((const tasd_layer_search *const *)ls, n, layer_cap, budget,
-                               choice, &res);
+                               choice, NULL);
         if (!st)
             st = tasd_search_model_config(ctx, (const tasd_layer_search *const *)ls, n, choice,
                                           &mc);
-        if (!st && !tool_quiet)
-            fprintf(stderr,
-                    "model: predicted cost %.4f of dense (speed-up %.2fx), FLOP-weighted "
-                    "error %.4f, largest %.4f\n",
-                    res.cost, res.speedup, res.error, res.max_error);
     } else {
         st = tasd_model_config_create(ctx, &mc);
         for (int64_t l = 0; l < n && !st; l++) {
@@ -301,26 +376,7 @@ int cmd_search(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    if (!tool_quiet) {
-        for (int64_t l = 0; l < tasd_model_config_count(mc); l++) {
-            const tasd_layer_config *lc = tasd_model_config_layer(mc, l);
-            char w[128], a[128];
-            fmt_cfg(tasd_layer_config_weights(lc), w, sizeof w);
-            fmt_cfg(tasd_layer_config_activations(lc), a, sizeof a);
-            double cost = 1, err = 0;
-            if (share) {
-                tasd_search_point p = {.size = sizeof p};
-                if (tasd_layer_search_front(ls[l], choice[l], &p) == TASD_OK)
-                    cost = p.cost, err = p.error;
-            } else {
-                tasd_search_point p = {.size = sizeof p};
-                if (tasd_layer_search_choice(ls[l], &p) == TASD_OK)
-                    cost = p.cost, err = p.error;
-            }
-            fprintf(stderr, "  %-40s W=%-10s A=%-10s error %.4f cost %.4f speed-up %.2fx\n",
-                    tasd_layer_config_name(lc), w, a, err, cost, cost > 0 ? 1 / cost : 0.0);
-        }
-    }
+    print_results(mc, ls, share ? choice : NULL, json);
     st = tasd_model_config_save(mc, out);
     if (st) {
         tool_error("%s", tool_status(st));

@@ -1,31 +1,65 @@
-/* Shared declarations of the `tasd` command-line tool. */
+/* Shared declarations of the `tasd` command-line tool: one file per command
+ * (inspect.c, decompose.c, search.c, run.c for bench and demo), main.c to
+ * dispatch, common.c for what they share. */
 #ifndef TASD_TOOL_H
 #define TASD_TOOL_H
 
 #include "tasd.h"
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+#if defined(__GNUC__)
+#define TOOL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TOOL_PRINTF(a, b)
+#endif
+
+/* Exit status of a usage error (1 is any other error). */
+#define TOOL_USAGE 2
 
 extern const char *tool_argv0;
 extern bool tool_quiet;
 
 /* "tasd: " + message on stderr. */
-void tool_error(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
+void tool_error(const char *fmt, ...) TOOL_PRINTF(1, 2);
 /* The library's status string and detail message, for error lines. */
 const char *tool_status(tasd_status st);
 
 /* Progress on stderr, only when it is a terminal and --quiet is off. */
-void tool_progress(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
+void tool_progress(const char *fmt, ...) TOOL_PRINTF(1, 2);
 void tool_progress_clear(void);
+
+/* ---- options: every command parses with getopt_long through this ---- */
+
+/* The options every working command shares (values above any short
+ * option's character). */
+enum { TOOL_OPT_JSON = 256, TOOL_OPT_THREADS, TOOL_OPT_FIRST_FREE };
+#define TOOL_OPTIONS_COMMON                                   \
+    {"help", no_argument, NULL, 'h'},                         \
+    {"quiet", no_argument, NULL, 'q'},                        \
+    {"threads", required_argument, NULL, TOOL_OPT_THREADS}
+
+/* The next option of `argv` (argv[0] is the command's name), as
+ * getopt_long, for command `cmd`. An unknown option and a missing argument
+ * are reported here, each with its own message, and come back as '?' (the
+ * caller then exits TOOL_USAGE). "--" ends the options. Returns -1 after the
+ * last option; the operands start at optind. */
+int tool_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+                const struct option *longopts);
+/* An integer option value in [min, max]; false (reported) if not. */
+bool tool_parse_i64(const char *cmd, const char *option, const char *text, int64_t min,
+                    int64_t max, int64_t *out);
+/* A number option value in [min, max]; false (reported) if not. */
+bool tool_parse_double(const char *cmd, const char *option, const char *text, double min,
+                       double max, double *out);
+/* --threads T: 0..1024, 0 meaning every core. */
+bool tool_parse_threads(const char *cmd, const char *text, int *out);
+/* The number of cores (at most 64). */
+int tool_default_threads(void);
+
+/* ---- tensors ---- */
 
 /* Which tensors of a model are matrices the tool decomposes: rank 2, or
  * rank 4 (conv, seen as [out, in*kh*kw]), of a readable dtype. Returns NULL
@@ -35,11 +69,30 @@ const char *tool_skip_reason(const tasd_tensor_info *info, const char *patterns,
 /* Comma-separated fnmatch(3) patterns; NULL or "" matches everything. */
 bool tool_name_matches(const char *name, const char *patterns);
 
-/* A view of tensor i: zero-copy when aligned, else a converted f32 copy in
- * *owned (free with free()). */
-tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, tasd_view *v, float **owned);
+/* A view of tensor i: zero-copy when its dtype allows, else an f32 copy
+ * converted by the library into *owned (free with free()). With want_f32
+ * the view is always f32 (a copy for f16/bf16 data). */
+tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, bool want_f32, tasd_view *v,
+                             float **owned);
 
+/* ---- output ---- */
 
+/* "[8, 16]" into buf. */
+void tool_shape_text(char *buf, size_t size, int ndim, const int64_t *shape);
+/* A JSON string literal of s; a JSON array of the shape. */
+void tool_json_string(FILE *f, const char *s);
+void tool_json_shape(FILE *f, int ndim, const int64_t *shape);
+/* A JSON number, or null for NaN/Inf (which JSON cannot hold). */
+void tool_json_number(FILE *f, double x);
+/* Seconds on a monotonic clock. */
+double tool_now(void);
+
+/* ---- the commands ---- */
+
+int cmd_inspect(int argc, char **argv);
+int cmd_decompose(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 #endif

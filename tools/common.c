@@ -1,0 +1,267 @@
+/* What the commands of the `tasd` tool share: messages and progress, the
+ * option parser, tensor selection and views, JSON output. */
+#include "tool.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *tool_argv0 = "tasd";
+bool tool_quiet = false;
+static bool progress_shown = false;
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void tool_error(const char *fmt, ...)
+{
+    tool_progress_clear();
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tasd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *tool_status(tasd_status st)
+{
+    static _Thread_local char buf[700];
+    const char *d = tasd_last_error_message();
+    snprintf(buf, sizeof buf, "%s%s%s", d && *d ? d : "", d && *d ? " (" : "",
+             tasd_status_string(st));
+    if (d && *d)
+        strncat(buf, ")", sizeof buf - strlen(buf) - 1);
+    return buf;
+}
+
+void tool_progress(const char *fmt, ...)
+{
+    if (tool_quiet || !isatty(2))
+        return;
+    pthread_mutex_lock(&progress_lock);
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("\r\033[K", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+    progress_shown = true;
+    pthread_mutex_unlock(&progress_lock);
+}
+
+void tool_progress_clear(void)
+{
+    pthread_mutex_lock(&progress_lock);
+    if (progress_shown) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        progress_shown = false;
+    }
+    pthread_mutex_unlock(&progress_lock);
+}
+
+bool tool_name_matches(const char *name, const char *patterns)
+{
+    if (!patterns || !*patterns)
+        return true;
+    const char *p = patterns;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char pat[512];
+        if (n < sizeof pat) {
+            memcpy(pat, p, n);
+            pat[n] = 0;
+            if (n && fnmatch(pat, name, 0) == 0)
+                return true;
+        }
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
+const char *tool_skip_reason(const tasd_tensor_info *info, const char *patterns,
+                             int64_t min_elements)
+{
+    if (!tool_name_matches(info->name, patterns))
+        return "not selected by --tensors";
+    if (info->dtype < 0)
+        return "dtype not f32/f16/bf16";
+    if (info->ndim != 2 && info->ndim != 4)
+        return info->ndim < 2 ? "rank < 2 (not a matrix)" : "rank 3 or > 4";
+    int64_t n = 1;
+    for (int d = 0; d < info->ndim; d++)
+        n = info->shape[d] && n > INT64_MAX / info->shape[d] ? INT64_MAX : n * info->shape[d];
+    if (n == 0)
+        return "empty";
+    if (n < min_elements)
+        return "fewer elements than --min-elements";
+    return NULL;
+}
+
+tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, bool want_f32, tasd_view *v,
+                             float **owned)
+{
+    *owned = NULL;
+    tasd_status st = tasd_tensorfile_view(m, i, v);
+    if (st != TASD_ERR_UNSUPPORTED && (st || !want_f32 || v->dtype == TASD_F32))
+        return st;
+    /* Misaligned data, or f32 wanted: the library converts a copy. */
+    tasd_tensor_info info = {.size = sizeof info};
+    st = tasd_tensorfile_info(m, i, &info);
+    if (st)
+        return st;
+    int64_t n = 1;
+    for (int d = 0; d < info.ndim; d++)
+        n *= info.shape[d];
+    float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!buf)
+        return TASD_ERR_OUT_OF_MEMORY;
+    st = tasd_tensorfile_read_f32(m, i, buf, n);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    memset(v, 0, sizeof *v);
+    v->data = buf;
+    v->dtype = TASD_F32;
+    v->ndim = info.ndim ? info.ndim : 1;
+    v->shape[0] = 1;
+    v->strides[0] = 1;
+    int64_t stride = 1;
+    for (int d = info.ndim - 1; d >= 0; d--) {
+        v->shape[d] = info.shape[d];
+        v->strides[d] = stride;
+        stride *= info.shape[d] ? info.shape[d] : 1;
+    }
+    *owned = buf;
+    return TASD_OK;
+}
+
+
+int tool_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+                const struct option *longopts)
+{
+    /* A leading ':' makes getopt tell a missing argument (':') from an
+     * unknown option ('?'); its own messages are off. */
+    char spec[64];
+    snprintf(spec, sizeof spec, ":%s", shortopts);
+    opterr = 0;
+    int prev = optind;
+    int c = getopt_long(argc, argv, spec, longopts, NULL);
+    if (c != '?' && c != ':')
+        return c;
+    /* The offending word: the option itself for a long one, else its letter. */
+    const char *word = optind > prev && optind <= argc ? argv[optind - 1] : "";
+    bool is_long = word[0] == '-' && word[1] == '-';
+    char text[128];
+    if (is_long)
+        snprintf(text, sizeof text, "%.*s", (int)strcspn(word, "="), word);
+    else
+        snprintf(text, sizeof text, "-%c", optopt);
+    if (c == ':')
+        tool_error("%s: option %s needs an argument (see `tasd %s --help`)", cmd, text, cmd);
+    else
+        tool_error("%s: unknown option %s (see `tasd %s --help`)", cmd, text, cmd);
+    return '?';
+}
+
+bool tool_parse_i64(const char *cmd, const char *option, const char *text, int64_t min,
+                    int64_t max, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        tool_error("%s: %s wants an integer in %lld..%lld, got \"%s\"", cmd, option,
+                   (long long)min, (long long)max, text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool tool_parse_double(const char *cmd, const char *option, const char *text, double min,
+                       double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= min && v <= max)) {
+        tool_error("%s: %s wants a number in %g..%g, got \"%s\"", cmd, option, min, max, text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool tool_parse_threads(const char *cmd, const char *text, int *out)
+{
+    int64_t v;
+    if (!tool_parse_i64(cmd, "--threads", text, 0, 1024, &v))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+int tool_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+}
+
+double tool_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void tool_shape_text(char *buf, size_t size, int ndim, const int64_t *shape)
+{
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, size - n, "[");
+    for (int d = 0; d < ndim && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+}
+
+void tool_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void tool_json_shape(FILE *f, int ndim, const int64_t *shape)
+{
+    fputc('[', f);
+    for (int d = 0; d < ndim; d++)
+        fprintf(f, "%s%lld", d ? "," : "", (long long)shape[d]);
+    fputc(']', f);
+}
+
+void tool_json_number(FILE *f, double x)
+{
+    if (isfinite(x))
+        fprintf(f, "%.9g", x);
+    else
+        fputs("null", f);
+}

@@ -1,0 +1,459 @@
+/* `tasd decompose FILE --config CFG`: every matrix of a model file into an
+ * N:M series, tensors in parallel, results in file order. */
+#include "tool.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage_decompose(FILE *f)
+{
+    fprintf(f,
+            "usage: tasd decompose [OPTIONS] [--] FILE --config CFG\n"
+            "options: [--method greedy|optimal] [--tensors PATTERN] [--min-elements N]\n"
+            "         [-o OUT.tasd] [--reconstruct OUT] [--json] [--threads T] [--quiet]\n"
+            "\n"
+            "Decompose every matrix of FILE (.npy or .safetensors) into an N:M series.\n"
+            "Rank-2 tensors are [out, in]; rank-4 conv weights are [out, in*kh*kw]; other\n"
+            "tensors (and those not selected) are skipped and listed.\n"
+            "\n"
+            "  --config CFG        series config, e.g. 2:4 or 2:4+1:8 (required)\n"
+            "  --method M          greedy (default, the paper's) or optimal\n"
+            "  --tensors PATTERN   only tensors whose name matches one of the comma-\n"
+            "                      separated shell patterns, e.g. '*.weight,*proj*'\n"
+            "  --min-elements N    skip tensors with fewer than N elements (default 0)\n"
+            "  -o OUT.tasd         save every series into one .tasd file (by tensor name)\n"
+            "  --reconstruct OUT   write the approximated weights in FILE's format: same\n"
+            "                      names, shapes, dtypes; other tensors copied unchanged\n"
+            "  --json              only JSON lines on stdout: one object per decomposed\n"
+            "                      tensor (keys name, shape, matrix, dtype, config, method,\n"
+            "                      density, retained_energy, rel_error, coverage,\n"
+            "                      kept_nonzeros, input_nonzeros, time_ms), then the totals\n"
+            "                      as {\"total\": true, ...}; skipped tensors on stderr\n"
+            "  --threads T         tensors decomposed in parallel (default: all cores);\n"
+            "                      output order is always the file's order\n"
+            "  --quiet             no progress line (and with --json no skipped list)\n"
+            "  --                  end of options (FILE may then start with '-')\n"
+            "\n"
+            "Per tensor: shape, density (kept/elements), retained energy ||Wa||^2/||W||^2,\n"
+            "relative error ||W-Wa||/||W||, nonzero coverage (kept/nonzeros of W), time;\n"
+            "then a totals line. Any error (bad file, NaN/Inf in a tensor, ...) names the\n"
+            "file and tensor, leaves no output file behind, and exits 1; a usage error\n"
+            "exits 2.\n");
+}
+
+typedef struct dec_result {
+    tasd_series *series;
+    tasd_stats stats;
+    double energy;     /* ||W||^2 */
+    double seconds;
+    int64_t elements;
+    bool done;
+} dec_result;
+
+typedef struct dec_job {
+    const char *path;
+    tasd_tensorfile *model;
+    const tasd_config *config;
+    tasd_method method;
+    char config_text[128];
+    int64_t *todo;       /* indices of eligible tensors, file order */
+    int64_t ntodo;
+    dec_result *res;     /* [ntodo] */
+    tasd_archive_writer *archive;
+    tasd_writer *recon;
+    bool json;
+    int ctx_threads;     /* threads per decomposition (1 unless tensors < threads) */
+    /* ordered hand-off */
+    pthread_mutex_t lock;
+    pthread_cond_t turn;
+    int64_t next_claim, next_emit;
+    bool failed;
+    /* totals */
+    double tot_energy, tot_err_energy, tot_seconds;
+    int64_t tot_elements, tot_kept, tot_input_nnz, tot_done;
+} dec_job;
+
+/* ||W||^2 of a contiguous f32 view (decompose reads f32 views only). */
+static double sum_squares(const tasd_view *v)
+{
+    int64_t n = 1;
+    for (int d = 0; d < v->ndim; d++)
+        n *= v->shape[d];
+    const float *p = v->data;
+    double ss = 0;
+    for (int64_t k = 0; k < n; k++)
+        ss += (double)p[k] * p[k];
+    return ss;
+}
+
+static void emit_result(dec_job *J, int64_t slot)
+{
+    dec_result *r = &J->res[slot];
+    tasd_tensor_info info = {.size = sizeof info};
+    tasd_tensorfile_info(J->model, J->todo[slot], &info);
+    int64_t rows = 0, cols = 0;
+    tasd_series_shape(r->series, &rows, &cols);
+    char shape[128], matrix[64];
+    tool_shape_text(shape, sizeof shape, info.ndim, info.shape);
+    int64_t mm[2] = {rows, cols};
+    tool_shape_text(matrix, sizeof matrix, 2, mm);
+    tool_progress_clear();
+    const char *name = *info.name ? info.name : "(array)";
+    if (J->json) {
+        fputs("{\"name\":", stdout);
+        tool_json_string(stdout, info.name);
+        fputs(",\"shape\":", stdout);
+        tool_json_shape(stdout, info.ndim, info.shape);
+        printf(",\"matrix\":[%lld,%lld],\"dtype\":", (long long)rows, (long long)cols);
+        tool_json_string(stdout, info.dtype_name);
+        printf(",\"config\":\"%s\",\"method\":\"%s\",\"density\":%.9g,\"retained_energy\":%.9g,"
+               "\"rel_error\":%.9g,\"coverage\":%.9g,\"kept_nonzeros\":%lld,"
+               "\"input_nonzeros\":%lld,\"time_ms\":%.3f}\n",
+               J->config_text, tasd_method_name(J->method), r->stats.density,
+               r->stats.retained_energy, r->stats.rel_error, r->stats.coverage,
+               (long long)r->stats.kept_nonzeros, (long long)r->stats.input_nonzeros,
+               r->seconds * 1e3);
+    } else {
+        printf("  %-40s %-18s %-14s %8.4f %9.6f %9.6f %8.4f %9.1f\n", name, shape, matrix,
+               r->stats.density, r->stats.retained_energy, r->stats.rel_error,
+               r->stats.coverage, r->seconds * 1e3);
+    }
+    fflush(stdout);
+}
+
+static void *dec_worker(void *arg)
+{
+    dec_job *J = arg;
+    tasd_context *ctx = NULL;
+    if (tasd_context_create(NULL, &ctx) == TASD_OK)
+        tasd_context_set_threads(ctx, J->ctx_threads);
+    for (;;) {
+        pthread_mutex_lock(&J->lock);
+        if (J->failed || J->next_claim >= J->ntodo) {
+            pthread_mutex_unlock(&J->lock);
+            break;
+        }
+        int64_t slot = J->next_claim++;
+        pthread_mutex_unlock(&J->lock);
+
+        int64_t ti = J->todo[slot];
+        dec_result *r = &J->res[slot];
+        tasd_tensor_info info = {.size = sizeof info};
+        tasd_tensorfile_info(J->model, ti, &info);
+        tool_progress("decompose %s [%lld/%lld] %s", J->path, (long long)slot + 1,
+                      (long long)J->ntodo, info.name);
+        tasd_view v;
+        float *owned = NULL;
+        double t0 = tool_now();
+        tasd_status st =
+            ctx ? tool_tensor_view(J->model, ti, true, &v, &owned) : TASD_ERR_OUT_OF_MEMORY;
+        if (!st) {
+            r->energy = sum_squares(&v);
+            st = tasd_decompose(ctx, &v, J->config, J->method, &r->series);
+        }
+        r->seconds = tool_now() - t0;
+        free(owned);
+        if (!st) {
+            r->stats.size = sizeof r->stats;
+            st = tasd_series_stats(r->series, &r->stats);
+        }
+        if (!st && J->recon) {
+            int64_t rows, cols;
+            tasd_series_shape(r->series, &rows, &cols);
+            int64_t nel = rows * cols;
+            float *dense = malloc((size_t)(nel > 0 ? nel : 1) * sizeof(float));
+            if (!dense) {
+                st = TASD_ERR_OUT_OF_MEMORY;
+            } else {
+                tasd_view dv = tasd_view_2d(dense, TASD_F32, rows, cols, cols);
+                st = tasd_series_reconstruct(r->series, &dv);
+                if (!st)
+                    st = tasd_writer_put(J->recon, ti, &dv);
+                free(dense);
+            }
+        }
+        tasd_tensorfile_release(J->model, ti);
+        if (st) {
+            pthread_mutex_lock(&J->lock);
+            if (!J->failed)
+                tool_error("%s: tensor \"%s\": %s", J->path, info.name, tool_status(st));
+            J->failed = true;
+            pthread_cond_broadcast(&J->turn);
+            pthread_mutex_unlock(&J->lock);
+            tasd_series_destroy(r->series);
+            r->series = NULL;
+            break;
+        }
+        /* Wait for this tensor's turn, so output and the archive follow file order. */
+        pthread_mutex_lock(&J->lock);
+        while (!J->failed && J->next_emit != slot)
+            pthread_cond_wait(&J->turn, &J->lock);
+        if (!J->failed) {
+            emit_result(J, slot);
+            if (J->archive) {
+                st = tasd_archive_writer_add(J->archive, info.name, r->series);
+                if (st) {
+                    tool_error("%s: tensor \"%s\": %s", J->path, info.name, tool_status(st));
+                    J->failed = true;
+                }
+            }
+            J->tot_energy += r->energy;
+            J->tot_err_energy += r->stats.rel_error * r->stats.rel_error * r->energy;
+            J->tot_seconds += r->seconds;
+            int64_t rows, cols;
+            tasd_series_shape(r->series, &rows, &cols);
+            J->tot_elements += rows * cols;
+            J->tot_kept += r->stats.kept_nonzeros;
+            J->tot_input_nnz += r->stats.input_nonzeros;
+            J->tot_done++;
+        }
+        J->next_emit++;
+        pthread_cond_broadcast(&J->turn);
+        pthread_mutex_unlock(&J->lock);
+        tasd_series_destroy(r->series);
+        r->series = NULL;
+    }
+    tasd_context_destroy(ctx);
+    return NULL;
+}
+
+int cmd_decompose(int argc, char **argv)
+{
+    static const struct option opts[] = {TOOL_OPTIONS_COMMON,
+                                         {"json", no_argument, NULL, TOOL_OPT_JSON},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"method", required_argument, NULL, 'm'},
+                                         {"tensors", required_argument, NULL, 'T'},
+                                         {"min-elements", required_argument, NULL, 'e'},
+                                         {"reconstruct", required_argument, NULL, 'r'},
+                                         {NULL, 0, NULL, 0}};
+    const char *cfg = NULL, *method_s = "greedy", *patterns = NULL;
+    const char *out = NULL, *recon = NULL;
+    int64_t min_el = 0;
+    int threads = 0, c;
+    bool json = false;
+    /* Long-only options get letters outside the short option string. */
+    while ((c = tool_getopt("decompose", argc, argv, "hqc:o:", opts)) != -1) {
+        switch (c) {
+        case 'h':
+            usage_decompose(stdout);
+            return 0;
+        case 'q':
+            tool_quiet = true;
+            break;
+        case TOOL_OPT_JSON:
+            json = true;
+            break;
+        case TOOL_OPT_THREADS:
+            if (!tool_parse_threads("decompose", optarg, &threads))
+                return TOOL_USAGE;
+            break;
+        case 'c':
+            cfg = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'm':
+            method_s = optarg;
+            break;
+        case 'T':
+            patterns = optarg;
+            break;
+        case 'e':
+            if (!tool_parse_i64("decompose", "--min-elements", optarg, 0, INT64_MAX, &min_el))
+                return TOOL_USAGE;
+            break;
+        case 'r':
+            recon = optarg;
+            break;
+        default: /* reported by tool_getopt */
+            return TOOL_USAGE;
+        }
+    }
+    const char *file = optind < argc ? argv[optind] : NULL;
+    if (optind + 1 < argc) {
+        tool_error("decompose: more than one FILE (%s, %s)", file, argv[optind + 1]);
+        return TOOL_USAGE;
+    }
+    if (!file || !cfg) {
+        tool_error("decompose: %s", !file ? "no FILE given" : "--config CFG is required");
+        usage_decompose(stderr);
+        return TOOL_USAGE;
+    }
+    tasd_config *config;
+    tasd_status st = tasd_config_parse(NULL, cfg, &config);
+    if (st) {
+        tool_error("decompose: --config \"%s\": %s", cfg, tool_status(st));
+        return 2;
+    }
+    tasd_method method;
+    st = tasd_method_parse(method_s, &method);
+    if (st) {
+        tool_error("decompose: --method: %s", tool_status(st));
+        tasd_config_destroy(config);
+        return 2;
+    }
+    tasd_tensorfile *model;
+    st = tasd_tensorfile_open(NULL, file, &model);
+    if (st) {
+        tool_error("%s", tool_status(st));
+        tasd_config_destroy(config);
+        return 1;
+    }
+    dec_job J;
+    memset(&J, 0, sizeof J);
+    J.path = file;
+    J.model = model;
+    J.config = config;
+    J.method = method;
+    J.json = json;
+    tasd_config_format(config, J.config_text, sizeof J.config_text, NULL);
+    pthread_mutex_init(&J.lock, NULL);
+    pthread_cond_init(&J.turn, NULL);
+    int64_t count = tasd_tensorfile_count(model);
+    J.todo = malloc((size_t)(count ? count : 1) * sizeof *J.todo);
+    J.res = calloc((size_t)(count ? count : 1), sizeof *J.res);
+    tasd_tensor_info *infos = malloc((size_t)(count ? count : 1) * sizeof *infos);
+    int rc = 0;
+    if (!J.todo || !J.res || !infos) {
+        tool_error("out of memory");
+        rc = 1;
+        goto done;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        infos[i].size = sizeof infos[i];
+        tasd_tensorfile_info(model, i, &infos[i]);
+        if (!tool_skip_reason(&infos[i], patterns, min_el))
+            J.todo[J.ntodo++] = i;
+    }
+    if (recon) {
+        tasd_file_format f = tasd_tensorfile_format(model);
+        st = tasd_writer_create(NULL, recon, f, count, infos, &J.recon);
+        if (st) {
+            tool_error("%s: %s", recon, tool_status(st));
+            rc = 1;
+            goto done;
+        }
+        /* Tensors not decomposed are copied unchanged. */
+        for (int64_t i = 0; i < count && !st; i++) {
+            if (!tool_skip_reason(&infos[i], patterns, min_el))
+                continue;
+            const void *raw;
+            uint64_t nb;
+            st = tasd_tensorfile_raw(model, i, &raw, &nb);
+            if (!st)
+                st = tasd_writer_put_raw(J.recon, i, raw, (size_t)nb);
+            tasd_tensorfile_release(model, i);
+            if (st)
+                tool_error("%s: tensor \"%s\": %s", recon, infos[i].name, tool_status(st));
+        }
+        if (st) {
+            rc = 1;
+            goto done;
+        }
+    }
+    if (out) {
+        st = tasd_archive_writer_create(NULL, out, &J.archive);
+        if (st) {
+            tool_error("%s", tool_status(st));
+            rc = 1;
+            goto done;
+        }
+    }
+    if (!json) {
+        printf("%s: %s, %lld tensors, config %s, method %s\n", file,
+               tasd_file_format_name(tasd_tensorfile_format(model)), (long long)count, J.config_text,
+               tasd_method_name(method));
+        printf("  %-40s %-18s %-14s %8s %9s %9s %8s %9s\n", "name", "shape", "matrix", "density",
+               "retained", "rel_err", "coverage", "time_ms");
+        fflush(stdout);
+    }
+    int total = threads > 0 ? threads : tool_default_threads();
+    int nt = total;
+    if (nt > J.ntodo)
+        nt = J.ntodo > 0 ? (int)J.ntodo : 1;
+    /* Threads over tensors; leftover threads (fewer tensors than threads)
+     * go to each decomposition. Results do not depend on either count. */
+    J.ctx_threads = total / nt > 1 ? total / nt : 1;
+    pthread_t tid[1024];
+    int started = 0;
+    for (int t = 1; t < nt; t++)
+        if (pthread_create(&tid[started], NULL, dec_worker, &J) == 0)
+            started++;
+    dec_worker(&J);
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    tool_progress_clear();
+    if (J.failed) {
+        rc = 1;
+        goto done;
+    }
+    /* Skipped tensors: in the table, or on stderr with --json (stdout holds
+     * JSON only). */
+    FILE *rep = json ? stderr : stdout;
+    int64_t skipped = count - J.ntodo;
+    if (!(json && tool_quiet) && skipped) {
+        fprintf(rep, "skipped %lld tensor%s:\n", (long long)skipped, skipped == 1 ? "" : "s");
+        for (int64_t i = 0; i < count; i++) {
+            const char *why = tool_skip_reason(&infos[i], patterns, min_el);
+            if (!why)
+                continue;
+            char shape[128];
+            tool_shape_text(shape, sizeof shape, infos[i].ndim, infos[i].shape);
+            fprintf(rep, "  %-40s %-6s %-18s %s\n", *infos[i].name ? infos[i].name : "(array)",
+                    infos[i].dtype_name, shape, why);
+        }
+    }
+    /* Totals, energy-weighted over the tensors. */
+    double retained = J.tot_energy > 0 ? 1.0 - J.tot_err_energy / J.tot_energy : 1.0;
+    double rel = J.tot_energy > 0 ? sqrt(J.tot_err_energy / J.tot_energy) : 0.0;
+    double density = J.tot_elements ? (double)J.tot_kept / (double)J.tot_elements : 0.0;
+    double coverage = J.tot_input_nnz ? (double)J.tot_kept / (double)J.tot_input_nnz : 1.0;
+    if (json)
+        printf("{\"total\":true,\"decomposed\":%lld,\"skipped\":%lld,\"elements\":%lld,"
+               "\"density\":%.9g,\"retained_energy\":%.9g,\"rel_error\":%.9g,"
+               "\"coverage\":%.9g,\"kept_nonzeros\":%lld,\"input_nonzeros\":%lld,"
+               "\"time_ms\":%.3f}\n",
+               (long long)J.tot_done, (long long)skipped, (long long)J.tot_elements, density,
+               retained, rel, coverage, (long long)J.tot_kept, (long long)J.tot_input_nnz,
+               J.tot_seconds * 1e3);
+    else
+        printf("total: %lld decomposed, %lld skipped, %lld elements, density %.4f, retained "
+               "energy %.6f, rel error %.6f, coverage %.4f, %.1f ms (sum over tensors)\n",
+               (long long)J.tot_done, (long long)skipped, (long long)J.tot_elements, density,
+               retained, rel, coverage, J.tot_seconds * 1e3);
+    fflush(stdout);
+    if (J.archive) {
+        st = tasd_archive_writer_finish(J.archive);
+        J.archive = NULL;
+        if (st) {
+            tool_error("%s", tool_status(st));
+            rc = 1;
+            goto done;
+        }
+    }
+    if (J.recon) {
+        st = tasd_writer_finish(J.recon);
+        J.recon = NULL;
+        if (st) {
+            tool_error("%s", tool_status(st));
+            rc = 1;
+        }
+    }
+done:
+    tasd_archive_writer_abort(J.archive);
+    tasd_writer_abort(J.recon);
+    free(J.todo);
+    free(J.res);
+    free(infos);
+    pthread_mutex_destroy(&J.lock);
+    pthread_cond_destroy(&J.turn);
+    tasd_tensorfile_close(model);
+    tasd_config_destroy(config);
+    return rc;
+}
