@@ -132,16 +132,18 @@ typedef void (*tasdi_select_fn)(float *residual, int64_t k, int n, int m,
  * element is NaN or Inf. */
 typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *finite);
 
-/* Wide kernel, one K block kb and one B panel:
- *   tile[(r-r0)*TASDI_NR + j] (= or +=) sum over all terms and the slots of
- *   row r in block kb of value * bblk[koff*TASDI_NR + j]
- * for r in [r0, r1) and j < ncols (1..TASDI_NR; columns past ncols of the
- * tile may be written with anything finite). accumulate == 0 means the tile
- * is not read. bblk is the packed (TASDI_KC x TASDI_NR) block, 64-byte
- * aligned; tile is 64-byte aligned. */
+/* Wide kernel, one K block kb and one or more B panels (at most the
+ * backend's wide_panels):
+ *   tile[q*tnext + (r-r0)*TASDI_NR + j] (= or +=) sum over all terms and the
+ *   slots of row r in block kb of value * bblk[q*bnext + k*TASDI_NR + j]
+ * for r in [r0, r1), column c = q*TASDI_NR + j < ncols (1..wide_panels *
+ * TASDI_NR; columns past ncols of the last strip may be written with
+ * anything finite). accumulate == 0 means the tile is not read. bblk is the
+ * packed (TASDI_KC x TASDI_NR) block of the first panel, the next panel's
+ * block bnext floats further; 64-byte aligned, as is tile. */
 typedef void (*tasdi_wide_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
-                              int64_t kb, const float *bblk, int ncols,
-                              float *tile, int accumulate);
+                              int64_t kb, const float *bblk, int64_t bnext, int ncols,
+                              float *tile, int64_t tnext, int accumulate);
 
 /* Narrow kernel: y[(r-r0)*ldy + j] = sum over all terms and slots of row r of
  * value * x[j*ldx + k(slot)], for r in [r0, r1), j < nx (1..TASDI_NARROW_MAX).
@@ -189,7 +191,8 @@ extern const tasdi_dense_kernel tasdi_scalar_dense;
  * backend. They skip value-0 slots (the framework also runs them for a B
  * that holds NaN or Inf). */
 void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
-                       const float *bblk, int ncols, float *tile, int accumulate);
+                       const float *bblk, int64_t bnext, int ncols, float *tile,
+                       int64_t tnext, int accumulate);
 void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                          const float *x, int64_t ldx, int nx, float *y,
                          int64_t ldy);
@@ -202,13 +205,15 @@ double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
 extern const tasdi_dense_kernel tasdi_avx2_dense;
 extern const tasdi_dense_kernel tasdi_avx512_dense;
 void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
-                     const float *bblk, int ncols, float *tile, int accumulate);
+                     const float *bblk, int64_t bnext, int ncols, float *tile,
+                     int64_t tnext, int accumulate);
 void tasdi_avx2_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                        const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 void tasdi_avx512_select(float *residual, int64_t k, int n, int m, float *values,
                          uint8_t *index);
 void tasdi_avx512_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
-                       const float *bblk, int ncols, float *tile, int accumulate);
+                       const float *bblk, int64_t bnext, int ncols, float *tile,
+                       int64_t tnext, int accumulate);
 void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                          const float *x, int64_t ldx, int nx, float *y,
                          int64_t ldy);
@@ -221,7 +226,8 @@ void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
 double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
 extern const tasdi_dense_kernel tasdi_neon_dense;
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
-                     const float *bblk, int ncols, float *tile, int accumulate);
+                     const float *bblk, int64_t bnext, int ncols, float *tile,
+                     int64_t tnext, int accumulate);
 void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                        const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 #endif

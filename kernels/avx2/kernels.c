@@ -10,6 +10,7 @@
 #include "../x86/select_lut.h"
 
 #define VL 8
+#define WIDE_PASS 1 /* B panels per wide call */
 #define PFX(name) tasdi_avx2_##name
 typedef __m256 vf;
 typedef __m256i vi;

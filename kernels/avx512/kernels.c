@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #define VL 16
+#define WIDE_PASS 2 /* B panels per wide call */
 #define PFX(name) tasdi_avx512_##name
 typedef __m512 vf;
 typedef __m512i vi;

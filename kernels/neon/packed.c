@@ -96,8 +96,12 @@ static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r
 }
 
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
-                     const float *bblk, int ncols, float *tile, int accumulate)
+                     const float *bblk, int64_t bnext, int ncols, float *tile,
+                     int64_t tnext, int accumulate)
 {
+    /* one panel per call (wide_panels = 1) */
+    (void)bnext;
+    (void)tnext;
     /* columns past ncols in the panel are zero in bblk: computing them is
      * harmless, so round the strip up to 16, 32, 48 or 64 columns */
     if (ncols <= 16)

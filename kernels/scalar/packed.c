@@ -5,24 +5,29 @@
 #include "../kernels.h"
 
 void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
-                       const float *bblk, int ncols, float *tile, int accumulate)
+                       const float *bblk, int64_t bnext, int ncols, float *tile,
+                       int64_t tnext, int accumulate)
 {
-    for (int64_t r = r0; r < r1; r++) {
-        float *t = tile + (r - r0) * TASDI_NR;
-        if (!accumulate)
-            for (int j = 0; j < ncols; j++)
-                t[j] = 0.0f;
-        for (int i = 0; i < p->terms; i++) {
-            const tasdi_pterm *pt = &p->term[i];
-            int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-            const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
-            const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
-            for (int64_t s = 0; s < cnt; s++) {
-                if (v[s] == 0.0f)
-                    continue;
-                const float *b = bblk + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR;
-                for (int j = 0; j < ncols; j++)
-                    t[j] += v[s] * b[j];
+    for (int q = 0; q * TASDI_NR < ncols; q++) { /* panel by panel */
+        const float *bq = bblk + q * bnext;
+        int nc = ncols - q * TASDI_NR < TASDI_NR ? ncols - q * TASDI_NR : TASDI_NR;
+        for (int64_t r = r0; r < r1; r++) {
+            float *t = tile + q * tnext + (r - r0) * TASDI_NR;
+            if (!accumulate)
+                for (int j = 0; j < nc; j++)
+                    t[j] = 0.0f;
+            for (int i = 0; i < p->terms; i++) {
+                const tasdi_pterm *pt = &p->term[i];
+                int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
+                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
+                for (int64_t s = 0; s < cnt; s++) {
+                    if (v[s] == 0.0f)
+                        continue;
+                    const float *b = bq + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR;
+                    for (int j = 0; j < nc; j++)
+                        t[j] += v[s] * b[j];
+                }
             }
         }
     }

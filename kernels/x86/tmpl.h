@@ -18,9 +18,12 @@
  *   GATHER_N(x, pos, n) x[pos[i]] for lanes i < n, 0 for the others
  *   VHSUM(v)           horizontal sum (fixed order)
  *   PREFETCH(p)        prefetch a cache line
+ *   WIDE_PASS          B panels per wide call (1, or 2 where 32 registers
+ *                      hold 2 x TASDI_NR / VL accumulators)
  */
 
-#define WIDE_NV (TASDI_NR / VL)
+#define WIDE_NV (TASDI_NR / VL)       /* vectors per panel strip */
+#define WIDE_MAXV (WIDE_PASS * WIDE_NV) /* vectors per row and call */
 enum { MAXSETS = 4 };
 
 static inline __attribute__((always_inline)) int ilog2(int m)
@@ -28,12 +31,16 @@ static inline __attribute__((always_inline)) int ilog2(int m)
     return m >= 32 ? 5 : m >= 16 ? 4 : m >= 8 ? 3 : m >= 4 ? 2 : 1;
 }
 
-/* acc[e][q] += v * B[k] for q < nv, the slot dealt to set e */
-#define WIDE_SLOT(e, v, brow)                                                          \
+/* acc[e][q] += v * B[k] for q < nv, the slot dealt to set e, B row `off`
+ * (floats) of the first panel's block b0 or, past its strip, of the next
+ * panel's block b1 */
+#define WIDE_SLOT(e, v, b0, b1, off)                                                   \
     do {                                                                               \
         vf b0_ = VBCAST(v);                                                            \
-        _Pragma("GCC unroll 16") for (int q = 0; q < WIDE_NV; q++) if (q < nv)         \
-            acc[e][q] = VFMA(b0_, VLOAD((brow) + q * VL), acc[e][q]);                  \
+        const size_t o_ = (off);                                                       \
+        _Pragma("GCC unroll 16") for (int q = 0; q < WIDE_MAXV; q++) if (q < nv)       \
+            acc[e][q] = VFMA(b0_, VLOAD((q < WIDE_NV ? (b0) : (b1)) + o_ + q % WIDE_NV * VL), \
+                             acc[e][q]);                                               \
     } while (0)
 
 /* One term's run (cnt slots of a row in this K block) with N and M known at
@@ -42,35 +49,38 @@ static inline __attribute__((always_inline)) int ilog2(int m)
  * offset: per slot one broadcast and nv FMAs with a memory operand, the
  * index word loads shared by 16 slots (loads per FMA: (nv + 1) / nv). */
 static inline __attribute__((always_inline)) void
-wide_run(vf acc[MAXSETS][WIDE_NV], const float *v, const uint32_t *w, int64_t cnt,
-         const float *bblk, const int nv, const int sets, const int n, const int m)
+wide_run(vf acc[MAXSETS][WIDE_MAXV], const float *v, const uint32_t *w, int64_t cnt,
+         const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
+         const int m)
 {
     const int bits = ilog2(m), per_word = 32 / bits > 16 ? 16 : 32 / bits;
     const int words = (16 + per_word - 1) / per_word;
     const int cs = TASDI_KC / m * n < 16 ? TASDI_KC / m * n : 16;
     const uint32_t mask = (1u << bits) - 1;
+    const float *b1 = bblk + bnext;
     int64_t s = 0;
-    for (; s + cs <= cnt; s += cs, v += cs, w += words, bblk += cs / n * m * TASDI_NR) {
+    for (; s + cs <= cnt; s += cs, v += cs, w += words, bblk += cs / n * m * TASDI_NR,
+                          b1 += cs / n * m * TASDI_NR) {
         uint32_t wd[3] = {w[0], words > 1 ? w[1] : 0, words > 2 ? w[2] : 0};
 #pragma GCC unroll 16
         for (int i = 0; i < cs; i++) {
             uint32_t idx = (wd[i / per_word] >> (i % per_word * bits)) & mask;
-            WIDE_SLOT(i % sets, v + i, bblk + ((i / n) * m + idx) * TASDI_NR);
+            WIDE_SLOT(i % sets, v + i, bblk, b1, ((i / n) * m + idx) * TASDI_NR);
         }
     }
     for (int i = 0; s < cnt; s++, i++) { /* short last block: < cs slots left */
         uint32_t idx = (w[i / per_word] >> (i % per_word * bits)) & mask;
-        WIDE_SLOT(0, v + i, bblk + ((i / n) * m + idx) * TASDI_NR);
+        WIDE_SLOT(0, v + i, bblk, b1, ((i / n) * m + idx) * TASDI_NR);
     }
 }
 
 /* Any other N:M: the slot's k decoded at run time. */
 static inline __attribute__((always_inline)) void
-wide_run_any(vf acc[MAXSETS][WIDE_NV], const tasdi_pterm *pt, const float *v,
-             const uint32_t *w, int64_t cnt, const float *bblk, const int nv)
+wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const float *v,
+             const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv)
 {
     for (int64_t s = 0; s < cnt; s++)
-        WIDE_SLOT(0, v + s, bblk + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR);
+        WIDE_SLOT(0, v + s, bblk, bblk + bnext, (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR);
 }
 
 /* One term's run, N:M picked at compile time when `code` (N * 64 + M) is a
@@ -78,13 +88,14 @@ wide_run_any(vf acc[MAXSETS][WIDE_NV], const tasdi_pterm *pt, const float *v,
  * time). */
 #define WIDE_CODE(n, m) ((n) * 64 + (m))
 static inline __attribute__((always_inline)) void
-wide_term(vf acc[MAXSETS][WIDE_NV], const tasdi_pterm *pt, const float *v, const uint32_t *w,
-          int64_t cnt, const float *bblk, const int nv, const int sets, const int code)
+wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const float *v,
+          const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
+          const int sets, const int code)
 {
     if (code > 0)
-        wide_run(acc, v, w, cnt, bblk, nv, sets, code / 64, code % 64);
+        wide_run(acc, v, w, cnt, bblk, bnext, nv, sets, code / 64, code % 64);
     else
-        wide_run_any(acc, pt, v, w, cnt, bblk, nv);
+        wide_run_any(acc, pt, v, w, cnt, bblk, bnext, nv);
 }
 
 /* Rows [r0, r1) of one K block. c0, c1: the codes of a one- or two-term
@@ -93,7 +104,8 @@ wide_term(vf acc[MAXSETS][WIDE_NV], const tasdi_pterm *pt, const float *v, const
  * stream pointers just advance by one run per row. */
 static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
-          float *tile, int accumulate, const int nv, const int c0, const int c1)
+          int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv,
+          const int c0, const int c1)
 {
     /* With few vectors per strip (AVX-512's 4 zmm, a narrow panel, small n)
      * one accumulator per vector would wait on the FMA latency; slots are
@@ -109,41 +121,43 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     const int64_t cnt1 = p->terms > 1 ? (last ? p->term[1].last : p->term[1].spb) : 0;
     for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
         float *t = tile + (r - r0) * TASDI_NR;
-        vf acc[MAXSETS][WIDE_NV];
+        vf acc[MAXSETS][WIDE_MAXV];
 #pragma GCC unroll 4
         for (int e = 0; e < MAXSETS; e++)
 #pragma GCC unroll 16
-            for (int q = 0; q < WIDE_NV; q++)
+            for (int q = 0; q < WIDE_MAXV; q++)
                 if (e < sets && q < nv)
-                    acc[e][q] = accumulate && e == 0 ? VLOAD(t + q * VL) : VZERO();
+                    acc[e][q] = accumulate && e == 0
+                                    ? VLOAD(t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL)
+                                    : VZERO();
         /* all terms of the row accumulate into the same registers */
         if (c0) {
-            wide_term(acc, pt0, v, w, cnt0, bblk, nv, sets, c0);
+            wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0);
             if (c1)
-                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, nv, sets, c1);
+                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets, c1);
         } else {
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
                 int64_t dv = last ? pt->plast : pt->pspb, dw = last ? pt->pwlast : pt->pwpb;
                 int64_t cnt = last ? pt->last : pt->spb;
                 switch (WIDE_CODE(pt->n, pt->m)) {
-                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(1, 4)); break;
-                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(2, 8)); break;
-                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(4, 8)); break;
-                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, WIDE_CODE(8, 8)); break;
-                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, nv, sets, -1); break;
+                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 4)); break;
+                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 8)); break;
+                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(4, 8)); break;
+                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(8, 8)); break;
+                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, -1); break;
                 }
             }
         }
 #pragma GCC unroll 16
-        for (int q = 0; q < WIDE_NV; q++)
+        for (int q = 0; q < WIDE_MAXV; q++)
             if (q < nv) {
                 vf sum = acc[0][q];
                 if (sets == 4)
                     sum = VADD(VADD(acc[0][q], acc[1][q]), VADD(acc[2][q], acc[3][q]));
                 else if (sets == 2)
                     sum = VADD(acc[0][q], acc[1][q]);
-                VSTORE(t + q * VL, sum);
+                VSTORE(t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL, sum);
             }
     }
 }
@@ -151,43 +165,36 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 /* The series shapes with a straight-line row loop; others go term by term. */
 static inline __attribute__((always_inline)) void
 wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
-         float *tile, int accumulate, const int nv)
+         int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv)
 {
     const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
     const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
+#define ROWS(c0, c1) wide_rows(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, nv, c0, c1)
     if (p->terms == 1 && a == WIDE_CODE(2, 4))
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(2, 4), 0);
+        ROWS(WIDE_CODE(2, 4), 0);
     else if (p->terms == 1 && a == WIDE_CODE(1, 4))
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(1, 4), 0);
+        ROWS(WIDE_CODE(1, 4), 0);
     else if (p->terms == 1 && a == WIDE_CODE(1, 8))
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(1, 8), 0);
+        ROWS(WIDE_CODE(1, 8), 0);
     else if (a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 8))
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, WIDE_CODE(2, 4), WIDE_CODE(1, 8));
+        ROWS(WIDE_CODE(2, 4), WIDE_CODE(1, 8));
     else
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, nv, 0, 0);
+        ROWS(0, 0);
+#undef ROWS
 }
 
+/* nv = vectors per row strip over all panels of the call (up to WIDE_MAXV);
+ * the strip is rounded up to whole vectors (B is zero there). */
 void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
-               const float *bblk, int ncols, float *tile, int accumulate)
+               const float *bblk, int64_t bnext, int ncols, float *tile, int64_t tnext,
+               int accumulate)
 {
-    int nv = (ncols + VL - 1) / VL;
-    switch (nv) {
-#if WIDE_NV > 4
-    case 1: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
-    case 2: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
-    case 3: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
-    case 4: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
-    case 5: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 5); break;
-    case 6: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 6); break;
-    case 7: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 7); break;
-    default: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 8); break;
-#else
-    case 1: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 1); break;
-    case 2: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 2); break;
-    case 3: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 3); break;
-    default: wide_cfg(p, r0, r1, kb, bblk, tile, accumulate, 4); break;
-#endif
+#define CASE(k) case k: wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, k); break;
+    switch ((ncols + VL - 1) / VL) {
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
+    default: wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, 8); break;
     }
+#undef CASE
 }
 
 /* ---- narrow kernel ---- */

@@ -7,23 +7,24 @@
 
 static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                      tasdi_scalar_wide, tasdi_scalar_narrow,
-                                     tasdi_scalar_stats, TASDI_NARROW_MAX,
+                                     tasdi_scalar_stats, TASDI_NARROW_MAX, 1,
                                      &tasdi_scalar_dense};
 #if defined(__aarch64__)
 /* Advanced SIMD is architectural on aarch64: no run-time check needed. */
 static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
                                    tasdi_neon_wide, tasdi_neon_narrow,
-                                   tasdi_neon_stats, TASDI_NARROW_MAX,
+                                   tasdi_neon_stats, TASDI_NARROW_MAX, 1,
                                    &tasdi_neon_dense};
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
                                    tasdi_avx2_wide, tasdi_avx2_narrow, tasdi_avx2_stats,
-                                   4 /* measured crossover with the wide kernel */,
+                                   4 /* measured crossover with the wide kernel */, 1,
                                    &tasdi_avx2_dense};
 static const tasdi_ops avx512_ops = {TASD_BACKEND_AVX512, tasdi_avx512_select,
                                      tasdi_avx512_wide, tasdi_avx512_narrow,
                                      tasdi_avx512_stats, TASDI_NARROW_MAX,
+                                     2 /* 8 zmm per row: 1.125 loads per FMA */,
                                      &tasdi_avx512_dense};
 #endif
 

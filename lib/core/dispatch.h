@@ -14,6 +14,7 @@ struct tasdi_ops {
     tasdi_narrow_fn narrow;
     tasdi_stats_fn stats;         /* NULL: tasdi_scalar_stats    */
     int narrow_max;               /* n <= this runs narrow (<= TASDI_NARROW_MAX) */
+    int wide_panels;              /* B panels one wide call takes (1..2)         */
     const tasdi_dense_kernel *dense; /* dense layer tiles              */
 };
 

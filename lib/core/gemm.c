@@ -54,6 +54,7 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
 #define WIDE_ROW_BLOCK 64    /* rows per wide unit: tile = 64 x TASDI_NR floats */
 #define NARROW_ROW_BLOCK 32  /* rows per narrow unit */
 #define WIDE_PANELS 4        /* B panels per wide unit (256 columns) */
+_Static_assert(WIDE_PANELS % 2 == 0, "a unit holds whole pairs of panels (AVX-512 takes 2)");
 
 typedef struct packed_job {
     const tasdi_packed *p;
@@ -64,6 +65,7 @@ typedef struct packed_job {
     const tasdi_bpack *bp;   /* wide: B panels */
     tasdi_wide_fn wide;      /* the backend's, or the plain-C one for a */
     tasdi_narrow_fn narrow;  /* B with NaN/Inf (value-0 slots skipped)  */
+    int64_t wide_panels;     /* panels per wide call */
     float *xpack;            /* narrow: x [n][ldx] */
     int64_t ldx;
     float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
@@ -248,12 +250,13 @@ static void wide_task(void *arg, int64_t task)
         int64_t pan0 = pg * WIDE_PANELS;
         int64_t pan1 = pan0 + WIDE_PANELS < bp->panels ? pan0 + WIDE_PANELS : bp->panels;
         for (int64_t kb = 0; kb < p->nkb; kb++)
-            for (int64_t panel = pan0; panel < pan1; panel++) {
-                int64_t j0 = panel * TASDI_NR;
-                int ncols = (int)(bp->cols - j0 < TASDI_NR ? bp->cols - j0 : TASDI_NR);
+            for (int64_t panel = pan0; panel < pan1; panel += job->wide_panels) {
+                int64_t j0 = panel * TASDI_NR, cols = job->wide_panels * TASDI_NR;
+                int ncols = (int)(bp->cols - j0 < cols ? bp->cols - j0 : cols);
                 const float *bb = tasdi_bpack_panel(bp, panel) + kb * TASDI_KC * TASDI_NR;
-                job->wide(p, r0, r1, kb, bb, ncols,
-                               tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR, kb > 0);
+                job->wide(p, r0, r1, kb, bb, bp->nkb * TASDI_KC * TASDI_NR, ncols,
+                          tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR,
+                          WIDE_ROW_BLOCK * TASDI_NR, kb > 0);
             }
         for (int64_t panel = pan0; panel < pan1; panel++) {
             int64_t j0 = panel * TASDI_NR;
@@ -329,6 +332,7 @@ static tasd_status run_wide(const tasd_context *ctx, packed_job *job)
     int64_t threads = tasdi_threads(ctx);
     atomic_init(&job->next, 0);
     job->wide = job->bp->finite ? job->ops->wide : tasdi_scalar_wide;
+    job->wide_panels = job->bp->finite && job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
     job->nunits = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
                   ((job->bp->panels + WIDE_PANELS - 1) / WIDE_PANELS);
     job->ntasks = threads < job->nunits ? threads : job->nunits;
