@@ -1,7 +1,7 @@
 /* The dense layer path (TASD_LAYER_DENSE) on every available backend against
  * a double-precision reference: odd shapes, 1..17 and 300 tokens (GEMV to
- * several token blocks), K past several K blocks, strided X and Y, bias on
- * and off; bit-identical results for any thread count, any Y layout and any
+ * several token blocks, and several passes over W when X is large), K past
+ * several K blocks, strided X and Y, bias on and off; bit-identical results for any thread count, any Y layout and any
  * number of tokens in the call (each output is one multiply-add chain). */
 #include "harness.h"
 #include "tasd.h"
@@ -107,6 +107,8 @@ static void test_dense_reference(void)
         check_shape(backends[bi], 300, 517, 83, 1, 0);
         check_shape(backends[bi], 300, 300, 47, 0, 1);
         check_shape(backends[bi], 150, 1, 40, 1, 1);
+        /* X over 16 MiB: packed and multiplied one token block at a time */
+        check_shape(backends[bi], 300, 16000, 9, 1, 1);
     }
 }
 

@@ -122,6 +122,10 @@ void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d)
 /* X of at most this many floats (128 KiB) is packed with K unblocked: each W
  * panel is then one sequential stream (GEMV, decoding). */
 #define DENSE_SMALL_X 32768
+/* Packed X per pass over W at most this many floats (16 MiB, or one token
+ * block): a long prefill does not double its activation memory, and W is
+ * re-read once per pass of >= 1000 tokens at in = 4096. */
+#define DENSE_PASS_X ((int64_t)1 << 22)
 
 typedef struct dense_job {
     const tasdi_dense *d;
@@ -132,6 +136,7 @@ typedef struct dense_job {
     int64_t ntasks, units; /* units: groups of kern->nr output columns  */
     int64_t kc, mc;        /* K block and token block of this call      */
     int64_t nkb, nmb;      /* their counts                              */
+    int64_t b0, b1, xt0;   /* token blocks of this pass, its first token */
     bool direct;           /* y has unit column stride: tiles go to y   */
     float *xp;             /* packed X, tokens x in floats              */
     float *cbuf;           /* per task mc x DENSE_NC, when !direct      */
@@ -159,10 +164,10 @@ static void pack_x_task(void *arg, int64_t i)
     const tasdi_matrix *x = &job->x;
     const float *xd = (const float *)(const void *)x->data;
     const int64_t in = job->d->in, m = x->rows, mr = job->kern->mr;
-    const int64_t b = i / job->nkb, kb = i % job->nkb;
+    const int64_t b = job->b0 + i / job->nkb, kb = i % job->nkb;
     const int64_t t0 = part_start(m, job->nmb, b), mb = part_size(m, job->nmb, b);
     const int64_t k0 = kb * job->kc, kc = in - k0 < job->kc ? in - k0 : job->kc;
-    float *xp = job->xp + t0 * in + mb * k0;
+    float *xp = job->xp + (t0 - job->xt0) * in + mb * k0;
     int64_t strips = (mb + mr - 1) / mr, row = t0;
     for (int64_t s = 0; s < strips; s++) {
         int64_t h = part_size(mb, strips, s);
@@ -184,7 +189,7 @@ static void pack_x_task(void *arg, int64_t i)
 static void pack_x_all(void *arg, int64_t t)
 {
     const dense_job *job = arg;
-    int64_t units = job->nmb * job->nkb, n = job->pack_tasks;
+    int64_t units = (job->b1 - job->b0) * job->nkb, n = job->pack_tasks;
     for (int64_t i = part_start(units, n, t); i < part_start(units, n, t + 1); i++)
         pack_x_task(arg, i);
 }
@@ -209,7 +214,7 @@ static void dense_task(void *arg, int64_t task)
 
     for (int64_t j0 = c0; j0 < c1; j0 += DENSE_NC) {
         int64_t j1 = j0 + DENSE_NC < c1 ? j0 + DENSE_NC : c1;
-        for (int64_t b = 0; b < job->nmb; b++) {
+        for (int64_t b = job->b0; b < job->b1; b++) {
             int64_t t0 = part_start(m, job->nmb, b), mb = part_size(m, job->nmb, b);
             int64_t strips = (mb + kern->mr - 1) / kern->mr;
             /* one strip: nothing reuses a W block, so take several panels
@@ -219,7 +224,7 @@ static void dense_task(void *arg, int64_t task)
             for (int64_t kb = 0; kb < job->nkb; kb++) {
                 int64_t k0 = kb * job->kc;
                 int64_t kc = in - k0 < job->kc ? in - k0 : job->kc;
-                const float *xblk = job->xp + t0 * in + mb * k0;
+                const float *xblk = job->xp + (t0 - job->xt0) * in + mb * k0;
                 for (int64_t j = j0; j < j1; j += nr) {
                     int nc = (int)(j1 - j < nr ? j1 - j : nr);
                     const float *wp = d->p + (j / TASDI_DENSE_PANEL) * wps + k0 * TASDI_DENSE_PANEL;
@@ -280,7 +285,13 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
         job.kc = 1;
     job.nkb = d->in ? (d->in + job.kc - 1) / job.kc : 1;
     job.nmb = (x->rows + job.mc - 1) / job.mc;
-    size_t xfloats = (size_t)(x->rows * d->in) + 1;
+    int64_t per_pass = DENSE_PASS_X / (job.mc * (d->in ? d->in : 1));
+    if (per_pass < 1)
+        per_pass = 1;
+    if (per_pass > job.nmb)
+        per_pass = job.nmb;
+    int64_t pass_rows = x->rows < per_pass * job.mc ? x->rows : per_pass * job.mc;
+    size_t xfloats = (size_t)(pass_rows * d->in) + 1;
     size_t cfloats = job.direct ? 0 : (size_t)job.ntasks * (size_t)job.mc * DENSE_NC;
     size_t bytes = (xfloats + cfloats) * sizeof(float);
     const tasd_allocator *a = tasdi_allocator(ctx);
@@ -289,10 +300,15 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
         return TASD_ERR_OUT_OF_MEMORY;
     job.xp = scratch;
     job.cbuf = job.direct ? NULL : scratch + xfloats;
-    job.pack_tasks = job.nmb * job.nkb < threads ? job.nmb * job.nkb : threads;
-    if (d->in)
-        tasdi_parallel(ctx, job.pack_tasks, pack_x_all, &job);
-    tasdi_parallel(ctx, job.ntasks, dense_task, &job);
+    for (job.b0 = 0; job.b0 < job.nmb; job.b0 = job.b1) {
+        job.b1 = job.b0 + per_pass < job.nmb ? job.b0 + per_pass : job.nmb;
+        job.xt0 = part_start(x->rows, job.nmb, job.b0);
+        int64_t units = (job.b1 - job.b0) * job.nkb;
+        job.pack_tasks = units < threads ? units : threads;
+        if (d->in)
+            tasdi_parallel(ctx, job.pack_tasks, pack_x_all, &job);
+        tasdi_parallel(ctx, job.ntasks, dense_task, &job);
+    }
     tasdi_free(a, scratch, bytes);
     return TASD_OK;
 }
