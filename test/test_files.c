@@ -658,7 +658,10 @@ static void test_archive(void)
     if (!ar)
         return;
     CHECK(tasd_archive_count(ar) == 3);
-    tasd_archive_entry e = {.size = sizeof e};
+    tasd_archive_entry e = {.size = sizeof e - 1};
+    CHECK_STATUS(tasd_archive_entry_info(ar, 1, &e), TASD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tasd_last_error_message(), "tasd_archive_entry.size") != NULL && !e.name);
+    e.size = sizeof e;
     CHECK_OK(tasd_archive_entry_info(ar, 1, &e));
     CHECK(!strcmp(e.name, "layers.1.w") && e.rows == 3 && e.cols == 40 && e.terms == 2 &&
           e.n[1] == 1 && e.m[1] == 16);

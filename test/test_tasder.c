@@ -692,7 +692,13 @@ static void test_model_search(void)
     }
     /* unlimited: every layer at its cheapest point */
     int choice[NL];
-    tasd_model_search_result r = {.size = sizeof r};
+    tasd_model_search_result r = {.cost = -1.0}; /* size not set: refused */
+    CHECK_STATUS(tasd_search_model(layers, NL, 1e9, 1e9, choice, &r), TASD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tasd_last_error_message(), "tasd_model_search_result.size") && r.cost == -1.0);
+    tasd_search_point unsized = {.cost = -1.0};
+    CHECK_STATUS(tasd_layer_search_front(layers[0], 0, &unsized), TASD_ERR_INVALID_ARGUMENT);
+    CHECK(unsized.cost == -1.0);
+    r.size = sizeof r;
     CHECK_OK(tasd_search_model(layers, NL, 1e9, 1e9, choice, &r));
     for (int l = 0; l < NL; l++)
         CHECK(choice[l] == 0);
