@@ -381,6 +381,39 @@ TASD_API tasd_status tasd_gemm(tasd_context *ctx, float alpha,
                                const tasd_series *series, const tasd_view *b,
                                float beta, const tasd_view *c);
 
+/* ---- Workspaces: running without allocating ----
+ *
+ * tasd_gemm, tasd_gemm_act and tasd_layer_forward need scratch memory for
+ * one call (B packed into panels, per-thread output tiles, packed
+ * activations, per-thread series tiles for TASD-A). Each plain call
+ * allocates it through the context's allocator as one block and frees it
+ * before returning. Each has a _ws variant that takes the scratch from a
+ * caller's workspace instead and then calls the allocator not at all, so it
+ * can run in a no-allocation section, and one workspace can serve many
+ * operators in turn. Results are bit-identical with and without one.
+ *
+ *  - The size query (*_workspace_size) returns the bytes the call needs for
+ *    the given shapes on ctx: it depends on ctx's backend and thread count
+ *    (a context with threads = 0 follows OpenMP's current maximum, which
+ *    may change: set the count for a stable size), not on the values,
+ *    strides, alpha or beta. Query with the context the call will use.
+ *  - A workspace of at least that many bytes is enough; any alignment
+ *    (the size includes room to align to 64 bytes inside). A smaller one
+ *    gives TASD_ERR_BUFFER_TOO_SMALL, naming the size in
+ *    tasd_last_error_message(), with the output untouched. workspace may be
+ *    NULL only with workspace_bytes 0 (enough when the size is 0).
+ *  - The workspace is used only during the call: its contents on entry do
+ *    not matter and are garbage on return. One workspace must not be used
+ *    by two calls at once (one per thread).
+ */
+TASD_API tasd_status tasd_gemm_workspace_size(const tasd_context *ctx,
+                                              const tasd_series *series,
+                                              int64_t n, size_t *bytes);
+TASD_API tasd_status tasd_gemm_ws(tasd_context *ctx, float alpha,
+                                  const tasd_series *series, const tasd_view *b,
+                                  float beta, const tasd_view *c,
+                                  void *workspace, size_t workspace_bytes);
+
 /* ---- section: kernels and dispatch (reserved) ---- */
 
 /* ---- section: TASDER, layers and targets (reserved) ---- */
@@ -541,6 +574,17 @@ TASD_API tasd_status tasd_gemm_act(tasd_context *ctx, float alpha,
                                    const tasd_view *a, const tasd_config *config,
                                    tasd_method method, const tasd_view *b,
                                    float beta, const tasd_view *c);
+/* The workspace of tasd_gemm_act for A [m, k], B [k, n] (see
+ * "Workspaces" above); the _ws call takes it from the caller. */
+TASD_API tasd_status tasd_gemm_act_workspace_size(const tasd_context *ctx,
+                                                  const tasd_config *config,
+                                                  int64_t m, int64_t k, int64_t n,
+                                                  size_t *bytes);
+TASD_API tasd_status tasd_gemm_act_ws(tasd_context *ctx, float alpha,
+                                      const tasd_view *a, const tasd_config *config,
+                                      tasd_method method, const tasd_view *b,
+                                      float beta, const tasd_view *c,
+                                      void *workspace, size_t workspace_bytes);
 
 /* ---- Layers: Y = X * W^T + b ---- */
 typedef struct tasd_layer tasd_layer;
@@ -576,6 +620,15 @@ TASD_API tasd_layer_mode tasd_layer_get_mode(const tasd_layer *layer);
  * them propagate as a GEMM does. */
 TASD_API tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *layer,
                                         const tasd_view *x, const tasd_view *y);
+/* The workspace of tasd_layer_forward for `tokens` rows of X (see
+ * "Workspaces" above; it depends on the layer's mode and shape); the _ws
+ * call takes it from the caller. */
+TASD_API tasd_status tasd_layer_forward_workspace_size(const tasd_context *ctx,
+                                                       const tasd_layer *layer,
+                                                       int64_t tokens, size_t *bytes);
+TASD_API tasd_status tasd_layer_forward_ws(tasd_context *ctx, const tasd_layer *layer,
+                                           const tasd_view *x, const tasd_view *y,
+                                           void *workspace, size_t workspace_bytes);
 
 /* ---- TASDER search ----
  *

@@ -63,6 +63,52 @@ void *tasdi_alloc_lasting(const tasd_allocator *a, size_t size);
 void *tasdi_calloc(const tasd_allocator *a, size_t count, size_t elem);
 void tasdi_free(const tasd_allocator *a, void *p, size_t size);
 
+/* ---- scratch arena ----
+ * The scratch of a hot call (B panels, tiles, packed X, series shells) is
+ * carved from one arena: a bump allocator over the caller's workspace
+ * (tasd_*_ws) or over one block from the allocator. A call plans its
+ * scratch by running its carving code on a counting arena (which only sums
+ * the sizes), then opens the arena and runs the same code again for the
+ * real pointers. Size queries run the counting pass alone, so a query and
+ * the call it sizes cannot disagree. */
+typedef struct tasdi_arena {
+    bool counting;        /* only sum sizes; takes return NULL        */
+    bool failed;          /* overflow, or a take past the end          */
+    char *base;           /* aligned to TASDI_ALIGN                    */
+    size_t size, used;
+    void *owned;          /* the block allocated by tasdi_arena_open   */
+    size_t owned_bytes;
+} tasdi_arena;
+
+/* A caller's workspace for one call; NULL where the call allocates. */
+typedef struct tasdi_ws {
+    void *mem;
+    size_t bytes;
+} tasdi_ws;
+
+static inline tasdi_arena tasdi_arena_counting(void)
+{
+    tasdi_arena ar = {true, false, NULL, 0, 0, NULL, 0};
+    return ar;
+}
+/* Carve a TASDI_ALIGN-aligned block (NULL while counting or on failure). */
+void *tasdi_arena_take(tasdi_arena *ar, size_t bytes);
+void *tasdi_arena_take_n(tasdi_arena *ar, size_t count, size_t elem);
+/* Bytes a workspace needs for what a counting arena summed: 0 when
+ * nothing, else the sum plus room to align any address. */
+size_t tasdi_arena_need(const tasdi_arena *ar);
+/* Point ar at bytes of memory (any alignment), empty. */
+void tasdi_arena_place(tasdi_arena *ar, void *mem, size_t bytes);
+/* Turn a counted arena into a real one: the workspace ws (refused with
+ * TASD_ERR_BUFFER_TOO_SMALL naming the size when too small) or, ws == NULL,
+ * one block from a. fn names the call in messages. */
+tasd_status tasdi_arena_open(tasdi_arena *ar, const tasd_allocator *a, const tasdi_ws *ws,
+                             const char *fn);
+/* After the real carving: TASD_ERR_INTERNAL if it took more than planned. */
+tasd_status tasdi_arena_check(const tasdi_arena *ar, const char *fn);
+/* Free what tasdi_arena_open allocated. */
+void tasdi_arena_close(tasdi_arena *ar, const tasd_allocator *a);
+
 /* Overflow-checked size arithmetic: false on overflow. */
 bool tasdi_mul_size(size_t a, size_t b, size_t *out);
 bool tasdi_mul_i64(int64_t a, int64_t b, int64_t *out);
@@ -161,9 +207,15 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
  * 0 <= rows <= cap_rows: a reusable shell for tile-by-tile work (its rows
  * must then be rewritten, e.g. by tasdi_decompose_rows_into). */
 void tasdi_series_set_rows(tasd_series *s, int64_t rows);
+/* A series shell like tasdi_series_alloc's, carved from ar with its config
+ * copy and layout (*out NULL while counting): lives as long as the arena's
+ * memory, never passed to tasd_series_destroy. */
+void tasdi_series_carve(tasdi_arena *ar, const tasd_allocator *a, int64_t rows, int64_t cols,
+                        const tasd_config *config, tasd_method method, tasd_series **out);
 /* The layout (lib/core/pack.c): allocate it for s->rows x s->cols and
- * s->term[], free it. */
+ * s->term[] (or carve it from ar: s->packed NULL while counting), free it. */
 tasd_status tasdi_layout_alloc(tasd_series *s);
+void tasdi_layout_carve(tasd_series *s, tasdi_arena *ar);
 void tasdi_series_free_layout(tasd_series *s);
 /* Write / read row r of term i in the canonical form: term->width values
  * and in-group indices (get_row: either output may be NULL). */
@@ -180,6 +232,17 @@ tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *
 tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
                            const tasd_series *s, const tasdi_matrix *b,
                            float beta, const tasdi_matrix *c);
+
+/* tasdi_gemm_run with its scratch from the workspace ws (NULL: allocated);
+ * fn names the public call in messages. */
+tasd_status tasdi_gemm_run_ws(const tasd_context *ctx, float alpha, const tasd_series *s,
+                              const tasdi_matrix *b, float beta, const tasdi_matrix *c,
+                              const tasdi_ws *ws, const char *fn);
+/* The workspace bytes of a product of a rows x K series and n columns of B
+ * on ctx (its backend and thread count); prepacked: B comes as panels
+ * (tasdi_gemm_run_packed), so only the tiles or packed x count. */
+tasd_status tasdi_gemm_need(const tasd_context *ctx, int64_t rows, int64_t K, int64_t n,
+                            bool prepacked, size_t *bytes);
 
 /* ---- kernels and prepacked operands (defined in lib/core/dispatch.h) ---- */
 
@@ -216,17 +279,31 @@ tasd_status tasdi_dense_pack(const tasd_allocator *a, const tasdi_matrix *w,
                              bool check_finite, tasdi_dense *out);
 void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d);
 /* Y = X * W^T (+ bias if not NULL); X f32 [tokens, in], Y f32 [tokens, out]
- * (any strides, already validated, Y not overlapping X). */
+ * (any strides, already validated, Y not overlapping X). Scratch from ws
+ * (NULL: allocated); fn names the public call in messages. */
 tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
                             const tasdi_matrix *x, const float *bias,
                             int64_t bias_stride, const tasdi_matrix *y);
+tasd_status tasdi_dense_run_ws(const tasd_context *ctx, const tasdi_dense *d,
+                               const tasdi_matrix *x, const float *bias,
+                               int64_t bias_stride, const tasdi_matrix *y,
+                               const tasdi_ws *ws, const char *fn);
+/* The workspace bytes of tasdi_dense_run for `tokens` rows of X on ctx. */
+tasd_status tasdi_dense_need(const tasd_context *ctx, const tasdi_dense *d, int64_t tokens,
+                             size_t *bytes);
 
-/* tasd_gemm_act after its checks; A must be finite, B (K x n) prepacked
- * (the layer's W^T, or tasd_gemm_act's B packed once per call). */
-tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
-                               const tasdi_matrix *a, const tasd_config *config,
-                               tasd_method method, const tasdi_bpack *bp,
-                               float beta, const tasdi_matrix *c);
+/* tasd_gemm_act after its checks; A must be finite. B (K x n) comes
+ * prepacked in bp (the layer's W^T), or bp is NULL and the f32 matrix b is
+ * packed once per call. Scratch from ws (NULL: allocated); fn names the
+ * public call in messages. */
+tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha, const tasdi_matrix *a,
+                               const tasd_config *config, tasd_method method,
+                               const tasdi_bpack *bp, const tasdi_matrix *b, float beta,
+                               const tasdi_matrix *c, const tasdi_ws *ws, const char *fn);
+/* The workspace bytes of tasdi_gemm_act_run for A [m, k] and n columns of
+ * B on ctx (prepacked: B given as bp). */
+tasd_status tasdi_gemm_act_need(const tasd_context *ctx, const tasd_config *config,
+                                int64_t m, int64_t k, int64_t n, bool prepacked, size_t *bytes);
 
 /* First non-finite element's row of a matrix (f32/f16/bf16), or -1. */
 int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m);

@@ -141,6 +141,7 @@ typedef struct dense_job {
     float *xp;             /* packed X, tokens x in floats              */
     float *cbuf;           /* per task mc x DENSE_NC, when !direct      */
     int64_t pack_tasks;
+    int64_t per_pass;      /* token blocks per pass over W              */
 } dense_job;
 
 /* Part i of n near-equal parts of count (the first count % n one larger). */
@@ -258,9 +259,69 @@ static void dense_task(void *arg, int64_t task)
     }
 }
 
-tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
-                            const tasdi_matrix *x, const float *bias, int64_t bias_stride,
-                            const tasdi_matrix *y)
+/* The split of a call with `tokens` rows of X (job->d and job->kern set)
+ * and its scratch, carved from ar: the packed X of one pass and, when Y's
+ * columns are strided (!direct), a buffer per task. */
+static void dense_carve(const tasd_context *ctx, dense_job *job, int64_t tokens, bool direct,
+                        tasdi_arena *ar)
+{
+    const tasdi_dense *d = job->d;
+    if (tokens == 0 || d->out == 0)
+        return;
+    job->units = (d->out + job->kern->nr - 1) / job->kern->nr;
+    int64_t threads = tasdi_threads(ctx);
+    job->ntasks = threads < job->units ? threads : job->units;
+    job->direct = direct;
+    job->mc = job->kern->mc;
+    job->kc = tokens * d->in <= DENSE_SMALL_X ? d->in : job->kern->kc;
+    if (job->kc < 1)
+        job->kc = 1;
+    job->nkb = d->in ? (d->in + job->kc - 1) / job->kc : 1;
+    job->nmb = (tokens + job->mc - 1) / job->mc;
+    job->per_pass = DENSE_PASS_X / (job->mc * (d->in ? d->in : 1));
+    if (job->per_pass < 1)
+        job->per_pass = 1;
+    if (job->per_pass > job->nmb)
+        job->per_pass = job->nmb;
+    int64_t pass_rows = tokens < job->per_pass * job->mc ? tokens : job->per_pass * job->mc;
+    size_t xfloats;
+    if (!tasdi_mul_size((size_t)pass_rows, (size_t)d->in, &xfloats)) {
+        ar->failed = true;
+        return;
+    }
+    job->xp = tasdi_arena_take_n(ar, xfloats + 1, sizeof(float));
+    job->cbuf = direct ? NULL
+                       : tasdi_arena_take_n(ar, (size_t)job->ntasks,
+                                            (size_t)job->mc * DENSE_NC * sizeof(float));
+}
+
+static void dense_job_init(dense_job *job, const tasdi_ops *ops, const tasdi_dense *d)
+{
+    memset(job, 0, sizeof *job);
+    job->d = d;
+    job->kern = ops->dense ? ops->dense : &tasdi_scalar_dense;
+}
+
+tasd_status tasdi_dense_need(const tasd_context *ctx, const tasdi_dense *d, int64_t tokens,
+                             size_t *bytes)
+{
+    const tasdi_ops *ops = tasdi_context_ops(ctx);
+    if (!ops)
+        return TASD_ERR_UNSUPPORTED;
+    dense_job job;
+    dense_job_init(&job, ops, d);
+    tasdi_arena ar = tasdi_arena_counting();
+    dense_carve(ctx, &job, tokens, false, &ar);
+    if (ar.failed)
+        return tasdi_fail(TASD_ERR_OVERFLOW, "the scratch of a dense layer on %lld tokens "
+                          "overflows", (long long)tokens);
+    *bytes = tasdi_arena_need(&ar);
+    return TASD_OK;
+}
+
+tasd_status tasdi_dense_run_ws(const tasd_context *ctx, const tasdi_dense *d,
+                               const tasdi_matrix *x, const float *bias, int64_t bias_stride,
+                               const tasdi_matrix *y, const tasdi_ws *ws, const char *fn)
 {
     const tasdi_ops *ops = tasdi_context_ops(ctx);
     if (!ops)
@@ -268,40 +329,24 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
     if (x->rows == 0 || d->out == 0)
         return TASD_OK;
     dense_job job;
-    memset(&job, 0, sizeof job);
-    job.d = d;
-    job.kern = ops->dense ? ops->dense : &tasdi_scalar_dense;
+    dense_job_init(&job, ops, d);
     job.x = *x;
     job.y = *y;
     job.bias = bias;
     job.bias_stride = bias_stride;
-    job.units = (d->out + job.kern->nr - 1) / job.kern->nr;
-    int64_t threads = tasdi_threads(ctx);
-    job.ntasks = threads < job.units ? threads : job.units;
-    job.direct = y->cs == 1;
-    job.mc = job.kern->mc;
-    job.kc = x->rows * d->in <= DENSE_SMALL_X ? d->in : job.kern->kc;
-    if (job.kc < 1)
-        job.kc = 1;
-    job.nkb = d->in ? (d->in + job.kc - 1) / job.kc : 1;
-    job.nmb = (x->rows + job.mc - 1) / job.mc;
-    int64_t per_pass = DENSE_PASS_X / (job.mc * (d->in ? d->in : 1));
-    if (per_pass < 1)
-        per_pass = 1;
-    if (per_pass > job.nmb)
-        per_pass = job.nmb;
-    int64_t pass_rows = x->rows < per_pass * job.mc ? x->rows : per_pass * job.mc;
-    size_t xfloats = (size_t)(pass_rows * d->in) + 1;
-    size_t cfloats = job.direct ? 0 : (size_t)job.ntasks * (size_t)job.mc * DENSE_NC;
-    size_t bytes = (xfloats + cfloats) * sizeof(float);
+    /* a workspace is sized for a strided Y, so it fits any Y */
+    const bool direct = y->cs == 1;
+    tasdi_arena ar = tasdi_arena_counting();
+    dense_carve(ctx, &job, x->rows, ws ? false : direct, &ar);
     const tasd_allocator *a = tasdi_allocator(ctx);
-    float *scratch = tasdi_alloc(a, bytes);
-    if (!scratch)
-        return TASD_ERR_OUT_OF_MEMORY;
-    job.xp = scratch;
-    job.cbuf = job.direct ? NULL : scratch + xfloats;
-    for (job.b0 = 0; job.b0 < job.nmb; job.b0 = job.b1) {
-        job.b1 = job.b0 + per_pass < job.nmb ? job.b0 + per_pass : job.nmb;
+    tasd_status st = tasdi_arena_open(&ar, a, ws, fn);
+    if (st)
+        return st;
+    dense_carve(ctx, &job, x->rows, direct, &ar);
+    st = tasdi_arena_check(&ar, fn);
+    const int64_t threads = tasdi_threads(ctx);
+    for (job.b0 = 0; !st && job.b0 < job.nmb; job.b0 = job.b1) {
+        job.b1 = job.b0 + job.per_pass < job.nmb ? job.b0 + job.per_pass : job.nmb;
         job.xt0 = part_start(x->rows, job.nmb, job.b0);
         int64_t units = (job.b1 - job.b0) * job.nkb;
         job.pack_tasks = units < threads ? units : threads;
@@ -309,8 +354,15 @@ tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
             tasdi_parallel(ctx, job.pack_tasks, pack_x_all, &job);
         tasdi_parallel(ctx, job.ntasks, dense_task, &job);
     }
-    tasdi_free(a, scratch, bytes);
-    return TASD_OK;
+    tasdi_arena_close(&ar, a);
+    return st;
+}
+
+tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
+                            const tasdi_matrix *x, const float *bias, int64_t bias_stride,
+                            const tasdi_matrix *y)
+{
+    return tasdi_dense_run_ws(ctx, d, x, bias, bias_stride, y, NULL, "tasd_layer_forward");
 }
 
 /* ---- TASD-A: tasd_gemm_act ---- */

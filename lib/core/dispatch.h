@@ -82,4 +82,15 @@ tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
                                   const tasd_series *s, const tasdi_bpack *bp,
                                   float beta, const tasdi_matrix *c);
 
+/* tasdi_gemm_run_packed with its scratch from ws (NULL: allocated). */
+tasd_status tasdi_gemm_run_packed_ws(const tasd_context *ctx, float alpha,
+                                     const tasd_series *s, const tasdi_bpack *bp,
+                                     float beta, const tasdi_matrix *c, const tasdi_ws *ws);
+
+/* A per-call B: carve its panels (shape set, bp->p NULL while counting),
+ * then fill them from the f32 matrix b; bp->allocator is unused (the arena
+ * owns the memory). */
+void tasdi_bpack_carve(tasdi_bpack *bp, int64_t K, int64_t n, tasdi_arena *ar);
+void tasdi_bpack_fill(const tasd_context *ctx, const tasdi_matrix *b, tasdi_bpack *bp);
+
 #endif

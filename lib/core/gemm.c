@@ -15,8 +15,9 @@
 /* B packing splits over at most this many tasks (each reports NaN/Inf). */
 #define BPACK_MAX_TASKS 64
 
-tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
-                      const tasd_view *bv, float beta, const tasd_view *cv)
+static tasd_status gemm_checked(tasd_context *ctx, float alpha, const tasd_series *s,
+                                const tasd_view *bv, float beta, const tasd_view *cv,
+                                const tasdi_ws *ws)
 {
     if (!s || !bv || !cv)
         return tasdi_fail(TASD_ERR_NULL_POINTER,
@@ -46,7 +47,36 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
         return tasdi_fail(TASD_ERR_ALIAS, "tasd_gemm: c has overlapping elements");
     if (tasdi_matrix_overlap(&job.c, &job.b))
         return tasdi_fail(TASD_ERR_ALIAS, "tasd_gemm: c overlaps b");
-    return tasdi_gemm_run(ctx, alpha, s, &job.b, beta, &job.c);
+    return tasdi_gemm_run_ws(ctx, alpha, s, &job.b, beta, &job.c, ws, "tasd_gemm");
+}
+
+tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
+                      const tasd_view *b, float beta, const tasd_view *c)
+{
+    return gemm_checked(ctx, alpha, s, b, beta, c, NULL);
+}
+
+tasd_status tasd_gemm_ws(tasd_context *ctx, float alpha, const tasd_series *s,
+                         const tasd_view *b, float beta, const tasd_view *c,
+                         void *workspace, size_t workspace_bytes)
+{
+    if (!workspace && workspace_bytes)
+        return tasdi_fail(TASD_ERR_NULL_POINTER,
+                          "tasd_gemm_ws: workspace is NULL with %zu bytes", workspace_bytes);
+    tasdi_ws ws = {workspace, workspace_bytes};
+    return gemm_checked(ctx, alpha, s, b, beta, c, &ws);
+}
+
+tasd_status tasd_gemm_workspace_size(const tasd_context *ctx, const tasd_series *s,
+                                     int64_t n, size_t *bytes)
+{
+    if (!s || !bytes)
+        return tasdi_fail(TASD_ERR_NULL_POINTER,
+                          "tasd_gemm_workspace_size: series and bytes must not be NULL");
+    if (n < 0)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_gemm_workspace_size: n = %lld",
+                          (long long)n);
+    return tasdi_gemm_need(ctx, s->rows, s->cols, n, false, bytes);
 }
 
 /* ---- the layout's kernels ---- */
@@ -66,6 +96,7 @@ typedef struct packed_job {
     tasdi_wide_fn wide;      /* the backend's, or the plain-C one for a */
     tasdi_narrow_fn narrow;  /* B with NaN/Inf (value-0 slots skipped)  */
     int64_t wide_panels;     /* panels per wide call */
+    bool narrow_path;        /* n runs the narrow kernel */
     float *xpack;            /* narrow: x [n][ldx] */
     int64_t ldx;
     float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
@@ -159,27 +190,30 @@ static void pack_b_task(void *arg, int64_t task)
     job->bad[task] = bad;
 }
 
-/* Allocate bp's panels for an f32 matrix b and fill them (in parallel on
- * ctx for large B). The one packing routine of both the per-call and the
- * prepacked path. */
-static tasd_status bpack_build(const tasd_context *ctx, const tasd_allocator *a,
-                               const tasdi_matrix *b, tasdi_bpack *bp)
+/* The panels of a K x n B: bp's shape, and its panels carved from ar
+ * (bp->p stays NULL while counting; an overflow fails the arena). */
+void tasdi_bpack_carve(tasdi_bpack *bp, int64_t K, int64_t n, tasdi_arena *ar)
 {
     memset(bp, 0, sizeof *bp);
-    bp->allocator = *a;
-    bp->rows = b->rows;
-    bp->cols = b->cols;
-    bp->nkb = (b->rows + TASDI_KC - 1) / TASDI_KC;
-    bp->panels = (b->cols + TASDI_NR - 1) / TASDI_NR;
+    bp->rows = K;
+    bp->cols = n;
+    bp->nkb = (K + TASDI_KC - 1) / TASDI_KC;
+    bp->panels = (n + TASDI_NR - 1) / TASDI_NR;
     size_t per_panel, floats;
     if (!tasdi_mul_size((size_t)bp->nkb, (size_t)TASDI_KC * TASDI_NR, &per_panel) ||
         !tasdi_mul_size(per_panel, (size_t)bp->panels, &floats) ||
-        !tasdi_mul_size(floats, sizeof(float), &bp->bytes))
-        return tasdi_fail(TASD_ERR_OVERFLOW, "B panels of %lld x %lld overflow",
-                          (long long)b->rows, (long long)b->cols);
-    bp->p = tasdi_alloc(a, bp->bytes);
-    if (!bp->p)
-        return TASD_ERR_OUT_OF_MEMORY;
+        !tasdi_mul_size(floats, sizeof(float), &bp->bytes)) {
+        ar->failed = true;
+        return;
+    }
+    bp->p = tasdi_arena_take(ar, bp->bytes);
+}
+
+/* Fill bp's panels (from tasdi_bpack_carve) from the f32 matrix b, in
+ * parallel on ctx for large B. The one packing routine of both the
+ * per-call and the prepacked path. */
+void tasdi_bpack_fill(const tasd_context *ctx, const tasdi_matrix *b, tasdi_bpack *bp)
+{
     bpack_job job;
     job.b = *b;
     job.bp = bp;
@@ -188,13 +222,29 @@ static tasd_status bpack_build(const tasd_context *ctx, const tasd_allocator *a,
     job.ntasks = threads < units ? threads : units;
     if (job.ntasks > BPACK_MAX_TASKS)
         job.ntasks = BPACK_MAX_TASKS;
-    if ((int64_t)floats < ((int64_t)1 << 18))
+    if ((int64_t)(bp->bytes / sizeof(float)) < ((int64_t)1 << 18))
         job.ntasks = 1;
     if (job.ntasks > 0)
         tasdi_parallel(ctx, job.ntasks, pack_b_task, &job);
     bp->finite = true;
     for (int64_t t = 0; t < job.ntasks; t++)
         bp->finite = bp->finite && !job.bad[t];
+}
+
+/* A lasting prepack: bp's panels in their own block from a. */
+static tasd_status bpack_build(const tasd_context *ctx, const tasd_allocator *a,
+                               const tasdi_matrix *b, tasdi_bpack *bp)
+{
+    tasdi_arena count = tasdi_arena_counting();
+    tasdi_bpack_carve(bp, b->rows, b->cols, &count);
+    if (count.failed)
+        return tasdi_fail(TASD_ERR_OVERFLOW, "B panels of %lld x %lld overflow",
+                          (long long)b->rows, (long long)b->cols);
+    bp->allocator = *a;
+    bp->p = tasdi_alloc(a, bp->bytes);
+    if (!bp->p)
+        return TASD_ERR_OUT_OF_MEMORY;
+    tasdi_bpack_fill(ctx, b, bp);
     return TASD_OK;
 }
 
@@ -289,20 +339,45 @@ static bool use_narrow(const tasdi_ops *ops, int64_t n)
     return ops->narrow && n <= narrow_max;
 }
 
-/* The narrow kernel on job->b (n <= TASDI_NARROW_MAX columns): x is packed
- * per call, column-major. */
-static tasd_status run_narrow(const tasd_context *ctx, packed_job *job)
+/* The scratch of S (rows x K) times n columns of B, carved from ar into
+ * job (job->ops set): the narrow kernel's packed x, or the wide kernel's
+ * per-task tiles and, unless B comes prepacked (bp == NULL), B's panels in
+ * bp. Also fixes the split the run uses. compute false (alpha == 0): the
+ * call only scales C and needs nothing. */
+static void gemm_carve(const tasd_context *ctx, packed_job *job, int64_t rows, int64_t K,
+                       int64_t n, tasdi_bpack *bp, bool compute, tasdi_arena *ar)
 {
-    const tasd_allocator *a = tasdi_allocator(ctx);
-    const tasdi_packed *p = job->p;
+    job->narrow_path = use_narrow(job->ops, n);
+    if (!compute || rows == 0 || n == 0 || K == 0)
+        return;
+    const int64_t threads = tasdi_threads(ctx);
+    if (job->narrow_path) {
+        size_t xfloats;
+        job->ldx = (K + TASDI_KC - 1) / TASDI_KC * TASDI_KC + TASDI_XPAD;
+        if (!tasdi_mul_size((size_t)job->ldx, (size_t)n, &xfloats)) {
+            ar->failed = true;
+            return;
+        }
+        job->xpack = tasdi_arena_take_n(ar, xfloats, sizeof(float));
+        job->nunits = (rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
+    } else {
+        if (bp)
+            tasdi_bpack_carve(bp, K, n, ar);
+        int64_t panels = (n + TASDI_NR - 1) / TASDI_NR;
+        job->nunits = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
+                      ((panels + WIDE_PANELS - 1) / WIDE_PANELS);
+    }
+    job->ntasks = threads < job->nunits ? threads : job->nunits;
+    if (!job->narrow_path)
+        job->tiles = tasdi_arena_take_n(ar, (size_t)job->ntasks,
+                                        WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR * sizeof(float));
+}
+
+/* The narrow kernel on job->b (n <= TASDI_NARROW_MAX columns): x is packed
+ * per call, column-major, into the carved job->xpack. */
+static void run_narrow(const tasd_context *ctx, packed_job *job)
+{
     const int64_t n = job->b.cols, K = job->b.rows;
-    size_t xfloats;
-    job->ldx = (K + TASDI_KC - 1) / TASDI_KC * TASDI_KC + TASDI_XPAD;
-    if (!tasdi_mul_size((size_t)job->ldx, (size_t)n, &xfloats))
-        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm: x panel size overflows");
-    job->xpack = tasdi_alloc(a, xfloats * sizeof(float));
-    if (!job->xpack)
-        return TASD_ERR_OUT_OF_MEMORY;
     const float *b = (const float *)(const void *)job->b.data;
     float z = 0.0f;
     for (int64_t j = 0; j < n; j++) {
@@ -315,44 +390,17 @@ static tasd_status run_narrow(const tasd_context *ctx, packed_job *job)
             x[k] = 0.0f;
     }
     job->narrow = z == 0.0f ? job->ops->narrow : tasdi_scalar_narrow;
-    job->nunits = (p->rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
     atomic_init(&job->next, 0);
-    int64_t threads = tasdi_threads(ctx);
-    job->ntasks = threads < job->nunits ? threads : job->nunits;
     tasdi_parallel(ctx, job->ntasks, narrow_task, job);
-    tasdi_free(a, job->xpack, xfloats * sizeof(float));
-    return TASD_OK;
 }
 
 /* The wide kernel against B panels already packed in job->bp. */
-static tasd_status run_wide(const tasd_context *ctx, packed_job *job)
+static void run_wide(const tasd_context *ctx, packed_job *job)
 {
-    const tasd_allocator *a = tasdi_allocator(ctx);
-    const tasdi_packed *p = job->p;
-    int64_t threads = tasdi_threads(ctx);
     atomic_init(&job->next, 0);
     job->wide = job->bp->finite ? job->ops->wide : tasdi_scalar_wide;
     job->wide_panels = job->bp->finite && job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
-    job->nunits = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
-                  ((job->bp->panels + WIDE_PANELS - 1) / WIDE_PANELS);
-    job->ntasks = threads < job->nunits ? threads : job->nunits;
-    size_t tfloats = (size_t)job->ntasks * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
-    job->tiles = tasdi_alloc(a, tfloats * sizeof(float));
-    if (!job->tiles)
-        return TASD_ERR_OUT_OF_MEMORY;
     tasdi_parallel(ctx, job->ntasks, wide_task, job);
-    tasdi_free(a, job->tiles, tfloats * sizeof(float));
-    return TASD_OK;
-}
-
-tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
-                           const tasd_series *s, const tasdi_matrix *b,
-                           float beta, const tasdi_matrix *c)
-{
-    const tasdi_ops *ops = tasdi_context_ops(ctx);
-    if (!ops)
-        return TASD_ERR_UNSUPPORTED;
-    return tasdi_gemm_run_ops(ctx, ops, alpha, s, b, beta, c);
 }
 
 /* alpha == 0 or K == 0: C = beta * C (C not read when beta == 0). */
@@ -366,6 +414,62 @@ static void scale_c(const tasdi_matrix *c, float beta)
         }
 }
 
+/* Plan -> carve -> run for S (rows x K) times job->b: the scratch is
+ * counted, taken from ws (or allocated as one block when ws is NULL) and
+ * carved. b: the B to pack, or NULL when job->bp holds it prepacked. A
+ * workspace must hold what the call needs for any alpha, so that it
+ * matches tasdi_gemm_need. */
+static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t rows,
+                             int64_t K, const tasdi_matrix *b, const tasdi_ws *ws,
+                             const char *fn)
+{
+    const bool compute = job->alpha != 0.0f && K > 0;
+    const int64_t n = job->b.cols;
+    tasdi_bpack panels;
+    tasdi_bpack *own = b ? &panels : NULL;
+    tasdi_arena ar = tasdi_arena_counting();
+    gemm_carve(ctx, job, rows, K, n, own, ws ? true : compute, &ar);
+    const tasd_allocator *a = tasdi_allocator(ctx);
+    tasd_status st = tasdi_arena_open(&ar, a, ws, fn);
+    if (st)
+        return st;
+    gemm_carve(ctx, job, rows, K, n, own, compute, &ar);
+    st = tasdi_arena_check(&ar, fn);
+    if (!st) {
+        if (!compute) {
+            scale_c(&job->c, job->beta);
+        } else if (job->narrow_path) {
+            run_narrow(ctx, job);
+        } else {
+            if (own) {
+                tasdi_bpack_fill(ctx, b, own);
+                job->bp = own;
+            }
+            run_wide(ctx, job);
+        }
+    }
+    tasdi_arena_close(&ar, a);
+    return st;
+}
+
+tasd_status tasdi_gemm_need(const tasd_context *ctx, int64_t rows, int64_t K, int64_t n,
+                            bool prepacked, size_t *bytes)
+{
+    packed_job job;
+    memset(&job, 0, sizeof job);
+    job.ops = tasdi_context_ops(ctx);
+    if (!job.ops)
+        return TASD_ERR_UNSUPPORTED;
+    tasdi_bpack panels;
+    tasdi_arena ar = tasdi_arena_counting();
+    gemm_carve(ctx, &job, rows, K, n, prepacked ? NULL : &panels, true, &ar);
+    if (ar.failed)
+        return tasdi_fail(TASD_ERR_OVERFLOW, "the scratch of %lld x %lld times %lld columns "
+                          "overflows", (long long)rows, (long long)K, (long long)n);
+    *bytes = tasdi_arena_need(&ar);
+    return TASD_OK;
+}
+
 static void packed_job_init(packed_job *pj, const tasdi_ops *ops, float alpha,
                             const tasd_series *s, float beta, const tasdi_matrix *c)
 {
@@ -377,35 +481,47 @@ static void packed_job_init(packed_job *pj, const tasdi_ops *ops, float alpha,
     pj->beta = beta;
 }
 
+static tasd_status gemm_run_ops_ws(const tasd_context *ctx, const tasdi_ops *ops,
+                                   float alpha, const tasd_series *s,
+                                   const tasdi_matrix *b, float beta,
+                                   const tasdi_matrix *c, const tasdi_ws *ws, const char *fn)
+{
+    if (s->rows == 0 || b->cols == 0)
+        return TASD_OK;
+    packed_job pj;
+    packed_job_init(&pj, ops, alpha, s, beta, c);
+    pj.b = *b;
+    return gemm_exec(ctx, &pj, s->rows, s->cols, b, ws, fn);
+}
+
+tasd_status tasdi_gemm_run_ws(const tasd_context *ctx, float alpha, const tasd_series *s,
+                              const tasdi_matrix *b, float beta, const tasdi_matrix *c,
+                              const tasdi_ws *ws, const char *fn)
+{
+    const tasdi_ops *ops = tasdi_context_ops(ctx);
+    if (!ops)
+        return TASD_ERR_UNSUPPORTED;
+    return gemm_run_ops_ws(ctx, ops, alpha, s, b, beta, c, ws, fn);
+}
+
+tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
+                           const tasd_series *s, const tasdi_matrix *b,
+                           float beta, const tasdi_matrix *c)
+{
+    return tasdi_gemm_run_ws(ctx, alpha, s, b, beta, c, NULL, "tasd_gemm");
+}
+
 tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
                                float alpha, const tasd_series *s,
                                const tasdi_matrix *b, float beta,
                                const tasdi_matrix *c)
 {
-    if (s->rows == 0 || b->cols == 0)
-        return TASD_OK;
-    if (alpha != 0.0f && s->cols > 0) {
-        packed_job pj;
-        packed_job_init(&pj, ops, alpha, s, beta, c);
-        pj.b = *b;
-        if (use_narrow(ops, b->cols))
-            return run_narrow(ctx, &pj);
-        tasdi_bpack bp;
-        tasd_status st = bpack_build(ctx, tasdi_allocator(ctx), b, &bp);
-        if (st)
-            return st;
-        pj.bp = &bp;
-        st = run_wide(ctx, &pj);
-        bpack_release(&bp);
-        return st;
-    }
-    scale_c(c, beta);
-    return TASD_OK;
+    return gemm_run_ops_ws(ctx, ops, alpha, s, b, beta, c, NULL, "tasd_gemm");
 }
 
-tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
-                                  const tasd_series *s, const tasdi_bpack *bp,
-                                  float beta, const tasdi_matrix *c)
+tasd_status tasdi_gemm_run_packed_ws(const tasd_context *ctx, float alpha,
+                                     const tasd_series *s, const tasdi_bpack *bp,
+                                     float beta, const tasdi_matrix *c, const tasdi_ws *ws)
 {
     const tasdi_ops *ops = tasdi_context_ops(ctx);
     if (!ops)
@@ -418,18 +534,19 @@ tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
                           (long long)bp->cols, (long long)c->rows, (long long)c->cols);
     if (s->rows == 0 || bp->cols == 0)
         return TASD_OK;
-    if (alpha != 0.0f && s->cols > 0) {
-        packed_job pj;
-        packed_job_init(&pj, ops, alpha, s, beta, c);
-        /* b.cols is what the kernels' callers read for n; the narrow path
-         * reads B itself from panel 0 (n <= TASDI_NARROW_MAX < TASDI_NR). */
-        tasdi_matrix b0 = {(const char *)bp->p, TASD_F32, bp->rows, bp->cols, TASDI_NR, 1};
-        pj.b = b0;
-        if (use_narrow(ops, bp->cols))
-            return run_narrow(ctx, &pj);
-        pj.bp = bp;
-        return run_wide(ctx, &pj);
-    }
-    scale_c(c, beta);
-    return TASD_OK;
+    packed_job pj;
+    packed_job_init(&pj, ops, alpha, s, beta, c);
+    /* b.cols is what the kernels' callers read for n; the narrow path
+     * reads B itself from panel 0 (n <= TASDI_NARROW_MAX < TASDI_NR). */
+    tasdi_matrix b0 = {(const char *)bp->p, TASD_F32, bp->rows, bp->cols, TASDI_NR, 1};
+    pj.b = b0;
+    pj.bp = bp;
+    return gemm_exec(ctx, &pj, s->rows, s->cols, NULL, ws, "tasd_gemm_act");
+}
+
+tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
+                                  const tasd_series *s, const tasdi_bpack *bp,
+                                  float beta, const tasdi_matrix *c)
+{
+    return tasdi_gemm_run_packed_ws(ctx, alpha, s, bp, beta, c, NULL);
 }

@@ -25,6 +25,8 @@ typedef struct act_job {
     int inner_parallel;    /* tiles in turn, each GEMM on ctx's threads */
     tasd_series **shell;   /* [ntasks] */
     float *scratch;        /* [ntasks][TASDI_DECOMPOSE_SCRATCH(a.cols)] */
+    char *inner;           /* [ntasks][inner_stride]: each tile's GEMM scratch */
+    size_t inner_bytes, inner_stride;
     tasdi_task_error *err; /* [ntasks] */
     atomic_llong next;     /* next tile to hand out */
 } act_job;
@@ -35,6 +37,9 @@ static void act_task(void *arg, int64_t task)
     tasd_series *s = job->shell[task];
     float *scratch = job->scratch + task * TASDI_DECOMPOSE_SCRATCH(job->a.cols);
     const tasd_context *gctx = job->inner_parallel ? job->ctx : &job->serial;
+    /* the tile's GEMM takes its scratch from this task's block, never from
+     * the allocator */
+    tasdi_ws ws = {job->inner + (size_t)task * job->inner_stride, job->inner_bytes};
     for (int64_t t; (t = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed)) <
                     job->ntiles;) {
         int64_t r0 = t * ACT_TILE;
@@ -44,7 +49,8 @@ static void act_task(void *arg, int64_t task)
         ct.rows = rows;
         tasdi_series_set_rows(s, rows);
         tasdi_decompose_rows_into(job->ops, &job->a, r0, s, scratch);
-        tasd_status st = tasdi_gemm_run_packed(gctx, job->alpha, s, job->bp, job->beta, &ct);
+        tasd_status st = tasdi_gemm_run_packed_ws(gctx, job->alpha, s, job->bp, job->beta,
+                                                  &ct, &ws);
         if (st) {
             tasdi_task_error_capture(&job->err[task], st);
             return;
@@ -52,65 +58,124 @@ static void act_task(void *arg, int64_t task)
     }
 }
 
-tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha,
-                               const tasdi_matrix *a, const tasd_config *config,
-                               tasd_method method, const tasdi_bpack *bp,
-                               float beta, const tasdi_matrix *c)
+/* The scratch of one call on A [m, k] (job->a) with n columns of B, carved
+ * from ar into job: B's panels (unless prepacked: bp NULL), and per task a
+ * series shell of one tile, the decomposer's scratch, an error slot and
+ * the tile GEMM's scratch. Fixes the split the run uses. */
+static void act_carve(const tasd_context *ctx, act_job *job, const tasd_config *config,
+                      tasd_method method, int64_t n, tasdi_bpack *bp, tasdi_arena *ar)
+{
+    const int64_t m = job->a.rows, k = job->a.cols;
+    if (m == 0)
+        return;
+    if (bp)
+        tasdi_bpack_carve(bp, k, n, ar);
+    int64_t threads = tasdi_threads(ctx);
+    job->ntiles = (m + ACT_TILE - 1) / ACT_TILE;
+    /* Fewer tiles than threads (few tokens): the tiles in turn, each GEMM
+     * split over the threads; otherwise one tile per task at a time. */
+    job->inner_parallel = job->ntiles < threads;
+    job->ntasks = job->inner_parallel ? 1 : threads;
+    const int64_t shell_rows = m < ACT_TILE ? m : ACT_TILE;
+    size_t scratch_floats;
+    if (!tasdi_mul_size((size_t)job->ntasks, TASDI_DECOMPOSE_SCRATCH(k), &scratch_floats) ||
+        tasdi_gemm_need(job->inner_parallel ? ctx : &job->serial, shell_rows, k, n, true,
+                        &job->inner_bytes)) {
+        ar->failed = true;
+        return;
+    }
+    job->inner_stride = (job->inner_bytes + TASDI_ALIGN - 1) / TASDI_ALIGN * TASDI_ALIGN;
+    job->err = tasdi_arena_take_n(ar, (size_t)job->ntasks, sizeof(tasdi_task_error));
+    job->shell = tasdi_arena_take_n(ar, (size_t)job->ntasks, sizeof(tasd_series *));
+    job->scratch = tasdi_arena_take_n(ar, scratch_floats, sizeof(float));
+    job->inner = tasdi_arena_take_n(ar, (size_t)job->ntasks, job->inner_stride);
+    for (int64_t i = 0; i < job->ntasks; i++) {
+        tasd_series *s;
+        tasdi_series_carve(ar, tasdi_allocator(ctx), shell_rows, k, config, method, &s);
+        if (job->shell)
+            job->shell[i] = s;
+    }
+}
+
+/* Set up job for A (checked, finite) into C on ctx; NULL ops: unsupported. */
+static tasd_status act_job_init(act_job *job, const tasd_context *ctx, float alpha,
+                                const tasdi_matrix *a, const tasdi_bpack *bp, float beta,
+                                const tasdi_matrix *c)
+{
+    memset(job, 0, sizeof *job);
+    job->ops = tasdi_context_ops(ctx);
+    if (!job->ops)
+        return TASD_ERR_UNSUPPORTED;
+    job->serial = tasdi_serial_context(ctx);
+    job->ctx = ctx;
+    job->a = *a;
+    if (c)
+        job->c = *c;
+    job->bp = bp;
+    job->alpha = alpha;
+    job->beta = beta;
+    return TASD_OK;
+}
+
+tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha, const tasdi_matrix *a,
+                               const tasd_config *config, tasd_method method,
+                               const tasdi_bpack *bp, const tasdi_matrix *b, float beta,
+                               const tasdi_matrix *c, const tasdi_ws *ws, const char *fn)
 {
     if (a->rows == 0)
         return TASD_OK;
     act_job job;
-    memset(&job, 0, sizeof job);
-    job.ops = tasdi_context_ops(ctx);
-    if (!job.ops)
-        return TASD_ERR_UNSUPPORTED;
-    job.serial = tasdi_serial_context(ctx);
-    job.ctx = ctx;
-    job.a = *a;
-    job.c = *c;
-    job.bp = bp;
-    job.alpha = alpha;
-    job.beta = beta;
-    int64_t threads = tasdi_threads(ctx);
-    job.ntiles = (a->rows + ACT_TILE - 1) / ACT_TILE;
-    /* Fewer tiles than threads (few tokens): the tiles in turn, each GEMM
-     * split over the threads; otherwise one tile per task at a time. */
-    job.inner_parallel = job.ntiles < threads;
-    job.ntasks = job.inner_parallel ? 1 : threads;
-    atomic_init(&job.next, 0);
-    const tasd_allocator *al = tasdi_allocator(ctx);
-    int64_t shell_rows = a->rows < ACT_TILE ? a->rows : ACT_TILE;
-    size_t scratch_floats;
-    tasd_status st = TASD_OK;
-    if (!tasdi_mul_size((size_t)job.ntasks, TASDI_DECOMPOSE_SCRATCH(a->cols), &scratch_floats))
-        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm_act: scratch size overflows");
-    job.err = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasdi_task_error));
-    job.shell = tasdi_calloc(al, (size_t)job.ntasks, sizeof(tasd_series *));
-    job.scratch = tasdi_alloc(al, (scratch_floats ? scratch_floats : 1) * sizeof(float));
-    if (!job.err || !job.shell || !job.scratch) {
-        st = TASD_ERR_OUT_OF_MEMORY;
-        goto done;
-    }
-    for (int64_t i = 0; i < job.ntasks && !st; i++) {
-        st = tasdi_series_alloc(al, shell_rows, a->cols, config, method, &job.shell[i]);
-    }
+    tasd_status st = act_job_init(&job, ctx, alpha, a, bp, beta, c);
     if (st)
-        goto done;
-    tasdi_parallel(ctx, job.ntasks, act_task, &job);
-    for (int64_t i = 0; i < job.ntasks && !st; i++)
-        st = tasdi_task_error_raise(&job.err[i]); /* the worker's own message */
-done:
-    for (int64_t i = 0; job.shell && i < job.ntasks; i++)
-        tasd_series_destroy(job.shell[i]);
-    tasdi_free(al, job.scratch, (scratch_floats ? scratch_floats : 1) * sizeof(float));
-    tasdi_free(al, job.shell, (size_t)job.ntasks * sizeof(tasd_series *));
-    tasdi_free(al, job.err, (size_t)job.ntasks * sizeof(tasdi_task_error));
+        return st;
+    const int64_t n = bp ? bp->cols : b->cols;
+    tasdi_bpack panels; /* B packed once per call, not per tile */
+    tasdi_bpack *own = bp ? NULL : &panels;
+    tasdi_arena ar = tasdi_arena_counting();
+    act_carve(ctx, &job, config, method, n, own, &ar);
+    const tasd_allocator *al = tasdi_allocator(ctx);
+    st = tasdi_arena_open(&ar, al, ws, fn);
+    if (st)
+        return st;
+    act_carve(ctx, &job, config, method, n, own, &ar);
+    st = tasdi_arena_check(&ar, fn);
+    if (!st) {
+        if (own) {
+            tasdi_bpack_fill(ctx, b, own);
+            job.bp = own;
+        }
+        memset(job.err, 0, (size_t)job.ntasks * sizeof *job.err);
+        atomic_init(&job.next, 0);
+        tasdi_parallel(ctx, job.ntasks, act_task, &job);
+        for (int64_t i = 0; i < job.ntasks && !st; i++)
+            st = tasdi_task_error_raise(&job.err[i]); /* the worker's own message */
+    }
+    tasdi_arena_close(&ar, al);
     return st;
 }
 
-tasd_status tasd_gemm_act(tasd_context *ctx, float alpha, const tasd_view *av,
-                          const tasd_config *config, tasd_method method,
-                          const tasd_view *bv, float beta, const tasd_view *cv)
+tasd_status tasdi_gemm_act_need(const tasd_context *ctx, const tasd_config *config,
+                                int64_t m, int64_t k, int64_t n, bool prepacked, size_t *bytes)
+{
+    act_job job;
+    tasdi_matrix a = {NULL, TASD_F32, m, k, k, 1};
+    tasd_status st = act_job_init(&job, ctx, 1.0f, &a, NULL, 0.0f, NULL);
+    if (st)
+        return st;
+    tasdi_bpack panels;
+    tasdi_arena ar = tasdi_arena_counting();
+    act_carve(ctx, &job, config, TASD_GREEDY, n, prepacked ? NULL : &panels, &ar);
+    if (ar.failed)
+        return tasdi_fail(TASD_ERR_OVERFLOW, "the scratch of a %lld x %lld TASD-A product with "
+                          "%lld columns overflows", (long long)m, (long long)k, (long long)n);
+    *bytes = tasdi_arena_need(&ar);
+    return TASD_OK;
+}
+
+static tasd_status gemm_act_checked(tasd_context *ctx, float alpha, const tasd_view *av,
+                                    const tasd_config *config, tasd_method method,
+                                    const tasd_view *bv, float beta, const tasd_view *cv,
+                                    const tasdi_ws *ws)
 {
     if (!av || !config || !bv || !cv)
         return tasdi_fail(TASD_ERR_NULL_POINTER,
@@ -147,15 +212,38 @@ tasd_status tasd_gemm_act(tasd_context *ctx, float alpha, const tasd_view *av,
                           (long long)bad);
     if (!tasdi_context_ops(ctx))
         return TASD_ERR_UNSUPPORTED;
-    if (a.rows == 0)
-        return TASD_OK;
-    /* B is packed once per call, not per tile */
-    tasdi_bpack *bp = NULL;
-    st = tasdi_bpack_create(ctx, &b, &bp);
-    if (st)
-        return st;
-    st = tasdi_gemm_act_run(ctx, alpha, &a, config, method, bp, beta, &c);
-    tasdi_bpack_destroy(bp);
-    return st;
+    return tasdi_gemm_act_run(ctx, alpha, &a, config, method, NULL, &b, beta, &c, ws,
+                              "tasd_gemm_act");
 }
 
+tasd_status tasd_gemm_act(tasd_context *ctx, float alpha, const tasd_view *a,
+                          const tasd_config *config, tasd_method method,
+                          const tasd_view *b, float beta, const tasd_view *c)
+{
+    return gemm_act_checked(ctx, alpha, a, config, method, b, beta, c, NULL);
+}
+
+tasd_status tasd_gemm_act_ws(tasd_context *ctx, float alpha, const tasd_view *a,
+                             const tasd_config *config, tasd_method method,
+                             const tasd_view *b, float beta, const tasd_view *c,
+                             void *workspace, size_t workspace_bytes)
+{
+    if (!workspace && workspace_bytes)
+        return tasdi_fail(TASD_ERR_NULL_POINTER,
+                          "tasd_gemm_act_ws: workspace is NULL with %zu bytes", workspace_bytes);
+    tasdi_ws ws = {workspace, workspace_bytes};
+    return gemm_act_checked(ctx, alpha, a, config, method, b, beta, c, &ws);
+}
+
+tasd_status tasd_gemm_act_workspace_size(const tasd_context *ctx, const tasd_config *config,
+                                         int64_t m, int64_t k, int64_t n, size_t *bytes)
+{
+    if (!config || !bytes)
+        return tasdi_fail(TASD_ERR_NULL_POINTER,
+                          "tasd_gemm_act_workspace_size: config and bytes must not be NULL");
+    if (m < 0 || k < 0 || n < 0)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "tasd_gemm_act_workspace_size: m, k, n = %lld, %lld, %lld",
+                          (long long)m, (long long)k, (long long)n);
+    return tasdi_gemm_act_need(ctx, config, m, k, n, false, bytes);
+}

@@ -22,7 +22,10 @@ static int log2i(int m)
 
 _Static_assert(TASDI_KC % TASD_MAX_M == 0, "a K block holds whole groups");
 
-tasd_status tasdi_layout_alloc(tasd_series *s)
+/* The header of s's layout and the bytes of the whole block (header,
+ * values, indices); false on overflow. */
+static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, size_t *total_out,
+                        size_t *head_out, size_t *vbytes_out)
 {
     tasdi_packed hdr;
     memset(&hdr, 0, sizeof hdr);
@@ -61,26 +64,58 @@ tasd_status tasdi_layout_alloc(tasd_series *s)
         (!tasdi_mul_size((size_t)s->rows, (size_t)((hdr.nkb - 1) * tspb + tlast), &slots) ||
          !tasdi_mul_size((size_t)s->rows, (size_t)((hdr.nkb - 1) * twpb + twlast), &words) ||
          slots > SIZE_MAX / 16 || words > SIZE_MAX / 16))
-        return tasdi_fail(TASD_ERR_OVERFLOW, "a %lld x %lld series overflows",
-                          (long long)s->rows, (long long)s->cols);
-    const size_t head = round64(sizeof(tasdi_packed));
-    const size_t vbytes = round64(slots * sizeof(float));
-    const size_t total = head + vbytes + round64(words * sizeof(uint32_t));
-    char *mem = tasdi_alloc_lasting(&s->allocator, total);
-    if (!mem)
-        return TASD_ERR_OUT_OF_MEMORY;
+        return false;
     for (int i = 0; i < s->terms; i++) {
         hdr.term[i].tspb = tspb;
         hdr.term[i].tlast = tlast;
         hdr.term[i].twpb = twpb;
         hdr.term[i].twlast = twlast;
-        hdr.term[i].val = (const float *)(void *)(mem + head);
-        hdr.term[i].idx = (const uint32_t *)(void *)(mem + head + vbytes);
     }
-    memcpy(mem, &hdr, sizeof hdr);
+    *hdr_out = hdr;
+    *head_out = round64(sizeof(tasdi_packed));
+    *vbytes_out = round64(slots * sizeof(float));
+    *total_out = *head_out + *vbytes_out + round64(words * sizeof(uint32_t));
+    return true;
+}
+
+/* Put the layout planned as hdr into the block mem. */
+static void layout_place(tasd_series *s, tasdi_packed *hdr, char *mem, size_t total,
+                         size_t head, size_t vbytes)
+{
+    for (int i = 0; i < s->terms; i++) {
+        hdr->term[i].val = (const float *)(void *)(mem + head);
+        hdr->term[i].idx = (const uint32_t *)(void *)(mem + head + vbytes);
+    }
+    memcpy(mem, hdr, sizeof *hdr);
     s->packed = (tasdi_packed *)(void *)mem;
     s->packed_size = total;
+}
+
+tasd_status tasdi_layout_alloc(tasd_series *s)
+{
+    tasdi_packed hdr;
+    size_t total, head, vbytes;
+    if (!layout_plan(s, &hdr, &total, &head, &vbytes))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "a %lld x %lld series overflows",
+                          (long long)s->rows, (long long)s->cols);
+    char *mem = tasdi_alloc_lasting(&s->allocator, total);
+    if (!mem)
+        return TASD_ERR_OUT_OF_MEMORY;
+    layout_place(s, &hdr, mem, total, head, vbytes);
     return TASD_OK;
+}
+
+void tasdi_layout_carve(tasd_series *s, tasdi_arena *ar)
+{
+    tasdi_packed hdr;
+    size_t total, head, vbytes;
+    if (!layout_plan(s, &hdr, &total, &head, &vbytes)) {
+        ar->failed = true;
+        return;
+    }
+    char *mem = tasdi_arena_take(ar, total);
+    if (mem)
+        layout_place(s, &hdr, mem, total, head, vbytes);
 }
 
 /* Pack the in-group indices of one run of cnt slots into chunks of 16;

@@ -4,13 +4,11 @@
 #include <math.h>
 #include <string.h>
 
-tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
-                               int64_t cols, const tasd_config *config,
-                               tasd_method method, tasd_series **out)
+/* The shape part of a series of rows x cols for config: every field but
+ * the config copy and the layout. */
+static tasd_status series_init(tasd_series *s, const tasd_allocator *a, int64_t rows,
+                               int64_t cols, const tasd_config *config, tasd_method method)
 {
-    tasd_series *s = tasdi_alloc(a, sizeof *s);
-    if (!s)
-        return TASD_ERR_OUT_OF_MEMORY;
     memset(s, 0, sizeof *s);
     s->allocator = *a;
     s->rows = rows;
@@ -18,8 +16,7 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
     s->cols = cols;
     s->method = method;
     s->terms = config->terms;
-    tasd_status st = tasdi_config_copy(a, config, &s->config);
-    for (int i = 0; i < s->terms && st == TASD_OK; i++) {
+    for (int i = 0; i < s->terms; i++) {
         tasdi_term *t = &s->term[i];
         t->n = config->n[i];
         t->m = config->m[i];
@@ -27,9 +24,22 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
         t->width = t->groups * t->n;
         int64_t slots;
         if (!tasdi_mul_i64(rows, t->width, &slots) || slots > ((int64_t)1 << 46))
-            st = tasdi_fail(TASD_ERR_OVERFLOW, "series of %lld x %lld is too large",
-                            (long long)rows, (long long)cols);
+            return tasdi_fail(TASD_ERR_OVERFLOW, "series of %lld x %lld is too large",
+                              (long long)rows, (long long)cols);
     }
+    return TASD_OK;
+}
+
+tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
+                               int64_t cols, const tasd_config *config,
+                               tasd_method method, tasd_series **out)
+{
+    tasd_series *s = tasdi_alloc(a, sizeof *s);
+    if (!s)
+        return TASD_ERR_OUT_OF_MEMORY;
+    tasd_status st = series_init(s, a, rows, cols, config, method);
+    if (!st)
+        st = tasdi_config_copy(a, config, &s->config);
     /* Not zeroed: every producer (decomposer, import, loader) writes every
      * row, and zeroing first doubled the memory traffic. */
     if (!st)
@@ -40,6 +50,27 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
     }
     *out = s;
     return TASD_OK;
+}
+
+void tasdi_series_carve(tasdi_arena *ar, const tasd_allocator *a, int64_t rows, int64_t cols,
+                        const tasd_config *config, tasd_method method, tasd_series **out)
+{
+    tasd_series tmp;
+    *out = NULL;
+    if (series_init(&tmp, a, rows, cols, config, method)) {
+        ar->failed = true;
+        return;
+    }
+    tasd_series *s = tasdi_arena_take(ar, sizeof *s);
+    tasd_config *cfg = tasdi_arena_take(ar, sizeof *cfg);
+    tasdi_layout_carve(&tmp, ar);
+    if (!s || !cfg || !tmp.packed)
+        return; /* counting, or failed */
+    *cfg = *config;
+    cfg->allocator = *a;
+    tmp.config = cfg;
+    *s = tmp;
+    *out = s;
 }
 
 void tasdi_series_set_rows(tasd_series *s, int64_t rows)

@@ -181,8 +181,29 @@ static void fill_bias(const tasd_layer *l, const tasdi_matrix *y)
             yp[t * y->rs + o * y->cs] = l->bias ? l->bias[o] : 0.0f;
 }
 
-tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,
-                               const tasd_view *xv, const tasd_view *yv)
+/* The workspace bytes of one forward call on `tokens` rows (ctx's backend
+ * and threads). */
+static tasd_status layer_need(const tasd_context *ctx, const tasd_layer *l, int64_t tokens,
+                              size_t *bytes)
+{
+    if (tokens == 0) {
+        *bytes = 0;
+        return tasdi_context_ops(ctx) ? TASD_OK : TASD_ERR_UNSUPPORTED;
+    }
+    switch (l->mode) {
+    case TASD_LAYER_DENSE:
+        return tasdi_dense_need(ctx, &l->dense, tokens, bytes);
+    case TASD_LAYER_WEIGHTS:
+        return tasdi_gemm_need(ctx, l->out, l->in, tokens, false, bytes);
+    case TASD_LAYER_ACTIVATIONS:
+        return tasdi_gemm_act_need(ctx, l->config->a, tokens, l->in, l->out, true, bytes);
+    }
+    return tasdi_fail(TASD_ERR_INTERNAL, "tasd_layer_forward: bad mode");
+}
+
+static tasd_status layer_forward_checked(tasd_context *ctx, const tasd_layer *l,
+                                         const tasd_view *xv, const tasd_view *yv,
+                                         const tasdi_ws *ws)
 {
     if (!l || !xv || !yv)
         return tasdi_fail(TASD_ERR_NULL_POINTER,
@@ -214,9 +235,20 @@ tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,
         return TASD_ERR_UNSUPPORTED;
     if (x.rows == 0)
         return TASD_OK;
+    if (ws) {
+        /* refuse a small workspace before the bias is written into Y */
+        size_t need;
+        st = layer_need(ctx, l, x.rows, &need);
+        if (st)
+            return st;
+        if (ws->bytes < need)
+            return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL,
+                              "tasd_layer_forward: the workspace has %zu bytes, the call needs %zu",
+                              ws->bytes, need);
+    }
     switch (l->mode) {
     case TASD_LAYER_DENSE:
-        return tasdi_dense_run(ctx, &l->dense, &x, l->bias, 1, &y);
+        return tasdi_dense_run_ws(ctx, &l->dense, &x, l->bias, 1, &y, ws, "tasd_layer_forward");
     case TASD_LAYER_WEIGHTS: {
         /* Y^T [out, tokens] = S [out, in] * X^T [in, tokens]: transposed
          * views are the same memory with swapped strides. */
@@ -224,7 +256,8 @@ tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,
         tasdi_matrix yt = {y.data, TASD_F32, y.cols, y.rows, y.cs, y.rs};
         if (l->bias)
             fill_bias(l, &y);
-        return tasdi_gemm_run(ctx, 1.0f, l->series, &xt, l->bias ? 1.0f : 0.0f, &yt);
+        return tasdi_gemm_run_ws(ctx, 1.0f, l->series, &xt, l->bias ? 1.0f : 0.0f, &yt, ws,
+                                 "tasd_layer_forward");
     }
     case TASD_LAYER_ACTIVATIONS: {
         int64_t bad = tasdi_matrix_nonfinite_row(&x);
@@ -233,9 +266,43 @@ tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,
                               (long long)bad);
         if (l->bias)
             fill_bias(l, &y);
-        return tasdi_gemm_act_run(ctx, 1.0f, &x, l->config->a, l->config->method, l->wt,
-                                  l->bias ? 1.0f : 0.0f, &y);
+        return tasdi_gemm_act_run(ctx, 1.0f, &x, l->config->a, l->config->method, l->wt, NULL,
+                                  l->bias ? 1.0f : 0.0f, &y, ws, "tasd_layer_forward");
     }
     }
     return tasdi_fail(TASD_ERR_INTERNAL, "tasd_layer_forward: bad mode");
+}
+
+tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,
+                               const tasd_view *x, const tasd_view *y)
+{
+    return layer_forward_checked(ctx, l, x, y, NULL);
+}
+
+tasd_status tasd_layer_forward_ws(tasd_context *ctx, const tasd_layer *l,
+                                  const tasd_view *x, const tasd_view *y,
+                                  void *workspace, size_t workspace_bytes)
+{
+    if (!workspace && workspace_bytes)
+        return tasdi_fail(TASD_ERR_NULL_POINTER,
+                          "tasd_layer_forward_ws: workspace is NULL with %zu bytes",
+                          workspace_bytes);
+    tasdi_ws ws = {workspace, workspace_bytes};
+    return layer_forward_checked(ctx, l, x, y, &ws);
+}
+
+tasd_status tasd_layer_forward_workspace_size(const tasd_context *ctx, const tasd_layer *l,
+                                              int64_t tokens, size_t *bytes)
+{
+    if (!l || !bytes)
+        return tasdi_fail(TASD_ERR_NULL_POINTER,
+                          "tasd_layer_forward_workspace_size: layer and bytes must not be NULL");
+    if (tokens < 0)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "tasd_layer_forward_workspace_size: tokens = %lld", (long long)tokens);
+    size_t need;
+    tasd_status st = layer_need(ctx, l, tokens, &need);
+    if (!st)
+        *bytes = need;
+    return st;
 }
