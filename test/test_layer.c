@@ -297,8 +297,8 @@ static void test_act_layer_exact(void)
 }
 
 /* TASD-A forward and tasd_gemm_act through a counting allocator: every
- * block (prepack, per-task tile buffers, short last tile) freed with its
- * size; each allocation failing in turn gives OUT_OF_MEMORY, no leak, and
+ * block (the prepack; per call the one scratch block of test_workspace.c's
+ * plan) freed with its size; each allocation failing in turn gives OUT_OF_MEMORY, no leak, and
  * leaves the layer usable. */
 static void test_act_allocations(void)
 {
@@ -351,7 +351,7 @@ static void test_act_allocations(void)
                      TASD_ERR_OUT_OF_MEMORY);
         al.fail_after = 0;
         CHECK(al.injected == injected + 1);
-        /* the failing allocation's own message, also from a pool thread */
+        /* the failing allocation's own message */
         CHECKF(strstr(tasd_last_error_message(), "allocation of") != NULL, "message: %s",
                tasd_last_error_message());
     }

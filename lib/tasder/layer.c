@@ -246,31 +246,43 @@ static tasd_status layer_forward_checked(tasd_context *ctx, const tasd_layer *l,
                               "tasd_layer_forward: the workspace has %zu bytes, the call needs %zu",
                               ws->bytes, need);
     }
-    switch (l->mode) {
-    case TASD_LAYER_DENSE:
+    if (l->mode == TASD_LAYER_DENSE)
         return tasdi_dense_run_ws(ctx, &l->dense, &x, l->bias, 1, &y, ws, "tasd_layer_forward");
-    case TASD_LAYER_WEIGHTS: {
-        /* Y^T [out, tokens] = S [out, in] * X^T [in, tokens]: transposed
-         * views are the same memory with swapped strides. */
-        tasdi_matrix xt = {x.data, TASD_F32, x.cols, x.rows, x.cs, x.rs};
-        tasdi_matrix yt = {y.data, TASD_F32, y.cols, y.rows, y.cs, y.rs};
-        if (l->bias)
-            fill_bias(l, &y);
-        return tasdi_gemm_run_ws(ctx, 1.0f, l->series, &xt, l->bias ? 1.0f : 0.0f, &yt, ws,
-                                 "tasd_layer_forward");
-    }
-    case TASD_LAYER_ACTIVATIONS: {
+    if (l->mode == TASD_LAYER_ACTIVATIONS) {
         int64_t bad = tasdi_matrix_nonfinite_row(&x);
         if (bad >= 0)
             return tasdi_fail(TASD_ERR_NONFINITE, "tasd_layer_forward: x row %lld holds NaN or Inf",
                               (long long)bad);
-        if (l->bias)
-            fill_bias(l, &y);
-        return tasdi_gemm_act_run(ctx, 1.0f, &x, l->config->a, l->config->method, l->wt, NULL,
-                                  l->bias ? 1.0f : 0.0f, &y, ws, "tasd_layer_forward");
     }
+    /* The bias goes into Y before the product: without a caller's
+     * workspace, take the scratch first, so that a failed allocation
+     * leaves Y untouched. */
+    const tasd_allocator *al = tasdi_allocator(ctx);
+    tasdi_ws own = {NULL, 0};
+    if (!ws) {
+        st = layer_need(ctx, l, x.rows, &own.bytes);
+        if (st)
+            return st;
+        own.mem = own.bytes ? tasdi_alloc(al, own.bytes) : NULL;
+        if (own.bytes && !own.mem)
+            return TASD_ERR_OUT_OF_MEMORY;
+        ws = &own;
     }
-    return tasdi_fail(TASD_ERR_INTERNAL, "tasd_layer_forward: bad mode");
+    if (l->bias)
+        fill_bias(l, &y);
+    if (l->mode == TASD_LAYER_WEIGHTS) {
+        /* Y^T [out, tokens] = S [out, in] * X^T [in, tokens]: transposed
+         * views are the same memory with swapped strides. */
+        tasdi_matrix xt = {x.data, TASD_F32, x.cols, x.rows, x.cs, x.rs};
+        tasdi_matrix yt = {y.data, TASD_F32, y.cols, y.rows, y.cs, y.rs};
+        st = tasdi_gemm_run_ws(ctx, 1.0f, l->series, &xt, l->bias ? 1.0f : 0.0f, &yt, ws,
+                               "tasd_layer_forward");
+    } else {
+        st = tasdi_gemm_act_run(ctx, 1.0f, &x, l->config->a, l->config->method, l->wt, NULL,
+                                l->bias ? 1.0f : 0.0f, &y, ws, "tasd_layer_forward");
+    }
+    tasdi_free(al, own.mem, own.bytes);
+    return st;
 }
 
 tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,
