@@ -58,6 +58,13 @@ _ctx = _Context()
 _ctx_lock = threading.Lock()
 
 
+def _workspace(ws):
+    """(pointer, bytes) of a caller's workspace array."""
+    if not isinstance(ws, np.ndarray) or not ws.flags.c_contiguous or not ws.flags.writeable:
+        raise ArgumentError(-2, "workspace must be a writable C-contiguous numpy array")
+    return ctypes.c_void_p(ws.ctypes.data), ws.nbytes
+
+
 def threads():
     """Threads libtasd uses for this module's calls."""
     return _lib.lib.tasd_context_threads(_ctx.h)
@@ -240,9 +247,19 @@ class Series:
         _lib.call("tasd_series_reconstruct", self._h, ctypes.byref(v))
         return out
 
-    def matmul(self, x, out=None, alpha=1.0, beta=0.0):
+    def workspace_size(self, n):
+        """Bytes of scratch matmul needs for x with n columns on the current
+        threads and backend (tasd_gemm_workspace_size)."""
+        size = ctypes.c_size_t()
+        _lib.call("tasd_gemm_workspace_size", _ctx.h, self._h, int(n), ctypes.byref(size))
+        return size.value
+
+    def matmul(self, x, out=None, alpha=1.0, beta=0.0, workspace=None):
         """out = alpha * S @ x + beta * out (tasd_gemm). x: [cols, n] or
-        [cols]; out: None (a new array) or float32 [rows, n] (any strides)."""
+        [cols]; out: None (a new array) or float32 [rows, n] (any strides).
+        workspace: None, or a writable C-contiguous numpy array of at least
+        workspace_size(n) bytes that the call uses instead of allocating
+        (tasd_gemm_ws)."""
         x = _as_input(x, (np.float32,))
         vec = x.ndim == 1
         x2 = x.reshape(-1, 1) if vec else x
@@ -259,8 +276,13 @@ class Series:
             res = out
         o2 = res.reshape(-1, 1) if (vec and res.ndim == 1) else res
         bv, cv = _view(x2), _view(o2, writable=True)
-        _lib.call("tasd_gemm", _ctx.h, float(alpha), self._h, ctypes.byref(bv), float(beta),
-                  ctypes.byref(cv))
+        if workspace is None:
+            _lib.call("tasd_gemm", _ctx.h, float(alpha), self._h, ctypes.byref(bv),
+                      float(beta), ctypes.byref(cv))
+        else:
+            wp, wn = _workspace(workspace)
+            _lib.call("tasd_gemm_ws", _ctx.h, float(alpha), self._h, ctypes.byref(bv),
+                      float(beta), ctypes.byref(cv), wp, wn)
         return res.reshape(rows) if (vec and out is None) else res
 
     def __matmul__(self, x):
@@ -360,14 +382,28 @@ class Layer:
     def mode(self):
         return ("dense", "weights", "activations")[_lib.lib.tasd_layer_get_mode(self._h)]
 
-    def forward(self, x, out=None):
-        """Y [tokens, out] for X [tokens, in] (float32)."""
+    def workspace_size(self, tokens):
+        """Bytes of scratch forward needs for `tokens` rows on the current
+        threads and backend (tasd_layer_forward_workspace_size)."""
+        size = ctypes.c_size_t()
+        _lib.call("tasd_layer_forward_workspace_size", _ctx.h, self._h, int(tokens),
+                  ctypes.byref(size))
+        return size.value
+
+    def forward(self, x, out=None, workspace=None):
+        """Y [tokens, out] for X [tokens, in] (float32). workspace: as in
+        Series.matmul, of at least workspace_size(tokens) bytes."""
         x = _as_input(x, (np.float32,))
         if x.ndim != 2:
             raise ShapeError(-3, "x must be [tokens, in], got shape %s" % (x.shape,))
         y = np.empty((x.shape[0], self.shape[0]), np.float32) if out is None else out
         xv, yv = _view(x), _view(y, writable=True)
-        _lib.call("tasd_layer_forward", _ctx.h, self._h, ctypes.byref(xv), ctypes.byref(yv))
+        if workspace is None:
+            _lib.call("tasd_layer_forward", _ctx.h, self._h, ctypes.byref(xv), ctypes.byref(yv))
+        else:
+            wp, wn = _workspace(workspace)
+            _lib.call("tasd_layer_forward_ws", _ctx.h, self._h, ctypes.byref(xv),
+                      ctypes.byref(yv), wp, wn)
         return y
 
     __call__ = forward

@@ -211,6 +211,19 @@ class Layers(unittest.TestCase):
         with self.assertRaises(tasd.Error):
             tasd.Layer(w, W="2:4", A="2:4")
 
+    def test_workspace(self):
+        w, b, x = rand(12, 32), rand(12, seed=1), rand(5, 32, seed=2)
+        for layer in (tasd.Layer(w, b), tasd.Layer(w, b, W="2:4"), tasd.Layer(w, config="A=2:4")):
+            need = layer.workspace_size(5)
+            ws = np.empty(need, np.uint8)
+            np.testing.assert_array_equal(layer(x, workspace=ws), layer(x))
+            with self.assertRaises(tasd.Error):
+                layer(x, workspace=ws[:need - 1])
+        s = tasd.decompose(w, "2:4")
+        xt = rand(32, 70, seed=3)
+        ws = np.empty(s.workspace_size(70), np.uint8)
+        np.testing.assert_array_equal(s.matmul(xt, workspace=ws), s @ xt)
+
     def test_search(self):
         w, x = rand(32, 64), rand(64, 64, seed=1)
         s = tasd.search_layer(w, calib=x, budget=0.2, target="cpu", name="fc1")
