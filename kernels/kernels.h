@@ -159,7 +159,7 @@ typedef void (*tasdi_wide_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
                               float *tile, int64_t tnext, int accumulate);
 
 /* Narrow kernel: y[(r-r0)*ldy + j] = sum over all terms and slots of row r of
- * value * x[j*ldx + k(slot)], for r in [r0, r1) (r1 - r0 <= 32, inside one
+ * value * x[j*ldx + k(slot)], for r in [r0, r1) (inside one
  * row block of TASDI_RB), j < nx (1..TASDI_NARROW_MAX).
  * x is 64-byte aligned, ldx a multiple of 16 >= round_up(cols, TASDI_KC) +
  * TASDI_XPAD, zero past cols. */
