@@ -148,7 +148,7 @@ static double fy(const frame *r, double v)
     return r->y + r->h - r->h * (v > r->ymax ? r->ymax : v) / r->ymax;
 }
 
-/* Axes, ticks and labels of a panel whose top-left corner is (px, py). */
+/* A panel's frame, grid, ticks and axis labels. */
 static void axes(FILE *f, const frame *r, const char *xlabel, const char *ylabel)
 {
     double xs = nice_step(r->xmax, 4), ys = nice_step(r->ymax, 4);
@@ -181,16 +181,17 @@ static void budget_line(FILE *f, const frame *r, double budget)
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e08000\" "
                "stroke-dasharray=\"5,3\"/>\n",
             r->x, fy(r, budget), r->x + r->w, fy(r, budget));
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#e08000\">budget %g"
-               "</text>\n",
-            r->x + r->w - 3, fy(r, budget) - 3, budget);
+    /* Labelled at the left: cheap candidates there have large errors, so the
+     * space just above the budget is usually free. */
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#e08000\">budget %g</text>\n", r->x + 3,
+            fy(r, budget) - 3, budget);
 }
 
 enum { PANEL_W = 330, PANEL_H = 250, COLS = 3 };
 
 static frame panel_frame(int64_t k, double xmax, double ymax)
 {
-    frame r = {.x = (double)(k % COLS) * PANEL_W + 56, .y = (double)(k / COLS) * PANEL_H + 70,
+    frame r = {.x = (double)(k % COLS) * PANEL_W + 56, .y = (double)(k / COLS) * PANEL_H + 84,
                .w = PANEL_W - 80, .h = PANEL_H - 80, .xmax = xmax, .ymax = ymax};
     return r;
 }
@@ -215,15 +216,16 @@ bool tool_plot_pareto(const char *path, const char *title, const tool_pareto_lay
                       int64_t n, double budget)
 {
     int64_t panels = n + 1;
-    double w = COLS * PANEL_W, h = (double)((panels + COLS - 1) / COLS) * PANEL_H + 50;
+    double w = COLS * PANEL_W, h = (double)((panels + COLS - 1) / COLS) * PANEL_H + 64;
     svg s;
     if (!svg_open(&s, path, w, h))
         return false;
     FILE *f = s.f;
     fputs("<text x=\"10\" y=\"22\" font-size=\"14\" font-weight=\"bold\">", f);
     svg_text(f, title, 140);
-    fputs("</text>\n<text x=\"10\" y=\"40\" fill=\"#555\">grey: candidates; blue line: Pareto "
-          "front; red: chosen; orange dashes: error budget</text>\n",
+    fputs("</text>\n<text x=\"10\" y=\"40\" fill=\"#555\">grey: candidates; blue line: "
+          "Pareto front; red circle: choice; orange dashes: budget; last panel: each tensor's "
+          "choice (blue), the model, FLOP-weighted (red ring)</text>\n",
           f);
     double flops = 0, tot_cost = 0, tot_err = 0, cmax = 1, emax = budget;
     for (int64_t l = 0; l < n; l++)
@@ -291,11 +293,16 @@ bool tool_plot_pareto(const char *path, const char *title, const tool_pareto_lay
     frame r = panel_frame(n, cmax * 1.05, ymax > 0 ? ymax * 1.15 : 1);
     fputs("<g class=\"summary\">\n", f);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\">whole model (%lld layers)"
-               "</text>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#c00000\">cost %.3f (speed-up "
-               "%.2fx), error %.3f</text>\n",
+               "</text>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#c00000\">red ring: cost %.3f "
+               "(speed-up %.2fx), error %.3f</text>\n",
             r.x - 40, r.y - 20, (long long)n, r.x - 40, r.y - 6, tot_cost,
             tot_cost > 0 ? 1 / tot_cost : 0.0, tot_err);
     axes(f, &r, "predicted cost (dense = 1)", "relative error");
+    budget_line(f, &r, budget);
+    /* A ring, drawn first: the largest layer's point often sits inside it. */
+    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\"#c00000\" "
+               "stroke-width=\"2.5\"/>\n",
+            fx(&r, tot_cost), fy(&r, tot_err));
     for (int64_t l = 0; l < n; l++) {
         tasd_search_point ch = {.size = sizeof ch, .cost = 1};
         if (layers[l].choice >= 0)
@@ -307,8 +314,6 @@ bool tool_plot_pareto(const char *path, const char *title, const tool_pareto_lay
         svg_text(f, layers[l].name, 255);
         fputs("</title></circle>\n", f);
     }
-    budget_line(f, &r, budget);
-    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"#c00000\"/>\n</g>\n",
-            fx(&r, tot_cost), fy(&r, tot_err));
+    fputs("</g>\n", f);
     return svg_close(&s);
 }
