@@ -54,7 +54,12 @@ def skip(why):
 
 
 def run(*args, **kw):
-    return subprocess.run(list(args), capture_output=True, text=True, **kw)
+    """The command's CompletedProcess; one that hangs (npm without a network)
+    counts as failed with status 124 instead of raising."""
+    try:
+        return subprocess.run(list(args), capture_output=True, text=True, **kw)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(list(args), 124, "", "timed out")
 
 
 def install_ort():

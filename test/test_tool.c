@@ -720,10 +720,12 @@ static void test_onnx(void)
     rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--json", "--reconstruct", tp("r.onnx"),
                   "-o", tp("r.tasd"));
     CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 4);
-    CHECK(strstr(out_text, "\"name\":\"W1\",\"shape\":[8,16],\"matrix\":[16,8],\"transposed\":true"));
-    CHECK(strstr(out_text, "\"name\":\"W2\",\"shape\":[12,16],\"matrix\":[12,16],\"transposed\":false"));
-    CHECK(strstr(out_text, "{\"skipped\":true,\"name\":\"unused\",\"shape\":[2,2],\"dtype\":\"FLOAT\","
-                           "\"reason\":\"no consumer in the graph"));
+    CHECK(strstr(out_text,
+                 "\"name\":\"W1\",\"shape\":[8,16],\"matrix\":[16,8],\"transposed\":true"));
+    CHECK(strstr(out_text,
+                 "\"name\":\"W2\",\"shape\":[12,16],\"matrix\":[12,16],\"transposed\":false"));
+    CHECK(strstr(out_text, "{\"skipped\":true,\"name\":\"unused\",\"shape\":[2,2],"
+                           "\"dtype\":\"FLOAT\",\"reason\":\"no consumer in the graph"));
     CHECK(strstr(err_text, "unused"));
     check_json_lines("decompose --json (onnx)");
     /* The same by hand: decompose W1's transpose, reconstruct, transpose back. */
@@ -762,8 +764,9 @@ static void test_onnx(void)
     static const char *const names[] = {"W1", "W2", "W3", "Wc"};
     for (int k = 0; k < 4; k++) {
         float x[192] = {0}, y[192] = {0};
-        CHECKF(read_tensor(mlp, names[k], x, 192) && read_tensor(tp("same.onnx"), names[k], y, 192) &&
-               !memcmp(x, y, sizeof x), "%s changed by a lossless series", names[k]);
+        CHECKF(read_tensor(mlp, names[k], x, 192) &&
+                   read_tensor(tp("same.onnx"), names[k], y, 192) && !memcmp(x, y, sizeof x),
+               "%s changed by a lossless series", names[k]);
     }
     char a[1 << 12];
     slurp(mlp, a, sizeof a);

@@ -142,8 +142,8 @@ static void emit_result(dec_job *J, int64_t slot)
         if (J->plans[J->todo[slot]].transposed)
             strncat(matrix, "T", sizeof matrix - strlen(matrix) - 1);
         printf("  %-40s %-18s %-14s %-12s %8.4f %9.6f %9.6f %8.4f %9.1f\n", name, shape,
-               matrix, r->config_text, r->stats.density, r->stats.retained_energy, r->stats.rel_error,
-               r->stats.coverage, r->seconds * 1e3);
+               matrix, r->config_text, r->stats.density, r->stats.retained_energy,
+               r->stats.rel_error, r->stats.coverage, r->seconds * 1e3);
     }
     fflush(stdout);
 }
