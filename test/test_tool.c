@@ -841,6 +841,22 @@ static void test_layers(void)
         CHECKF(line && strstr(line, want) && strstr(line, want) < strchr(line, '\n'),
                "%s: %s not applied", name, w);
     }
+    /* Calibration rows feed the MatMul weight W1 [K=8, N=16] with K columns:
+     * the search sees it transposed, so a [tokens, 8] tensor named W1 is its
+     * calibration data. */
+    float x[4 * 8];
+    for (int k = 0; k < 32; k++)
+        x[k] = (float)((k * 7) % 5) - 2.0f;
+    write_st(tp("calib.safetensors"),
+             "{\"W1\":{\"dtype\":\"F32\",\"shape\":[4,8],\"data_offsets\":[0,128]}}", x,
+             sizeof x);
+    rc = RUN_TOOL("search", mlp, "--target", "cpu", "--budget", "0.3", "-o", tp("c.cfg"),
+                  "--calib", tp("calib.safetensors"), "--threads", "1");
+    char no_w1[80], no_w2[80];
+    snprintf(no_w1, sizeof no_w1, "  %-40s (no calibration", "W1");
+    snprintf(no_w2, sizeof no_w2, "  %-40s (no calibration", "W2");
+    CHECK(rc == 0 && strstr(err_text, "output error on calibration data") &&
+          !strstr(err_text, no_w1) && strstr(err_text, no_w2));
     /* W=none, a tensor the file does not list, a layer the model lacks. */
     FILE *f = fopen(tp("m.cfg"), "w");
     fputs("W1 W=2:4+1:8 A=none method=optimal\nW2 W=none A=none method=greedy\n"
