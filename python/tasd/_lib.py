@@ -159,12 +159,12 @@ def _candidates():
     out = [os.path.join(here, "..", "..", "build", "lib", "libtasd.so")]
     try:  # written by `make install-python`: the library installed with it
         from ._install import LIBDIR
-        out.append(os.path.join(LIBDIR, "libtasd.so.0"))
+        out.append(os.path.join(LIBDIR, "libtasd.so.1"))
     except ImportError:
         pass
     found = ctypes.util.find_library("tasd")
     out += [found] if found else []
-    out += ["libtasd.so.0", "libtasd.so"]
+    out += ["libtasd.so.1", "libtasd.so"]
     return out, False
 
 
