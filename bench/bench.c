@@ -636,7 +636,7 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
 timing:;
     const char *bname = tasd_backend_name(tasd_context_backend(ctx));
     double flops = 2.0 * (double)sh->m * (double)sh->k * (double)sh->n;
-    tasd_stats fst;
+    tasd_stats fst = {.size = sizeof fst};
     check(tasd_series_stats(first, &fst), "tasd_series_stats");
     double useful = 2.0 * (double)fst.kept_nonzeros * (double)sh->n; /* nonzeros only */
     for (int ti = 0; ti < o->nthreads; ti++) {
