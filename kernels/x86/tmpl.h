@@ -342,7 +342,7 @@ narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const float *v,
             acc[j] = VADD(a0[j], a1[j]);
 }
 
-#define NARROW_ROWS 32 /* rows per call at most */
+#define NARROW_ROWS TASDI_RB /* rows per call at most: a whole row block */
 
 typedef struct narrow_state {
     narrow_consts nc[TASDI_MAX_TERMS];
