@@ -446,16 +446,21 @@ static void test_narrow_wide_all_n(void)
 {
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 2}, {37, 133, 3},
                                         {37, 133, 4}, {37, 200, 5}, {37, 200, 6},
-                                        {37, 200, 7}, {37, 200, 8}};
+                                        {37, 200, 7}, {37, 200, 8},
+                                        /* K a multiple of the K block (the
+                                         * compile-time N:M narrow paths run
+                                         * every block), two row blocks */
+                                        {70, 256, 1}, {70, 256, 2}, {70, 192, 3},
+                                        {70, 192, 4}};
     for (int bi = 0; bi < nbackends; bi++) {
         const tasdi_ops *ops = tasdi_ops_for(backends[bi]);
         if (!ops || !ops->wide)
             continue;
         tasdi_ops forced = *ops;
         forced.narrow_max = TASDI_NARROW_MAX;
-        check_ops(&forced, "narrow kernel", shapes, 8);
+        check_ops(&forced, "narrow kernel", shapes, 12);
         forced.narrow_max = 0;
-        check_ops(&forced, "wide kernel", shapes, 8);
+        check_ops(&forced, "wide kernel", shapes, 12);
     }
 }
 

@@ -71,6 +71,11 @@ static inline float hsum(vf v)
     _mm256_mask_i32gather_ps(_mm256_setzero_ps(), (x), (pos),                          \
                              _mm256_castsi256_ps(lanes_below(n)), 4)
 #define VHSUM(v) hsum(v)
+/* in-lane permute by the low 2 bits of each lane; constant blends: lanes
+ * i % 2 == 1 (AA) or i % 4 >= 2 (CC) from b */
+#define VPERMIL(a, ctl) _mm256_permutevar_ps((a), (ctl))
+#define VBLEND_AA(a, b) _mm256_blend_ps((a), (b), 0xAA)
+#define VBLEND_CC(a, b) _mm256_blend_ps((a), (b), 0xCC)
 
 #include "../x86/tmpl.h"
 

@@ -6,6 +6,7 @@
 #include "../kernels.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define VL 16
 #define WIDE_PASS 2 /* B panels per wide call */
@@ -40,6 +41,11 @@ static inline __mmask16 lanes_below(int n) /* n in 0..16 */
 #define GATHER_N(x, pos, n)                                                            \
     _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes_below(n), (pos), (x), 4)
 #define VHSUM(v) _mm512_reduce_add_ps(v)
+/* in-lane permute by the low 2 bits of each lane; constant blends: lanes
+ * i % 2 == 1 (AA) or i % 4 >= 2 (CC) from b */
+#define VPERMIL(a, ctl) _mm512_permutevar_ps((a), (ctl))
+#define VBLEND_AA(a, b) _mm512_mask_blend_ps((__mmask16)0xAAAA, (a), (b))
+#define VBLEND_CC(a, b) _mm512_mask_blend_ps((__mmask16)0xCCCC, (a), (b))
 
 #include "../x86/tmpl.h"
 

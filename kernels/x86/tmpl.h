@@ -342,7 +342,77 @@ narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const float *v,
             acc[j] = VADD(a0[j], a1[j]);
 }
 
-#define NARROW_ROWS 32 /* rows per call at most */
+#define NARROW_ROWS TASDI_RB /* rows per call at most: a whole row block */
+
+typedef struct narrow_state {
+    narrow_consts nc[TASDI_MAX_TERMS];
+    int ratio[TASDI_MAX_TERMS];
+    vf acc[NARROW_ROWS][TASDI_NARROW_MAX];
+    float acc_s[NARROW_ROWS][TASDI_NARROW_MAX];
+} narrow_state;
+
+static void narrow_init(const tasdi_packed *p, int64_t nr, narrow_state *st)
+{
+    for (int i = 0; i < p->terms; i++) {
+        const tasdi_pterm *pt = &p->term[i];
+        narrow_setup(pt, &st->nc[i]);
+        st->ratio[i] = st->nc[i].mode == FETCH_GATHER ? 0 : pt->m / pt->n;
+    }
+    for (int64_t r = 0; r < nr; r++)
+        for (int j = 0; j < TASDI_NARROW_MAX; j++) {
+            st->acc[r][j] = VZERO();
+            st->acc_s[r][j] = 0.0f;
+        }
+}
+
+/* One K block over rows [r0, r1), any series: each term dispatched at run
+ * time. */
+static inline __attribute__((always_inline)) void
+narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *x,
+          int64_t ldx, const int nx, narrow_state *st)
+{
+    const tasdi_pterm *pt0 = &p->term[0];
+    const int last = kb + 1 == p->nkb;
+    const float *xb = x + kb * TASDI_KC;
+    const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+    const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
+    const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
+    for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
+        PREFETCH((const char *)v + 1024);
+        for (int i = 0; i < p->terms; i++) {
+            const tasdi_pterm *pt = &p->term[i];
+            const int64_t cnt = last ? pt->last : pt->spb;
+            const float *tv = v + (last ? pt->plast : pt->pspb);
+            const uint32_t *tw = w + (last ? pt->pwlast : pt->pwpb);
+            if (st->nc[i].mode == FETCH_SCALAR) {
+                narrow_run_scalar(pt, tv, tw, cnt, xb, ldx, nx, st->acc_s[r]);
+                continue;
+            }
+            /* columns in passes that fit the register file */
+#pragma GCC unroll 2
+            for (int j0 = 0; j0 < nx; j0 += NARROW_PASS) {
+                const int ns = nx - j0 < NARROW_PASS ? nx - j0 : NARROW_PASS;
+                const float *xj = xb + j0 * ldx;
+                vf *ar = st->acc[r] + j0;
+                const narrow_consts *nc = &st->nc[i];
+                switch (st->ratio[i]) {
+                case 0: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 0); break;
+                case 1: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 1); break;
+                case 2: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 2); break;
+                case 4: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 4); break;
+                default: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 8); break;
+                }
+            }
+        }
+    }
+}
+
+static void narrow_store(int64_t nr, const int nx, const narrow_state *st, float *y, int64_t ldy)
+{
+    for (int64_t r = 0; r < nr; r++)
+        for (int j = 0; j < nx; j++)
+            y[r * ldy + j] = VHSUM(st->acc[r][j]) + st->acc_s[r][j];
+}
 
 /* K block by K block over the rows, i.e. in the layout's order: the call
  * streams its row block's memory once, front to back. The rows' vector
@@ -351,58 +421,166 @@ static inline __attribute__((always_inline)) void
 narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
             const int nx, float *y, int64_t ldy)
 {
-    narrow_consts nc[TASDI_MAX_TERMS];
-    int ratio[TASDI_MAX_TERMS];
-    for (int i = 0; i < p->terms; i++) {
-        const tasdi_pterm *pt = &p->term[i];
-        narrow_setup(pt, &nc[i]);
-        ratio[i] = nc[i].mode == FETCH_GATHER ? 0 : pt->m / pt->n;
-    }
-    vf acc[NARROW_ROWS][TASDI_NARROW_MAX];
-    float acc_s[NARROW_ROWS][TASDI_NARROW_MAX];
-    for (int64_t r = 0; r < r1 - r0; r++)
-        for (int j = 0; j < TASDI_NARROW_MAX; j++) {
-            acc[r][j] = VZERO();
-            acc_s[r][j] = 0.0f;
+    narrow_state st;
+    narrow_init(p, r1 - r0, &st);
+    for (int64_t kb = 0; kb < p->nkb; kb++)
+        narrow_kb(p, r0, r1, kb, x, ldx, nx, &st);
+    narrow_store(r1 - r0, nx, &st, y, ldy);
+}
+
+/* ---- narrow fast path: N:M known at compile time ----
+ * For M/N = 2 (2:4) and 4 (1:4) with M = 4 a slot's group of 4 x values fits
+ * one 128-bit lane, so x is rearranged once per K block (shared by all rows
+ * of the call) so that every slot's group sits in the 128-bit lane of its
+ * own output lane in one of M/N registers: a slot vector is then one
+ * variable shift of the broadcast index word (vpermilps reads the low 2
+ * bits), M/N in-lane permutes and M/N - 1 constant blends per column, no
+ * window base, mask or variable blend. 1:8 decodes like the generic path
+ * and gathers. Full K blocks only; a short last block goes the generic way.
+ * NF_X(p): the one place a value is loaded. */
+#define NF_X(p) VLOAD(p)
+#define NF_XR TASDI_KC /* rearranged x floats per column and term */
+#define NF_MAXN 4      /* most columns of the fast path */
+#define NF_PFD 2       /* prefetch distance, K blocks */
+
+/* x of K block xb, column j, rearranged for code (2:4 or 1:4) into xr[j*NF_XR]. */
+static inline __attribute__((always_inline)) void
+nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
+{
+    const int r = code == WIDE_CODE(2, 4) ? 2 : 4; /* registers per slot vector */
+    for (int j = 0; j < nx; j++)
+        for (int g = 0; g < TASDI_KC / 4; g++) {
+            const int qpw = r * VL / 4; /* quads per window */
+            const int wn = g / qpw, q = g % qpw;
+            memcpy(xr + j * NF_XR + wn * r * VL + (q % r) * VL + (q / r) * 4,
+                   xb + j * ldx + g * 4, 4 * sizeof(float));
         }
-    const tasdi_pterm *pt0 = &p->term[0];
-    for (int64_t kb = 0; kb < p->nkb; kb++) {
-        const int last = kb + 1 == p->nkb;
-        const float *xb = x + kb * TASDI_KC;
-        const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
-        const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
-        const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
-        for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
-            PREFETCH((const char *)v + 1024);
-            for (int i = 0; i < p->terms; i++) {
-                const tasdi_pterm *pt = &p->term[i];
-                const int64_t cnt = last ? pt->last : pt->spb;
-                const float *tv = v + (last ? pt->plast : pt->pspb);
-                const uint32_t *tw = w + (last ? pt->pwlast : pt->pwpb);
-                if (nc[i].mode == FETCH_SCALAR) {
-                    narrow_run_scalar(pt, tv, tw, cnt, xb, ldx, nx, acc_s[r]);
-                    continue;
+}
+
+/* One term's run of a full K block of one row: a[j] += v . x. */
+static inline __attribute__((always_inline)) void
+nf_term(const float *v, const uint32_t *w, const float *xr, const float *xb, int64_t ldx,
+        const int nx, vf *a, const int code, const vi *shift, const vi *lanes_word, vi base)
+{
+    if (code == WIDE_CODE(2, 4) || code == WIDE_CODE(1, 4)) {
+        const int r = code == WIDE_CODE(2, 4) ? 2 : 4;
+        const int nv = TASDI_KC / 4 * (code == WIDE_CODE(2, 4) ? 2 : 1) / VL; /* slot vectors */
+#pragma GCC unroll 8
+        for (int h = 0; h < nv; h++) {
+            vi ctl = VI_SRLV(VI_SET1((int)w[h * VL / 16]), shift[h % HALVES]);
+            vf val = NF_X(v + h * VL);
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
+                const float *xw = xr + j * NF_XR + h * r * VL;
+                vf xv;
+                if (r == 2) {
+                    xv = VBLEND_CC(VPERMIL(VLOAD(xw), ctl), VPERMIL(VLOAD(xw + VL), ctl));
+                } else {
+                    vf p0 = VPERMIL(VLOAD(xw), ctl), p1 = VPERMIL(VLOAD(xw + VL), ctl);
+                    vf p2 = VPERMIL(VLOAD(xw + 2 * VL), ctl),
+                       p3 = VPERMIL(VLOAD(xw + 3 * VL), ctl);
+                    xv = VBLEND_CC(VBLEND_AA(p0, p1), VBLEND_AA(p2, p3));
                 }
-                /* columns in passes that fit the register file */
-#pragma GCC unroll 2
-                for (int j0 = 0; j0 < nx; j0 += NARROW_PASS) {
-                    const int ns = nx - j0 < NARROW_PASS ? nx - j0 : NARROW_PASS;
-                    const float *xj = xb + j0 * ldx;
-                    vf *ar = acc[r] + j0;
-                    switch (ratio[i]) {
-                    case 0: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 0); break;
-                    case 1: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 1); break;
-                    case 2: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 2); break;
-                    case 4: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 4); break;
-                    default: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 8); break;
-                    }
-                }
+                a[j] = VFMA(val, xv, a[j]);
             }
         }
+    } else { /* 1:8: 8 slots, 2 index words per 16-slot chunk, gathered */
+        const vi mask = VI_SET1(7);
+        const int nv = TASDI_KC / 8 < VL ? 1 : TASDI_KC / 8 / VL;
+        const int lanes = TASDI_KC / 8 < VL ? TASDI_KC / 8 : VL;
+#pragma GCC unroll 2
+        for (int h = 0; h < nv; h++) {
+            vi words = VI_LOAD_WORDS(w + h * VL / 16 * 2, 2);
+            vi pos = VI_ADD(VI_AND(VI_SRLV(VI_PERM(words, lanes_word[h % HALVES]),
+                                           shift[h % HALVES]), mask), base);
+            vf val = lanes < VL ? VLOAD_N(v + h * VL, lanes) : NF_X(v + h * VL);
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++)
+                a[j] = VFMA(val, GATHER_N(xb + j * ldx + h * 8 * VL, pos, lanes), a[j]);
+        }
     }
-    for (int64_t r = 0; r < r1 - r0; r++)
-        for (int j = 0; j < nx; j++)
-            y[r * ldy + j] = VHSUM(acc[r][j]) + acc_s[r][j];
+}
+
+/* Rows [r0, r1), nx <= NF_MAXN columns, a one- or two-term series of
+ * codes c0, c1 (0: none). */
+static inline __attribute__((always_inline)) void
+nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
+        const int nx, float *y, int64_t ldy, const int c0, const int c1)
+{
+    narrow_state st;
+    narrow_init(p, r1 - r0, &st);
+    const tasdi_pterm *pt0 = &p->term[0];
+    const int short_last = pt0->last != pt0->spb || (c1 && p->term[1].last != p->term[1].spb);
+    const int64_t nkf = p->nkb - short_last;
+    /* decode constants of each code (c0 and c1 differ) */
+    const int t8 = c0 == WIDE_CODE(1, 8) ? 0 : 1;
+    const vi *sh0 = st.nc[0].shift, *sh1 = c1 ? st.nc[1].shift : sh0;
+    const vi *lw8 = st.nc[c1 ? t8 : 0].lanes_word;
+    const vi base8 = st.nc[c1 ? t8 : 0].base;
+    _Alignas(64) float xr0[NF_MAXN * NF_XR], xr1[NF_MAXN * NF_XR];
+    const int64_t vrun = pt0->tspb, wrun = pt0->twpb;
+    const int64_t dv1 = c1 ? p->term[1].pspb : 0, dw1 = c1 ? p->term[1].pwpb : 0;
+    const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
+    const int64_t nb = p->rows - rb0 < TASDI_RB ? p->rows - rb0 : TASDI_RB;
+    const int64_t pfv = NF_PFD * nb * vrun, pfw = NF_PFD * nb * wrun;
+    for (int64_t kb = 0; kb < nkf; kb++) {
+        const float *xb = x + kb * TASDI_KC;
+        if (c0 != WIDE_CODE(1, 8))
+            nf_build(xb, ldx, nx, xr0, c0);
+        if (c1 && c1 != WIDE_CODE(1, 8))
+            nf_build(xb, ldx, nx, xr1, c1);
+        const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+        const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
+        for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
+            /* the same row NF_PFD K blocks ahead, every line of its run:
+             * the call reads only its rows of each K block, so the hardware
+             * prefetchers see short runs with gaps */
+            for (int64_t o = 0; o < vrun; o += 64 / sizeof(float))
+                PREFETCH(v + pfv + o);
+            PREFETCH(w + pfw);
+            vf a[NF_MAXN];
+#pragma GCC unroll 8
+            for (int j = 0; j < NF_MAXN; j++)
+                if (j < nx)
+                    a[j] = st.acc[r][j];
+            nf_term(v, w, xr0, xb, ldx, nx, a, c0, sh0, lw8, base8);
+            if (c1)
+                nf_term(v + dv1, w + dw1, xr1, xb, ldx, nx, a, c1, sh1, lw8, base8);
+#pragma GCC unroll 8
+            for (int j = 0; j < NF_MAXN; j++)
+                if (j < nx)
+                    st.acc[r][j] = a[j];
+        }
+    }
+    if (nkf < p->nkb)
+        narrow_kb(p, r0, r1, nkf, x, ldx, nx, &st);
+    narrow_store(r1 - r0, nx, &st, y, ldy);
+}
+
+/* The series with a fast narrow path for nx columns; 0 if none. */
+static int nf_code(const tasdi_packed *p)
+{
+    const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
+    const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
+    if (p->terms == 1 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4) || a == WIDE_CODE(1, 8)))
+        return a;
+    if (p->terms == 2 && a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 8))
+        return a * 4096 + b;
+    return 0;
+}
+
+static inline __attribute__((always_inline)) void
+nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
+       const int nx, float *y, int64_t ldy, int code)
+{
+    switch (code) {
+    case WIDE_CODE(2, 4): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), 0); break;
+    case WIDE_CODE(1, 4): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 4), 0); break;
+    case WIDE_CODE(1, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 8), 0); break;
+    default:
+        nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), WIDE_CODE(1, 8));
+        break;
+    }
 }
 
 void PFX(narrow)(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
@@ -410,6 +588,16 @@ void PFX(narrow)(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
 {
     for (; r1 - r0 > NARROW_ROWS; r0 += NARROW_ROWS, y += NARROW_ROWS * ldy)
         PFX(narrow)(p, r0, r0 + NARROW_ROWS, x, ldx, nx, y, ldy);
+    const int code = nx <= NF_MAXN ? nf_code(p) : 0;
+    if (code) {
+        switch (nx) {
+        case 1: nf_cfg(p, r0, r1, x, ldx, 1, y, ldy, code); break;
+        case 2: nf_cfg(p, r0, r1, x, ldx, 2, y, ldy, code); break;
+        case 3: nf_cfg(p, r0, r1, x, ldx, 3, y, ldy, code); break;
+        default: nf_cfg(p, r0, r1, x, ldx, 4, y, ldy, code); break;
+        }
+        return;
+    }
     switch (nx) {
     case 1: narrow_rows(p, r0, r1, x, ldx, 1, y, ldy); break;
     case 2: narrow_rows(p, r0, r1, x, ldx, 2, y, ldy); break;

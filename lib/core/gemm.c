@@ -82,7 +82,7 @@ tasd_status tasd_gemm_workspace_size(const tasd_context *ctx, const tasd_series 
 /* ---- the layout's kernels ---- */
 
 #define WIDE_ROW_BLOCK 64    /* rows per wide unit: tile = 64 x TASDI_NR floats */
-#define NARROW_ROW_BLOCK 32  /* rows per narrow unit */
+#define NARROW_ROW_BLOCK 64  /* rows per narrow unit: a whole layout row block, one contiguous stream */
 #define WIDE_PANELS 4        /* B panels per wide unit (256 columns) */
 _Static_assert(WIDE_PANELS % 2 == 0, "a unit holds whole pairs of panels (AVX-512 takes 2)");
 _Static_assert(TASDI_RB % WIDE_ROW_BLOCK == 0 && TASDI_RB % NARROW_ROW_BLOCK == 0,
