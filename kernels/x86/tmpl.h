@@ -20,7 +20,20 @@
  *   PREFETCH(p)        prefetch a cache line
  *   WIDE_PASS          B panels per wide call (1, or 2 where 32 registers
  *                      hold 2 x TASDI_NR / VL accumulators)
+ * and, for a layout of bf16 / f16 values (widened in registers, never
+ * copied), the value macros (defaults: f32 values):
+ *   VT                 the stored value type;  VAL_BASE(pt) its base pointer
+ *   VBCAST_V(p) VLOAD_V(p) VLOAD_V_N(p, n)   as VBCAST / VLOAD / VLOAD_N
+ *   VAL_F(x)           one stored value as float
  */
+#ifndef VT
+#define VT float
+#define VAL_BASE(pt) ((pt)->val)
+#define VBCAST_V(p) VBCAST(p)
+#define VLOAD_V(p) VLOAD(p)
+#define VLOAD_V_N(p, n) VLOAD_N((p), (n))
+#define VAL_F(x) (x)
+#endif
 
 #define WIDE_NV (TASDI_NR / VL)       /* vectors per panel strip */
 #define WIDE_MAXV (WIDE_PASS * WIDE_NV) /* vectors per row and call */
@@ -36,7 +49,7 @@ static inline __attribute__((always_inline)) int ilog2(int m)
  * panel's block b1 */
 #define WIDE_SLOT(e, v, b0, b1, off)                                                   \
     do {                                                                               \
-        vf b0_ = VBCAST(v);                                                            \
+        vf b0_ = VBCAST_V(v);                                                            \
         const size_t o_ = (off);                                                       \
         _Pragma("GCC unroll 16") for (int q = 0; q < WIDE_MAXV; q++) if (q < nv)       \
             acc[e][q] = VFMA(b0_, VLOAD((q < WIDE_NV ? (b0) : (b1)) + o_ + q % WIDE_NV * VL), \
@@ -49,7 +62,7 @@ static inline __attribute__((always_inline)) int ilog2(int m)
  * offset: per slot one broadcast and nv FMAs with a memory operand, the
  * index word loads shared by 16 slots (loads per FMA: (nv + 1) / nv). */
 static inline __attribute__((always_inline)) void
-wide_run(vf acc[MAXSETS][WIDE_MAXV], const float *v, const uint32_t *w, int64_t cnt,
+wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt,
          const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
          const int m)
 {
@@ -76,7 +89,7 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const float *v, const uint32_t *w, int64_t 
 
 /* Any other N:M: the slot's k decoded at run time. */
 static inline __attribute__((always_inline)) void
-wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const float *v,
+wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
              const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv)
 {
     for (int64_t s = 0; s < cnt; s++)
@@ -88,7 +101,7 @@ wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const float *v,
  * time). */
 #define WIDE_CODE(n, m) ((n) * 64 + (m))
 static inline __attribute__((always_inline)) void
-wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const float *v,
+wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
           const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
           const int sets, const int code)
 {
@@ -114,7 +127,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     const int sets = nv == 1 ? 4 : nv <= 4 ? 2 : 1;
     const tasdi_pterm *pt0 = &p->term[0];
     const int last = kb + 1 == p->nkb;
-    const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+    const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
     const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
     const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
     const int64_t cnt0 = last ? pt0->last : pt0->spb, w0 = last ? pt0->wlast : pt0->wpb;
@@ -231,16 +244,17 @@ static inline vf fetch_perm(const float *xw, vi pos, const int ratio)
 
 /* N not a power of two dividing VL: one run with plain code, value-0 slots
  * skipped. */
-static void narrow_run_scalar(const tasdi_pterm *pt, const float *v, const uint32_t *w,
+static void narrow_run_scalar(const tasdi_pterm *pt, const VT *v, const uint32_t *w,
                               int64_t cnt, const float *xb, int64_t ldx, int nx,
                               float *acc_s)
 {
     for (int64_t s = 0; s < cnt; s++) {
-        if (v[s] == 0.0f)
+        const float vs = VAL_F(v[s]);
+        if (vs == 0.0f)
             continue;
         int k = tasdi_slot_k(pt, w, s);
         for (int j = 0; j < nx; j++)
-            acc_s[j] += v[s] * xb[j * ldx + k];
+            acc_s[j] += vs * xb[j * ldx + k];
     }
 }
 
@@ -253,7 +267,7 @@ static void narrow_run_scalar(const tasdi_pterm *pt, const float *v, const uint3
  * (permutes from a window in registers) or 0 (masked gather). full == 0 for
  * the short last chunk of a row. */
 static inline __attribute__((always_inline)) void
-narrow_chunk(const tasdi_pterm *pt, const float *vals, const uint32_t *cw, const float *xc,
+narrow_chunk(const tasdi_pterm *pt, const VT *vals, const uint32_t *cw, const float *xc,
              int64_t ldx, const int nx, vf *acc, const vi *lanes_word, const vi *shift,
              vi base, vi mask, int64_t wv, const int ratio, int left)
 {
@@ -265,7 +279,7 @@ narrow_chunk(const tasdi_pterm *pt, const float *vals, const uint32_t *cw, const
         int lh = left - h * VL;
         if (lh <= 0)
             break;
-        vf val = lh >= VL ? VLOAD(vals + h * VL) : VLOAD_N(vals + h * VL, lh);
+        vf val = lh >= VL ? VLOAD_V(vals + h * VL) : VLOAD_V_N(vals + h * VL, lh);
         vi wl = one ? words : VI_PERM(words, lanes_word[h]);
         vi pos = VI_ADD(VI_AND(VI_SRLV(wl, shift[h]), mask), base);
         const float *xw = xc + h * wv;
@@ -312,7 +326,7 @@ static void narrow_setup(const tasdi_pterm *pt, narrow_consts *nc)
  * xb (x at the block start): acc[j] += sum v * x. Even and odd chunks go to
  * two accumulator sets while both fit the register file. */
 static inline __attribute__((always_inline)) void
-narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const float *v,
+narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const VT *v,
            const uint32_t *w, int64_t cnt, const float *xb, int64_t ldx, const int nx,
            vf *acc, const int ratio)
 {
@@ -366,10 +380,10 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
                 int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                const VT *v = VAL_BASE(pt) + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
                 const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
                 if (i == 0 && kb + 1 < p->nkb) { /* the next block's run of this row */
-                    const char *nv = (const char *)(pt->val +
+                    const char *nv = (const char *)(VAL_BASE(pt) +
                                                     tasdi_wide_at(pt, p->rows, p->nkb, kb + 1, r));
                     PREFETCH(nv);
                     PREFETCH(nv + 64);
