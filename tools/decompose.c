@@ -12,7 +12,8 @@ static void usage_decompose(FILE *f)
 {
     fprintf(f,
             "usage: tasd decompose [OPTIONS] [--] FILE --config CFG\n"
-            "options: [--method greedy|optimal] [--tensors PATTERN] [--min-elements N]\n"
+            "options: [--method greedy|optimal] [--values f32|bf16|f16]\n"
+            "         [--tensors PATTERN] [--min-elements N]\n"
             "         [-o OUT.tasd] [--reconstruct OUT] [--json] [--threads T] [--quiet]\n"
             "\n"
             "Decompose every matrix of FILE (.npy or .safetensors) into an N:M series.\n"
@@ -21,6 +22,10 @@ static void usage_decompose(FILE *f)
             "\n"
             "  --config CFG        series config, e.g. 2:4 or 2:4+1:8 (required)\n"
             "  --method M          greedy (default, the paper's) or optimal\n"
+            "  --values T          value type of the series: f32 (default), bf16 or f16\n"
+            "                      (selected on the exact weights, values rounded once;\n"
+            "                      half the value bytes; the stats describe the rounded\n"
+            "                      series)\n"
             "  --tensors PATTERN   only tensors whose name matches one of the comma-\n"
             "                      separated shell patterns, e.g. '*.weight,*proj*'\n"
             "  --min-elements N    skip tensors with fewer than N elements (default 0)\n"
@@ -58,6 +63,7 @@ typedef struct dec_job {
     tasd_tensorfile *model;
     const tasd_config *config;
     tasd_method method;
+    tasd_decompose_options options; /* --values */
     char config_text[128];
     int64_t *todo;       /* indices of eligible tensors, file order */
     int64_t ntodo;
@@ -109,10 +115,12 @@ static void emit_result(dec_job *J, int64_t slot)
         tool_json_shape(stdout, info.ndim, info.shape);
         printf(",\"matrix\":[%lld,%lld],\"dtype\":", (long long)rows, (long long)cols);
         tool_json_string(stdout, info.dtype_name);
-        printf(",\"config\":\"%s\",\"method\":\"%s\",\"density\":%.9g,\"retained_energy\":%.9g,"
+        printf(",\"config\":\"%s\",\"method\":\"%s\",\"values\":\"%s\",\"density\":%.9g,"
+               "\"retained_energy\":%.9g,"
                "\"rel_error\":%.9g,\"coverage\":%.9g,\"kept_nonzeros\":%lld,"
                "\"input_nonzeros\":%lld,\"time_ms\":%.3f}\n",
-               J->config_text, tasd_method_name(J->method), r->stats.density,
+               J->config_text, tasd_method_name(J->method),
+               tasd_dtype_name((tasd_dtype)J->options.values), r->stats.density,
                r->stats.retained_energy, r->stats.rel_error, r->stats.coverage,
                (long long)r->stats.kept_nonzeros, (long long)r->stats.input_nonzeros,
                r->seconds * 1e3);
@@ -152,7 +160,7 @@ static void *dec_worker(void *arg)
             ctx ? tool_tensor_view(J->model, ti, true, &v, &owned) : TASD_ERR_OUT_OF_MEMORY;
         if (!st) {
             r->energy = sum_squares(&v);
-            st = tasd_decompose(ctx, &v, J->config, J->method, &r->series);
+            st = tasd_decompose_ex(ctx, &v, J->config, J->method, &J->options, &r->series);
         }
         r->seconds = tool_now() - t0;
         free(owned);
@@ -227,12 +235,13 @@ int cmd_decompose(int argc, char **argv)
                                          {"config", required_argument, NULL, 'c'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"method", required_argument, NULL, 'm'},
+                                         {"values", required_argument, NULL, 'V'},
                                          {"tensors", required_argument, NULL, 'T'},
                                          {"min-elements", required_argument, NULL, 'e'},
                                          {"reconstruct", required_argument, NULL, 'r'},
                                          {NULL, 0, NULL, 0}};
     const char *cfg = NULL, *method_s = "greedy", *patterns = NULL;
-    const char *out = NULL, *recon = NULL;
+    const char *out = NULL, *recon = NULL, *values_s = "f32";
     int64_t min_el = 0;
     int threads = 0, c;
     bool json = false;
@@ -260,6 +269,9 @@ int cmd_decompose(int argc, char **argv)
             break;
         case 'm':
             method_s = optarg;
+            break;
+        case 'V':
+            values_s = optarg;
             break;
         case 'T':
             patterns = optarg;
@@ -298,6 +310,16 @@ int cmd_decompose(int argc, char **argv)
         tasd_config_destroy(config);
         return 2;
     }
+    tasd_decompose_options options = {sizeof options, TASD_F32};
+    if (!strcmp(values_s, "bf16"))
+        options.values = TASD_BF16;
+    else if (!strcmp(values_s, "f16"))
+        options.values = TASD_F16;
+    else if (strcmp(values_s, "f32") != 0) {
+        tool_error("decompose: --values \"%s\": want f32, bf16 or f16", values_s);
+        tasd_config_destroy(config);
+        return 2;
+    }
     tasd_tensorfile *model;
     st = tasd_tensorfile_open(NULL, file, &model);
     if (st) {
@@ -311,6 +333,7 @@ int cmd_decompose(int argc, char **argv)
     J.model = model;
     J.config = config;
     J.method = method;
+    J.options = options;
     J.json = json;
     tasd_config_format(config, J.config_text, sizeof J.config_text, NULL);
     pthread_mutex_init(&J.lock, NULL);
@@ -366,9 +389,9 @@ int cmd_decompose(int argc, char **argv)
         }
     }
     if (!json) {
-        printf("%s: %s, %lld tensors, config %s, method %s\n", file,
+        printf("%s: %s, %lld tensors, config %s, method %s, values %s\n", file,
                tasd_file_format_name(tasd_tensorfile_format(model)), (long long)count, J.config_text,
-               tasd_method_name(method));
+               tasd_method_name(method), tasd_dtype_name((tasd_dtype)options.values));
         printf("  %-40s %-18s %-14s %8s %9s %9s %8s %9s\n", "name", "shape", "matrix", "density",
                "retained", "rel_err", "coverage", "time_ms");
         fflush(stdout);
