@@ -410,7 +410,8 @@ tasd_status tasd_search_layer(tasd_context *ctx, const tasd_target *target,
                     if (!st) {
                         st = tasdi_dense_run(ctx, &rd, &xf, NULL, 0, &ef);
                         tasdi_dense_free(a, &rd);
-                        err = rel_err(sumsq(k.e, k.yn), ref2);
+                        if (!st)
+                            err = rel_err(sumsq(k.e, k.yn), ref2);
                     }
                 }
             }
@@ -426,7 +427,8 @@ tasd_status tasd_search_layer(tasd_context *ctx, const tasd_target *target,
                     k.r[j] = k.x[j] - k.r[j];
                 tasdi_matrix rm = {(const char *)k.r, TASD_F32, tokens, in_f, in_f, 1};
                 st = tasdi_dense_run(ctx, &k.wd, &rm, NULL, 0, &ef);
-                err = rel_err(sumsq(k.e, k.yn), ref2);
+                if (!st)
+                    err = rel_err(sumsq(k.e, k.yn), ref2);
             }
         }
         tasd_series_destroy(ser);
