@@ -249,9 +249,10 @@ class Series:
         return out
 
     def matmul(self, x, out=None, alpha=1.0, beta=0.0):
-        """out = alpha * S @ x + beta * out (tasd_gemm). x: [cols, n] or
-        [cols]; out: None (a new array) or float32 [rows, n] (any strides)."""
-        x = _as_input(x, (np.float32,))
+        """out = alpha * S @ x + beta * out (tasd_gemm). x: float32 or
+        float16 (widened while packed, f32 accumulation), [cols, n] or [cols];
+        out: None (a new array) or float32 [rows, n] (any strides)."""
+        x = _as_input(x, (np.float32, np.float16) if _lib.HAVE_VALUE_TYPES else (np.float32,))
         vec = x.ndim == 1
         x2 = x.reshape(-1, 1) if vec else x
         if x2.ndim != 2:

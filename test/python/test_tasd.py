@@ -146,6 +146,9 @@ class Values(unittest.TestCase):
             self.assertLessEqual(s.bytes / w.size, 1.5)
             x = rand(1024, 3)
             np.testing.assert_allclose(s @ x, wa.astype(np.float64) @ x, rtol=1e-4, atol=1e-4)
+            xh = x.astype(np.float16)  # half activations, f32 accumulation
+            np.testing.assert_allclose(s @ xh, wa.astype(np.float64) @ xh.astype(np.float64),
+                                       rtol=1e-4, atol=1e-4)
             with tempfile.TemporaryDirectory() as d:
                 p = os.path.join(d, "s.tasd")
                 s.save(p)
