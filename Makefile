@@ -147,9 +147,12 @@ demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
 
 # test/run.sh also runs the Python module's tests against this build's
-# libtasd.so (skipped loudly without numpy).
+# libtasd.so (skipped loudly without numpy), and the ONNX end-to-end test
+# in onnxruntime with this build's tool (skipped loudly without python3-onnx,
+# node/npm or the npm registry).
 test: lib $(TEST_BIN) check-exports
-	@TASD_PY_LIBRARY="$(abspath $(SO_FILE))" TASD_PY_SKIP="$(PY_TEST_SKIP)" sh test/run.sh $(TEST_BIN) $(REPLAY_BIN)
+	@TASD_PY_LIBRARY="$(abspath $(SO_FILE))" TASD_PY_SKIP="$(PY_TEST_SKIP)" \
+	    TASD_E2E_TOOL="$(abspath $(TOOL_BIN))" sh test/run.sh $(TEST_BIN) $(REPLAY_BIN)
 
 # The header's TASD_API names, lib/tasd.map and the built library agree.
 check-exports: $(SO_FILE)

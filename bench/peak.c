@@ -1,5 +1,8 @@
 /* FMA peak of one core for each x86 vector ISA this CPU has (bench/peak.h).
  *   build/bench/peak */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#endif
 #include <stdio.h>
 
 #include "peak.h"

@@ -12,12 +12,15 @@
  * M, so a block holds whole groups); term t holds cnt(kb) = spb = 64/M*N
  * slots of a row in every block but the last, which holds the rest.
  *
- *   val  float  [nkb][rows][term 0 cnt(kb) | term 1 cnt(kb) | ...]
- *   idx  uint32 [nkb][rows][term 0 words(kb) | term 1 words(kb) | ...]
+ *   val  float  [rows/RB][nkb][RB][term 0 cnt(kb) | term 1 cnt(kb) | ...]
+ *   idx  uint32 [rows/RB][nkb][RB][term 0 words(kb) | term 1 words(kb) | ...]
  *
- * i.e. K-block major, all terms of a row interleaved block by block: a row's
- * run of one K block is contiguous, and the rows of a row block follow each
- * other, so a kernel call over a row block streams one contiguous run. A
+ * i.e. blocks of TASDI_RB = 64 rows (the last may be short), each K-block
+ * major, all terms of a row interleaved block by block: a row's run of one K
+ * block is contiguous, the rows of a row block follow each other, and a row
+ * block's K blocks follow each other, so a kernel call over (part of) a row
+ * block streams contiguous memory (wide: one run per K block; narrow, K
+ * block after K block over its rows: the whole row block in order). A
  * term's run is cut into chunks of 16 slots (the last may be short); each
  * chunk's in-group indices are packed `bits` = log2(M) bits each,
  * `per_word` = min(16, 32/bits) per uint32, low bits first, never straddling
@@ -72,6 +75,7 @@
 #define TASDI_NR 64          /* columns per packed B panel                    */
 #define TASDI_NARROW_MAX 8   /* n <= this runs the narrow kernel              */
 #define TASDI_XPAD 128       /* narrow x readable past round_up(cols, KC)   */
+#define TASDI_RB 64          /* rows per layout block; kernel calls stay in one */
 #define TASDI_IDX_SLACK 16   /* index bytes readable past the last word      */
 
 /* Value types of the layout; the numbers are those of tasd_dtype. */
@@ -141,19 +145,27 @@ static inline int64_t tasdi_wide_cnt(const tasdi_pterm *pt, int64_t nkb, int64_t
 {
     return kb + 1 < nkb ? pt->spb : pt->last;
 }
-/* Where term pt's slots of row r in block kb start in val. */
+/* Where term pt's slots of row r in block kb start in val, and their index
+ * words in idx: row blocks of TASDI_RB rows one after the other, inside one
+ * K block after K block, inside one row after row (see above). */
+static inline int64_t tasdi_layout_at(int64_t rows, int64_t nkb, int64_t kb, int64_t r,
+                                      int64_t full, int64_t last, int64_t pfull,
+                                      int64_t plast)
+{
+    int64_t rb0 = r / TASDI_RB * TASDI_RB, nb = rows - rb0 < TASDI_RB ? rows - rb0 : TASDI_RB;
+    int64_t base = rb0 * ((nkb - 1) * full + last);
+    return kb + 1 < nkb ? base + (kb * nb + r - rb0) * full + pfull
+                        : base + kb * nb * full + (r - rb0) * last + plast;
+}
 static inline int64_t tasdi_wide_at(const tasdi_pterm *pt, int64_t rows, int64_t nkb,
                                     int64_t kb, int64_t r)
 {
-    return kb + 1 < nkb ? (kb * rows + r) * pt->tspb + pt->pspb
-                        : kb * rows * pt->tspb + r * pt->tlast + pt->plast;
+    return tasdi_layout_at(rows, nkb, kb, r, pt->tspb, pt->tlast, pt->pspb, pt->plast);
 }
-/* Where their index words start in idx. */
 static inline int64_t tasdi_idx_at(const tasdi_pterm *pt, int64_t rows, int64_t nkb,
                                    int64_t kb, int64_t r)
 {
-    return kb + 1 < nkb ? (kb * rows + r) * pt->twpb + pt->pwpb
-                        : kb * rows * pt->twpb + r * pt->twlast + pt->pwlast;
+    return tasdi_layout_at(rows, nkb, kb, r, pt->twpb, pt->twlast, pt->pwpb, pt->pwlast);
 }
 /* k inside the block of slot s of a run whose index words start at w. */
 static inline int tasdi_slot_k(const tasdi_pterm *pt, const uint32_t *w, int64_t s)
@@ -180,7 +192,8 @@ typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *f
  * backend's wide_panels):
  *   tile[q*tnext + (r-r0)*TASDI_NR + j] (= or +=) sum over all terms and the
  *   slots of row r in block kb of value * bblk[q*bnext + k*TASDI_NR + j]
- * for r in [r0, r1), column c = q*TASDI_NR + j < ncols (1..wide_panels *
+ * for r in [r0, r1) (inside one row block of TASDI_RB), column
+ * c = q*TASDI_NR + j < ncols (1..wide_panels *
  * TASDI_NR; columns past ncols of the last strip may be written with
  * anything finite). accumulate == 0 means the tile is not read. bblk is the
  * packed (TASDI_KC x TASDI_NR) block of the first panel, the next panel's
@@ -190,7 +203,8 @@ typedef void (*tasdi_wide_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
                               float *tile, int64_t tnext, int accumulate);
 
 /* Narrow kernel: y[(r-r0)*ldy + j] = sum over all terms and slots of row r of
- * value * x[j*ldx + k(slot)], for r in [r0, r1), j < nx (1..TASDI_NARROW_MAX).
+ * value * x[j*ldx + k(slot)], for r in [r0, r1) (inside one
+ * row block of TASDI_RB), j < nx (1..TASDI_NARROW_MAX).
  * x is 64-byte aligned, ldx a multiple of 16 >= round_up(cols, TASDI_KC) +
  * TASDI_XPAD, zero past cols. */
 typedef void (*tasdi_narrow_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,

@@ -81,5 +81,29 @@ if [ -n "$TASD_PY_LIBRARY" ]; then
         TASD_TEST_WRAPPER=$py run_one test/python/run_tests.py
     fi
 fi
+
+# ONNX models in onnxruntime before and after `tasd decompose --reconstruct`
+# (test/onnx_e2e.py, once, with TASD_E2E_TOOL set by `make test`). It skips
+# itself loudly without python3-onnx, node/npm or the npm registry.
+if [ -n "$TASD_E2E_TOOL" ]; then
+    py=""
+    for c in ${PYTHON:-} python3 /usr/bin/python3; do
+        if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import numpy, onnx' >/dev/null 2>&1; then
+            py=$c
+            break
+        fi
+    done
+    if [ -z "$py" ]; then
+        echo "************************************************************************"
+        echo "SKIPPED onnx end-to-end test: no python3 with numpy and onnx"
+        echo "        (apt-get install python3-numpy python3-onnx nodejs npm)"
+        echo "************************************************************************"
+    else
+        echo "==== onnx end-to-end test ($py, onnxruntime-node) ===="
+        TASD_TOOL=$TASD_E2E_TOOL
+        export TASD_TOOL
+        TASD_TEST_WRAPPER=$py run_one test/onnx_e2e.py
+    fi
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

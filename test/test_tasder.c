@@ -45,6 +45,11 @@ static tasd_target *target(const char *spec)
     return t;
 }
 
+/* A fixed CPU-like cost table (sparse terms cheaper than dense): the
+ * search-logic tests use it, so they do not move when the built-in "cpu"
+ * table is refitted to new kernels. */
+#define CPU_LIKE "1:4=0.47,2:4=0.65,1:8=0.38,2:8=0.47,4:8=0.65,1:16=0.33,2:16=0.38,act=130"
+
 /* ---- targets ---- */
 
 static void test_targets_builtin(void)
@@ -57,7 +62,7 @@ static void test_targets_builtin(void)
         int n = 0, m = 0;
         double c = 0;
         CHECK_OK(tasd_target_pattern(cpu, i, &n, &m, &c));
-        CHECK(c > 0.0 && c < 1.0 && n >= 1 && n <= m);
+        CHECK(c > 0.0 && c < 2.0 && n >= 1 && n <= m);
     }
     CHECK(tasd_target_act_cost(cpu) > 0.0);
     CHECK(tasd_target_patterns(stc) == 1);
@@ -383,7 +388,7 @@ static void test_search_weights_only(void)
     test_seed(5);
     float *w = make_weights(out, in, 0.0);
     tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
-    tasd_target *t = target("cpu");
+    tasd_target *t = target(CPU_LIKE);
     tasd_layer_search *s = NULL;
     CHECK_OK(tasd_search_layer(NULL, t, "w", &wv, NULL, 0.5, NULL, &s));
     for (int i = 0; s && i < tasd_layer_search_candidates(s); i++) {
@@ -419,7 +424,7 @@ static void test_search_sparse_layer(void)
     float *x = make_acts(tokens, in, 0);
     tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
     tasd_view xv = tasd_view_2d(x, TASD_F32, tokens, in, in);
-    const char *targets[] = {"cpu", "vegeta"};
+    const char *targets[] = {CPU_LIKE, "vegeta"};
     for (int ti = 0; ti < 2; ti++)
         for (int data = 0; data < 2; data++) {
             tasd_target *t = target(targets[ti]);
@@ -488,7 +493,7 @@ static void test_search_options(void)
     float *x = make_acts(tokens, in, 1);
     tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
     tasd_view xv = tasd_view_2d(x, TASD_F32, tokens, in, in);
-    tasd_target *t = target("cpu");
+    tasd_target *t = target(CPU_LIKE);
     tasd_search_options opt;
     tasd_search_options_init(&opt);
     CHECK(opt.max_terms == 2 && opt.sides == 3 && opt.method == TASD_GREEDY && opt.max_tokens == 256);

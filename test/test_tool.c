@@ -700,6 +700,294 @@ static void test_bench_demo(void)
     unsetenv("TASD_BENCH");
 }
 
+/* ---- ONNX models, selection, --layers, pictures ---- */
+
+/* Tensor `name` of the model file at path, as f32 (n elements); false if
+ * it cannot be read. */
+static bool read_tensor(const char *path, const char *name, float *dst, int64_t n)
+{
+    tasd_tensorfile *m = NULL;
+    int64_t i;
+    bool ok = tasd_tensorfile_open(NULL, path, &m) == TASD_OK &&
+              tasd_tensorfile_find(m, name, &i) == TASD_OK &&
+              tasd_tensorfile_read_f32(m, i, dst, n) == TASD_OK;
+    tasd_tensorfile_close(m);
+    return ok;
+}
+
+static void test_onnx(void)
+{
+    const char *mlp = "test/data/onnx/mlp.onnx";
+    int rc = RUN_TOOL("inspect", mlp);
+    CHECK(rc == 0 && strstr(out_text, "MatMul.B out=1") && strstr(out_text, "Gemm.B out=0") &&
+          strstr(out_text, "Conv.W out=0") && strstr(out_text, "(no consumer)"));
+    rc = RUN_TOOL("inspect", "--json", mlp);
+    CHECK(rc == 0 && strstr(out_text, "\"name\":\"W1\",\"dtype\":\"FLOAT\",\"shape\":[8,16]") &&
+          strstr(out_text, "\"consumer\":\"MatMul\",\"input\":1,\"out_axis\":1"));
+
+    /* The MatMul weight W1 [K=8, N=16] is decomposed as its transpose
+     * [16, 8] and written back [8, 16]; "unused" has no consumer: skipped. */
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--json", "--reconstruct", tp("r.onnx"),
+                  "-o", tp("r.tasd"));
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 4);
+    CHECK(strstr(out_text,
+                 "\"name\":\"W1\",\"shape\":[8,16],\"matrix\":[16,8],\"transposed\":true"));
+    CHECK(strstr(out_text,
+                 "\"name\":\"W2\",\"shape\":[12,16],\"matrix\":[12,16],\"transposed\":false"));
+    CHECK(strstr(out_text, "{\"skipped\":true,\"name\":\"unused\",\"shape\":[2,2],"
+                           "\"dtype\":\"FLOAT\",\"reason\":\"no consumer in the graph"));
+    CHECK(strstr(err_text, "unused"));
+    check_json_lines("decompose --json (onnx)");
+    /* The same by hand: decompose W1's transpose, reconstruct, transpose back. */
+    float w[128], got[128], want[128], bias[16], bias2[16];
+    CHECK(read_tensor(mlp, "W1", w, 128) && read_tensor(tp("r.onnx"), "W1", got, 128));
+    tasd_config *cfg = NULL;
+    tasd_series *s = NULL;
+    float dense[128];
+    tasd_view wt = tasd_view_transpose(tasd_view_2d(w, TASD_F32, 8, 16, 16));
+    CHECK(tasd_config_parse(NULL, "2:4", &cfg) == TASD_OK &&
+          tasd_decompose(NULL, &wt, cfg, TASD_GREEDY, &s) == TASD_OK);
+    tasd_view dv = tasd_view_2d(dense, TASD_F32, 16, 8, 8);
+    CHECK(tasd_series_reconstruct(s, &dv) == TASD_OK);
+    for (int k = 0; k < 8; k++)
+        for (int n = 0; n < 16; n++)
+            want[k * 16 + n] = dense[n * 8 + k];
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    /* 2:4 along K: every group of 4 rows of a column keeps at most 2. */
+    int worst = 0;
+    for (int g = 0; g < 2; g++)
+        for (int n = 0; n < 16; n++) {
+            int nz = 0;
+            for (int k = 0; k < 4; k++)
+                nz += got[(g * 4 + k) * 16 + n] != 0;
+            worst = nz > worst ? nz : worst;
+        }
+    CHECK(worst == 2);
+    tasd_series_destroy(s);
+    tasd_config_destroy(cfg);
+    CHECK(read_tensor(mlp, "b1", bias, 16) && read_tensor(tp("r.onnx"), "b1", bias2, 16) &&
+          !memcmp(bias, bias2, sizeof bias));
+    /* A lossless series gives back the very same values (W3 is stored as
+     * float_data in mlp.onnx and comes back as raw_data: compare values). */
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4+2:4", "--reconstruct", tp("same.onnx"));
+    CHECK(rc == 0);
+    static const char *const names[] = {"W1", "W2", "W3", "Wc"};
+    for (int k = 0; k < 4; k++) {
+        float x[192] = {0}, y[192] = {0};
+        CHECKF(read_tensor(mlp, names[k], x, 192) &&
+                   read_tensor(tp("same.onnx"), names[k], y, 192) && !memcmp(x, y, sizeof x),
+               "%s changed by a lossless series", names[k]);
+    }
+    char a[1 << 12];
+    slurp(mlp, a, sizeof a);
+
+    /* A truncated model: a clear error, and no output at all. */
+    FILE *f = fopen(tp("trunc.onnx"), "wb");
+    fwrite(a, 1, 300, f);
+    fclose(f);
+    rc = RUN_TOOL("decompose", tp("trunc.onnx"), "--config", "2:4", "--reconstruct",
+                  tp("t.onnx"), "-o", tp("t.tasd"));
+    CHECK(rc == 1 && strstr(err_text, "trunc.onnx") && !exists(tp("t.onnx")) &&
+          !exists(tp("t.tasd")) && leftovers() == 0);
+    /* A failure after the decompositions (the picture cannot be written)
+     * leaves neither output behind either. */
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--reconstruct", tp("t.onnx"), "-o",
+                  tp("t.tasd"), "--plot", "/nonexistent/dir/e.svg");
+    CHECK(rc == 1 && !exists(tp("t.onnx")) && !exists(tp("t.tasd")) && leftovers() == 0);
+}
+
+static void test_select(void)
+{
+    const char *mlp = "test/data/onnx/mlp.onnx";
+    int rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--only", "W[12");
+    CHECK(rc == 2 && strstr(err_text, "--only") && strstr(err_text, "bad regular expression"));
+    rc = RUN_TOOL("search", mlp, "--target", "cpu", "--budget", "0.1", "-o", tp("x.cfg"),
+                  "--skip", "(");
+    CHECK(rc == 2 && strstr(err_text, "--skip") && !exists(tp("x.cfg")));
+    CHECK(RUN_TOOL("decompose", mlp, "--config", "2:4", "--only", "a", "--only", "b") == 2);
+    /* --only / --skip: extended regex, unanchored unless asked */
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--json", "--only", "^W[0-9]$", "--skip",
+                  "2|c");
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 2 &&
+          strstr(out_text, "\"name\":\"W1\",\"shape\"") &&
+          strstr(out_text, "\"name\":\"W3\",\"shape\"") &&
+          strstr(out_text, "\"name\":\"W2\",\"shape\":[12,16],\"dtype\":\"FLOAT\",\"reason\":"
+                           "\"matched by --skip\"") &&
+          strstr(out_text, "\"name\":\"b1\",\"shape\":[16],\"dtype\":\"FLOAT\",\"reason\":"
+                           "\"not matched by --only\""));
+    /* --min-elements: W1 has 128, W2 192, W3 48, Wc 72 */
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--json", "--min-elements", "100");
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 2 &&
+          count_lines(out_text, "{\"skipped\":true") == 5 &&
+          strstr(out_text, "\"name\":\"Wc\",\"shape\":[4,2,3,3],\"dtype\":\"FLOAT\",\"reason\":"
+                           "\"fewer elements than --min-elements\""));
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "--only",
+                  "weight$", "--skip", "^conv");
+    CHECK(rc == 0 && strstr(out_text, "total: 2 decomposed"));
+}
+
+static void test_layers(void)
+{
+    const char *mlp = "test/data/onnx/mlp.onnx";
+    /* Search, then apply the file it wrote. */
+    int rc = RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", tp("l.cfg"),
+                      "--threads", "1", "--sides", "w");
+    CHECK(rc == 0 && strstr(err_text, "unused") && strstr(err_text, "no consumer"));
+    char cfg[4096];
+    slurp(tp("l.cfg"), cfg, sizeof cfg);
+    CHECK(strstr(cfg, "\nW1 W=") && strstr(cfg, "\nWc W=") && !strstr(cfg, "unused"));
+    rc = RUN_TOOL("decompose", mlp, "--layers", tp("l.cfg"), "--json", "--reconstruct",
+                  tp("l.onnx"), "-o", tp("l.tasd"));
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 4 && exists(tp("l.onnx")));
+    /* Each tensor with the series the search chose for it. */
+    for (const char *p = cfg; (p = strchr(p, '\n')) != NULL;) {
+        p++;
+        char name[64], w[64], want[200];
+        if (sscanf(p, "%63s W=%63s", name, w) != 2 || name[0] == '#')
+            continue;
+        snprintf(want, sizeof want, "\"name\":\"%s\",", name);
+        const char *line = strstr(out_text, want);
+        snprintf(want, sizeof want, "\"config\":\"%s\"", w);
+        CHECKF(line && strstr(line, want) && strstr(line, want) < strchr(line, '\n'),
+               "%s: %s not applied", name, w);
+    }
+    /* Calibration rows feed the MatMul weight W1 [K=8, N=16] with K columns:
+     * the search sees it transposed, so a [tokens, 8] tensor named W1 is its
+     * calibration data. */
+    float x[4 * 8];
+    for (int k = 0; k < 32; k++)
+        x[k] = (float)((k * 7) % 5) - 2.0f;
+    write_st(tp("calib.safetensors"),
+             "{\"W1\":{\"dtype\":\"F32\",\"shape\":[4,8],\"data_offsets\":[0,128]}}", x,
+             sizeof x);
+    rc = RUN_TOOL("search", mlp, "--target", "cpu", "--budget", "0.3", "-o", tp("c.cfg"),
+                  "--calib", tp("calib.safetensors"), "--threads", "1");
+    char no_w1[80], no_w2[80];
+    snprintf(no_w1, sizeof no_w1, "  %-40s (no calibration", "W1");
+    snprintf(no_w2, sizeof no_w2, "  %-40s (no calibration", "W2");
+    CHECK(rc == 0 && strstr(err_text, "output error on calibration data") &&
+          !strstr(err_text, no_w1) && strstr(err_text, no_w2));
+    /* W=none, a tensor the file does not list, a layer the model lacks. */
+    FILE *f = fopen(tp("m.cfg"), "w");
+    fputs("W1 W=2:4+1:8 A=none method=optimal\nW2 W=none A=none method=greedy\n"
+          "nosuch W=1:4 A=none method=greedy\n",
+          f);
+    fclose(f);
+    rc = RUN_TOOL("decompose", mlp, "--layers", tp("m.cfg"), "--json", "--reconstruct",
+                  tp("m.onnx"));
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 1 &&
+          strstr(out_text, "\"config\":\"2:4+1:8\",\"method\":\"optimal\"") &&
+          strstr(out_text, "\"name\":\"W2\",\"shape\":[12,16],\"dtype\":\"FLOAT\",\"reason\":"
+                           "\"W=none in ") &&
+          strstr(out_text, "\"name\":\"W3\",\"shape\":[12,4],\"dtype\":\"FLOAT\",\"reason\":"
+                           "\"not listed in "));
+    CHECK(strstr(err_text, "warning") && strstr(err_text, "\"nosuch\""));
+    float w2[192], w2b[192];
+    CHECK(read_tensor(mlp, "W2", w2, 192) && read_tensor(tp("m.onnx"), "W2", w2b, 192) &&
+          !memcmp(w2, w2b, sizeof w2));
+    /* safetensors and npy (an array is named after its file) */
+    f = fopen(tp("s.cfg"), "w");
+    fputs("layer.0.weight W=2:4 A=none method=greedy\ntiny_f32 W=1:4 A=none method=greedy\n", f);
+    fclose(f);
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--layers", tp("s.cfg"),
+                  "--reconstruct", tp("s.safetensors"));
+    CHECK(rc == 0 && strstr(out_text, "total: 1 decomposed") && exists(tp("s.safetensors")));
+    rc = RUN_TOOL("decompose", "test/data/tiny_f32.npy", "--layers", tp("s.cfg"), "--json");
+    CHECK(rc == 0 && strstr(out_text, "\"config\":\"1:4\""));
+    /* Errors: a missing file, both --config and --layers, --method with it */
+    rc = RUN_TOOL("decompose", mlp, "--layers", tp("missing.cfg"), "--reconstruct",
+                  tp("n.onnx"));
+    CHECK(rc == 1 && strstr(err_text, "missing.cfg") && !exists(tp("n.onnx")));
+    CHECK(RUN_TOOL("decompose", mlp, "--layers", tp("m.cfg"), "--config", "2:4") == 2);
+    CHECK(RUN_TOOL("decompose", mlp, "--layers", tp("m.cfg"), "--method", "greedy") == 2);
+    f = fopen(tp("bad.cfg"), "w");
+    fputs("W1 W=3:5 A=none\n", f);
+    fclose(f);
+    rc = RUN_TOOL("decompose", mlp, "--layers", tp("bad.cfg"));
+    CHECK(rc == 1 && strstr(err_text, "bad.cfg") && strstr(err_text, "line 1"));
+}
+
+/* A small XML well-formedness check: tags nest and close, attributes are
+ * quoted, no stray '<' or '&'. Returns the number of elements opened with
+ * `<g class="panel"`, or -1 if malformed. */
+static int svg_panels(const char *t)
+{
+    char stack[64][32];
+    int depth = 0, panels = 0, elements = 0;
+    for (const char *p = t; *p; p++) {
+        if (*p == '&') {
+            if (strncmp(p, "&lt;", 4) && strncmp(p, "&gt;", 4) && strncmp(p, "&amp;", 5) &&
+                strncmp(p, "&quot;", 6))
+                return -1;
+            continue;
+        }
+        if (*p != '<')
+            continue;
+        if (p[1] == '?') {
+            p = strstr(p, "?>");
+            if (!p)
+                return -1;
+            continue;
+        }
+        const char *e = p + 1;
+        bool quoted = false;
+        while (*e && (quoted || *e != '>')) {
+            if (*e == '"')
+                quoted = !quoted;
+            else if (*e == '<' && !quoted)
+                return -1;
+            e++;
+        }
+        if (!*e)
+            return -1;
+        bool closing = p[1] == '/', empty = e[-1] == '/';
+        const char *n = p + 1 + closing;
+        size_t len = strcspn(n, " />\n");
+        if (len == 0 || len >= 32)
+            return -1;
+        if (closing) {
+            if (depth == 0 || strncmp(stack[depth - 1], n, len) || stack[depth - 1][len])
+                return -1;
+            depth--;
+        } else {
+            elements++;
+            panels += !strncmp(p, "<g class=\"panel\"", 16);
+            if (!empty) {
+                if (depth == 64)
+                    return -1;
+                memcpy(stack[depth], n, len);
+                stack[depth++][len] = 0;
+            }
+        }
+        p = e;
+    }
+    return depth == 0 && elements > 0 ? panels : -1;
+}
+
+static void test_plot(void)
+{
+    static char svgt[1 << 17];
+    const char *mlp = "test/data/onnx/mlp.onnx";
+    int rc = RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", tp("p.cfg"),
+                      "--threads", "1", "--plot", tp("p.svg"));
+    slurp(tp("p.svg"), svgt, sizeof svgt);
+    CHECK(rc == 0 && svg_panels(svgt) == 4 && strstr(svgt, "<g class=\"summary\">"));
+    CHECK(strstr(svgt, "data-layer=\"W1\"") && strstr(svgt, "budget 0.3"));
+    rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget", "0.2",
+                  "--share", "-o", tp("p2.cfg"), "--plot", tp("p2.svg"), "--threads", "1");
+    slurp(tp("p2.svg"), svgt, sizeof svgt);
+    CHECK(rc == 0 && svg_panels(svgt) == 3);
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--plot", tp("e.svg"));
+    slurp(tp("e.svg"), svgt, sizeof svgt);
+    CHECK(rc == 0 && svg_panels(svgt) == 1 && strstr(svgt, ">W1</text>"));
+    CHECK(svg_panels("<svg><g class=\"panel\"></svg>") == -1 && svg_panels("<a>&b</a>") == -1);
+    /* A picture that cannot be written fails the command before the config
+     * file is saved. */
+    CHECK(RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", tp("q.cfg"),
+                   "--plot", "/nonexistent/p.svg") == 1 &&
+          !exists(tp("q.cfg")));
+}
+
 static void setup(void)
 {
     ssize_t n = readlink("/proc/self/exe", tool, sizeof tool - 32);
@@ -752,4 +1040,5 @@ static void teardown(void)
 }
 
 TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(test_threads_deterministic); RUN(test_independent_reader);
-          RUN(test_bad_input); RUN(test_search); RUN(test_options); RUN(test_json); RUN(test_bench_demo); teardown();)
+          RUN(test_bad_input); RUN(test_search); RUN(test_options); RUN(test_json); RUN(test_bench_demo);
+          RUN(test_onnx); RUN(test_select); RUN(test_layers); RUN(test_plot); teardown();)

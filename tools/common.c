@@ -88,32 +88,129 @@ bool tool_name_matches(const char *name, const char *patterns)
     return false;
 }
 
-const char *tool_skip_reason(const tasd_tensor_info *info, const char *patterns,
-                             int64_t min_elements)
+bool tool_select_regex(const char *cmd, const char *option, const char *text, regex_t *re,
+                       bool *has)
 {
-    if (!tool_name_matches(info->name, patterns))
-        return "not selected by --tensors";
-    if (info->dtype < 0)
-        return "dtype not f32/f16/bf16";
-    if (info->ndim != 2 && info->ndim != 4)
-        return info->ndim < 2 ? "rank < 2 (not a matrix)" : "rank 3 or > 4";
+    if (*has) {
+        tool_error("%s: %s given twice (combine the expressions with '|')", cmd, option);
+        return false;
+    }
+    int e = regcomp(re, text, REG_EXTENDED | REG_NOSUB);
+    if (e) {
+        char msg[200];
+        regerror(e, re, msg, sizeof msg);
+        tool_error("%s: %s \"%s\": bad regular expression: %s", cmd, option, text, msg);
+        return false;
+    }
+    *has = true;
+    return true;
+}
+
+void tool_select_free(tool_select *s)
+{
+    if (s->has_only)
+        regfree(&s->only);
+    if (s->has_skip)
+        regfree(&s->skip);
+    s->has_only = s->has_skip = false;
+}
+
+void tool_plan_tensor(const tasd_tensorfile *m, int64_t i, const tasd_tensor_info *info,
+                      const tool_select *s, tool_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->op = "";
+    p->out_axis = -1;
+    if (!tool_name_matches(info->name, s->patterns)) {
+        p->skip = "not selected by --tensors";
+        return;
+    }
+    if (s->has_only && regexec(&s->only, info->name, 0, NULL, 0) != 0) {
+        p->skip = "not matched by --only";
+        return;
+    }
+    if (s->has_skip && regexec(&s->skip, info->name, 0, NULL, 0) == 0) {
+        p->skip = "matched by --skip";
+        return;
+    }
+    if (info->dtype < 0) {
+        p->skip = "dtype not f32/f16/bf16";
+        return;
+    }
+    if (info->ndim != 2 && info->ndim != 4) {
+        p->skip = info->ndim < 2 ? "rank < 2 (not a matrix)" : "rank 3 or > 4";
+        return;
+    }
     int64_t n = 1;
     for (int d = 0; d < info->ndim; d++)
         n = info->shape[d] && n > INT64_MAX / info->shape[d] ? INT64_MAX : n * info->shape[d];
-    if (n == 0)
-        return "empty";
-    if (n < min_elements)
-        return "fewer elements than --min-elements";
-    return NULL;
+    if (n == 0) {
+        p->skip = "empty";
+        return;
+    }
+    if (n < s->min_elements) {
+        p->skip = "fewer elements than --min-elements";
+        return;
+    }
+    if (tasd_tensorfile_format(m) != TASD_FORMAT_ONNX) {
+        p->out_axis = 0;
+        return;
+    }
+    /* ONNX: the consumer says which axis holds the output features. */
+    const char *op = "";
+    int32_t axis = -1;
+    tasd_tensorfile_consumer(m, i, &op, NULL, &axis);
+    p->op = op ? op : "";
+    p->out_axis = axis;
+    if (axis == 0)
+        return;
+    if (axis == 1 && info->ndim == 2) {
+        p->transposed = true;
+        return;
+    }
+    if (!*p->op)
+        snprintf(p->why, sizeof p->why, "no consumer in the graph (reduction axis unknown)");
+    else if (axis < 0)
+        snprintf(p->why, sizeof p->why, "consumer %s: reduction axis unknown", p->op);
+    else
+        snprintf(p->why, sizeof p->why, "consumer %s: output axis %d of a rank-%d tensor",
+                 p->op, (int)axis, (int)info->ndim);
+    p->skip = p->why;
 }
 
-tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, bool want_f32, tasd_view *v,
-                             float **owned)
+void tool_plan_matrix(const tool_plan *p, const tasd_tensor_info *info, int64_t *rows,
+                      int64_t *cols)
+{
+    int64_t out = info->shape[p->transposed ? 1 : 0], n = 1;
+    for (int d = 0; d < info->ndim; d++)
+        n *= info->shape[d];
+    *rows = out;
+    *cols = out ? n / out : 0;
+}
+
+const char *tool_layer_name(const char *file, const char *name, char *buf, size_t size)
+{
+    if (*name)
+        return name;
+    const char *b = strrchr(file, '/');
+    b = b ? b + 1 : file;
+    size_t bl = strlen(b);
+    if (bl > 4 && !strcmp(b + bl - 4, ".npy"))
+        bl -= 4;
+    snprintf(buf, size, "%.*s", (int)(bl < size - 1 ? bl : size - 1), b);
+    return buf;
+}
+
+tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, bool want_f32,
+                             bool transposed, tasd_view *v, float **owned)
 {
     *owned = NULL;
     tasd_status st = tasd_tensorfile_view(m, i, v);
-    if (st != TASD_ERR_UNSUPPORTED && (st || !want_f32 || v->dtype == TASD_F32))
+    if (st != TASD_ERR_UNSUPPORTED && (st || !want_f32 || v->dtype == TASD_F32)) {
+        if (!st && transposed)
+            *v = tasd_view_transpose(*v);
         return st;
+    }
     /* Misaligned data, or f32 wanted: the library converts a copy. */
     tasd_tensor_info info = {.size = sizeof info};
     st = tasd_tensorfile_info(m, i, &info);
@@ -142,6 +239,8 @@ tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, bool want_f32,
         v->strides[d] = stride;
         stride *= info.shape[d] ? info.shape[d] : 1;
     }
+    if (transposed)
+        *v = tasd_view_transpose(*v);
     *owned = buf;
     return TASD_OK;
 }

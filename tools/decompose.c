@@ -1,5 +1,6 @@
-/* `tasd decompose FILE --config CFG`: every matrix of a model file into an
- * N:M series, tensors in parallel, results in file order. */
+/* `tasd decompose FILE --config CFG` (or `--layers layers.cfg`, one config
+ * per tensor): every matrix of a model file into an N:M series, tensors in
+ * parallel, results in file order. */
 #include "tool.h"
 
 #include <math.h>
@@ -11,32 +12,47 @@
 static void usage_decompose(FILE *f)
 {
     fprintf(f,
-            "usage: tasd decompose [OPTIONS] [--] FILE --config CFG\n"
+            "usage: tasd decompose [OPTIONS] [--] FILE (--config CFG | --layers FILE.cfg)\n"
             "options: [--method greedy|optimal] [--values f32|bf16|f16]\n"
-            "         [--tensors PATTERN] [--min-elements N]\n"
-            "         [-o OUT.tasd] [--reconstruct OUT] [--json] [--threads T] [--quiet]\n"
+            "         [--only REGEX] [--skip REGEX]\n"
+            "         [--tensors PATTERN] [--min-elements N] [-o OUT.tasd]\n"
+            "         [--reconstruct OUT] [--plot ERRORS.svg] [--json] [--threads T]\n"
+            "         [--quiet]\n"
             "\n"
-            "Decompose every matrix of FILE (.npy or .safetensors) into an N:M series.\n"
-            "Rank-2 tensors are [out, in]; rank-4 conv weights are [out, in*kh*kw]; other\n"
-            "tensors (and those not selected) are skipped and listed.\n"
+            "Decompose every matrix of FILE (.npy, .safetensors or .onnx) into an N:M\n"
+            "series. Rank-2 tensors are [out, in]; rank-4 conv weights are [out,\n"
+            "in*kh*kw]; in an ONNX file the consuming operator decides (a MatMul weight\n"
+            "[K, N] is decomposed transposed, as [N, K]; Gemm honours transB) and a\n"
+            "tensor whose consumer is unknown is skipped. Other tensors (and those not\n"
+            "selected) are skipped and listed.\n"
             "\n"
-            "  --config CFG        series config, e.g. 2:4 or 2:4+1:8 (required)\n"
+            "  --config CFG        series config, e.g. 2:4 or 2:4+1:8\n"
+            "  --layers FILE.cfg   a layer config file (`tasd search -o`): each tensor\n"
+            "                      gets its own W= series and method; tensors with W=none\n"
+            "                      or not in the file are copied unchanged and listed\n"
             "  --method M          greedy (default, the paper's) or optimal\n"
             "  --values T          value type of the series: f32 (default), bf16 or f16\n"
             "                      (selected on the exact weights, values rounded once;\n"
             "                      half the value bytes; the stats describe the rounded\n"
             "                      series)\n"
+            "  --only REGEX        only tensors whose name matches the POSIX extended\n"
+            "                      regular expression (anywhere unless anchored: ^...$)\n"
+            "  --skip REGEX        not the tensors whose name matches REGEX\n"
             "  --tensors PATTERN   only tensors whose name matches one of the comma-\n"
             "                      separated shell patterns, e.g. '*.weight,*proj*'\n"
             "  --min-elements N    skip tensors with fewer than N elements (default 0)\n"
             "  -o OUT.tasd         save every series into one .tasd file (by tensor name)\n"
             "  --reconstruct OUT   write the approximated weights in FILE's format: same\n"
-            "                      names, shapes, dtypes; other tensors copied unchanged\n"
+            "                      names, shapes, dtypes, layouts; other tensors copied\n"
+            "                      unchanged (ONNX: graph, opset, metadata too)\n"
+            "  --plot ERRORS.svg   a bar chart of each tensor's relative error\n"
             "  --json              only JSON lines on stdout: one object per decomposed\n"
-            "                      tensor (keys name, shape, matrix, dtype, config, method,\n"
-            "                      density, retained_energy, rel_error, coverage,\n"
-            "                      kept_nonzeros, input_nonzeros, time_ms), then the totals\n"
-            "                      as {\"total\": true, ...}; skipped tensors on stderr\n"
+            "                      tensor (keys name, shape, matrix, transposed, dtype,\n"
+            "                      config, method, density, retained_energy, rel_error,\n"
+            "                      coverage, kept_nonzeros, input_nonzeros, time_ms), one\n"
+            "                      {\"skipped\": true, name, shape, dtype, reason} per\n"
+            "                      skipped tensor (also listed on stderr), then the totals\n"
+            "                      as {\"total\": true, ...}\n"
             "  --threads T         tensors decomposed in parallel (default: all cores);\n"
             "                      output order is always the file's order\n"
             "  --quiet             no progress line (and with --json no skipped list)\n"
@@ -50,7 +66,12 @@ static void usage_decompose(FILE *f)
 }
 
 typedef struct dec_result {
+    const tasd_config *config; /* --config, or the tensor's W= from --layers */
+    tasd_method method;
+    char config_text[128];
     tasd_series *series;
+    float *dense;      /* ONNX --reconstruct: the approximation, kept to the end */
+    tasd_view dense_view; /* ... seen in the tensor's own layout */
     tasd_stats stats;
     double energy;     /* ||W||^2 */
     double seconds;
@@ -61,15 +82,14 @@ typedef struct dec_result {
 typedef struct dec_job {
     const char *path;
     tasd_tensorfile *model;
-    const tasd_config *config;
-    tasd_method method;
+    const tool_plan *plans; /* [count] */
     tasd_decompose_options options; /* --values */
-    char config_text[128];
     int64_t *todo;       /* indices of eligible tensors, file order */
     int64_t ntodo;
     dec_result *res;     /* [ntodo] */
     tasd_archive_writer *archive;
     tasd_writer *recon;
+    bool recon_onnx;     /* ONNX: approximations kept in res[].dense, written at the end */
     bool json;
     int ctx_threads;     /* threads per decomposition (1 unless tensors < threads) */
     /* ordered hand-off */
@@ -82,7 +102,8 @@ typedef struct dec_job {
     int64_t tot_elements, tot_kept, tot_input_nnz, tot_done;
 } dec_job;
 
-/* ||W||^2 of a contiguous f32 view (decompose reads f32 views only). */
+/* ||W||^2 of an f32 view over contiguous memory (decompose reads f32
+ * views only; a transposed view covers the same elements). */
 static double sum_squares(const tasd_view *v)
 {
     int64_t n = 1;
@@ -113,21 +134,24 @@ static void emit_result(dec_job *J, int64_t slot)
         tool_json_string(stdout, info.name);
         fputs(",\"shape\":", stdout);
         tool_json_shape(stdout, info.ndim, info.shape);
-        printf(",\"matrix\":[%lld,%lld],\"dtype\":", (long long)rows, (long long)cols);
+        printf(",\"matrix\":[%lld,%lld],\"transposed\":%s,\"dtype\":", (long long)rows,
+               (long long)cols, J->plans[J->todo[slot]].transposed ? "true" : "false");
         tool_json_string(stdout, info.dtype_name);
         printf(",\"config\":\"%s\",\"method\":\"%s\",\"values\":\"%s\",\"density\":%.9g,"
                "\"retained_energy\":%.9g,"
                "\"rel_error\":%.9g,\"coverage\":%.9g,\"kept_nonzeros\":%lld,"
                "\"input_nonzeros\":%lld,\"time_ms\":%.3f}\n",
-               J->config_text, tasd_method_name(J->method),
+               r->config_text, tasd_method_name(r->method),
                tasd_dtype_name((tasd_dtype)J->options.values), r->stats.density,
                r->stats.retained_energy, r->stats.rel_error, r->stats.coverage,
                (long long)r->stats.kept_nonzeros, (long long)r->stats.input_nonzeros,
                r->seconds * 1e3);
     } else {
-        printf("  %-40s %-18s %-14s %8.4f %9.6f %9.6f %8.4f %9.1f\n", name, shape, matrix,
-               r->stats.density, r->stats.retained_energy, r->stats.rel_error,
-               r->stats.coverage, r->seconds * 1e3);
+        if (J->plans[J->todo[slot]].transposed)
+            strncat(matrix, "T", sizeof matrix - strlen(matrix) - 1);
+        printf("  %-40s %-18s %-14s %-12s %8.4f %9.6f %9.6f %8.4f %9.1f\n", name, shape,
+               matrix, r->config_text, r->stats.density, r->stats.retained_energy,
+               r->stats.rel_error, r->stats.coverage, r->seconds * 1e3);
     }
     fflush(stdout);
 }
@@ -156,11 +180,12 @@ static void *dec_worker(void *arg)
         tasd_view v;
         float *owned = NULL;
         double t0 = tool_now();
-        tasd_status st =
-            ctx ? tool_tensor_view(J->model, ti, true, &v, &owned) : TASD_ERR_OUT_OF_MEMORY;
+        bool transposed = J->plans[ti].transposed;
+        tasd_status st = ctx ? tool_tensor_view(J->model, ti, true, transposed, &v, &owned)
+                             : TASD_ERR_OUT_OF_MEMORY;
         if (!st) {
             r->energy = sum_squares(&v);
-            st = tasd_decompose_ex(ctx, &v, J->config, J->method, &J->options, &r->series);
+            st = tasd_decompose_ex(ctx, &v, r->config, r->method, &J->options, &r->series);
         }
         r->seconds = tool_now() - t0;
         free(owned);
@@ -168,7 +193,7 @@ static void *dec_worker(void *arg)
             r->stats.size = sizeof r->stats;
             st = tasd_series_stats(r->series, &r->stats);
         }
-        if (!st && J->recon) {
+        if (!st && (J->recon || J->recon_onnx)) {
             int64_t rows, cols;
             tasd_series_shape(r->series, &rows, &cols);
             int64_t nel = rows * cols;
@@ -178,8 +203,16 @@ static void *dec_worker(void *arg)
             } else {
                 tasd_view dv = tasd_view_2d(dense, TASD_F32, rows, cols, cols);
                 st = tasd_series_reconstruct(r->series, &dv);
-                if (!st)
+                /* Back in the tensor's own layout ([K, N] for a MatMul weight). */
+                if (transposed)
+                    dv = tasd_view_transpose(dv);
+                if (!st && J->recon_onnx) {
+                    r->dense = dense;
+                    r->dense_view = dv;
+                    dense = NULL;
+                } else if (!st) {
                     st = tasd_writer_put(J->recon, ti, &dv);
+                }
                 free(dense);
             }
         }
@@ -228,8 +261,24 @@ static void *dec_worker(void *arg)
     return NULL;
 }
 
+/* With --layers: tensor i's config and method from the layer config file,
+ * or a skip reason (written into plan->why) when it has none. */
+static void plan_layer(tool_plan *plan, const tasd_model_config *mc, const char *lname,
+                       const char *cfg_path, dec_result *r)
+{
+    const tasd_layer_config *lc = tasd_model_config_find(mc, lname);
+    if (!lc || !tasd_layer_config_weights(lc)) {
+        snprintf(plan->why, sizeof plan->why, "%s in %s", lc ? "W=none" : "not listed", cfg_path);
+        plan->skip = plan->why;
+        return;
+    }
+    r->config = tasd_layer_config_weights(lc);
+    r->method = tasd_layer_config_method(lc);
+}
+
 int cmd_decompose(int argc, char **argv)
 {
+    enum { OPT_ONLY = TOOL_OPT_FIRST_FREE, OPT_SKIP, OPT_LAYERS, OPT_PLOT };
     static const struct option opts[] = {TOOL_OPTIONS_COMMON,
                                          {"json", no_argument, NULL, TOOL_OPT_JSON},
                                          {"config", required_argument, NULL, 'c'},
@@ -239,17 +288,22 @@ int cmd_decompose(int argc, char **argv)
                                          {"tensors", required_argument, NULL, 'T'},
                                          {"min-elements", required_argument, NULL, 'e'},
                                          {"reconstruct", required_argument, NULL, 'r'},
+                                         {"only", required_argument, NULL, OPT_ONLY},
+                                         {"skip", required_argument, NULL, OPT_SKIP},
+                                         {"layers", required_argument, NULL, OPT_LAYERS},
+                                         {"plot", required_argument, NULL, OPT_PLOT},
                                          {NULL, 0, NULL, 0}};
-    const char *cfg = NULL, *method_s = "greedy", *patterns = NULL;
+    const char *cfg = NULL, *method_s = NULL, *layers = NULL, *plot = NULL;
     const char *out = NULL, *recon = NULL, *values_s = "f32";
-    int64_t min_el = 0;
+    tool_select sel = {0};
     int threads = 0, c;
-    bool json = false;
+    bool json = false, ok = true;
     /* Long-only options get letters outside the short option string. */
-    while ((c = tool_getopt("decompose", argc, argv, "hqc:o:", opts)) != -1) {
+    while (ok && (c = tool_getopt("decompose", argc, argv, "hqc:o:", opts)) != -1) {
         switch (c) {
         case 'h':
             usage_decompose(stdout);
+            tool_select_free(&sel);
             return 0;
         case 'q':
             tool_quiet = true;
@@ -258,8 +312,7 @@ int cmd_decompose(int argc, char **argv)
             json = true;
             break;
         case TOOL_OPT_THREADS:
-            if (!tool_parse_threads("decompose", optarg, &threads))
-                return TOOL_USAGE;
+            ok = tool_parse_threads("decompose", optarg, &threads);
             break;
         case 'c':
             cfg = optarg;
@@ -274,41 +327,70 @@ int cmd_decompose(int argc, char **argv)
             values_s = optarg;
             break;
         case 'T':
-            patterns = optarg;
+            sel.patterns = optarg;
             break;
         case 'e':
-            if (!tool_parse_i64("decompose", "--min-elements", optarg, 0, INT64_MAX, &min_el))
-                return TOOL_USAGE;
+            ok = tool_parse_i64("decompose", "--min-elements", optarg, 0, INT64_MAX,
+                                &sel.min_elements);
             break;
         case 'r':
             recon = optarg;
             break;
+        case OPT_ONLY:
+            ok = tool_select_regex("decompose", "--only", optarg, &sel.only, &sel.has_only);
+            break;
+        case OPT_SKIP:
+            ok = tool_select_regex("decompose", "--skip", optarg, &sel.skip, &sel.has_skip);
+            break;
+        case OPT_LAYERS:
+            layers = optarg;
+            break;
+        case OPT_PLOT:
+            plot = optarg;
+            break;
         default: /* reported by tool_getopt */
-            return TOOL_USAGE;
+            ok = false;
         }
     }
     const char *file = optind < argc ? argv[optind] : NULL;
-    if (optind + 1 < argc) {
-        tool_error("decompose: more than one FILE (%s, %s)", file, argv[optind + 1]);
-        return TOOL_USAGE;
-    }
-    if (!file || !cfg) {
-        tool_error("decompose: %s", !file ? "no FILE given" : "--config CFG is required");
+    const char *usage_err = NULL;
+    if (ok && optind + 1 < argc)
+        usage_err = "more than one FILE";
+    else if (ok && !file)
+        usage_err = "no FILE given";
+    else if (ok && !cfg == !layers)
+        usage_err = cfg ? "--config and --layers exclude each other"
+                        : "--config CFG or --layers FILE.cfg is required";
+    else if (ok && layers && method_s)
+        usage_err = "--method comes from the --layers file";
+    if (usage_err) {
+        tool_error("decompose: %s", usage_err);
         usage_decompose(stderr);
+    }
+    if (!ok || usage_err) {
+        tool_select_free(&sel);
         return TOOL_USAGE;
     }
-    tasd_config *config;
-    tasd_status st = tasd_config_parse(NULL, cfg, &config);
-    if (st) {
+    tasd_config *config = NULL;
+    tasd_model_config *mc = NULL;
+    tasd_method method = TASD_GREEDY;
+    tasd_status st = TASD_OK;
+    if (cfg && (st = tasd_config_parse(NULL, cfg, &config)) != TASD_OK) {
         tool_error("decompose: --config \"%s\": %s", cfg, tool_status(st));
-        return 2;
+        tool_select_free(&sel);
+        return TOOL_USAGE;
     }
-    tasd_method method;
-    st = tasd_method_parse(method_s, &method);
-    if (st) {
+    if (method_s && (st = tasd_method_parse(method_s, &method)) != TASD_OK) {
         tool_error("decompose: --method: %s", tool_status(st));
         tasd_config_destroy(config);
-        return 2;
+        tool_select_free(&sel);
+        return TOOL_USAGE;
+    }
+    tasd_tensorfile *model = NULL;
+    if (layers && (st = tasd_model_config_load(NULL, layers, &mc)) != TASD_OK) {
+        tool_error("decompose: --layers: %s", tool_status(st));
+        tool_select_free(&sel);
+        return 1;
     }
     tasd_decompose_options options = {sizeof options, TASD_F32};
     if (!strcmp(values_s, "bf16"))
@@ -318,32 +400,35 @@ int cmd_decompose(int argc, char **argv)
     else if (strcmp(values_s, "f32") != 0) {
         tool_error("decompose: --values \"%s\": want f32, bf16 or f16", values_s);
         tasd_config_destroy(config);
-        return 2;
+        tasd_model_config_destroy(mc);
+        tool_select_free(&sel);
+        return TOOL_USAGE;
     }
-    tasd_tensorfile *model;
     st = tasd_tensorfile_open(NULL, file, &model);
     if (st) {
         tool_error("%s", tool_status(st));
         tasd_config_destroy(config);
+        tasd_model_config_destroy(mc);
+        tool_select_free(&sel);
         return 1;
     }
     dec_job J;
     memset(&J, 0, sizeof J);
     J.path = file;
     J.model = model;
-    J.config = config;
-    J.method = method;
     J.options = options;
     J.json = json;
-    tasd_config_format(config, J.config_text, sizeof J.config_text, NULL);
     pthread_mutex_init(&J.lock, NULL);
     pthread_cond_init(&J.turn, NULL);
     int64_t count = tasd_tensorfile_count(model);
+    tasd_file_format format = tasd_tensorfile_format(model);
     J.todo = malloc((size_t)(count ? count : 1) * sizeof *J.todo);
     J.res = calloc((size_t)(count ? count : 1), sizeof *J.res);
     tasd_tensor_info *infos = malloc((size_t)(count ? count : 1) * sizeof *infos);
+    tool_plan *plans = calloc((size_t)(count ? count : 1), sizeof *plans);
+    J.plans = plans;
     int rc = 0;
-    if (!J.todo || !J.res || !infos) {
+    if (!J.todo || !J.res || !infos || !plans) {
         tool_error("out of memory");
         rc = 1;
         goto done;
@@ -351,12 +436,37 @@ int cmd_decompose(int argc, char **argv)
     for (int64_t i = 0; i < count; i++) {
         infos[i].size = sizeof infos[i];
         tasd_tensorfile_info(model, i, &infos[i]);
-        if (!tool_skip_reason(&infos[i], patterns, min_el))
-            J.todo[J.ntodo++] = i;
+        tool_plan_tensor(model, i, &infos[i], &sel, &plans[i]);
+        dec_result *r = &J.res[J.ntodo];
+        r->config = config;
+        r->method = method;
+        if (!plans[i].skip && mc) {
+            char nb[256];
+            plan_layer(&plans[i], mc, tool_layer_name(file, infos[i].name, nb, sizeof nb),
+                       layers, r);
+        }
+        if (plans[i].skip)
+            continue;
+        tasd_config_format(r->config, r->config_text, sizeof r->config_text, NULL);
+        J.todo[J.ntodo++] = i;
     }
-    if (recon) {
-        tasd_file_format f = tasd_tensorfile_format(model);
-        st = tasd_writer_create(NULL, recon, f, count, infos, &J.recon);
+    /* A layer of the config file that names no tensor here is most likely a
+     * typo or the wrong file: say so, but go on. */
+    for (int64_t l = 0; mc && l < tasd_model_config_count(mc); l++) {
+        const char *ln = tasd_layer_config_name(tasd_model_config_layer(mc, l));
+        int64_t k;
+        char nb[256];
+        bool found = tasd_tensorfile_find(model, ln, &k) == TASD_OK ||
+                     (format == TASD_FORMAT_NPY &&
+                      !strcmp(ln, tool_layer_name(file, "", nb, sizeof nb)));
+        if (!found)
+            tool_error("decompose: warning: %s names \"%s\", which %s does not have", layers,
+                       ln, file);
+    }
+    if (recon && format == TASD_FORMAT_ONNX) {
+        J.recon_onnx = true; /* written at the end by tasd_tensorfile_write_onnx */
+    } else if (recon) {
+        st = tasd_writer_create(NULL, recon, format, count, infos, &J.recon);
         if (st) {
             tool_error("%s: %s", recon, tool_status(st));
             rc = 1;
@@ -364,7 +474,7 @@ int cmd_decompose(int argc, char **argv)
         }
         /* Tensors not decomposed are copied unchanged. */
         for (int64_t i = 0; i < count && !st; i++) {
-            if (!tool_skip_reason(&infos[i], patterns, min_el))
+            if (!plans[i].skip)
                 continue;
             const void *raw;
             uint64_t nb;
@@ -389,11 +499,19 @@ int cmd_decompose(int argc, char **argv)
         }
     }
     if (!json) {
-        printf("%s: %s, %lld tensors, config %s, method %s, values %s\n", file,
-               tasd_file_format_name(tasd_tensorfile_format(model)), (long long)count, J.config_text,
-               tasd_method_name(method), tasd_dtype_name((tasd_dtype)options.values));
-        printf("  %-40s %-18s %-14s %8s %9s %9s %8s %9s\n", "name", "shape", "matrix", "density",
-               "retained", "rel_err", "coverage", "time_ms");
+        if (layers)
+            printf("%s: %s, %lld tensors, configs from %s\n", file,
+                   tasd_file_format_name(format), (long long)count, layers);
+        else
+        {
+            char ct[128];
+            tasd_config_format(config, ct, sizeof ct, NULL);
+            printf("%s: %s, %lld tensors, config %s, method %s, values %s\n", file,
+                   tasd_file_format_name(format), (long long)count, ct,
+                   tasd_method_name(method), tasd_dtype_name((tasd_dtype)options.values));
+        }
+        printf("  %-40s %-18s %-14s %-12s %8s %9s %9s %8s %9s\n", "name", "shape", "matrix",
+               "config", "density", "retained", "rel_err", "coverage", "time_ms");
         fflush(stdout);
     }
     int total = threads > 0 ? threads : tool_default_threads();
@@ -417,20 +535,32 @@ int cmd_decompose(int argc, char **argv)
         goto done;
     }
     /* Skipped tensors: in the table, or on stderr with --json (stdout holds
-     * JSON only). */
+     * JSON only, where each is a {"skipped":true,...} line). */
     FILE *rep = json ? stderr : stdout;
     int64_t skipped = count - J.ntodo;
-    if (!(json && tool_quiet) && skipped) {
-        fprintf(rep, "skipped %lld tensor%s:\n", (long long)skipped, skipped == 1 ? "" : "s");
-        for (int64_t i = 0; i < count; i++) {
-            const char *why = tool_skip_reason(&infos[i], patterns, min_el);
-            if (!why)
+    if (!(json && tool_quiet) && skipped)
+        fprintf(rep, "skipped %lld tensor%s%s:\n", (long long)skipped, skipped == 1 ? "" : "s",
+                recon ? " (copied unchanged)" : "");
+    for (int64_t i = 0; i < count; i++) {
+        if (!plans[i].skip)
+            continue;
+        if (json) {
+            fputs("{\"skipped\":true,\"name\":", stdout);
+            tool_json_string(stdout, infos[i].name);
+            fputs(",\"shape\":", stdout);
+            tool_json_shape(stdout, infos[i].ndim, infos[i].shape);
+            fputs(",\"dtype\":", stdout);
+            tool_json_string(stdout, infos[i].dtype_name);
+            fputs(",\"reason\":", stdout);
+            tool_json_string(stdout, plans[i].skip);
+            fputs("}\n", stdout);
+            if (tool_quiet)
                 continue;
-            char shape[128];
-            tool_shape_text(shape, sizeof shape, infos[i].ndim, infos[i].shape);
-            fprintf(rep, "  %-40s %-6s %-18s %s\n", *infos[i].name ? infos[i].name : "(array)",
-                    infos[i].dtype_name, shape, why);
         }
+        char shape[128];
+        tool_shape_text(shape, sizeof shape, infos[i].ndim, infos[i].shape);
+        fprintf(rep, "  %-40s %-6s %-18s %s\n", *infos[i].name ? infos[i].name : "(array)",
+                infos[i].dtype_name, shape, plans[i].skip);
     }
     /* Totals, energy-weighted over the tensors. */
     double retained = J.tot_energy > 0 ? 1.0 - J.tot_err_energy / J.tot_energy : 1.0;
@@ -451,6 +581,21 @@ int cmd_decompose(int argc, char **argv)
                (long long)J.tot_done, (long long)skipped, (long long)J.tot_elements, density,
                retained, rel, coverage, J.tot_seconds * 1e3);
     fflush(stdout);
+    if (plot) {
+        tool_bar *bars = calloc((size_t)(J.ntodo ? J.ntodo : 1), sizeof *bars);
+        char title[300];
+        snprintf(title, sizeof title, "%s: relative weight error per tensor", file);
+        for (int64_t k = 0; bars && k < J.ntodo; k++) {
+            bars[k].name = infos[J.todo[k]].name;
+            bars[k].label = J.res[k].config_text;
+            bars[k].value = J.res[k].stats.rel_error;
+        }
+        if (!bars || !tool_plot_bars(plot, title, bars, J.ntodo))
+            rc = 1;
+        free(bars);
+        if (rc)
+            goto done;
+    }
     if (J.archive) {
         st = tasd_archive_writer_finish(J.archive);
         J.archive = NULL;
@@ -468,15 +613,33 @@ int cmd_decompose(int argc, char **argv)
             rc = 1;
         }
     }
+    if (J.recon_onnx) {
+        tasd_view *views = malloc((size_t)(J.ntodo ? J.ntodo : 1) * sizeof *views);
+        st = views ? TASD_OK : TASD_ERR_OUT_OF_MEMORY;
+        for (int64_t k = 0; views && k < J.ntodo; k++)
+            views[k] = J.res[k].dense_view;
+        if (!st)
+            st = tasd_tensorfile_write_onnx(model, recon, J.ntodo, J.todo, views);
+        free(views);
+        if (st) {
+            tool_error("%s: %s", recon, tool_status(st));
+            rc = 1;
+        }
+    }
 done:
     tasd_archive_writer_abort(J.archive);
     tasd_writer_abort(J.recon);
+    for (int64_t k = 0; J.res && k < J.ntodo; k++)
+        free(J.res[k].dense);
     free(J.todo);
     free(J.res);
     free(infos);
+    free(plans);
     pthread_mutex_destroy(&J.lock);
     pthread_cond_destroy(&J.turn);
     tasd_tensorfile_close(model);
     tasd_config_destroy(config);
+    tasd_model_config_destroy(mc);
+    tool_select_free(&sel);
     return rc;
 }

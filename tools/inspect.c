@@ -11,14 +11,18 @@ static void usage_inspect(FILE *f)
     fprintf(f,
             "usage: tasd inspect [--json] [--threads T] [--quiet] [--] FILE...\n"
             "\n"
-            "List every tensor of each FILE (.npy, .safetensors or .tasd): name, dtype,\n"
-            "shape, fraction of zeros and RMS. For a .tasd file, each series is listed\n"
+            "List every tensor of each FILE (.npy, .safetensors, .onnx or .tasd): name,\n"
+            "dtype, shape, fraction of zeros and RMS; for an ONNX initializer also the\n"
+            "operator that consumes it and which of its axes holds the output features\n"
+            "(`MatMul.B out=1`: decompose works on its transpose; `?` when unknown, and\n"
+            "the tool then skips it). For a .tasd file, each series is listed\n"
             "with its config, method, value type (values: f32, bf16 or f16) and the stats\n"
             "it was saved with (density, retained energy, relative error), and the\n"
             "zeros/RMS of its dense approximation.\n"
             "\n"
             "  --json        one JSON object per tensor on stdout (keys file, name, dtype,\n"
-            "                shape, zeros, rms; for series also config, method, values, density,\n"
+            "                shape, zeros, rms; ONNX: consumer, input, out_axis; for\n"
+            "                series also config, method, values, density,\n"
             "                retained_energy, rel_error), then {\"total\": true, ...}\n"
             "  --threads T   threads for loading and reconstructing series (default: all)\n"
             "  --quiet       no progress line\n"
@@ -76,10 +80,12 @@ static int inspect_model(inspect_run *run, const char *path)
         return 1;
     }
     int64_t count = tasd_tensorfile_count(m);
+    bool onnx = tasd_tensorfile_format(m) == TASD_FORMAT_ONNX;
     if (!run->json) {
         printf("%s: %s, %lld tensor%s\n", path, tasd_file_format_name(tasd_tensorfile_format(m)),
                (long long)count, count == 1 ? "" : "s");
-        printf("  %-40s %-6s %-22s %8s %12s\n", "name", "dtype", "shape", "zeros", "rms");
+        printf("  %-40s %-6s %-22s %8s %12s%s\n", "name", "dtype", "shape", "zeros", "rms",
+               onnx ? "  consumer" : "");
     }
     int rc = 0;
     for (int64_t i = 0; i < count; i++) {
@@ -110,19 +116,42 @@ static int inspect_model(inspect_run *run, const char *path)
         }
         tool_progress_clear();
         run->tensors++;
+        const char *op = "";
+        int32_t input = -1, axis = -1;
+        if (onnx)
+            tasd_tensorfile_consumer(m, i, &op, &input, &axis);
         if (run->json) {
             json_tensor_start(path, info.name, info.dtype_name, info.ndim, info.shape);
             json_zeros_rms(readable, zeros, rms);
+            if (onnx) {
+                fputs(",\"consumer\":", stdout);
+                *op ? tool_json_string(stdout, op) : (void)fputs("null", stdout);
+                printf(",\"input\":%d,\"out_axis\":%d", (int)input, (int)axis);
+            }
             fputs("}\n", stdout);
             continue;
         }
-        char shape[128];
+        char shape[128], cons[96] = "";
         tool_shape_text(shape, sizeof shape, info.ndim, info.shape);
         const char *name = *info.name ? info.name : "(array)";
+        /* ONNX input slots by name for the known operators' weights. */
+        static const char *const slot[] = {"A", "B", "C"};
+        if (onnx && !*op)
+            snprintf(cons, sizeof cons, "  (no consumer)");
+        else if (onnx && axis < 0)
+            snprintf(cons, sizeof cons, "  %s.%d out=?", op, (int)input);
+        else if (onnx)
+            snprintf(cons, sizeof cons, "  %s.%s out=%d", op,
+                     input >= 0 && input < 3 && strcmp(op, "Conv") ? slot[input]
+                     : input == 1                                   ? "W"
+                                                                    : "?",
+                     (int)axis);
         if (readable)
-            printf("  %-40s %-6s %-22s %8.4f %12.6g\n", name, info.dtype_name, shape, zeros, rms);
+            printf("  %-40s %-6s %-22s %8.4f %12.6g%s\n", name, info.dtype_name, shape, zeros,
+                   rms, cons);
         else
-            printf("  %-40s %-6s %-22s %8s %12s\n", name, info.dtype_name, shape, "-", "-");
+            printf("  %-40s %-6s %-22s %8s %12s%s\n", name, info.dtype_name, shape, "-", "-",
+                   cons);
     }
     tool_progress_clear();
     tasd_tensorfile_close(m);

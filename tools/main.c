@@ -13,7 +13,7 @@ static void usage(FILE *f)
             "libtasd %s: approximate weights by series of N:M structured-sparse terms.\n"
             "\n"
             "commands:\n"
-            "  inspect FILE...        list the tensors of .npy, .safetensors and .tasd files\n"
+            "  inspect FILE...        list the tensors of .npy, .safetensors, .onnx, .tasd files\n"
             "  decompose FILE ...     decompose a model's matrices into N:M series\n"
             "  search FILE ...        choose a config per tensor within an error budget\n"
             "  bench [--quick]        run the benchmark against OpenBLAS/oneDNN\n"

@@ -13,10 +13,11 @@ static void usage_search(FILE *f)
             "usage: tasd search [OPTIONS] [--] FILE --target NAME --budget B -o layers.cfg\n"
             "options: [--calib CALIB] [--share [--layer-cap C]] [--max-terms T]\n"
             "         [--sides w|a|wa] [--method greedy|optimal] [--tokens N]\n"
-            "         [--tensors PATTERN] [--min-elements N] [--json] [--threads T]\n"
-            "         [--quiet]\n"
+            "         [--only REGEX] [--skip REGEX] [--tensors PATTERN] [--min-elements N]\n"
+            "         [--plot PARETO.svg] [--json] [--threads T] [--quiet]\n"
             "\n"
-            "Run the TASDER search on every matrix of FILE (.npy or .safetensors) and write\n"
+            "Run the TASDER search on every matrix of FILE (.npy, .safetensors or .onnx;\n"
+            "the tensors and their orientation as for `tasd decompose`) and write\n"
             "a layer config file (one line per tensor: `name W=CFG A=CFG method=M\n"
             "target=T`), atomically. Per tensor, candidate series for the weights (TASD-W)\n"
             "and, with calibration data, for the activations (TASD-A) are scored by\n"
@@ -43,8 +44,11 @@ static void usage_search(FILE *f)
             "  --json           only JSON lines on stdout: one object per tensor (keys\n"
             "                   name, weights, activations, method, error, cost, speedup;\n"
             "                   a config is null for none), then {\"total\": true, ...}\n"
+            "  --plot FILE.svg  a picture: per tensor, every candidate's error against its\n"
+            "                   predicted cost, the Pareto front, the choice and the\n"
+            "                   budget; and a panel for the whole model\n"
             "  --threads T      threads for the search (default: all cores)\n"
-            "  --tensors, --min-elements, --quiet   as for `tasd decompose`\n"
+            "  --only, --skip, --tensors, --min-elements, --quiet   as for `tasd decompose`\n"
             "  --               end of options (FILE may then start with '-')\n"
             "\n"
             "The chosen config, error, predicted cost and speed-up of each tensor, and\n"
@@ -143,10 +147,13 @@ static void print_results(const tasd_model_config *mc, tasd_layer_search *const 
     fflush(stdout);
 }
 
-int cmd_search(int argc, char **argv)
+/* cmd_search without the selection's cleanup (*sel is freed by the caller
+ * on every path). */
+static int search_main(int argc, char **argv, tool_select *sel)
 {
     enum { OPT_TARGET = TOOL_OPT_FIRST_FREE, OPT_BUDGET, OPT_CALIB, OPT_SHARE, OPT_LAYER_CAP,
-           OPT_MAX_TERMS, OPT_SIDES, OPT_METHOD, OPT_TOKENS, OPT_TENSORS, OPT_MIN_ELEMENTS };
+           OPT_MAX_TERMS, OPT_SIDES, OPT_METHOD, OPT_TOKENS, OPT_TENSORS, OPT_MIN_ELEMENTS,
+           OPT_ONLY, OPT_SKIP, OPT_PLOT };
     static const struct option opts[] = {TOOL_OPTIONS_COMMON,
                                          {"json", no_argument, NULL, TOOL_OPT_JSON},
                                          {"output", required_argument, NULL, 'o'},
@@ -162,11 +169,14 @@ int cmd_search(int argc, char **argv)
                                          {"tensors", required_argument, NULL, OPT_TENSORS},
                                          {"min-elements", required_argument, NULL,
                                           OPT_MIN_ELEMENTS},
+                                         {"only", required_argument, NULL, OPT_ONLY},
+                                         {"skip", required_argument, NULL, OPT_SKIP},
+                                         {"plot", required_argument, NULL, OPT_PLOT},
                                          {NULL, 0, NULL, 0}};
     const char *target_s = NULL, *calib_s = NULL, *out = NULL;
-    const char *patterns = NULL, *method_s = "greedy", *sides_s = "wa";
+    const char *method_s = "greedy", *sides_s = "wa", *plot = NULL;
     double budget = -1, layer_cap = -1;
-    int64_t min_el = 0, max_terms = 0, tokens = 256;
+    int64_t max_terms = 0, tokens = 256;
     int threads = 0, c;
     bool share = false, json = false, ok = true;
     while (ok && (c = tool_getopt("search", argc, argv, "hqo:", opts)) != -1) {
@@ -214,17 +224,28 @@ int cmd_search(int argc, char **argv)
             ok = tool_parse_i64("search", "--tokens", optarg, 1, INT64_MAX, &tokens);
             break;
         case OPT_TENSORS:
-            patterns = optarg;
+            sel->patterns = optarg;
             break;
         case OPT_MIN_ELEMENTS:
-            ok = tool_parse_i64("search", "--min-elements", optarg, 0, INT64_MAX, &min_el);
+            ok = tool_parse_i64("search", "--min-elements", optarg, 0, INT64_MAX,
+                                &sel->min_elements);
+            break;
+        case OPT_ONLY:
+            ok = tool_select_regex("search", "--only", optarg, &sel->only, &sel->has_only);
+            break;
+        case OPT_SKIP:
+            ok = tool_select_regex("search", "--skip", optarg, &sel->skip, &sel->has_skip);
+            break;
+        case OPT_PLOT:
+            plot = optarg;
             break;
         default: /* reported by tool_getopt */
-            return TOOL_USAGE;
+            ok = false;
         }
     }
     if (!ok)
         return TOOL_USAGE;
+
     const char *file = optind < argc ? argv[optind] : NULL;
     if (optind + 1 < argc) {
         tool_error("search: more than one FILE (%s, %s)", file, argv[optind + 1]);
@@ -311,28 +332,24 @@ int cmd_search(int argc, char **argv)
     for (int64_t i = 0; i < count; i++) {
         tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(m, i, &info);
-        if (tool_skip_reason(&info, patterns, min_el))
+        tool_plan plan;
+        tool_plan_tensor(m, i, &info, sel, &plan);
+        char nb[256];
+        const char *lname = tool_layer_name(file, info.name, nb, sizeof nb);
+        if (plan.skip) {
+            /* Listed, as decompose does: an ONNX tensor with an unknown
+             * consumer must not vanish silently. */
+            if (!tool_quiet && info.ndim >= 2 && info.dtype >= 0)
+                fprintf(stderr, "  %-40s skipped: %s\n", lname, plan.skip);
             continue;
-        /* A .npy array is named after its file. */
-        char npy_name[256];
-        const char *lname = info.name;
-        if (!*lname) {
-            const char *b = strrchr(file, '/');
-            b = b ? b + 1 : file;
-            size_t bl = strlen(b);
-            if (bl > 4 && !strcmp(b + bl - 4, ".npy"))
-                bl -= 4;
-            snprintf(npy_name, sizeof npy_name, "%.*s", (int)(bl < 255 ? bl : 255), b);
-            lname = npy_name;
         }
         tool_progress("search %s [%lld/%lld] %s", file, (long long)i + 1, (long long)count,
                       lname);
         tasd_view v;
         float *owned = NULL, *cbuf = NULL;
-        st = tool_tensor_view(m, i, false, &v, &owned);
-        int64_t in = 1, ctok = 0;
-        for (int d = 1; d < info.ndim; d++)
-            in *= info.shape[d];
+        st = tool_tensor_view(m, i, false, plan.transposed, &v, &owned);
+        int64_t out_f, in, ctok = 0;
+        tool_plan_matrix(&plan, &info, &out_f, &in);
         if (!st)
             cbuf = calib_for(calib, info.name, in, tokens, &ctok, &st);
         if (!st) {
@@ -377,6 +394,20 @@ int cmd_search(int argc, char **argv)
         goto done;
     }
     print_results(mc, ls, share ? choice : NULL, json);
+    if (plot) {
+        tool_pareto_layer *pl = calloc((size_t)(n ? n : 1), sizeof *pl);
+        char title[300];
+        snprintf(title, sizeof title, "%s: TASDER search, target %s, budget %g%s", file,
+                 target_s, budget, share ? " shared by the model" : " per tensor");
+        for (int64_t l = 0; pl && l < n; l++)
+            pl[l] = (tool_pareto_layer){names[l], ls[l], share ? choice[l] : -1};
+        bool done_ok = pl && tool_plot_pareto(plot, title, pl, n, budget);
+        free(pl);
+        if (!done_ok) {
+            rc = 1;
+            goto done;
+        }
+    }
     st = tasd_model_config_save(mc, out);
     if (st) {
         tool_error("%s", tool_status(st));
@@ -395,5 +426,13 @@ done:
     tasd_tensorfile_close(m);
     tasd_target_destroy(target);
     tasd_context_destroy(ctx);
+    return rc;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    tool_select sel = {0};
+    int rc = search_main(argc, argv, &sel);
+    tool_select_free(&sel);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "tasd.h"
 
 #include <getopt.h>
+#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -61,19 +62,53 @@ int tool_default_threads(void);
 
 /* ---- tensors ---- */
 
-/* Which tensors of a model are matrices the tool decomposes: rank 2, or
- * rank 4 (conv, seen as [out, in*kh*kw]), of a readable dtype. Returns NULL
- * if eligible, else the reason it is skipped. */
-const char *tool_skip_reason(const tasd_tensor_info *info, const char *patterns,
-                             int64_t min_elements);
+/* Which tensors a command works on: --tensors (comma-separated fnmatch(3)
+ * patterns), --only / --skip (POSIX extended regular expressions, matched
+ * anywhere in the name unless anchored) and --min-elements. */
+typedef struct tool_select {
+    const char *patterns;
+    bool has_only, has_skip;
+    regex_t only, skip;
+    int64_t min_elements;
+} tool_select;
+
+/* Compile --only/--skip TEXT into *re; false (reported) on a bad regex. */
+bool tool_select_regex(const char *cmd, const char *option, const char *text, regex_t *re,
+                       bool *has);
+void tool_select_free(tool_select *s);
+
+/* How a command sees tensor i: skipped (with the reason), or a matrix
+ * [out, in] that is the tensor as stored (rank 2, or rank 4 conv seen as
+ * [out, in*kh*kw]) or, when `transposed`, its transpose. The N:M groups run
+ * along `in`, the axis the consuming operator reduces over: in an ONNX
+ * graph that comes from tasd_tensorfile_consumer (a MatMul weight [K, N] is
+ * transposed; a tensor whose consumer is unknown is skipped, never guessed);
+ * other formats store [out, in]. */
+typedef struct tool_plan {
+    const char *skip;   /* NULL if the tensor is used */
+    bool transposed;
+    const char *op;     /* consuming ONNX op_type, "" if none/other formats */
+    int32_t out_axis;   /* -1 unknown */
+    char why[160];      /* storage for skip */
+} tool_plan;
+
+void tool_plan_tensor(const tasd_tensorfile *m, int64_t i, const tasd_tensor_info *info,
+                      const tool_select *s, tool_plan *p);
+/* Rows/cols of the matrix the plan decomposes. */
+void tool_plan_matrix(const tool_plan *p, const tasd_tensor_info *info, int64_t *rows,
+                      int64_t *cols);
 /* Comma-separated fnmatch(3) patterns; NULL or "" matches everything. */
 bool tool_name_matches(const char *name, const char *patterns);
+/* The name a tensor goes by in layer configs and reports: its own, or for a
+ * .npy file (whose array has none) the file's base name without ".npy". */
+const char *tool_layer_name(const char *file, const char *name, char *buf, size_t size);
 
 /* A view of tensor i: zero-copy when its dtype allows, else an f32 copy
  * converted by the library into *owned (free with free()). With want_f32
- * the view is always f32 (a copy for f16/bf16 data). */
-tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, bool want_f32, tasd_view *v,
-                             float **owned);
+ * the view is always f32 (a copy for f16/bf16 data). With `transposed`
+ * (rank 2) the view is the tensor's transpose (strided, no copy). */
+tasd_status tool_tensor_view(const tasd_tensorfile *m, int64_t i, bool want_f32,
+                             bool transposed, tasd_view *v, float **owned);
 
 /* ---- output ---- */
 
@@ -86,6 +121,28 @@ void tool_json_shape(FILE *f, int ndim, const int64_t *shape);
 void tool_json_number(FILE *f, double x);
 /* Seconds on a monotonic clock. */
 double tool_now(void);
+
+/* ---- pictures (plot.c): hand-written SVG, written atomically ---- */
+
+/* One bar: a tensor's name, a short label (its config) and its value. */
+typedef struct tool_bar {
+    const char *name, *label;
+    double value;
+} tool_bar;
+/* A horizontal bar chart of relative errors; false (reported) on error. */
+bool tool_plot_bars(const char *path, const char *title, const tool_bar *bars, int64_t n);
+
+/* One layer's search for the Pareto picture: every candidate, the front,
+ * the chosen point and the budget. */
+typedef struct tool_pareto_layer {
+    const char *name;
+    const tasd_layer_search *search;
+    int choice;       /* index into the front, or -1 for the layer's own choice */
+} tool_pareto_layer;
+/* One panel per layer (error against predicted cost) and a summary panel
+ * of the model (each layer's chosen point, FLOP-weighted totals). */
+bool tool_plot_pareto(const char *path, const char *title, const tool_pareto_layer *layers,
+                      int64_t n, double budget);
 
 /* ---- the commands ---- */
 

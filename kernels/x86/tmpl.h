@@ -356,17 +356,22 @@ narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const VT *v,
             acc[j] = VADD(a0[j], a1[j]);
 }
 
-#define NARROW_ROWS 32 /* rows per call at most (the framework's unit) */
+#define NARROW_ROWS 32 /* rows per call at most */
 
-/* K block by K block over the rows (the layout's order: one contiguous run
- * per block), the rows' accumulators parked in L1 between blocks. */
+/* K block by K block over the rows, i.e. in the layout's order: the call
+ * streams its row block's memory once, front to back. The rows' vector
+ * accumulators wait in L1 between blocks. */
 static inline __attribute__((always_inline)) void
 narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
             const int nx, float *y, int64_t ldy)
 {
     narrow_consts nc[TASDI_MAX_TERMS];
-    for (int i = 0; i < p->terms; i++)
-        narrow_setup(&p->term[i], &nc[i]);
+    int ratio[TASDI_MAX_TERMS];
+    for (int i = 0; i < p->terms; i++) {
+        const tasdi_pterm *pt = &p->term[i];
+        narrow_setup(pt, &nc[i]);
+        ratio[i] = nc[i].mode == FETCH_GATHER ? 0 : pt->m / pt->n;
+    }
     vf acc[NARROW_ROWS][TASDI_NARROW_MAX];
     float acc_s[NARROW_ROWS][TASDI_NARROW_MAX];
     for (int64_t r = 0; r < r1 - r0; r++)
@@ -374,25 +379,22 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
             acc[r][j] = VZERO();
             acc_s[r][j] = 0.0f;
         }
+    const tasdi_pterm *pt0 = &p->term[0];
     for (int64_t kb = 0; kb < p->nkb; kb++) {
+        const int last = kb + 1 == p->nkb;
         const float *xb = x + kb * TASDI_KC;
-        for (int64_t r = r0; r < r1; r++) {
+        const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+        const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
+        const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
+        for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
+            PREFETCH((const char *)v + 1024);
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
-                int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-                const VT *v = VAL_BASE(pt) + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
-                const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
-                if (i == 0 && kb + 1 < p->nkb) { /* the next block's run of this row */
-                    const char *nv = (const char *)(VAL_BASE(pt) +
-                                                    tasdi_wide_at(pt, p->rows, p->nkb, kb + 1, r));
-                    PREFETCH(nv);
-                    PREFETCH(nv + 64);
-                    PREFETCH(nv + 128);
-                }
-                vf *ar = acc[r - r0];
-                const int mode = nc[i].mode;
-                if (mode == FETCH_SCALAR) {
-                    narrow_run_scalar(pt, v, w, cnt, xb, ldx, nx, acc_s[r - r0]);
+                const int64_t cnt = last ? pt->last : pt->spb;
+                const VT *tv = v + (last ? pt->plast : pt->pspb);
+                const uint32_t *tw = w + (last ? pt->pwlast : pt->pwpb);
+                if (nc[i].mode == FETCH_SCALAR) {
+                    narrow_run_scalar(pt, tv, tw, cnt, xb, ldx, nx, acc_s[r]);
                     continue;
                 }
                 /* columns in passes that fit the register file */
@@ -400,23 +402,21 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
                 for (int j0 = 0; j0 < nx; j0 += NARROW_PASS) {
                     const int ns = nx - j0 < NARROW_PASS ? nx - j0 : NARROW_PASS;
                     const float *xj = xb + j0 * ldx;
-                    if (mode == FETCH_GATHER)
-                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 0);
-                    else if (pt->m == 2 * pt->n)
-                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 2);
-                    else if (pt->m == pt->n)
-                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 1);
-                    else if (pt->m == 4 * pt->n)
-                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 4);
-                    else
-                        narrow_run(pt, &nc[i], v, w, cnt, xj, ldx, ns, ar + j0, 8);
+                    vf *ar = acc[r] + j0;
+                    switch (ratio[i]) {
+                    case 0: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 0); break;
+                    case 1: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 1); break;
+                    case 2: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 2); break;
+                    case 4: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 4); break;
+                    default: narrow_run(pt, &nc[i], tv, tw, cnt, xj, ldx, ns, ar, 8); break;
+                    }
                 }
             }
         }
     }
-    for (int64_t r = r0; r < r1; r++)
+    for (int64_t r = 0; r < r1 - r0; r++)
         for (int j = 0; j < nx; j++)
-            y[(r - r0) * ldy + j] = VHSUM(acc[r - r0][j]) + acc_s[r - r0][j];
+            y[r * ldy + j] = VHSUM(acc[r][j]) + acc_s[r][j];
 }
 
 void PFX(narrow)(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,

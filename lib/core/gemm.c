@@ -54,6 +54,8 @@ tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
 #define NARROW_ROW_BLOCK 32  /* rows per narrow unit */
 #define WIDE_PANELS 4        /* B panels per wide unit (256 columns) */
 _Static_assert(WIDE_PANELS % 2 == 0, "a unit holds whole pairs of panels (AVX-512 takes 2)");
+_Static_assert(TASDI_RB % WIDE_ROW_BLOCK == 0 && TASDI_RB % NARROW_ROW_BLOCK == 0,
+               "kernel calls stay inside one row block of the layout");
 
 typedef struct packed_job {
     const tasdi_packed *p;

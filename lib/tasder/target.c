@@ -16,21 +16,24 @@ double tasdi_seconds(void)
 }
 
 /* The built-in cpu table: relative costs of libtasd's own kernels against
- * its own dense layer path, as tasd_target_measure() finds them. Fitted to
- * medians measured on the AVX2 backend of the 2-core development machine
- * (kernels branch 7eef28a, 256x512 weights, 128 tokens, one thread):
- *   1:4 0.47-0.49, 2:4 0.64-0.67, 1:8 0.38-0.40, 2:8 0.47-0.48,
- *   4:8 0.65-0.66, 1:16 0.33-0.34, 2:16 0.38-0.40, act 138-142
- * by cost = 0.28 + 0.75 * N/M per term: a fixed part per term (one more
- * pass over the B panels and C strips) plus the multiply-adds kept. The
- * activation decomposition costs ~130 dense multiply-adds per element and
- * term. Measure on the running machine with "cpu-measured". */
+ * its own dense layer path (the blocked SIMD SGEMM), as tasd_target_measure()
+ * finds them. Fitted to medians of five measurements on the AVX2 backend of
+ * an AMD EPYC development machine (2 cores, AVX2 only; main after the
+ * compact series and the dense path landed, 256x512 weights, 128 tokens,
+ * one thread, load average ~5):
+ *   1:4 0.77, 2:4 1.01, 1:8 0.64, 2:8 0.82, 4:8 1.09, 1:16 0.76,
+ *   2:16 0.89, act ~60
+ * by cost = 0.50 + 1.10 * N/M per term: a fixed part per term (one more
+ * pass over the B panels and C strips) plus the multiply-adds kept. M = 16
+ * runs a generic path and costs more than the line says. Against a dense
+ * path near the SIMD peak, a 2:4 term barely pays at this small shape on
+ * AVX2; measure on the running machine with "cpu-measured". */
 static const int cpu_patterns[][2] = {{1, 4}, {2, 4}, {1, 8}, {2, 8},
                                       {4, 8}, {1, 16}, {2, 16}};
 #define CPU_PATTERNS ((int)(sizeof cpu_patterns / sizeof cpu_patterns[0]))
-#define CPU_ACT 130.0
+#define CPU_ACT 60.0
 
-static double cpu_table_cost(int n, int m) { return 0.28 + 0.75 * n / m; }
+static double cpu_table_cost(int n, int m) { return 0.50 + 1.10 * n / m; }
 
 static int find_pattern(const tasd_target *t, int n, int m)
 {

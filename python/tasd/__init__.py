@@ -740,3 +740,107 @@ class TensorFile:
 def open(path):  # noqa: A001 - the module's documented name
     """Open a .npy, safetensors or ONNX file for reading (tasd_tensorfile_*)."""
     return TensorFile(path)
+
+
+# ---- search, then apply: layer config files ----
+
+LayerEntry = namedtuple("LayerEntry", "W A method target")
+LayerEntry.__doc__ = """One line of a layer config file: the weight-side and
+activation-side series configs ("2:4+1:8", or None for none), the method
+and the target spec ("" when unspecified)."""
+
+
+def read_layers(path):
+    """A layer config file (`tasd search -o`, docs/format.md), parsed and
+    checked by the library (tasd_model_config_load): {name: LayerEntry} in
+    file order."""
+    h = ctypes.c_void_p()
+    _lib.call("tasd_model_config_load", _ctx.h, _lib.to_bytes(os.fspath(path)), ctypes.byref(h))
+    try:
+        out = {}
+        for i in range(_lib.lib.tasd_model_config_count(h)):
+            lc = _lib.lib.tasd_model_config_layer(h, i)
+            w = _lib.lib.tasd_layer_config_weights(lc)
+            a = _lib.lib.tasd_layer_config_activations(lc)
+            out[_lib.lib.tasd_layer_config_name(lc).decode()] = LayerEntry(
+                _config_text(w) if w else None, _config_text(a) if a else None,
+                _lib.lib.tasd_method_name(_lib.lib.tasd_layer_config_method(lc)).decode(),
+                _lib.lib.tasd_layer_config_target(lc).decode())
+        return out
+    finally:
+        _lib.lib.tasd_model_config_destroy(h)
+
+
+class Applied:
+    """What apply_layers() made: `series` {name: Series} of the decomposed
+    tensors, `transposed` {name: bool} (True when the series is of the
+    tensor's transpose: an ONNX MatMul weight [K, N] is decomposed as [N, K]),
+    `skipped` {name: reason} for the others, which stay unchanged. A .npy
+    array goes by its file's base name, as in the layer config."""
+
+    def __init__(self, file, index, series, transposed, skipped):
+        self.file, self._index = file, index
+        self.series, self.transposed, self.skipped = series, transposed, skipped
+
+    def weights(self, name):
+        """The approximation of tensor `name` in its own shape and layout."""
+        wa = self.series[name].reconstruct()
+        shape = self.file.info(self._index[name]).shape
+        return (wa.T if self.transposed[name] else wa).reshape(shape)
+
+    def write_onnx(self, path):
+        """ONNX: a copy of the model with the decomposed initializers
+        replaced by their approximations, every other byte kept."""
+        self.file.write_onnx(path, {n: self.weights(n) for n in self.series})
+
+
+def _orientation(f, t):
+    """(transposed, None) for a tensor the tool decomposes, else (None, reason):
+    the same rules as `tasd decompose` (docs/tool.md)."""
+    if t.dtype_name not in _FLOAT_NAMES:
+        return None, "dtype not f32/f16/bf16"
+    if len(t.shape) not in (2, 4):
+        return None, "rank < 2 (not a matrix)" if len(t.shape) < 2 else "rank 3 or > 4"
+    if int(np.prod(t.shape)) == 0:
+        return None, "empty"
+    if f.format != "onnx":
+        return False, None
+    op, _, axis = f.consumer(t.name)
+    if axis == 0:
+        return False, None
+    if axis == 1 and len(t.shape) == 2:
+        return True, None
+    return None, ("consumer %s: reduction axis unknown" % op if op
+                  else "no consumer in the graph (reduction axis unknown)")
+
+
+_FLOAT_NAMES = {"F32", "F16", "BF16", "FLOAT", "FLOAT16", "BFLOAT16", "<f4", "<f2"}
+
+
+def apply_layers(file, layers):
+    """Search, then apply: decompose each tensor of `file` (a path or a
+    TensorFile; .npy, safetensors or ONNX) with the W= series and method that
+    the layer config file `layers` (a path, as written by `tasd search -o`,
+    or a read_layers() dict) gives it. Tensors with W=none, absent from the
+    file, or that cannot be decomposed (see `tasd decompose`) are listed in
+    .skipped. Returns an Applied."""
+    f = file if isinstance(file, TensorFile) else open(file)
+    cfg = layers if isinstance(layers, dict) else read_layers(layers)
+    index, series, transposed, skipped = {}, {}, {}, {}
+    for i, t in enumerate(f):
+        name = t.name or os.path.splitext(os.path.basename(f.path))[0]
+        entry = cfg.get(name)
+        tr, why = _orientation(f, t)
+        if why is None and entry is None:
+            why = "not listed in the layer config"
+        elif why is None and entry.W is None:
+            why = "W=none in the layer config"
+        if why is not None:
+            skipped[name] = why
+            continue
+        w = f.read_f32(i)
+        w = w.T if tr else w.reshape(w.shape[0], -1)
+        index[name] = i
+        series[name] = decompose(w, entry.W, method=entry.method)
+        transposed[name] = tr
+    return Applied(f, index, series, transposed, skipped)

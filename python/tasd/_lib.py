@@ -164,12 +164,12 @@ def _candidates():
     out = [os.path.join(here, "..", "..", "build", "lib", "libtasd.so")]
     try:  # written by `make install-python`: the library installed with it
         from ._install import LIBDIR
-        out.append(os.path.join(LIBDIR, "libtasd.so.0"))
+        out.append(os.path.join(LIBDIR, "libtasd.so.1"))
     except ImportError:
         pass
     found = ctypes.util.find_library("tasd")
     out += [found] if found else []
-    out += ["libtasd.so.0", "libtasd.so"]
+    out += ["libtasd.so.1", "libtasd.so"]
     return out, False
 
 
@@ -253,6 +253,11 @@ for _name, _res, _args in [
     ("tasd_layer_config_activations", c_void_p, (c_void_p,)),
     ("tasd_layer_config_method", c_int, (c_void_p,)),
     ("tasd_model_config_destroy", None, (c_void_p,)),
+    ("tasd_model_config_load", _S, (c_void_p, c_char_p, P(c_void_p))),
+    ("tasd_model_config_count", c_int64, (c_void_p,)),
+    ("tasd_model_config_layer", c_void_p, (c_void_p, c_int64)),
+    ("tasd_layer_config_name", c_char_p, (c_void_p,)),
+    ("tasd_layer_config_target", c_char_p, (c_void_p,)),
     ("tasd_model_config_format", _S, (c_void_p, c_char_p, c_size_t, P(c_size_t))),
     ("tasd_model_config_save", _S, (c_void_p, c_char_p)),
     ("tasd_layer_create", _S, (c_void_p, P(View), P(View), c_void_p, P(c_void_p))),

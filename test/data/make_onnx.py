@@ -5,7 +5,10 @@ Needs python3-onnx and numpy (Debian: apt-get install python3-onnx); the
 generated files are committed, so the C tests do not. Values are
 v(i) = ((i*37 + 11 + seed) % 17 - 8) / 4 for the i-th element (row-major),
 exactly representable in f32, f16 and bf16 (seed: see each tensor).
-Run from the source tree: python3 test/data/make_onnx.py"""
+Run from the source tree: python3 test/data/make_onnx.py
+
+`make_onnx.py --e2e PATH` writes instead the model that test/onnx_e2e.py runs
+in onnxruntime (not committed: the test builds it)."""
 import os
 
 import numpy as np
@@ -155,5 +158,38 @@ def main():
     save(model([], [f32_raw("W", [2, 2], 0), f32_raw("W", [2, 2], 1)], [], []), "dup_name.onnx")
 
 
+def e2e_model(path):
+    """A small model onnxruntime runs: x [2, 3, 6, 6] -> Conv W_conv [8, 3, 3, 3]
+    -> Relu -> Flatten -> MatMul W_mm [288, 64] -> Relu -> Gemm(transB=1)
+    W_gemm [32, 64] + b_gemm -> y [2, 32]. Random weights, and metadata, a
+    doc string and an opset the copy must keep."""
+    rng = np.random.default_rng(12)
+
+    def init(name, shape):
+        return helper.make_tensor(name, TensorProto.FLOAT, shape,
+                                  rng.standard_normal(shape).astype(np.float32).tobytes(), raw=True)
+
+    inits = [init("W_conv", [8, 3, 3, 3]), init("W_mm", [288, 64]), init("W_gemm", [32, 64]),
+             init("b_gemm", [32])]
+    nodes = [
+        helper.make_node("Conv", ["x", "W_conv"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["c1"]),
+        helper.make_node("Flatten", ["c1"], ["f"]),
+        helper.make_node("MatMul", ["f", "W_mm"], ["h"]),
+        helper.make_node("Relu", ["h"], ["h1"]),
+        helper.make_node("Gemm", ["h1", "W_gemm", "b_gemm"], ["y"], transB=1),
+    ]
+    m = model(nodes, inits, [vi("x", [2, 3, 6, 6])], [vi("y", [2, 32])])
+    m.doc_string = "libtasd end-to-end test model"
+    helper.set_model_props(m, {"purpose": "tasd e2e", "kept": "yes"})
+    onnx.checker.check_model(m)
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--e2e":
+        e2e_model(sys.argv[2])
+    else:
+        main()
