@@ -50,7 +50,7 @@ ifneq (,$(findstring aarch64,$(ARCH)))
   KERNEL_DIRS += kernels/neon
 endif
 ISA_FLAGS_kernels/scalar :=
-ISA_FLAGS_kernels/avx2   := -mavx2 -mfma
+ISA_FLAGS_kernels/avx2   := -mavx2 -mfma -mf16c
 ISA_FLAGS_kernels/avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma
 ISA_FLAGS_kernels/neon   :=
 

@@ -3,6 +3,13 @@
  *
  *   build/bench/bench [--quick] [--shape MxKxN[,..]] [--config CFG[,..]]
  *                     [--threads T[,..]] [--backend B] [--reps R] [--no-decompose]
+ *                     [--values f32|bf16|f16] [--dtype f32|bf16]
+ *
+ * --values decomposes with that series value type; --dtype bf16 passes the
+ * activations to tasd_gemm as bf16 (C stays f32). Either one adds the dense
+ * bf16 baseline: oneDNN's matmul primitive with bf16 weights and activations
+ * and f32 output (the dense time is then the fastest of the three). OpenBLAS
+ * cblas_sbgemm is looked up at run time: Debian's 0.3.21 lacks it.
  *
  * --config dense times libtasd's own dense path instead of a series: a
  * tasd_layer in TASD_LAYER_DENSE mode with W = the M x K weights, run on
@@ -62,6 +69,7 @@ typedef struct options {
     int quick;
     int decompose;
     double batch_ms; /* minimum time of one timed batch */
+    tasd_dtype values, dtype; /* series value type, activation type */
 } options;
 
 static const shape default_shapes[] = {
@@ -139,6 +147,9 @@ static void usage(FILE *f)
             "  --backend B        auto, scalar, avx2, avx512, neon (default auto)\n"
             "  --reps R           repetitions per case, median reported (default 7)\n"
             "  --no-decompose     skip the decomposition throughput section\n"
+            "  --values T         series value type: f32 (default), bf16 or f16\n"
+            "  --dtype T          activations passed to tasd_gemm: f32 (default) or bf16;\n"
+            "                     either option adds oneDNN's bf16 matmul as a baseline\n"
             "environment: OPENBLAS_CORETYPE, OPENBLAS_THREAD_TIMEOUT and (for avx2)\n"
             "ONEDNN_MAX_CPU_ISA are set by the bench (with a re-exec)\n"
             "unless already present.\n");
@@ -222,6 +233,13 @@ static void parse_options(int argc, char **argv, options *o)
             }
         } else if (!strcmp(a, "--backend")) {
             check(tasd_backend_parse(val, &o->backend), "--backend");
+        } else if (!strcmp(a, "--values") || !strcmp(a, "--dtype")) {
+            tasd_dtype t = !strcmp(val, "bf16") ? TASD_BF16
+                           : !strcmp(val, "f16") ? TASD_F16
+                           : !strcmp(val, "f32") ? TASD_F32 : (tasd_dtype)-1;
+            if ((int)t < 0 || (t == TASD_F16 && !strcmp(a, "--dtype")))
+                die("bad %s \"%s\"", a, val);
+            *(!strcmp(a, "--values") ? &o->values : &o->dtype) = t;
         } else if (!strcmp(a, "--reps")) {
             char *end;
             long r = strtol(val, &end, 10);
@@ -375,8 +393,30 @@ static int64_t llc_bytes(void)
 
 /* ----------------------------------------------------------------- cases */
 
-enum { LIB_TASD, LIB_OPENBLAS, LIB_ONEDNN, NLIBS };
-static const char *const lib_names[NLIBS] = {"tasd", "openblas", "onednn"};
+enum { LIB_TASD, LIB_OPENBLAS, LIB_ONEDNN, LIB_ONEDNN_BF16, NLIBS };
+static const char *const lib_names[NLIBS] = {"tasd", "openblas", "onednn", "onednn_bf16"};
+
+/* oneDNN's matmul primitive, bf16 x bf16 -> f32, the way an engine runs a
+ * bf16 linear layer: src = activations [N, K], weights = W^T [K, M] (W stored
+ * row-major [M, K]: format ba), dst [N, M]. One primitive, one weights memory
+ * per copy (for eviction). */
+typedef struct bf16_mm {
+    dnnl_engine_t eng;
+    dnnl_stream_t strm;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst, *wei;
+    uint16_t *x, **w;
+    float *y;
+    int ncopies;
+    char impl[64];
+} bf16_mm;
+
+static uint16_t to_bf16(float f) /* round to nearest even (finite f) */
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
 
 typedef struct case_data {
     shape sh;
@@ -391,7 +431,103 @@ typedef struct case_data {
     tasd_view bv, cv;
     tasd_context *ctx;
     unsigned next_dense, next_tasd;
+    uint16_t *xh;           /* --dtype bf16: the activations as bf16 */
+    bf16_mm *mm;            /* oneDNN bf16 matmul, or NULL */
+    unsigned next_bf16;
 } case_data;
+
+static void dnnl_check(dnnl_status_t st, const char *what)
+{
+    if (st != dnnl_success)
+        die("oneDNN %s failed with status %d", what, (int)st);
+}
+
+/* Why the bf16 baseline is missing (printed once), or "". */
+static char bf16_missing[160];
+
+/* Copies of W in bf16 (enough to evict them like the f32 copies); NULL when
+ * this oneDNN has no bf16 matmul for this CPU (oneDNN 2.6 needs AVX-512 for
+ * bf16: on AVX2-only CPUs the descriptor is dnnl_unimplemented). */
+static bf16_mm *bf16_mm_create(const shape *sh, const float *w0, const float *x, int ncopies)
+{
+    bf16_mm *b = calloc(1, sizeof *b);
+    if (!b)
+        die("out of memory");
+    dnnl_check(dnnl_engine_create(&b->eng, dnnl_cpu, 0), "engine");
+    dnnl_check(dnnl_stream_create(&b->strm, b->eng, dnnl_stream_default_flags), "stream");
+    dnnl_memory_desc_t smd, wmd, dmd;
+    dnnl_dims_t sd = {sh->n, sh->k}, wd = {sh->k, sh->m}, dd = {sh->n, sh->m};
+    dnnl_check(dnnl_memory_desc_init_by_tag(&smd, 2, sd, dnnl_bf16, dnnl_ab), "src md");
+    dnnl_check(dnnl_memory_desc_init_by_tag(&wmd, 2, wd, dnnl_bf16, dnnl_ba), "weights md");
+    dnnl_check(dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dnnl_f32, dnnl_ab), "dst md");
+    dnnl_matmul_desc_t md;
+    dnnl_check(dnnl_matmul_desc_init(&md, &smd, &wmd, NULL, &dmd), "matmul desc");
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t pst = dnnl_primitive_desc_create(&pd, &md, NULL, b->eng, NULL);
+    if (pst != dnnl_success) {
+        snprintf(bf16_missing, sizeof bf16_missing,
+                 "oneDNN %d.%d has no bf16 matmul on this CPU (status %d%s)",
+                 dnnl_version()->major, dnnl_version()->minor, (int)pst,
+                 pst == dnnl_unimplemented ? ": unimplemented" : "");
+        dnnl_stream_destroy(b->strm);
+        dnnl_engine_destroy(b->eng);
+        free(b);
+        return NULL;
+    }
+    const char *impl = NULL;
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    snprintf(b->impl, sizeof b->impl, "%s", impl ? impl : "?");
+    dnnl_check(dnnl_primitive_create(&b->prim, pd), "matmul primitive");
+    dnnl_primitive_desc_destroy(pd);
+    b->x = xalloc((size_t)(sh->n * sh->k) * 2);
+    for (int64_t j = 0; j < sh->n; j++) /* src [N, K] = X^T */
+        for (int64_t k = 0; k < sh->k; k++)
+            b->x[j * sh->k + k] = to_bf16(x[k * sh->n + j]);
+    b->y = xalloc((size_t)(sh->n * sh->m) * 4);
+    dnnl_check(dnnl_memory_create(&b->src, &smd, b->eng, b->x), "src memory");
+    dnnl_check(dnnl_memory_create(&b->dst, &dmd, b->eng, b->y), "dst memory");
+    b->ncopies = ncopies;
+    b->w = calloc((size_t)ncopies, sizeof *b->w);
+    b->wei = calloc((size_t)ncopies, sizeof *b->wei);
+    if (!b->w || !b->wei)
+        die("out of memory");
+    for (int i = 0; i < ncopies; i++) {
+        b->w[i] = xalloc((size_t)(sh->m * sh->k) * 2);
+        for (int64_t q = 0; q < sh->m * sh->k; q++)
+            b->w[i][q] = to_bf16(w0[q]);
+        dnnl_check(dnnl_memory_create(&b->wei[i], &wmd, b->eng, b->w[i]), "weights memory");
+    }
+    return b;
+}
+
+static void bf16_mm_run(bf16_mm *b, unsigned copy)
+{
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, b->src},
+                               {DNNL_ARG_WEIGHTS, b->wei[copy % (unsigned)b->ncopies]},
+                               {DNNL_ARG_DST, b->dst}};
+    dnnl_check(dnnl_primitive_execute(b->prim, b->strm, 3, args), "matmul");
+    dnnl_check(dnnl_stream_wait(b->strm), "stream wait");
+}
+
+static void bf16_mm_destroy(bf16_mm *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < b->ncopies; i++) {
+        dnnl_memory_destroy(b->wei[i]);
+        free(b->w[i]);
+    }
+    dnnl_memory_destroy(b->src);
+    dnnl_memory_destroy(b->dst);
+    dnnl_primitive_destroy(b->prim);
+    dnnl_stream_destroy(b->strm);
+    dnnl_engine_destroy(b->eng);
+    free(b->w);
+    free(b->wei);
+    free(b->x);
+    free(b->y);
+    free(b);
+}
 
 static void run_once(case_data *cd, int lib)
 {
@@ -430,6 +566,9 @@ static void run_once(case_data *cd, int lib)
             die("dnnl_sgemm failed with status %d", (int)st);
         break;
     }
+    case LIB_ONEDNN_BF16:
+        bf16_mm_run(cd->mm, cd->next_bf16++);
+        break;
     }
 }
 
@@ -578,12 +717,13 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     cd.ncopies_tasd = 1;
     tasd_series *first;
     set_threads(ctx, o->threads[o->nthreads - 1]); /* setup runs on all threads */
-    check(tasd_decompose(ctx, &wv, cfg, TASD_GREEDY, &first), "tasd_decompose");
+    tasd_decompose_options dopt = {sizeof dopt, o->values};
+    check(tasd_decompose_ex(ctx, &wv, cfg, TASD_GREEDY, &dopt, &first), "tasd_decompose");
     if (decoding) {
         tasd_stats st = {.size = sizeof st};
         check(tasd_series_stats(first, &st), "tasd_series_stats");
-        /* lower bound of the series' bytes: fp32 values + 2-bit indices */
-        double sbytes = (double)st.slots * 4.25;
+        /* lower bound of the series' bytes: values + 2-bit indices */
+        double sbytes = (double)st.slots * (o->values == TASD_F32 ? 4.25 : 2.25);
         if (sbytes < 1)
             sbytes = 1;
         cd.ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
@@ -603,7 +743,7 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     }
     cd.s[0] = first;
     for (int i = 1; i < cd.ncopies_tasd; i++)
-        check(tasd_decompose(ctx, &wv, cfg, TASD_GREEDY, &cd.s[i]), "tasd_decompose");
+        check(tasd_decompose_ex(ctx, &wv, cfg, TASD_GREEDY, &dopt, &cd.s[i]), "tasd_decompose");
 
     cd.x = xalloc((size_t)(sh->k * sh->n) * sizeof(float));
     cd.c = xalloc((size_t)(sh->m * sh->n) * sizeof(float));
@@ -611,6 +751,25 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
         cd.x[i] = frand();
     cd.bv = tasd_view_2d(cd.x, TASD_F32, sh->k, sh->n, sh->n);
     cd.cv = tasd_view_2d(cd.c, TASD_F32, sh->m, sh->n, sh->n);
+    if (o->dtype == TASD_BF16) { /* x rounded to bf16: every library gets the same x */
+        cd.xh = xalloc((size_t)(sh->k * sh->n) * 2);
+        for (int64_t i = 0; i < sh->k * sh->n; i++) {
+            cd.xh[i] = to_bf16(cd.x[i]);
+            uint32_t u = (uint32_t)cd.xh[i] << 16;
+            memcpy(&cd.x[i], &u, 4);
+        }
+        cd.bv = tasd_view_2d(cd.xh, TASD_BF16, sh->k, sh->n, sh->n);
+    }
+    if (o->values != TASD_F32 || o->dtype != TASD_F32) {
+        int nbf = decoding ? (int)ceil(4.0 * (double)llc / (double)wbytes) : 1; /* half size */
+        cd.mm = bf16_mm_create(sh, w0, cd.x, nbf < 2 ? 2 : nbf);
+        if (!cd.mm) {
+            static int said;
+            if (!said++)
+                printf("NOTE: no dense bf16 baseline: %s; OpenBLAS has no cblas_sbgemm\n",
+                       bf16_missing);
+        }
+    }
 
     /* Sanity: libtasd's product equals the dense product of the
      * reconstructed approximation. */
@@ -643,8 +802,9 @@ timing:;
         int t = o->threads[ti];
         set_threads(ctx, t);
         /* Calibrate the batch length per library from one call after a warm-up. */
-        int inner[NLIBS];
-        for (int lib = 0; lib < NLIBS; lib++) {
+        int inner[NLIBS] = {0};
+        const int nlibs = cd.mm ? NLIBS : LIB_ONEDNN_BF16;
+        for (int lib = 0; lib < nlibs; lib++) {
             run_once(&cd, lib);
             double t0 = now_ms();
             run_once(&cd, lib);
@@ -656,18 +816,23 @@ timing:;
                 n = 100000;
             if (decoding && n < cd.ncopies_dense)
                 n = cd.ncopies_dense; /* at least one pass over the copies */
+            if (lib == LIB_ONEDNN_BF16 && n < cd.mm->ncopies)
+                n = cd.mm->ncopies;
             inner[lib] = n;
         }
         double samples[NLIBS][1000];
         for (int r = 0; r < o->reps; r++)
-            for (int j = 0; j < NLIBS; j++) {
-                int lib = (j + r) % NLIBS; /* rotate the order: no position bias */
+            for (int j = 0; j < nlibs; j++) {
+                int lib = (j + r) % nlibs; /* rotate the order: no position bias */
                 samples[lib][r] = sample(&cd, lib, inner[lib]);
             }
-        double med[NLIBS];
-        for (int lib = 0; lib < NLIBS; lib++)
+        double med[NLIBS] = {0};
+        for (int lib = 0; lib < nlibs; lib++)
             med[lib] = median(samples[lib], o->reps);
         int dl = med[LIB_OPENBLAS] <= med[LIB_ONEDNN] ? LIB_OPENBLAS : LIB_ONEDNN;
+        const int dl32 = dl;
+        if (cd.mm && med[LIB_ONEDNN_BF16] < med[dl])
+            dl = LIB_ONEDNN_BF16;
         double speedup = med[dl] / med[LIB_TASD];
         char shapebuf[64];
         snprintf(shapebuf, sizeof shapebuf, "%lldx%lldx%lld", (long long)sh->m,
@@ -676,6 +841,12 @@ timing:;
         if (decoding)
             snprintf(note, sizeof note, "  (weights evicted: %d dense, %d tasd copies)",
                      cd.ncopies_dense, cd.ncopies_tasd);
+        if (cd.mm)
+            printf("%-15s onednn_bf16 (matmul %s): %.3f ms; tasd x%.2f over it, x%.2f over "
+                   "dense fp32 (%s)\n",
+                   "", cd.mm->impl, med[LIB_ONEDNN_BF16],
+                   med[LIB_ONEDNN_BF16] / med[LIB_TASD], med[dl32] / med[LIB_TASD],
+                   lib_names[dl32]);
         printf("%-15s %-9s %-7s %2d %10.3f %10.3f %10.3f %-9s %8.2fx %8.1f %8.1f%s\n",
                shapebuf, cfgtext, bname, t, med[LIB_TASD], med[LIB_OPENBLAS],
                med[LIB_ONEDNN], lib_names[dl], speedup, flops / med[LIB_TASD] * 1e-6,
@@ -686,10 +857,12 @@ timing:;
         if (backend_peak > 0)
             snprintf(eff, sizeof eff, "%.1f%%", 100.0 * useful_gf / (backend_peak * t));
         snprintf(line, sizeof line,
-                 "BENCH shape=%s config=%s backend=%s threads=%d tasd_ms=%.4f "
-                 "dense_ms=%.4f dense_lib=%s speedup=%.3f useful_gflops=%.1f eff=%s",
-                 shapebuf, cfgtext, bname, t, med[LIB_TASD], med[dl], lib_names[dl],
-                 speedup, useful_gf, eff);
+                 "BENCH shape=%s config=%s values=%s dtype=%s backend=%s threads=%d "
+                 "tasd_ms=%.4f dense_ms=%.4f dense_lib=%s speedup=%.3f useful_gflops=%.1f "
+                 "eff=%s dense_f32_ms=%.4f onednn_bf16_ms=%.4f",
+                 shapebuf, cfgtext, tasd_dtype_name(o->values), tasd_dtype_name(o->dtype),
+                 bname, t, med[LIB_TASD], med[dl], lib_names[dl], speedup, useful_gf, eff,
+                 med[dl32], cd.mm ? med[LIB_ONEDNN_BF16] : 0.0);
         add_result(line);
     }
 
@@ -708,6 +881,8 @@ timing:;
     free(cd.c);
     free(cd.xt);
     free(cd.yt);
+    free(cd.xh);
+    bf16_mm_destroy(cd.mm);
 }
 
 /* Decomposition throughput on a 4096 x 4096 fp32 matrix, next to memcpy. */
@@ -790,6 +965,12 @@ int main(int argc, char **argv)
     const dnnl_version_t *dv = dnnl_version();
     printf("oneDNN %d.%d.%d, ONEDNN_MAX_CPU_ISA=%s\n", dv->major, dv->minor, dv->patch,
            isa ? isa : "(unset)");
+    printf("series values %s, activations %s; OpenBLAS cblas_sbgemm: %s\n",
+           tasd_dtype_name(o.values), tasd_dtype_name(o.dtype),
+           dlsym(RTLD_DEFAULT, "cblas_sbgemm")
+               ? "present (not used)"
+               : "absent (Debian's OpenBLAS 0.3.21 is built without it): the bf16 baseline "
+                 "is oneDNN's matmul");
     if (ct && cpu_has_avx512() == 0 && !strcmp(ct, "SkylakeX"))
         printf("WARNING: OPENBLAS_CORETYPE=SkylakeX on a CPU without AVX-512\n");
     const char *bn = tasd_backend_name(tasd_context_backend(ctx));

@@ -307,19 +307,41 @@ typedef struct tasd_series tasd_series;
 TASD_API tasd_status tasd_decompose(tasd_context *ctx, const tasd_view *weights,
                                     const tasd_config *config,
                                     tasd_method method, tasd_series **out);
+
+/* Options of tasd_decompose_ex; NULL means all defaults. */
+typedef struct tasd_decompose_options {
+    size_t size;       /* sizeof(tasd_decompose_options), set by the caller */
+    int32_t values;    /* a tasd_dtype: the series' value type. TASD_F32
+                        * (the default: 0), TASD_BF16 or TASD_F16: selection
+                        * runs on the exact weights; the kept values are then
+                        * rounded once (nearest even) and stored in that type
+                        * (half the value bytes), the stats describe the
+                        * rounded series. A kept value outside the f16 range
+                        * gives TASD_ERR_OVERFLOW. */
+} tasd_decompose_options;
+
+/* tasd_decompose with options (NULL: the same as tasd_decompose). */
+TASD_API tasd_status tasd_decompose_ex(tasd_context *ctx, const tasd_view *weights,
+                                       const tasd_config *config, tasd_method method,
+                                       const tasd_decompose_options *options,
+                                       tasd_series **out);
 TASD_API void tasd_series_destroy(tasd_series *series);
 
 TASD_API tasd_status tasd_series_shape(const tasd_series *series,
                                        int64_t *rows, int64_t *cols);
 /* Bytes the series holds in memory: every allocation it owns (0 for NULL).
- * A series keeps one layout, the kernels' (values once, fp32, plus their
- * in-group indices packed log2(M) bits each): about 2.13 bytes per weight
- * for 2:4, 2.75 for 2:4+1:8, 0.63 for 1:8 (dense fp32: 4). The canonical
+ * A series keeps one layout, the kernels' (values once, in the series' value
+ * type, plus their in-group indices packed log2(M) bits each): about 2.13
+ * bytes per weight for 2:4, 2.75 for 2:4+1:8, 0.63 for 1:8 with f32 values;
+ * 1.13, 1.44, 0.31 with bf16 or f16 values (dense fp32: 4, bf16: 2). The canonical
  * per-term view (tasd_series_export_term) is derived from it on demand. */
 TASD_API size_t tasd_series_bytes(const tasd_series *series);
 /* The series' config (owned by the series, valid for its lifetime). */
 TASD_API const tasd_config *tasd_series_config(const tasd_series *series);
 TASD_API tasd_method tasd_series_method(const tasd_series *series);
+/* The type the series stores its values in: TASD_F32, TASD_BF16 or TASD_F16
+ * (TASD_F32 for NULL). Export and reconstruct give those values as f32. */
+TASD_API tasd_dtype tasd_series_value_type(const tasd_series *series);
 
 typedef struct tasd_stats {
     size_t size;              /* sizeof(tasd_stats), set by the caller      */

@@ -26,9 +26,15 @@
  * `per_word` = min(16, 32/bits) per uint32, low bits first, never straddling
  * a word, zero filled, `words` words per chunk:
  *     M=2: 1 word/chunk  M=4: 1 (2 bits)  M=8: 2 (3 bits)  M=16: 2  M=32: 3
+ * A short last chunk (a run of fewer than 16 slots, e.g. 1:8's 8) has only
+ * the words its slots use; kernels may still load `words` words for it (the
+ * layout ends with TASDI_IDX_SLACK readable bytes) and use only its slots'.
  * Slot s of a run (s-th of the term in this row and block) sits at
  *     k = kb*TASDI_KC + (s/N)*M + idx(s)       (tasdi_slot_k)
- * Bytes per weight, fp32: 2:4 2.125, 1:4 1.06, 1:8 0.625, 2:4+1:8 2.75.
+ * Bytes per weight, fp32: 2:4 2.125, 1:4 1.06, 1:8 0.5625, 2:4+1:8 2.69.
+ * Value type (tasdi_packed.vtype): the values are fp32 (val), or bf16 / f16
+ * (hval: uint16, same element offsets, so half the value bytes: 2:4 1.125,
+ * 2:4+1:8 1.375, 1:8 0.31). Kernels widen half values in registers; there is no fp32 copy.
  * Padding slots (K not a multiple of M) and groups with fewer than N
  * nonzeros hold value 0, index 0 (always inside the row).
  *
@@ -70,6 +76,32 @@
 #define TASDI_NARROW_MAX 8   /* n <= this runs the narrow kernel              */
 #define TASDI_XPAD 128       /* narrow x readable past round_up(cols, KC)   */
 #define TASDI_RB 64          /* rows per layout block; kernel calls stay in one */
+#define TASDI_IDX_SLACK 16   /* index bytes readable past the last word      */
+
+/* Value types of the layout; the numbers are those of tasd_dtype. */
+enum { TASDI_V_F32 = 0, TASDI_V_F16 = 1, TASDI_V_BF16 = 2 };
+
+/* bf16 / f16 bits -> float, plain C (the scalar kernels' widening). */
+static inline float tasdi_bits_f32(uint32_t u)
+{
+    union { uint32_t u; float f; } c = {u};
+    return c.f;
+}
+static inline float tasdi_bf16_f32(uint16_t h)
+{
+    return tasdi_bits_f32((uint32_t)h << 16);
+}
+static inline float tasdi_f16_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    if (exp == 0) { /* zero or subnormal: man * 2^-24 */
+        float f = (float)man * (1.0f / 16777216.0f);
+        return sign ? -f : f;
+    }
+    if (exp == 31)
+        return tasdi_bits_f32(sign | 0x7f800000u | (man << 13));
+    return tasdi_bits_f32(sign | ((exp + 112) << 23) | (man << 13));
+}
 
 typedef struct tasdi_pterm {
     int n, m;
@@ -85,7 +117,10 @@ typedef struct tasdi_pterm {
     int64_t pspb, plast;   /* the same over the terms before this one   */
     int64_t twpb, twlast;  /* wpb and wlast summed over all terms       */
     int64_t pwpb, pwlast;  /* the same over the terms before this one   */
-    const float *val;      /* series base (see above)                   */
+    union {                /* series base (see above), by vtype:        */
+        const float *val;      /* TASDI_V_F32                           */
+        const uint16_t *hval;  /* TASDI_V_BF16, TASDI_V_F16 bits        */
+    };
     const uint32_t *idx;   /* series base                               */
 } tasdi_pterm;
 
@@ -94,7 +129,16 @@ typedef struct tasdi_packed {
     int64_t nkb;           /* ceil(cols / TASDI_KC)                     */
     int terms;
     tasdi_pterm term[TASDI_MAX_TERMS];
+    int vtype;             /* TASDI_V_*: how val / hval hold the values */
 } tasdi_packed;
+
+/* Value `at` (an offset from tasdi_wide_at) of term pt, as float. */
+static inline float tasdi_value(const tasdi_packed *p, const tasdi_pterm *pt, int64_t at)
+{
+    return p->vtype == TASDI_V_F32    ? pt->val[at]
+           : p->vtype == TASDI_V_BF16 ? tasdi_bf16_f32(pt->hval[at])
+                                      : tasdi_f16_f32(pt->hval[at]);
+}
 
 /* Slots of a row of term pt in K block kb. */
 static inline int64_t tasdi_wide_cnt(const tasdi_pterm *pt, int64_t nkb, int64_t kb)
@@ -223,6 +267,28 @@ void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      int64_t tnext, int accumulate);
 void tasdi_avx2_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                        const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
+/* Half-value kernels (the same contract on a layout with vtype bf16 / f16);
+ * the f16 ones need F16C. */
+void tasdi_avx2_wide_bf16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                          const float *bblk, int64_t bnext, int ncols, float *tile,
+                          int64_t tnext, int accumulate);
+void tasdi_avx2_narrow_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
+                            const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
+void tasdi_avx2_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                         const float *bblk, int64_t bnext, int ncols, float *tile,
+                         int64_t tnext, int accumulate);
+void tasdi_avx2_narrow_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
+                           const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
+void tasdi_avx512_wide_bf16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                            const float *bblk, int64_t bnext, int ncols, float *tile,
+                            int64_t tnext, int accumulate);
+void tasdi_avx512_narrow_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
+                              const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
+void tasdi_avx512_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                           const float *bblk, int64_t bnext, int ncols, float *tile,
+                           int64_t tnext, int accumulate);
+void tasdi_avx512_narrow_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
+                             const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 void tasdi_avx512_select(float *residual, int64_t k, int n, int m, float *values,
                          uint8_t *index);
 void tasdi_avx512_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,

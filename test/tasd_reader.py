@@ -16,7 +16,8 @@ def fail(msg):
 def main():
     path, want, out = sys.argv[1], sys.argv[2], sys.argv[3]
     f = open(path, "rb").read()
-    if f[:8] != b"TASDSER\0" or struct.unpack_from("<II", f, 8) != (1, 0):
+    version, flags = struct.unpack_from("<II", f, 8)
+    if f[:8] != b"TASDSER\0" or version not in (1, 2) or flags != 0:
         fail("bad header")
     t = f[-40:]
     if t[:8] != b"TASDDIR\0" or zlib.crc32(t[:36]) != struct.unpack_from("<I", t, 36)[0]:
@@ -37,14 +38,23 @@ def main():
             continue
         dense = [0.0] * (rows * cols)
         for i in range(terms):
-            n, m, bits, _, voff, ioff, vcrc, icrc = struct.unpack_from("<IIIIQQII", rec, 64 + 48 * i)
+            n, m, bits, vt, voff, ioff, vcrc, icrc = struct.unpack_from("<IIIIQQII", rec, 64 + 48 * i)
+            if vt not in ((0,) if version == 1 else (0, 1, 2)):
+                fail("bad value type")
             width = (cols + m - 1) // m * n
             slots = rows * width
-            vals = rec[voff:voff + 4 * slots]
+            vsize = 4 if vt == 0 else 2
+            vals = rec[voff:voff + vsize * slots]
             idx = rec[ioff:ioff + (slots * bits + 7) // 8]
             if zlib.crc32(vals) != vcrc or zlib.crc32(idx) != icrc:
                 fail("bad section checksum")
-            v = struct.unpack("<%df" % slots, vals)
+            if vt == 0:
+                v = struct.unpack("<%df" % slots, vals)
+            elif vt == 1:  # f16
+                v = struct.unpack("<%de" % slots, vals)
+            else:  # bf16: the top 16 bits of an f32
+                v = [struct.unpack("<f", struct.pack("<I", h << 16))[0]
+                     for h in struct.unpack("<%dH" % slots, vals)]
             stream = int.from_bytes(idx, "little")
             for s in range(slots):
                 ix = (stream >> (s * bits)) & (m - 1)

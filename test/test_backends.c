@@ -434,7 +434,9 @@ static void test_scalar_packed_kernels(void)
     /* two panels per wide call, as AVX-512 runs them */
     static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                          tasdi_scalar_wide, tasdi_scalar_narrow, tasdi_scalar_stats,
-                                         TASDI_NARROW_MAX, 2, &tasdi_scalar_dense};
+                                         TASDI_NARROW_MAX, 2, &tasdi_scalar_dense,
+                                         tasdi_scalar_wide, tasdi_scalar_wide,
+                                         tasdi_scalar_narrow, tasdi_scalar_narrow};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
                                         {70, 260, 100}};
     check_ops(&packed_ops, "scalar packed", shapes, 4);

@@ -183,8 +183,8 @@ static void test_bad_arguments_leave_c_untouched(void)
     CHECK_STATUS(tasd_gemm(NULL, 1, s, &bv, 0, &v), TASD_ERR_SHAPE);
     v = tasd_view_2d(c, TASD_F32, M - 1, N, N); /* m mismatch */
     CHECK_STATUS(tasd_gemm(NULL, 1, s, &bv, 0, &v), TASD_ERR_SHAPE);
-    v = tasd_view_2d(b, TASD_F16, K, N, N);
-    CHECK_STATUS(tasd_gemm(NULL, 1, s, &v, 0, &cv), TASD_ERR_DTYPE);
+    v = tasd_view_2d(c, TASD_F16, M, N, N); /* B may be f16, C only f32 or bf16 */
+    CHECK_STATUS(tasd_gemm(NULL, 1, s, &bv, 0, &v), TASD_ERR_DTYPE);
     v = bv;
     v.ndim = 3;
     v.shape[2] = 1;

@@ -144,6 +144,8 @@ static void test_help(void)
     CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "--method",
                    "best") == 2);
     CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config") == 2);
+    CHECK(RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "--values",
+                   "f64") == 2 && strstr(err_text, "--values"));
     CHECK(RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "gpu", "--budget", "0.1",
                    "-o", tp("x.cfg")) == 2);
     CHECK(RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget", "-1",
@@ -169,6 +171,12 @@ static void test_inspect(void)
     fclose(f);
     rc = RUN_TOOL("inspect", tp("trunc.safetensors"), "test/data/tiny_f32.npy");
     CHECK(rc == 1 && strstr(err_text, "trunc.safetensors") && strstr(out_text, "tiny_f32.npy"));
+    /* a series' value type is listed */
+    rc = RUN_TOOL("decompose", "test/data/tiny_f32.npy", "--config", "2:4", "--values", "bf16",
+                  "-o", tp("v.tasd"), "--quiet");
+    CHECK(rc == 0 && strstr(out_text, "values bf16"));
+    rc = RUN_TOOL("inspect", tp("v.tasd"), "test/data/tiny_f32_2x4.tasd");
+    CHECK(rc == 0 && strstr(out_text, " bf16 ") && strstr(out_text, " f32 "));
     CHECK(RUN_TOOL("inspect", tp("missing.npy")) == 1 && strstr(err_text, "missing.npy"));
 }
 
@@ -377,10 +385,12 @@ static void test_independent_reader(void)
         fprintf(stderr, "SKIPPED test_independent_reader: python3 is not installed\n");
         return;
     }
-    static const char *cfgs[] = {"2:4+1:8", "1:8+3:32", "1:2"};
-    for (int k = 0; k < 3; k++) {
+    static const char *cfgs[] = {"2:4+1:8", "1:8+3:32", "1:2", "2:4+1:8", "1:8+3:32"};
+    static const char *values[] = {"f32", "f32", "f32", "bf16", "f16"};
+    for (int k = 0; k < 5; k++) {
         int rc = RUN_TOOL("decompose", "test/data/tiny_f32.npy", "--config", cfgs[k], "--method",
-                          "optimal", "-o", tp("ind.tasd"), "--reconstruct", tp("ind_tool.npy"));
+                          "optimal", "--values", values[k], "-o", tp("ind.tasd"),
+                          "--reconstruct", tp("ind_tool.npy"));
         CHECK(rc == 0);
         char cmd[2048];
         snprintf(cmd, sizeof cmd, "python3 test/tasd_reader.py '%s' '' '%s'", tp("ind.tasd"),

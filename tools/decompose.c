@@ -13,7 +13,8 @@ static void usage_decompose(FILE *f)
 {
     fprintf(f,
             "usage: tasd decompose [OPTIONS] [--] FILE (--config CFG | --layers FILE.cfg)\n"
-            "options: [--method greedy|optimal] [--only REGEX] [--skip REGEX]\n"
+            "options: [--method greedy|optimal] [--values f32|bf16|f16]\n"
+            "         [--only REGEX] [--skip REGEX]\n"
             "         [--tensors PATTERN] [--min-elements N] [-o OUT.tasd]\n"
             "         [--reconstruct OUT] [--plot ERRORS.svg] [--json] [--threads T]\n"
             "         [--quiet]\n"
@@ -30,6 +31,10 @@ static void usage_decompose(FILE *f)
             "                      gets its own W= series and method; tensors with W=none\n"
             "                      or not in the file are copied unchanged and listed\n"
             "  --method M          greedy (default, the paper's) or optimal\n"
+            "  --values T          value type of the series: f32 (default), bf16 or f16\n"
+            "                      (selected on the exact weights, values rounded once;\n"
+            "                      half the value bytes; the stats describe the rounded\n"
+            "                      series)\n"
             "  --only REGEX        only tensors whose name matches the POSIX extended\n"
             "                      regular expression (anywhere unless anchored: ^...$)\n"
             "  --skip REGEX        not the tensors whose name matches REGEX\n"
@@ -78,6 +83,7 @@ typedef struct dec_job {
     const char *path;
     tasd_tensorfile *model;
     const tool_plan *plans; /* [count] */
+    tasd_decompose_options options; /* --values */
     int64_t *todo;       /* indices of eligible tensors, file order */
     int64_t ntodo;
     dec_result *res;     /* [ntodo] */
@@ -131,10 +137,12 @@ static void emit_result(dec_job *J, int64_t slot)
         printf(",\"matrix\":[%lld,%lld],\"transposed\":%s,\"dtype\":", (long long)rows,
                (long long)cols, J->plans[J->todo[slot]].transposed ? "true" : "false");
         tool_json_string(stdout, info.dtype_name);
-        printf(",\"config\":\"%s\",\"method\":\"%s\",\"density\":%.9g,\"retained_energy\":%.9g,"
+        printf(",\"config\":\"%s\",\"method\":\"%s\",\"values\":\"%s\",\"density\":%.9g,"
+               "\"retained_energy\":%.9g,"
                "\"rel_error\":%.9g,\"coverage\":%.9g,\"kept_nonzeros\":%lld,"
                "\"input_nonzeros\":%lld,\"time_ms\":%.3f}\n",
-               r->config_text, tasd_method_name(r->method), r->stats.density,
+               r->config_text, tasd_method_name(r->method),
+               tasd_dtype_name((tasd_dtype)J->options.values), r->stats.density,
                r->stats.retained_energy, r->stats.rel_error, r->stats.coverage,
                (long long)r->stats.kept_nonzeros, (long long)r->stats.input_nonzeros,
                r->seconds * 1e3);
@@ -177,7 +185,7 @@ static void *dec_worker(void *arg)
                              : TASD_ERR_OUT_OF_MEMORY;
         if (!st) {
             r->energy = sum_squares(&v);
-            st = tasd_decompose(ctx, &v, r->config, r->method, &r->series);
+            st = tasd_decompose_ex(ctx, &v, r->config, r->method, &J->options, &r->series);
         }
         r->seconds = tool_now() - t0;
         free(owned);
@@ -276,6 +284,7 @@ int cmd_decompose(int argc, char **argv)
                                          {"config", required_argument, NULL, 'c'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"method", required_argument, NULL, 'm'},
+                                         {"values", required_argument, NULL, 'V'},
                                          {"tensors", required_argument, NULL, 'T'},
                                          {"min-elements", required_argument, NULL, 'e'},
                                          {"reconstruct", required_argument, NULL, 'r'},
@@ -285,7 +294,7 @@ int cmd_decompose(int argc, char **argv)
                                          {"plot", required_argument, NULL, OPT_PLOT},
                                          {NULL, 0, NULL, 0}};
     const char *cfg = NULL, *method_s = NULL, *layers = NULL, *plot = NULL;
-    const char *out = NULL, *recon = NULL;
+    const char *out = NULL, *recon = NULL, *values_s = "f32";
     tool_select sel = {0};
     int threads = 0, c;
     bool json = false, ok = true;
@@ -313,6 +322,9 @@ int cmd_decompose(int argc, char **argv)
             break;
         case 'm':
             method_s = optarg;
+            break;
+        case 'V':
+            values_s = optarg;
             break;
         case 'T':
             sel.patterns = optarg;
@@ -380,6 +392,18 @@ int cmd_decompose(int argc, char **argv)
         tool_select_free(&sel);
         return 1;
     }
+    tasd_decompose_options options = {sizeof options, TASD_F32};
+    if (!strcmp(values_s, "bf16"))
+        options.values = TASD_BF16;
+    else if (!strcmp(values_s, "f16"))
+        options.values = TASD_F16;
+    else if (strcmp(values_s, "f32") != 0) {
+        tool_error("decompose: --values \"%s\": want f32, bf16 or f16", values_s);
+        tasd_config_destroy(config);
+        tasd_model_config_destroy(mc);
+        tool_select_free(&sel);
+        return TOOL_USAGE;
+    }
     st = tasd_tensorfile_open(NULL, file, &model);
     if (st) {
         tool_error("%s", tool_status(st));
@@ -392,6 +416,7 @@ int cmd_decompose(int argc, char **argv)
     memset(&J, 0, sizeof J);
     J.path = file;
     J.model = model;
+    J.options = options;
     J.json = json;
     pthread_mutex_init(&J.lock, NULL);
     pthread_cond_init(&J.turn, NULL);
@@ -481,9 +506,9 @@ int cmd_decompose(int argc, char **argv)
         {
             char ct[128];
             tasd_config_format(config, ct, sizeof ct, NULL);
-            printf("%s: %s, %lld tensors, config %s, method %s\n", file,
+            printf("%s: %s, %lld tensors, config %s, method %s, values %s\n", file,
                    tasd_file_format_name(format), (long long)count, ct,
-                   tasd_method_name(method));
+                   tasd_method_name(method), tasd_dtype_name((tasd_dtype)options.values));
         }
         printf("  %-40s %-18s %-14s %-12s %8s %9s %9s %8s %9s\n", "name", "shape", "matrix",
                "config", "density", "retained", "rel_err", "coverage", "time_ms");

@@ -16,12 +16,13 @@ static void usage_inspect(FILE *f)
             "operator that consumes it and which of its axes holds the output features\n"
             "(`MatMul.B out=1`: decompose works on its transpose; `?` when unknown, and\n"
             "the tool then skips it). For a .tasd file, each series is listed\n"
-            "with its config, method and the stats it was saved with (density, retained\n"
-            "energy, relative error), and the zeros/RMS of its dense approximation.\n"
+            "with its config, method, value type (values: f32, bf16 or f16) and the stats\n"
+            "it was saved with (density, retained energy, relative error), and the\n"
+            "zeros/RMS of its dense approximation.\n"
             "\n"
             "  --json        one JSON object per tensor on stdout (keys file, name, dtype,\n"
             "                shape, zeros, rms; ONNX: consumer, input, out_axis; for\n"
-            "                series also config, method, density,\n"
+            "                series also config, method, values, density,\n"
             "                retained_energy, rel_error), then {\"total\": true, ...}\n"
             "  --threads T   threads for loading and reconstructing series (default: all)\n"
             "  --quiet       no progress line\n"
@@ -176,8 +177,9 @@ static int inspect_archive(inspect_run *run, const char *path)
     int64_t count = tasd_archive_count(ar);
     if (!run->json) {
         printf("%s: tasd, %lld series\n", path, (long long)count);
-        printf("  %-40s %-6s %-16s %-14s %-8s %8s %12s %8s %9s %9s\n", "name", "dtype",
-               "shape", "config", "method", "zeros", "rms", "density", "retained", "rel_err");
+        printf("  %-40s %-6s %-16s %-14s %-8s %-6s %8s %12s %8s %9s %9s\n", "name", "dtype",
+               "shape", "config", "method", "values", "zeros", "rms", "density", "retained",
+               "rel_err");
     }
     int rc = 0;
     for (int64_t i = 0; i < count; i++) {
@@ -194,6 +196,7 @@ static int inspect_archive(inspect_run *run, const char *path)
         }
         tasd_stats stats = {.size = sizeof stats};
         tasd_series_stats(s, &stats);
+        const char *values = tasd_dtype_name(tasd_series_value_type(s));
         int64_t n = e.rows * e.cols;
         float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
         double zeros = 0, rms = 0;
@@ -213,7 +216,8 @@ static int inspect_archive(inspect_run *run, const char *path)
         if (run->json) {
             json_tensor_start(path, e.name, "series", 2, sh);
             json_zeros_rms(true, zeros, rms);
-            printf(",\"config\":\"%s\",\"method\":\"%s\",\"density\":", cfg, method);
+            printf(",\"config\":\"%s\",\"method\":\"%s\",\"values\":\"%s\",\"density\":", cfg,
+                   method, values);
             tool_json_number(stdout, stats.density);
             fputs(",\"retained_energy\":", stdout);
             tool_json_number(stdout, stats.retained_energy);
@@ -224,8 +228,8 @@ static int inspect_archive(inspect_run *run, const char *path)
         }
         char shape[64];
         tool_shape_text(shape, sizeof shape, 2, sh);
-        printf("  %-40s %-6s %-16s %-14s %-8s %8.4f %12.6g %8.4f %9.6f %9.6f\n",
-               *e.name ? e.name : "(series)", "series", shape, cfg, method, zeros, rms,
+        printf("  %-40s %-6s %-16s %-14s %-8s %-6s %8.4f %12.6g %8.4f %9.6f %9.6f\n",
+               *e.name ? e.name : "(series)", "series", shape, cfg, method, values, zeros, rms,
                stats.density, stats.retained_energy, stats.rel_error);
     }
     tool_progress_clear();

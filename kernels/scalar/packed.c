@@ -19,14 +19,15 @@ void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
                 int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                const int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
                 const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
                 for (int64_t s = 0; s < cnt; s++) {
-                    if (v[s] == 0.0f)
+                    const float v = tasdi_value(p, pt, at + s);
+                    if (v == 0.0f)
                         continue;
                     const float *b = bq + (size_t)tasdi_slot_k(pt, w, s) * TASDI_NR;
                     for (int j = 0; j < nc; j++)
-                        t[j] += v[s] * b[j];
+                        t[j] += v * b[j];
                 }
             }
         }
@@ -43,15 +44,16 @@ void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
             const tasdi_pterm *pt = &p->term[i];
             for (int64_t kb = 0; kb < p->nkb; kb++) {
                 int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                const int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
                 const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
                 const float *xb = x + kb * TASDI_KC;
                 for (int64_t s = 0; s < cnt; s++) {
-                    if (v[s] == 0.0f)
+                    const float v = tasdi_value(p, pt, at + s);
+                    if (v == 0.0f)
                         continue;
                     int k = tasdi_slot_k(pt, w, s);
                     for (int j = 0; j < nx; j++)
-                        acc[j] += v[s] * xb[j * ldx + k];
+                        acc[j] += v * xb[j * ldx + k];
                 }
             }
         }

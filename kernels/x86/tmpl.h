@@ -20,7 +20,22 @@
  *   PREFETCH(p)        prefetch a cache line
  *   WIDE_PASS          B panels per wide call (1, or 2 where 32 registers
  *                      hold 2 x TASDI_NR / VL accumulators)
+ * and, for a layout of bf16 / f16 values (widened in registers, never
+ * copied), the value macros (defaults: f32 values):
+ *   VT                 the stored value type;  VAL_BASE(pt) its base pointer
+ *   VBCAST_V(p) VLOAD_V(p) VLOAD_V_N(p, n)   as VBCAST / VLOAD / VLOAD_N
+ *   VAL_F(x)           one stored value as float
  */
+#include <string.h> /* memcpy: x rearranged per K block */
+
+#ifndef VT
+#define VT float
+#define VAL_BASE(pt) ((pt)->val)
+#define VBCAST_V(p) VBCAST(p)
+#define VLOAD_V(p) VLOAD(p)
+#define VLOAD_V_N(p, n) VLOAD_N((p), (n))
+#define VAL_F(x) (x)
+#endif
 
 #define WIDE_NV (TASDI_NR / VL)       /* vectors per panel strip */
 #define WIDE_MAXV (WIDE_PASS * WIDE_NV) /* vectors per row and call */
@@ -36,7 +51,7 @@ static inline __attribute__((always_inline)) int ilog2(int m)
  * panel's block b1 */
 #define WIDE_SLOT(e, v, b0, b1, off)                                                   \
     do {                                                                               \
-        vf b0_ = VBCAST(v);                                                            \
+        vf b0_ = VBCAST_V(v);                                                            \
         const size_t o_ = (off);                                                       \
         _Pragma("GCC unroll 16") for (int q = 0; q < WIDE_MAXV; q++) if (q < nv)       \
             acc[e][q] = VFMA(b0_, VLOAD((q < WIDE_NV ? (b0) : (b1)) + o_ + q % WIDE_NV * VL), \
@@ -49,7 +64,7 @@ static inline __attribute__((always_inline)) int ilog2(int m)
  * offset: per slot one broadcast and nv FMAs with a memory operand, the
  * index word loads shared by 16 slots (loads per FMA: (nv + 1) / nv). */
 static inline __attribute__((always_inline)) void
-wide_run(vf acc[MAXSETS][WIDE_MAXV], const float *v, const uint32_t *w, int64_t cnt,
+wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt,
          const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
          const int m)
 {
@@ -76,7 +91,7 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const float *v, const uint32_t *w, int64_t 
 
 /* Any other N:M: the slot's k decoded at run time. */
 static inline __attribute__((always_inline)) void
-wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const float *v,
+wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
              const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv)
 {
     for (int64_t s = 0; s < cnt; s++)
@@ -88,7 +103,7 @@ wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const float *v,
  * time). */
 #define WIDE_CODE(n, m) ((n) * 64 + (m))
 static inline __attribute__((always_inline)) void
-wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const float *v,
+wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
           const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
           const int sets, const int code)
 {
@@ -114,7 +129,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     const int sets = nv == 1 ? 4 : nv <= 4 ? 2 : 1;
     const tasdi_pterm *pt0 = &p->term[0];
     const int last = kb + 1 == p->nkb;
-    const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+    const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
     const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
     const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
     const int64_t cnt0 = last ? pt0->last : pt0->spb, w0 = last ? pt0->wlast : pt0->wpb;
@@ -231,16 +246,17 @@ static inline vf fetch_perm(const float *xw, vi pos, const int ratio)
 
 /* N not a power of two dividing VL: one run with plain code, value-0 slots
  * skipped. */
-static void narrow_run_scalar(const tasdi_pterm *pt, const float *v, const uint32_t *w,
+static void narrow_run_scalar(const tasdi_pterm *pt, const VT *v, const uint32_t *w,
                               int64_t cnt, const float *xb, int64_t ldx, int nx,
                               float *acc_s)
 {
     for (int64_t s = 0; s < cnt; s++) {
-        if (v[s] == 0.0f)
+        const float vs = VAL_F(v[s]);
+        if (vs == 0.0f)
             continue;
         int k = tasdi_slot_k(pt, w, s);
         for (int j = 0; j < nx; j++)
-            acc_s[j] += v[s] * xb[j * ldx + k];
+            acc_s[j] += vs * xb[j * ldx + k];
     }
 }
 
@@ -253,7 +269,7 @@ static void narrow_run_scalar(const tasdi_pterm *pt, const float *v, const uint3
  * (permutes from a window in registers) or 0 (masked gather). full == 0 for
  * the short last chunk of a row. */
 static inline __attribute__((always_inline)) void
-narrow_chunk(const tasdi_pterm *pt, const float *vals, const uint32_t *cw, const float *xc,
+narrow_chunk(const tasdi_pterm *pt, const VT *vals, const uint32_t *cw, const float *xc,
              int64_t ldx, const int nx, vf *acc, const vi *lanes_word, const vi *shift,
              vi base, vi mask, int64_t wv, const int ratio, int left)
 {
@@ -265,7 +281,7 @@ narrow_chunk(const tasdi_pterm *pt, const float *vals, const uint32_t *cw, const
         int lh = left - h * VL;
         if (lh <= 0)
             break;
-        vf val = lh >= VL ? VLOAD(vals + h * VL) : VLOAD_N(vals + h * VL, lh);
+        vf val = lh >= VL ? VLOAD_V(vals + h * VL) : VLOAD_V_N(vals + h * VL, lh);
         vi wl = one ? words : VI_PERM(words, lanes_word[h]);
         vi pos = VI_ADD(VI_AND(VI_SRLV(wl, shift[h]), mask), base);
         const float *xw = xc + h * wv;
@@ -312,7 +328,7 @@ static void narrow_setup(const tasdi_pterm *pt, narrow_consts *nc)
  * xb (x at the block start): acc[j] += sum v * x. Even and odd chunks go to
  * two accumulator sets while both fit the register file. */
 static inline __attribute__((always_inline)) void
-narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const float *v,
+narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const VT *v,
            const uint32_t *w, int64_t cnt, const float *xb, int64_t ldx, const int nx,
            vf *acc, const int ratio)
 {
@@ -374,7 +390,7 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     const tasdi_pterm *pt0 = &p->term[0];
     const int last = kb + 1 == p->nkb;
     const float *xb = x + kb * TASDI_KC;
-    const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+    const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
     const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
     const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
     for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
@@ -382,7 +398,7 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
         for (int i = 0; i < p->terms; i++) {
             const tasdi_pterm *pt = &p->term[i];
             const int64_t cnt = last ? pt->last : pt->spb;
-            const float *tv = v + (last ? pt->plast : pt->pspb);
+            const VT *tv = v + (last ? pt->plast : pt->pspb);
             const uint32_t *tw = w + (last ? pt->pwlast : pt->pwpb);
             if (st->nc[i].mode == FETCH_SCALAR) {
                 narrow_run_scalar(pt, tv, tw, cnt, xb, ldx, nx, st->acc_s[r]);
@@ -438,7 +454,7 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
  * window base, mask or variable blend. 1:8 decodes like the generic path
  * and gathers. Full K blocks only; a short last block goes the generic way.
  * NF_X(p): the one place a value is loaded. */
-#define NF_X(p) VLOAD(p)
+#define NF_X(p) VLOAD_V(p)
 #define NF_XR TASDI_KC /* rearranged x floats per column and term */
 #define NF_MAXN 4      /* most columns of the fast path */
 #define NF_PFD 2       /* prefetch distance, K blocks */
@@ -459,7 +475,7 @@ nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
 
 /* One term's run of a full K block of one row: a[j] += v . x. */
 static inline __attribute__((always_inline)) void
-nf_term(const float *v, const uint32_t *w, const float *xr, const float *xb, int64_t ldx,
+nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_t ldx,
         const int nx, vf *a, const int code, const vi *shift, const vi *lanes_word, vi base)
 {
     if (code == WIDE_CODE(2, 4) || code == WIDE_CODE(1, 4)) {
@@ -493,7 +509,7 @@ nf_term(const float *v, const uint32_t *w, const float *xr, const float *xb, int
             vi words = VI_LOAD_WORDS(w + h * VL / 16 * 2, 2);
             vi pos = VI_ADD(VI_AND(VI_SRLV(VI_PERM(words, lanes_word[h % HALVES]),
                                            shift[h % HALVES]), mask), base);
-            vf val = lanes < VL ? VLOAD_N(v + h * VL, lanes) : NF_X(v + h * VL);
+            vf val = lanes < VL ? VLOAD_V_N(v + h * VL, lanes) : NF_X(v + h * VL);
 #pragma GCC unroll 8
             for (int j = 0; j < nx; j++)
                 a[j] = VFMA(val, GATHER_N(xb + j * ldx + h * 8 * VL, pos, lanes), a[j]);
@@ -529,13 +545,13 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
             nf_build(xb, ldx, nx, xr0, c0);
         if (c1 && c1 != WIDE_CODE(1, 8))
             nf_build(xb, ldx, nx, xr1, c1);
-        const float *v = pt0->val + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+        const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
         const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
         for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
             /* the same row NF_PFD K blocks ahead, every line of its run:
              * the call reads only its rows of each K block, so the hardware
              * prefetchers see short runs with gaps */
-            for (int64_t o = 0; o < vrun; o += 64 / sizeof(float))
+            for (int64_t o = 0; o < vrun; o += 64 / sizeof(VT))
                 PREFETCH(v + pfv + o);
             PREFETCH(w + pfw);
             vf a[NF_MAXN];

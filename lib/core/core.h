@@ -196,6 +196,7 @@ struct tasd_series {
     void *packed;
     size_t packed_size;
     int64_t cap_rows;      /* rows the layout was allocated for (>= rows) */
+    tasd_dtype values;     /* value type of the layout: f32, bf16 or f16 */
 };
 
 /* Allocate a series of rows x cols with its layout (contents unwritten:
@@ -203,6 +204,12 @@ struct tasd_series {
 tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
                                int64_t cols, const tasd_config *config,
                                tasd_method method, tasd_series **out);
+/* tasdi_series_alloc for values of type `values` (f32, bf16, f16): the
+ * layout holds them in that type; put_row rounds to it (nearest even). */
+tasd_status tasdi_series_alloc_typed(const tasd_allocator *a, int64_t rows,
+                                     int64_t cols, const tasd_config *config,
+                                     tasd_method method, tasd_dtype values,
+                                     tasd_series **out);
 /* Make a series from tasdi_series_alloc describe its first `rows` rows only,
  * 0 <= rows <= cap_rows: a reusable shell for tile-by-tile work (its rows
  * must then be rewritten, e.g. by tasdi_decompose_rows_into). */
@@ -218,7 +225,8 @@ tasd_status tasdi_layout_alloc(tasd_series *s);
 void tasdi_layout_carve(tasd_series *s, tasdi_arena *ar);
 void tasdi_series_free_layout(tasd_series *s);
 /* Write / read row r of term i in the canonical form: term->width values
- * and in-group indices (get_row: either output may be NULL). */
+ * and in-group indices (get_row: either output may be NULL). put_row rounds
+ * values to the series' value type; get_row gives them back widened. */
 void tasdi_series_put_row(tasd_series *s, int i, int64_t r, const float *values,
                           const uint8_t *index);
 void tasdi_series_get_row(const tasd_series *s, int i, int64_t r, float *values,
@@ -228,6 +236,10 @@ void tasdi_series_get_row(const tasd_series *s, int i, int64_t r, float *values,
 tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *w,
                                    const tasd_config *config, tasd_method method,
                                    tasd_series **out);
+/* The same with the series' value type (f32, bf16, f16). */
+tasd_status tasdi_decompose_typed(const tasd_context *ctx, const tasdi_matrix *w,
+                                  const tasd_config *config, tasd_method method,
+                                  tasd_dtype values, tasd_series **out);
 /* tasd_gemm() after its argument checks (shapes, dtypes, aliasing) passed. */
 tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
                            const tasd_series *s, const tasdi_matrix *b,

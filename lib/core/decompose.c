@@ -61,6 +61,7 @@ typedef struct decompose_job {
     double *block_energy;  /* [nblocks][2]: input, error */
     int64_t *block_nnz;    /* [nblocks] */
     int64_t *bad_row;      /* [ntasks]: first row with NaN/Inf, or -1 */
+    bool *bad_range;       /* [ntasks]: that row's value overflows the type */
 } decompose_job;
 
 /* Row r of the series from src[0..cols): the terms take their elements
@@ -77,6 +78,24 @@ static void select_row(const tasdi_ops *ops, tasd_series *s, const int *order,
         ops->select(residual, s->cols, term->n, term->m, tv, ti);
         tasdi_series_put_row(s, order[t], r, tv, ti);
     }
+}
+
+/* Half values: a kept element's value is its exact weight (a residual is
+ * only ever zeroed), stored rounded; so W - Wa is the residual plus, at every
+ * kept place (residual 0), w - round(w). Turns residual into that; false if
+ * a kept value rounds to Inf (outside the f16 range). Selection has already
+ * run on the exact weights. */
+static bool round_error(const tasd_series *s, const float *src, float *residual)
+{
+    bool ok = true;
+    for (int64_t k = 0; k < s->cols; k++)
+        if (residual[k] == 0.0f && src[k] != 0.0f) {
+            float q = s->values == TASD_BF16 ? tasdi_bf16_to_f32(tasdi_f32_to_bf16(src[k]))
+                                             : tasdi_f16_to_f32(tasdi_f32_to_f16(src[k]));
+            ok = ok && q - q == 0.0f;
+            residual[k] = src[k] - q;
+        }
+    return ok;
 }
 
 static void decompose_task(void *arg, int64_t task)
@@ -106,6 +125,11 @@ static void decompose_task(void *arg, int64_t task)
                 return;
             }
             select_row(job->ops, s, job->order, src, residual, residual + cols, r);
+            if (s->values != TASD_F32 && !round_error(s, src, residual)) {
+                job->bad_row[task] = r;
+                job->bad_range[task] = true;
+                return;
+            }
             int64_t unused = 0;
             err_e += row_stats(residual, cols, &unused, &finite);
         }
@@ -132,9 +156,45 @@ tasd_status tasd_decompose(tasd_context *ctx, const tasd_view *weights,
     return tasdi_decompose_matrix(ctx, &w, config, method, out);
 }
 
+tasd_status tasd_decompose_ex(tasd_context *ctx, const tasd_view *weights,
+                              const tasd_config *config, tasd_method method,
+                              const tasd_decompose_options *options, tasd_series **out)
+{
+    tasd_dtype values = TASD_F32;
+    if (options) {
+        tasd_status st = TASDI_CHECK_SIZE("tasd_decompose_ex", tasd_decompose_options, options);
+        if (st)
+            return st;
+        if (options->values != TASD_F32 && options->values != TASD_BF16 &&
+            options->values != TASD_F16)
+            return tasdi_fail(TASD_ERR_DTYPE,
+                              "tasd_decompose_ex: values must be f32, bf16 or f16 (is %d)",
+                              (int)options->values);
+        values = (tasd_dtype)options->values;
+    }
+    if (!weights || !config || !out)
+        return tasdi_fail(TASD_ERR_NULL_POINTER,
+                          "tasd_decompose_ex: weights, config and out must not be NULL");
+    if (method != TASD_GREEDY && method != TASD_OPTIMAL)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_decompose_ex: unknown method %d",
+                          (int)method);
+    tasdi_matrix w;
+    tasd_status st = tasdi_matrix_from_view(weights, "tasd_decompose_ex: weights", &w);
+    if (st)
+        return st;
+    return tasdi_decompose_typed(ctx, &w, config, method, values, out);
+}
+
 tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *w,
                                    const tasd_config *config, tasd_method method,
                                    tasd_series **out)
+{
+    return tasdi_decompose_typed(ctx, w, config, method, TASD_F32, out);
+}
+
+tasd_status tasdi_decompose_typed(const tasd_context *ctx, const tasdi_matrix *w,
+                                  const tasd_config *config, tasd_method method,
+                                  tasd_dtype values, tasd_series **out)
 {
     decompose_job job;
     memset(&job, 0, sizeof job);
@@ -145,7 +205,7 @@ tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *
         return TASD_ERR_UNSUPPORTED;
     const tasd_allocator *a = tasdi_allocator(ctx);
     tasd_series *s;
-    st = tasdi_series_alloc(a, job.w.rows, job.w.cols, config, method, &s);
+    st = tasdi_series_alloc_typed(a, job.w.rows, job.w.cols, config, method, values, &s);
     if (st)
         return st;
     job.s = s;
@@ -163,13 +223,20 @@ tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *
     job.block_energy = tasdi_calloc(a, (size_t)job.nblocks * 2 + 1, sizeof(double));
     job.block_nnz = tasdi_calloc(a, (size_t)job.nblocks + 1, sizeof(int64_t));
     job.bad_row = tasdi_calloc(a, (size_t)job.ntasks, sizeof(int64_t));
-    if (!job.scratch || !job.block_energy || !job.block_nnz || !job.bad_row) {
+    job.bad_range = tasdi_calloc(a, (size_t)job.ntasks, sizeof(bool));
+    if (!job.scratch || !job.block_energy || !job.block_nnz || !job.bad_row ||
+        !job.bad_range) {
         st = TASD_ERR_OUT_OF_MEMORY;
         goto done;
     }
     tasdi_parallel(ctx, job.ntasks, decompose_task, &job);
     for (int64_t t = 0; t < job.ntasks; t++)
-        if (job.bad_row[t] >= 0) {
+        if (job.bad_row[t] >= 0 && job.bad_range[t]) {
+            st = tasdi_fail(TASD_ERR_OVERFLOW,
+                            "tasd_decompose: weights row %lld keeps a value outside the %s range",
+                            (long long)job.bad_row[t], tasd_dtype_name(values));
+            goto done;
+        } else if (job.bad_row[t] >= 0) {
             st = tasdi_fail(TASD_ERR_NONFINITE,
                             "tasd_decompose: weights row %lld holds NaN or Inf",
                             (long long)job.bad_row[t]);
@@ -185,6 +252,7 @@ done:
     tasdi_free(a, job.block_energy, ((size_t)job.nblocks * 2 + 1) * sizeof(double));
     tasdi_free(a, job.block_nnz, ((size_t)job.nblocks + 1) * sizeof(int64_t));
     tasdi_free(a, job.bad_row, (size_t)job.ntasks * sizeof(int64_t));
+    tasdi_free(a, job.bad_range, (size_t)job.ntasks * sizeof(bool));
     if (st) {
         tasd_series_destroy(s);
         return st;

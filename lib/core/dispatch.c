@@ -8,24 +8,31 @@
 static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                      tasdi_scalar_wide, tasdi_scalar_narrow,
                                      tasdi_scalar_stats, TASDI_NARROW_MAX, 1,
-                                     &tasdi_scalar_dense};
+                                     &tasdi_scalar_dense, tasdi_scalar_wide,
+                                     tasdi_scalar_wide, tasdi_scalar_narrow,
+                                     tasdi_scalar_narrow};
 #if defined(__aarch64__)
 /* Advanced SIMD is architectural on aarch64: no run-time check needed. */
 static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
                                    tasdi_neon_wide, tasdi_neon_narrow,
                                    tasdi_neon_stats, TASDI_NARROW_MAX, 1,
-                                   &tasdi_neon_dense};
+                                   &tasdi_neon_dense, NULL, NULL, NULL,
+                                   NULL /* half values: the plain-C kernels */};
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
                                    tasdi_avx2_wide, tasdi_avx2_narrow, tasdi_avx2_stats,
                                    4 /* measured crossover with the wide kernel */, 1,
-                                   &tasdi_avx2_dense};
+                                   &tasdi_avx2_dense, tasdi_avx2_wide_bf16,
+                                   tasdi_avx2_wide_f16, tasdi_avx2_narrow_bf16,
+                                   tasdi_avx2_narrow_f16};
 static const tasdi_ops avx512_ops = {TASD_BACKEND_AVX512, tasdi_avx512_select,
                                      tasdi_avx512_wide, tasdi_avx512_narrow,
                                      tasdi_avx512_stats, TASDI_NARROW_MAX,
                                      2 /* 8 zmm per row: 1.125 loads per FMA */,
-                                     &tasdi_avx512_dense};
+                                     &tasdi_avx512_dense, tasdi_avx512_wide_bf16,
+                                     tasdi_avx512_wide_f16, tasdi_avx512_narrow_bf16,
+                                     tasdi_avx512_narrow_f16};
 #endif
 
 /* ---- CPU feature probe ----
@@ -59,17 +66,26 @@ static void probe_cpu(void)
         return;
     cpuid(1, 0, r);
     bool fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    bool f16c = (r[2] >> 29) & 1;
     if (!osxsave || !avx)
         return;
     uint64_t xcr0 = xgetbv0();
     bool os_ymm = (xcr0 & 0x6) == 0x6;    /* XMM + YMM state          */
     bool os_zmm = (xcr0 & 0xe6) == 0xe6;  /* + opmask, ZMM_Hi256, Hi16 */
     cpuid(7, 0, r);
+    uint32_t max_sub7 = r[0];
     bool avx2 = (r[1] >> 5) & 1;
     bool f = (r[1] >> 16) & 1, dq = (r[1] >> 17) & 1, bw = (r[1] >> 30) & 1,
          vl = (r[1] >> 31) & 1;
-    cpu_features.avx2 = os_ymm && avx2 && fma;
+    /* The AVX2 backend's f16 kernels widen with F16C, which every AVX2 CPU
+     * has; one without it runs the scalar backend. */
+    cpu_features.f16c = f16c;
+    cpu_features.avx2 = os_ymm && avx2 && fma && f16c;
     cpu_features.avx512 = cpu_features.avx2 && os_zmm && f && dq && bw && vl;
+    if (max_sub7 >= 1) {
+        cpuid(7, 1, r);
+        cpu_features.avx512bf16 = cpu_features.avx512 && ((r[0] >> 5) & 1);
+    }
 }
 #else
 static void probe_cpu(void)

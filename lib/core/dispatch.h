@@ -16,6 +16,9 @@ struct tasdi_ops {
     int narrow_max;               /* n <= this runs narrow (<= TASDI_NARROW_MAX) */
     int wide_panels;              /* B panels one wide call takes (1..2)         */
     const tasdi_dense_kernel *dense; /* dense layer tiles              */
+    /* Kernels for series of bf16 / f16 values (NULL: the plain-C ones). */
+    tasdi_wide_fn wide_bf16, wide_f16;
+    tasdi_narrow_fn narrow_bf16, narrow_f16;
 };
 
 /* The kernels of a backend, or NULL if this build or CPU cannot run it. */
@@ -25,6 +28,8 @@ const tasdi_ops *tasdi_ops_for(tasd_backend backend);
 typedef struct tasdi_cpu {
     bool avx2;   /* AVX2 + FMA, and the OS saves YMM state            */
     bool avx512; /* AVX-512 F/BW/VL/DQ, and the OS saves ZMM + k state */
+    bool f16c;   /* F16C (vcvtph2ps): required by the AVX2 backend    */
+    bool avx512bf16; /* AVX512_BF16 (vdpbf16ps); reported, not yet used */
 } tasdi_cpu;
 const tasdi_cpu *tasdi_cpu_features(void);
 

@@ -34,9 +34,8 @@ static tasd_status gemm_checked(tasd_context *ctx, float alpha, const tasd_serie
     if (bv->ndim != 2 || cv->ndim != 2)
         return tasdi_fail(TASD_ERR_SHAPE, "tasd_gemm: b and c must be rank 2 (are %d, %d)",
                           (int)bv->ndim, (int)cv->ndim);
-    if (job.b.dtype != TASD_F32 || job.c.dtype != TASD_F32)
-        return tasdi_fail(TASD_ERR_DTYPE, "tasd_gemm: b and c must be f32 (are %s, %s)",
-                          tasd_dtype_name(job.b.dtype), tasd_dtype_name(job.c.dtype));
+    if (job.c.dtype == TASD_F16)
+        return tasdi_fail(TASD_ERR_DTYPE, "tasd_gemm: c must be f32 or bf16 (is f16)");
     if (job.b.rows != s->cols || job.c.rows != s->rows || job.c.cols != job.b.cols)
         return tasdi_fail(TASD_ERR_SHAPE,
                           "tasd_gemm: series %lld x %lld times b %lld x %lld into c %lld x %lld",
@@ -114,12 +113,42 @@ static int64_t next_unit(packed_job *job)
     return atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
 }
 
+/* Element (r, j) of an f32 / f16 / bf16 matrix as float: half-precision B
+ * is widened while it is packed (B is packed per call anyway). */
+static inline float elem_f32(const tasdi_matrix *m, int64_t r, int64_t j)
+{
+    int64_t at = r * m->rs + j * m->cs;
+    if (m->dtype == TASD_F32)
+        return ((const float *)(const void *)m->data)[at];
+    uint16_t h = ((const uint16_t *)(const void *)m->data)[at];
+    return m->dtype == TASD_BF16 ? tasdi_bf16_to_f32(h) : tasdi_f16_to_f32(h);
+}
+
+/* A bf16 C: each element rounded once (nearest even), beta applied in f32. */
+static void store_c_bf16(const tasdi_matrix *c, float alpha, float beta, int64_t r0,
+                         int64_t r1, int64_t j0, int64_t nj, const float *y, int64_t ldy)
+{
+    uint16_t *base = (uint16_t *)(uintptr_t)c->data;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t j = 0; j < nj; j++) {
+            uint16_t *e = base + r * c->rs + (j0 + j) * c->cs;
+            float v = y ? alpha * y[(r - r0) * ldy + j] : 0.0f; /* y NULL: scale only */
+            if (beta != 0.0f)
+                v += beta * tasdi_bf16_to_f32(*e);
+            *e = tasdi_f32_to_bf16(v);
+        }
+}
+
 /* C[r, j0 + j] = alpha * y[(r - r0) * ldy + j] + beta * C  (beta 0: C not read) */
 static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
                     int64_t nj, const float *y, int64_t ldy)
 {
     float *c = (float *)(uintptr_t)job->c.data;
     const float alpha = job->alpha, beta = job->beta;
+    if (job->c.dtype == TASD_BF16) {
+        store_c_bf16(&job->c, alpha, beta, r0, r1, j0, nj, y, ldy);
+        return;
+    }
     for (int64_t r = r0; r < r1; r++) {
         float *crow = c + r * job->c.rs + j0 * job->c.cs;
         const float *yr = y + (r - r0) * ldy;
@@ -170,7 +199,10 @@ static void pack_b_task(void *arg, int64_t task)
             int64_t k = kb * TASDI_KC + kk;
             float *d = dst + kk * TASDI_NR;
             int64_t j = 0;
-            if (k < K) {
+            if (k < K && job->b.dtype != TASD_F32) {
+                for (; j < nj; j++)
+                    d[j] = elem_f32(&job->b, k, j0 + j);
+            } else if (k < K) {
                 const float *src = b + k * job->b.rs + j0 * job->b.cs;
                 if (job->b.cs == 1)
                     for (; j < nj; j++)
@@ -333,6 +365,24 @@ static void narrow_task(void *arg, int64_t task)
     }
 }
 
+/* The backend's kernels for the series' value type (plain C where it has
+ * none). */
+static tasdi_narrow_fn narrow_for(const tasdi_ops *ops, int vtype)
+{
+    tasdi_narrow_fn f = vtype == TASDI_V_BF16  ? ops->narrow_bf16
+                        : vtype == TASDI_V_F16 ? ops->narrow_f16
+                                               : ops->narrow;
+    return f ? f : tasdi_scalar_narrow;
+}
+
+static tasdi_wide_fn wide_for(const tasdi_ops *ops, int vtype)
+{
+    tasdi_wide_fn f = vtype == TASDI_V_BF16  ? ops->wide_bf16
+                      : vtype == TASDI_V_F16 ? ops->wide_f16
+                                             : ops->wide;
+    return f ? f : tasdi_scalar_wide;
+}
+
 /* Whether n columns of B run the narrow kernel (up to the backend's
  * crossover with the wide one). */
 static bool use_narrow(const tasdi_ops *ops, int64_t n)
@@ -385,13 +435,14 @@ static void run_narrow(const tasd_context *ctx, packed_job *job)
     for (int64_t j = 0; j < n; j++) {
         float *x = job->xpack + j * job->ldx;
         for (int64_t k = 0; k < K; k++) {
-            x[k] = b[k * job->b.rs + j * job->b.cs];
+            x[k] = job->b.dtype == TASD_F32 ? b[k * job->b.rs + j * job->b.cs]
+                                            : elem_f32(&job->b, k, j);
             z += x[k] - x[k]; /* NaN once any x is NaN or Inf */
         }
         for (int64_t k = K; k < job->ldx; k++)
             x[k] = 0.0f;
     }
-    job->narrow = z == 0.0f ? job->ops->narrow : tasdi_scalar_narrow;
+    job->narrow = z == 0.0f ? narrow_for(job->ops, job->p->vtype) : tasdi_scalar_narrow;
     atomic_init(&job->next, 0);
     tasdi_parallel(ctx, job->ntasks, narrow_task, job);
 }
@@ -400,7 +451,7 @@ static void run_narrow(const tasd_context *ctx, packed_job *job)
 static void run_wide(const tasd_context *ctx, packed_job *job)
 {
     atomic_init(&job->next, 0);
-    job->wide = job->bp->finite ? job->ops->wide : tasdi_scalar_wide;
+    job->wide = job->bp->finite ? wide_for(job->ops, job->p->vtype) : tasdi_scalar_wide;
     job->wide_panels = job->bp->finite && job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
     tasdi_parallel(ctx, job->ntasks, wide_task, job);
 }
@@ -409,6 +460,11 @@ static void run_wide(const tasd_context *ctx, packed_job *job)
 static void scale_c(const tasdi_matrix *c, float beta)
 {
     float *base = (float *)(uintptr_t)c->data;
+    if (c->dtype == TASD_BF16) {
+        for (int64_t r = 0; r < c->rows; r++)
+            store_c_bf16(c, 0.0f, beta, r, r + 1, 0, c->cols, NULL, 0);
+        return;
+    }
     for (int64_t r = 0; r < c->rows; r++)
         for (int64_t j = 0; j < c->cols; j++) {
             float *e = base + r * c->rs + j * c->cs;

@@ -1,5 +1,5 @@
 /* The one resident layout of a series (kernels/kernels.h, docs/design.md
- * "Kernel layout"): values once, fp32, K-block major with all terms of a row
+ * "Kernel layout"): values once (fp32, bf16 or f16), K-block major with all terms of a row
  * interleaved; indices once, bit-packed in the same order. Producers write
  * canonical rows into it (tasdi_series_put_row); the canonical view is read
  * back a row at a time (tasdi_series_get_row). */
@@ -22,6 +22,14 @@ static int log2i(int m)
 
 _Static_assert(TASDI_KC % TASD_MAX_M == 0, "a K block holds whole groups");
 
+/* Index words of a run of cnt slots: `words` per full chunk of 16, only the
+ * words its slots use for a short last chunk (1:8 runs are 8 slots: one word,
+ * not two; what brings 2:4+1:8 with bf16 values to 1.5 bytes per weight). */
+static int64_t run_words(const tasdi_pterm *pt, int64_t cnt)
+{
+    return cnt / 16 * pt->words + (cnt % 16 + pt->per_word - 1) / pt->per_word;
+}
+
 /* The header of s's layout and the bytes of the whole block (header,
  * values, indices); false on overflow. */
 static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, size_t *total_out,
@@ -33,6 +41,7 @@ static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, size_t *tot
     hdr.cols = s->cols;
     hdr.nkb = (s->cols + TASDI_KC - 1) / TASDI_KC;
     hdr.terms = s->terms;
+    hdr.vtype = (int)s->values; /* TASDI_V_* numbers are tasd_dtype's */
     int64_t tspb = 0, tlast = 0, twpb = 0, twlast = 0;
     for (int i = 0; i < s->terms; i++) {
         const tasdi_term *t = &s->term[i];
@@ -47,8 +56,8 @@ static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, size_t *tot
         pt->width = t->width;
         pt->spb = (int64_t)(TASDI_KC / t->m) * t->n;
         pt->last = t->width - (hdr.nkb > 0 ? hdr.nkb - 1 : 0) * pt->spb;
-        pt->wpb = (pt->spb + 15) / 16 * pt->words;
-        pt->wlast = (pt->last + 15) / 16 * pt->words;
+        pt->wpb = run_words(pt, pt->spb);
+        pt->wlast = run_words(pt, pt->last);
         pt->pspb = tspb;
         pt->plast = tlast;
         pt->pwpb = twpb;
@@ -73,8 +82,9 @@ static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, size_t *tot
     }
     *hdr_out = hdr;
     *head_out = round64(sizeof(tasdi_packed));
-    *vbytes_out = round64(slots * sizeof(float));
-    *total_out = *head_out + *vbytes_out + round64(words * sizeof(uint32_t));
+    *vbytes_out = round64(slots * (s->values == TASD_F32 ? sizeof(float) : 2));
+    /* + TASDI_IDX_SLACK: kernels may load a short chunk's `words` words */
+    *total_out = *head_out + *vbytes_out + round64(words * sizeof(uint32_t) + TASDI_IDX_SLACK);
     return true;
 }
 
@@ -83,7 +93,7 @@ static void layout_place(tasd_series *s, tasdi_packed *hdr, char *mem, size_t to
                          size_t head, size_t vbytes)
 {
     for (int i = 0; i < s->terms; i++) {
-        hdr->term[i].val = (const float *)(void *)(mem + head);
+        hdr->term[i].val = (const float *)(void *)(mem + head); /* or hval */
         hdr->term[i].idx = (const uint32_t *)(void *)(mem + head + vbytes);
     }
     memcpy(mem, hdr, sizeof *hdr);
@@ -127,7 +137,7 @@ put_run(uint32_t *w, const uint8_t *ix, int64_t cnt, const int bits)
     for (int64_t c = 0; c * 16 < cnt; c++) {
         const uint8_t *ci = ix + c * 16;
         int left = cnt - c * 16 < 16 ? (int)(cnt - c * 16) : 16;
-        for (int i0 = 0; i0 < 16; i0 += per_word) {
+        for (int i0 = 0; i0 < left; i0 += per_word) {
             uint32_t acc = 0;
             for (int i = i0; i < i0 + per_word && i < left; i++)
                 acc |= (uint32_t)ci[i] << ((i - i0) * bits);
@@ -142,12 +152,20 @@ void tasdi_series_put_row(tasd_series *s, int i, int64_t r, const float *v,
     const tasdi_packed *p = s->packed;
     const tasdi_pterm *pt = &p->term[i];
     float *val = (float *)(uintptr_t)pt->val;
+    uint16_t *hval = (uint16_t *)(uintptr_t)pt->hval;
     uint32_t *idx = (uint32_t *)(uintptr_t)pt->idx;
     int64_t at = 0;
     for (int64_t kb = 0; kb < p->nkb; kb++) {
         int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-        memcpy(val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r), v + at,
-               (size_t)cnt * sizeof(float));
+        int64_t to = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+        if (s->values == TASD_F32)
+            memcpy(val + to, v + at, (size_t)cnt * sizeof(float));
+        else if (s->values == TASD_BF16)
+            for (int64_t q = 0; q < cnt; q++)
+                hval[to + q] = tasdi_f32_to_bf16(v[at + q]);
+        else
+            for (int64_t q = 0; q < cnt; q++)
+                hval[to + q] = tasdi_f32_to_f16(v[at + q]);
         uint32_t *w = idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
         switch (pt->bits) {
         case 1: put_run(w, ix + at, cnt, 1); break;
@@ -168,9 +186,12 @@ void tasdi_series_get_row(const tasd_series *s, int i, int64_t r, float *v, uint
     for (int64_t kb = 0; kb < p->nkb; kb++) {
         int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
         const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
-        if (v)
-            memcpy(v + at, pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r),
-                   (size_t)cnt * sizeof(float));
+        int64_t from = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+        if (v && p->vtype == TASDI_V_F32)
+            memcpy(v + at, pt->val + from, (size_t)cnt * sizeof(float));
+        else if (v)
+            for (int64_t q = 0; q < cnt; q++)
+                v[at + q] = tasdi_value(p, pt, from + q);
         for (int64_t q = 0; ix && q < cnt; q++)
             ix[at + q] = (uint8_t)(tasdi_slot_k(pt, w, q) - (q / pt->n) * pt->m);
         at += cnt;

@@ -7,7 +7,8 @@
 /* The shape part of a series of rows x cols for config: every field but
  * the config copy and the layout. */
 static tasd_status series_init(tasd_series *s, const tasd_allocator *a, int64_t rows,
-                               int64_t cols, const tasd_config *config, tasd_method method)
+                               int64_t cols, const tasd_config *config, tasd_method method,
+                               tasd_dtype values)
 {
     memset(s, 0, sizeof *s);
     s->allocator = *a;
@@ -15,6 +16,7 @@ static tasd_status series_init(tasd_series *s, const tasd_allocator *a, int64_t 
     s->cap_rows = rows;
     s->cols = cols;
     s->method = method;
+    s->values = values;
     s->terms = config->terms;
     for (int i = 0; i < s->terms; i++) {
         tasdi_term *t = &s->term[i];
@@ -34,10 +36,18 @@ tasd_status tasdi_series_alloc(const tasd_allocator *a, int64_t rows,
                                int64_t cols, const tasd_config *config,
                                tasd_method method, tasd_series **out)
 {
+    return tasdi_series_alloc_typed(a, rows, cols, config, method, TASD_F32, out);
+}
+
+tasd_status tasdi_series_alloc_typed(const tasd_allocator *a, int64_t rows,
+                                     int64_t cols, const tasd_config *config,
+                                     tasd_method method, tasd_dtype values,
+                                     tasd_series **out)
+{
     tasd_series *s = tasdi_alloc(a, sizeof *s);
     if (!s)
         return TASD_ERR_OUT_OF_MEMORY;
-    tasd_status st = series_init(s, a, rows, cols, config, method);
+    tasd_status st = series_init(s, a, rows, cols, config, method, values);
     if (!st)
         st = tasdi_config_copy(a, config, &s->config);
     /* Not zeroed: every producer (decomposer, import, loader) writes every
@@ -57,7 +67,7 @@ void tasdi_series_carve(tasdi_arena *ar, const tasd_allocator *a, int64_t rows, 
 {
     tasd_series tmp;
     *out = NULL;
-    if (series_init(&tmp, a, rows, cols, config, method)) {
+    if (series_init(&tmp, a, rows, cols, config, method, TASD_F32)) { /* TASD-A shells: f32 */
         ar->failed = true;
         return;
     }
@@ -118,6 +128,11 @@ tasd_method tasd_series_method(const tasd_series *s)
     return s ? s->method : TASD_GREEDY;
 }
 
+tasd_dtype tasd_series_value_type(const tasd_series *s)
+{
+    return s ? s->values : TASD_F32;
+}
+
 tasd_status tasd_series_stats(const tasd_series *s, tasd_stats *out)
 {
     if (!s || !out)
@@ -134,9 +149,9 @@ tasd_status tasd_series_stats(const tasd_series *s, tasd_stats *out)
             const tasdi_pterm *pt = &p->term[i];
             int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb), nnz = 0;
             for (int64_t r = 0; r < s->rows; r++) {
-                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
                 for (int64_t q = 0; q < cnt; q++)
-                    nnz += v[q] != 0.0f;
+                    nnz += tasdi_value(p, pt, at + q) != 0.0f;
             }
             st.term_nonzeros[i] += nnz;
             st.kept_nonzeros += nnz;
@@ -189,11 +204,13 @@ tasd_status tasd_series_reconstruct(const tasd_series *s, const tasd_view *out)
         for (int i = 0; i < s->terms; i++) /* term order, as the sum is defined */
             for (int64_t kb = 0; kb < p->nkb; kb++) {
                 const tasdi_pterm *pt = &p->term[i];
-                const float *v = pt->val + tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
+                int64_t at = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
                 const uint32_t *w = pt->idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
-                for (int64_t q = 0; q < tasdi_wide_cnt(pt, p->nkb, kb); q++)
-                    if (v[q] != 0.0f)
-                        row[(kb * TASDI_KC + tasdi_slot_k(pt, w, q)) * m.cs] += v[q];
+                for (int64_t q = 0; q < tasdi_wide_cnt(pt, p->nkb, kb); q++) {
+                    float v = tasdi_value(p, pt, at + q);
+                    if (v != 0.0f)
+                        row[(kb * TASDI_KC + tasdi_slot_k(pt, w, q)) * m.cs] += v;
+                }
             }
     }
     return TASD_OK;

@@ -1,5 +1,6 @@
 /* Tensor views: helpers, validation, and f16/bf16 conversion. */
 #include "core.h"
+#include "../../kernels/kernels.h" /* the widening the kernels use */
 
 #include <string.h>
 
@@ -176,13 +177,6 @@ bool tasdi_matrix_writable_layout(const tasdi_matrix *m)
 
 /* ---- f16 / bf16 ---- */
 
-static float f32_from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static uint32_t bits_from_f32(float f)
 {
     uint32_t u;
@@ -190,7 +184,7 @@ static uint32_t bits_from_f32(float f)
     return u;
 }
 
-float tasdi_bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+float tasdi_bf16_to_f32(uint16_t h) { return tasdi_bf16_f32(h); }
 
 uint16_t tasdi_f32_to_bf16(float f)
 {
@@ -201,20 +195,7 @@ uint16_t tasdi_f32_to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
-float tasdi_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t man = h & 0x3ffu;
-    if (exp == 0) {
-        /* zero or subnormal: man * 2^-24 */
-        float f = (float)man * (1.0f / 16777216.0f);
-        return sign ? -f : f;
-    }
-    if (exp == 31)
-        return f32_from_bits(sign | 0x7f800000u | (man << 13));
-    return f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
-}
+float tasdi_f16_to_f32(uint16_t h) { return tasdi_f16_f32(h); }
 
 uint16_t tasdi_f32_to_f16(float f)
 {
@@ -227,7 +208,7 @@ uint16_t tasdi_f32_to_f16(float f)
         return sign | 0x7c00u;
     if (a < 0x38800000u) {     /* below the smallest normal 2^-14 */
         /* subnormal: value / 2^-24, rounded to nearest even */
-        float v = f32_from_bits(a) * 16777216.0f;
+        float v = tasdi_bits_f32(a) * 16777216.0f;
         uint32_t q = (uint32_t)v;
         float rem = v - (float)q;
         if (rem > 0.5f || (rem == 0.5f && (q & 1u)))

@@ -6,7 +6,8 @@
 #include <stdio.h>
 
 #define FILE_MAGIC "TASDSER\0"
-#define FILE_VERSION 1u
+#define FILE_VERSION 2u  /* the newest this libtasd reads and writes */
+#define FILE_VERSION_F32 1u /* written when every series has f32 values */
 #define FILE_HEADER_SIZE 16u
 #define REC_MAGIC "TSR1"
 #define REC_FIXED 64u
@@ -59,8 +60,9 @@ typedef struct rec_layout {
 } rec_layout;
 
 /* Layout from the shape and terms; false when a size overflows. */
+/* vsize: bytes per value (4: f32, 2: bf16 / f16) */
 static bool rec_plan(int64_t rows, int64_t cols, int terms, const int *n, const int *m,
-                     rec_layout *L)
+                     uint64_t vsize, rec_layout *L)
 {
     L->header_size = REC_FIXED + TERM_DESC * (uint64_t)terms + 4;
     uint64_t off = align_up(L->header_size, ALIGN);
@@ -73,7 +75,7 @@ static bool rec_plan(int64_t rows, int64_t cols, int terms, const int *n, const 
         if (slots > ((uint64_t)1 << 46))
             return false;
         L->values_off[i] = off;
-        L->values_bytes[i] = slots * 4;
+        L->values_bytes[i] = slots * vsize;
         off = align_up(off + L->values_bytes[i], ALIGN);
         L->index_off[i] = off;
         L->index_bytes[i] = (slots * (uint64_t)log2i(m[i]) + 7) / 8;
@@ -90,7 +92,7 @@ static tasd_status series_plan(const tasd_series *s, rec_layout *L)
         n[i] = s->term[i].n;
         m[i] = s->term[i].m;
     }
-    if (!rec_plan(s->rows, s->cols, s->terms, n, m, L))
+    if (!rec_plan(s->rows, s->cols, s->terms, n, m, tasd_dtype_size(s->values), L))
         return tasdi_fail(TASD_ERR_OVERFLOW, "series too large to save");
     return TASD_OK;
 }
@@ -129,12 +131,18 @@ static tasd_status rec_write(sink *k, uint64_t base, const tasd_series *s, const
         uint8_t *index = (uint8_t *)(values + slots);
         for (int64_t r = 0; r < s->rows; r++)
             tasdi_series_get_row(s, i, r, values + r * t->width, index + r * t->width);
+        const size_t vs = tasd_dtype_size(s->values);
         for (uint64_t j = 0; j < slots && !st; j += CHUNK_SLOTS) {
             size_t c = slots - j < CHUNK_SLOTS ? (size_t)(slots - j) : CHUNK_SLOTS;
             for (size_t q = 0; q < c; q++)
-                tasdi_stf32(buf + 4 * q, values[j + q]);
-            vcrc = tasdi_crc32(vcrc, buf, c * 4);
-            st = sink_write(k, base + L->values_off[i] + j * 4, buf, c * 4);
+                if (s->values == TASD_F32)
+                    tasdi_stf32(buf + 4 * q, values[j + q]);
+                else /* exact: the values are already of this type */
+                    tasdi_st16(buf + 2 * q, s->values == TASD_BF16
+                                                ? tasdi_f32_to_bf16(values[j + q])
+                                                : tasdi_f32_to_f16(values[j + q]));
+            vcrc = tasdi_crc32(vcrc, buf, c * vs);
+            st = sink_write(k, base + L->values_off[i] + j * vs, buf, c * vs);
         }
         for (uint64_t j = 0; j < slots && !st; j += CHUNK_SLOTS) {
             size_t c = slots - j < CHUNK_SLOTS ? (size_t)(slots - j) : CHUNK_SLOTS;
@@ -156,6 +164,7 @@ static tasd_status rec_write(sink *k, uint64_t base, const tasd_series *s, const
         tasdi_st32(d, (uint32_t)t->n);
         tasdi_st32(d + 4, (uint32_t)t->m);
         tasdi_st32(d + 8, (uint32_t)bits);
+        tasdi_st32(d + 12, (uint32_t)s->values); /* version 2; 0 (f32) in 1 */
         tasdi_st64(d + 16, L->values_off[i]);
         tasdi_st64(d + 24, L->index_off[i]);
         tasdi_st32(d + 32, vcrc);
@@ -188,11 +197,12 @@ typedef struct rec_info {
     uint32_t vcrc[TASD_MAX_TERMS], icrc[TASD_MAX_TERMS];
     double input_energy, error_energy;
     int64_t input_nonzeros;
+    tasd_dtype values;   /* value type (version 2; f32 in version 1) */
     rec_layout L;
 } rec_info;
 
-static tasd_status rec_parse(const char *file, const char *name, const unsigned char *p,
-                             uint64_t avail, rec_info *r)
+static tasd_status rec_parse(const char *file, const char *name, uint32_t version,
+                             const unsigned char *p, uint64_t avail, rec_info *r)
 {
 #define REC_BAD(...) return tasdi_fail(TASD_ERR_FORMAT, __VA_ARGS__)
     if (avail < REC_FIXED + 4)
@@ -233,13 +243,18 @@ static tasd_status rec_parse(const char *file, const char *name, const unsigned 
             REC_BAD("%s: series \"%s\": term %u has invalid N:M %u:%u", file, name, i + 1, n, m);
         r->n[i] = (int)n;
         r->m[i] = (int)m;
-        if (tasdi_ld32(d + 8) != (uint32_t)log2i((int)m) || tasdi_ld32(d + 12) != 0 ||
-            tasdi_ld64(d + 40) != 0)
+        if (tasdi_ld32(d + 8) != (uint32_t)log2i((int)m) || tasdi_ld64(d + 40) != 0)
             REC_BAD("%s: series \"%s\": term %u: bad index width or reserved field", file, name, i + 1);
+        /* value type: 0 f32, 1 f16, 2 bf16 (tasd_dtype), the same for all
+         * terms; version 1 has a reserved 0 there */
+        uint32_t vt = tasdi_ld32(d + 12);
+        if ((version < 2 && vt != 0) || vt > TASD_BF16 || (i > 0 && vt != (uint32_t)r->values))
+            REC_BAD("%s: series \"%s\": term %u: bad value type %u", file, name, i + 1, vt);
+        r->values = (tasd_dtype)vt;
         r->vcrc[i] = tasdi_ld32(d + 32);
         r->icrc[i] = tasdi_ld32(d + 36);
     }
-    if (!rec_plan(r->rows, r->cols, r->terms, r->n, r->m, &r->L))
+    if (!rec_plan(r->rows, r->cols, r->terms, r->n, r->m, tasd_dtype_size(r->values), &r->L))
         return tasdi_fail(TASD_ERR_OVERFLOW, "%s: series \"%s\": %lld x %lld is too large", file,
                           name, (long long)r->rows, (long long)r->cols);
     for (uint32_t i = 0; i < terms; i++) {
@@ -294,7 +309,8 @@ static tasd_status rec_load(const tasd_allocator *a, const char *file, const cha
         cfg.m[i] = r->m[i];
     }
     tasd_series *s;
-    tasd_status st = tasdi_series_alloc(a, r->rows, r->cols, &cfg, (tasd_method)r->method, &s);
+    tasd_status st = tasdi_series_alloc_typed(a, r->rows, r->cols, &cfg, (tasd_method)r->method,
+                                              r->values, &s);
     if (st)
         return st;
     /* one canonical row at a time, written straight into the layout */
@@ -312,7 +328,9 @@ static tasd_status rec_load(const tasd_allocator *a, const char *file, const cha
         const unsigned char *vp = p + r->L.values_off[i], *ip = p + r->L.index_off[i];
         uint64_t slots = (uint64_t)s->rows * (uint64_t)t->width;
         for (uint64_t j = 0; j < slots; j++) {
-            float v = tasdi_ldf32(vp + 4 * j);
+            float v = r->values == TASD_F32    ? tasdi_ldf32(vp + 4 * j)
+                      : r->values == TASD_BF16 ? tasdi_bf16_to_f32(tasdi_ld16(vp + 2 * j))
+                                               : tasdi_f16_to_f32(tasdi_ld16(vp + 2 * j));
             uint64_t bit = j * (uint64_t)bits;
             unsigned x = ip[bit / 8] >> (bit % 8);
             if (bit % 8 + (uint64_t)bits > 8)
@@ -402,10 +420,12 @@ static tasd_status dir_write(sink *k, uint64_t off, const dir_entry *e, int64_t 
     return sink_write(k, pos, tr, TRAILER_SIZE);
 }
 
-static void file_header(unsigned char h[FILE_HEADER_SIZE])
+/* Version 1 while every series has f32 values (any libtasd reads it),
+ * version 2 (value types) otherwise. */
+static void file_header(unsigned char h[FILE_HEADER_SIZE], uint32_t version)
 {
     memcpy(h, FILE_MAGIC, 8);
-    tasdi_st32(h + 8, FILE_VERSION);
+    tasdi_st32(h + 8, version);
     tasdi_st32(h + 12, 0);
 }
 
@@ -416,6 +436,7 @@ struct tasd_archive_writer {
     tasdi_outfile out;
     dir_entry *e;
     int64_t count, cap;
+    uint32_t version;  /* of the header written so far */
 };
 
 static void aw_free(tasd_archive_writer *w)
@@ -441,7 +462,8 @@ tasd_status tasd_archive_writer_create(tasd_context *ctx, const char *path,
     tasd_status st = tasdi_out_open(&w->a, path, &w->out);
     if (!st) {
         unsigned char h[FILE_HEADER_SIZE];
-        file_header(h);
+        w->version = FILE_VERSION_F32;
+        file_header(h, w->version);
         st = tasdi_out_append(&w->out, h, sizeof h);
     }
     if (st) {
@@ -496,6 +518,12 @@ tasd_status tasd_archive_writer_add(tasd_archive_writer *w, const char *name,
              : TASD_OK;
     if (!st)
         st = rec_write(&k, e->offset, s, &L);
+    if (!st && s->values != TASD_F32 && w->version < FILE_VERSION) {
+        unsigned char h[FILE_HEADER_SIZE]; /* the first half-valued series */
+        file_header(h, FILE_VERSION);
+        st = sink_write(&k, 0, h, sizeof h);
+        w->version = FILE_VERSION;
+    }
     if (st) {
         tasdi_free(&w->a, e->name, len + 1);
         return st;
@@ -565,7 +593,7 @@ tasd_status tasd_series_save_buffer(const tasd_series *s, void *buf, size_t size
         return tasdi_fail(TASD_ERR_BUFFER_TOO_SMALL, "tasd_series_save_buffer: need %llu bytes",
                           (unsigned long long)total);
     unsigned char *b = buf;
-    file_header(b);
+    file_header(b, s->values == TASD_F32 ? FILE_VERSION_F32 : FILE_VERSION);
     memset(b + FILE_HEADER_SIZE, 0, (size_t)(e.offset - FILE_HEADER_SIZE));
     sink k = {NULL, b};
     st = rec_write(&k, e.offset, s, &L);
@@ -606,9 +634,10 @@ static tasd_status archive_parse(tasd_archive *ar)
 #define AR_BAD(...) return tasdi_fail(TASD_ERR_FORMAT, __VA_ARGS__)
     if (size < FILE_HEADER_SIZE || memcmp(d, FILE_MAGIC, 8) != 0)
         AR_BAD("%s: not a .tasd file (bad magic)", f);
-    if (tasdi_ld32(d + 8) != FILE_VERSION)
-        return tasdi_fail(TASD_ERR_UNSUPPORTED, "%s: .tasd version %u (this libtasd reads %u)", f,
-                          tasdi_ld32(d + 8), FILE_VERSION);
+    const uint32_t version = tasdi_ld32(d + 8);
+    if (version < 1 || version > FILE_VERSION)
+        return tasdi_fail(TASD_ERR_UNSUPPORTED, "%s: .tasd version %u (this libtasd reads 1..%u)",
+                          f, version, FILE_VERSION);
     if (tasdi_ld32(d + 12) != 0)
         AR_BAD("%s: unknown .tasd flags %#x", f, tasdi_ld32(d + 12));
     if (size < FILE_HEADER_SIZE + TRAILER_SIZE)
@@ -660,7 +689,7 @@ static tasd_status archive_parse(tasd_archive *ar)
         if (!all_zero(d + prev_end, e->offset - prev_end))
             AR_BAD("%s: nonzero padding before series \"%s\"", f, e->name);
         prev_end = e->offset + e->size;
-        tasd_status st = rec_parse(f, e->name, d + e->offset, e->size, &e->info);
+        tasd_status st = rec_parse(f, e->name, version, d + e->offset, e->size, &e->info);
         if (st)
             return st;
     }

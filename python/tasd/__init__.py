@@ -198,6 +198,14 @@ class Series:
         return _lib.lib.tasd_method_name(_lib.lib.tasd_series_method(self._h)).decode()
 
     @property
+    def values(self):
+        """The value type the series stores: "f32", "bf16" or "f16"."""
+        if not _lib.HAVE_VALUE_TYPES:
+            return "f32"
+        return {_lib.F32: "f32", _lib.BF16: "bf16", _lib.F16: "f16"}[
+            _lib.lib.tasd_series_value_type(self._h)]
+
+    @property
     def stats(self):
         s = _lib.Stats()
         _lib.call("tasd_series_stats", self._h, ctypes.byref(s))
@@ -255,12 +263,13 @@ class Series:
         return size.value
 
     def matmul(self, x, out=None, alpha=1.0, beta=0.0, workspace=None):
-        """out = alpha * S @ x + beta * out (tasd_gemm). x: [cols, n] or
-        [cols]; out: None (a new array) or float32 [rows, n] (any strides).
+        """out = alpha * S @ x + beta * out (tasd_gemm). x: float32 or
+        float16 (widened while packed, f32 accumulation), [cols, n] or [cols];
+        out: None (a new array) or float32 [rows, n] (any strides).
         workspace: None, or a writable C-contiguous numpy array of at least
         workspace_size(n) bytes that the call uses instead of allocating
         (tasd_gemm_ws)."""
-        x = _as_input(x, (np.float32,))
+        x = _as_input(x, (np.float32, np.float16) if _lib.HAVE_VALUE_TYPES else (np.float32,))
         vec = x.ndim == 1
         x2 = x.reshape(-1, 1) if vec else x
         if x2.ndim != 2:
@@ -304,16 +313,27 @@ def decompose(array, config, method="optimal", values="f32"):
     [out, in*kh*kw]); float32 or float16 (others are converted to float32).
     Groups of M run along the last axis: pass w.T for a [K, N] weight.
     config: "2:4", "2:4+1:8", ...; method: "optimal" or "greedy";
-    values: the value type of the terms, "f32" only for now."""
-    if values != "f32":
-        raise UnsupportedError(-10, "values=%r: only \"f32\" term values are supported for now"
+    values: the value type the series stores its values in: "f32", "bf16"
+    or "f16" (selected on the exact weights, then rounded once to nearest
+    even; the stats describe the rounded series)."""
+    vt = {"f32": _lib.F32, "bf16": _lib.BF16, "f16": _lib.F16}.get(values)
+    if vt is None:
+        raise ArgumentError(-4, "values=%r: want \"f32\", \"bf16\" or \"f16\"" % (values,))
+    if vt != _lib.F32 and not _lib.HAVE_VALUE_TYPES:
+        raise UnsupportedError(-10, "values=%r: the loaded libtasd has only f32 values"
                                % (values,))
     cfg = _Config(config)
     m = _method(method)
     a = _as_input(array)
     v = _view(a)
     h = ctypes.c_void_p()
-    _lib.call("tasd_decompose", _ctx.h, ctypes.byref(v), cfg.h, m, ctypes.byref(h))
+    if _lib.HAVE_VALUE_TYPES:
+        o = _lib.DecomposeOptions()
+        o.values = vt
+        _lib.call("tasd_decompose_ex", _ctx.h, ctypes.byref(v), cfg.h, m, ctypes.byref(o),
+                  ctypes.byref(h))
+    else:
+        _lib.call("tasd_decompose", _ctx.h, ctypes.byref(v), cfg.h, m, ctypes.byref(h))
     return Series(h)
 
 

@@ -69,6 +69,10 @@ class ModelSearchResult(Sized):
                 ("calls", c_int64), ("score", c_double), ("found", c_int64)]
 
 
+class DecomposeOptions(Sized):
+    _fields_ = [("size", c_size_t), ("values", c_int32)]
+
+
 # C struct name -> ctypes class, for the layout test.
 STRUCTS = {
     "tasd_view": View,
@@ -78,6 +82,7 @@ STRUCTS = {
     "tasd_search_options": SearchOptions,
     "tasd_search_point": SearchPoint,
     "tasd_model_search_result": ModelSearchResult,
+    "tasd_decompose_options": DecomposeOptions,
 }
 
 # ---- enums ----
@@ -284,6 +289,11 @@ for _name, _res, _args in [
     _proto(_name, _res, *_args)
 
 # Optional symbols, present in newer libraries only.
+HAVE_VALUE_TYPES = hasattr(lib, "tasd_decompose_ex")
+if HAVE_VALUE_TYPES:
+    _proto("tasd_decompose_ex", _S, c_void_p, P(View), c_void_p, c_int, P(DecomposeOptions),
+           P(c_void_p))
+    _proto("tasd_series_value_type", c_int, c_void_p)
 HAVE_SERIES_BYTES = hasattr(lib, "tasd_series_bytes")
 if HAVE_SERIES_BYTES:
     _proto("tasd_series_bytes", c_size_t, c_void_p)

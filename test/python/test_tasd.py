@@ -124,6 +124,39 @@ class Decompose(unittest.TestCase):
         self.assertGreater(tasd.decompose(w, "4:4").bytes, b)
 
 
+class Values(unittest.TestCase):
+    def test_bf16_f16_values(self):
+        w = rand(128, 1024)  # large enough that the fixed header is < 0.02 B/weight
+        ref = tasd.decompose(w, "2:4+1:8", values="f32")
+        self.assertEqual(ref.values, "f32")
+        for vt, npt in (("bf16", None), ("f16", np.float16)):
+            s = tasd.decompose(w, "2:4+1:8", values=vt)
+            self.assertEqual(s.values, vt)
+            # same selection, values rounded once
+            for a, b in zip(ref.terms, s.terms):
+                np.testing.assert_array_equal(a.indices, b.indices)
+                if npt is not None:
+                    np.testing.assert_array_equal(a.values.astype(npt).astype(np.float32),
+                                                  b.values)
+            # the stats describe the rounded series
+            wa = s.reconstruct()
+            err = np.linalg.norm((w - wa).astype(np.float64)) / np.linalg.norm(w.astype(np.float64))
+            self.assertAlmostEqual(s.stats.rel_error, err, places=6)
+            # half the value bytes: 2:4+1:8 <= 1.5 bytes per weight
+            self.assertLessEqual(s.bytes / w.size, 1.5)
+            x = rand(1024, 3)
+            np.testing.assert_allclose(s @ x, wa.astype(np.float64) @ x, rtol=1e-4, atol=1e-4)
+            xh = x.astype(np.float16)  # half activations, f32 accumulation
+            np.testing.assert_allclose(s @ xh, wa.astype(np.float64) @ xh.astype(np.float64),
+                                       rtol=1e-4, atol=1e-4)
+            with tempfile.TemporaryDirectory() as d:
+                p = os.path.join(d, "s.tasd")
+                s.save(p)
+                back = tasd.load(p)
+                self.assertEqual(back.values, vt)
+                np.testing.assert_array_equal(back.reconstruct(), wa)
+
+
 class Errors(unittest.TestCase):
     def test_bad_config(self):
         with self.assertRaises(tasd.ConfigError) as cm:
@@ -153,9 +186,9 @@ class Errors(unittest.TestCase):
             s.matmul(rand(8, 3), beta=1.0)
 
     def test_values_and_method(self):
-        with self.assertRaises(tasd.UnsupportedError) as cm:
-            tasd.decompose(rand(4, 8), "2:4", values="bf16")
-        self.assertIn("f32", str(cm.exception))
+        with self.assertRaises(tasd.Error) as cm:
+            tasd.decompose(rand(4, 8), "2:4", values="f64")
+        self.assertIn("bf16", str(cm.exception))
         with self.assertRaises(tasd.Error):
             tasd.decompose(rand(4, 8), "2:4", method="best")
 

@@ -1,0 +1,14 @@
+/* AVX-512 wide and narrow kernels for f16 series values: kernels/x86/tmpl.h
+ * with the values widened in registers (vcvtph2ps zmm, AVX512F), never
+ * copied to fp32. */
+#include "vec.h"
+
+#define VT uint16_t
+#define VAL_BASE(pt) ((pt)->hval)
+#define VAL_F(x) tasdi_f16_f32(x)
+#define VBCAST_V(p) _mm512_cvtph_ps(_mm256_set1_epi16((short)*(p)))
+#define VLOAD_V(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+#define VLOAD_V_N(p, n) _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lanes_below(n), (p)))
+
+#define PFX(name) tasdi_avx512_##name##_f16
+#include "../x86/tmpl.h"
