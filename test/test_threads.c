@@ -26,40 +26,6 @@ static float ref_gemm[NTOK][OUT * 70];
 static float ref_act[NTOK][70 * OUT];
 static float ref_layer[3][NTOK][70 * OUT];
 
-/* An engine-style pool: one pthread per task. */
-static void *pool_run(void *p);
-typedef struct pool_task {
-    tasd_task_fn fn;
-    void *arg;
-    int64_t i;
-} pool_task;
-static void *pool_run(void *p)
-{
-    pool_task *t = p;
-    t->fn(t->arg, t->i);
-    return NULL;
-}
-static void pthread_parallel_for(void *pool, int64_t ntasks, tasd_task_fn fn, void *arg)
-{
-    (void)pool;
-    enum { MAXT = 16 };
-    pthread_t th[MAXT];
-    pool_task t[MAXT];
-    int started[MAXT] = {0};
-    for (int64_t i = 0; i < ntasks; i++) {
-        if (i < MAXT) {
-            t[i] = (pool_task){fn, arg, i};
-            started[i] = pthread_create(&th[i], NULL, pool_run, &t[i]) == 0;
-            if (started[i])
-                continue;
-        }
-        fn(arg, i); /* no thread for it: run it here */
-    }
-    for (int64_t i = 0; i < ntasks && i < MAXT; i++)
-        if (started[i])
-            pthread_join(th[i], NULL);
-}
-
 static void run_all(tasd_context *ctx, int64_t ti, float *gemm, float *act,
                     float (*lay)[70 * OUT], tasd_stats *st, int *errors)
 {
@@ -96,7 +62,7 @@ static void *worker_main(void *p)
     }
     tasd_context_set_threads(ctx, 2);
     if (wk->injected)
-        tasd_context_set_parallel_for(ctx, pthread_parallel_for, NULL);
+        tasd_context_set_parallel_for(ctx, util_pthread_parallel_for, NULL);
     for (int it = 0; it < ITERS; it++) {
         int64_t ti = (it + wk->id) % NTOK, n = tokens_list[ti];
         tasd_stats st;

@@ -16,39 +16,6 @@ static float w[OUT * IN], bias[OUT];
 static float x[MAXT * IN];      /* activations [tokens, IN] */
 static float b[IN * MAXN];      /* B [IN, n], row stride MAXN */
 
-/* An engine-style pool: one pthread per task. */
-typedef struct pool_task {
-    tasd_task_fn fn;
-    void *arg;
-    int64_t i;
-} pool_task;
-static void *pool_run(void *p)
-{
-    pool_task *t = p;
-    t->fn(t->arg, t->i);
-    return NULL;
-}
-static void pthread_parallel_for(void *pool, int64_t ntasks, tasd_task_fn fn, void *arg)
-{
-    (void)pool;
-    enum { MAXP = 16 };
-    pthread_t th[MAXP];
-    pool_task t[MAXP];
-    int started[MAXP] = {0};
-    for (int64_t i = 0; i < ntasks; i++) {
-        if (i < MAXP) {
-            t[i] = (pool_task){fn, arg, i};
-            started[i] = pthread_create(&th[i], NULL, pool_run, &t[i]) == 0;
-            if (started[i])
-                continue;
-        }
-        fn(arg, i);
-    }
-    for (int64_t i = 0; i < ntasks && i < MAXP; i++)
-        if (started[i])
-            pthread_join(th[i], NULL);
-}
-
 static void setup(void)
 {
     util_fill_random(w, OUT * IN, 11);
@@ -85,7 +52,7 @@ static tasd_context *make_ctx(util_counting_allocator *al, setting s)
     CHECK_OK(tasd_context_set_backend(ctx, s.backend));
     CHECK_OK(tasd_context_set_threads(ctx, s.threads));
     if (s.pool)
-        CHECK_OK(tasd_context_set_parallel_for(ctx, pthread_parallel_for, NULL));
+        CHECK_OK(tasd_context_set_parallel_for(ctx, util_pthread_parallel_for, NULL));
     return ctx;
 }
 

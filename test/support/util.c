@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,4 +96,38 @@ void util_counting_allocator_init(util_counting_allocator *a)
     a->hooks.alloc = counting_alloc;
     a->hooks.free = counting_free;
     a->hooks.user = a;
+}
+
+typedef struct pool_task {
+    tasd_task_fn fn;
+    void *arg;
+    int64_t i;
+} pool_task;
+
+static void *pool_run(void *p)
+{
+    pool_task *t = p;
+    t->fn(t->arg, t->i);
+    return NULL;
+}
+
+void util_pthread_parallel_for(void *pool, int64_t ntasks, tasd_task_fn fn, void *arg)
+{
+    (void)pool;
+    enum { MAXP = 16 };
+    pthread_t th[MAXP];
+    pool_task t[MAXP];
+    int started[MAXP] = {0};
+    for (int64_t i = 0; i < ntasks; i++) {
+        if (i < MAXP) {
+            t[i] = (pool_task){fn, arg, i};
+            started[i] = pthread_create(&th[i], NULL, pool_run, &t[i]) == 0;
+            if (started[i])
+                continue;
+        }
+        fn(arg, i); /* no thread for it: run it here */
+    }
+    for (int64_t i = 0; i < ntasks && i < MAXP; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
 }

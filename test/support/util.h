@@ -29,4 +29,8 @@ typedef struct util_counting_allocator {
 } util_counting_allocator;
 void util_counting_allocator_init(util_counting_allocator *a);
 
+/* An engine-style injected pool (tasd_parallel_for_fn): one pthread per
+ * task, inline when a thread cannot be started. */
+void util_pthread_parallel_for(void *pool, int64_t ntasks, tasd_task_fn fn, void *arg);
+
 #endif
