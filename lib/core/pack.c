@@ -30,10 +30,18 @@ static int64_t run_words(const tasdi_pterm *pt, int64_t cnt)
     return cnt / 16 * pt->words + (cnt % 16 + pt->per_word - 1) / pt->per_word;
 }
 
-/* The header of s's layout and the bytes of the whole block (header,
- * values, indices); false on overflow. */
-static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, size_t *total_out,
-                        size_t *head_out, size_t *vbytes_out)
+/* Byte offsets and sizes of a layout block: header | values | indices. */
+typedef struct layout_bytes {
+    size_t head;   /* header, rounded: where the values start       */
+    size_t vbytes; /* values, rounded: indices start at head+vbytes */
+    size_t vused;  /* of which the slots use                        */
+    size_t iused;  /* index bytes the words use                     */
+    size_t total;  /* the block, with TASDI_IDX_SLACK, rounded      */
+} layout_bytes;
+
+/* The header of s's layout and the bytes of the whole block; false on
+ * overflow. */
+static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, layout_bytes *lb)
 {
     tasdi_packed hdr;
     memset(&hdr, 0, sizeof hdr);
@@ -81,51 +89,57 @@ static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, size_t *tot
         hdr.term[i].twlast = twlast;
     }
     *hdr_out = hdr;
-    *head_out = round64(sizeof(tasdi_packed));
-    *vbytes_out = round64(slots * (s->values == TASD_F32 ? sizeof(float) : 2));
+    lb->head = round64(sizeof(tasdi_packed));
+    lb->vused = slots * (s->values == TASD_F32 ? sizeof(float) : 2);
+    lb->vbytes = round64(lb->vused);
+    lb->iused = words * sizeof(uint32_t);
     /* + TASDI_IDX_SLACK: kernels may load a short chunk's `words` words */
-    *total_out = *head_out + *vbytes_out + round64(words * sizeof(uint32_t) + TASDI_IDX_SLACK);
+    lb->total = lb->head + lb->vbytes + round64(lb->iused + TASDI_IDX_SLACK);
     return true;
 }
 
-/* Put the layout planned as hdr into the block mem. */
-static void layout_place(tasd_series *s, tasdi_packed *hdr, char *mem, size_t total,
-                         size_t head, size_t vbytes)
+/* Put the layout planned as hdr into the block mem. The padding after the
+ * values and the index words is zeroed: kernels load whole vectors and
+ * chunks there (the lanes are discarded, but must not depend on garbage). */
+static void layout_place(tasd_series *s, tasdi_packed *hdr, char *mem, const layout_bytes *lb)
 {
+    char *idx = mem + lb->head + lb->vbytes;
     for (int i = 0; i < s->terms; i++) {
-        hdr->term[i].val = (const float *)(void *)(mem + head); /* or hval */
-        hdr->term[i].idx = (const uint32_t *)(void *)(mem + head + vbytes);
+        hdr->term[i].val = (const float *)(void *)(mem + lb->head); /* or hval */
+        hdr->term[i].idx = (const uint32_t *)(void *)idx;
     }
     memcpy(mem, hdr, sizeof *hdr);
+    memset(mem + lb->head + lb->vused, 0, lb->vbytes - lb->vused);
+    memset(idx + lb->iused, 0, lb->total - (size_t)(idx - mem) - lb->iused);
     s->packed = (tasdi_packed *)(void *)mem;
-    s->packed_size = total;
+    s->packed_size = lb->total;
 }
 
 tasd_status tasdi_layout_alloc(tasd_series *s)
 {
     tasdi_packed hdr;
-    size_t total, head, vbytes;
-    if (!layout_plan(s, &hdr, &total, &head, &vbytes))
+    layout_bytes lb;
+    if (!layout_plan(s, &hdr, &lb))
         return tasdi_fail(TASD_ERR_OVERFLOW, "a %lld x %lld series overflows",
                           (long long)s->rows, (long long)s->cols);
-    char *mem = tasdi_alloc_lasting(&s->allocator, total);
+    char *mem = tasdi_alloc_lasting(&s->allocator, lb.total);
     if (!mem)
         return TASD_ERR_OUT_OF_MEMORY;
-    layout_place(s, &hdr, mem, total, head, vbytes);
+    layout_place(s, &hdr, mem, &lb);
     return TASD_OK;
 }
 
 void tasdi_layout_carve(tasd_series *s, tasdi_arena *ar)
 {
     tasdi_packed hdr;
-    size_t total, head, vbytes;
-    if (!layout_plan(s, &hdr, &total, &head, &vbytes)) {
+    layout_bytes lb;
+    if (!layout_plan(s, &hdr, &lb)) {
         ar->failed = true;
         return;
     }
-    char *mem = tasdi_arena_take(ar, total);
+    char *mem = tasdi_arena_take(ar, lb.total);
     if (mem)
-        layout_place(s, &hdr, mem, total, head, vbytes);
+        layout_place(s, &hdr, mem, &lb);
 }
 
 /* Pack the in-group indices of one run of cnt slots into chunks of 16;
