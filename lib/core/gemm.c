@@ -179,6 +179,21 @@ typedef struct bpack_job {
     int bad[BPACK_MAX_TASKS]; /* per task: saw NaN/Inf */
 } bpack_job;
 
+/* Whether a packed row of NR floats is all finite, while it is in L1: the
+ * largest magnitude's bits (an integer max, which vectorises) below those
+ * of Inf. */
+static bool row_finite(const float *d)
+{
+    uint32_t most = 0;
+    for (int j = 0; j < TASDI_NR; j++) {
+        uint32_t u;
+        memcpy(&u, &d[j], sizeof u);
+        u &= 0x7fffffffu;
+        most = u > most ? u : most;
+    }
+    return most < 0x7f800000u;
+}
+
 /* Pack B into panels: p[panel][k][NR], zero past n and past K. The units of
  * this phase are (panel, K block) pairs. */
 static void pack_b_task(void *arg, int64_t task)
@@ -204,21 +219,16 @@ static void pack_b_task(void *arg, int64_t task)
                     d[j] = elem_f32(&job->b, k, j0 + j);
             } else if (k < K) {
                 const float *src = b + k * job->b.rs + j0 * job->b.cs;
-                if (job->b.cs == 1)
-                    for (; j < nj; j++)
-                        d[j] = src[j];
-                else
+                if (job->b.cs == 1) {
+                    memcpy(d, src, (size_t)nj * sizeof *d);
+                    j = nj;
+                } else
                     for (; j < nj; j++)
                         d[j] = src[j * job->b.cs];
             }
             for (; j < TASDI_NR; j++)
                 d[j] = 0.0f;
-            /* x - x is 0 for finite x, NaN for NaN/Inf: one branch-free
-             * check per row while the row is in L1 */
-            float z = 0.0f;
-            for (j = 0; j < TASDI_NR; j++)
-                z += d[j] - d[j];
-            bad |= z != 0.0f;
+            bad |= !row_finite(d);
         }
     }
     job->bad[task] = bad;
