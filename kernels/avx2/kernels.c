@@ -20,12 +20,9 @@
  * comparing with the M-1 in-group rotations of the register; rank < N keeps
  * it. Exactly the scalar rule, so the results are identical. Short tails and
  * other M go to the scalar code. */
-void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t *index)
+static inline __attribute__((always_inline)) void
+select_m(float *x, int64_t k, int n, const int m, float *values, uint8_t *index)
 {
-    if (m > 8 || n >= m) {
-        tasdi_scalar_select(x, k, n, m, values, index);
-        return;
-    }
     vi rot[7], tie[7];
     for (int d = 1; d < m; d++) {
         int32_t r[8], t[8];
@@ -46,6 +43,7 @@ void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t
         vf xv = _mm256_loadu_ps(x + off);
         vf a = _mm256_and_ps(xv, absmask);
         vi rank = _mm256_setzero_si256();
+#pragma GCC unroll 7
         for (int d = 0; d < m - 1; d++) {
             vf rv = _mm256_permutevar8x32_ps(a, rot[d]);
             vi gt = _mm256_castps_si256(_mm256_cmp_ps(rv, a, _CMP_GT_OQ));
@@ -78,6 +76,20 @@ void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t
     }
     if (off < k)
         tasdi_scalar_select(x + off, k - off, n, m, values + g * n, index + g * n);
+}
+
+void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t *index)
+{
+    /* M known at compile time for the common groups: the rotations unroll
+     * and stay in registers */
+    if (m > 8 || n >= m)
+        tasdi_scalar_select(x, k, n, m, values, index);
+    else if (m == 4)
+        select_m(x, k, n, 4, values, index);
+    else if (m == 8)
+        select_m(x, k, n, 8, values, index);
+    else
+        select_m(x, k, n, m, values, index);
 }
 
 /* Row statistics for the decomposer: sum of squares in double (4 + 4 lanes,

@@ -7,6 +7,10 @@
 
 #include <string.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "put_run packs index bytes read as little-endian words"
+#endif
+
 static size_t round64(size_t x)
 {
     return (x + 63) & ~(size_t)63;
@@ -142,8 +146,20 @@ void tasdi_layout_carve(tasd_series *s, tasdi_arena *ar)
         layout_place(s, &hdr, mem, &lb);
 }
 
+/* Eight in-group indices (bytes < 2^bits) of x packed into 8 * bits bits,
+ * index i at bit i * bits: pairs, then quads, then the octet (SWAR). */
+static inline __attribute__((always_inline)) uint64_t pack8(uint64_t x, const int bits)
+{
+    const uint64_t m2 = ((uint64_t)1 << 2 * bits) - 1, m4 = ((uint64_t)1 << 4 * bits) - 1;
+    x = (x | x >> (8 - bits)) & (m2 * 0x0001000100010001ull);
+    x = (x | x >> (16 - 2 * bits)) & (m4 * 0x0000000100000001ull);
+    return (x | x >> (32 - 4 * bits)) & (((uint64_t)1 << 8 * bits) - 1);
+}
+
 /* Pack the in-group indices of one run of cnt slots into chunks of 16;
- * bits is a constant where inlined. */
+ * bits is a constant where inlined. bits <= 4: a chunk's 16 indices fit one
+ * uint64 (words of per_word indices cut from it); 5 (M = 32) goes one by
+ * one. */
 static inline __attribute__((always_inline)) void
 put_run(uint32_t *w, const uint8_t *ix, int64_t cnt, const int bits)
 {
@@ -151,6 +167,18 @@ put_run(uint32_t *w, const uint8_t *ix, int64_t cnt, const int bits)
     for (int64_t c = 0; c * 16 < cnt; c++) {
         const uint8_t *ci = ix + c * 16;
         int left = cnt - c * 16 < 16 ? (int)(cnt - c * 16) : 16;
+        if (bits <= 4) {
+            uint64_t b[2] = {0, 0}; /* little-endian: byte i at bit 8 i */
+            if (left == 16)
+                memcpy(b, ci, 16); /* two plain loads */
+            else
+                memcpy(b, ci, (size_t)left);
+            uint64_t all = pack8(b[0], bits) | pack8(b[1], bits) << 8 * bits;
+            const uint64_t wmask = ((uint64_t)1 << per_word * bits) - 1;
+            for (int i0 = 0; i0 < left; i0 += per_word)
+                *w++ = (uint32_t)(all >> (i0 * bits) & wmask);
+            continue;
+        }
         for (int i0 = 0; i0 < left; i0 += per_word) {
             uint32_t acc = 0;
             for (int i = i0; i < i0 + per_word && i < left; i++)
