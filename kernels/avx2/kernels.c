@@ -78,6 +78,29 @@ select_m(float *x, int64_t k, int n, const int m, float *values, uint8_t *index)
         tasdi_scalar_select(x + off, k - off, n, m, values + g * n, index + g * n);
 }
 
+/* 1 of 8 (the usual second term): one group per register, so the kept
+ * element is the first lane holding the group's largest magnitude, found by
+ * a max over three in-register swaps: the scalar rule, far fewer steps than
+ * seven rotations. */
+static void select_1of8(float *x, int64_t k, float *values, uint8_t *index)
+{
+    const vf absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    int64_t off = 0, g = 0;
+    for (; off + 8 <= k; off += 8, g++) {
+        vf a = _mm256_and_ps(_mm256_loadu_ps(x + off), absmask);
+        vf t = _mm256_max_ps(a, _mm256_permute2f128_ps(a, a, 1));
+        t = _mm256_max_ps(t, _mm256_shuffle_ps(t, t, _MM_SHUFFLE(1, 0, 3, 2)));
+        t = _mm256_max_ps(t, _mm256_shuffle_ps(t, t, _MM_SHUFFLE(2, 3, 0, 1)));
+        unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_EQ_OQ));
+        int first = bits ? __builtin_ctz(bits) : 0; /* 0: NaN, rejected by the caller */
+        values[g] = x[off + first];
+        index[g] = (uint8_t)first;
+        x[off + first] = 0.0f;
+    }
+    if (off < k)
+        tasdi_scalar_select(x + off, k - off, 1, 8, values + g, index + g);
+}
+
 void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t *index)
 {
     /* M known at compile time for the common groups: the rotations unroll
@@ -86,6 +109,8 @@ void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t
         tasdi_scalar_select(x, k, n, m, values, index);
     else if (m == 4)
         select_m(x, k, n, 4, values, index);
+    else if (m == 8 && n == 1)
+        select_1of8(x, k, values, index);
     else if (m == 8)
         select_m(x, k, n, 8, values, index);
     else
