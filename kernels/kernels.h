@@ -185,8 +185,10 @@ typedef void (*tasdi_select_fn)(float *residual, int64_t k, int n, int m,
 
 /* Row statistics for the decomposer: returns sum x^2 (in double, in a fixed
  * order), adds the number of nonzeros to *nnz and sets *finite to whether no
- * element is NaN or Inf. */
-typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *finite);
+ * element is NaN or Inf. copy: NULL, or n floats that receive x in the same
+ * pass (the decomposer's residual; saves a second read of the row). */
+typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *finite,
+                                 float *copy);
 
 /* Wide kernel, one K block kb and one or more B panels (at most the
  * backend's wide_panels):
@@ -243,7 +245,8 @@ typedef struct tasdi_dense_kernel {
 /* scalar: the plain-C reference */
 void tasdi_scalar_select(float *residual, int64_t k, int n, int m,
                          float *values, uint8_t *index);
-double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
+                          float *copy);
 extern const tasdi_dense_kernel tasdi_scalar_dense;
 /* Plain-C kernels: the executable spec of the contract above and the scalar
  * backend. They skip value-0 slots (the framework also runs them for a B
@@ -258,8 +261,10 @@ void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
 #if defined(__x86_64__) || defined(_M_X64)
 void tasdi_avx2_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
-double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
-double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
+                        float *copy);
+double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
+                          float *copy);
 extern const tasdi_dense_kernel tasdi_avx2_dense;
 extern const tasdi_dense_kernel tasdi_avx512_dense;
 void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
@@ -303,7 +308,8 @@ void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
 /* kernels/neon: aarch64 Advanced SIMD (always present on aarch64). */
 void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
                        uint8_t *index);
-double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite);
+double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
+                        float *copy);
 extern const tasdi_dense_kernel tasdi_neon_dense;
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int64_t bnext, int ncols, float *tile,

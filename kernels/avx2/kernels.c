@@ -119,7 +119,7 @@ void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t
 
 /* Row statistics for the decomposer: sum of squares in double (4 + 4 lanes,
  * fixed order), nonzero count, finiteness. */
-double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
+double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite, float *copy)
 {
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     vi nzv = _mm256_setzero_si256();
@@ -129,6 +129,10 @@ double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
     int64_t j = 0;
     for (; j + 16 <= n; j += 16) {
         vf x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+        if (copy) {
+            _mm256_storeu_ps(copy + j, x0);
+            _mm256_storeu_ps(copy + j + 8, x1);
+        }
         __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x0));
         __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(x0, 1));
         __m256d d2 = _mm256_cvtps_pd(_mm256_castps256_ps128(x1));
@@ -151,7 +155,8 @@ double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
     for (int i = 0; i < 8; i++)
         nz += cnt[i];
     int tail_finite = 1;
-    double tail = j < n ? tasdi_scalar_stats(x + j, n - j, &nz, &tail_finite) : 0.0;
+    double tail =
+        j < n ? tasdi_scalar_stats(x + j, n - j, &nz, &tail_finite, copy ? copy + j : NULL) : 0.0;
     *nnz += nz;
     *finite = tail_finite && _mm256_movemask_ps(bad) == 0;
     return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + tail;

@@ -66,7 +66,7 @@ void tasdi_avx512_select(float *x, int64_t k, int n, int m, float *values, uint8
 
 /* Row statistics for the decomposer: sum of squares in double (2 x 8 lanes,
  * fixed order), nonzero count, finiteness. */
-double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
+double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite, float *copy)
 {
     __m512d a0 = _mm512_setzero_pd(), a1 = a0;
     int64_t nz = 0;
@@ -75,6 +75,8 @@ double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
     int64_t j = 0;
     for (; j + 16 <= n; j += 16) {
         vf x0 = _mm512_loadu_ps(x + j);
+        if (copy)
+            _mm512_storeu_ps(copy + j, x0);
         __m512d d0 = _mm512_cvtps_pd(_mm512_castps512_ps256(x0));
         __m512d d1 = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x0), 1)));
         a0 = _mm512_fmadd_pd(d0, d0, a0);
@@ -85,7 +87,8 @@ double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
     double lanes[8];
     _mm512_storeu_pd(lanes, _mm512_add_pd(a0, a1));
     int tail_finite = 1;
-    double tail = j < n ? tasdi_scalar_stats(x + j, n - j, &nz, &tail_finite) : 0.0;
+    double tail =
+        j < n ? tasdi_scalar_stats(x + j, n - j, &nz, &tail_finite, copy ? copy + j : NULL) : 0.0;
     *nnz += nz;
     *finite = tail_finite && bad == 0;
     return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +

@@ -12,7 +12,7 @@
 #include <float.h>
 #include <math.h>
 
-double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
+double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite, float *copy)
 {
     float64x2_t a01 = vdupq_n_f64(0.0), a23 = a01, a45 = a01, a67 = a01;
     uint32x4_t nz = vdupq_n_u32(0);  /* counts, as 0/-1 masks subtracted */
@@ -22,6 +22,10 @@ double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
     int64_t counted = 0;
     for (; j + 8 <= n; j += 8) {
         float32x4_t lo = vld1q_f32(x + j), hi = vld1q_f32(x + j + 4);
+        if (copy) {
+            vst1q_f32(copy + j, lo);
+            vst1q_f32(copy + j + 4, hi);
+        }
         float64x2_t l0 = vcvt_f64_f32(vget_low_f32(lo)), l1 = vcvt_high_f64_f32(lo);
         float64x2_t h0 = vcvt_f64_f32(vget_low_f32(hi)), h1 = vcvt_high_f64_f32(hi);
         a01 = vaddq_f64(a01, vmulq_f64(l0, l0));
@@ -47,6 +51,8 @@ double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
     int isbad = vmaxvq_u32(bad) != 0;
     for (int i = 0; j < n; j++, i++) {
         float v = x[j];
+        if (copy)
+            copy[j] = v;
         acc[i] += (double)v * v;
         counted += v != 0.0f;
         isbad |= !(fabsf(v) <= FLT_MAX);

@@ -3,6 +3,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 void tasdi_scalar_select(float *residual, int64_t k, int n, int m, float *values,
                          uint8_t *index)
@@ -41,8 +42,10 @@ void tasdi_scalar_select(float *residual, int64_t k, int n, int m, float *values
 }
 
 /* Row statistics: 8 interleaved partial sums in double (fixed order). */
-double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite)
+double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite, float *copy)
 {
+    if (copy && n > 0)
+        memcpy(copy, x, (size_t)n * sizeof *x);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t nz = 0;
     int bad = 0;

@@ -64,15 +64,14 @@ typedef struct decompose_job {
     bool *bad_range;       /* [ntasks]: that row's value overflows the type */
 } decompose_job;
 
-/* Row r of the series from src[0..cols): the terms take their elements
- * from a residual copy in `order`; the residual is left in `residual`. Each
+/* Row r of the series from `residual`, a copy of the row's weights: the
+ * terms take their elements from it in `order` and leave what is left. Each
  * term's row is selected into `tv`/`ti` (hot in L1) and written straight
  * into the layout. */
 static void select_row(const tasdi_ops *ops, tasd_series *s, const int *order,
-                       const float *src, float *residual, float *tv, int64_t r)
+                       float *residual, float *tv, int64_t r)
 {
     uint8_t *ti = (uint8_t *)(tv + s->cols + 32);
-    memcpy(residual, src, (size_t)s->cols * sizeof *residual);
     for (int t = 0; t < s->terms; t++) {
         tasdi_term *term = &s->term[order[t]];
         ops->select(residual, s->cols, term->n, term->m, tv, ti);
@@ -119,19 +118,19 @@ static void decompose_task(void *arg, int64_t task)
             else
                 tasdi_matrix_load_row(&job->w, r, row);
             int finite;
-            in_e += row_stats(src, cols, &nnz, &finite);
+            in_e += row_stats(src, cols, &nnz, &finite, residual);
             if (!finite) {
                 job->bad_row[task] = r;
                 return;
             }
-            select_row(job->ops, s, job->order, src, residual, residual + cols, r);
+            select_row(job->ops, s, job->order, residual, residual + cols, r);
             if (s->values != TASD_F32 && !round_error(s, src, residual)) {
                 job->bad_row[task] = r;
                 job->bad_range[task] = true;
                 return;
             }
             int64_t unused = 0;
-            err_e += row_stats(residual, cols, &unused, &finite);
+            err_e += row_stats(residual, cols, &unused, &finite, NULL);
         }
         job->block_energy[2 * b] = in_e;
         job->block_energy[2 * b + 1] = err_e;
@@ -266,14 +265,9 @@ void tasdi_decompose_rows_into(const tasdi_ops *ops, const tasdi_matrix *w,
 {
     int order[TASD_MAX_TERMS];
     term_order(s->config, s->method, order);
-    float *row = scratch, *residual = scratch + s->cols;
-    const bool direct = w->dtype == TASD_F32 && w->cs == 1;
+    float *residual = scratch + s->cols;
     for (int64_t r = 0; r < s->rows; r++) {
-        const float *src = row;
-        if (direct)
-            src = (const float *)(const void *)w->data + (r0 + r) * w->rs;
-        else
-            tasdi_matrix_load_row(w, r0 + r, row);
-        select_row(ops, s, order, src, residual, residual + s->cols, r);
+        tasdi_matrix_load_row(w, r0 + r, residual);
+        select_row(ops, s, order, residual, residual + s->cols, r);
     }
 }
