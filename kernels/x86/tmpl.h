@@ -142,9 +142,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 #pragma GCC unroll 16
             for (int q = 0; q < WIDE_MAXV; q++)
                 if (e < sets && q < nv)
-                    acc[e][q] = accumulate && e == 0
-                                    ? VLOAD(t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL)
-                                    : VZERO();
+                    acc[e][q] = VZERO();
         /* all terms of the row accumulate into the same registers */
         if (c0) {
             wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0);
@@ -172,7 +170,10 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                     sum = VADD(VADD(acc[0][q], acc[1][q]), VADD(acc[2][q], acc[3][q]));
                 else if (sets == 2)
                     sum = VADD(acc[0][q], acc[1][q]);
-                VSTORE(t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL, sum);
+                /* the tile is read only here, after the FMAs: its load
+                 * does not delay the start of the row's FMA chains */
+                float *tq = t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL;
+                VSTORE(tq, accumulate ? VADD(VLOAD(tq), sum) : sum);
             }
     }
 }
