@@ -147,14 +147,14 @@ static void print_results(const tasd_model_config *mc, tasd_layer_search *const 
     fflush(stdout);
 }
 
-/* cmd_search without the selection's cleanup (*sel is freed by the caller
+/* cmd_search without the selection's cleanup (o->sel is freed by the caller
  * on every path). */
-static int search_main(int argc, char **argv, tool_select *sel)
+static int search_main(int argc, char **argv, tool_common_opts *o)
 {
     enum { OPT_TARGET = TOOL_OPT_FIRST_FREE, OPT_BUDGET, OPT_CALIB, OPT_SHARE, OPT_LAYER_CAP,
-           OPT_MAX_TERMS, OPT_SIDES, OPT_METHOD, OPT_TOKENS, OPT_TENSORS, OPT_MIN_ELEMENTS,
-           OPT_ONLY, OPT_SKIP, OPT_PLOT };
+           OPT_MAX_TERMS, OPT_SIDES, OPT_METHOD, OPT_TOKENS, OPT_PLOT };
     static const struct option opts[] = {TOOL_OPTIONS_COMMON,
+                                         TOOL_OPTIONS_SELECT,
                                          {"json", no_argument, NULL, TOOL_OPT_JSON},
                                          {"output", required_argument, NULL, 'o'},
                                          {"target", required_argument, NULL, OPT_TARGET},
@@ -166,33 +166,21 @@ static int search_main(int argc, char **argv, tool_select *sel)
                                          {"sides", required_argument, NULL, OPT_SIDES},
                                          {"method", required_argument, NULL, OPT_METHOD},
                                          {"tokens", required_argument, NULL, OPT_TOKENS},
-                                         {"tensors", required_argument, NULL, OPT_TENSORS},
-                                         {"min-elements", required_argument, NULL,
-                                          OPT_MIN_ELEMENTS},
-                                         {"only", required_argument, NULL, OPT_ONLY},
-                                         {"skip", required_argument, NULL, OPT_SKIP},
                                          {"plot", required_argument, NULL, OPT_PLOT},
                                          {NULL, 0, NULL, 0}};
     const char *target_s = NULL, *calib_s = NULL, *out = NULL;
     const char *method_s = "greedy", *sides_s = "wa", *plot = NULL;
     double budget = -1, layer_cap = -1;
     int64_t max_terms = 0, tokens = 256;
-    int threads = 0, c;
-    bool share = false, json = false, ok = true;
+    int c;
+    bool share = false, ok = true;
     while (ok && (c = tool_getopt("search", argc, argv, "hqo:", opts)) != -1) {
+        if (tool_common_option("search", c, optarg, o, &ok))
+            continue;
         switch (c) {
         case 'h':
             usage_search(stdout);
             return 0;
-        case 'q':
-            tool_quiet = true;
-            break;
-        case TOOL_OPT_JSON:
-            json = true;
-            break;
-        case TOOL_OPT_THREADS:
-            ok = tool_parse_threads("search", optarg, &threads);
-            break;
         case 'o':
             out = optarg;
             break;
@@ -222,19 +210,6 @@ static int search_main(int argc, char **argv, tool_select *sel)
             break;
         case OPT_TOKENS:
             ok = tool_parse_i64("search", "--tokens", optarg, 1, INT64_MAX, &tokens);
-            break;
-        case OPT_TENSORS:
-            sel->patterns = optarg;
-            break;
-        case OPT_MIN_ELEMENTS:
-            ok = tool_parse_i64("search", "--min-elements", optarg, 0, INT64_MAX,
-                                &sel->min_elements);
-            break;
-        case OPT_ONLY:
-            ok = tool_select_regex("search", "--only", optarg, &sel->only, &sel->has_only);
-            break;
-        case OPT_SKIP:
-            ok = tool_select_regex("search", "--skip", optarg, &sel->skip, &sel->has_skip);
             break;
         case OPT_PLOT:
             plot = optarg;
@@ -295,7 +270,7 @@ static int search_main(int argc, char **argv, tool_select *sel)
     tasd_model_config *mc = NULL;
     tasd_context *ctx = NULL;
     if ((st = tasd_context_create(NULL, &ctx)) != TASD_OK ||
-        (st = tasd_context_set_threads(ctx, threads)) != TASD_OK ||
+        (st = tasd_context_set_threads(ctx, o->threads)) != TASD_OK ||
         (st = tasd_tensorfile_open(NULL, file, &m)) != TASD_OK) {
         tool_error("%s", tool_status(st));
         rc = 1;
@@ -333,7 +308,7 @@ static int search_main(int argc, char **argv, tool_select *sel)
         tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(m, i, &info);
         tool_plan plan;
-        tool_plan_tensor(m, i, &info, sel, &plan);
+        tool_plan_tensor(m, i, &info, &o->sel, &plan);
         char nb[256];
         const char *lname = tool_layer_name(file, info.name, nb, sizeof nb);
         if (plan.skip) {
@@ -393,7 +368,7 @@ static int search_main(int argc, char **argv, tool_select *sel)
         rc = 1;
         goto done;
     }
-    print_results(mc, ls, share ? choice : NULL, json);
+    print_results(mc, ls, share ? choice : NULL, o->json);
     if (plot) {
         tool_pareto_layer *pl = calloc((size_t)(n ? n : 1), sizeof *pl);
         char title[300];
@@ -431,8 +406,8 @@ done:
 
 int cmd_search(int argc, char **argv)
 {
-    tool_select sel = {0};
-    int rc = search_main(argc, argv, &sel);
-    tool_select_free(&sel);
+    tool_common_opts o = {0};
+    int rc = search_main(argc, argv, &o);
+    tool_select_free(&o.sel);
     return rc;
 }
