@@ -43,7 +43,9 @@ static void usage_search(FILE *f)
             "  --tokens N       calibration rows used (the first N; default 256)\n"
             "  --json           only JSON lines on stdout: one object per tensor (keys\n"
             "                   name, weights, activations, method, error, cost, speedup;\n"
-            "                   a config is null for none), then {\"total\": true, ...}\n"
+            "                   a config is null for none), one {\"skipped\": true, name,\n"
+            "                   shape, dtype, reason} per skipped tensor, then\n"
+            "                   {\"total\": true, ...}\n"
             "  --plot FILE.svg  a picture: per tensor, every candidate's error against its\n"
             "                   predicted cost, the Pareto front, the choice and the\n"
             "                   budget; and a panel for the whole model\n"
@@ -96,11 +98,20 @@ static void fmt_cfg(const tasd_config *c, char *buf, size_t size)
         snprintf(buf, size, "none");
 }
 
+/* A tensor the search passed over, kept for the --json output. */
+typedef struct search_skip {
+    char name[256];          /* its layer name */
+    tasd_tensor_info info;   /* its shape and dtype (names the open file's strings) */
+    char reason[sizeof ((tool_plan *)0)->why];
+} search_skip;
+
 /* The results on stdout: per tensor its choice, error, cost and speed-up,
- * then the model's totals (layers weighted by FLOPs, as tasd_search_model).
+ * with --json then each skipped tensor (as decompose lists them), then the
+ * model's totals (layers weighted by FLOPs, as tasd_search_model).
  * choice: the shared assignment, or NULL for each layer's own choice. */
 static void print_results(const tasd_model_config *mc, tasd_layer_search *const *ls,
-                          const int *choice, bool json)
+                          const int *choice, const search_skip *skips, int64_t nskips,
+                          bool json)
 {
     double flops = 0, cost = 0, err = 0, max_err = 0;
     int64_t n = tasd_model_config_count(mc);
@@ -135,6 +146,8 @@ static void print_results(const tasd_model_config *mc, tasd_layer_search *const 
         printf(",\"method\":\"%s\",\"error\":%.9g,\"cost\":%.9g,\"speedup\":%.9g}\n",
                tasd_method_name(tasd_layer_config_method(lc)), p.error, p.cost, speedup);
     }
+    for (int64_t k = 0; json && k < nskips; k++)
+        tool_json_skipped(skips[k].name, &skips[k].info, skips[k].reason);
     if (json)
         printf("{\"total\":true,\"layers\":%lld,\"shared\":%s,\"cost\":%.9g,"
                "\"speedup\":%.9g,\"error\":%.9g,\"max_error\":%.9g}\n",
@@ -266,7 +279,8 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
     tasd_layer_search **ls = NULL;
     char **names = NULL;
     int *choice = NULL;
-    int64_t n = 0, count = 0;
+    search_skip *skips = NULL;
+    int64_t n = 0, count = 0, nskips = 0;
     tasd_model_config *mc = NULL;
     tasd_context *ctx = NULL;
     if ((st = tasd_context_create(NULL, &ctx)) != TASD_OK ||
@@ -295,7 +309,8 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
     ls = calloc((size_t)(count ? count : 1), sizeof *ls);
     names = calloc((size_t)(count ? count : 1), sizeof *names);
     choice = calloc((size_t)(count ? count : 1), sizeof *choice);
-    if (!ls || !names || !choice) {
+    skips = calloc((size_t)(count ? count : 1), sizeof *skips);
+    if (!ls || !names || !choice || !skips) {
         tool_error("out of memory");
         rc = 1;
         goto done;
@@ -316,6 +331,10 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
              * consumer must not vanish silently. */
             if (!tool_quiet && info.ndim >= 2 && info.dtype >= 0)
                 fprintf(stderr, "  %-40s skipped: %s\n", lname, plan.skip);
+            search_skip *k = &skips[nskips++];
+            snprintf(k->name, sizeof k->name, "%s", lname);
+            snprintf(k->reason, sizeof k->reason, "%s", plan.skip);
+            k->info = info;
             continue;
         }
         tool_progress("search %s [%lld/%lld] %s", file, (long long)i + 1, (long long)count,
@@ -368,7 +387,7 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
         rc = 1;
         goto done;
     }
-    print_results(mc, ls, share ? choice : NULL, o->json);
+    print_results(mc, ls, share ? choice : NULL, skips, nskips, o->json);
     if (plot) {
         tool_pareto_layer *pl = calloc((size_t)(n ? n : 1), sizeof *pl);
         char title[300];
@@ -396,6 +415,7 @@ done:
     free(ls);
     free(names);
     free(choice);
+    free(skips);
     tasd_model_config_destroy(mc);
     tasd_tensorfile_close(calib);
     tasd_tensorfile_close(m);
