@@ -367,6 +367,25 @@ static void test_hand_encoded(void)
         CHECK(v[0] == 1.0f && v[1] == -2.0f);
         tasd_tensorfile_close(f);
     }
+    /* An empty packed int32_data field holds no values (it is valid protobuf). */
+    t.n = 0;
+    put_tag(&t, 2, 0);
+    put_varint(&t, 10);
+    put_tag(&t, 1, 0);
+    put_varint(&t, 2);
+    put_bytes(&t, 8, "h", 1);
+    put_bytes(&t, 5, "", 0);
+    put_tag(&t, 5, 0);
+    put_varint(&t, 0x3c00);
+    put_bytes(&t, 5, "\x80\x80\x03", 3); /* packed: 0xc000 */
+    wrap(&m, &t);
+    CHECK_OK(open_buf(&m, &f));
+    if (f) {
+        float v[2] = {0, 0};
+        CHECK_OK(tasd_tensorfile_read_f32(f, 0, v, 2));
+        CHECK(v[0] == 1.0f && v[1] == -2.0f);
+        tasd_tensorfile_close(f);
+    }
     /* An int32_data value past 16 bits is a lie. */
     t.n = 0;
     put_tag(&t, 2, 0);

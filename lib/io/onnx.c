@@ -342,6 +342,8 @@ static tasd_status decode_int32_u16(ox *x, const unsigned char *d, size_t n, uns
         pb v = {f.data, f.data + f.len};
         uint64_t val = f.v;
         bool packed = f.wire == WT_LEN;
+        if (packed && f.len == 0)
+            continue; /* no values, as parse_tensor counted it */
         do {
             if (packed && !pb_varint(&v, &val))
                 return ox_fail(x, f.data, "truncated packed int32_data");
