@@ -341,6 +341,15 @@ bool tool_common_option(const char *cmd, int c, const char *arg, tool_common_opt
     }
 }
 
+int tool_run_command(int (*command_main)(int argc, char **argv, tool_common_opts *o), int argc,
+                     char **argv)
+{
+    tool_common_opts o = {0};
+    int rc = command_main(argc, argv, &o);
+    tool_select_free(&o.sel);
+    return rc;
+}
+
 int tool_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -276,8 +276,7 @@ static void plan_layer(tool_plan *plan, const tasd_model_config *mc, const char 
     r->method = tasd_layer_config_method(lc);
 }
 
-/* cmd_decompose without the selection's cleanup (o->sel is freed by the
- * caller on every path). */
+/* cmd_decompose, run by tool_run_command (which frees o->sel). */
 static int decompose_main(int argc, char **argv, tool_common_opts *o)
 {
     enum { OPT_LAYERS = TOOL_OPT_FIRST_FREE, OPT_PLOT };
@@ -608,8 +607,5 @@ done:
 
 int cmd_decompose(int argc, char **argv)
 {
-    tool_common_opts o = {0};
-    int rc = decompose_main(argc, argv, &o);
-    tool_select_free(&o.sel);
-    return rc;
+    return tool_run_command(decompose_main, argc, argv);
 }

@@ -160,8 +160,7 @@ static void print_results(const tasd_model_config *mc, tasd_layer_search *const 
     fflush(stdout);
 }
 
-/* cmd_search without the selection's cleanup (o->sel is freed by the caller
- * on every path). */
+/* cmd_search, run by tool_run_command (which frees o->sel). */
 static int search_main(int argc, char **argv, tool_common_opts *o)
 {
     enum { OPT_TARGET = TOOL_OPT_FIRST_FREE, OPT_BUDGET, OPT_CALIB, OPT_SHARE, OPT_LAYER_CAP,
@@ -426,8 +425,5 @@ done:
 
 int cmd_search(int argc, char **argv)
 {
-    tool_common_opts o = {0};
-    int rc = search_main(argc, argv, &o);
-    tool_select_free(&o.sel);
-    return rc;
+    return tool_run_command(search_main, argc, argv);
 }

@@ -105,6 +105,10 @@ typedef struct tool_common_opts {
  * *ok set false when its value is bad (reported). A command takes only the
  * shared options its own table lists: the others never reach here. */
 bool tool_common_option(const char *cmd, int c, const char *arg, tool_common_opts *o, bool *ok);
+/* A command's main run with zeroed shared options, its selection freed
+ * after it on every path; returns its exit status. */
+int tool_run_command(int (*command_main)(int argc, char **argv, tool_common_opts *o), int argc,
+                     char **argv);
 
 /* How a command sees tensor i: skipped (with the reason), or a matrix
  * [out, in] that is the tensor as stored (rank 2, or rank 4 conv seen as
