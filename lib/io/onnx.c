@@ -379,56 +379,43 @@ static tasd_status parse_external_entry(ox *x, const pbf *f, tensor_src *s)
     return TASD_OK;
 }
 
-/* Decode f16/bf16 bits from int32_data (varints, packed or not) into dst. */
-static tasd_status decode_int32_u16(ox *x, const unsigned char *d, size_t n, unsigned char *dst,
-                                    int64_t count)
+/* Decode a tensor's typed data into dst as little-endian bytes: float_data
+ * (field 4; fixed32, packed or not) as f32, or int32_data (field 5;
+ * varints, packed or not) as f16/bf16 bits. parse_tensor has checked the
+ * wire types and counted the `count` values. */
+static tasd_status decode_typed(ox *x, const pbf *tf, uint32_t field, unsigned char *dst,
+                                int64_t count)
 {
-    pb c = {d, d + n};
+    pb c = {tf->data, tf->data + tf->len};
     int64_t k = 0;
     pbf f;
     tasd_status st;
     while (pb_field(x, &c, &f, &st)) {
-        if (f.num != 5)
+        if (f.num != field)
             continue;
-        pb_varints vs = pb_varints_of(&f);
-        uint64_t val;
-        int got;
-        while ((got = pb_varints_next(&vs, &val)) > 0) {
-            if (val > 0xffff)
-                return ox_fail(x, f.data, "int32_data value out of range for a 16-bit float");
-            if (k >= count)
-                return TASD_ERR_INTERNAL;
-            tasdi_st16(dst + 2 * k++, (uint16_t)val);
-        }
-        if (got < 0)
-            return ox_fail(x, f.data, "truncated packed int32_data");
-    }
-    if (st)
-        return st;
-    return k == count ? TASD_OK : TASD_ERR_INTERNAL;
-}
-
-/* Decode float_data (packed or not) into dst (little-endian bytes). */
-static tasd_status decode_floats(ox *x, const unsigned char *d, size_t n, unsigned char *dst,
-                                 int64_t count)
-{
-    pb c = {d, d + n};
-    int64_t k = 0;
-    pbf f;
-    tasd_status st;
-    while (pb_field(x, &c, &f, &st)) {
-        if (f.num != 4)
-            continue;
-        if (f.wire == WT_LEN) {
+        if (field == 4 && f.wire == WT_LEN) {
+            /* packed: already little-endian f32 bytes */
             if (k + (int64_t)(f.len / 4) > count)
                 return TASD_ERR_INTERNAL;
             memcpy(dst + 4 * k, f.data, f.len);
             k += (int64_t)(f.len / 4);
-        } else {
+        } else if (field == 4) {
             if (k >= count)
                 return TASD_ERR_INTERNAL;
-            tasdi_st32(dst + 4 * k, (uint32_t)f.v);
-            k++;
+            tasdi_st32(dst + 4 * k++, (uint32_t)f.v);
+        } else {
+            pb_varints vs = pb_varints_of(&f);
+            uint64_t val;
+            int got;
+            while ((got = pb_varints_next(&vs, &val)) > 0) {
+                if (val > 0xffff)
+                    return ox_fail(x, f.data, "int32_data value out of range for a 16-bit float");
+                if (k >= count)
+                    return TASD_ERR_INTERNAL;
+                tasdi_st16(dst + 2 * k++, (uint16_t)val);
+            }
+            if (got < 0)
+                return ox_fail(x, f.data, "truncated packed int32_data");
         }
     }
     if (st)
@@ -622,7 +609,8 @@ static tasd_status parse_tensor(ox *x, const pbf *tf, tasdi_tensor *t, const cha
     if (s.has_other || (s.float_chunks > 0 && dt->dtype != TASD_F32) ||
         (s.nint32 > 0 && dt->dtype == TASD_F32))
         return ox_fail(x, tf->data, "typed data field that does not match data_type");
-    if (s.float_chunks > 0) {
+    bool floats = s.float_chunks > 0;
+    if (floats) {
         if ((uint64_t)s.nfloat != elems)
             return ox_fail(x, tf->data, "float_data count differs from the shape");
         if (s.float_chunks == 1 && s.fpacked) {
@@ -631,21 +619,15 @@ static tasd_status parse_tensor(ox *x, const pbf *tf, tasdi_tensor *t, const cha
             t->offset = (uint64_t)(s.fpacked - x->base);
             return TASD_OK;
         }
-        t->owned = tasdi_alloc(a, t->nbytes ? (size_t)t->nbytes : 1);
-        if (!t->owned)
-            return TASD_ERR_OUT_OF_MEMORY;
-        t->owned_size = t->nbytes ? (size_t)t->nbytes : 1;
-        t->data = t->owned;
-        return decode_floats(x, tf->data, tf->len, t->owned, s.nfloat);
-    }
-    if ((uint64_t)s.nint32 != elems)
+    } else if ((uint64_t)s.nint32 != elems) {
         return ox_fail(x, tf->data, "int32_data count differs from the shape");
+    }
     t->owned = tasdi_alloc(a, t->nbytes ? (size_t)t->nbytes : 1);
     if (!t->owned)
         return TASD_ERR_OUT_OF_MEMORY;
     t->owned_size = t->nbytes ? (size_t)t->nbytes : 1;
     t->data = t->owned;
-    return decode_int32_u16(x, tf->data, tf->len, t->owned, s.nint32);
+    return decode_typed(x, tf, floats ? 4 : 5, t->owned, floats ? s.nfloat : s.nint32);
 }
 
 /* ---- NodeProto: who consumes each initializer ---- */
