@@ -68,6 +68,7 @@ CMAKE_FILES := $(BUILD)/lib/cmake/tasd/tasdConfig.cmake $(BUILD)/lib/cmake/tasd/
 TEST_SRC  := $(wildcard test/test_*.c)
 TEST_BIN  := $(patsubst test/%.c,$(BUILD)/test/%,$(TEST_SRC))
 TEST_SUPPORT := $(wildcard test/support/*.c)
+TEST_SUPPORT_H := $(wildcard test/support/*.h)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
@@ -133,7 +134,7 @@ $(BUILD)/lib/cmake/tasd/%.cmake: cmake/%.cmake.in Makefile include/tasd.h
 	    -e 's|@LIBS_PRIVATE@|$(subst $() ,;,$(strip -lm -lpthread $(OMP_LIBS)))|' $< > $@
 
 # Tests and examples link the static library so they run from the tree.
-$(BUILD)/test/%: test/%.c $(A_FILE) test/harness.h $(TEST_SUPPORT)
+$(BUILD)/test/%: test/%.c $(A_FILE) test/harness.h $(TEST_SUPPORT) $(TEST_SUPPORT_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itest -o $@ $< $(TEST_SUPPORT) $(A_FILE) $(OMP_LIBS) $(LDLIBS)
 

@@ -12,6 +12,8 @@ FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L \
                 -Iinclude -Ilib -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRC) $(KERNEL_SRC))
+# The headers the targets include besides tasd.h.
+FUZZ_HEADERS := test/fuzz/fuzz_util.h test/support/bytes.h
 
 .PHONY: fuzz fuzz-build fuzz-check
 
@@ -35,7 +37,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_NOSAN) -fsanitize=fuzzer-no-link $(ISA_FLAGS_$(patsubst %/,%,$(dir $<))) -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ) | fuzz-check
+$(FUZZ_DIR)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_HEADERS) $(FUZZ_LIB_OBJ) | fuzz-check
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) -lm -lpthread
 
 fuzz-build: fuzz-check $(FUZZ_BINS)
@@ -59,7 +61,7 @@ fuzz: fuzz-build
 # `make test` replays every seed corpus through its harness with a plain
 # main() (test/fuzz/replay.c): no libFuzzer needed, any compiler.
 REPLAY_BIN := $(patsubst %,$(BUILD)/test/replay_%,$(FUZZ_TARGETS))
-$(BUILD)/test/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay.c $(A_FILE)
+$(BUILD)/test/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay.c $(FUZZ_HEADERS) $(A_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DREPLAY_CORPUS='"test/fuzz/corpus/$*"' -o $@ \
 	    test/fuzz/replay.c $< $(A_FILE) $(OMP_LIBS) $(LDLIBS)

@@ -99,5 +99,15 @@ static inline int test_rand_int(int lo, int hi) /* inclusive */
 {
     return lo + (int)(test_rand_u64() % (unsigned long long)(hi - lo + 1));
 }
+/* n test_rand_float() values in a new malloc'd buffer (room for at least
+ * one). Here rather than in support/util.c: it draws from this program's
+ * harness RNG, the one test_seed() sets. */
+static inline float *test_rand_buf(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = test_rand_float();
+    return p;
+}
 
 #endif

@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "tasd.h"
 #include "core/dispatch.h"
+#include "support/util.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -18,16 +19,8 @@ static const char *const configs[] = {"2:4",   "1:4",     "1:8",     "2:8",
 static const int ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 64, 100};
 #define NNS ((int)(sizeof ns / sizeof *ns))
 
-static tasd_backend backends[8];
+static tasd_backend backends[UTIL_MAX_BACKENDS];
 static int nbackends;
-
-static void find_backends(void)
-{
-    nbackends = 0;
-    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON; b++)
-        if (tasd_backend_available((tasd_backend)b))
-            backends[nbackends++] = (tasd_backend)b;
-}
 
 static float *rand_matrix(int64_t count, double sparsity)
 {
@@ -687,7 +680,7 @@ int main(int argc, char **argv)
         return tasd_backend_parse(argv[2], &b) == TASD_OK && tasd_backend_available(b) ? 0
                                                                                       : 1;
     }
-    find_backends();
+    nbackends = util_available_backends(backends);
     printf("backends tested:");
     for (int i = 0; i < nbackends; i++)
         printf(" %s", tasd_backend_name(backends[i]));

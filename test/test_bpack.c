@@ -10,15 +10,6 @@
 
 #include <string.h>
 
-static tasd_context *make_ctx(tasd_backend backend, int threads, const tasd_allocator *a)
-{
-    tasd_context *ctx = NULL;
-    CHECK_OK(tasd_context_create(a, &ctx));
-    CHECK_OK(tasd_context_set_backend(ctx, backend));
-    CHECK_OK(tasd_context_set_threads(ctx, threads));
-    return ctx;
-}
-
 /* p[panel][k][NR] holds B(k, panel*NR + j), zero past K and past n. */
 static void test_layout(void)
 {
@@ -109,8 +100,8 @@ static void test_matches_per_call(void)
                 float *cin = malloc((size_t)(m * crs) * sizeof *cin);
                 util_fill_random(a, m * k, 11 + (unsigned)(c * 16 + d));
                 util_fill_random(b, k * n, 12 + (unsigned)(c * 16 + d));
-                tasd_context *ctx1 = make_ctx((tasd_backend)be, 1, NULL);
-                tasd_context *ctx3 = make_ctx((tasd_backend)be, 3, NULL);
+                tasd_context *ctx1 = util_context(NULL, (tasd_backend)be, 1);
+                tasd_context *ctx3 = util_context(NULL, (tasd_backend)be, 3);
                 tasd_series *s = util_decompose(ctx1, a, m, k, cfgs[c], TASD_GREEDY);
                 float *wa = util_reconstruct(s);
                 tasd_view bv = strided ? tasd_view_2d_strided(b, TASD_F32, k, n, 1, k)

@@ -5,37 +5,13 @@
  * number of tokens in the call (each output is one multiply-add chain). */
 #include "harness.h"
 #include "tasd.h"
+#include "support/util.h"
 
 #include <float.h>
 #include <stdint.h>
 
-static tasd_backend backends[8];
+static tasd_backend backends[UTIL_MAX_BACKENDS];
 static int nbackends;
-
-static void find_backends(void)
-{
-    nbackends = 0;
-    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON; b++)
-        if (tasd_backend_available((tasd_backend)b))
-            backends[nbackends++] = (tasd_backend)b;
-}
-
-static float *rand_buf(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = test_rand_float();
-    return p;
-}
-
-static tasd_context *make_ctx(tasd_backend b, int threads)
-{
-    tasd_context *ctx = NULL;
-    tasd_context_create(NULL, &ctx);
-    tasd_context_set_backend(ctx, b);
-    tasd_context_set_threads(ctx, threads);
-    return ctx;
-}
 
 /* One layer, one forward with X rows padded (xpad extra floats) and Y either
  * row-major with padded rows or column-major, checked element by element
@@ -44,22 +20,16 @@ static void check_shape(tasd_backend be, int64_t tokens, int64_t in, int64_t out
                         int with_bias, int strided)
 {
     int64_t xrs = strided ? in + 5 : in;
-    float *w = rand_buf((size_t)(out * in));
-    float *b = with_bias ? rand_buf((size_t)out) : NULL;
-    float *x = rand_buf((size_t)(tokens * xrs));
+    float *w = test_rand_buf((size_t)(out * in));
+    float *b = with_bias ? test_rand_buf((size_t)out) : NULL;
+    float *x = test_rand_buf((size_t)(tokens * xrs));
     int64_t yn = strided ? tokens * out : tokens * (out + 3);
     float *y = malloc((size_t)(yn ? yn : 1) * sizeof *y);
     for (int64_t i = 0; i < yn; i++)
         y[i] = NAN; /* every element must be written */
-    tasd_context *ctx = make_ctx(be, 2);
+    tasd_context *ctx = util_context(NULL, be, 2);
     tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
-    tasd_view bv;
-    memset(&bv, 0, sizeof bv);
-    bv.data = b;
-    bv.dtype = TASD_F32;
-    bv.ndim = 1;
-    bv.shape[0] = out;
-    bv.strides[0] = 1;
+    tasd_view bv = util_view_1d(b, out);
     tasd_layer *l = NULL;
     CHECK_OK(tasd_layer_create(ctx, &wv, b ? &bv : NULL, NULL, &l));
     tasd_view xv = tasd_view_2d(x, TASD_F32, tokens, in, xrs);
@@ -97,7 +67,7 @@ static void test_dense_reference(void)
     static const int64_t dims[][2] = {{1, 1},   {3, 5},     {7, 17},   {33, 19},
                                       {64, 16}, {100, 31},  {257, 45}, {530, 70},
                                       {19, 100}};
-    find_backends();
+    nbackends = util_available_backends(backends);
     for (int bi = 0; bi < nbackends; bi++) {
         test_seed(11 + (unsigned)bi);
         int i = 0;
@@ -117,23 +87,17 @@ static void test_dense_reference(void)
 static void test_dense_exact(void)
 {
     const int64_t tokens = 301, in = 613, out = 77;
-    find_backends();
+    nbackends = util_available_backends(backends);
     test_seed(99);
-    float *w = rand_buf((size_t)(out * in));
-    float *b = rand_buf((size_t)out);
-    float *x = rand_buf((size_t)(tokens * in));
+    float *w = test_rand_buf((size_t)(out * in));
+    float *b = test_rand_buf((size_t)out);
+    float *x = test_rand_buf((size_t)(tokens * in));
     float *ref = malloc((size_t)(tokens * out) * sizeof *ref);
     float *y = malloc((size_t)(tokens * out) * sizeof *y);
     tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
-    tasd_view bv;
-    memset(&bv, 0, sizeof bv);
-    bv.data = b;
-    bv.dtype = TASD_F32;
-    bv.ndim = 1;
-    bv.shape[0] = out;
-    bv.strides[0] = 1;
+    tasd_view bv = util_view_1d(b, out);
     for (int bi = 0; bi < nbackends; bi++) {
-        tasd_context *c1 = make_ctx(backends[bi], 1);
+        tasd_context *c1 = util_context(NULL, backends[bi], 1);
         tasd_layer *l = NULL;
         CHECK_OK(tasd_layer_create(c1, &wv, &bv, NULL, &l));
         if (!l) {
@@ -146,7 +110,7 @@ static void test_dense_exact(void)
         static const int threads[] = {2, 3, 4, 7};
         for (int ti = 0; ti < 4; ti++)
             for (int strided = 0; strided < 2; strided++) {
-                tasd_context *ct = make_ctx(backends[bi], threads[ti]);
+                tasd_context *ct = util_context(NULL, backends[bi], threads[ti]);
                 memset(y, 0, (size_t)(tokens * out) * sizeof *y);
                 tasd_view yv = strided ? tasd_view_2d_strided(y, TASD_F32, tokens, out, 1, tokens)
                                        : tasd_view_2d(y, TASD_F32, tokens, out, out);

@@ -3,6 +3,7 @@
  * golden files are read from test/data/). */
 #include "harness.h"
 #include "tasd.h"
+#include "support/bytes.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -42,34 +43,6 @@ static void clean_tmp(void)
             unlink(tmp_path(e->d_name));
     if (d)
         closedir(d);
-}
-
-/* An independent bitwise CRC-32 (IEEE), to forge files with valid sums. */
-static uint32_t crc32_ref(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-    }
-    return ~c;
-}
-
-static uint32_t ld32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t ld64(const unsigned char *p) { return ld32(p) | (uint64_t)ld32(p + 4) << 32; }
-static void st32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> 8 * i);
-}
-static void st64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> 8 * i);
 }
 
 static unsigned char *read_all(const char *path, size_t *size)

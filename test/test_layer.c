@@ -6,14 +6,6 @@
 
 #include <stdint.h>
 
-static float *rand_buf(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = test_rand_float();
-    return p;
-}
-
 /* Y[t][o] = sum_k X[t][k] * W[o][k] + b[o], in double. X, W dense row-major. */
 static void ref_linear(const float *x, const float *w, const float *b, int64_t tokens,
                        int64_t in, int64_t out, double *y)
@@ -65,10 +57,10 @@ static tasd_layer_config *lcfg(const char *w, const char *a, tasd_method method)
 static void check_layer(int mode, const char *cfg, tasd_method method, int64_t tokens,
                         int64_t in, int64_t out, int with_bias, int strided)
 {
-    float *w = rand_buf((size_t)(out * in));
-    float *b = with_bias ? rand_buf((size_t)out) : NULL;
+    float *w = test_rand_buf((size_t)(out * in));
+    float *b = with_bias ? test_rand_buf((size_t)out) : NULL;
     int64_t xrs = strided ? in + 3 : in;
-    float *xs = rand_buf((size_t)(tokens * xrs));
+    float *xs = test_rand_buf((size_t)(tokens * xrs));
     float *x = malloc((size_t)(tokens * in + 1) * sizeof *x); /* packed copy */
     for (int64_t t = 0; t < tokens; t++)
         for (int64_t k = 0; k < in; k++)
@@ -80,14 +72,7 @@ static void check_layer(int mode, const char *cfg, tasd_method method, int64_t t
     tasd_layer_config *lc = mode == 0 ? NULL
                             : lcfg(mode == 1 ? cfg : NULL, mode == 2 ? cfg : NULL, method);
     tasd_layer *layer = NULL;
-    /* bias view with stride 1 */
-    tasd_view bv;
-    memset(&bv, 0, sizeof bv);
-    bv.data = b;
-    bv.dtype = TASD_F32;
-    bv.ndim = 1;
-    bv.shape[0] = out;
-    bv.strides[0] = 1;
+    tasd_view bv = util_view_1d(b, out);
     tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
     CHECK_OK(tasd_layer_create(NULL, &wv, b ? &bv : NULL, lc, &layer));
     if (!layer)
@@ -178,9 +163,9 @@ static void test_gemm_act_exact(void)
         for (int c = 0; c < 3; c++) {
             int64_t m = dims[d][0], k = dims[d][1], n = dims[d][2];
             int64_t ars = k + 2;
-            float *a = rand_buf((size_t)(m * ars));
-            float *b = rand_buf((size_t)(k * n));
-            float *c1 = rand_buf((size_t)(m * n));
+            float *a = test_rand_buf((size_t)(m * ars));
+            float *b = test_rand_buf((size_t)(k * n));
+            float *c1 = test_rand_buf((size_t)(m * n));
             float *c2 = malloc((size_t)(m * n) * sizeof *c2);
             float *c3 = malloc((size_t)(m * n) * sizeof *c3);
             memcpy(c2, c1, (size_t)(m * n) * sizeof *c2);
@@ -240,17 +225,11 @@ static void test_act_layer_exact(void)
                 memcpy(&u, &w[i], 4);
                 wb[i] = (uint16_t)(u >> 16);
             }
-            float *b = rand_buf((size_t)out);
-            float *x = rand_buf((size_t)(tokens * in));
+            float *b = test_rand_buf((size_t)out);
+            float *x = test_rand_buf((size_t)(tokens * in));
             float *y = malloc((size_t)(tokens * out) * sizeof *y);
             float *ref = malloc((size_t)(tokens * out) * sizeof *ref);
-            tasd_view bv;
-            memset(&bv, 0, sizeof bv);
-            bv.data = b;
-            bv.dtype = TASD_F32;
-            bv.ndim = 1;
-            bv.shape[0] = out;
-            bv.strides[0] = 1;
+            tasd_view bv = util_view_1d(b, out);
             /* X (t, k) at k * tokens + t when transposed */
             tasd_view xv = xt ? tasd_view_2d_strided(x, TASD_F32, tokens, in, 1, tokens)
                               : tasd_view_2d(x, TASD_F32, tokens, in, in);
@@ -303,7 +282,7 @@ static void test_act_layer_exact(void)
 static void test_act_allocations(void)
 {
     int64_t tokens = 70, in = 40, out = 66;
-    float *w = rand_buf((size_t)(out * in)), *x = rand_buf((size_t)(tokens * in));
+    float *w = test_rand_buf((size_t)(out * in)), *x = test_rand_buf((size_t)(tokens * in));
     float *y = malloc((size_t)(tokens * out) * sizeof *y);
     float *y0 = malloc((size_t)(tokens * out) * sizeof *y0);
     tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
@@ -412,8 +391,8 @@ static void test_conv_weights(void)
 {
     /* [out=6, in=3, kh=2, kw=3] seen as [6, 18] */
     int64_t out = 6, inner = 18, tokens = 5;
-    float *w = rand_buf((size_t)(out * inner));
-    float *x = rand_buf((size_t)(tokens * inner));
+    float *w = test_rand_buf((size_t)(out * inner));
+    float *x = test_rand_buf((size_t)(tokens * inner));
     float y1[30], y2[30];
     tasd_view w4;
     memset(&w4, 0, sizeof w4);
@@ -487,13 +466,7 @@ static void test_layer_errors(void)
     for (int i = 0; i < 24; i++)
         x[i] = test_rand_float();
     tasd_view wv = tasd_view_2d(w, TASD_F32, 4, 8, 8);
-    tasd_view bv;
-    memset(&bv, 0, sizeof bv);
-    bv.data = bias;
-    bv.dtype = TASD_F32;
-    bv.ndim = 1;
-    bv.shape[0] = 4;
-    bv.strides[0] = 1;
+    tasd_view bv = util_view_1d(bias, 4);
     tasd_layer *l = NULL;
     CHECK_STATUS(tasd_layer_create(NULL, NULL, NULL, NULL, &l), TASD_ERR_NULL_POINTER);
     CHECK_STATUS(tasd_layer_create(NULL, &wv, NULL, NULL, NULL), TASD_ERR_NULL_POINTER);
@@ -572,7 +545,7 @@ static void test_layer_errors(void)
 static void test_threads_identical(void)
 {
     int64_t tokens = 70, in = 48, out = 40;
-    float *w = rand_buf((size_t)(out * in)), *x = rand_buf((size_t)(tokens * in));
+    float *w = test_rand_buf((size_t)(out * in)), *x = test_rand_buf((size_t)(tokens * in));
     float *y1 = malloc((size_t)(tokens * out) * sizeof *y1);
     float *y2 = malloc((size_t)(tokens * out) * sizeof *y2);
     tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);

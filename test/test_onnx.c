@@ -324,6 +324,31 @@ static tasd_status open_buf(const buf *b, tasd_tensorfile **m)
     return tasd_tensorfile_open_memory(NULL, b->d, b->n, TASD_FORMAT_UNKNOWN, m);
 }
 
+/* A TensorProto's start: FLOAT16 (data_type 10), dims [2], name "h"; the
+ * data fields follow. */
+static void f16_pair_header(buf *t)
+{
+    t->n = 0;
+    put_tag(t, 2, 0);
+    put_varint(t, 10);
+    put_tag(t, 1, 0);
+    put_varint(t, 2);
+    put_bytes(t, 8, "h", 1);
+}
+
+/* A hand-encoded FLOAT16 tensor of two values opens and reads as {1, -2}. */
+static void check_f16_one_minus_two(const buf *model)
+{
+    tasd_tensorfile *f;
+    CHECK_OK(open_buf(model, &f));
+    if (f) {
+        float v[2] = {0, 0};
+        CHECK_OK(tasd_tensorfile_read_f32(f, 0, v, 2));
+        CHECK(v[0] == 1.0f && v[1] == -2.0f);
+        tasd_tensorfile_close(f);
+    }
+}
+
 static void test_hand_encoded(void)
 {
     /* Unpacked float_data and unpacked dims, fields in an unusual order. */
@@ -349,24 +374,21 @@ static void test_hand_encoded(void)
     }
 
     /* Unpacked int32_data for FLOAT16 (1.0 = 0x3c00). */
-    t.n = 0;
-    put_tag(&t, 2, 0);
-    put_varint(&t, 10);
-    put_tag(&t, 1, 0);
-    put_varint(&t, 2);
-    put_bytes(&t, 8, "h", 1);
+    f16_pair_header(&t);
     put_tag(&t, 5, 0);
     put_varint(&t, 0x3c00);
     put_tag(&t, 5, 0);
     put_varint(&t, 0xc000);
     wrap(&m, &t);
-    CHECK_OK(open_buf(&m, &f));
-    if (f) {
-        float v[2] = {0, 0};
-        CHECK_OK(tasd_tensorfile_read_f32(f, 0, v, 2));
-        CHECK(v[0] == 1.0f && v[1] == -2.0f);
-        tasd_tensorfile_close(f);
-    }
+    check_f16_one_minus_two(&m);
+    /* An empty packed int32_data field holds no values (it is valid protobuf). */
+    f16_pair_header(&t);
+    put_bytes(&t, 5, "", 0);
+    put_tag(&t, 5, 0);
+    put_varint(&t, 0x3c00);
+    put_bytes(&t, 5, "\x80\x80\x03", 3); /* packed: 0xc000 */
+    wrap(&m, &t);
+    check_f16_one_minus_two(&m);
     /* An int32_data value past 16 bits is a lie. */
     t.n = 0;
     put_tag(&t, 2, 0);

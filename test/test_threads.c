@@ -121,10 +121,7 @@ static void setup(void)
     tasd_config *wc = util_config("2:4+1:8");
     act_cfg = util_config("4:8");
     tasd_view wv = tasd_view_2d(w, TASD_F32, OUT, IN, IN);
-    tasd_view bv = tasd_view_2d(bias, TASD_F32, 1, OUT, OUT);
-    bv.ndim = 1;
-    bv.shape[0] = OUT;
-    bv.strides[0] = 1;
+    tasd_view bv = util_view_1d(bias, OUT);
     if (tasd_decompose(NULL, &wv, wc, TASD_OPTIMAL, &series) != TASD_OK)
         abort();
     const tasd_config *lw[3] = {NULL, wc, NULL}, *la[3] = {NULL, NULL, act_cfg};

@@ -680,7 +680,21 @@ static void test_json(void)
                   "-o", tp("j.cfg"), "--json", "--share", "--threads", "1");
     CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 3);
     CHECK(strstr(out_text, "\"activations\":null") && strstr(out_text, "\"shared\":true"));
+    /* every skipped tensor is a JSON line too, as for decompose */
+    CHECK(count_lines(out_text, "{\"skipped\":true") == 2 &&
+          strstr(out_text, "{\"skipped\":true,\"name\":\"pos_ids\",\"shape\":[4],"
+                           "\"dtype\":\"I64\",\"reason\":\"dtype not f32/f16/bf16\"}\n"));
     check_json_lines("search --json");
+    rc = RUN_TOOL("search", "test/data/onnx/mlp.onnx", "--target", "cpu", "--budget", "0.3", "-o",
+                  tp("j.cfg"), "--json", "--skip", "2", "--quiet");
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 3 &&
+          strstr(out_text, "{\"skipped\":true,\"name\":\"W2\",\"shape\":[12,16],"
+                           "\"dtype\":\"FLOAT\",\"reason\":\"matched by --skip\"}\n") &&
+          strstr(out_text, "{\"skipped\":true,\"name\":\"unused\",\"shape\":[2,2],"
+                           "\"dtype\":\"FLOAT\",\"reason\":\"no consumer in the graph "
+                           "(reduction axis unknown)\"}\n") &&
+          !*err_text);
+    check_json_lines("search --json (ONNX, skipped tensors)");
     rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "vegeta", "--budget", "0.3",
                   "-o", tp("j.cfg"), "--quiet");
     CHECK(rc == 0 && strstr(out_text, "W=2:4+1:4") && !*err_text); /* results on stdout */

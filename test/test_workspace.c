@@ -127,10 +127,7 @@ static void make_args(op_args *a)
     tasd_config *wc = util_config("2:4+1:8");
     a->act = util_config("4:8");
     tasd_view wv = tasd_view_2d(w, TASD_F32, OUT, IN, IN);
-    tasd_view bv = tasd_view_2d(bias, TASD_F32, 1, OUT, OUT);
-    bv.ndim = 1;
-    bv.shape[0] = OUT;
-    bv.strides[0] = 1;
+    tasd_view bv = util_view_1d(bias, OUT);
     CHECK_OK(tasd_decompose(NULL, &wv, wc, TASD_GREEDY, &a->series));
     const tasd_config *lw[3] = {NULL, wc, NULL}, *la[3] = {NULL, NULL, a->act};
     for (int l = 0; l < 3; l++) {

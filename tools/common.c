@@ -311,6 +311,45 @@ bool tool_parse_threads(const char *cmd, const char *text, int *out)
     return true;
 }
 
+bool tool_common_option(const char *cmd, int c, const char *arg, tool_common_opts *o, bool *ok)
+{
+    tool_select *sel = &o->sel;
+    switch (c) {
+    case 'q':
+        tool_quiet = true;
+        return true;
+    case TOOL_OPT_JSON:
+        o->json = true;
+        return true;
+    case TOOL_OPT_THREADS:
+        *ok = tool_parse_threads(cmd, arg, &o->threads);
+        return true;
+    case TOOL_OPT_TENSORS:
+        sel->patterns = arg;
+        return true;
+    case TOOL_OPT_MIN_ELEMENTS:
+        *ok = tool_parse_i64(cmd, "--min-elements", arg, 0, INT64_MAX, &sel->min_elements);
+        return true;
+    case TOOL_OPT_ONLY:
+        *ok = tool_select_regex(cmd, "--only", arg, &sel->only, &sel->has_only);
+        return true;
+    case TOOL_OPT_SKIP:
+        *ok = tool_select_regex(cmd, "--skip", arg, &sel->skip, &sel->has_skip);
+        return true;
+    default:
+        return false;
+    }
+}
+
+int tool_run_command(int (*command_main)(int argc, char **argv, tool_common_opts *o), int argc,
+                     char **argv)
+{
+    tool_common_opts o = {0};
+    int rc = command_main(argc, argv, &o);
+    tool_select_free(&o.sel);
+    return rc;
+}
+
 int tool_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -363,4 +402,17 @@ void tool_json_number(FILE *f, double x)
         fprintf(f, "%.9g", x);
     else
         fputs("null", f);
+}
+
+void tool_json_skipped(const char *name, const tasd_tensor_info *info, const char *reason)
+{
+    fputs("{\"skipped\":true,\"name\":", stdout);
+    tool_json_string(stdout, name);
+    fputs(",\"shape\":", stdout);
+    tool_json_shape(stdout, info->ndim, info->shape);
+    fputs(",\"dtype\":", stdout);
+    tool_json_string(stdout, info->dtype_name);
+    fputs(",\"reason\":", stdout);
+    tool_json_string(stdout, reason);
+    fputs("}\n", stdout);
 }

@@ -276,44 +276,33 @@ static void plan_layer(tool_plan *plan, const tasd_model_config *mc, const char 
     r->method = tasd_layer_config_method(lc);
 }
 
-int cmd_decompose(int argc, char **argv)
+/* cmd_decompose, run by tool_run_command (which frees o->sel). */
+static int decompose_main(int argc, char **argv, tool_common_opts *o)
 {
-    enum { OPT_ONLY = TOOL_OPT_FIRST_FREE, OPT_SKIP, OPT_LAYERS, OPT_PLOT };
+    enum { OPT_LAYERS = TOOL_OPT_FIRST_FREE, OPT_PLOT };
     static const struct option opts[] = {TOOL_OPTIONS_COMMON,
+                                         TOOL_OPTIONS_SELECT,
                                          {"json", no_argument, NULL, TOOL_OPT_JSON},
                                          {"config", required_argument, NULL, 'c'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"method", required_argument, NULL, 'm'},
                                          {"values", required_argument, NULL, 'V'},
-                                         {"tensors", required_argument, NULL, 'T'},
-                                         {"min-elements", required_argument, NULL, 'e'},
                                          {"reconstruct", required_argument, NULL, 'r'},
-                                         {"only", required_argument, NULL, OPT_ONLY},
-                                         {"skip", required_argument, NULL, OPT_SKIP},
                                          {"layers", required_argument, NULL, OPT_LAYERS},
                                          {"plot", required_argument, NULL, OPT_PLOT},
                                          {NULL, 0, NULL, 0}};
     const char *cfg = NULL, *method_s = NULL, *layers = NULL, *plot = NULL;
     const char *out = NULL, *recon = NULL, *values_s = "f32";
-    tool_select sel = {0};
-    int threads = 0, c;
-    bool json = false, ok = true;
+    int c;
+    bool ok = true;
     /* Long-only options get letters outside the short option string. */
     while (ok && (c = tool_getopt("decompose", argc, argv, "hqc:o:", opts)) != -1) {
+        if (tool_common_option("decompose", c, optarg, o, &ok))
+            continue;
         switch (c) {
         case 'h':
             usage_decompose(stdout);
-            tool_select_free(&sel);
             return 0;
-        case 'q':
-            tool_quiet = true;
-            break;
-        case TOOL_OPT_JSON:
-            json = true;
-            break;
-        case TOOL_OPT_THREADS:
-            ok = tool_parse_threads("decompose", optarg, &threads);
-            break;
         case 'c':
             cfg = optarg;
             break;
@@ -326,21 +315,8 @@ int cmd_decompose(int argc, char **argv)
         case 'V':
             values_s = optarg;
             break;
-        case 'T':
-            sel.patterns = optarg;
-            break;
-        case 'e':
-            ok = tool_parse_i64("decompose", "--min-elements", optarg, 0, INT64_MAX,
-                                &sel.min_elements);
-            break;
         case 'r':
             recon = optarg;
-            break;
-        case OPT_ONLY:
-            ok = tool_select_regex("decompose", "--only", optarg, &sel.only, &sel.has_only);
-            break;
-        case OPT_SKIP:
-            ok = tool_select_regex("decompose", "--skip", optarg, &sel.skip, &sel.has_skip);
             break;
         case OPT_LAYERS:
             layers = optarg;
@@ -352,6 +328,7 @@ int cmd_decompose(int argc, char **argv)
             ok = false;
         }
     }
+    const bool json = o->json;
     const char *file = optind < argc ? argv[optind] : NULL;
     const char *usage_err = NULL;
     if (ok && optind + 1 < argc)
@@ -367,29 +344,24 @@ int cmd_decompose(int argc, char **argv)
         tool_error("decompose: %s", usage_err);
         usage_decompose(stderr);
     }
-    if (!ok || usage_err) {
-        tool_select_free(&sel);
+    if (!ok || usage_err)
         return TOOL_USAGE;
-    }
     tasd_config *config = NULL;
     tasd_model_config *mc = NULL;
     tasd_method method = TASD_GREEDY;
     tasd_status st = TASD_OK;
     if (cfg && (st = tasd_config_parse(NULL, cfg, &config)) != TASD_OK) {
         tool_error("decompose: --config \"%s\": %s", cfg, tool_status(st));
-        tool_select_free(&sel);
         return TOOL_USAGE;
     }
     if (method_s && (st = tasd_method_parse(method_s, &method)) != TASD_OK) {
         tool_error("decompose: --method: %s", tool_status(st));
         tasd_config_destroy(config);
-        tool_select_free(&sel);
         return TOOL_USAGE;
     }
     tasd_tensorfile *model = NULL;
     if (layers && (st = tasd_model_config_load(NULL, layers, &mc)) != TASD_OK) {
         tool_error("decompose: --layers: %s", tool_status(st));
-        tool_select_free(&sel);
         return 1;
     }
     tasd_decompose_options options = {sizeof options, TASD_F32};
@@ -401,7 +373,6 @@ int cmd_decompose(int argc, char **argv)
         tool_error("decompose: --values \"%s\": want f32, bf16 or f16", values_s);
         tasd_config_destroy(config);
         tasd_model_config_destroy(mc);
-        tool_select_free(&sel);
         return TOOL_USAGE;
     }
     st = tasd_tensorfile_open(NULL, file, &model);
@@ -409,7 +380,6 @@ int cmd_decompose(int argc, char **argv)
         tool_error("%s", tool_status(st));
         tasd_config_destroy(config);
         tasd_model_config_destroy(mc);
-        tool_select_free(&sel);
         return 1;
     }
     dec_job J;
@@ -436,7 +406,7 @@ int cmd_decompose(int argc, char **argv)
     for (int64_t i = 0; i < count; i++) {
         infos[i].size = sizeof infos[i];
         tasd_tensorfile_info(model, i, &infos[i]);
-        tool_plan_tensor(model, i, &infos[i], &sel, &plans[i]);
+        tool_plan_tensor(model, i, &infos[i], &o->sel, &plans[i]);
         dec_result *r = &J.res[J.ntodo];
         r->config = config;
         r->method = method;
@@ -514,7 +484,7 @@ int cmd_decompose(int argc, char **argv)
                "config", "density", "retained", "rel_err", "coverage", "time_ms");
         fflush(stdout);
     }
-    int total = threads > 0 ? threads : tool_default_threads();
+    int total = o->threads > 0 ? o->threads : tool_default_threads();
     int nt = total;
     if (nt > J.ntodo)
         nt = J.ntodo > 0 ? (int)J.ntodo : 1;
@@ -545,15 +515,7 @@ int cmd_decompose(int argc, char **argv)
         if (!plans[i].skip)
             continue;
         if (json) {
-            fputs("{\"skipped\":true,\"name\":", stdout);
-            tool_json_string(stdout, infos[i].name);
-            fputs(",\"shape\":", stdout);
-            tool_json_shape(stdout, infos[i].ndim, infos[i].shape);
-            fputs(",\"dtype\":", stdout);
-            tool_json_string(stdout, infos[i].dtype_name);
-            fputs(",\"reason\":", stdout);
-            tool_json_string(stdout, plans[i].skip);
-            fputs("}\n", stdout);
+            tool_json_skipped(infos[i].name, &infos[i], plans[i].skip);
             if (tool_quiet)
                 continue;
         }
@@ -640,6 +602,10 @@ done:
     tasd_tensorfile_close(model);
     tasd_config_destroy(config);
     tasd_model_config_destroy(mc);
-    tool_select_free(&sel);
     return rc;
+}
+
+int cmd_decompose(int argc, char **argv)
+{
+    return tool_run_command(decompose_main, argc, argv);
 }

@@ -243,26 +243,23 @@ int cmd_inspect(int argc, char **argv)
                                          {"json", no_argument, NULL, TOOL_OPT_JSON},
                                          {NULL, 0, NULL, 0}};
     inspect_run run = {0};
-    int threads = 0, c;
-    while ((c = tool_getopt("inspect", argc, argv, "hq", opts)) != -1) {
+    tool_common_opts o = {0}; /* no selection options here: nothing to free */
+    int c;
+    bool ok = true;
+    while (ok && (c = tool_getopt("inspect", argc, argv, "hq", opts)) != -1) {
+        if (tool_common_option("inspect", c, optarg, &o, &ok))
+            continue;
         switch (c) {
         case 'h':
             usage_inspect(stdout);
             return 0;
-        case 'q':
-            tool_quiet = true;
-            break;
-        case TOOL_OPT_JSON:
-            run.json = true;
-            break;
-        case TOOL_OPT_THREADS:
-            if (!tool_parse_threads("inspect", optarg, &threads))
-                return TOOL_USAGE;
-            break;
         default: /* reported by tool_getopt */
             return TOOL_USAGE;
         }
     }
+    if (!ok)
+        return TOOL_USAGE;
+    run.json = o.json;
     if (optind >= argc) {
         tool_error("inspect: no FILE given");
         usage_inspect(stderr);
@@ -270,7 +267,7 @@ int cmd_inspect(int argc, char **argv)
     }
     tasd_status st = tasd_context_create(NULL, &run.ctx);
     if (!st)
-        st = tasd_context_set_threads(run.ctx, threads);
+        st = tasd_context_set_threads(run.ctx, o.threads);
     if (st) {
         tool_error("inspect: %s", tool_status(st));
         tasd_context_destroy(run.ctx);

@@ -83,34 +83,49 @@ static int run_program(const char *what, const char *env, const char *const *rel
     return 1;
 }
 
-int cmd_bench(int argc, char **argv)
+/* A command that runs a program built beside the tool, passing its
+ * arguments through: only -h/--help, anywhere, is the command's own. */
+typedef struct passthrough {
+    const char *cmd;            /* the command, also the program's name */
+    const char *env;            /* the variable that may name the program */
+    const char *usage;          /* --help text */
+    const char *const rel[3];   /* where to look, relative to the tool */
+} passthrough;
+
+static int run_passthrough(const passthrough *p, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: tasd bench [--quick] [BENCH OPTIONS...]\n"
-                   "\n"
-                   "Run the libtasd benchmark (libtasd against OpenBLAS and oneDNN on the same\n"
-                   "machine). --quick runs a subset in under a minute; other options (--shape\n"
-                   "MxKxN, --config CFG, --threads T, --backend B) are passed through.\n"
-                   "The program is found beside this tool (../bench/bench in the build tree),\n"
-                   "or at $TASD_BENCH. It is built by `make bench-build`.\n");
+            fputs(p->usage, stdout);
             return 0;
         }
-    static const char *const rel[] = {"../bench/bench", "../libexec/tasd/bench", NULL};
-    return run_program("bench", "TASD_BENCH", rel, argv + 1, argc - 1);
+    return run_program(p->cmd, p->env, p->rel, argv + 1, argc - 1);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static const passthrough bench = {
+        "bench", "TASD_BENCH",
+        "usage: tasd bench [--quick] [BENCH OPTIONS...]\n"
+        "\n"
+        "Run the libtasd benchmark (libtasd against OpenBLAS and oneDNN on the same\n"
+        "machine). --quick runs a subset in under a minute; other options (--shape\n"
+        "MxKxN, --config CFG, --threads T, --backend B) are passed through.\n"
+        "The program is found beside this tool (../bench/bench in the build tree),\n"
+        "or at $TASD_BENCH. It is built by `make bench-build`.\n",
+        {"../bench/bench", "../libexec/tasd/bench", NULL}};
+    return run_passthrough(&bench, argc, argv);
 }
 
 int cmd_demo(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: tasd demo [DEMO OPTIONS...]\n"
-                   "\n"
-                   "Run the built-in libtasd demo on synthetic data. The program is found\n"
-                   "beside this tool (../examples/demo in the build tree), or at $TASD_DEMO.\n"
-                   "It is built by `make` (examples).\n");
-            return 0;
-        }
-    static const char *const rel[] = {"../examples/demo", "../libexec/tasd/demo", NULL};
-    return run_program("demo", "TASD_DEMO", rel, argv + 1, argc - 1);
+    static const passthrough demo = {
+        "demo", "TASD_DEMO",
+        "usage: tasd demo [DEMO OPTIONS...]\n"
+        "\n"
+        "Run the built-in libtasd demo on synthetic data. The program is found\n"
+        "beside this tool (../examples/demo in the build tree), or at $TASD_DEMO.\n"
+        "It is built by `make` (examples).\n",
+        {"../examples/demo", "../libexec/tasd/demo", NULL}};
+    return run_passthrough(&demo, argc, argv);
 }

@@ -43,7 +43,9 @@ static void usage_search(FILE *f)
             "  --tokens N       calibration rows used (the first N; default 256)\n"
             "  --json           only JSON lines on stdout: one object per tensor (keys\n"
             "                   name, weights, activations, method, error, cost, speedup;\n"
-            "                   a config is null for none), then {\"total\": true, ...}\n"
+            "                   a config is null for none), one {\"skipped\": true, name,\n"
+            "                   shape, dtype, reason} per skipped tensor, then\n"
+            "                   {\"total\": true, ...}\n"
             "  --plot FILE.svg  a picture: per tensor, every candidate's error against its\n"
             "                   predicted cost, the Pareto front, the choice and the\n"
             "                   budget; and a panel for the whole model\n"
@@ -96,11 +98,20 @@ static void fmt_cfg(const tasd_config *c, char *buf, size_t size)
         snprintf(buf, size, "none");
 }
 
+/* A tensor the search passed over, kept for the --json output. */
+typedef struct search_skip {
+    char name[256];          /* its layer name */
+    tasd_tensor_info info;   /* its shape and dtype (names the open file's strings) */
+    char reason[sizeof ((tool_plan *)0)->why];
+} search_skip;
+
 /* The results on stdout: per tensor its choice, error, cost and speed-up,
- * then the model's totals (layers weighted by FLOPs, as tasd_search_model).
+ * with --json then each skipped tensor (as decompose lists them), then the
+ * model's totals (layers weighted by FLOPs, as tasd_search_model).
  * choice: the shared assignment, or NULL for each layer's own choice. */
 static void print_results(const tasd_model_config *mc, tasd_layer_search *const *ls,
-                          const int *choice, bool json)
+                          const int *choice, const search_skip *skips, int64_t nskips,
+                          bool json)
 {
     double flops = 0, cost = 0, err = 0, max_err = 0;
     int64_t n = tasd_model_config_count(mc);
@@ -135,6 +146,8 @@ static void print_results(const tasd_model_config *mc, tasd_layer_search *const 
         printf(",\"method\":\"%s\",\"error\":%.9g,\"cost\":%.9g,\"speedup\":%.9g}\n",
                tasd_method_name(tasd_layer_config_method(lc)), p.error, p.cost, speedup);
     }
+    for (int64_t k = 0; json && k < nskips; k++)
+        tool_json_skipped(skips[k].name, &skips[k].info, skips[k].reason);
     if (json)
         printf("{\"total\":true,\"layers\":%lld,\"shared\":%s,\"cost\":%.9g,"
                "\"speedup\":%.9g,\"error\":%.9g,\"max_error\":%.9g}\n",
@@ -147,14 +160,13 @@ static void print_results(const tasd_model_config *mc, tasd_layer_search *const 
     fflush(stdout);
 }
 
-/* cmd_search without the selection's cleanup (*sel is freed by the caller
- * on every path). */
-static int search_main(int argc, char **argv, tool_select *sel)
+/* cmd_search, run by tool_run_command (which frees o->sel). */
+static int search_main(int argc, char **argv, tool_common_opts *o)
 {
     enum { OPT_TARGET = TOOL_OPT_FIRST_FREE, OPT_BUDGET, OPT_CALIB, OPT_SHARE, OPT_LAYER_CAP,
-           OPT_MAX_TERMS, OPT_SIDES, OPT_METHOD, OPT_TOKENS, OPT_TENSORS, OPT_MIN_ELEMENTS,
-           OPT_ONLY, OPT_SKIP, OPT_PLOT };
+           OPT_MAX_TERMS, OPT_SIDES, OPT_METHOD, OPT_TOKENS, OPT_PLOT };
     static const struct option opts[] = {TOOL_OPTIONS_COMMON,
+                                         TOOL_OPTIONS_SELECT,
                                          {"json", no_argument, NULL, TOOL_OPT_JSON},
                                          {"output", required_argument, NULL, 'o'},
                                          {"target", required_argument, NULL, OPT_TARGET},
@@ -166,33 +178,21 @@ static int search_main(int argc, char **argv, tool_select *sel)
                                          {"sides", required_argument, NULL, OPT_SIDES},
                                          {"method", required_argument, NULL, OPT_METHOD},
                                          {"tokens", required_argument, NULL, OPT_TOKENS},
-                                         {"tensors", required_argument, NULL, OPT_TENSORS},
-                                         {"min-elements", required_argument, NULL,
-                                          OPT_MIN_ELEMENTS},
-                                         {"only", required_argument, NULL, OPT_ONLY},
-                                         {"skip", required_argument, NULL, OPT_SKIP},
                                          {"plot", required_argument, NULL, OPT_PLOT},
                                          {NULL, 0, NULL, 0}};
     const char *target_s = NULL, *calib_s = NULL, *out = NULL;
     const char *method_s = "greedy", *sides_s = "wa", *plot = NULL;
     double budget = -1, layer_cap = -1;
     int64_t max_terms = 0, tokens = 256;
-    int threads = 0, c;
-    bool share = false, json = false, ok = true;
+    int c;
+    bool share = false, ok = true;
     while (ok && (c = tool_getopt("search", argc, argv, "hqo:", opts)) != -1) {
+        if (tool_common_option("search", c, optarg, o, &ok))
+            continue;
         switch (c) {
         case 'h':
             usage_search(stdout);
             return 0;
-        case 'q':
-            tool_quiet = true;
-            break;
-        case TOOL_OPT_JSON:
-            json = true;
-            break;
-        case TOOL_OPT_THREADS:
-            ok = tool_parse_threads("search", optarg, &threads);
-            break;
         case 'o':
             out = optarg;
             break;
@@ -222,19 +222,6 @@ static int search_main(int argc, char **argv, tool_select *sel)
             break;
         case OPT_TOKENS:
             ok = tool_parse_i64("search", "--tokens", optarg, 1, INT64_MAX, &tokens);
-            break;
-        case OPT_TENSORS:
-            sel->patterns = optarg;
-            break;
-        case OPT_MIN_ELEMENTS:
-            ok = tool_parse_i64("search", "--min-elements", optarg, 0, INT64_MAX,
-                                &sel->min_elements);
-            break;
-        case OPT_ONLY:
-            ok = tool_select_regex("search", "--only", optarg, &sel->only, &sel->has_only);
-            break;
-        case OPT_SKIP:
-            ok = tool_select_regex("search", "--skip", optarg, &sel->skip, &sel->has_skip);
             break;
         case OPT_PLOT:
             plot = optarg;
@@ -291,11 +278,12 @@ static int search_main(int argc, char **argv, tool_select *sel)
     tasd_layer_search **ls = NULL;
     char **names = NULL;
     int *choice = NULL;
-    int64_t n = 0, count = 0;
+    search_skip *skips = NULL;
+    int64_t n = 0, count = 0, nskips = 0;
     tasd_model_config *mc = NULL;
     tasd_context *ctx = NULL;
     if ((st = tasd_context_create(NULL, &ctx)) != TASD_OK ||
-        (st = tasd_context_set_threads(ctx, threads)) != TASD_OK ||
+        (st = tasd_context_set_threads(ctx, o->threads)) != TASD_OK ||
         (st = tasd_tensorfile_open(NULL, file, &m)) != TASD_OK) {
         tool_error("%s", tool_status(st));
         rc = 1;
@@ -320,7 +308,8 @@ static int search_main(int argc, char **argv, tool_select *sel)
     ls = calloc((size_t)(count ? count : 1), sizeof *ls);
     names = calloc((size_t)(count ? count : 1), sizeof *names);
     choice = calloc((size_t)(count ? count : 1), sizeof *choice);
-    if (!ls || !names || !choice) {
+    skips = calloc((size_t)(count ? count : 1), sizeof *skips);
+    if (!ls || !names || !choice || !skips) {
         tool_error("out of memory");
         rc = 1;
         goto done;
@@ -333,7 +322,7 @@ static int search_main(int argc, char **argv, tool_select *sel)
         tasd_tensor_info info = {.size = sizeof info};
         tasd_tensorfile_info(m, i, &info);
         tool_plan plan;
-        tool_plan_tensor(m, i, &info, sel, &plan);
+        tool_plan_tensor(m, i, &info, &o->sel, &plan);
         char nb[256];
         const char *lname = tool_layer_name(file, info.name, nb, sizeof nb);
         if (plan.skip) {
@@ -341,6 +330,10 @@ static int search_main(int argc, char **argv, tool_select *sel)
              * consumer must not vanish silently. */
             if (!tool_quiet && info.ndim >= 2 && info.dtype >= 0)
                 fprintf(stderr, "  %-40s skipped: %s\n", lname, plan.skip);
+            search_skip *k = &skips[nskips++];
+            snprintf(k->name, sizeof k->name, "%s", lname);
+            snprintf(k->reason, sizeof k->reason, "%s", plan.skip);
+            k->info = info;
             continue;
         }
         tool_progress("search %s [%lld/%lld] %s", file, (long long)i + 1, (long long)count,
@@ -393,7 +386,7 @@ static int search_main(int argc, char **argv, tool_select *sel)
         rc = 1;
         goto done;
     }
-    print_results(mc, ls, share ? choice : NULL, json);
+    print_results(mc, ls, share ? choice : NULL, skips, nskips, o->json);
     if (plot) {
         tool_pareto_layer *pl = calloc((size_t)(n ? n : 1), sizeof *pl);
         char title[300];
@@ -421,6 +414,7 @@ done:
     free(ls);
     free(names);
     free(choice);
+    free(skips);
     tasd_model_config_destroy(mc);
     tasd_tensorfile_close(calib);
     tasd_tensorfile_close(m);
@@ -431,8 +425,5 @@ done:
 
 int cmd_search(int argc, char **argv)
 {
-    tool_select sel = {0};
-    int rc = search_main(argc, argv, &sel);
-    tool_select_free(&sel);
-    return rc;
+    return tool_run_command(search_main, argc, argv);
 }

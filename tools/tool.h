@@ -34,13 +34,26 @@ void tool_progress_clear(void);
 
 /* ---- options: every command parses with getopt_long through this ---- */
 
-/* The options every working command shares (values above any short
- * option's character). */
-enum { TOOL_OPT_JSON = 256, TOOL_OPT_THREADS, TOOL_OPT_FIRST_FREE };
+/* The options every working command shares, and the tensor selection of
+ * decompose and search (values above any short option's character). */
+enum {
+    TOOL_OPT_JSON = 256,
+    TOOL_OPT_THREADS,
+    TOOL_OPT_TENSORS,
+    TOOL_OPT_MIN_ELEMENTS,
+    TOOL_OPT_ONLY,
+    TOOL_OPT_SKIP,
+    TOOL_OPT_FIRST_FREE
+};
 #define TOOL_OPTIONS_COMMON                                   \
     {"help", no_argument, NULL, 'h'},                         \
     {"quiet", no_argument, NULL, 'q'},                        \
     {"threads", required_argument, NULL, TOOL_OPT_THREADS}
+#define TOOL_OPTIONS_SELECT                                            \
+    {"tensors", required_argument, NULL, TOOL_OPT_TENSORS},            \
+    {"min-elements", required_argument, NULL, TOOL_OPT_MIN_ELEMENTS},  \
+    {"only", required_argument, NULL, TOOL_OPT_ONLY},                  \
+    {"skip", required_argument, NULL, TOOL_OPT_SKIP}
 
 /* The next option of `argv` (argv[0] is the command's name), as
  * getopt_long, for command `cmd`. An unknown option and a missing argument
@@ -76,6 +89,26 @@ typedef struct tool_select {
 bool tool_select_regex(const char *cmd, const char *option, const char *text, regex_t *re,
                        bool *has);
 void tool_select_free(tool_select *s);
+
+/* What the shared options (TOOL_OPTIONS_COMMON, --json, TOOL_OPTIONS_SELECT)
+ * set. Zero-initialize; free with tool_select_free(&o.sel). */
+typedef struct tool_common_opts {
+    bool json;
+    int threads; /* 0: every core */
+    tool_select sel;
+} tool_common_opts;
+
+/* Handle option c (from tool_getopt, with optarg `arg`) when it is one of
+ * the shared options but --help: -q/--quiet, --json, --threads and the
+ * selection options, so each command parses them alike. Returns false for
+ * any other option, which the caller handles; true when c was shared, with
+ * *ok set false when its value is bad (reported). A command takes only the
+ * shared options its own table lists: the others never reach here. */
+bool tool_common_option(const char *cmd, int c, const char *arg, tool_common_opts *o, bool *ok);
+/* A command's main run with zeroed shared options, its selection freed
+ * after it on every path; returns its exit status. */
+int tool_run_command(int (*command_main)(int argc, char **argv, tool_common_opts *o), int argc,
+                     char **argv);
 
 /* How a command sees tensor i: skipped (with the reason), or a matrix
  * [out, in] that is the tensor as stored (rank 2, or rank 4 conv seen as
@@ -119,6 +152,9 @@ void tool_json_string(FILE *f, const char *s);
 void tool_json_shape(FILE *f, int ndim, const int64_t *shape);
 /* A JSON number, or null for NaN/Inf (which JSON cannot hold). */
 void tool_json_number(FILE *f, double x);
+/* The --json line of a tensor a command skipped, on stdout:
+ * {"skipped":true,"name","shape","dtype","reason"}. */
+void tool_json_skipped(const char *name, const tasd_tensor_info *info, const char *reason);
 /* Seconds on a monotonic clock. */
 double tool_now(void);
 

@@ -17,14 +17,16 @@ typedef struct pb {
     const unsigned char *p, *end;
 } pb;
 
-/* One field: number, wire type, and its value (v for varint/fixed, data/len
- * for length-delimited). */
+/* One field: number, wire type, and its value: v for varint/fixed, the
+ * payload for length-delimited. data/len are the value's bytes in the file
+ * (for length-delimited the payload, after the length). */
 typedef struct pbf {
     uint32_t num;
     int wire;
     uint64_t v;
     const unsigned char *data;
     size_t len;
+    const unsigned char *at;   /* where the field (its tag) starts */
 } pbf;
 
 /* What is being parsed, for error messages: file, where the file starts,
@@ -68,27 +70,32 @@ static tasd_status pb_next(const ox *x, pb *c, pbf *f)
 {
     const unsigned char *at = c->p;
     uint64_t tag;
+    f->at = at;
     if (!pb_varint(c, &tag))
         return ox_fail(x, at, "truncated or overlong field tag");
     f->num = (uint32_t)(tag >> 3);
     f->wire = (int)(tag & 7);
     if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
         return ox_fail(x, at, "invalid field number");
+    f->data = c->p;
     switch (f->wire) {
     case WT_VARINT:
         if (!pb_varint(c, &f->v))
             return ox_fail(x, at, "truncated varint");
+        f->len = (size_t)(c->p - f->data);
         return TASD_OK;
     case WT_I64:
         if (c->end - c->p < 8)
             return ox_fail(x, at, "truncated 64-bit field");
         f->v = tasdi_ld64(c->p);
+        f->len = 8;
         c->p += 8;
         return TASD_OK;
     case WT_I32:
         if (c->end - c->p < 4)
             return ox_fail(x, at, "truncated 32-bit field");
         f->v = tasdi_ld32(c->p);
+        f->len = 4;
         c->p += 4;
         return TASD_OK;
     case WT_LEN: {
@@ -108,14 +115,61 @@ static tasd_status pb_next(const ox *x, pb *c, pbf *f)
     }
 }
 
-static tasd_status want_wire(const ox *x, const pbf *f, int wire, const unsigned char *at,
-                             const char *field)
+/* The next field of the message at c, for the loop every parser here runs:
+ *     while (pb_field(x, &c, &f, &st)) { ... }
+ *     if (st) return st;
+ * false at the end of the message (*st TASD_OK) or on a malformed field
+ * (*st says so). */
+static bool pb_field(const ox *x, pb *c, pbf *f, tasd_status *st)
+{
+    *st = TASD_OK;
+    if (c->p >= c->end)
+        return false;
+    *st = pb_next(x, c, f);
+    return *st == TASD_OK;
+}
+
+/* The values of one field of a repeated varint (dims, int32_data), which a
+ * writer may pack (one length-delimited field of varints) or not (a varint
+ * field per value):
+ *     pb_varints vs = pb_varints_of(&f);
+ *     while ((got = pb_varints_next(&vs, &v)) > 0) ...
+ *     if (got < 0) ... truncated packed varint */
+typedef struct pb_varints {
+    bool packed;
+    pb rest;       /* packed: the values not read yet */
+    uint64_t one;  /* unpacked: the field's value */
+    bool one_read;
+} pb_varints;
+
+static pb_varints pb_varints_of(const pbf *f)
+{
+    pb_varints vs = {f->wire == WT_LEN, {f->data, f->data + f->len}, f->v, false};
+    return vs;
+}
+
+/* 1: *v is the next value; 0: no more values; -1: a truncated packed varint. */
+static int pb_varints_next(pb_varints *vs, uint64_t *v)
+{
+    if (!vs->packed) {
+        if (vs->one_read)
+            return 0;
+        vs->one_read = true;
+        *v = vs->one;
+        return 1;
+    }
+    if (vs->rest.p >= vs->rest.end)
+        return 0;
+    return pb_varint(&vs->rest, v) ? 1 : -1;
+}
+
+static tasd_status want_wire(const ox *x, const pbf *f, int wire, const char *field)
 {
     if (f->wire == wire)
         return TASD_OK;
     char msg[96];
     snprintf(msg, sizeof msg, "field %s has the wrong wire type", field);
-    return ox_fail(x, at, msg);
+    return ox_fail(x, f->at, msg);
 }
 
 /* ---- data types ---- */
@@ -282,15 +336,12 @@ static tasd_status parse_external_entry(ox *x, const pbf *f, tensor_src *s)
     const unsigned char *key = NULL, *val = NULL;
     size_t klen = 0, vlen = 0;
     bool hk = false, hv = false;
-    while (c.p < c.end) {
-        const unsigned char *at = c.p;
-        pbf g;
-        tasd_status st = pb_next(x, &c, &g);
-        if (st)
-            return st;
+    pbf g;
+    tasd_status st;
+    while (pb_field(x, &c, &g, &st)) {
         if (g.num == 1 || g.num == 2) {
-            if ((st = want_wire(x, &g, WT_LEN, at, g.num == 1 ? "external_data.key"
-                                                              : "external_data.value")))
+            if ((st = want_wire(x, &g, WT_LEN, g.num == 1 ? "external_data.key"
+                                                          : "external_data.value")))
                 return st;
             if (g.num == 1) {
                 key = g.data, klen = g.len, hk = true;
@@ -299,6 +350,8 @@ static tasd_status parse_external_entry(ox *x, const pbf *f, tensor_src *s)
             }
         }
     }
+    if (st)
+        return st;
     if (!hk || !hv)
         return ox_fail(x, f->data, "external_data entry without key or value");
 #define KEY_IS(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
@@ -326,60 +379,47 @@ static tasd_status parse_external_entry(ox *x, const pbf *f, tensor_src *s)
     return TASD_OK;
 }
 
-/* Decode f16/bf16 bits from int32_data (varints, packed or not) into dst. */
-static tasd_status decode_int32_u16(ox *x, const unsigned char *d, size_t n, unsigned char *dst,
-                                    int64_t count)
+/* Decode a tensor's typed data into dst as little-endian bytes: float_data
+ * (field 4; fixed32, packed or not) as f32, or int32_data (field 5;
+ * varints, packed or not) as f16/bf16 bits. parse_tensor has checked the
+ * wire types and counted the `count` values. */
+static tasd_status decode_typed(ox *x, const pbf *tf, uint32_t field, unsigned char *dst,
+                                int64_t count)
 {
-    pb c = {d, d + n};
+    pb c = {tf->data, tf->data + tf->len};
     int64_t k = 0;
-    while (c.p < c.end) {
-        pbf f;
-        tasd_status st = pb_next(x, &c, &f);
-        if (st)
-            return st;
-        if (f.num != 5)
+    pbf f;
+    tasd_status st;
+    while (pb_field(x, &c, &f, &st)) {
+        if (f.num != field)
             continue;
-        pb v = {f.data, f.data + f.len};
-        uint64_t val = f.v;
-        bool packed = f.wire == WT_LEN;
-        do {
-            if (packed && !pb_varint(&v, &val))
-                return ox_fail(x, f.data, "truncated packed int32_data");
-            if (val > 0xffff)
-                return ox_fail(x, f.data, "int32_data value out of range for a 16-bit float");
-            if (k >= count)
-                return TASD_ERR_INTERNAL;
-            tasdi_st16(dst + 2 * k++, (uint16_t)val);
-        } while (packed && v.p < v.end);
-    }
-    return k == count ? TASD_OK : TASD_ERR_INTERNAL;
-}
-
-/* Decode float_data (packed or not) into dst (little-endian bytes). */
-static tasd_status decode_floats(ox *x, const unsigned char *d, size_t n, unsigned char *dst,
-                                 int64_t count)
-{
-    pb c = {d, d + n};
-    int64_t k = 0;
-    while (c.p < c.end) {
-        pbf f;
-        tasd_status st = pb_next(x, &c, &f);
-        if (st)
-            return st;
-        if (f.num != 4)
-            continue;
-        if (f.wire == WT_LEN) {
+        if (field == 4 && f.wire == WT_LEN) {
+            /* packed: already little-endian f32 bytes */
             if (k + (int64_t)(f.len / 4) > count)
                 return TASD_ERR_INTERNAL;
             memcpy(dst + 4 * k, f.data, f.len);
             k += (int64_t)(f.len / 4);
-        } else {
+        } else if (field == 4) {
             if (k >= count)
                 return TASD_ERR_INTERNAL;
-            tasdi_st32(dst + 4 * k, (uint32_t)f.v);
-            k++;
+            tasdi_st32(dst + 4 * k++, (uint32_t)f.v);
+        } else {
+            pb_varints vs = pb_varints_of(&f);
+            uint64_t val;
+            int got;
+            while ((got = pb_varints_next(&vs, &val)) > 0) {
+                if (val > 0xffff)
+                    return ox_fail(x, f.data, "int32_data value out of range for a 16-bit float");
+                if (k >= count)
+                    return TASD_ERR_INTERNAL;
+                tasdi_st16(dst + 2 * k++, (uint16_t)val);
+            }
+            if (got < 0)
+                return ox_fail(x, f.data, "truncated packed int32_data");
         }
     }
+    if (st)
+        return st;
     return k == count ? TASD_OK : TASD_ERR_INTERNAL;
 }
 
@@ -393,48 +433,40 @@ static tasd_status parse_tensor(ox *x, const pbf *tf, tasdi_tensor *t, const cha
     uint64_t code = 0;
     bool has_type = false, has_name = false;
     tasd_status st;
-    while (c.p < c.end) {
-        const unsigned char *at = c.p;
-        pbf f;
-        if ((st = pb_next(x, &c, &f)))
-            return st;
+    pbf f;
+    pb_varints vs;
+    uint64_t v;
+    int got;
+    while (pb_field(x, &c, &f, &st)) {
         switch (f.num) {
         case 1: /* dims: int64, packed or not */
-            if (f.wire == WT_VARINT) {
+            if (f.wire != WT_LEN && (st = want_wire(x, &f, WT_VARINT, "dims")))
+                return st;
+            for (vs = pb_varints_of(&f); (got = pb_varints_next(&vs, &v)) > 0;) {
                 if (t->ndim >= TASD_FILE_MAX_DIMS)
-                    return ox_fail(x, at, "more than 8 dimensions");
-                t->shape[t->ndim++] = (int64_t)f.v;
-            } else if (f.wire == WT_LEN) {
-                pb v = {f.data, f.data + f.len};
-                while (v.p < v.end) {
-                    uint64_t d;
-                    if (!pb_varint(&v, &d))
-                        return ox_fail(x, at, "truncated packed dims");
-                    if (t->ndim >= TASD_FILE_MAX_DIMS)
-                        return ox_fail(x, at, "more than 8 dimensions");
-                    t->shape[t->ndim++] = (int64_t)d;
-                }
-            } else {
-                return want_wire(x, &f, WT_VARINT, at, "dims");
+                    return ox_fail(x, f.at, "more than 8 dimensions");
+                t->shape[t->ndim++] = (int64_t)v;
             }
+            if (got < 0)
+                return ox_fail(x, f.at, "truncated packed dims");
             break; /* negative dimensions: tasdi_shape_bytes below */
         case 2:
-            if ((st = want_wire(x, &f, WT_VARINT, at, "data_type")))
+            if ((st = want_wire(x, &f, WT_VARINT, "data_type")))
                 return st;
             if (has_type)
-                return ox_fail(x, at, "data_type given twice");
+                return ox_fail(x, f.at, "data_type given twice");
             code = f.v;
             has_type = true;
             break;
         case 3:
-            return ox_fail(x, at, "segmented tensors are not supported");
+            return ox_fail(x, f.at, "segmented tensors are not supported");
         case 4: /* float_data: packed fixed32, or one fixed32 per field */
             if (f.wire == WT_LEN) {
                 if (f.len % 4)
-                    return ox_fail(x, at, "packed float_data is not a multiple of 4 bytes");
+                    return ox_fail(x, f.at, "packed float_data is not a multiple of 4 bytes");
                 s.nfloat += (int64_t)(f.len / 4);
                 s.fpacked = f.data;
-            } else if ((st = want_wire(x, &f, WT_I32, at, "float_data"))) {
+            } else if ((st = want_wire(x, &f, WT_I32, "float_data"))) {
                 return st;
             } else {
                 s.nfloat++;
@@ -443,32 +475,25 @@ static tasd_status parse_tensor(ox *x, const pbf *tf, tasdi_tensor *t, const cha
             s.float_chunks++;
             break;
         case 5: /* int32_data: varints, packed or not */
-            if (f.wire == WT_LEN) {
-                pb v = {f.data, f.data + f.len};
-                while (v.p < v.end) {
-                    uint64_t d;
-                    if (!pb_varint(&v, &d))
-                        return ox_fail(x, at, "truncated packed int32_data");
-                    s.nint32++;
-                }
-            } else if ((st = want_wire(x, &f, WT_VARINT, at, "int32_data"))) {
+            if (f.wire != WT_LEN && (st = want_wire(x, &f, WT_VARINT, "int32_data")))
                 return st;
-            } else {
+            for (vs = pb_varints_of(&f); (got = pb_varints_next(&vs, &v)) > 0;)
                 s.nint32++;
-            }
+            if (got < 0)
+                return ox_fail(x, f.at, "truncated packed int32_data");
             break;
         case 6: case 7: case 10: case 11:
             s.has_other = true;
             break;
         case 8:
-            if ((st = want_wire(x, &f, WT_LEN, at, "name")))
+            if ((st = want_wire(x, &f, WT_LEN, "name")))
                 return st;
             if (has_name)
-                return ox_fail(x, at, "name given twice");
+                return ox_fail(x, f.at, "name given twice");
             has_name = true;
             if (f.len == 0 || memchr(f.data, 0, f.len) ||
                 !tasdi_utf8_valid(f.data, f.len))
-                return ox_fail(x, at, "initializer name is empty, holds NUL or is not UTF-8");
+                return ox_fail(x, f.at, "initializer name is empty, holds NUL or is not UTF-8");
             t->name = tasdi_strdup(a, (const char *)f.data, f.len);
             if (!t->name)
                 return TASD_ERR_OUT_OF_MEMORY;
@@ -476,29 +501,31 @@ static tasd_status parse_tensor(ox *x, const pbf *tf, tasdi_tensor *t, const cha
             snprintf(x->where, sizeof x->where, "initializer \"%.100s\"", t->name);
             break;
         case 9:
-            if ((st = want_wire(x, &f, WT_LEN, at, "raw_data")))
+            if ((st = want_wire(x, &f, WT_LEN, "raw_data")))
                 return st;
             if (s.has_raw)
-                return ox_fail(x, at, "raw_data given twice");
+                return ox_fail(x, f.at, "raw_data given twice");
             s.raw = f.data, s.raw_len = f.len, s.has_raw = true;
             break;
         case 13:
-            if ((st = want_wire(x, &f, WT_LEN, at, "external_data")))
+            if ((st = want_wire(x, &f, WT_LEN, "external_data")))
                 return st;
             if ((st = parse_external_entry(x, &f, &s)))
                 return st;
             break;
         case 14:
-            if ((st = want_wire(x, &f, WT_VARINT, at, "data_location")))
+            if ((st = want_wire(x, &f, WT_VARINT, "data_location")))
                 return st;
             if (f.v > 1)
-                return ox_fail(x, at, "unknown data_location");
+                return ox_fail(x, f.at, "unknown data_location");
             s.location = f.v;
             break;
         default:
             break;
         }
     }
+    if (st)
+        return st;
     if (!has_name)
         return ox_fail(x, tf->data, "initializer without a name");
     const onnx_dtype *dt = dtype_of(code);
@@ -582,7 +609,8 @@ static tasd_status parse_tensor(ox *x, const pbf *tf, tasdi_tensor *t, const cha
     if (s.has_other || (s.float_chunks > 0 && dt->dtype != TASD_F32) ||
         (s.nint32 > 0 && dt->dtype == TASD_F32))
         return ox_fail(x, tf->data, "typed data field that does not match data_type");
-    if (s.float_chunks > 0) {
+    bool floats = s.float_chunks > 0;
+    if (floats) {
         if ((uint64_t)s.nfloat != elems)
             return ox_fail(x, tf->data, "float_data count differs from the shape");
         if (s.float_chunks == 1 && s.fpacked) {
@@ -591,21 +619,15 @@ static tasd_status parse_tensor(ox *x, const pbf *tf, tasdi_tensor *t, const cha
             t->offset = (uint64_t)(s.fpacked - x->base);
             return TASD_OK;
         }
-        t->owned = tasdi_alloc(a, t->nbytes ? (size_t)t->nbytes : 1);
-        if (!t->owned)
-            return TASD_ERR_OUT_OF_MEMORY;
-        t->owned_size = t->nbytes ? (size_t)t->nbytes : 1;
-        t->data = t->owned;
-        return decode_floats(x, tf->data, tf->len, t->owned, s.nfloat);
-    }
-    if ((uint64_t)s.nint32 != elems)
+    } else if ((uint64_t)s.nint32 != elems) {
         return ox_fail(x, tf->data, "int32_data count differs from the shape");
+    }
     t->owned = tasdi_alloc(a, t->nbytes ? (size_t)t->nbytes : 1);
     if (!t->owned)
         return TASD_ERR_OUT_OF_MEMORY;
     t->owned_size = t->nbytes ? (size_t)t->nbytes : 1;
     t->data = t->owned;
-    return decode_int32_u16(x, tf->data, tf->len, t->owned, s.nint32);
+    return decode_typed(x, tf, floats ? 4 : 5, t->owned, floats ? s.nfloat : s.nint32);
 }
 
 /* ---- NodeProto: who consumes each initializer ---- */
@@ -668,14 +690,11 @@ static tasd_status parse_node(ox *x, const pbf *nf, tasdi_tensor **byname, int64
     size_t op_len = 0, dom_len = 0;
     int64_t trans_a = 0, trans_b = 0;
     tasd_status st;
+    pbf f;
     /* First pass: op_type, domain and the transpose attributes. */
-    while (c.p < c.end) {
-        const unsigned char *at = c.p;
-        pbf f;
-        if ((st = pb_next(x, &c, &f)))
-            return st;
+    while (pb_field(x, &c, &f, &st)) {
         if (f.num == 1 || f.num == 4 || f.num == 7 || f.num == 5)
-            if ((st = want_wire(x, &f, WT_LEN, at, "of a node")))
+            if ((st = want_wire(x, &f, WT_LEN, "of a node")))
                 return st;
         if (f.num == 4)
             op = f.data, op_len = f.len;
@@ -686,37 +705,35 @@ static tasd_status parse_node(ox *x, const pbf *nf, tasdi_tensor **byname, int64
             const unsigned char *an = NULL;
             size_t an_len = 0;
             uint64_t iv = 0;
-            while (ac.p < ac.end) {
-                const unsigned char *aat = ac.p;
-                pbf g;
-                if ((st = pb_next(x, &ac, &g)))
-                    return st;
+            pbf g;
+            while (pb_field(x, &ac, &g, &st)) {
                 if (g.num == 1) {
-                    if ((st = want_wire(x, &g, WT_LEN, aat, "attribute.name")))
+                    if ((st = want_wire(x, &g, WT_LEN, "attribute.name")))
                         return st;
                     an = g.data, an_len = g.len;
                 } else if (g.num == 3) {
-                    if ((st = want_wire(x, &g, WT_VARINT, aat, "attribute.i")))
+                    if ((st = want_wire(x, &g, WT_VARINT, "attribute.i")))
                         return st;
                     iv = g.v;
                 }
             }
+            if (st)
+                return st;
             if (an && an_len == 6 && memcmp(an, "transA", 6) == 0)
                 trans_a = iv != 0;
             if (an && an_len == 6 && memcmp(an, "transB", 6) == 0)
                 trans_b = iv != 0;
         }
     }
+    if (st)
+        return st;
     if (!op)
         return ox_fail(x, nf->data, "node without op_type");
     /* Only the default domain's operators have a known layout. */
     bool std_domain = dom_len == 0 || (dom_len == 7 && memcmp(dom, "ai.onnx", 7) == 0);
     c.p = nf->data;
     int slot = 0;
-    while (c.p < c.end) {
-        pbf f;
-        if ((st = pb_next(x, &c, &f)))
-            return st;
+    while (pb_field(x, &c, &f, &st)) {
         if (f.num != 1)
             continue;
         tasdi_tensor *t = find_sorted(byname, n, f.data, f.len);
@@ -736,7 +753,7 @@ static tasd_status parse_node(ox *x, const pbf *nf, tasdi_tensor **byname, int64
         }
         slot++;
     }
-    return TASD_OK;
+    return st;
 }
 
 /* ---- ModelProto / GraphProto ---- */
@@ -781,27 +798,26 @@ tasd_status tasdi_onnx_parse(tasd_tensorfile *m, const char *file, bool on_disk)
     memset(&graph, 0, sizeof graph);
     bool has_graph = false, has_ir = false;
     tasd_status st;
-    while (c.p < c.end) {
-        const unsigned char *at = c.p;
-        pbf f;
-        if ((st = pb_next(&x, &c, &f)))
-            return st;
+    pbf f;
+    while (pb_field(&x, &c, &f, &st)) {
         if (f.num == 1) {
-            if ((st = want_wire(&x, &f, WT_VARINT, at, "ir_version")))
+            if ((st = want_wire(&x, &f, WT_VARINT, "ir_version")))
                 return st;
             has_ir = true;
         } else if (f.num == 7) {
-            if ((st = want_wire(&x, &f, WT_LEN, at, "graph")))
+            if ((st = want_wire(&x, &f, WT_LEN, "graph")))
                 return st;
             if (has_graph)
-                return ox_fail(&x, at, "more than one graph");
+                return ox_fail(&x, f.at, "more than one graph");
             graph = f;
             has_graph = true;
         } else if (f.num == 8 || f.num == 14) {
-            if ((st = want_wire(&x, &f, WT_LEN, at, f.num == 8 ? "opset_import" : "metadata_props")))
+            if ((st = want_wire(&x, &f, WT_LEN, f.num == 8 ? "opset_import" : "metadata_props")))
                 return st;
         }
     }
+    if (st)
+        return st;
     if (!has_ir || !has_graph)
         return ox_fail(&x, c.p, has_ir ? "model without a graph" : "model without ir_version");
 
@@ -809,25 +825,23 @@ tasd_status tasdi_onnx_parse(tasd_tensorfile *m, const char *file, bool on_disk)
     m->count = 0;
     c.p = graph.data;
     c.end = graph.data + graph.len;
-    while (c.p < c.end) {
-        const unsigned char *at = c.p;
-        pbf f;
-        if ((st = pb_next(&x, &c, &f)))
-            return st;
+    while (pb_field(&x, &c, &f, &st)) {
         if (f.num != 5 && f.num != 1)
             continue;
-        if ((st = want_wire(&x, &f, WT_LEN, at, f.num == 5 ? "initializer" : "node")))
+        if ((st = want_wire(&x, &f, WT_LEN, f.num == 5 ? "initializer" : "node")))
             return st;
         if (f.num == 1)
             continue;
         if (m->count == m->t_cap && (st = grow(m)))
-            return st == TASD_ERR_OVERFLOW ? ox_fail(&x, at, "too many initializers") : st;
+            return st == TASD_ERR_OVERFLOW ? ox_fail(&x, f.at, "too many initializers") : st;
         tasdi_tensor *t = &m->t[m->count++];
         snprintf(x.where, sizeof x.where, "initializer %lld", (long long)(m->count - 1));
         if ((st = parse_tensor(&x, &f, t, dir, dir_len)))
             return st;
         x.where[0] = 0;
     }
+    if (st)
+        return st;
 
     tasdi_tensor **byname = NULL;
     if (m->count) {
@@ -848,10 +862,7 @@ tasd_status tasdi_onnx_parse(tasd_tensorfile *m, const char *file, bool on_disk)
     c.p = graph.data;
     int64_t node = 0;
     st = TASD_OK;
-    while (c.p < c.end && !st) {
-        pbf f;
-        if ((st = pb_next(&x, &c, &f)))
-            break;
+    while (!st && pb_field(&x, &c, &f, &st)) {
         if (f.num != 1)
             continue;
         snprintf(x.where, sizeof x.where, "node %lld", (long long)node++);
@@ -928,15 +939,13 @@ static tasd_status new_tensor_len(const ox *x, const pbf *tf, uint64_t nbytes, u
 {
     pb c = {tf->data, tf->data + tf->len};
     uint64_t n = 1 + varint_size(nbytes) + nbytes; /* raw_data: tag 0x4a */
-    while (c.p < c.end) {
-        const unsigned char *at = c.p;
-        pbf f;
-        tasd_status st = pb_next(x, &c, &f);
-        if (st)
-            return st;
+    pbf f;
+    tasd_status st;
+    while (pb_field(x, &c, &f, &st))
         if (!is_data_field(f.num))
-            n += (uint64_t)(c.p - at);
-    }
+            n += (uint64_t)(c.p - f.at);
+    if (st)
+        return st;
     *out = n;
     return TASD_OK;
 }
@@ -984,14 +993,12 @@ static tasd_status write_tensor(const ox *x, tasdi_outfile *o, const pbf *tf, co
     if ((st = put_varint(o, (5u << 3) | WT_LEN)) || (st = put_varint(o, len)))
         return st;
     pb c = {tf->data, tf->data + tf->len};
-    while (c.p < c.end) {
-        const unsigned char *at = c.p;
-        pbf f;
-        if ((st = pb_next(x, &c, &f)))
+    pbf f;
+    while (pb_field(x, &c, &f, &st))
+        if (!is_data_field(f.num) && (st = tasdi_out_append(o, f.at, (size_t)(c.p - f.at))))
             return st;
-        if (!is_data_field(f.num) && (st = tasdi_out_append(o, at, (size_t)(c.p - at))))
-            return st;
-    }
+    if (st)
+        return st;
     if ((st = put_varint(o, (9u << 3) | WT_LEN)) || (st = put_varint(o, t->nbytes)))
         return st;
     unsigned char *buf = tasdi_alloc(a, t->nbytes ? (size_t)t->nbytes : 1);
@@ -1060,30 +1067,23 @@ tasd_status tasd_tensorfile_write_onnx(const tasd_tensorfile *m, const char *pat
     x.base = m->map.data;
     /* Model level: every field byte for byte, except the graph's length. */
     pb c = {m->map.data, m->map.data + m->map.size};
-    while (!st && c.p < c.end) {
-        const unsigned char *at = c.p;
-        pbf f;
-        if ((st = pb_next(&x, &c, &f)))
-            break;
+    pbf f, e;
+    while (!st && pb_field(&x, &c, &f, &st)) {
         if (f.num != 7) {
-            st = tasdi_out_append(&o, at, (size_t)(c.p - at));
+            st = tasdi_out_append(&o, f.at, (size_t)(c.p - f.at));
             continue;
         }
         /* Pass 1: the graph's new length. */
         pb g = {f.data, f.data + f.len};
         uint64_t glen = 0;
         int64_t ti = 0;
-        while (!st && g.p < g.end) {
-            const unsigned char *gat = g.p;
-            pbf e;
-            if ((st = pb_next(&x, &g, &e)))
-                break;
+        while (!st && pb_field(&x, &g, &e, &st)) {
             if (e.num == 5 && ti < m->count && which[ti]) {
                 uint64_t tl = 0;
                 st = new_tensor_len(&x, &e, m->t[ti].nbytes, &tl);
                 glen += 1 + varint_size(tl) + tl;
             } else {
-                glen += (uint64_t)(g.p - gat);
+                glen += (uint64_t)(g.p - e.at);
             }
             ti += e.num == 5;
         }
@@ -1095,14 +1095,10 @@ tasd_status tasd_tensorfile_write_onnx(const tasd_tensorfile *m, const char *pat
         g.p = f.data;
         ti = 0;
         const unsigned char *run = g.p;
-        while (!st && g.p < g.end) {
-            const unsigned char *gat = g.p;
-            pbf e;
-            if ((st = pb_next(&x, &g, &e)))
-                break;
+        while (!st && pb_field(&x, &g, &e, &st)) {
             if (e.num == 5 && ti < m->count && which[ti]) {
-                if (gat > run)
-                    st = tasdi_out_append(&o, run, (size_t)(gat - run));
+                if (e.at > run)
+                    st = tasdi_out_append(&o, run, (size_t)(e.at - run));
                 if (!st)
                     st = write_tensor(&x, &o, &e, &m->t[ti], &values[which[ti] - 1]);
                 run = g.p;

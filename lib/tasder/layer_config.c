@@ -257,22 +257,44 @@ static void put(char *dst, size_t cap, size_t *len, const char *s)
     *len += n;
 }
 
-/* Format into dst[0..cap) (not NUL-terminated); returns the full length. */
-static size_t lc_format(const tasd_layer_config *c, char *dst, size_t cap)
+/* A side's series config, or "none" without one. */
+static void put_series(char *dst, size_t cap, size_t *len, const tasd_config *series)
 {
+    char text[TASD_MAX_TERMS * 8 + 8];
+    if (series && tasd_config_format(series, text, sizeof text, NULL) == TASD_OK)
+        put(dst, cap, len, text);
+    else
+        put(dst, cap, len, "none");
+}
+
+/* A text writer: formats obj into dst[0..cap) (not NUL-terminated) and
+ * returns the full length, whatever cap is (0 with dst NULL: measure). */
+typedef size_t text_writer(const void *obj, char *dst, size_t cap);
+
+/* The tail both public *_format calls share: measure the text, let
+ * tasdi_text_room check the caller's buffer, then write it and its NUL. */
+static tasd_status format_text(const char *fn, text_writer *write, const void *obj, char *buf,
+                               size_t size, size_t *needed)
+{
+    size_t len = write(obj, NULL, 0);
+    tasd_status st = tasdi_text_room(fn, len, buf, size, needed);
+    if (st)
+        return st;
+    write(obj, buf, size);
+    buf[len] = '\0';
+    return TASD_OK;
+}
+
+/* A text_writer of one tasd_layer_config (one line, no newline). */
+static size_t lc_format(const void *obj, char *dst, size_t cap)
+{
+    const tasd_layer_config *c = obj;
     size_t len = 0;
-    char cfg[TASD_MAX_TERMS * 8 + 8];
     put(dst, cap, &len, c->name);
     put(dst, cap, &len, " W=");
-    if (c->w && tasd_config_format(c->w, cfg, sizeof cfg, NULL) == TASD_OK)
-        put(dst, cap, &len, cfg);
-    else
-        put(dst, cap, &len, "none");
+    put_series(dst, cap, &len, c->w);
     put(dst, cap, &len, " A=");
-    if (c->a && tasd_config_format(c->a, cfg, sizeof cfg, NULL) == TASD_OK)
-        put(dst, cap, &len, cfg);
-    else
-        put(dst, cap, &len, "none");
+    put_series(dst, cap, &len, c->a);
     put(dst, cap, &len, " method=");
     put(dst, cap, &len, tasd_method_name(c->method));
     if (c->target[0]) {
@@ -287,13 +309,7 @@ tasd_status tasd_layer_config_format(const tasd_layer_config *c, char *buf, size
 {
     if (!c)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_layer_config_format: config is NULL");
-    size_t len = lc_format(c, NULL, 0);
-    tasd_status st = tasdi_text_room("tasd_layer_config_format", len, buf, size, needed);
-    if (st)
-        return st;
-    lc_format(c, buf, size);
-    buf[len] = '\0';
-    return TASD_OK;
+    return format_text("tasd_layer_config_format", lc_format, c, buf, size, needed);
 }
 
 /* ---- model configs ---- */
@@ -491,8 +507,10 @@ tasd_status tasd_model_config_load(tasd_context *ctx, const char *path,
 static const char model_header[] = "# libtasd layer configs: NAME W=SERIES|none A=SERIES|none "
                                    "method=greedy|optimal [target=SPEC]\n";
 
-static size_t model_format(const tasd_model_config *m, char *dst, size_t cap)
+/* A text_writer of a tasd_model_config: the header, then a line per layer. */
+static size_t model_format(const void *obj, char *dst, size_t cap)
 {
+    const tasd_model_config *m = obj;
     size_t len = 0;
     put(dst, cap, &len, model_header);
     for (int64_t i = 0; i < m->count; i++) {
@@ -507,13 +525,7 @@ tasd_status tasd_model_config_format(const tasd_model_config *m, char *buf, size
 {
     if (!m)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_model_config_format: model is NULL");
-    size_t len = model_format(m, NULL, 0);
-    tasd_status st = tasdi_text_room("tasd_model_config_format", len, buf, size, needed);
-    if (st)
-        return st;
-    model_format(m, buf, size);
-    buf[len] = '\0';
-    return TASD_OK;
+    return format_text("tasd_model_config_format", model_format, m, buf, size, needed);
 }
 
 tasd_status tasd_model_config_save(const tasd_model_config *m, const char *path)

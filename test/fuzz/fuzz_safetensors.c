@@ -1,18 +1,11 @@
 /* libFuzzer target: the safetensors header (strict JSON) and tensor access. */
-#include "tasd.h"
-
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint8_t *p = malloc(size ? size : 1);
+    uint8_t *p = fuzz_private_copy(data, size);
     if (!p)
         return 0;
-    memcpy(p, data, size);
     tasd_tensorfile *m = NULL;
     if (tasd_tensorfile_open_memory(NULL, p, size, TASD_FORMAT_SAFETENSORS, &m) == TASD_OK) {
         uint64_t prev_end = 0;
@@ -27,12 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int64_t idx;
             if (tasd_tensorfile_find(m, info.name, &idx) != TASD_OK || idx != i)
                 abort(); /* names are unique */
-            if (info.dtype >= 0 && info.nbytes <= (1u << 20)) {
-                float *buf = malloc(info.nbytes * 2 + 4);
-                if (buf && tasd_tensorfile_read_f32(m, i, buf, (int64_t)(info.nbytes / 2 + 1)) != TASD_OK)
-                    abort();
-                free(buf);
-            }
+            if (info.dtype >= 0)
+                fuzz_read_f32(m, i, info.nbytes);
         }
         tasd_tensorfile_close(m);
     } else if (m) {

@@ -1,33 +1,7 @@
 /* libFuzzer target: the .tasd loader (archive directory, record headers,
  * data sections), and save(load(x)) == x for anything that loads. */
-#include "tasd.h"
-
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint32_t crc32_ref(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-    }
-    return ~c;
-}
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t ld64(const uint8_t *p) { return ld32(p) | (uint64_t)ld32(p + 4) << 32; }
-static void st32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> 8 * i);
-}
+#include "fuzz_util.h"
+#include "../support/bytes.h"
 
 /* Recompute every checksum the structure lets us find (docs/format.md), so
  * the fuzzer also reaches the checks behind the CRCs. Best effort: stops at
@@ -77,9 +51,8 @@ static void check_one(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_one(data, size);
-    uint8_t *q = malloc(size ? size : 1);
+    uint8_t *q = fuzz_private_copy(data, size);
     if (q) {
-        memcpy(q, data, size);
         fix_crcs(q, size);
         check_one(q, size);
         free(q);
@@ -89,10 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static void check_one(const uint8_t *data, size_t size)
 {
-    uint8_t *p = malloc(size ? size : 1);
+    uint8_t *p = fuzz_private_copy(data, size);
     if (!p)
         return;
-    memcpy(p, data, size);
     tasd_archive *ar = NULL;
     if (tasd_archive_open_memory(NULL, p, size, &ar) == TASD_OK) {
         for (int64_t i = 0; i < tasd_archive_count(ar); i++) {

@@ -63,6 +63,40 @@ double util_energy(const float *x, int64_t count)
     return e;
 }
 
+int util_available_backends(tasd_backend out[UTIL_MAX_BACKENDS])
+{
+    int n = 0;
+    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON && n < UTIL_MAX_BACKENDS; b++)
+        if (tasd_backend_available((tasd_backend)b))
+            out[n++] = (tasd_backend)b;
+    return n;
+}
+
+tasd_context *util_context(const tasd_allocator *a, tasd_backend backend, int threads)
+{
+    tasd_context *ctx = NULL;
+    if (tasd_context_create(a, &ctx) != TASD_OK ||
+        tasd_context_set_backend(ctx, backend) != TASD_OK ||
+        tasd_context_set_threads(ctx, threads) != TASD_OK) {
+        fprintf(stderr, "util_context(%s, %d threads): %s\n", tasd_backend_name(backend),
+                threads, tasd_last_error_message());
+        abort();
+    }
+    return ctx;
+}
+
+tasd_view util_view_1d(const float *data, int64_t count)
+{
+    tasd_view v;
+    memset(&v, 0, sizeof v);
+    v.data = (void *)(uintptr_t)data;
+    v.dtype = TASD_F32;
+    v.ndim = 1;
+    v.shape[0] = count;
+    v.strides[0] = 1;
+    return v;
+}
+
 static void *counting_alloc(void *user, size_t size, size_t alignment)
 {
     util_counting_allocator *a = user;

@@ -17,6 +17,16 @@ float *util_reconstruct(const tasd_series *s);
 /* ||x||^2 in double. */
 double util_energy(const float *x, int64_t count);
 
+/* The backends this build and CPU can run, in enum order (scalar first),
+ * into out; returns how many. */
+#define UTIL_MAX_BACKENDS 8
+int util_available_backends(tasd_backend out[UTIL_MAX_BACKENDS]);
+/* A context with allocator a (NULL: the default), `backend` and `threads`
+ * (aborts on error). */
+tasd_context *util_context(const tasd_allocator *a, tasd_backend backend, int threads);
+/* A 1-D f32 view of `count` contiguous values, e.g. a layer's bias. */
+tasd_view util_view_1d(const float *data, int64_t count);
+
 /* An allocator that counts live blocks and bytes and can fail on demand.
  * Pool threads call it too, so every counter is atomic. */
 typedef struct util_counting_allocator {
