@@ -513,6 +513,10 @@ TASD_API tasd_status tasd_target_format(const tasd_target *target, char *buf,
  *
  *     fc1 W=2:4+1:8 A=none method=greedy target=cpu
  *
+ * An optional values=bf16 or values=f16 (f32 by default, and then not
+ * written) makes the layer keep its W series with values of that type
+ * (tasd_decompose_options.values); it needs a W series. Only the text form
+ * sets it.
  * A model config is an ordered list of layer configs with distinct names.
  * All objects are immutable once built, except tasd_model_config_add(). */
 typedef struct tasd_layer_config tasd_layer_config;
@@ -621,7 +625,8 @@ typedef enum tasd_layer_mode {
  * [out, in, kh, kw] are seen as [out, in*kh*kw]); bias: NULL or a rank-1
  * f32 view [out] (any stride); config: NULL (or W=none A=none) means dense.
  * The layer keeps what it needs, so the caller's buffers may be freed
- * afterwards: TASD-W the decomposed series; TASD-A an f32 copy of W^T;
+ * afterwards: TASD-W the decomposed series (its values f32, or bf16 / f16
+ * when the config says values=bf16 / values=f16); TASD-A an f32 copy of W^T;
  * dense a packed f32 copy of W for the blocked dense kernels (the f32
  * bytes of W, rounded up to 16 outputs). NaN/Inf in the weights or bias gives TASD_ERR_NONFINITE; a
  * config with both W and A series gives TASD_ERR_UNSUPPORTED. The method

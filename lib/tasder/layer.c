@@ -99,7 +99,8 @@ tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
     }
     switch (l->mode) {
     case TASD_LAYER_WEIGHTS:
-        st = tasdi_decompose_matrix(ctx, &w, config->w, config->method, &l->series);
+        st = tasdi_decompose_typed(ctx, &w, config->w, config->method, config->values,
+                                   &l->series);
         if (st == TASD_ERR_NONFINITE)
             st = tasdi_fail(st, "tasd_layer_create: weights hold NaN or Inf");
         break;
