@@ -389,11 +389,14 @@ TASD_API tasd_status tasd_series_import(tasd_context *ctx, int64_t rows,
 /* GEMM                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* C = alpha * S * B + beta * C, with S the series [m, k], B an f32 view
- * [k, n] and C an f32 view [m, n]. Any strides on B and C (a transposed C is
- * a view with swapped strides); C must not overlap B or itself. beta == 0
- * means C is not read (NaN in C does not propagate). The weights are never
- * repacked here.
+/* C = alpha * S * B + beta * C, with S the series [m, k] (any value type),
+ * B a view [k, n] of f32, bf16 or f16 and C a view [m, n] of f32 or bf16
+ * (an f16 C gives TASD_ERR_DTYPE). Accumulation is fp32 always: half B is
+ * widened exactly as it is packed; a bf16 C is rounded once (nearest even)
+ * from alpha * S * B + beta * C computed in f32. Any strides on B and C (a
+ * transposed C is a view with swapped strides); C must not overlap B or
+ * itself. beta == 0 means C is not read (NaN in C does not propagate). The
+ * weights are never repacked here.
  * S * B is the sum of the products of the KEPT values only, on every
  * backend: a position a term does not keep (dropped, a zero weight, the
  * padding of a short last group) never reads B, so NaN or Inf in a row of
@@ -513,6 +516,10 @@ TASD_API tasd_status tasd_target_format(const tasd_target *target, char *buf,
  *
  *     fc1 W=2:4+1:8 A=none method=greedy target=cpu
  *
+ * An optional values=bf16 or values=f16 (f32 by default, and then not
+ * written) makes the layer keep its W series with values of that type
+ * (tasd_decompose_options.values); it needs a W series. Only the text form
+ * sets it.
  * A model config is an ordered list of layer configs with distinct names.
  * All objects are immutable once built, except tasd_model_config_add(). */
 typedef struct tasd_layer_config tasd_layer_config;
@@ -586,12 +593,16 @@ TASD_API tasd_status tasd_model_config_save(const tasd_model_config *model,
  *
  * C = alpha * Aa * B + beta * C, where Aa is A [m, k] with every row
  * decomposed by `config` (groups along k, as tasd_decompose) and B is a
- * dense f32 [k, n]. A is processed in tiles of rows: each tile is
- * decomposed and multiplied on the series kernels before the next, so the
- * compressed activations are never materialized whole. The result equals
- * tasd_decompose(A) followed by tasd_gemm() bit for bit. A, B, C: f32, rank
- * 2, any strides; C must not overlap A, B or itself. NaN/Inf in A gives
- * TASD_ERR_NONFINITE before C is written. beta == 0: C is not read. */
+ * dense [k, n]. A is processed in tiles of rows: each tile is decomposed
+ * and multiplied on the series kernels before the next, so the compressed
+ * activations are never materialized whole. The result equals
+ * tasd_decompose(A) followed by tasd_gemm() bit for bit. A and B: f32, bf16
+ * or f16; C: f32 or bf16 (an f16 C gives TASD_ERR_DTYPE, C untouched); all
+ * rank 2, any strides, as tasd_gemm: half A is selected on its exact
+ * values, half B widened exactly as it is packed, fp32 accumulation, a bf16
+ * C rounded once. C must not overlap A, B or itself. NaN/Inf in A (any
+ * dtype) gives TASD_ERR_NONFINITE before C is written; NaN/Inf in B reach C
+ * only through kept values, as in tasd_gemm. beta == 0: C is not read. */
 TASD_API tasd_status tasd_gemm_act(tasd_context *ctx, float alpha,
                                    const tasd_view *a, const tasd_config *config,
                                    tasd_method method, const tasd_view *b,
@@ -621,7 +632,8 @@ typedef enum tasd_layer_mode {
  * [out, in, kh, kw] are seen as [out, in*kh*kw]); bias: NULL or a rank-1
  * f32 view [out] (any stride); config: NULL (or W=none A=none) means dense.
  * The layer keeps what it needs, so the caller's buffers may be freed
- * afterwards: TASD-W the decomposed series; TASD-A an f32 copy of W^T;
+ * afterwards: TASD-W the decomposed series (its values f32, or bf16 / f16
+ * when the config says values=bf16 / values=f16); TASD-A an f32 copy of W^T;
  * dense a packed f32 copy of W for the blocked dense kernels (the f32
  * bytes of W, rounded up to 16 outputs). NaN/Inf in the weights or bias gives TASD_ERR_NONFINITE; a
  * config with both W and A series gives TASD_ERR_UNSUPPORTED. The method
@@ -634,12 +646,15 @@ TASD_API void tasd_layer_destroy(tasd_layer *layer);
 TASD_API tasd_status tasd_layer_shape(const tasd_layer *layer,
                                       int64_t *out_features, int64_t *in_features);
 TASD_API tasd_layer_mode tasd_layer_get_mode(const tasd_layer *layer);
-/* Y = X * W^T + bias for X [tokens, in] and Y [tokens, out], f32, rank 2,
- * any strides; Y must not overlap X or itself. tokens may be 0. ctx may be
- * NULL (threads and backend of the context are used for this call). A layer
- * may be used by many threads at once. A TASD-A layer gives
- * TASD_ERR_NONFINITE for NaN/Inf in X (Y untouched); the other modes let
- * them propagate as a GEMM does. */
+/* Y = X * W^T + bias for X [tokens, in] and Y [tokens, out], rank 2, any
+ * strides; Y must not overlap X or itself. X: f32, bf16 or f16; Y: f32 or
+ * bf16 (an f16 Y gives TASD_ERR_DTYPE, Y untouched), in every mode: half X
+ * is widened exactly, accumulation is fp32, and each output is rounded
+ * once, after the bias is added in f32. tokens may be 0. ctx may be NULL
+ * (threads and backend of the context are used for this call). A layer may
+ * be used by many threads at once. A TASD-A layer gives TASD_ERR_NONFINITE
+ * for NaN/Inf in X (Y untouched); the other modes let them propagate as a
+ * GEMM does. */
 TASD_API tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *layer,
                                         const tasd_view *x, const tasd_view *y);
 /* The workspace of tasd_layer_forward for `tokens` rows of X (see

@@ -316,6 +316,17 @@ void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      int64_t tnext, int accumulate);
 void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                        const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
+/* Half-value kernels (the same contract on a layout with vtype bf16 / f16). */
+void tasdi_neon_wide_bf16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                          const float *bblk, int64_t bnext, int ncols, float *tile,
+                          int64_t tnext, int accumulate);
+void tasdi_neon_narrow_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
+                            const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
+void tasdi_neon_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                         const float *bblk, int64_t bnext, int ncols, float *tile,
+                         int64_t tnext, int accumulate);
+void tasdi_neon_narrow_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
+                           const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 #endif
 
 #endif /* TASD_KERNELS_H */

@@ -367,8 +367,12 @@ static void test_gemm_act_errors(void)
     CHECK_STATUS(tasd_gemm_act(NULL, 1, &av, cfg, TASD_GREEDY, &bad, 0, &cv), TASD_ERR_SHAPE);
     bad = tasd_view_2d(c, TASD_F32, 2, 3, 3); /* m mismatch */
     CHECK_STATUS(tasd_gemm_act(NULL, 1, &av, cfg, TASD_GREEDY, &bv, 0, &bad), TASD_ERR_SHAPE);
-    bad = av;
+    /* a and b may be f32, bf16 or f16 (test_values.c), c f32 or bf16 */
+    bad = cv;
     bad.dtype = TASD_F16;
+    CHECK_STATUS(tasd_gemm_act(NULL, 1, &av, cfg, TASD_GREEDY, &bv, 0, &bad), TASD_ERR_DTYPE);
+    bad = av;
+    bad.dtype = 9;
     CHECK_STATUS(tasd_gemm_act(NULL, 1, &bad, cfg, TASD_GREEDY, &bv, 0, &cv), TASD_ERR_DTYPE);
     bad = av;
     bad.ndim = 1;
@@ -513,8 +517,12 @@ static void test_layer_errors(void)
     CHECK_STATUS(tasd_layer_forward(NULL, l, &xv, &bad), TASD_ERR_SHAPE);
     bad = tasd_view_2d(y, TASD_F32, 3, 3, 4);
     CHECK_STATUS(tasd_layer_forward(NULL, l, &xv, &bad), TASD_ERR_SHAPE);
+    /* x may be f32, bf16 or f16 (test_values.c), y f32 or bf16 */
+    bad = yv;
+    bad.dtype = TASD_F16;
+    CHECK_STATUS(tasd_layer_forward(NULL, l, &xv, &bad), TASD_ERR_DTYPE);
     bad = xv;
-    bad.dtype = TASD_BF16;
+    bad.dtype = 9;
     CHECK_STATUS(tasd_layer_forward(NULL, l, &bad, &yv), TASD_ERR_DTYPE);
     bad = tasd_view_2d(x, TASD_F32, 3, 4, 4); /* y inside x */
     CHECK_STATUS(tasd_layer_forward(NULL, l, &xv, &bad), TASD_ERR_ALIAS);

@@ -88,6 +88,45 @@ static void test_layer_config_errors(void)
     tasd_config_destroy(w);
 }
 
+/* values=bf16|f16: the value type of the W series (the layer keeps it
+ * that way, test_values.c); written only when not f32, kept by copies. */
+static void test_layer_config_values(void)
+{
+    tasd_layer_config *lc = NULL;
+    char buf[128];
+    CHECK_OK(tasd_layer_config_parse(NULL, "fc1 values=bf16 W=2:4+1:8 target=cpu", &lc));
+    CHECK_OK(tasd_layer_config_format(lc, buf, sizeof buf, NULL));
+    CHECK(strcmp(buf, "fc1 W=2:4+1:8 A=none method=greedy target=cpu values=bf16") == 0);
+    tasd_model_config *m = NULL;
+    CHECK_OK(tasd_model_config_create(NULL, &m));
+    CHECK_OK(tasd_model_config_add(m, lc));
+    char mbuf[512];
+    CHECK_OK(tasd_model_config_format(m, mbuf, sizeof mbuf, NULL));
+    CHECK(strstr(mbuf, "\nfc1 W=2:4+1:8 A=none method=greedy target=cpu values=bf16\n") != NULL);
+    tasd_model_config_destroy(m);
+    tasd_layer_config_destroy(lc);
+    lc = NULL;
+    CHECK_OK(tasd_layer_config_parse(NULL, "fc2 W=2:4 values=f16", &lc));
+    CHECK_OK(tasd_layer_config_format(lc, buf, sizeof buf, NULL));
+    CHECK(strcmp(buf, "fc2 W=2:4 A=none method=greedy values=f16") == 0);
+    tasd_layer_config_destroy(lc);
+    lc = NULL;
+    CHECK_OK(tasd_layer_config_parse(NULL, "fc3 W=none A=2:4 values=f32", &lc));
+    CHECK_OK(tasd_layer_config_format(lc, buf, sizeof buf, NULL));
+    CHECK(strcmp(buf, "fc3 W=none A=2:4 method=greedy") == 0);
+    tasd_layer_config_destroy(lc);
+    lc = NULL;
+    const char *bad[] = {"fc1 W=2:4 values=f64", "fc1 W=2:4 values=", "fc1 W=2:4 values=BF16",
+                         "fc1 W=2:4 values=bf16 values=bf16", "fc1 A=2:4 values=bf16",
+                         "fc1 values=f16"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_STATUS(tasd_layer_config_parse(NULL, bad[i], &lc), TASD_ERR_FORMAT);
+        CHECK(lc == NULL);
+    }
+    CHECK_STATUS(tasd_layer_config_parse(NULL, "fc1 A=2:4 values=bf16", &lc), TASD_ERR_FORMAT);
+    CHECK(strstr(tasd_last_error_message(), "W is none") != NULL);
+}
+
 static const char model_text[] =
     "# a model\n"
     "\n"
@@ -244,6 +283,6 @@ static void test_model_config_oom(void)
     CHECK(succeeded); /* the loop ran past the last allocation */
 }
 
-TEST_MAIN(RUN(test_layer_config_roundtrip); RUN(test_layer_config_errors);
+TEST_MAIN(RUN(test_layer_config_roundtrip); RUN(test_layer_config_values); RUN(test_layer_config_errors);
           RUN(test_model_config_roundtrip); RUN(test_model_config_line_numbers);
           RUN(test_model_config_oom);)

@@ -188,7 +188,11 @@ static void test_gemm_matches_scalar(void)
                     fill(w, m * k, (int)((ri + ni) % NFILLS));
                     tasd_view wv = tasd_view_2d(w, TASD_F32, m, k, k);
                     tasd_series *s = NULL;
-                    CHECK_OK(tasd_decompose(ref, &wv, cfg, TASD_GREEDY, &s));
+                    /* f32, bf16 and f16 series values in turn: the NEON
+                     * half-value kernels against the scalar ones */
+                    static const tasd_dtype vts[] = {TASD_F32, TASD_BF16, TASD_F16};
+                    tasd_decompose_options o = {sizeof o, vts[(ci + ri + ki + ni) % 3]};
+                    CHECK_OK(tasd_decompose_ex(ref, &wv, cfg, TASD_GREEDY, &o, &s));
                     tasd_view wav = tasd_view_2d(wa, TASD_F32, m, k, k);
                     CHECK_OK(tasd_series_reconstruct(s, &wav));
                     int blay = test_rand_int(0, NLAYS - 1);
@@ -219,11 +223,11 @@ static void test_gemm_matches_scalar(void)
                             double d = fabs((double)*at(&cv1, i, j) - *at(&cv2, i, j));
                             if (!(d <= 1e-5 * mag + 1e-30)) {
                                 bad++;
-                                CHECKF(0, "%s %lldx%lldx%lld b%d c%d (%d,%d): scalar %.9g "
-                                          "neon %.9g",
-                                       gcfgs[ci], (long long)m, (long long)k, (long long)n,
-                                       blay, clay, (int)i, (int)j, *at(&cv1, i, j),
-                                       *at(&cv2, i, j));
+                                CHECKF(0, "%s values=%s %lldx%lldx%lld b%d c%d (%d,%d): "
+                                          "scalar %.9g neon %.9g",
+                                       gcfgs[ci], tasd_dtype_name((tasd_dtype)o.values),
+                                       (long long)m, (long long)k, (long long)n, blay, clay,
+                                       (int)i, (int)j, *at(&cv1, i, j), *at(&cv2, i, j));
                             }
                         }
                     /* the padding around C is never written */
@@ -269,26 +273,30 @@ static void test_zero_weights_ignore_nan_in_b(void)
     tasd_config *cfg;
     CHECK_OK(tasd_config_parse(NULL, "2:4", &cfg));
     tasd_view wv = tasd_view_2d(w, TASD_F32, m, k, k);
-    tasd_series *s = NULL;
-    CHECK_OK(tasd_decompose(ref, &wv, cfg, TASD_GREEDY, &s));
     static const int64_t ns[] = {1, 4, 17, 40};
-    for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
-        int64_t n = ns[ni];
-        float b[16 * 40], c1[3 * 40], c2[3 * 40];
-        for (int64_t i = 0; i < k * n; i++)
-            b[i] = i / n < 8 ? NAN : 0.5f;
-        tasd_view bv = tasd_view_2d(b, TASD_F32, k, n, n);
-        tasd_view cv1 = tasd_view_2d(c1, TASD_F32, m, n, n);
-        tasd_view cv2 = tasd_view_2d(c2, TASD_F32, m, n, n);
-        CHECK_OK(tasd_gemm(ref, 1.0f, s, &bv, 0.0f, &cv1));
-        CHECK_OK(tasd_gemm(neon, 1.0f, s, &bv, 0.0f, &cv2));
-        for (int64_t i = 0; i < m * n; i++) {
-            CHECKF(c2[i] == c1[i], "n %lld elem %lld: scalar %g neon %g", (long long)n,
-                   (long long)i, c1[i], c2[i]);
-            CHECK(isfinite(c2[i]));
+    static const tasd_dtype vts[] = {TASD_F32, TASD_BF16, TASD_F16};
+    for (size_t vi = 0; vi < 3; vi++) {
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+            tasd_series *s = NULL;
+            tasd_decompose_options o = {sizeof o, vts[vi]};
+            CHECK_OK(tasd_decompose_ex(ref, &wv, cfg, TASD_GREEDY, &o, &s));
+            int64_t n = ns[ni];
+            float b[16 * 40], c1[3 * 40], c2[3 * 40];
+            for (int64_t i = 0; i < k * n; i++)
+                b[i] = i / n < 8 ? NAN : 0.5f;
+            tasd_view bv = tasd_view_2d(b, TASD_F32, k, n, n);
+            tasd_view cv1 = tasd_view_2d(c1, TASD_F32, m, n, n);
+            tasd_view cv2 = tasd_view_2d(c2, TASD_F32, m, n, n);
+            CHECK_OK(tasd_gemm(ref, 1.0f, s, &bv, 0.0f, &cv1));
+            CHECK_OK(tasd_gemm(neon, 1.0f, s, &bv, 0.0f, &cv2));
+            for (int64_t i = 0; i < m * n; i++) {
+                CHECKF(c2[i] == c1[i], "values=%s n %lld elem %lld: scalar %g neon %g",
+                       tasd_dtype_name(vts[vi]), (long long)n, (long long)i, c1[i], c2[i]);
+                CHECK(isfinite(c2[i]));
+            }
+            tasd_series_destroy(s);
         }
     }
-    tasd_series_destroy(s);
     tasd_config_destroy(cfg);
     tasd_context_destroy(neon);
     tasd_context_destroy(ref);

@@ -354,5 +354,467 @@ static void test_files(void)
     free(w);
 }
 
+/* ---- half operands on tasd_gemm_act and tasd_layer_forward ---- */
+
+/* Unit roundoff of a dtype: half its ulp relative to the value. */
+static double unit_roundoff(tasd_dtype t)
+{
+    return t == TASD_BF16 ? 1.0 / 256 : t == TASD_F16 ? 1.0 / 2048 : 1.0 / 16777216;
+}
+
+/* The tolerance of an fp32-accumulated product over k terms stored as `out`,
+ * relative to the sum of the magnitudes involved: the fp32 sum (k + 2
+ * roundings of an f32 unit each, with room), then one rounding to out. The
+ * inputs' own rounding is no error here: references are computed from the
+ * values as stored (and from the series as rounded). */
+static double product_tol(int64_t k, tasd_dtype out)
+{
+    return (double)(k + 2) * 2.0 * unit_roundoff(TASD_F32) +
+           (out == TASD_F32 ? 0.0 : unit_roundoff(out));
+}
+
+/* A strided matrix of any dtype: element (r, c) at r * rs + c * cs. */
+typedef struct hmat {
+    void *p;
+    tasd_dtype t;
+    int64_t rows, cols, rs, cs, elems;
+} hmat;
+
+/* rows x cols of type t; layout 0: row-major with 3 elements of padding per
+ * row, 1: column-major (a transposed view) with 2 of padding per column.
+ * The padding holds a sentinel. */
+static hmat hmat_new(tasd_dtype t, int64_t rows, int64_t cols, int layout)
+{
+    hmat m = {NULL, t, rows, cols, 0, 0, 0};
+    if (layout == 0) {
+        m.rs = cols + 3;
+        m.cs = 1;
+        m.elems = rows * m.rs;
+    } else {
+        m.rs = 1;
+        m.cs = rows + 2;
+        m.elems = cols * m.cs;
+    }
+    m.p = malloc((size_t)(m.elems ? m.elems : 1) * 4);
+    for (int64_t q = 0; q < m.elems; q++)
+        store(t, m.p, q, 1234.5f);
+    return m;
+}
+
+static float hget(const hmat *m, int64_t r, int64_t c)
+{
+    return load(m->t, m->p, r * m->rs + c * m->cs);
+}
+
+static void hset(const hmat *m, int64_t r, int64_t c, float v)
+{
+    store(m->t, m->p, r * m->rs + c * m->cs, v);
+}
+
+static tasd_view hview(const hmat *m)
+{
+    return tasd_view_2d_strided(m->p, m->t, m->rows, m->cols, m->rs, m->cs);
+}
+
+static void hfill(const hmat *m)
+{
+    for (int64_t r = 0; r < m->rows; r++)
+        for (int64_t c = 0; c < m->cols; c++)
+            hset(m, r, c, test_rand_u64() % 10 == 0 ? 0.0f : test_rand_float());
+}
+
+/* The f32 reconstruction of `cfg` decomposed from the view v (any dtype,
+ * f32 values: what TASD-A computes) or, values != f32, from the f32 matrix
+ * v with that value type (what a TASD-W layer keeps). */
+static float *approx_of(const tasd_view *v, const char *cfg, tasd_dtype values)
+{
+    int64_t rows = v->shape[0], cols = v->shape[1];
+    tasd_config *c = NULL;
+    tasd_series *s = NULL;
+    float *r = malloc((size_t)(rows * cols > 0 ? rows * cols : 1) * 4);
+    tasd_decompose_options o = {sizeof o, values};
+    CHECK_OK(tasd_config_parse(NULL, cfg, &c));
+    CHECK_OK(tasd_decompose_ex(NULL, v, c, TASD_GREEDY, &o, &s));
+    tasd_view rv = tasd_view_2d(r, TASD_F32, rows, cols, cols);
+    CHECK_OK(tasd_series_reconstruct(s, &rv));
+    tasd_series_destroy(s);
+    tasd_config_destroy(c);
+    return r;
+}
+
+/* got against the double reference want (mag: the summed magnitudes) with
+ * tolerance tol, and against the scalar backend's result ref (NULL: none)
+ * within twice that; the padding of got untouched. Returns the number of
+ * wrong elements. */
+static int compare_out(const hmat *got, const hmat *ref, const double *want,
+                       const double *mag, double tol)
+{
+    int bad = 0;
+    char *inside = calloc((size_t)(got->elems ? got->elems : 1), 1);
+    for (int64_t r = 0; r < got->rows; r++)
+        for (int64_t c = 0; c < got->cols; c++) {
+            double g = hget(got, r, c), w = want[r * got->cols + c];
+            double lim = tol * mag[r * got->cols + c] + 1e-30;
+            inside[r * got->rs + c * got->cs] = 1;
+            if (!(fabs(g - w) <= lim))
+                bad++;
+            if (ref && !(fabs(g - hget(ref, r, c)) <= 2 * lim))
+                bad++;
+        }
+    for (int64_t q = 0; q < got->elems; q++) /* the padding keeps its sentinel */
+        if (!inside[q] && load(got->t, got->p, q) != round_to(got->t, 1234.5f))
+            bad++;
+    free(inside);
+    return bad;
+}
+
+static tasd_context *backend_ctx(tasd_backend be)
+{
+    tasd_context *ctx = NULL;
+    CHECK_OK(tasd_context_create(NULL, &ctx));
+    CHECK_OK(tasd_context_set_backend(ctx, be));
+    return ctx;
+}
+
+/* C = alpha * Aa * B + beta * C through tasd_gemm_act (and _ws) on backend
+ * be and on the scalar backend: A [m, k] of type at (padded rows), B [k, n]
+ * of type bt (transposed when n is even), C [m, n] of type ct. Reference:
+ * A decomposed as given (exact selection), in double. */
+static int check_gemm_act(tasd_backend be, const char *cfg, int64_t m, int64_t k, int64_t n,
+                          tasd_dtype at, tasd_dtype bt, tasd_dtype ct, float beta)
+{
+    tasd_context *ctx = backend_ctx(be), *sctx = backend_ctx(TASD_BACKEND_SCALAR);
+    tasd_config *c = NULL;
+    CHECK_OK(tasd_config_parse(NULL, cfg, &c));
+    hmat a = hmat_new(at, m, k, 0), b = hmat_new(bt, k, n, (int)(n % 2 == 0));
+    hmat cm = hmat_new(ct, m, n, (int)(m % 2)), cs = hmat_new(ct, m, n, (int)(m % 2));
+    hfill(&a);
+    hfill(&b);
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++) {
+            float v = test_rand_float();
+            hset(&cm, r, j, v);
+            hset(&cs, r, j, v);
+        }
+    tasd_view av = hview(&a), bv = hview(&b), cv = hview(&cm), csv = hview(&cs);
+    float *aa = approx_of(&av, cfg, TASD_F32);
+    double *want = malloc((size_t)(m * n) * sizeof *want);
+    double *mag = malloc((size_t)(m * n) * sizeof *mag);
+    const float alpha = -1.25f;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0, am = 0;
+            for (int64_t q = 0; q < k; q++) {
+                double x = (double)aa[r * k + q] * hget(&b, q, j);
+                acc += x;
+                am += fabs(x);
+            }
+            double c0 = hget(&cm, r, j);
+            want[r * n + j] = alpha * acc + beta * c0;
+            mag[r * n + j] = fabs(alpha) * am + fabs(beta * c0);
+        }
+    CHECK_OK(tasd_gemm_act(sctx, alpha, &av, c, TASD_GREEDY, &bv, beta, &csv));
+    if (n % 3 == 1) { /* the _ws call: the same bits */
+        size_t bytes = 0;
+        CHECK_OK(tasd_gemm_act_workspace_size(ctx, c, m, k, n, &bytes));
+        void *ws = malloc(bytes ? bytes : 1);
+        CHECK_OK(tasd_gemm_act_ws(ctx, alpha, &av, c, TASD_GREEDY, &bv, beta, &cv, ws, bytes));
+        free(ws);
+    } else {
+        CHECK_OK(tasd_gemm_act(ctx, alpha, &av, c, TASD_GREEDY, &bv, beta, &cv));
+    }
+    int bad = compare_out(&cs, NULL, want, mag, product_tol(k, ct)) +
+              compare_out(&cm, &cs, want, mag, product_tol(k, ct));
+    CHECKF(bad == 0, "gemm_act %s %s %lldx%lldx%lld a=%s b=%s c=%s beta=%g: %d wrong",
+           tasd_backend_name(be), cfg, (long long)m, (long long)k, (long long)n,
+           tasd_dtype_name(at), tasd_dtype_name(bt), tasd_dtype_name(ct), beta, bad);
+    free(aa), free(want), free(mag);
+    free(a.p), free(b.p), free(cm.p), free(cs.p);
+    tasd_config_destroy(c);
+    tasd_context_destroy(ctx);
+    tasd_context_destroy(sctx);
+    return bad;
+}
+
+/* The backends this build and CPU run. */
+static int backends(tasd_backend *out)
+{
+    int n = 0;
+    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++)
+        if (tasd_backend_available((tasd_backend)be))
+            out[n++] = (tasd_backend)be;
+    return n;
+}
+
+static void test_gemm_act_half(void)
+{
+    test_seed(13);
+    static const tasd_dtype ops[][3] = {
+        {TASD_BF16, TASD_F32, TASD_F32}, {TASD_F16, TASD_BF16, TASD_BF16},
+        {TASD_F32, TASD_F16, TASD_BF16}, {TASD_BF16, TASD_BF16, TASD_F32},
+        {TASD_F16, TASD_F16, TASD_F32}};
+    tasd_backend be[4];
+    int nb = backends(be);
+    for (int i = 0; i < nb; i++)
+        for (int o = 0; o < 5; o++) {
+            for (int n = 1; n <= 17; n++)
+                check_gemm_act(be[i], configs[(n + o) % NCONFIGS], 45, 131, n, ops[o][0],
+                               ops[o][1], ops[o][2], n % 2 ? 0.0f : 0.5f);
+            /* several tiles of rows, wide n */
+            check_gemm_act(be[i], configs[o], 130, 75, 70, ops[o][0], ops[o][1], ops[o][2],
+                           0.25f);
+        }
+}
+
+/* Y = X * W^T + b through a layer of `mode` (0 dense, 1 TASD-W with series
+ * values vt, 2 TASD-A) on backend be and on the scalar backend: X [tokens,
+ * in] of type xt (padded rows), Y [tokens, out] of type yt (transposed when
+ * tokens is odd). Reference in double from W (dense), the rounded series
+ * (TASD-W) or X decomposed as given (TASD-A). */
+static int check_layer_half(tasd_backend be, int mode, const char *cfg, tasd_dtype vt,
+                            int64_t tokens, int64_t in, int64_t out, tasd_dtype xt,
+                            tasd_dtype yt, int with_bias)
+{
+    tasd_context *ctx = backend_ctx(be), *sctx = backend_ctx(TASD_BACKEND_SCALAR);
+    float *w = rand_matrix(out * in), *b = rand_matrix(out);
+    tasd_view wv = tasd_view_2d(w, TASD_F32, out, in, in);
+    tasd_view bv;
+    memset(&bv, 0, sizeof bv);
+    bv.data = b;
+    bv.dtype = TASD_F32;
+    bv.ndim = 1;
+    bv.shape[0] = out;
+    bv.strides[0] = 1;
+    char line[96];
+    snprintf(line, sizeof line, "l W=%s A=%s values=%s", mode == 1 ? cfg : "none",
+             mode == 2 ? cfg : "none", tasd_dtype_name(vt));
+    tasd_layer_config *lc = NULL;
+    if (mode)
+        CHECK_OK(tasd_layer_config_parse(NULL, line, &lc));
+    tasd_layer *l = NULL;
+    CHECK_OK(tasd_layer_create(ctx, &wv, with_bias ? &bv : NULL, lc, &l));
+    hmat x = hmat_new(xt, tokens, in, 0);
+    hmat y = hmat_new(yt, tokens, out, (int)(tokens % 2)), ys = hmat_new(yt, tokens, out, 0);
+    hfill(&x);
+    tasd_view xv = hview(&x), yv = hview(&y), ysv = hview(&ys);
+    float *wa = mode == 1 ? approx_of(&wv, cfg, vt) : NULL;
+    float *xa = mode == 2 ? approx_of(&xv, cfg, TASD_F32) : NULL;
+    double *want = malloc((size_t)(tokens * out) * sizeof *want);
+    double *mag = malloc((size_t)(tokens * out) * sizeof *mag);
+    for (int64_t t = 0; t < tokens; t++)
+        for (int64_t o = 0; o < out; o++) {
+            double acc = with_bias ? b[o] : 0.0, am = fabs(acc);
+            for (int64_t q = 0; q < in; q++) {
+                double xq = xa ? xa[t * in + q] : hget(&x, t, q);
+                double p = xq * (wa ? wa[o * in + q] : w[o * in + q]);
+                acc += p;
+                am += fabs(p);
+            }
+            want[t * out + o] = acc;
+            mag[t * out + o] = am;
+        }
+    if (l) {
+        CHECK_OK(tasd_layer_forward(sctx, l, &xv, &ysv));
+        if (tokens % 3 == 2) {
+            size_t bytes = 0;
+            CHECK_OK(tasd_layer_forward_workspace_size(ctx, l, tokens, &bytes));
+            void *ws = malloc(bytes ? bytes : 1);
+            CHECK_OK(tasd_layer_forward_ws(ctx, l, &xv, &yv, ws, bytes));
+            free(ws);
+        } else {
+            CHECK_OK(tasd_layer_forward(ctx, l, &xv, &yv));
+        }
+    }
+    int bad = compare_out(&ys, NULL, want, mag, product_tol(in, yt)) +
+              compare_out(&y, &ys, want, mag, product_tol(in, yt));
+    CHECKF(bad == 0, "layer %s mode %d %s values=%s %lldx%lldx%lld x=%s y=%s bias %d: %d wrong",
+           tasd_backend_name(be), mode, cfg, tasd_dtype_name(vt), (long long)tokens,
+           (long long)in, (long long)out, tasd_dtype_name(xt), tasd_dtype_name(yt), with_bias,
+           bad);
+    tasd_layer_destroy(l);
+    tasd_layer_config_destroy(lc);
+    free(w), free(b), free(wa), free(xa), free(want), free(mag);
+    free(x.p), free(y.p), free(ys.p);
+    tasd_context_destroy(ctx);
+    tasd_context_destroy(sctx);
+    return bad;
+}
+
+static void test_layer_half(void)
+{
+    test_seed(17);
+    tasd_backend be[4];
+    int nb = backends(be);
+    for (int i = 0; i < nb; i++)
+        for (int mode = 0; mode < 3; mode++)
+            for (int xi = 0; xi < 3; xi++)
+                for (int yi = 0; yi < 2; yi++) {
+                    for (int tokens = 1; tokens <= 17; tokens++) {
+                        tasd_dtype vt = mode == 1 ? vtypes[(tokens + xi) % 3] : TASD_F32;
+                        check_layer_half(be[i], mode, configs[(tokens + yi) % NCONFIGS], vt,
+                                         tokens, 37, 29, vtypes[xi], vtypes[yi],
+                                         tokens % 4 != 0);
+                    }
+                    /* wide: several row blocks and B panels */
+                    check_layer_half(be[i], mode, configs[xi + yi],
+                                     mode == 1 ? vtypes[(xi + 1) % 3] : TASD_F32, 70, 131, 70,
+                                     vtypes[xi], vtypes[yi], 1);
+                }
+}
+
+/* A TASD-W layer with values=bf16 / f16 keeps the series with those values:
+ * Y^T is bit for bit tasd_decompose_ex(values) + tasd_gemm with C preset to
+ * the bias (f32 Y), and that f32 result rounded once (bf16 Y). */
+static void test_layer_values_exact(void)
+{
+    test_seed(19);
+    enum { TOKENS = 9, IN = 70, OUT = 33 };
+    float *w = rand_matrix(OUT * IN), *b = rand_matrix(OUT), *x = rand_matrix(TOKENS * IN);
+    tasd_view wv = tasd_view_2d(w, TASD_F32, OUT, IN, IN);
+    tasd_view xv = tasd_view_2d(x, TASD_F32, TOKENS, IN, IN);
+    tasd_view xtv = tasd_view_2d_strided(x, TASD_F32, IN, TOKENS, 1, IN);
+    tasd_view bv;
+    memset(&bv, 0, sizeof bv);
+    bv.data = b;
+    bv.dtype = TASD_F32;
+    bv.ndim = 1;
+    bv.shape[0] = OUT;
+    bv.strides[0] = 1;
+    for (int vi = 0; vi < 3; vi++) {
+        char line[64];
+        snprintf(line, sizeof line, "fc W=2:4+1:8 values=%s", tasd_dtype_name(vtypes[vi]));
+        tasd_layer_config *lc = NULL;
+        tasd_layer *l = NULL;
+        CHECK_OK(tasd_layer_config_parse(NULL, line, &lc));
+        CHECK_OK(tasd_layer_create(NULL, &wv, &bv, lc, &l));
+        tasd_series *s = decompose(NULL, w, OUT, IN, "2:4+1:8", vtypes[vi]);
+        float ref[TOKENS * OUT], y[TOKENS * OUT];
+        uint16_t yb[TOKENS * OUT];
+        for (int64_t q = 0; q < TOKENS * OUT; q++)
+            ref[q] = b[q % OUT];
+        tasd_view rtv = tasd_view_2d_strided(ref, TASD_F32, OUT, TOKENS, 1, OUT);
+        tasd_view yv = tasd_view_2d(y, TASD_F32, TOKENS, OUT, OUT);
+        tasd_view ybv = tasd_view_2d(yb, TASD_BF16, TOKENS, OUT, OUT);
+        CHECK_OK(tasd_gemm(NULL, 1.0f, s, &xtv, 1.0f, &rtv));
+        CHECK_OK(tasd_layer_forward(NULL, l, &xv, &yv));
+        CHECK_OK(tasd_layer_forward(NULL, l, &xv, &ybv));
+        int bad = 0;
+        for (int64_t q = 0; q < TOKENS * OUT; q++)
+            bad += y[q] != ref[q] || yb[q] != tasdi_f32_to_bf16(ref[q]);
+        CHECKF(bad == 0, "values=%s: %d differ", tasd_dtype_name(vtypes[vi]), bad);
+        tasd_series_destroy(s);
+        tasd_layer_destroy(l);
+        tasd_layer_config_destroy(lc);
+    }
+    free(w), free(b), free(x);
+}
+
+/* NaN / Inf in half inputs: TASD-A (gemm_act, a TASD-A layer) refuses them
+ * with the output untouched; B of gemm_act and X of the other layer modes
+ * let them through, as for f32. A bad dtype is refused with nothing
+ * written. */
+static void test_half_nonfinite_and_dtypes(void)
+{
+    tasd_backend be[4];
+    int nb = backends(be);
+    const int64_t m = 5, k = 12, n = 3;
+    tasd_config *c = NULL;
+    CHECK_OK(tasd_config_parse(NULL, "2:4", &c));
+    for (int i = 0; i < nb; i++) {
+        tasd_context *ctx = backend_ctx(be[i]);
+        for (int hi = 1; hi < 3; hi++) {
+            tasd_dtype h = vtypes[hi];
+            float a[5 * 12], bh[12 * 3]; /* of type h: room for f32 (store() has a f32 path) */
+            uint16_t cb[5 * 3], keep[5 * 3];
+            for (int q = 0; q < m * k; q++)
+                store(h, a, q, (float)(q % 7) - 3.0f);
+            for (int q = 0; q < k * n; q++)
+                store(h, bh, q, 0.5f);
+            for (int q = 0; q < m * n; q++)
+                cb[q] = keep[q] = (uint16_t)(0x3f80 + q);
+            tasd_view av = tasd_view_2d(a, h, m, k, k), bv = tasd_view_2d(bh, h, k, n, n);
+            tasd_view cv = tasd_view_2d(cb, TASD_BF16, m, n, n);
+            const float bad_values[2] = {NAN, INFINITY};
+            for (int v = 0; v < 2; v++) {
+                store(h, a, 2 * k + 5, bad_values[v]);
+                CHECK_STATUS(tasd_gemm_act(ctx, 1.0f, &av, c, TASD_GREEDY, &bv, 0.5f, &cv),
+                             TASD_ERR_NONFINITE);
+                CHECK(memcmp(cb, keep, sizeof cb) == 0);
+                CHECK(strstr(tasd_last_error_message(), "row 2") != NULL);
+            }
+            store(h, a, 2 * k + 5, 1.0f);
+            /* f16 C: a clear dtype error, nothing written */
+            tasd_view cf = tasd_view_2d(cb, TASD_F16, m, n, n);
+            CHECK_STATUS(tasd_gemm_act(ctx, 1.0f, &av, c, TASD_GREEDY, &bv, 0.0f, &cf),
+                         TASD_ERR_DTYPE);
+            CHECK(strstr(tasd_last_error_message(), "f16") != NULL);
+            CHECK(memcmp(cb, keep, sizeof cb) == 0);
+            /* NaN in B reaches C through kept values only: row 2 of A
+             * (1, 2, 3, -3 in columns 8..11) keeps column 11 */
+            CHECK_OK(tasd_gemm_act(ctx, 1.0f, &av, c, TASD_GREEDY, &bv, 0.0f, &cv));
+            int finite = 1;
+            for (int q = 0; q < m * n; q++)
+                finite &= isfinite(tasdi_bf16_to_f32(cb[q]));
+            CHECK(finite);
+            for (int j = 0; j < n; j++)
+                store(h, bh, 11 * n + j, NAN); /* row 11: kept by some row of A */
+            CHECK_OK(tasd_gemm_act(ctx, 1.0f, &av, c, TASD_GREEDY, &bv, 0.0f, &cv));
+            int nans = 0;
+            for (int q = 0; q < m * n; q++)
+                nans += isnan(tasdi_bf16_to_f32(cb[q]));
+            CHECK(nans > 0);
+            for (int q = 0; q < m * n; q++)
+                cb[q] = keep[q];
+
+            /* layers: x of type h with NaN / Inf in row 1 */
+            float w[4 * 12];
+            for (int q = 0; q < 4 * 12; q++)
+                w[q] = (float)((q * 5) % 11) - 5.0f;
+            tasd_view wv = tasd_view_2d(w, TASD_F32, 4, k, k);
+            uint16_t y[5 * 4], ykeep[5 * 4];
+            for (int q = 0; q < 5 * 4; q++)
+                y[q] = ykeep[q] = (uint16_t)(0x4000 + q);
+            tasd_view xv = tasd_view_2d(a, h, m, k, k);
+            tasd_view yv = tasd_view_2d(y, TASD_BF16, m, 4, 4);
+            tasd_view yf16 = tasd_view_2d(y, TASD_F16, m, 4, 4);
+            for (int mode = 0; mode < 3; mode++) {
+                tasd_layer_config *lc = NULL;
+                if (mode)
+                    CHECK_OK(tasd_layer_config_parse(
+                        NULL, mode == 1 ? "l W=2:4 values=bf16" : "l A=2:4", &lc));
+                tasd_layer *l = NULL;
+                CHECK_OK(tasd_layer_create(ctx, &wv, NULL, lc, &l));
+                CHECK_STATUS(tasd_layer_forward(ctx, l, &xv, &yf16), TASD_ERR_DTYPE);
+                CHECK(memcmp(y, ykeep, sizeof y) == 0);
+                for (int v = 0; v < 2; v++) {
+                    store(h, a, 1 * k + 4, bad_values[v]);
+                    if (mode == 2) {
+                        CHECK_STATUS(tasd_layer_forward(ctx, l, &xv, &yv), TASD_ERR_NONFINITE);
+                        CHECK(memcmp(y, ykeep, sizeof y) == 0);
+                        continue;
+                    }
+                    CHECK_OK(tasd_layer_forward(ctx, l, &xv, &yv));
+                    int row1 = 0, other = 0;
+                    for (int t = 0; t < m; t++)
+                        for (int o = 0; o < 4; o++) {
+                            int nf = !isfinite(tasdi_bf16_to_f32(y[t * 4 + o]));
+                            *(t == 1 ? &row1 : &other) += nf;
+                        }
+                    CHECKF(row1 > 0 && other == 0, "%s mode %d x=%s: row 1 %d, others %d",
+                           tasd_backend_name(be[i]), mode, tasd_dtype_name(h), row1, other);
+                    memcpy(y, ykeep, sizeof y);
+                }
+                store(h, a, 1 * k + 4, 1.0f);
+                tasd_layer_destroy(l);
+                tasd_layer_config_destroy(lc);
+            }
+        }
+        tasd_context_destroy(ctx);
+    }
+    tasd_config_destroy(c);
+}
+
 TEST_MAIN(RUN(test_options); RUN(test_files); RUN(test_rounding_and_stats); RUN(test_bytes);
-          RUN(test_backends_values); RUN(test_half_operands); RUN(test_nonfinite_half_b);)
+          RUN(test_backends_values); RUN(test_half_operands); RUN(test_nonfinite_half_b);
+          RUN(test_gemm_act_half); RUN(test_layer_half); RUN(test_layer_values_exact);
+          RUN(test_half_nonfinite_and_dtypes);)

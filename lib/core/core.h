@@ -158,6 +158,38 @@ float tasdi_bf16_to_f32(uint16_t h);
 uint16_t tasdi_f32_to_f16(float f);  /* round to nearest even */
 uint16_t tasdi_f32_to_bf16(float f); /* round to nearest even */
 
+/* Element (r, j) of an f32 / f16 / bf16 matrix as float (exact). */
+static inline float tasdi_matrix_get(const tasdi_matrix *m, int64_t r, int64_t j)
+{
+    int64_t at = r * m->rs + j * m->cs;
+    if (m->dtype == TASD_F32)
+        return ((const float *)(const void *)m->data)[at];
+    uint16_t h = ((const uint16_t *)(const void *)m->data)[at];
+    return m->dtype == TASD_BF16 ? tasdi_bf16_to_f32(h) : tasdi_f16_to_f32(h);
+}
+
+/* Store v into element (r, j) of an f32 / f16 / bf16 matrix, rounded once
+ * (nearest even) to its dtype. */
+static inline void tasdi_matrix_put(const tasdi_matrix *m, int64_t r, int64_t j, float v)
+{
+    int64_t at = r * m->rs + j * m->cs;
+    if (m->dtype == TASD_F32) {
+        ((float *)(uintptr_t)m->data)[at] = v;
+        return;
+    }
+    ((uint16_t *)(uintptr_t)m->data)[at] =
+        m->dtype == TASD_BF16 ? tasdi_f32_to_bf16(v) : tasdi_f32_to_f16(v);
+}
+
+/* A bias added to every element of a product's output before its one
+ * rounding to the output's dtype (a layer's b): element (r, j) gets
+ * p[(per_row ? r : j) * stride]. Passed as NULL where there is none. */
+typedef struct tasdi_bias {
+    const float *p;
+    int64_t stride;
+    bool per_row;
+} tasdi_bias;
+
 /* ---- configs ---- */
 
 struct tasd_config {
@@ -240,16 +272,19 @@ tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *
 tasd_status tasdi_decompose_typed(const tasd_context *ctx, const tasdi_matrix *w,
                                   const tasd_config *config, tasd_method method,
                                   tasd_dtype values, tasd_series **out);
-/* tasd_gemm() after its argument checks (shapes, dtypes, aliasing) passed. */
+/* tasd_gemm() after its argument checks (shapes, dtypes, aliasing) passed:
+ * B f32 / bf16 / f16 (widened as it is packed), C f32 or bf16, fp32
+ * accumulation. */
 tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
                            const tasd_series *s, const tasdi_matrix *b,
                            float beta, const tasdi_matrix *c);
 
-/* tasdi_gemm_run with its scratch from the workspace ws (NULL: allocated);
- * fn names the public call in messages. */
+/* tasdi_gemm_run with its scratch from the workspace ws (NULL: allocated)
+ * and a bias (NULL: none) added to alpha * S * B before C's rounding; fn
+ * names the public call in messages. */
 tasd_status tasdi_gemm_run_ws(const tasd_context *ctx, float alpha, const tasd_series *s,
                               const tasdi_matrix *b, float beta, const tasdi_matrix *c,
-                              const tasdi_ws *ws, const char *fn);
+                              const tasdi_bias *bias, const tasdi_ws *ws, const char *fn);
 /* The workspace bytes of a product of a rows x K series and n columns of B
  * on ctx (its backend and thread count); prepacked: B comes as panels
  * (tasdi_gemm_run_packed), so only the tiles or packed x count. */
@@ -290,9 +325,10 @@ typedef struct tasdi_dense {
 tasd_status tasdi_dense_pack(const tasd_allocator *a, const tasdi_matrix *w,
                              bool check_finite, tasdi_dense *out);
 void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d);
-/* Y = X * W^T (+ bias if not NULL); X f32 [tokens, in], Y f32 [tokens, out]
- * (any strides, already validated, Y not overlapping X). Scratch from ws
- * (NULL: allocated); fn names the public call in messages. */
+/* Y = X * W^T (+ bias if not NULL); X f32 / bf16 / f16 [tokens, in], Y f32
+ * or bf16 [tokens, out] (any strides, already validated, Y not overlapping
+ * X), fp32 accumulation, Y rounded once. Scratch from ws (NULL: allocated);
+ * fn names the public call in messages. */
 tasd_status tasdi_dense_run(const tasd_context *ctx, const tasdi_dense *d,
                             const tasdi_matrix *x, const float *bias,
                             int64_t bias_stride, const tasdi_matrix *y);
@@ -304,14 +340,16 @@ tasd_status tasdi_dense_run_ws(const tasd_context *ctx, const tasdi_dense *d,
 tasd_status tasdi_dense_need(const tasd_context *ctx, const tasdi_dense *d, int64_t tokens,
                              size_t *bytes);
 
-/* tasd_gemm_act after its checks; A must be finite. B (K x n) comes
- * prepacked in bp (the layer's W^T), or bp is NULL and the f32 matrix b is
- * packed once per call. Scratch from ws (NULL: allocated); fn names the
- * public call in messages. */
+/* tasd_gemm_act after its checks; A (f32 / bf16 / f16) must be finite. B
+ * (K x n) comes prepacked in bp (the layer's W^T), or bp is NULL and the
+ * matrix b (f32 / bf16 / f16) is packed once per call. C f32 or bf16; bias
+ * (NULL: none) per column of C. Scratch from ws (NULL: allocated); fn names
+ * the public call in messages. */
 tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha, const tasdi_matrix *a,
                                const tasd_config *config, tasd_method method,
                                const tasdi_bpack *bp, const tasdi_matrix *b, float beta,
-                               const tasdi_matrix *c, const tasdi_ws *ws, const char *fn);
+                               const tasdi_matrix *c, const tasdi_bias *bias,
+                               const tasdi_ws *ws, const char *fn);
 /* The workspace bytes of tasdi_gemm_act_run for A [m, k] and n columns of
  * B on ctx (prepacked: B given as bp). */
 tasd_status tasdi_gemm_act_need(const tasd_context *ctx, const tasd_config *config,

@@ -137,7 +137,7 @@ typedef struct dense_job {
     int64_t kc, mc;        /* K block and token block of this call      */
     int64_t nkb, nmb;      /* their counts                              */
     int64_t b0, b1, xt0;   /* token blocks of this pass, its first token */
-    bool direct;           /* y has unit column stride: tiles go to y   */
+    bool direct;           /* y f32 with unit column stride: tiles go to y */
     float *xp;             /* packed X, tokens x in floats              */
     float *cbuf;           /* per task mc x DENSE_NC, when !direct      */
     int64_t pack_tasks;
@@ -174,7 +174,10 @@ static void pack_x_task(void *arg, int64_t i)
         int64_t h = part_size(mb, strips, s);
         for (int64_t r = 0; r < h; r++) {
             const float *src = xd + (row + r) * x->rs + k0 * x->cs;
-            if (x->cs == 1)
+            if (x->dtype != TASD_F32) /* bf16 / f16: widened as X is packed */
+                for (int64_t k = 0; k < kc; k++)
+                    xp[k * h + r] = tasdi_matrix_get(x, row + r, k0 + k);
+            else if (x->cs == 1)
                 for (int64_t k = 0; k < kc; k++)
                     xp[k * h + r] = src[k];
             else
@@ -241,19 +244,22 @@ static void dense_task(void *arg, int64_t task)
                     }
                 }
             }
-            /* bias after the whole sum, as the plain loop did; strided y is
-             * written from the buffer here */
+            /* bias after the whole sum, as the plain loop did; strided or
+             * bf16 y is written (rounded once) from the buffer here */
             if (!cbuf && !job->bias)
                 continue;
             for (int64_t r = 0; r < mb; r++) {
-                float *yr = yd + (t0 + r) * job->y.rs;
-                const float *cr = cbuf ? cbuf + r * DENSE_NC - j0 : yr;
-                for (int64_t o = j0; o < j1; o++) {
-                    float v = cr[o];
-                    if (job->bias)
-                        v += job->bias[o * job->bias_stride];
-                    yr[o * job->y.cs] = v;
+                if (cbuf) {
+                    const float *cr = cbuf + r * DENSE_NC - j0;
+                    for (int64_t o = j0; o < j1; o++)
+                        tasdi_matrix_put(&job->y, t0 + r, o,
+                                         job->bias ? cr[o] + job->bias[o * job->bias_stride]
+                                                   : cr[o]);
+                    continue;
                 }
+                float *yr = yd + (t0 + r) * job->y.rs; /* direct: unit column stride */
+                for (int64_t o = j0; o < j1; o++)
+                    yr[o] += job->bias[o * job->bias_stride];
             }
         }
     }
@@ -335,7 +341,7 @@ tasd_status tasdi_dense_run_ws(const tasd_context *ctx, const tasdi_dense *d,
     job.bias = bias;
     job.bias_stride = bias_stride;
     /* a workspace is sized for a strided Y, so it fits any Y */
-    const bool direct = y->cs == 1;
+    const bool direct = y->cs == 1 && y->dtype == TASD_F32;
     tasdi_arena ar = tasdi_arena_counting();
     dense_carve(ctx, &job, x->rows, ws ? false : direct, &ar);
     const tasd_allocator *a = tasdi_allocator(ctx);

@@ -16,8 +16,9 @@ static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
 static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
                                    tasdi_neon_wide, tasdi_neon_narrow,
                                    tasdi_neon_stats, TASDI_NARROW_MAX, 1,
-                                   &tasdi_neon_dense, NULL, NULL, NULL,
-                                   NULL /* half values: the plain-C kernels */};
+                                   &tasdi_neon_dense, tasdi_neon_wide_bf16,
+                                   tasdi_neon_wide_f16, tasdi_neon_narrow_bf16,
+                                   tasdi_neon_narrow_f16};
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,

@@ -81,19 +81,22 @@ static inline const float *tasdi_bpack_panel(const tasdi_bpack *bp, int64_t pane
 
 /* tasdi_gemm_run with B taken from a prepack: C = alpha * S * B + beta * C,
  * bit-identical to tasdi_gemm_run on the matrix bp was packed from (same
- * backend), for any thread count. c must be f32, s->rows x bp->cols, not
+ * backend), for any thread count. c must be f32 or bf16, s->rows x bp->cols, not
  * overlapping the panels (checked by the callers' argument checks). */
 tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
                                   const tasd_series *s, const tasdi_bpack *bp,
                                   float beta, const tasdi_matrix *c);
 
-/* tasdi_gemm_run_packed with its scratch from ws (NULL: allocated). */
+/* tasdi_gemm_run_packed with its scratch from ws (NULL: allocated) and a
+ * bias (NULL: none) added before C's rounding. */
 tasd_status tasdi_gemm_run_packed_ws(const tasd_context *ctx, float alpha,
                                      const tasd_series *s, const tasdi_bpack *bp,
-                                     float beta, const tasdi_matrix *c, const tasdi_ws *ws);
+                                     float beta, const tasdi_matrix *c,
+                                     const tasdi_bias *bias, const tasdi_ws *ws);
 
 /* A per-call B: carve its panels (shape set, bp->p NULL while counting),
- * then fill them from the f32 matrix b; bp->allocator is unused (the arena
+ * then fill them from the matrix b (f32, or bf16 / f16 widened as they are
+ * packed); bp->allocator is unused (the arena
  * owns the memory). */
 void tasdi_bpack_carve(tasdi_bpack *bp, int64_t K, int64_t n, tasdi_arena *ar);
 void tasdi_bpack_fill(const tasd_context *ctx, const tasdi_matrix *b, tasdi_bpack *bp);

@@ -46,7 +46,7 @@ static tasd_status gemm_checked(tasd_context *ctx, float alpha, const tasd_serie
         return tasdi_fail(TASD_ERR_ALIAS, "tasd_gemm: c has overlapping elements");
     if (tasdi_matrix_overlap(&job.c, &job.b))
         return tasdi_fail(TASD_ERR_ALIAS, "tasd_gemm: c overlaps b");
-    return tasdi_gemm_run_ws(ctx, alpha, s, &job.b, beta, &job.c, ws, "tasd_gemm");
+    return tasdi_gemm_run_ws(ctx, alpha, s, &job.b, beta, &job.c, NULL, ws, "tasd_gemm");
 }
 
 tasd_status tasd_gemm(tasd_context *ctx, float alpha, const tasd_series *s,
@@ -92,6 +92,7 @@ typedef struct packed_job {
     const tasdi_ops *ops;
     tasdi_matrix b, c;       /* narrow: b is read; wide: only b.cols */
     float alpha, beta;
+    tasdi_bias bias;         /* p NULL: none */
     int64_t ntasks, nunits;
     const tasdi_bpack *bp;   /* wide: B panels */
     tasdi_wide_fn wide;      /* the backend's, or the plain-C one for a */
@@ -113,40 +114,32 @@ static int64_t next_unit(packed_job *job)
     return atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
 }
 
-/* Element (r, j) of an f32 / f16 / bf16 matrix as float: half-precision B
- * is widened while it is packed (B is packed per call anyway). */
-static inline float elem_f32(const tasdi_matrix *m, int64_t r, int64_t j)
+/* A bf16 C, or one with a bias: each element alpha * y + bias + beta * C in
+ * f32, rounded once (nearest even) to C's dtype. y NULL: no product. */
+static void store_c_any(const tasdi_matrix *c, const tasdi_bias *bias, float alpha,
+                        float beta, int64_t r0, int64_t r1, int64_t j0, int64_t nj,
+                        const float *y, int64_t ldy)
 {
-    int64_t at = r * m->rs + j * m->cs;
-    if (m->dtype == TASD_F32)
-        return ((const float *)(const void *)m->data)[at];
-    uint16_t h = ((const uint16_t *)(const void *)m->data)[at];
-    return m->dtype == TASD_BF16 ? tasdi_bf16_to_f32(h) : tasdi_f16_to_f32(h);
-}
-
-/* A bf16 C: each element rounded once (nearest even), beta applied in f32. */
-static void store_c_bf16(const tasdi_matrix *c, float alpha, float beta, int64_t r0,
-                         int64_t r1, int64_t j0, int64_t nj, const float *y, int64_t ldy)
-{
-    uint16_t *base = (uint16_t *)(uintptr_t)c->data;
     for (int64_t r = r0; r < r1; r++)
         for (int64_t j = 0; j < nj; j++) {
-            uint16_t *e = base + r * c->rs + (j0 + j) * c->cs;
-            float v = y ? alpha * y[(r - r0) * ldy + j] : 0.0f; /* y NULL: scale only */
+            float v = y ? alpha * y[(r - r0) * ldy + j] : 0.0f;
+            if (bias->p)
+                v += bias->p[(bias->per_row ? r : j0 + j) * bias->stride];
             if (beta != 0.0f)
-                v += beta * tasdi_bf16_to_f32(*e);
-            *e = tasdi_f32_to_bf16(v);
+                v += beta * tasdi_matrix_get(c, r, j0 + j);
+            tasdi_matrix_put(c, r, j0 + j, v);
         }
 }
 
-/* C[r, j0 + j] = alpha * y[(r - r0) * ldy + j] + beta * C  (beta 0: C not read) */
+/* C[r, j0 + j] = alpha * y[(r - r0) * ldy + j] (+ bias) + beta * C  (beta 0:
+ * C not read) */
 static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
                     int64_t nj, const float *y, int64_t ldy)
 {
     float *c = (float *)(uintptr_t)job->c.data;
     const float alpha = job->alpha, beta = job->beta;
-    if (job->c.dtype == TASD_BF16) {
-        store_c_bf16(&job->c, alpha, beta, r0, r1, j0, nj, y, ldy);
+    if (job->c.dtype != TASD_F32 || job->bias.p) {
+        store_c_any(&job->c, &job->bias, alpha, beta, r0, r1, j0, nj, y, ldy);
         return;
     }
     for (int64_t r = r0; r < r1; r++) {
@@ -216,7 +209,7 @@ static void pack_b_task(void *arg, int64_t task)
             int64_t j = 0;
             if (k < K && job->b.dtype != TASD_F32) {
                 for (; j < nj; j++)
-                    d[j] = elem_f32(&job->b, k, j0 + j);
+                    d[j] = tasdi_matrix_get(&job->b, k, j0 + j);
             } else if (k < K) {
                 const float *src = b + k * job->b.rs + j0 * job->b.cs;
                 if (job->b.cs == 1) {
@@ -446,7 +439,7 @@ static void run_narrow(const tasd_context *ctx, packed_job *job)
         float *x = job->xpack + j * job->ldx;
         for (int64_t k = 0; k < K; k++) {
             x[k] = job->b.dtype == TASD_F32 ? b[k * job->b.rs + j * job->b.cs]
-                                            : elem_f32(&job->b, k, j);
+                                            : tasdi_matrix_get(&job->b, k, j);
             z += x[k] - x[k]; /* NaN once any x is NaN or Inf */
         }
         for (int64_t k = K; k < job->ldx; k++)
@@ -466,13 +459,12 @@ static void run_wide(const tasd_context *ctx, packed_job *job)
     tasdi_parallel(ctx, job->ntasks, wide_task, job);
 }
 
-/* alpha == 0 or K == 0: C = beta * C (C not read when beta == 0). */
-static void scale_c(const tasdi_matrix *c, float beta)
+/* alpha == 0 or K == 0: C = (bias +) beta * C (C not read when beta == 0). */
+static void scale_c(const tasdi_matrix *c, const tasdi_bias *bias, float beta)
 {
     float *base = (float *)(uintptr_t)c->data;
-    if (c->dtype == TASD_BF16) {
-        for (int64_t r = 0; r < c->rows; r++)
-            store_c_bf16(c, 0.0f, beta, r, r + 1, 0, c->cols, NULL, 0);
+    if (c->dtype != TASD_F32 || bias->p) {
+        store_c_any(c, bias, 0.0f, beta, 0, c->rows, 0, c->cols, NULL, 0);
         return;
     }
     for (int64_t r = 0; r < c->rows; r++)
@@ -505,7 +497,7 @@ static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t r
     st = tasdi_arena_check(&ar, fn);
     if (!st) {
         if (!compute) {
-            scale_c(&job->c, job->beta);
+            scale_c(&job->c, &job->bias, job->beta);
         } else if (job->narrow_path) {
             run_narrow(ctx, job);
         } else {
@@ -539,7 +531,8 @@ tasd_status tasdi_gemm_need(const tasd_context *ctx, int64_t rows, int64_t K, in
 }
 
 static void packed_job_init(packed_job *pj, const tasdi_ops *ops, float alpha,
-                            const tasd_series *s, float beta, const tasdi_matrix *c)
+                            const tasd_series *s, float beta, const tasdi_matrix *c,
+                            const tasdi_bias *bias)
 {
     memset(pj, 0, sizeof *pj);
     pj->p = s->packed;
@@ -547,36 +540,39 @@ static void packed_job_init(packed_job *pj, const tasdi_ops *ops, float alpha,
     pj->c = *c;
     pj->alpha = alpha;
     pj->beta = beta;
+    if (bias)
+        pj->bias = *bias;
 }
 
 static tasd_status gemm_run_ops_ws(const tasd_context *ctx, const tasdi_ops *ops,
                                    float alpha, const tasd_series *s,
                                    const tasdi_matrix *b, float beta,
-                                   const tasdi_matrix *c, const tasdi_ws *ws, const char *fn)
+                                   const tasdi_matrix *c, const tasdi_bias *bias,
+                                   const tasdi_ws *ws, const char *fn)
 {
     if (s->rows == 0 || b->cols == 0)
         return TASD_OK;
     packed_job pj;
-    packed_job_init(&pj, ops, alpha, s, beta, c);
+    packed_job_init(&pj, ops, alpha, s, beta, c, bias);
     pj.b = *b;
     return gemm_exec(ctx, &pj, s->rows, s->cols, b, ws, fn);
 }
 
 tasd_status tasdi_gemm_run_ws(const tasd_context *ctx, float alpha, const tasd_series *s,
                               const tasdi_matrix *b, float beta, const tasdi_matrix *c,
-                              const tasdi_ws *ws, const char *fn)
+                              const tasdi_bias *bias, const tasdi_ws *ws, const char *fn)
 {
     const tasdi_ops *ops = tasdi_context_ops(ctx);
     if (!ops)
         return TASD_ERR_UNSUPPORTED;
-    return gemm_run_ops_ws(ctx, ops, alpha, s, b, beta, c, ws, fn);
+    return gemm_run_ops_ws(ctx, ops, alpha, s, b, beta, c, bias, ws, fn);
 }
 
 tasd_status tasdi_gemm_run(const tasd_context *ctx, float alpha,
                            const tasd_series *s, const tasdi_matrix *b,
                            float beta, const tasdi_matrix *c)
 {
-    return tasdi_gemm_run_ws(ctx, alpha, s, b, beta, c, NULL, "tasd_gemm");
+    return tasdi_gemm_run_ws(ctx, alpha, s, b, beta, c, NULL, NULL, "tasd_gemm");
 }
 
 tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
@@ -584,12 +580,13 @@ tasd_status tasdi_gemm_run_ops(const tasd_context *ctx, const tasdi_ops *ops,
                                const tasdi_matrix *b, float beta,
                                const tasdi_matrix *c)
 {
-    return gemm_run_ops_ws(ctx, ops, alpha, s, b, beta, c, NULL, "tasd_gemm");
+    return gemm_run_ops_ws(ctx, ops, alpha, s, b, beta, c, NULL, NULL, "tasd_gemm");
 }
 
 tasd_status tasdi_gemm_run_packed_ws(const tasd_context *ctx, float alpha,
                                      const tasd_series *s, const tasdi_bpack *bp,
-                                     float beta, const tasdi_matrix *c, const tasdi_ws *ws)
+                                     float beta, const tasdi_matrix *c,
+                                     const tasdi_bias *bias, const tasdi_ws *ws)
 {
     const tasdi_ops *ops = tasdi_context_ops(ctx);
     if (!ops)
@@ -603,7 +600,7 @@ tasd_status tasdi_gemm_run_packed_ws(const tasd_context *ctx, float alpha,
     if (s->rows == 0 || bp->cols == 0)
         return TASD_OK;
     packed_job pj;
-    packed_job_init(&pj, ops, alpha, s, beta, c);
+    packed_job_init(&pj, ops, alpha, s, beta, c, bias);
     /* b.cols is what the kernels' callers read for n; the narrow path
      * reads B itself from panel 0 (n <= TASDI_NARROW_MAX < TASDI_NR). */
     tasdi_matrix b0 = {(const char *)bp->p, TASD_F32, bp->rows, bp->cols, TASDI_NR, 1};
@@ -616,5 +613,5 @@ tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
                                   const tasd_series *s, const tasdi_bpack *bp,
                                   float beta, const tasdi_matrix *c)
 {
-    return tasdi_gemm_run_packed_ws(ctx, alpha, s, bp, beta, c, NULL);
+    return tasdi_gemm_run_packed_ws(ctx, alpha, s, bp, beta, c, NULL, NULL);
 }

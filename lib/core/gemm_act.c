@@ -20,6 +20,7 @@ typedef struct act_job {
     const tasdi_ops *ops;
     tasdi_matrix a, c;
     const tasdi_bpack *bp;
+    const tasdi_bias *bias;  /* per column of C, or NULL */
     float alpha, beta;
     int64_t ntiles, ntasks;
     int inner_parallel;    /* tiles in turn, each GEMM on ctx's threads */
@@ -45,12 +46,12 @@ static void act_task(void *arg, int64_t task)
         int64_t r0 = t * ACT_TILE;
         int64_t rows = job->a.rows - r0 < ACT_TILE ? job->a.rows - r0 : ACT_TILE;
         tasdi_matrix ct = job->c;
-        ct.data += r0 * ct.rs * (int64_t)sizeof(float);
+        ct.data += r0 * ct.rs * (int64_t)tasd_dtype_size(ct.dtype);
         ct.rows = rows;
         tasdi_series_set_rows(s, rows);
         tasdi_decompose_rows_into(job->ops, &job->a, r0, s, scratch);
         tasd_status st = tasdi_gemm_run_packed_ws(gctx, job->alpha, s, job->bp, job->beta,
-                                                  &ct, &ws);
+                                                  &ct, job->bias, &ws);
         if (st) {
             tasdi_task_error_capture(&job->err[task], st);
             return;
@@ -100,7 +101,7 @@ static void act_carve(const tasd_context *ctx, act_job *job, const tasd_config *
 /* Set up job for A (checked, finite) into C on ctx; NULL ops: unsupported. */
 static tasd_status act_job_init(act_job *job, const tasd_context *ctx, float alpha,
                                 const tasdi_matrix *a, const tasdi_bpack *bp, float beta,
-                                const tasdi_matrix *c)
+                                const tasdi_matrix *c, const tasdi_bias *bias)
 {
     memset(job, 0, sizeof *job);
     job->ops = tasdi_context_ops(ctx);
@@ -112,6 +113,7 @@ static tasd_status act_job_init(act_job *job, const tasd_context *ctx, float alp
     if (c)
         job->c = *c;
     job->bp = bp;
+    job->bias = bias;
     job->alpha = alpha;
     job->beta = beta;
     return TASD_OK;
@@ -120,12 +122,13 @@ static tasd_status act_job_init(act_job *job, const tasd_context *ctx, float alp
 tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha, const tasdi_matrix *a,
                                const tasd_config *config, tasd_method method,
                                const tasdi_bpack *bp, const tasdi_matrix *b, float beta,
-                               const tasdi_matrix *c, const tasdi_ws *ws, const char *fn)
+                               const tasdi_matrix *c, const tasdi_bias *bias,
+                               const tasdi_ws *ws, const char *fn)
 {
     if (a->rows == 0)
         return TASD_OK;
     act_job job;
-    tasd_status st = act_job_init(&job, ctx, alpha, a, bp, beta, c);
+    tasd_status st = act_job_init(&job, ctx, alpha, a, bp, beta, c, bias);
     if (st)
         return st;
     const int64_t n = bp ? bp->cols : b->cols;
@@ -159,7 +162,7 @@ tasd_status tasdi_gemm_act_need(const tasd_context *ctx, const tasd_config *conf
 {
     act_job job;
     tasdi_matrix a = {NULL, TASD_F32, m, k, k, 1};
-    tasd_status st = act_job_init(&job, ctx, 1.0f, &a, NULL, 0.0f, NULL);
+    tasd_status st = act_job_init(&job, ctx, 1.0f, &a, NULL, 0.0f, NULL, NULL);
     if (st)
         return st;
     tasdi_bpack panels;
@@ -193,10 +196,9 @@ static tasd_status gemm_act_checked(tasd_context *ctx, float alpha, const tasd_v
         return st;
     if (av->ndim != 2 || bv->ndim != 2 || cv->ndim != 2)
         return tasdi_fail(TASD_ERR_SHAPE, "tasd_gemm_act: a, b and c must be rank 2");
-    if (a.dtype != TASD_F32 || b.dtype != TASD_F32 || c.dtype != TASD_F32)
-        return tasdi_fail(TASD_ERR_DTYPE, "tasd_gemm_act: a, b and c must be f32 (are %s, %s, %s)",
-                          tasd_dtype_name(a.dtype), tasd_dtype_name(b.dtype),
-                          tasd_dtype_name(c.dtype));
+    /* a and b: f32, bf16 or f16 (tasdi_matrix_from_view knows no other) */
+    if (c.dtype == TASD_F16)
+        return tasdi_fail(TASD_ERR_DTYPE, "tasd_gemm_act: c must be f32 or bf16 (is f16)");
     if (a.cols != b.rows || c.rows != a.rows || c.cols != b.cols)
         return tasdi_fail(TASD_ERR_SHAPE,
                           "tasd_gemm_act: a %lld x %lld times b %lld x %lld into c %lld x %lld",
@@ -212,7 +214,7 @@ static tasd_status gemm_act_checked(tasd_context *ctx, float alpha, const tasd_v
                           (long long)bad);
     if (!tasdi_context_ops(ctx))
         return TASD_ERR_UNSUPPORTED;
-    return tasdi_gemm_act_run(ctx, alpha, &a, config, method, NULL, &b, beta, &c, ws,
+    return tasdi_gemm_act_run(ctx, alpha, &a, config, method, NULL, &b, beta, &c, NULL, ws,
                               "tasd_gemm_act");
 }
 

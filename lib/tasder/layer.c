@@ -99,7 +99,8 @@ tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
     }
     switch (l->mode) {
     case TASD_LAYER_WEIGHTS:
-        st = tasdi_decompose_matrix(ctx, &w, config->w, config->method, &l->series);
+        st = tasdi_decompose_typed(ctx, &w, config->w, config->method, config->values,
+                                   &l->series);
         if (st == TASD_ERR_NONFINITE)
             st = tasdi_fail(st, "tasd_layer_create: weights hold NaN or Inf");
         break;
@@ -172,15 +173,6 @@ tasd_layer_mode tasd_layer_get_mode(const tasd_layer *l)
     return l ? l->mode : TASD_LAYER_DENSE;
 }
 
-/* Y = bias broadcast over rows (or 0). */
-static void fill_bias(const tasd_layer *l, const tasdi_matrix *y)
-{
-    float *yp = (float *)(uintptr_t)y->data;
-    for (int64_t t = 0; t < y->rows; t++)
-        for (int64_t o = 0; o < y->cols; o++)
-            yp[t * y->rs + o * y->cs] = l->bias ? l->bias[o] : 0.0f;
-}
-
 /* The workspace bytes of one forward call on `tokens` rows (ctx's backend
  * and threads). */
 static tasd_status layer_need(const tasd_context *ctx, const tasd_layer *l, int64_t tokens,
@@ -217,9 +209,9 @@ static tasd_status layer_forward_checked(tasd_context *ctx, const tasd_layer *l,
     if (xv->ndim != 2 || yv->ndim != 2)
         return tasdi_fail(TASD_ERR_SHAPE, "tasd_layer_forward: x and y must be rank 2 (are %d, %d)",
                           (int)xv->ndim, (int)yv->ndim);
-    if (x.dtype != TASD_F32 || y.dtype != TASD_F32)
-        return tasdi_fail(TASD_ERR_DTYPE, "tasd_layer_forward: x and y must be f32 (are %s, %s)",
-                          tasd_dtype_name(x.dtype), tasd_dtype_name(y.dtype));
+    /* x: f32, bf16 or f16 (tasdi_matrix_from_view knows no other) */
+    if (y.dtype == TASD_F16)
+        return tasdi_fail(TASD_ERR_DTYPE, "tasd_layer_forward: y must be f32 or bf16 (is f16)");
     if (x.cols != l->in || y.cols != l->out || y.rows != x.rows)
         return tasdi_fail(TASD_ERR_SHAPE,
                           "tasd_layer_forward: layer [%lld out, %lld in] with x %lld x %lld "
@@ -254,35 +246,21 @@ static tasd_status layer_forward_checked(tasd_context *ctx, const tasd_layer *l,
             return tasdi_fail(TASD_ERR_NONFINITE, "tasd_layer_forward: x row %lld holds NaN or Inf",
                               (long long)bad);
     }
-    /* The bias goes into Y before the product: without a caller's
-     * workspace, take the scratch first, so that a failed allocation
-     * leaves Y untouched. */
-    const tasd_allocator *al = tasdi_allocator(ctx);
-    tasdi_ws own = {NULL, 0};
-    if (!ws) {
-        st = layer_need(ctx, l, x.rows, &own.bytes);
-        if (st)
-            return st;
-        own.mem = own.bytes ? tasdi_alloc(al, own.bytes) : NULL;
-        if (own.bytes && !own.mem)
-            return TASD_ERR_OUT_OF_MEMORY;
-        ws = &own;
-    }
-    if (l->bias)
-        fill_bias(l, &y);
+    /* The bias is added to each output in f32 before its one rounding to
+     * y's dtype, as the output is stored: Y is written only by the product
+     * (whose scratch is taken first), so an error leaves it untouched. */
     if (l->mode == TASD_LAYER_WEIGHTS) {
         /* Y^T [out, tokens] = S [out, in] * X^T [in, tokens]: transposed
          * views are the same memory with swapped strides. */
-        tasdi_matrix xt = {x.data, TASD_F32, x.cols, x.rows, x.cs, x.rs};
-        tasdi_matrix yt = {y.data, TASD_F32, y.cols, y.rows, y.cs, y.rs};
-        st = tasdi_gemm_run_ws(ctx, 1.0f, l->series, &xt, l->bias ? 1.0f : 0.0f, &yt, ws,
-                               "tasd_layer_forward");
-    } else {
-        st = tasdi_gemm_act_run(ctx, 1.0f, &x, l->config->a, l->config->method, l->wt, NULL,
-                                l->bias ? 1.0f : 0.0f, &y, ws, "tasd_layer_forward");
+        tasdi_matrix xt = {x.data, x.dtype, x.cols, x.rows, x.cs, x.rs};
+        tasdi_matrix yt = {y.data, y.dtype, y.cols, y.rows, y.cs, y.rs};
+        tasdi_bias bias = {l->bias, 1, true}; /* per row of Y^T: per output */
+        return tasdi_gemm_run_ws(ctx, 1.0f, l->series, &xt, 0.0f, &yt, &bias, ws,
+                                 "tasd_layer_forward");
     }
-    tasdi_free(al, own.mem, own.bytes);
-    return st;
+    tasdi_bias bias = {l->bias, 1, false}; /* per column of Y */
+    return tasdi_gemm_act_run(ctx, 1.0f, &x, l->config->a, l->config->method, l->wt, NULL,
+                              0.0f, &y, &bias, ws, "tasd_layer_forward");
 }
 
 tasd_status tasd_layer_forward(tasd_context *ctx, const tasd_layer *l,

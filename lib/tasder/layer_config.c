@@ -62,13 +62,15 @@ void tasd_layer_config_destroy(tasd_layer_config *c)
 /* Build from already-checked parts. */
 static tasd_status lc_new(const tasd_allocator *a, const char *name, size_t name_len,
                           const tasd_config *w, const tasd_config *act,
-                          tasd_method method, const char *target, tasd_layer_config **out)
+                          tasd_method method, const char *target, tasd_dtype values,
+                          tasd_layer_config **out)
 {
     tasd_layer_config *c = tasdi_calloc(a, 1, sizeof *c);
     if (!c)
         return TASD_ERR_OUT_OF_MEMORY;
     c->allocator = *a;
     c->method = method;
+    c->values = values;
     tasd_status st = TASD_OK;
     c->name = dup_str(a, name, name_len);
     c->target = dup_str(a, target ? target : "", target ? strlen(target) : 0);
@@ -90,7 +92,7 @@ tasd_status tasdi_layer_config_copy(const tasd_allocator *a, const tasd_layer_co
                                     tasd_layer_config **out)
 {
     return lc_new(a, src->name, strlen(src->name), src->w, src->a, src->method,
-                  src->target, out);
+                  src->target, src->values, out);
 }
 
 tasd_status tasd_layer_config_create(tasd_context *ctx, const char *name,
@@ -118,7 +120,7 @@ tasd_status tasd_layer_config_create(tasd_context *ctx, const char *name,
             return st;
     }
     return lc_new(tasdi_allocator(ctx), name, strlen(name), weights, activations, method,
-                  target, out);
+                  target, TASD_F32, out);
 }
 
 const char *tasd_layer_config_name(const tasd_layer_config *c) { return c ? c->name : NULL; }
@@ -126,6 +128,18 @@ const tasd_config *tasd_layer_config_weights(const tasd_layer_config *c) { retur
 const tasd_config *tasd_layer_config_activations(const tasd_layer_config *c) { return c ? c->a : NULL; }
 tasd_method tasd_layer_config_method(const tasd_layer_config *c) { return c ? c->method : TASD_GREEDY; }
 const char *tasd_layer_config_target(const tasd_layer_config *c) { return c ? c->target : NULL; }
+
+/* The value of values=: a series value type by its tasd_dtype_name. */
+static bool parse_values(const char *v, tasd_dtype *out)
+{
+    static const tasd_dtype types[] = {TASD_F32, TASD_BF16, TASD_F16};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, tasd_dtype_name(types[i])) == 0) {
+            *out = types[i];
+            return true;
+        }
+    return false;
+}
 
 /* Parse the value of W= or A=: "none" or a config. */
 static tasd_status parse_series(tasd_context *ctx, const char *key, const char *v,
@@ -160,7 +174,8 @@ tasd_status tasd_layer_config_parse(tasd_context *ctx, const char *line,
     tasd_config *w = NULL, *act = NULL;
     tasd_method method = TASD_GREEDY;
     const char *target = NULL;
-    bool have_w = false, have_a = false, have_m = false;
+    tasd_dtype values = TASD_F32;
+    bool have_w = false, have_a = false, have_m = false, have_v = false;
     const char *name = NULL;
     size_t name_len = 0;
     tasd_status st = TASD_OK;
@@ -230,16 +245,29 @@ tasd_status tasd_layer_config_parse(tasd_context *ctx, const char *line,
                 break;
             }
             target = v;
+        } else if (strcmp(tok, "values") == 0) {
+            if (have_v) {
+                st = tasdi_fail(TASD_ERR_FORMAT, "key values given twice");
+                break;
+            }
+            have_v = true;
+            if (!parse_values(v, &values)) {
+                st = tasdi_fail(TASD_ERR_FORMAT, "values=%.40s: want f32, bf16 or f16", v);
+                break;
+            }
         } else {
             st = tasdi_fail(TASD_ERR_FORMAT,
-                            "unknown key \"%.40s\" (want W, A, method or target)", tok);
+                            "unknown key \"%.40s\" (want W, A, method, target or values)", tok);
             break;
         }
     }
     if (!st && !name)
         st = tasdi_fail(TASD_ERR_FORMAT, "empty line: want \"NAME W=... A=...\"");
+    if (!st && values != TASD_F32 && !w)
+        st = tasdi_fail(TASD_ERR_FORMAT, "values=%s: the value type of a W series, and W is none",
+                        tasd_dtype_name(values));
     if (!st)
-        st = lc_new(a, name, name_len, w, act, method, target, out);
+        st = lc_new(a, name, name_len, w, act, method, target, values, out);
     tasd_config_destroy(w);
     tasd_config_destroy(act);
     tasdi_free(a, buf, buf_size);
@@ -300,6 +328,10 @@ static size_t lc_format(const void *obj, char *dst, size_t cap)
     if (c->target[0]) {
         put(dst, cap, &len, " target=");
         put(dst, cap, &len, c->target);
+    }
+    if (c->values != TASD_F32) {
+        put(dst, cap, &len, " values=");
+        put(dst, cap, &len, tasd_dtype_name(c->values));
     }
     return len;
 }

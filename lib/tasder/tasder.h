@@ -35,6 +35,7 @@ struct tasd_layer_config {
     tasd_config *a;       /* NULL = none */
     tasd_method method;
     char *target;         /* NUL-terminated, owned ("" = unspecified) */
+    tasd_dtype values;    /* value type of the W series (text: values=) */
 };
 
 tasd_status tasdi_layer_config_copy(const tasd_allocator *a,
