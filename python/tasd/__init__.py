@@ -359,7 +359,9 @@ class _LayerConfig:
 
 def _layer_line(name, W, A, method, config):
     if config is not None:
-        return config if " " in config.strip() else "%s %s" % (name, config)
+        # "fc1 W=2:4 ..." names the layer; "W=2:4 A=none ..." gets `name`
+        first = config.split()[0] if config.split() else ""
+        return "%s %s" % (name, config) if "=" in first or not first else config
     return "%s W=%s A=%s method=%s" % (name, W or "none", A or "none", method)
 
 
@@ -411,9 +413,10 @@ class Layer:
         return size.value
 
     def forward(self, x, out=None, workspace=None):
-        """Y [tokens, out] for X [tokens, in] (float32). workspace: as in
+        """Y [tokens, out] (float32) for X [tokens, in], float32 or float16
+        (widened by the library, f32 accumulation). workspace: as in
         Series.matmul, of at least workspace_size(tokens) bytes."""
-        x = _as_input(x, (np.float32,))
+        x = _as_input(x, (np.float32, np.float16) if _lib.HAVE_VALUE_TYPES else (np.float32,))
         if x.ndim != 2:
             raise ShapeError(-3, "x must be [tokens, in], got shape %s" % (x.shape,))
         y = np.empty((x.shape[0], self.shape[0]), np.float32) if out is None else out

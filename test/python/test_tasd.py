@@ -241,8 +241,23 @@ class Layers(unittest.TestCase):
         np.testing.assert_allclose(sw(x), x @ wa.T + b, rtol=1e-4, atol=1e-4)
         sa = tasd.Layer(w, config="A=2:4")
         self.assertEqual(sa.mode, "activations")
+        # a config line with or without the layer's name; half series values
+        for line in ("W=2:4 A=none", "fc1 W=2:4 A=none method=greedy"):
+            np.testing.assert_array_equal(tasd.Layer(w, b, config=line)(x), tasd.Layer(w, b, W="2:4")(x))
+        sh = tasd.Layer(w, b, config="W=2:4 A=none values=bf16")
+        self.assertIn("values=bf16", repr(sh))
+        np.testing.assert_allclose(sh(x), tasd.Layer(w, b, W="2:4")(x), rtol=2e-2, atol=2e-2)
         with self.assertRaises(tasd.Error):
             tasd.Layer(w, W="2:4", A="2:4")
+
+    def test_half_input(self):
+        # float16 X is passed as is (no float32 copy) and gives what its
+        # exact float32 widening gives, in every layer mode
+        w, b = rand(12, 40), rand(12, seed=1)
+        x16 = rand(7, 40, seed=2).astype(np.float16)
+        for layer in (tasd.Layer(w, b), tasd.Layer(w, b, W="2:4"), tasd.Layer(w, config="A=2:4")):
+            np.testing.assert_allclose(layer(x16), layer(x16.astype(np.float32)),
+                                       rtol=1e-6, atol=1e-6)
 
     def test_workspace(self):
         w, b, x = rand(12, 32), rand(12, seed=1), rand(5, 32, seed=2)
