@@ -460,10 +460,24 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 #define NF_MAXN 4      /* most columns of the fast path */
 #define NF_PFD 2       /* prefetch distance, K blocks */
 
-/* x of K block xb, column j, rearranged for code (2:4 or 1:4) into xr[j*NF_XR]. */
+/* 1:8 with 8 lanes (AVX2): a K block's 8 groups, one per lane, so x is
+ * transposed per K block: register q holds x[8 i + q] in lane i, and a
+ * slot's value is picked from the 8 registers by its index bits (a blend
+ * tree) instead of a gather. */
+#define NF_T8 (VL == 8)
+
+/* x of K block xb, column j, rearranged for code (2:4 or 1:4; 1:8 when
+ * NF_T8) into xr[j*NF_XR]. */
 static inline __attribute__((always_inline)) void
 nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
 {
+    if (code == WIDE_CODE(1, 8)) {
+        for (int j = 0; j < nx; j++)
+            for (int q = 0; q < 8; q++)
+                for (int i = 0; i < 8; i++)
+                    xr[j * NF_XR + q * 8 + i] = xb[j * ldx + i * 8 + q];
+        return;
+    }
     const int r = code == WIDE_CODE(2, 4) ? 2 : 4; /* registers per slot vector */
     for (int j = 0; j < nx; j++)
         for (int g = 0; g < TASDI_KC / 4; g++) {
@@ -500,6 +514,20 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
                 }
                 a[j] = VFMA(val, xv, a[j]);
             }
+        }
+    } else if (NF_T8) { /* 1:8, one slot vector: x transposed by nf_build */
+        vi words = VI_LOAD_WORDS(w, 2);
+        vi pos = VI_AND(VI_SRLV(VI_PERM(words, lanes_word[0]), shift[0]), VI_SET1(7));
+        vf val = NF_X(v);
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
+            const float *xw = xr + j * NF_XR;
+            vf p01 = VBLEND_BIT(VLOAD(xw), VLOAD(xw + 8), pos, 1);
+            vf p23 = VBLEND_BIT(VLOAD(xw + 16), VLOAD(xw + 24), pos, 1);
+            vf p45 = VBLEND_BIT(VLOAD(xw + 32), VLOAD(xw + 40), pos, 1);
+            vf p67 = VBLEND_BIT(VLOAD(xw + 48), VLOAD(xw + 56), pos, 1);
+            vf xv = VBLEND_BIT(VBLEND_BIT(p01, p23, pos, 2), VBLEND_BIT(p45, p67, pos, 2), pos, 4);
+            a[j] = VFMA(val, xv, a[j]);
         }
     } else { /* 1:8: 8 slots, 2 index words per 16-slot chunk, gathered */
         const vi mask = VI_SET1(7);
@@ -542,9 +570,9 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const int64_t pfv = NF_PFD * nb * vrun, pfw = NF_PFD * nb * wrun;
     for (int64_t kb = 0; kb < nkf; kb++) {
         const float *xb = x + kb * TASDI_KC;
-        if (c0 != WIDE_CODE(1, 8))
+        if (c0 != WIDE_CODE(1, 8) || NF_T8)
             nf_build(xb, ldx, nx, xr0, c0);
-        if (c1 && c1 != WIDE_CODE(1, 8))
+        if (c1 && (c1 != WIDE_CODE(1, 8) || NF_T8))
             nf_build(xb, ldx, nx, xr1, c1);
         const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
         const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
