@@ -643,7 +643,7 @@ static void fixture_make(model_fixture *f, const char *tname, int same_shape)
         f->x[l] = make_acts(tokens, in, l % 2);
         tasd_view wv = tasd_view_2d(f->w[l], TASD_F32, out, in, in);
         tasd_view xv = tasd_view_2d(f->x[l], TASD_F32, tokens, in, in);
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "layer%d", l);
         f->s[l] = NULL;
         CHECK_OK(tasd_search_layer(NULL, t, name, &wv, &xv, 0.05, NULL, &f->s[l]));

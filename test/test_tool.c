@@ -349,7 +349,7 @@ static void test_threads_deterministic(void)
     strip_times(out_text);
     snprintf(first, sizeof first, "%s", out_text);
     for (int t = 2; t <= 5; t++) {
-        char ts[8], name[32];
+        char ts[16], name[32];
         snprintf(ts, sizeof ts, "%d", t);
         snprintf(name, sizeof name, "t%d.tasd", t);
         rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4+1:8",
