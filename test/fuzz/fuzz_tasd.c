@@ -88,13 +88,21 @@ static void check_one(const uint8_t *data, size_t size)
                     free(d);
                 }
                 if (tasd_archive_count(ar) == 1 && e.name[0] == 0) {
-                    /* A single unnamed series saves back to the same bytes. */
+                    /* A single unnamed series saves back to the same bytes,
+                     * but for the format version (byte 8): f32 values are
+                     * written as version 1, which a version-2 file may
+                     * also hold. */
                     size_t need = 0;
                     tasd_series_save_buffer(s, NULL, 0, &need);
                     uint8_t *b = malloc(need ? need : 1);
-                    if (b && tasd_series_save_buffer(s, b, need, NULL) == TASD_OK &&
-                        (need != size || memcmp(b, p, size) != 0))
-                        abort();
+                    if (b && tasd_series_save_buffer(s, b, need, NULL) == TASD_OK) {
+                        int f32_v2 = size > 8 && p[8] == 2 && b[8] == 1 &&
+                                     tasd_series_value_type(s) == TASD_F32;
+                        if (need != size || memcmp(b, p, 8) != 0 ||
+                            (b[8] != p[8] && !f32_v2) ||
+                            memcmp(b + 9, p + 9, size - 9) != 0)
+                            abort();
+                    }
                     free(b);
                 }
                 tasd_series_destroy(s);
