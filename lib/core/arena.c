@@ -56,6 +56,16 @@ void tasdi_arena_place(tasdi_arena *ar, void *mem, size_t bytes)
     ar->size = bytes - (size_t)(aligned - p);
 }
 
+tasd_status tasdi_ws_from(const char *fn, void *workspace, size_t bytes, tasdi_ws *ws)
+{
+    if (!workspace && bytes)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "%s: workspace is NULL with %zu bytes", fn,
+                          bytes);
+    ws->mem = workspace;
+    ws->bytes = bytes;
+    return TASD_OK;
+}
+
 tasd_status tasdi_arena_open(tasdi_arena *ar, const tasd_allocator *a, const tasdi_ws *ws,
                              const char *fn)
 {

@@ -86,6 +86,10 @@ typedef struct tasdi_ws {
     size_t bytes;
 } tasdi_ws;
 
+/* A caller's workspace argument as a tasdi_ws; fails (NULL with a size)
+ * with a message naming fn. The one check of every _ws entry point. */
+tasd_status tasdi_ws_from(const char *fn, void *workspace, size_t bytes, tasdi_ws *ws);
+
 static inline tasdi_arena tasdi_arena_counting(void)
 {
     tasdi_arena ar = {true, false, NULL, 0, 0, NULL, 0};

@@ -59,11 +59,9 @@ tasd_status tasd_gemm_ws(tasd_context *ctx, float alpha, const tasd_series *s,
                          const tasd_view *b, float beta, const tasd_view *c,
                          void *workspace, size_t workspace_bytes)
 {
-    if (!workspace && workspace_bytes)
-        return tasdi_fail(TASD_ERR_NULL_POINTER,
-                          "tasd_gemm_ws: workspace is NULL with %zu bytes", workspace_bytes);
-    tasdi_ws ws = {workspace, workspace_bytes};
-    return gemm_checked(ctx, alpha, s, b, beta, c, &ws);
+    tasdi_ws ws;
+    tasd_status st = tasdi_ws_from("tasd_gemm_ws", workspace, workspace_bytes, &ws);
+    return st ? st : gemm_checked(ctx, alpha, s, b, beta, c, &ws);
 }
 
 tasd_status tasd_gemm_workspace_size(const tasd_context *ctx, const tasd_series *s,

@@ -230,11 +230,9 @@ tasd_status tasd_gemm_act_ws(tasd_context *ctx, float alpha, const tasd_view *a,
                              const tasd_view *b, float beta, const tasd_view *c,
                              void *workspace, size_t workspace_bytes)
 {
-    if (!workspace && workspace_bytes)
-        return tasdi_fail(TASD_ERR_NULL_POINTER,
-                          "tasd_gemm_act_ws: workspace is NULL with %zu bytes", workspace_bytes);
-    tasdi_ws ws = {workspace, workspace_bytes};
-    return gemm_act_checked(ctx, alpha, a, config, method, b, beta, c, &ws);
+    tasdi_ws ws;
+    tasd_status st = tasdi_ws_from("tasd_gemm_act_ws", workspace, workspace_bytes, &ws);
+    return st ? st : gemm_act_checked(ctx, alpha, a, config, method, b, beta, c, &ws);
 }
 
 tasd_status tasd_gemm_act_workspace_size(const tasd_context *ctx, const tasd_config *config,

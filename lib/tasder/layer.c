@@ -273,12 +273,9 @@ tasd_status tasd_layer_forward_ws(tasd_context *ctx, const tasd_layer *l,
                                   const tasd_view *x, const tasd_view *y,
                                   void *workspace, size_t workspace_bytes)
 {
-    if (!workspace && workspace_bytes)
-        return tasdi_fail(TASD_ERR_NULL_POINTER,
-                          "tasd_layer_forward_ws: workspace is NULL with %zu bytes",
-                          workspace_bytes);
-    tasdi_ws ws = {workspace, workspace_bytes};
-    return layer_forward_checked(ctx, l, x, y, &ws);
+    tasdi_ws ws;
+    tasd_status st = tasdi_ws_from("tasd_layer_forward_ws", workspace, workspace_bytes, &ws);
+    return st ? st : layer_forward_checked(ctx, l, x, y, &ws);
 }
 
 tasd_status tasd_layer_forward_workspace_size(const tasd_context *ctx, const tasd_layer *l,
