@@ -31,6 +31,7 @@ static inline vi lanes_below(int n) /* lanes i < n all ones */
 #define VI_ADD(a, b) _mm256_add_epi32((a), (b))
 #define VI_AND(a, b) _mm256_and_si256((a), (b))
 #define VI_SRLV(a, c) _mm256_srlv_epi32((a), (c))
+#define VI_SLLV(a, c) _mm256_sllv_epi32((a), (c))
 #define VI_LOAD_WORDS(w, n) _mm256_maskload_epi32((const int *)(const void *)(w), lanes_below(n))
 #define VI_PERM(a, l) _mm256_permutevar8x32_epi32((a), (l))
 

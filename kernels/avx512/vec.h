@@ -31,6 +31,7 @@ static inline __mmask16 lanes_below(int n) /* n in 0..16 */
 #define VI_ADD(a, b) _mm512_add_epi32((a), (b))
 #define VI_AND(a, b) _mm512_and_si512((a), (b))
 #define VI_SRLV(a, c) _mm512_srlv_epi32((a), (c))
+#define VI_SLLV(a, c) _mm512_sllv_epi32((a), (c))
 #define VI_LOAD_WORDS(w, n) _mm512_maskz_loadu_epi32(lanes_below(n), (const void *)(w))
 #define VI_PERM(a, l) _mm512_permutexvar_epi32((l), (a))
 #define WIN1(x, pos) _mm512_permutexvar_ps((pos), _mm512_loadu_ps(x))

@@ -10,7 +10,7 @@
  *   PFX(name)          the function-name prefix (tasdi_avx2_##name ...)
  *   VZERO() VLOAD(p) VSTORE(p, v) VBCAST(p) VFMA(a, b, c) = a*b + c, VADD
  *   VLOAD_N(p, n)      load n < VL floats, zero the rest, never read past p[n-1]
- *   VI_SET1(x) VI_LOADU(p) VI_ADD(a, b) VI_AND(a, b) VI_SRLV(a, counts)
+ *   VI_SET1(x) VI_LOADU(p) VI_ADD(a, b) VI_AND(a, b) VI_SRLV(a, counts) VI_SLLV
  *   VI_LOAD_WORDS(w, n) load n (1..3) uint32, other lanes zero
  *   VI_PERM(a, lanes)  a[lanes[i]] for each lane (lanes < VL)
  *   WIN1(x, pos)       x[pos[i]] for a window of VL floats at x (pos < VL)
@@ -459,6 +459,9 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 #define NF_XR TASDI_KC /* rearranged x floats per column and term */
 #define NF_MAXN 4      /* most columns of the fast path */
 #define NF_PFD 2       /* prefetch distance, K blocks */
+/* slots of a row in a full K block of code c (0: none) */
+#define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
+#define NF_RUN(c0, c1) (NF_SLOTS(c0) + NF_SLOTS(c1))
 
 /* 1:8 with 8 lanes (AVX2): a K block's 8 groups, one per lane, so x is
  * transposed per K block: register q holds x[8 i + q] in lane i, and a
@@ -516,17 +519,25 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
             }
         }
     } else if (NF_T8) { /* 1:8, one slot vector: x transposed by nf_build */
-        vi words = VI_LOAD_WORDS(w, 2);
-        vi pos = VI_AND(VI_SRLV(VI_PERM(words, lanes_word[0]), shift[0]), VI_SET1(7));
+        /* the 8 slots' 3-bit indices sit in the run's first word; bit b
+         * of slot i's index is moved to bit 31 of lane i (blend selector) */
+        static const int32_t up[3][16] = {{31, 28, 25, 22, 19, 16, 13, 10},
+                                          {30, 27, 24, 21, 18, 15, 12, 9},
+                                          {29, 26, 23, 20, 17, 14, 11, 8}};
+        const vi wd = VI_SET1((int)w[0]);
+        const vi s0 = VI_SLLV(wd, VI_LOADU(up[0])), s1 = VI_SLLV(wd, VI_LOADU(up[1]));
+        const vi s2 = VI_SLLV(wd, VI_LOADU(up[2]));
+        const int top = (int)(1u << 31);
         vf val = NF_X(v);
 #pragma GCC unroll 8
         for (int j = 0; j < nx; j++) {
             const float *xw = xr + j * NF_XR;
-            vf p01 = VBLEND_BIT(VLOAD(xw), VLOAD(xw + 8), pos, 1);
-            vf p23 = VBLEND_BIT(VLOAD(xw + 16), VLOAD(xw + 24), pos, 1);
-            vf p45 = VBLEND_BIT(VLOAD(xw + 32), VLOAD(xw + 40), pos, 1);
-            vf p67 = VBLEND_BIT(VLOAD(xw + 48), VLOAD(xw + 56), pos, 1);
-            vf xv = VBLEND_BIT(VBLEND_BIT(p01, p23, pos, 2), VBLEND_BIT(p45, p67, pos, 2), pos, 4);
+            vf p01 = VBLEND_BIT(VLOAD(xw), VLOAD(xw + 8), s0, top);
+            vf p23 = VBLEND_BIT(VLOAD(xw + 16), VLOAD(xw + 24), s0, top);
+            vf p45 = VBLEND_BIT(VLOAD(xw + 32), VLOAD(xw + 40), s0, top);
+            vf p67 = VBLEND_BIT(VLOAD(xw + 48), VLOAD(xw + 56), s0, top);
+            vf xv = VBLEND_BIT(VBLEND_BIT(p01, p23, s1, top), VBLEND_BIT(p45, p67, s1, top), s2,
+                               top);
             a[j] = VFMA(val, xv, a[j]);
         }
     } else { /* 1:8: 8 slots, 2 index words per 16-slot chunk, gathered */
@@ -577,10 +588,10 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
         const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
         const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
         for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
-            /* the same row NF_PFD K blocks ahead, every line of its run:
-             * the call reads only its rows of each K block, so the hardware
-             * prefetchers see short runs with gaps */
-            for (int64_t o = 0; o < vrun; o += 64 / sizeof(VT))
+            /* the same row NF_PFD K blocks ahead, every line of its run
+             * (a constant count, so no loop: in-cache calls paid ~8% for
+             * the loop) */
+            for (int o = 0; o < NF_RUN(c0, c1); o += 64 / (int)sizeof(VT))
                 PREFETCH(v + pfv + o);
             PREFETCH(w + pfw);
             vf a[NF_MAXN];
