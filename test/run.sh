@@ -7,15 +7,27 @@
 passed=0
 failed=0
 
+# Milliseconds since the epoch (whole seconds where date has no %N).
+now_ms() {
+    ms=$(date +%s%N 2>/dev/null)
+    case $ms in
+    '' | *[!0-9]*) echo $(($(date +%s) * 1000)) ;;
+    *) echo $((ms / 1000000)) ;;
+    esac
+}
+
 run_one() {
     t=$1
+    t0=$(now_ms)
     # TASD_TEST_WRAPPER (e.g. valgrind) runs in front of each program.
     out=$(${TASD_TEST_WRAPPER:-} "$t" 2>&1)
     rc=$?
+    ms=$(($(now_ms) - t0))
+    secs=$((ms / 1000)).$((ms % 1000 / 100))
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ -z "$line" ]; then
         printf '%s\n' "$out"
-        echo "FAIL $t: exited $rc without a result line"
+        echo "FAIL $t: exited $rc without a result line (${secs} s)"
         failed=$((failed + 1))
         return
     fi
@@ -27,7 +39,8 @@ run_one() {
         echo "FAIL $t: exited $rc"
     fi
     [ "$f" -ne 0 ] && printf '%s\n' "$out"
-    printf '  %-38s %s\n' "$(basename "$t")" "$line"
+    # The program's own result line, then its wall time.
+    printf '  %-38s %s  (%s s)\n' "$(basename "$t")" "$line" "$secs"
     passed=$((passed + p))
     failed=$((failed + f))
 }
