@@ -188,7 +188,10 @@ test-tsan:
 	    sh test/run.sh $(patsubst %,build-tsan/test/%,$(TSAN_TESTS))
 
 # The suite under valgrind memcheck (without OpenMP, whose runtime valgrind
-# cannot follow cleanly).
+# cannot follow cleanly). build-valgrind/ is the plain OPENMP=0 build, the
+# one `make BUILD=build-valgrind OPENMP=0 test` makes: .ci/run's OPENMP=0
+# step runs the suite natively from these objects. Flags of its own for
+# test-valgrind need a build directory of its own.
 test-valgrind:
 	@if command -v valgrind >/dev/null 2>&1; then \
 	    $(MAKE) -s BUILD=build-valgrind OPENMP=0 lib && \

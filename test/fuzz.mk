@@ -3,6 +3,7 @@
 # into $(BUILD)/fuzz/. Seeds: test/fuzz/corpus/<target>/ (read-only); new inputs
 # go to $(BUILD)/fuzz/corpus/<target>/.
 #   make fuzz FUZZ_SECONDS=60      build and run every target for N seconds each
+#                                  (make -j2 fuzz: two targets at a time)
 #   make fuzz-build                only build them
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
@@ -43,16 +44,24 @@ $(FUZZ_DIR)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_HEADERS) $(FUZZ_LIB_OBJ) | fuzz-ch
 fuzz-build: fuzz-check $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts/$$t; \
-	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
-	    -timeout=20 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t/ \
-	    $(FUZZ_DIR)/corpus/$$t test/fuzz/corpus/$$t 2>&1 | \
-	    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==|SUMMARY|.*ERROR|.*crash|.*deadly)' || true; \
-	  test "$$(ls $(FUZZ_DIR)/artifacts/$$t | wc -l)" -eq 0 || { \
-	    echo "FUZZ FAILURE in fuzz_$$t: see $(FUZZ_DIR)/artifacts/$$t/"; exit 1; }; \
-	done; echo "fuzz: all targets ran $(FUZZ_SECONDS) s without a crash"
+	@$(MAKE) --no-print-directory $(patsubst %,fuzz-run-%,$(FUZZ_TARGETS))
+	@echo "fuzz: all targets ran $(FUZZ_SECONDS) s without a crash"
+
+# One target for FUZZ_SECONDS. Each fuzzer is a single process, so under
+# make -jN, N of them run side by side, each with a CPU of its own; each
+# one's summary is printed in one piece when it ends. A crash leaves an
+# artifact and fails the run.
+fuzz-run-%: $(FUZZ_DIR)/fuzz_%
+	@mkdir -p $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/artifacts/$*
+	@$< -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -timeout=20 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$*/ \
+	    $(FUZZ_DIR)/corpus/$* test/fuzz/corpus/$* >$(FUZZ_DIR)/fuzz_$*.log 2>&1; \
+	{ echo "== fuzz_$* for $(FUZZ_SECONDS) s"; \
+	  grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==|SUMMARY|.*ERROR|.*crash|.*deadly)' \
+	    $(FUZZ_DIR)/fuzz_$*.log; } >$(FUZZ_DIR)/fuzz_$*.summary; \
+	cat $(FUZZ_DIR)/fuzz_$*.summary; \
+	test "$$(ls $(FUZZ_DIR)/artifacts/$* | wc -l)" -eq 0 || { \
+	    echo "FUZZ FAILURE in fuzz_$*: see $(FUZZ_DIR)/artifacts/$*/ and $(FUZZ_DIR)/fuzz_$*.log"; exit 1; }
 
 # Keep the instrumented library objects between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
