@@ -129,6 +129,40 @@ static void store_c_any(const tasdi_matrix *c, const tasdi_bias *bias, float alp
         }
 }
 
+/* c[j] = alpha * y[j] + beta * c[j] (beta 0: c not read). y is the
+ * kernels' scratch, never C. Four at a time, so that the compiler's
+ * straight-line vectorizer packs them (this store was 5% of a
+ * 3072x768x128 product as a scalar loop); a plain copy for the usual
+ * alpha 1, beta 0. */
+static void store_row(float *restrict c, const float *restrict y, int64_t n, float alpha,
+                      float beta)
+{
+    if (alpha == 1.0f && beta == 0.0f) {
+        memcpy(c, y, (size_t)n * sizeof *c);
+        return;
+    }
+    int64_t j = 0;
+    if (beta == 0.0f) {
+        for (; j + 4 <= n; j += 4) {
+            c[j] = alpha * y[j];
+            c[j + 1] = alpha * y[j + 1];
+            c[j + 2] = alpha * y[j + 2];
+            c[j + 3] = alpha * y[j + 3];
+        }
+        for (; j < n; j++)
+            c[j] = alpha * y[j];
+        return;
+    }
+    for (; j + 4 <= n; j += 4) {
+        c[j] = alpha * y[j] + beta * c[j];
+        c[j + 1] = alpha * y[j + 1] + beta * c[j + 1];
+        c[j + 2] = alpha * y[j + 2] + beta * c[j + 2];
+        c[j + 3] = alpha * y[j + 3] + beta * c[j + 3];
+    }
+    for (; j < n; j++)
+        c[j] = alpha * y[j] + beta * c[j];
+}
+
 /* C[r, j0 + j] = alpha * y[(r - r0) * ldy + j] (+ bias) + beta * C  (beta 0:
  * C not read) */
 static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
@@ -144,12 +178,7 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
         float *crow = c + r * job->c.rs + j0 * job->c.cs;
         const float *yr = y + (r - r0) * ldy;
         if (job->c.cs == 1) {
-            if (beta == 0.0f)
-                for (int64_t j = 0; j < nj; j++)
-                    crow[j] = alpha * yr[j];
-            else
-                for (int64_t j = 0; j < nj; j++)
-                    crow[j] = alpha * yr[j] + beta * crow[j];
+            store_row(crow, yr, nj, alpha, beta);
         } else {
             if (beta == 0.0f)
                 for (int64_t j = 0; j < nj; j++)
