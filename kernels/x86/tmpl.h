@@ -459,6 +459,7 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 #define NF_XR TASDI_KC /* rearranged x floats per column and term */
 #define NF_MAXN 4      /* most columns of the fast path */
 #define NF_PFD 2       /* prefetch distance, K blocks */
+#define NF_PARTS 3     /* partial sums per row and column at most */
 /* slots of a row in a full K block of code c (0: none) */
 #define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
 #define NF_RUN(c0, c1) (NF_SLOTS(c0) + NF_SLOTS(c1))
@@ -491,10 +492,12 @@ nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
         }
 }
 
-/* One term's run of a full K block of one row: a[j] += v . x. */
+/* One term's run of a full K block of one row: a[.][j] += v . x, slot
+ * vector h into a[p0 + h % np]. */
 static inline __attribute__((always_inline)) void
 nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_t ldx,
-        const int nx, vf *a, const int code, const vi *shift, const vi *lanes_word, vi base)
+        const int nx, vf (*a)[NF_MAXN], const int p0, const int np, const int code,
+        const vi *shift, const vi *lanes_word, vi base)
 {
     if (code == WIDE_CODE(2, 4) || code == WIDE_CODE(1, 4)) {
         const int r = code == WIDE_CODE(2, 4) ? 2 : 4;
@@ -510,12 +513,12 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
                 if (r == 2) {
                     xv = VBLEND_CC(VPERMIL(VLOAD(xw), ctl), VPERMIL(VLOAD(xw + VL), ctl));
                 } else {
-                    vf p0 = VPERMIL(VLOAD(xw), ctl), p1 = VPERMIL(VLOAD(xw + VL), ctl);
-                    vf p2 = VPERMIL(VLOAD(xw + 2 * VL), ctl),
-                       p3 = VPERMIL(VLOAD(xw + 3 * VL), ctl);
-                    xv = VBLEND_CC(VBLEND_AA(p0, p1), VBLEND_AA(p2, p3));
+                    vf q0 = VPERMIL(VLOAD(xw), ctl), q1 = VPERMIL(VLOAD(xw + VL), ctl);
+                    vf q2 = VPERMIL(VLOAD(xw + 2 * VL), ctl),
+                       q3 = VPERMIL(VLOAD(xw + 3 * VL), ctl);
+                    xv = VBLEND_CC(VBLEND_AA(q0, q1), VBLEND_AA(q2, q3));
                 }
-                a[j] = VFMA(val, xv, a[j]);
+                a[p0 + h % np][j] = VFMA(val, xv, a[p0 + h % np][j]);
             }
         }
     } else if (NF_T8) { /* 1:8, one slot vector: x transposed by nf_build */
@@ -538,7 +541,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
             vf p67 = VBLEND_BIT(VLOAD(xw + 48), VLOAD(xw + 56), s0, top);
             vf xv = VBLEND_BIT(VBLEND_BIT(p01, p23, s1, top), VBLEND_BIT(p45, p67, s1, top), s2,
                                top);
-            a[j] = VFMA(val, xv, a[j]);
+            a[p0][j] = VFMA(val, xv, a[p0][j]);
         }
     } else { /* 1:8: 8 slots, 2 index words per 16-slot chunk, gathered */
         const vi mask = VI_SET1(7);
@@ -552,9 +555,22 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
             vf val = lanes < VL ? VLOAD_V_N(v + h * VL, lanes) : NF_X(v + h * VL);
 #pragma GCC unroll 8
             for (int j = 0; j < nx; j++)
-                a[j] = VFMA(val, GATHER_N(xb + j * ldx + h * 8 * VL, pos, lanes), a[j]);
+                a[p0 + h % np][j] =
+                    VFMA(val, GATHER_N(xb + j * ldx + h * 8 * VL, pos, lanes), a[p0 + h % np][j]);
         }
     }
+}
+
+/* Partial sums per row and column for term 0's slot vectors (at most
+ * one per vector): 2, but 1 where the registers run out (measured: 1:4 at
+ * n >= 3 lost 6% with 2) or a second term at n >= 2 already gives the row
+ * enough independent chains. */
+static inline __attribute__((always_inline)) int nf_parts0(const int c0, const int c1,
+                                                           const int nx)
+{
+    const int vectors = NF_SLOTS(c0) / VL > 1 ? NF_SLOTS(c0) / VL : 1;
+    const int want = (c1 && nx >= 2) || (c0 == WIDE_CODE(1, 4) && nx >= 3) ? 1 : 2;
+    return want < vectors ? want : vectors;
 }
 
 /* Rows [r0, r1), nx <= NF_MAXN columns, a one- or two-term series of
@@ -594,18 +610,35 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
             for (int o = 0; o < NF_RUN(c0, c1); o += 64 / (int)sizeof(VT))
                 PREFETCH(v + pfv + o);
             PREFETCH(w + pfw);
-            vf a[NF_MAXN];
+            /* The row's products go to `parts` independent partial sums
+             * per column (term 0's np0, then term 1's own at n <= 2),
+             * added to the row's accumulator at the end. With one chain
+             * of FMAs per column a row waited on 4-5 FMA latencies per
+             * K block, and only 2-3 rows fit the out-of-order window:
+             * 2:4+1:8 x1 was 1.24-1.36x slower, 2:4 x1 1.09-1.25x. */
+            const int np0 = nf_parts0(c0, c1, nx), parts = np0 + (c1 && nx <= 2);
+            vf a[NF_PARTS][NF_MAXN];
 #pragma GCC unroll 8
             for (int j = 0; j < NF_MAXN; j++)
                 if (j < nx)
-                    a[j] = st.acc[r][j];
-            nf_term(v, w, xr0, xb, ldx, nx, a, c0, sh0, lw8, base8);
+#pragma GCC unroll 4
+                    for (int q = 0; q < NF_PARTS; q++)
+                        if (q < parts)
+                            a[q][j] = parts == 1 ? st.acc[r][j] : VZERO();
+            nf_term(v, w, xr0, xb, ldx, nx, a, 0, np0, c0, sh0, lw8, base8);
             if (c1)
-                nf_term(v + dv1, w + dw1, xr1, xb, ldx, nx, a, c1, sh1, lw8, base8);
+                nf_term(v + dv1, w + dw1, xr1, xb, ldx, nx, a, parts - 1, 1, c1, sh1, lw8,
+                        base8);
 #pragma GCC unroll 8
             for (int j = 0; j < NF_MAXN; j++)
-                if (j < nx)
-                    st.acc[r][j] = a[j];
+                if (j < nx) {
+                    vf sum = a[0][j]; /* fixed order: ((a0 + a1) + a2) */
+                    if (parts > 1)
+                        sum = VADD(a[0][j], a[1][j]);
+                    if (parts > 2)
+                        sum = VADD(sum, a[2][j]);
+                    st.acc[r][j] = parts > 1 ? VADD(st.acc[r][j], sum) : sum;
+                }
         }
     }
     if (nkf < p->nkb)
