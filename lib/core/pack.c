@@ -113,6 +113,9 @@ static void layout_place(tasd_series *s, tasdi_packed *hdr, char *mem, const lay
         hdr->term[i].idx = (const uint32_t *)(void *)idx;
     }
     memcpy(mem, hdr, sizeof *hdr);
+    /* the gap after the header is written too: the bf16 kernels read the
+     * 2 bytes before the first value (and mask them off) */
+    memset(mem + sizeof *hdr, 0, lb->head - sizeof *hdr);
     memset(mem + lb->head + lb->vused, 0, lb->vbytes - lb->vused);
     memset(idx + lb->iused, 0, lb->total - (size_t)(idx - mem) - lb->iused);
     s->packed = (tasdi_packed *)(void *)mem;
