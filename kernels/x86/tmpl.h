@@ -599,6 +599,13 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
     const int64_t nb = p->rows - rb0 < TASDI_RB ? p->rows - rb0 : TASDI_RB;
     const int64_t pfv = NF_PFD * nb * vrun, pfw = NF_PFD * nb * wrun;
+    /* A row's products go to `parts` independent partial sums per column
+     * (term 0's np0, then term 1's own at n <= 2), added to the row's
+     * accumulator at the end. With one chain of FMAs per column a row
+     * waited on 4-5 FMA latencies per K block, and only 2-3 rows fit the
+     * out-of-order window: 2:4+1:8 x1 was 1.24-1.36x slower, 2:4 x1
+     * 1.09-1.25x. */
+    const int np0 = nf_parts0(c0, c1, nx), parts = np0 + (c1 && nx <= 2);
     for (int64_t kb = 0; kb < nkf; kb++) {
         const float *xb = x + kb * TASDI_KC;
         if (c0 != WIDE_CODE(1, 8) || NF_T8)
@@ -614,13 +621,6 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
             for (int o = 0; o < NF_RUN(c0, c1); o += 64 / (int)sizeof(VT))
                 PREFETCH(v + pfv + o);
             PREFETCH(w + pfw);
-            /* The row's products go to `parts` independent partial sums
-             * per column (term 0's np0, then term 1's own at n <= 2),
-             * added to the row's accumulator at the end. With one chain
-             * of FMAs per column a row waited on 4-5 FMA latencies per
-             * K block, and only 2-3 rows fit the out-of-order window:
-             * 2:4+1:8 x1 was 1.24-1.36x slower, 2:4 x1 1.09-1.25x. */
-            const int np0 = nf_parts0(c0, c1, nx), parts = np0 + (c1 && nx <= 2);
             vf a[NF_PARTS][NF_MAXN];
 #pragma GCC unroll 8
             for (int j = 0; j < NF_MAXN; j++)
@@ -637,10 +637,8 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
             for (int j = 0; j < NF_MAXN; j++)
                 if (j < nx) {
                     vf sum = a[0][j]; /* fixed order: (((a0 + a1) + a2) + a3) */
-                    if (parts > 1)
-                        sum = VADD(a[0][j], a[1][j]);
 #pragma GCC unroll 4
-                    for (int q = 2; q < NF_PARTS; q++)
+                    for (int q = 1; q < NF_PARTS; q++)
                         if (q < parts)
                             sum = VADD(sum, a[q][j]);
                     st.acc[r][j] = parts > 1 ? VADD(st.acc[r][j], sum) : sum;
