@@ -427,7 +427,8 @@ static void test_scalar_packed_kernels(void)
     /* two panels per wide call, as AVX-512 runs them */
     static const tasdi_ops packed_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                          tasdi_scalar_wide, tasdi_scalar_narrow, tasdi_scalar_stats,
-                                         TASDI_NARROW_MAX, 2, &tasdi_scalar_dense,
+                                         {TASDI_NARROW_MAX, TASDI_NARROW_MAX, TASDI_NARROW_MAX},
+                                         2, &tasdi_scalar_dense,
                                          tasdi_scalar_wide, tasdi_scalar_wide,
                                          tasdi_scalar_narrow, tasdi_scalar_narrow};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
@@ -452,9 +453,11 @@ static void test_narrow_wide_all_n(void)
         if (!ops || !ops->wide)
             continue;
         tasdi_ops forced = *ops;
-        forced.narrow_max = TASDI_NARROW_MAX;
+        for (int c = 0; c < 3; c++)
+            forced.narrow_max[c] = TASDI_NARROW_MAX;
         check_ops(&forced, "narrow kernel", shapes, 12);
-        forced.narrow_max = 0;
+        for (int c = 0; c < 3; c++)
+            forced.narrow_max[c] = 0;
         check_ops(&forced, "wide kernel", shapes, 12);
     }
 }

@@ -291,9 +291,11 @@ tasd_status tasdi_gemm_run_ws(const tasd_context *ctx, float alpha, const tasd_s
                               const tasdi_bias *bias, const tasdi_ws *ws, const char *fn);
 /* The workspace bytes of a product of a rows x K series and n columns of B
  * on ctx (its backend and thread count); prepacked: B comes as panels
- * (tasdi_gemm_run_packed), so only the tiles or packed x count. */
-tasd_status tasdi_gemm_need(const tasd_context *ctx, int64_t rows, int64_t K, int64_t n,
-                            bool prepacked, size_t *bytes);
+ * (tasdi_gemm_run_packed), so only the tiles or packed x count. s: the
+ * series, or NULL for any series of that shape (the larger need of the
+ * narrow and the wide kernel where n could run either). */
+tasd_status tasdi_gemm_need(const tasd_context *ctx, const tasd_series *s, int64_t rows,
+                            int64_t K, int64_t n, bool prepacked, size_t *bytes);
 
 /* ---- kernels and prepacked operands (defined in lib/core/dispatch.h) ---- */
 

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NARROW_ALL {TASDI_NARROW_MAX, TASDI_NARROW_MAX, TASDI_NARROW_MAX}
+
 static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                      tasdi_scalar_wide, tasdi_scalar_narrow,
-                                     tasdi_scalar_stats, TASDI_NARROW_MAX, 1,
+                                     tasdi_scalar_stats, NARROW_ALL, 1,
                                      &tasdi_scalar_dense, tasdi_scalar_wide,
                                      tasdi_scalar_wide, tasdi_scalar_narrow,
                                      tasdi_scalar_narrow};
@@ -15,7 +17,7 @@ static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
 /* Advanced SIMD is architectural on aarch64: no run-time check needed. */
 static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
                                    tasdi_neon_wide, tasdi_neon_narrow,
-                                   tasdi_neon_stats, TASDI_NARROW_MAX, 1,
+                                   tasdi_neon_stats, NARROW_ALL, 1,
                                    &tasdi_neon_dense, tasdi_neon_wide_bf16,
                                    tasdi_neon_wide_f16, tasdi_neon_narrow_bf16,
                                    tasdi_neon_narrow_f16};
@@ -23,13 +25,17 @@ static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
 #if defined(__x86_64__) || defined(_M_X64)
 static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
                                    tasdi_avx2_wide, tasdi_avx2_narrow, tasdi_avx2_stats,
-                                   4 /* measured crossover with the wide kernel */, 1,
+                                   {4, 4, 4} /* measured crossovers with the wide kernel */, 1,
                                    &tasdi_avx2_dense, tasdi_avx2_wide_bf16,
                                    tasdi_avx2_wide_f16, tasdi_avx2_narrow_bf16,
                                    tasdi_avx2_narrow_f16};
 static const tasdi_ops avx512_ops = {TASD_BACKEND_AVX512, tasdi_avx512_select,
                                      tasdi_avx512_wide, tasdi_avx512_narrow,
-                                     tasdi_avx512_stats, TASDI_NARROW_MAX,
+                                     tasdi_avx512_stats,
+                                     /* measured: the narrow kernel's window
+                                      * fetches grow with M/N, the wide
+                                      * kernel's cost does not */
+                                     {8, 6, 4},
                                      2 /* 8 zmm per row: 1.125 loads per FMA */,
                                      &tasdi_avx512_dense, tasdi_avx512_wide_bf16,
                                      tasdi_avx512_wide_f16, tasdi_avx512_narrow_bf16,

@@ -13,7 +13,9 @@ struct tasdi_ops {
     tasdi_wide_fn wide;
     tasdi_narrow_fn narrow;
     tasdi_stats_fn stats;         /* NULL: tasdi_scalar_stats    */
-    int narrow_max;               /* n <= this runs narrow (<= TASDI_NARROW_MAX) */
+    /* n <= narrow_max[c] runs narrow (<= TASDI_NARROW_MAX), c by the
+     * series' sparsest term: M/N <= 2, <= 4, more (tasdi_narrow_class) */
+    int narrow_max[3];
     int wide_panels;              /* B panels one wide call takes (1..2)         */
     const tasdi_dense_kernel *dense; /* dense layer tiles              */
     /* Kernels for series of bf16 / f16 values (NULL: the plain-C ones). */

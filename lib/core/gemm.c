@@ -73,7 +73,7 @@ tasd_status tasd_gemm_workspace_size(const tasd_context *ctx, const tasd_series 
     if (n < 0)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_gemm_workspace_size: n = %lld",
                           (long long)n);
-    return tasdi_gemm_need(ctx, s->rows, s->cols, n, false, bytes);
+    return tasdi_gemm_need(ctx, s, s->rows, s->cols, n, false, bytes);
 }
 
 /* ---- the layout's kernels ---- */
@@ -413,12 +413,33 @@ static tasdi_wide_fn wide_for(const tasdi_ops *ops, int vtype)
     return f ? f : tasdi_scalar_wide;
 }
 
-/* Whether n columns of B run the narrow kernel (up to the backend's
- * crossover with the wide one). */
-static bool use_narrow(const tasdi_ops *ops, int64_t n)
+/* Whether n columns of B run the narrow kernel for series p: up to the
+ * backend's crossover with the wide one, which depends on the series'
+ * sparsest term (the narrow kernel fetches M/N window vectors per vector of
+ * slots, the wide kernel's cost per slot does not grow with M/N). */
+static bool narrow_upto(const tasdi_ops *ops, int cls, int64_t n)
 {
-    int narrow_max = ops->narrow_max < TASDI_NARROW_MAX ? ops->narrow_max : TASDI_NARROW_MAX;
-    return ops->narrow && n <= narrow_max;
+    int narrow_max = ops->narrow_max[cls];
+    return ops->narrow && n <= (narrow_max < TASDI_NARROW_MAX ? narrow_max : TASDI_NARROW_MAX);
+}
+
+static bool use_narrow(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
+{
+    int ratio = 1;
+    for (int i = 0; i < p->terms; i++)
+        if (p->term[i].m / p->term[i].n > ratio)
+            ratio = p->term[i].m / p->term[i].n;
+    return narrow_upto(ops, ratio <= 2 ? 0 : ratio <= 4 ? 1 : 2, n);
+}
+
+/* Whether n columns could run the narrow (or the wide) kernel for some
+ * series. */
+static bool path_possible(const tasdi_ops *ops, int64_t n, bool narrow)
+{
+    for (int cls = 0; cls < 3; cls++)
+        if (narrow_upto(ops, cls, n) == narrow)
+            return true;
+    return false;
 }
 
 /* The scratch of S (rows x K) times n columns of B, carved from ar into
@@ -427,9 +448,10 @@ static bool use_narrow(const tasdi_ops *ops, int64_t n)
  * bp. Also fixes the split the run uses. compute false (alpha == 0): the
  * call only scales C and needs nothing. */
 static void gemm_carve(const tasd_context *ctx, packed_job *job, int64_t rows, int64_t K,
-                       int64_t n, tasdi_bpack *bp, bool compute, tasdi_arena *ar)
+                       int64_t n, bool narrow, tasdi_bpack *bp, bool compute,
+                       tasdi_arena *ar)
 {
-    job->narrow_path = use_narrow(job->ops, n);
+    job->narrow_path = narrow;
     if (!compute || rows == 0 || n == 0 || K == 0)
         return;
     const int64_t threads = tasdi_threads(ctx);
@@ -514,13 +536,14 @@ static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t r
     const int64_t n = job->b.cols;
     tasdi_bpack panels;
     tasdi_bpack *own = b ? &panels : NULL;
+    const bool narrow = use_narrow(job->ops, job->p, n);
     tasdi_arena ar = tasdi_arena_counting();
-    gemm_carve(ctx, job, rows, K, n, own, ws ? true : compute, &ar);
+    gemm_carve(ctx, job, rows, K, n, narrow, own, ws ? true : compute, &ar);
     const tasd_allocator *a = tasdi_allocator(ctx);
     tasd_status st = tasdi_arena_open(&ar, a, ws, fn);
     if (st)
         return st;
-    gemm_carve(ctx, job, rows, K, n, own, compute, &ar);
+    gemm_carve(ctx, job, rows, K, n, narrow, own, compute, &ar);
     st = tasdi_arena_check(&ar, fn);
     if (!st) {
         if (!compute) {
@@ -539,21 +562,28 @@ static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t r
     return st;
 }
 
-tasd_status tasdi_gemm_need(const tasd_context *ctx, int64_t rows, int64_t K, int64_t n,
-                            bool prepacked, size_t *bytes)
+tasd_status tasdi_gemm_need(const tasd_context *ctx, const tasd_series *s, int64_t rows,
+                            int64_t K, int64_t n, bool prepacked, size_t *bytes)
 {
-    packed_job job;
-    memset(&job, 0, sizeof job);
-    job.ops = tasdi_context_ops(ctx);
-    if (!job.ops)
+    const tasdi_ops *ops = tasdi_context_ops(ctx);
+    if (!ops)
         return TASD_ERR_UNSUPPORTED;
-    tasdi_bpack panels;
-    tasdi_arena ar = tasdi_arena_counting();
-    gemm_carve(ctx, &job, rows, K, n, prepacked ? NULL : &panels, true, &ar);
-    if (ar.failed)
-        return tasdi_fail(TASD_ERR_OVERFLOW, "the scratch of %lld x %lld times %lld columns "
-                          "overflows", (long long)rows, (long long)K, (long long)n);
-    *bytes = tasdi_arena_need(&ar);
+    *bytes = 0;
+    for (int narrow = 0; narrow < 2; narrow++) {
+        if (s ? narrow != use_narrow(ops, s->packed, n) : !path_possible(ops, n, narrow))
+            continue;
+        packed_job job;
+        memset(&job, 0, sizeof job);
+        job.ops = ops;
+        tasdi_bpack panels;
+        tasdi_arena ar = tasdi_arena_counting();
+        gemm_carve(ctx, &job, rows, K, n, narrow, prepacked ? NULL : &panels, true, &ar);
+        if (ar.failed)
+            return tasdi_fail(TASD_ERR_OVERFLOW, "the scratch of %lld x %lld times %lld "
+                              "columns overflows", (long long)rows, (long long)K, (long long)n);
+        if (tasdi_arena_need(&ar) > *bytes)
+            *bytes = tasdi_arena_need(&ar);
+    }
     return TASD_OK;
 }
 

@@ -80,7 +80,7 @@ static void act_carve(const tasd_context *ctx, act_job *job, const tasd_config *
     const int64_t shell_rows = m < ACT_TILE ? m : ACT_TILE;
     size_t scratch_floats;
     if (!tasdi_mul_size((size_t)job->ntasks, TASDI_DECOMPOSE_SCRATCH(k), &scratch_floats) ||
-        tasdi_gemm_need(job->inner_parallel ? ctx : &job->serial, shell_rows, k, n, true,
+        tasdi_gemm_need(job->inner_parallel ? ctx : &job->serial, NULL, shell_rows, k, n, true,
                         &job->inner_bytes)) {
         ar->failed = true;
         return;

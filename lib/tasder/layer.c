@@ -186,7 +186,7 @@ static tasd_status layer_need(const tasd_context *ctx, const tasd_layer *l, int6
     case TASD_LAYER_DENSE:
         return tasdi_dense_need(ctx, &l->dense, tokens, bytes);
     case TASD_LAYER_WEIGHTS:
-        return tasdi_gemm_need(ctx, l->out, l->in, tokens, false, bytes);
+        return tasdi_gemm_need(ctx, l->series, l->out, l->in, tokens, false, bytes);
     case TASD_LAYER_ACTIVATIONS:
         return tasdi_gemm_act_need(ctx, l->config->a, tokens, l->in, l->out, true, bytes);
     }
