@@ -13,12 +13,40 @@
 #define PFX(name) tasdi_avx512_##name
 #include "../x86/tmpl.h"
 
+/* 1 of 8 (the usual second term), two groups per register: the kept element
+ * is the first lane holding its group's largest magnitude (the scalar rule),
+ * the max found by three in-group swaps instead of seven rotations. */
+static void select_1of8(float *x, int64_t k, float *values, uint8_t *index)
+{
+    int64_t off = 0, g = 0;
+    for (; off + 16 <= k; off += 16, g += 2) {
+        vf a = _mm512_abs_ps(_mm512_loadu_ps(x + off));
+        vf t = _mm512_max_ps(a, _mm512_shuffle_f32x4(a, a, _MM_SHUFFLE(2, 3, 0, 1)));
+        t = _mm512_max_ps(t, _mm512_shuffle_ps(t, t, _MM_SHUFFLE(1, 0, 3, 2)));
+        t = _mm512_max_ps(t, _mm512_shuffle_ps(t, t, _MM_SHUFFLE(2, 3, 0, 1)));
+        unsigned bits = (unsigned)_mm512_cmp_ps_mask(a, t, _CMP_EQ_OQ);
+        for (int h = 0; h < 2; h++) {
+            unsigned b = (bits >> (8 * h)) & 0xffu;
+            int first = b ? __builtin_ctz(b) : 0; /* 0: NaN, rejected by the caller */
+            values[g + h] = x[off + 8 * h + first];
+            index[g + h] = (uint8_t)first;
+            x[off + 8 * h + first] = 0.0f;
+        }
+    }
+    if (off < k)
+        tasdi_scalar_select(x + off, k - off, 1, 8, values + g, index + g);
+}
+
 /* Top-N-of-M select for M <= 16, the same method as the AVX2 one: ranks by
  * comparison with the M-1 in-group rotations, counted with mask adds. */
 void tasdi_avx512_select(float *x, int64_t k, int n, int m, float *values, uint8_t *index)
 {
     if (m > 16 || n >= m) {
         tasdi_scalar_select(x, k, n, m, values, index);
+        return;
+    }
+    if (m == 8 && n == 1) {
+        select_1of8(x, k, values, index);
         return;
     }
     vi rot[15];
