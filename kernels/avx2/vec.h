@@ -20,6 +20,7 @@ static inline vi lanes_below(int n) /* lanes i < n all ones */
 
 #define VADD(a, b) _mm256_add_ps((a), (b))
 #define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#define PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 #define VZERO() _mm256_setzero_ps()
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))

@@ -20,6 +20,7 @@ static inline __mmask16 lanes_below(int n) /* n in 0..16 */
 
 #define VADD(a, b) _mm512_add_ps((a), (b))
 #define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#define PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 #define VZERO() _mm512_setzero_ps()
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))

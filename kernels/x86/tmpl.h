@@ -17,7 +17,7 @@
  *   WIN2(x, pos)       same for a window of 2*VL floats (two registers)
  *   GATHER_N(x, pos, n) x[pos[i]] for lanes i < n, 0 for the others
  *   VHSUM(v)           horizontal sum (fixed order)
- *   PREFETCH(p)        prefetch a cache line
+ *   PREFETCH(p)        prefetch a cache line;  PREFETCH_L2(p): into L2
  *   WIDE_PASS          B panels per wide call (1, or 2 where 32 registers
  *                      hold 2 x TASDI_NR / VL accumulators)
  * and, for a layout of bf16 / f16 values (widened in registers, never
@@ -40,6 +40,9 @@
 #define WIDE_NV (TASDI_NR / VL)       /* vectors per panel strip */
 #define WIDE_MAXV (WIDE_PASS * WIDE_NV) /* vectors per row and call */
 enum { MAXSETS = 4 };
+/* the wide call's B (its panels over all of K) above which the next K
+ * block is prefetched into L2 */
+#define WIDE_PF_BYTES (1 << 20)
 
 static inline __attribute__((always_inline)) int ilog2(int m)
 {
@@ -134,8 +137,20 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
     const int64_t cnt0 = last ? pt0->last : pt0->spb, w0 = last ? pt0->wlast : pt0->wpb;
     const int64_t cnt1 = p->terms > 1 ? (last ? p->term[1].last : p->term[1].spb) : 0;
-    for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
+    /* B beyond what L2 keeps across row blocks (the next K block comes
+     * from L3): each row prefetches 4 lines of each panel's next block
+     * into L2, so the call's rows bring in the whole 16 KiB per panel. */
+    const int pf = !last && (size_t)bnext * sizeof(float) * (nv > WIDE_NV ? 2 : 1) > WIDE_PF_BYTES;
+    const char *pf0 = (const char *)(bblk + TASDI_KC * TASDI_NR);
+    const char *pf1 = (const char *)(bblk + bnext + TASDI_KC * TASDI_NR);
+    for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun, pf0 += 256, pf1 += 256) {
         float *t = tile + (r - r0) * TASDI_NR;
+        if (pf)
+            for (int l = 0; l < 4; l++) {
+                PREFETCH_L2(pf0 + 64 * l);
+                if (nv > WIDE_NV)
+                    PREFETCH_L2(pf1 + 64 * l);
+            }
         vf acc[MAXSETS][WIDE_MAXV];
 #pragma GCC unroll 4
         for (int e = 0; e < MAXSETS; e++)
