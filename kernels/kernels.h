@@ -38,7 +38,8 @@
  * Padding slots (K not a multiple of M) and groups with fewer than N
  * nonzeros hold value 0, index 0 (always inside the row).
  *
- * Wide kernel (n > the backend's narrow_max): lanes run along n. The
+ * Wide kernel (n above the backend's narrow crossover for the series,
+ * tasdi_ops.narrow_max in lib/core/dispatch.h): lanes run along n. The
  * framework packs B per call (or once, tasdi_bpack in lib/core/dispatch.h)
  * into panels bpack[panel][k][TASDI_NR] (zero padded in n and in K up to
  * nkb*TASDI_KC), so a call sees one TASDI_KC x TASDI_NR block (16 KiB) that
