@@ -141,16 +141,16 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * from L3): each row prefetches 4 lines of each panel's next block
      * into L2, so the call's rows bring in the whole 16 KiB per panel. */
     const int pf = !last && (size_t)bnext * sizeof(float) * (nv > WIDE_NV ? 2 : 1) > WIDE_PF_BYTES;
-    const char *pf0 = (const char *)(bblk + TASDI_KC * TASDI_NR);
-    const char *pf1 = (const char *)(bblk + bnext + TASDI_KC * TASDI_NR);
-    for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun, pf0 += 256, pf1 += 256) {
+    for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
         float *t = tile + (r - r0) * TASDI_NR;
-        if (pf)
+        if (pf) {
+            const float *next = bblk + TASDI_KC * TASDI_NR + (r - r0) * 64;
             for (int l = 0; l < 4; l++) {
-                PREFETCH_L2(pf0 + 64 * l);
+                PREFETCH_L2(next + 16 * l);
                 if (nv > WIDE_NV)
-                    PREFETCH_L2(pf1 + 64 * l);
+                    PREFETCH_L2(next + bnext + 16 * l);
             }
+        }
         vf acc[MAXSETS][WIDE_MAXV];
 #pragma GCC unroll 4
         for (int e = 0; e < MAXSETS; e++)

@@ -413,16 +413,17 @@ static tasdi_wide_fn wide_for(const tasdi_ops *ops, int vtype)
     return f ? f : tasdi_scalar_wide;
 }
 
-/* Whether n columns of B run the narrow kernel for series p: up to the
- * backend's crossover with the wide one, which depends on the series'
- * sparsest term (the narrow kernel fetches M/N window vectors per vector of
- * slots, the wide kernel's cost per slot does not grow with M/N). */
+/* Whether n columns run narrow for series of crossover class cls. */
 static bool narrow_upto(const tasdi_ops *ops, int cls, int64_t n)
 {
     int narrow_max = ops->narrow_max[cls];
     return ops->narrow && n <= (narrow_max < TASDI_NARROW_MAX ? narrow_max : TASDI_NARROW_MAX);
 }
 
+/* Whether n columns of B run the narrow kernel for series p: up to the
+ * backend's crossover with the wide one, which depends on the series'
+ * sparsest term (the narrow kernel fetches M/N window vectors per vector of
+ * slots, the wide kernel's cost per slot does not grow with M/N). */
 static bool use_narrow(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
 {
     int ratio = 1;
@@ -568,7 +569,7 @@ tasd_status tasdi_gemm_need(const tasd_context *ctx, const tasd_series *s, int64
     const tasdi_ops *ops = tasdi_context_ops(ctx);
     if (!ops)
         return TASD_ERR_UNSUPPORTED;
-    *bytes = 0;
+    size_t most = 0;
     for (int narrow = 0; narrow < 2; narrow++) {
         if (s ? narrow != use_narrow(ops, s->packed, n) : !path_possible(ops, n, narrow))
             continue;
@@ -581,9 +582,10 @@ tasd_status tasdi_gemm_need(const tasd_context *ctx, const tasd_series *s, int64
         if (ar.failed)
             return tasdi_fail(TASD_ERR_OVERFLOW, "the scratch of %lld x %lld times %lld "
                               "columns overflows", (long long)rows, (long long)K, (long long)n);
-        if (tasdi_arena_need(&ar) > *bytes)
-            *bytes = tasdi_arena_need(&ar);
+        if (tasdi_arena_need(&ar) > most)
+            most = tasdi_arena_need(&ar);
     }
+    *bytes = most;
     return TASD_OK;
 }
 
