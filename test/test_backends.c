@@ -194,6 +194,12 @@ static void test_configs_and_n(void)
     for (int ci = 0; ci < NCONFIGS; ci++)
         for (int ni = 0; ni < NNS; ni++)
             check_case(configs[ci], 37, 133, ns[ni], 0, 0, 1.0f, 0.0f);
+    /* K long enough (18 blocks, the last short) that the narrow kernel
+     * visits a row for several K blocks at a time, in two row blocks */
+    static const int narrow_ns[] = {1, 3, 5, 8};
+    for (int ci = 0; ci < NCONFIGS; ci++)
+        for (int ni = 0; ni < 4; ni++)
+            check_case(configs[ci], 67, 1100, narrow_ns[ni], 0, 0, 1.0f, 0.0f);
 }
 
 static void test_shapes(void)

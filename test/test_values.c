@@ -203,6 +203,10 @@ static void test_backends_values(void)
                                TASD_F32, n % 2 ? 0.0f : 0.5f);
                 check_gemm((tasd_backend)be, configs[ci], vtypes[vi], 70, 200, 300, TASD_F32,
                            TASD_F32, 0.25f);
+                /* 18 K blocks: the narrow kernel's visits of several blocks */
+                for (int n = 1; n <= 5; n += 4)
+                    check_gemm((tasd_backend)be, configs[ci], vtypes[vi], 67, 1100, n,
+                               TASD_F32, TASD_F32, 0.0f);
             }
     }
 }

@@ -340,13 +340,15 @@ static void narrow_setup(const tasdi_pterm *pt, narrow_consts *nc)
     nc->mode = narrow_mode(pt);
 }
 
-/* One term's run of a row in one K block (cnt slots), columns [0, nx) of
- * xb (x at the block start): acc[j] += sum v * x. Even and odd chunks go to
- * two accumulator sets while both fit the register file. */
+/* One term's runs of a row in g consecutive K blocks (cnt slots each; the
+ * block's runs dv values and dw words apart), columns [0, nx) of xb (x at
+ * the first block's start): acc[j] += sum v * x. The accumulators stay in
+ * registers over the g blocks. Even and odd chunks go to two accumulator
+ * sets while both fit the register file. */
 static inline __attribute__((always_inline)) void
 narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const VT *v,
-           const uint32_t *w, int64_t cnt, const float *xb, int64_t ldx, const int nx,
-           vf *acc, const int ratio)
+           const uint32_t *w, int64_t cnt, int g, int64_t dv, int64_t dw, const float *xb,
+           int64_t ldx, const int nx, vf *acc, const int ratio)
 {
     vf a0[TASDI_NARROW_MAX], a1[TASDI_NARROW_MAX];
 #pragma GCC unroll 8
@@ -355,18 +357,23 @@ narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const VT *v,
             a0[j] = acc[j];
             a1[j] = VZERO();
         }
-    int64_t c = 0;
-    for (; (c + 2) * 16 <= cnt; c += 2) {
-        narrow_chunk(pt, v + c * 16, w + c * pt->words, xb + c * HALVES * nc->wv, ldx, nx,
-                     a0, nc->lanes_word, nc->shift, nc->base, nc->mask, nc->wv, ratio, 16);
-        narrow_chunk(pt, v + (c + 1) * 16, w + (c + 1) * pt->words,
-                     xb + (c + 1) * HALVES * nc->wv, ldx, nx, nx <= NARROW_SPLIT ? a1 : a0,
-                     nc->lanes_word, nc->shift, nc->base, nc->mask, nc->wv, ratio, 16);
-    }
-    for (; c * 16 < cnt; c++) {
-        int left = cnt - c * 16 < 16 ? (int)(cnt - c * 16) : 16;
-        narrow_chunk(pt, v + c * 16, w + c * pt->words, xb + c * HALVES * nc->wv, ldx, nx,
-                     a0, nc->lanes_word, nc->shift, nc->base, nc->mask, nc->wv, ratio, left);
+    for (int b = 0; b < g; b++, v += dv, w += dw, xb += TASDI_KC) {
+        int64_t c = 0;
+        for (; (c + 2) * 16 <= cnt; c += 2) {
+            narrow_chunk(pt, v + c * 16, w + c * pt->words, xb + c * HALVES * nc->wv, ldx,
+                         nx, a0, nc->lanes_word, nc->shift, nc->base, nc->mask, nc->wv,
+                         ratio, 16);
+            narrow_chunk(pt, v + (c + 1) * 16, w + (c + 1) * pt->words,
+                         xb + (c + 1) * HALVES * nc->wv, ldx, nx,
+                         nx <= NARROW_SPLIT ? a1 : a0, nc->lanes_word, nc->shift, nc->base,
+                         nc->mask, nc->wv, ratio, 16);
+        }
+        for (; c * 16 < cnt; c++) {
+            int left = cnt - c * 16 < 16 ? (int)(cnt - c * 16) : 16;
+            narrow_chunk(pt, v + c * 16, w + c * pt->words, xb + c * HALVES * nc->wv, ldx,
+                         nx, a0, nc->lanes_word, nc->shift, nc->base, nc->mask, nc->wv,
+                         ratio, left);
+        }
     }
 #pragma GCC unroll 8
     for (int j = 0; j < TASDI_NARROW_MAX; j++)
@@ -374,6 +381,7 @@ narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const VT *v,
             acc[j] = VADD(a0[j], a1[j]);
 }
 
+#define NARROW_KBG 8 /* full K blocks per visit of a row */
 #define NARROW_ROWS TASDI_RB /* rows per call at most: a whole row block */
 
 typedef struct narrow_state {
@@ -397,18 +405,24 @@ static void narrow_init(const tasdi_packed *p, int64_t nr, narrow_state *st)
         }
 }
 
-/* One K block over rows [r0, r1), any series: each term dispatched at run
- * time. */
+/* K blocks [kb, kb + g) over rows [r0, r1), any series: each term dispatched
+ * at run time. g > 1 only for full blocks: a row's runs in them are a
+ * constant stride apart, and its accumulators stay in registers over the g
+ * blocks (one load and store of them per g blocks). */
 static inline __attribute__((always_inline)) void
-narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *x,
-          int64_t ldx, const int nx, narrow_state *st)
+narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
+          const float *x, int64_t ldx, const int nx, narrow_state *st)
 {
     const tasdi_pterm *pt0 = &p->term[0];
     const int last = kb + 1 == p->nkb;
     const float *xb = x + kb * TASDI_KC;
-    const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
-    const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
+    const int64_t at = tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
+    const int64_t wat = tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
+    const VT *v = VAL_BASE(pt0) + at;
+    const uint32_t *w = pt0->idx + wat;
     const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
+    const int64_t dv = g > 1 ? tasdi_wide_at(pt0, p->rows, p->nkb, kb + 1, r0) - at : 0;
+    const int64_t dw = g > 1 ? tasdi_idx_at(pt0, p->rows, p->nkb, kb + 1, r0) - wat : 0;
     for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
         PREFETCH((const char *)v + 1024);
         for (int i = 0; i < p->terms; i++) {
@@ -417,7 +431,9 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
             const VT *tv = v + (last ? pt->plast : pt->pspb);
             const uint32_t *tw = w + (last ? pt->pwlast : pt->pwpb);
             if (st->nc[i].mode == FETCH_SCALAR) {
-                narrow_run_scalar(pt, tv, tw, cnt, xb, ldx, nx, st->acc_s[r]);
+                for (int b = 0; b < g; b++)
+                    narrow_run_scalar(pt, tv + b * dv, tw + b * dw, cnt, xb + b * TASDI_KC,
+                                      ldx, nx, st->acc_s[r]);
                 continue;
             }
             /* columns in passes that fit the register file */
@@ -427,13 +443,15 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                 const float *xj = xb + j0 * ldx;
                 vf *ar = st->acc[r] + j0;
                 const narrow_consts *nc = &st->nc[i];
+#define RUN(ratio) narrow_run(pt, nc, tv, tw, cnt, g, dv, dw, xj, ldx, ns, ar, ratio)
                 switch (st->ratio[i]) {
-                case 0: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 0); break;
-                case 1: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 1); break;
-                case 2: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 2); break;
-                case 4: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 4); break;
-                default: narrow_run(pt, nc, tv, tw, cnt, xj, ldx, ns, ar, 8); break;
+                case 0: RUN(0); break;
+                case 1: RUN(1); break;
+                case 2: RUN(2); break;
+                case 4: RUN(4); break;
+                default: RUN(8); break;
                 }
+#undef RUN
             }
         }
     }
@@ -446,17 +464,21 @@ static void narrow_store(int64_t nr, const int nx, const narrow_state *st, float
             y[r * ldy + j] = VHSUM(st->acc[r][j]) + st->acc_s[r][j];
 }
 
-/* K block by K block over the rows, i.e. in the layout's order: the call
- * streams its row block's memory once, front to back. The rows' vector
- * accumulators wait in L1 between blocks. */
+/* NARROW_KBG K blocks at a time over the rows: the call streams its row
+ * block's memory once (NARROW_KBG streams side by side), and x of those
+ * blocks (8 columns: 16 KiB) stays in L1. The rows' vector accumulators
+ * wait in L1 between visits. */
 static inline __attribute__((always_inline)) void
 narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
             const int nx, float *y, int64_t ldy)
 {
     narrow_state st;
     narrow_init(p, r1 - r0, &st);
-    for (int64_t kb = 0; kb < p->nkb; kb++)
-        narrow_kb(p, r0, r1, kb, x, ldx, nx, &st);
+    for (int64_t kb = 0; kb < p->nkb;) {
+        int g = kb + NARROW_KBG < p->nkb ? NARROW_KBG : 1;
+        narrow_kb(p, r0, r1, kb, g, x, ldx, nx, &st);
+        kb += g;
+    }
     narrow_store(r1 - r0, nx, &st, y, ldy);
 }
 
@@ -661,7 +683,7 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
         }
     }
     if (nkf < p->nkb)
-        narrow_kb(p, r0, r1, nkf, x, ldx, nx, &st);
+        narrow_kb(p, r0, r1, nkf, 1, x, ldx, nx, &st);
     narrow_store(r1 - r0, nx, &st, y, ldy);
 }
 
