@@ -14,7 +14,8 @@ struct tasdi_ops {
     tasdi_narrow_fn narrow;
     tasdi_stats_fn stats;         /* NULL: tasdi_scalar_stats    */
     /* n <= narrow_max[c] runs narrow (<= TASDI_NARROW_MAX), c by the
-     * series' sparsest term: M/N <= 2, <= 4, more (use_narrow, gemm.c) */
+     * series' M/N averaged over its slots: <= 2, <= 4, more (use_narrow,
+     * gemm.c) */
     int narrow_max[3];
     int wide_panels;              /* B panels one wide call takes (1..2)         */
     const tasdi_dense_kernel *dense; /* dense layer tiles              */
