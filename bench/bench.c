@@ -477,6 +477,11 @@ static bf16_mm *bf16_mm_create(const shape *sh, const float *w0, const float *x,
     const char *impl = NULL;
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
     snprintf(b->impl, sizeof b->impl, "%s", impl ? impl : "?");
+    static int amx_said; /* AMX is a dense tile engine, not the vector unit */
+    if (strstr(b->impl, "amx") && !amx_said++)
+        printf("note: oneDNN's bf16 matmul runs on AMX here (%s); "
+               "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 measures it on AVX512_BF16 alone\n",
+               b->impl);
     dnnl_check(dnnl_primitive_create(&b->prim, pd), "matmul primitive");
     dnnl_primitive_desc_destroy(pd);
     b->x = xalloc((size_t)(sh->n * sh->k) * 2);
@@ -984,6 +989,13 @@ int main(int argc, char **argv)
         printf("measured FMA peak of the %s backend: %.1f GFLOP/s per core; eff = useful "
                "(nonzeros only) GFLOP/s / (peak x threads)\n",
                bn, backend_peak);
+#if defined(__x86_64__)
+    if (backend_peak > 0 && (o.values == TASD_BF16 || o.dtype == TASD_BF16) &&
+        __builtin_cpu_supports("avx512bf16"))
+        printf("vdpbf16ps: %.1f GFLOP/s of bf16 products per core (libtasd widens bf16 "
+               "values and activations and runs the FMA)\n",
+               peak_avx512_bf16(10000000, 7));
+#endif
     printf("times: ms per call, median of %d interleaved repetitions; dense = faster of "
            "OpenBLAS and oneDNN; GFLOP/s counts the dense 2*M*K*N\n\n",
            o.reps);
