@@ -432,7 +432,7 @@ static bool use_narrow(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
     double density = 0;
     for (int i = 0; i < p->terms; i++)
         density += (double)p->term[i].n / p->term[i].m;
-    const double ratio = p->terms / density;
+    const double ratio = density > 0 ? p->terms / density : 1;
     return narrow_upto(ops, ratio <= 2 ? 0 : ratio <= 4 ? 1 : 2, n);
 }
 
