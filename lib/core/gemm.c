@@ -199,19 +199,40 @@ typedef struct bpack_job {
     int bad[BPACK_MAX_TASKS]; /* per task: saw NaN/Inf */
 } bpack_job;
 
-/* Whether a packed row of NR floats is all finite, while it is in L1: the
- * largest magnitude's bits (an integer max, which vectorises) below those
- * of Inf. */
+/* Bit 31 of the result is set where the float with bits u is Inf or NaN
+ * (exponent all ones): integer ops only, which vectorise with the core's
+ * baseline SSE2, where an unsigned max does not. */
+static inline uint32_t nonfinite_bit(uint32_t u)
+{
+    return (u & 0x7f800000u) + 0x00800000u;
+}
+
+/* Whether a packed row of NR floats is all finite, while it is in L1. */
 static bool row_finite(const float *d)
 {
-    uint32_t most = 0;
+    uint32_t any = 0;
     for (int j = 0; j < TASDI_NR; j++) {
         uint32_t u;
         memcpy(&u, &d[j], sizeof u);
-        u &= 0x7fffffffu;
-        most = u > most ? u : most;
+        any |= nonfinite_bit(u);
     }
-    return most < 0x7f800000u;
+    return !(any >> 31);
+}
+
+/* A whole row of a panel copied and checked in one pass: a loop of a
+ * constant count over restrict pointers, which the compiler turns into
+ * vector moves (a memcpy call per 256 bytes and a second pass cost more
+ * than the copy itself). */
+static bool copy_row_finite(float *restrict d, const float *restrict src)
+{
+    uint32_t any = 0;
+    for (int j = 0; j < TASDI_NR; j++) {
+        uint32_t u;
+        memcpy(&u, &src[j], sizeof u);
+        any |= nonfinite_bit(u);
+        d[j] = src[j];
+    }
+    return !(any >> 31);
 }
 
 /* Pack B into panels: p[panel][k][NR], zero past n and past K. The units of
@@ -239,6 +260,10 @@ static void pack_b_task(void *arg, int64_t task)
                     d[j] = tasdi_matrix_get(&job->b, k, j0 + j);
             } else if (k < K) {
                 const float *src = b + k * job->b.rs + j0 * job->b.cs;
+                if (job->b.cs == 1 && nj == TASDI_NR) {
+                    bad |= !copy_row_finite(d, src);
+                    continue;
+                }
                 if (job->b.cs == 1) {
                     memcpy(d, src, (size_t)nj * sizeof *d);
                     j = nj;
