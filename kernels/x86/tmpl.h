@@ -82,8 +82,14 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt
         uint32_t wd[3] = {w[0], words > 1 ? w[1] : 0, words > 2 ? w[2] : 0};
 #pragma GCC unroll 16
         for (int i = 0; i < cs; i++) {
-            uint32_t idx = (wd[i / per_word] >> (i % per_word * bits)) & mask;
-            WIDE_SLOT(i % sets, v + i, bblk, b1, ((i / n) * m + idx) * TASDI_NR);
+            /* the slot's index field shifted straight to its place in the
+             * offset (x TASDI_NR = 64 floats, bit 6) and masked there: two
+             * integer ops a slot, the group's constant part left to the
+             * FMAs' displacement. Shifts share port 0 with the FMAs on
+             * Intel cores, so each one saved counts. */
+            const int at = i % per_word * bits;
+            const uint32_t x = at >= 6 ? wd[i / per_word] >> (at - 6) : wd[i / per_word] << (6 - at);
+            WIDE_SLOT(i % sets, v + i, bblk, b1, (size_t)(x & mask << 6) + (i / n) * m * TASDI_NR);
         }
     }
     for (int i = 0; s < cnt; s++, i++) { /* short last block: < cs slots left */
