@@ -197,7 +197,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 #pragma GCC unroll 16
             for (int q = 0; q < WIDE_MAXV; q++)
                 if (e < sets && q < nv)
-                    acc[e][q] = VZERO();
+                    acc[e][q] = e == 0 && accumulate ? VLOAD(t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL) : VZERO();
         /* all terms of the row accumulate into the same registers */
         if (c0) {
             wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0);
@@ -230,7 +230,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                 /* the tile is read only here, after the FMAs: its load
                  * does not delay the start of the row's FMA chains */
                 float *tq = t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL;
-                VSTORE(tq, accumulate ? VADD(VLOAD(tq), sum) : sum);
+                VSTORE(tq, sum);
             }
     }
 }
