@@ -160,6 +160,9 @@ wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
  * series known at compile time (c1 = 0: one term), or c0 = 0: any series,
  * each term dispatched at run time. The rows' runs follow each other, so the
  * stream pointers just advance by one run per row. */
+/* vector q of a row's strip in the tile (panels tnext floats apart) */
+#define TILE_AT(t, q) ((t) + (q) / WIDE_NV * tnext + (q) % WIDE_NV * VL)
+
 static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
           int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv,
@@ -191,13 +194,16 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                     PREFETCH_L2(next + bnext + 16 * l);
             }
         }
+        /* the first set starts from the tile (the sums of the earlier K
+         * blocks): no add at the end, and the loads issue early enough not
+         * to hold up the FMA chains */
         vf acc[MAXSETS][WIDE_MAXV];
 #pragma GCC unroll 4
         for (int e = 0; e < MAXSETS; e++)
 #pragma GCC unroll 16
             for (int q = 0; q < WIDE_MAXV; q++)
                 if (e < sets && q < nv)
-                    acc[e][q] = e == 0 && accumulate ? VLOAD(t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL) : VZERO();
+                    acc[e][q] = e == 0 && accumulate ? VLOAD(TILE_AT(t, q)) : VZERO();
         /* all terms of the row accumulate into the same registers */
         if (c0) {
             wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0);
@@ -227,10 +233,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                     sum = VADD(VADD(acc[0][q], acc[1][q]), VADD(acc[2][q], acc[3][q]));
                 else if (sets == 2)
                     sum = VADD(acc[0][q], acc[1][q]);
-                /* the tile is read only here, after the FMAs: its load
-                 * does not delay the start of the row's FMA chains */
-                float *tq = t + (q / WIDE_NV) * tnext + q % WIDE_NV * VL;
-                VSTORE(tq, sum);
+                VSTORE(TILE_AT(t, q), sum);
             }
     }
 }
