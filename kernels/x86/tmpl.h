@@ -49,17 +49,18 @@ static inline __attribute__((always_inline)) int ilog2(int m)
     return m >= 32 ? 5 : m >= 16 ? 4 : m >= 8 ? 3 : m >= 4 ? 2 : 1;
 }
 
-/* acc[e][q] += v * B[k] for q < nv, the slot dealt to set e, B row `off`
- * (floats) of the first panel's block b0 or, past its strip, of the next
+/* acc[e][q] += v * B[k] for q < nv, the slot dealt to set e, B row at byte
+ * offset `off` of the first panel's block b0 or, past its strip, of the next
  * panel's block b1 */
 #define WIDE_SLOT(e, v, b0, b1, off)                                                   \
     do {                                                                               \
-        vf b0_ = VBCAST_V(v);                                                            \
+        vf b0_ = VBCAST_V(v);                                                          \
         const size_t o_ = (off);                                                       \
         _Pragma("GCC unroll 16") for (int q = 0; q < WIDE_MAXV; q++) if (q < nv)       \
-            acc[e][q] = VFMA(b0_, VLOAD((q < WIDE_NV ? (b0) : (b1)) + o_ + q % WIDE_NV * VL), \
+            acc[e][q] = VFMA(b0_, VLOAD((const float *)(const void *)((const char *)(q < WIDE_NV ? (b0) : (b1)) + o_) + q % WIDE_NV * VL), \
                              acc[e][q]);                                               \
     } while (0)
+#define ROW_BYTES (TASDI_NR * sizeof(float)) /* of a B panel: 256 */
 
 /* One term's run (cnt slots of a row in this K block) with N and M known at
  * compile time: a chunk of up to 16 slots is unrolled, so each slot's B row is
@@ -82,19 +83,22 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt
         uint32_t wd[3] = {w[0], words > 1 ? w[1] : 0, words > 2 ? w[2] : 0};
 #pragma GCC unroll 16
         for (int i = 0; i < cs; i++) {
-            /* the slot's index field shifted straight to its place in the
-             * offset (x TASDI_NR = 64 floats, bit 6) and masked there: two
-             * integer ops a slot, the group's constant part left to the
-             * FMAs' displacement. Shifts share port 0 with the FMAs on
-             * Intel cores, so each one saved counts. */
-            const int at = i % per_word * bits;
-            const uint32_t x = at >= 6 ? wd[i / per_word] >> (at - 6) : wd[i / per_word] << (6 - at);
-            WIDE_SLOT(i % sets, v + i, bblk, b1, (size_t)(x & mask << 6) + (i / n) * m * TASDI_NR);
+            /* The B offset in bytes is idx << 8 (ROW_BYTES). One shift of
+             * the index word serves a pair of slots: it puts the even
+             * slot's field at bit 8 - s, which the address scales by 2^s
+             * (s = 2 or 3), and the odd slot's, `bits` higher, at bit 8;
+             * each slot then needs just a mask, and the group's constant
+             * part goes to the FMAs' displacement. Shifts share port 0
+             * with the FMAs on Intel cores, so each one saved counts. */
+            const int lo = 8 - bits, at = (i & ~1) % per_word * bits;
+            const uint32_t x = at >= lo ? wd[i / per_word] >> (at - lo) : wd[i / per_word] << (lo - at);
+            const size_t off = i & 1 ? (size_t)(x & mask << 8) : (size_t)(x & mask << lo) << (8 - lo);
+            WIDE_SLOT(i % sets, v + i, bblk, b1, off + (i / n) * m * ROW_BYTES);
         }
     }
     for (int i = 0; s < cnt; s++, i++) { /* short last block: < cs slots left */
         uint32_t idx = (w[i / per_word] >> (i % per_word * bits)) & mask;
-        WIDE_SLOT(0, v + i, bblk, b1, ((i / n) * m + idx) * TASDI_NR);
+        WIDE_SLOT(0, v + i, bblk, b1, ((i / n) * m + idx) * ROW_BYTES);
     }
 }
 
@@ -117,10 +121,10 @@ wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
         const size_t k = group_k + (word & mask);
         word >>= bits;
         switch (e) { /* a constant set index keeps acc in registers */
-        case 0: WIDE_SLOT(0, v + s, bblk, bblk + bnext, k * TASDI_NR); break;
-        case 1: WIDE_SLOT(1, v + s, bblk, bblk + bnext, k * TASDI_NR); break;
-        case 2: WIDE_SLOT(2, v + s, bblk, bblk + bnext, k * TASDI_NR); break;
-        default: WIDE_SLOT(3, v + s, bblk, bblk + bnext, k * TASDI_NR); break;
+        case 0: WIDE_SLOT(0, v + s, bblk, bblk + bnext, k * ROW_BYTES); break;
+        case 1: WIDE_SLOT(1, v + s, bblk, bblk + bnext, k * ROW_BYTES); break;
+        case 2: WIDE_SLOT(2, v + s, bblk, bblk + bnext, k * ROW_BYTES); break;
+        default: WIDE_SLOT(3, v + s, bblk, bblk + bnext, k * ROW_BYTES); break;
         }
         e = e + 1 == sets ? 0 : e + 1;
         if (++in_group == n) {
