@@ -160,13 +160,13 @@ wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
         wide_run_any(acc, pt, v, w, cnt, bblk, bnext, nv, sets);
 }
 
+/* vector q of a row's strip in the tile (panels tnext floats apart) */
+#define TILE_AT(t, q) ((t) + (q) / WIDE_NV * tnext + (q) % WIDE_NV * VL)
+
 /* Rows [r0, r1) of one K block. c0, c1: the codes of a one- or two-term
  * series known at compile time (c1 = 0: one term), or c0 = 0: any series,
  * each term dispatched at run time. The rows' runs follow each other, so the
  * stream pointers just advance by one run per row. */
-/* vector q of a row's strip in the tile (panels tnext floats apart) */
-#define TILE_AT(t, q) ((t) + (q) / WIDE_NV * tnext + (q) % WIDE_NV * VL)
-
 static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
           int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv,
