@@ -13,8 +13,9 @@
 /* p[panel][k][NR] holds B(k, panel*NR + j), zero past K and past n. */
 static void test_layout(void)
 {
-    const int64_t dims[][2] = {{1, 1}, {5, 3}, {64, 64}, {65, 65}, {130, 200}};
-    for (int d = 0; d < 5; d++) {
+    /* 600 and 1100 columns: several units of panels in the packing */
+    const int64_t dims[][2] = {{1, 1}, {5, 3}, {64, 64}, {65, 65}, {130, 200}, {70, 600}, {3, 1100}};
+    for (int d = 0; d < 7; d++) {
         int64_t k = dims[d][0], n = dims[d][1];
         /* B stored transposed: (i, j) at j * k + i */
         float *b = malloc((size_t)(k * n) * sizeof *b);
@@ -49,6 +50,40 @@ static void test_layout(void)
         free(b);
     }
     tasdi_bpack_destroy(NULL); /* no-op */
+}
+
+/* bp->finite is false exactly when B holds an Inf or NaN, wherever it
+ * sits: each K block, first and last panel, every unit of the packing, a
+ * row-major (copied a row at a time) and a strided B. */
+static void test_finite_flag(void)
+{
+    const int64_t k = 3 * TASDI_KC + 5, n = 9 * TASDI_NR + 7;
+    float *b = malloc((size_t)(k * n) * sizeof *b);
+    util_fill_random(b, k * n, 11);
+    static const float bad[] = {INFINITY, -INFINITY, NAN};
+    const int64_t at[][2] = {{0, 0}, {k - 1, n - 1}, {TASDI_KC, 8 * TASDI_NR + 1},
+                             {2 * TASDI_KC + 7, 5 * TASDI_NR}, {k - 1, 0}, {1, n - 1}};
+    for (int layout = 0; layout < 2; layout++)
+        for (int a = -1; a < 6; a++) {
+            /* layout 1: B stored transposed, (q, j) at j * k + q */
+            const int64_t q = a < 0 ? 0 : at[a][0], j = a < 0 ? 0 : at[a][1];
+            const int64_t pos = layout ? j * k + q : q * n + j;
+            const float keep = b[pos];
+            if (a >= 0)
+                b[pos] = bad[a % 3];
+            tasd_view bv = layout ? tasd_view_2d_strided(b, TASD_F32, k, n, 1, k)
+                                  : tasd_view_2d(b, TASD_F32, k, n, n);
+            tasdi_matrix bm;
+            CHECK_OK(tasdi_matrix_from_view(&bv, "b", &bm));
+            tasdi_bpack *bp = NULL;
+            CHECK_OK(tasdi_bpack_create(NULL, &bm, &bp));
+            if (bp)
+                CHECKF(bp->finite == (a < 0), "layout %d, bad value at (%lld, %lld): finite %d",
+                       layout, (long long)q, (long long)j, (int)bp->finite);
+            tasdi_bpack_destroy(bp);
+            b[pos] = keep;
+        }
+    free(b);
 }
 
 /* max |got - want| relative to the magnitude of the terms, against a
@@ -203,4 +238,4 @@ static void test_errors(void)
     tasd_series_destroy(s);
 }
 
-TEST_MAIN(RUN(test_layout); RUN(test_matches_per_call); RUN(test_errors);)
+TEST_MAIN(RUN(test_layout); RUN(test_finite_flag); RUN(test_matches_per_call); RUN(test_errors);)
