@@ -25,6 +25,10 @@
  *   VT                 the stored value type;  VAL_BASE(pt) its base pointer
  *   VBCAST_V(p) VLOAD_V(p) VLOAD_V_N(p, n)   as VBCAST / VLOAD / VLOAD_N
  *   VAL_F(x)           one stored value as float
+ * and, optionally, for f32 values:
+ *   VLOAD4(p) VSPREAD4(q, i)  four values in each 128-bit lane, value i of
+ *                      them in every lane: the wide kernel then loads a
+ *                      slot's value once per four slots
  */
 #include <string.h> /* memcpy: x rearranged per K block */
 
@@ -35,6 +39,14 @@
 #define VLOAD_V(p) VLOAD(p)
 #define VLOAD_V_N(p, n) VLOAD_N((p), (n))
 #define VAL_F(x) (x)
+#endif
+
+#ifdef VSPREAD4
+#define WIDE_SPREAD 1
+#else
+#define WIDE_SPREAD 0
+#define VLOAD4(p) VZERO()
+#define VSPREAD4(q, i) (q)
 #endif
 
 #define WIDE_NV (TASDI_NR / VL)       /* vectors per panel strip */
@@ -52,9 +64,10 @@ static inline __attribute__((always_inline)) int ilog2(int m)
 /* acc[e][q] += v * B[k] for q < nv, the slot dealt to set e, B row at byte
  * offset `off` of the first panel's block b0 or, past its strip, of the next
  * panel's block b1 */
-#define WIDE_SLOT(e, v, b0, b1, off)                                                   \
+#define WIDE_SLOT(e, v, b0, b1, off) WIDE_SLOT_V(e, VBCAST_V(v), b0, b1, off)
+#define WIDE_SLOT_V(e, val, b0, b1, off)                                               \
     do {                                                                               \
-        vf b0_ = VBCAST_V(v);                                                          \
+        vf b0_ = (val);                                                                \
         const size_t o_ = (off);                                                       \
         _Pragma("GCC unroll 16") for (int q = 0; q < WIDE_MAXV; q++) if (q < nv)       \
             acc[e][q] = VFMA(b0_, VLOAD((const float *)(const void *)((const char *)(q < WIDE_NV ? (b0) : (b1)) + o_) + q % WIDE_NV * VL), \
@@ -81,6 +94,7 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt
     for (; s + cs <= cnt; s += cs, v += cs, w += words, bblk += cs / n * m * TASDI_NR,
                           b1 += cs / n * m * TASDI_NR) {
         uint32_t wd[3] = {w[0], words > 1 ? w[1] : 0, words > 2 ? w[2] : 0};
+        vf quad = VZERO();
 #pragma GCC unroll 16
         for (int i = 0; i < cs; i++) {
             /* The B offset in bytes is idx << 8 (ROW_BYTES). One shift of
@@ -93,7 +107,10 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt
             const int lo = 8 - bits, at = (i & ~1) % per_word * bits;
             const uint32_t x = at >= lo ? wd[i / per_word] >> (at - lo) : wd[i / per_word] << (lo - at);
             const size_t off = i & 1 ? (size_t)(x & mask << 8) : (size_t)(x & mask << lo) << (8 - lo);
-            WIDE_SLOT(i % sets, v + i, bblk, b1, off + (i / n) * m * ROW_BYTES);
+            if (WIDE_SPREAD && i % 4 == 0)
+                quad = VLOAD4(v + i);
+            WIDE_SLOT_V(i % sets, WIDE_SPREAD ? VSPREAD4(quad, i % 4) : VBCAST_V(v + i), bblk,
+                        b1, off + (i / n) * m * ROW_BYTES);
         }
     }
     for (int i = 0; s < cnt; s++, i++) { /* short last block: < cs slots left */
