@@ -53,8 +53,10 @@
 #define WIDE_MAXV (WIDE_PASS * WIDE_NV) /* vectors per row and call */
 enum { MAXSETS = 4 };
 /* the wide call's B (its panels over all of K) above which the next K
- * block is prefetched into L2 */
+ * block is prefetched into L2 (the including file may set its own) */
+#ifndef WIDE_PF_BYTES
 #define WIDE_PF_BYTES (1 << 20)
+#endif
 
 static inline __attribute__((always_inline)) int ilog2(int m)
 {
