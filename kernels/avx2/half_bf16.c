@@ -34,6 +34,11 @@ static inline vf load_bf16_n(const uint16_t *p, int n)
     return VLOAD_V(t);
 }
 #define VLOAD_V_N(p, n) load_bf16_n((p), (n))
+static inline __m128 widen4_bf16(__m128i h)
+{
+    return _mm_castsi128_ps(_mm_slli_epi32(_mm_cvtepu16_epi32(h), 16));
+}
+#define VLOAD4(p) VLOAD4_HALF((p), widen4_bf16)
 
 #define PFX(name) tasdi_avx2_##name##_bf16
 #include "../x86/tmpl.h"

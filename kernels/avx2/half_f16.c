@@ -19,6 +19,7 @@ static inline vf load_f16_n(const uint16_t *p, int n)
     return VLOAD_V(t);
 }
 #define VLOAD_V_N(p, n) load_f16_n((p), (n))
+#define VLOAD4(p) VLOAD4_HALF((p), _mm_cvtph_ps)
 
 #define PFX(name) tasdi_avx2_##name##_f16
 #include "../x86/tmpl.h"

@@ -12,12 +12,7 @@
 #include "vec.h"
 
 #define PFX(name) tasdi_avx2_##name
-/* The wide kernel's slot values four per load (both lanes), each spread by
- * an in-lane permute: 1.03-1.07x on Zen 3, whose shuffles issue beside the
- * FMAs (the broadcast was a ninth load per 8 FMAs on the bound load ports).
- * Not in the AVX-512 kernels: on Intel the permute takes an FMA port. */
 #define VLOAD4(p) _mm256_broadcast_ps((const __m128 *)(const void *)(p))
-#define VSPREAD4(q, i) _mm256_permute_ps((q), (i) * 0x55)
 #include "../x86/tmpl.h"
 
 /* Top-N-of-M select for M <= 8: each register holds 8/M whole groups. An

@@ -25,10 +25,10 @@
  *   VT                 the stored value type;  VAL_BASE(pt) its base pointer
  *   VBCAST_V(p) VLOAD_V(p) VLOAD_V_N(p, n)   as VBCAST / VLOAD / VLOAD_N
  *   VAL_F(x)           one stored value as float
- * and, optionally, for f32 values:
- *   VLOAD4(p) VSPREAD4(q, i)  four values in each 128-bit lane, value i of
- *                      them in every lane: the wide kernel then loads a
- *                      slot's value once per four slots
+ * and, optionally:
+ *   VLOAD4(p) VSPREAD4(q, i)  four values as f32 in each 128-bit lane, value
+ *                      i of them in every lane: the wide kernel then loads
+ *                      a slot's value once per four slots
  */
 #include <string.h> /* memcpy: x rearranged per K block */
 
@@ -41,11 +41,12 @@
 #define VAL_F(x) (x)
 #endif
 
-#ifdef VSPREAD4
+#ifdef VLOAD4
 #define WIDE_SPREAD 1
 #else
 #define WIDE_SPREAD 0
 #define VLOAD4(p) VZERO()
+#undef VSPREAD4
 #define VSPREAD4(q, i) (q)
 #endif
 
