@@ -80,6 +80,8 @@ static inline float hsum(vf v)
 /* in-lane permute by the low 2 bits of each lane; constant blends: lanes
  * i % 2 == 1 (AA) or i % 4 >= 2 (CC) from b */
 #define VPERMIL(a, ctl) _mm256_permutevar_ps((a), (ctl))
+#define VBLEND_AA(a, b) _mm256_blend_ps((a), (b), 0xAA)
+#define VBLEND_CC(a, b) _mm256_blend_ps((a), (b), 0xCC)
 
 /* The wide kernel's slot values: each file's VLOAD4 puts four of them in
  * both 128-bit lanes, spread one at a time by an in-lane permute: 1.03-1.07x
@@ -94,7 +96,5 @@ static inline vf bcast_lanes(__m128 x)
 {
     return _mm256_insertf128_ps(_mm256_castps128_ps256(x), x, 1);
 }
-#define VBLEND_AA(a, b) _mm256_blend_ps((a), (b), 0xAA)
-#define VBLEND_CC(a, b) _mm256_blend_ps((a), (b), 0xCC)
 
 #endif
