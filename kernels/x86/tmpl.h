@@ -82,7 +82,9 @@ static inline __attribute__((always_inline)) int ilog2(int m)
  * compile time: a chunk of up to 16 slots is unrolled, so each slot's B row is
  * a shift and a mask of an index word held in a register plus a constant
  * offset: per slot one broadcast and nv FMAs with a memory operand, the
- * index word loads shared by 16 slots (loads per FMA: (nv + 1) / nv). */
+ * index word loads shared by 16 slots (loads per FMA: (nv + 1) / nv; with
+ * VLOAD4 the values take a load per 4 slots and a permute per slot:
+ * (nv + 1/4) / nv). */
 static inline __attribute__((always_inline)) void
 wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt,
          const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
