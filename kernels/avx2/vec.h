@@ -88,7 +88,18 @@ static inline float hsum(vf v)
  * on Zen 3, whose shuffles issue beside the FMAs (a broadcast per slot was a
  * ninth load per 8 FMAs on the bound load ports). Not in the AVX-512
  * kernels: on Intel the permute takes an FMA port. */
-#define VSPREAD4(q, i) _mm256_permute_ps((q), (i) * 0x55)
+static inline vf spread4(vf q, int i)
+{
+    /* one immediate form per i: where the slot loop is not unrolled (-O1,
+     * the sanitizer build) i is not a constant */
+    switch (i & 3) {
+    case 0: return _mm256_permute_ps(q, 0x00);
+    case 1: return _mm256_permute_ps(q, 0x55);
+    case 2: return _mm256_permute_ps(q, 0xAA);
+    default: return _mm256_permute_ps(q, 0xFF);
+    }
+}
+#define VSPREAD4(q, i) spread4((q), (i))
 /* four 16-bit values widened to f32 by w, in both lanes */
 #define VLOAD4_HALF(p, w)                                                              \
     bcast_lanes(w(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
