@@ -10,6 +10,23 @@
 
 #include <string.h>
 
+/* A k x n f32 B at b, row-major or stored transposed ((q, j) at j * k + q). */
+static tasd_view b_view(const float *b, int64_t k, int64_t n, int transposed)
+{
+    return transposed ? tasd_view_2d_strided(b, TASD_F32, k, n, 1, k)
+                      : tasd_view_2d(b, TASD_F32, k, n, n);
+}
+
+/* bv packed into panels on ctx (NULL after a failed check). */
+static tasdi_bpack *pack_view(const tasd_context *ctx, const tasd_view *bv)
+{
+    tasdi_matrix bm;
+    tasdi_bpack *bp = NULL;
+    CHECK_OK(tasdi_matrix_from_view(bv, "b", &bm));
+    CHECK_OK(tasdi_bpack_create(ctx, &bm, &bp));
+    return bp;
+}
+
 /* p[panel][k][NR] holds B(k, panel*NR + j), zero past K and past n. */
 static void test_layout(void)
 {
@@ -20,11 +37,8 @@ static void test_layout(void)
         /* B stored transposed: (i, j) at j * k + i */
         float *b = malloc((size_t)(k * n) * sizeof *b);
         util_fill_random(b, k * n, 3 + (unsigned)d);
-        tasd_view bv = tasd_view_2d_strided(b, TASD_F32, k, n, 1, k);
-        tasdi_matrix bm;
-        CHECK_OK(tasdi_matrix_from_view(&bv, "b", &bm));
-        tasdi_bpack *bp = NULL;
-        CHECK_OK(tasdi_bpack_create(NULL, &bm, &bp));
+        tasd_view bv = b_view(b, k, n, 1);
+        tasdi_bpack *bp = pack_view(NULL, &bv);
         if (!bp) {
             free(b);
             continue;
@@ -65,18 +79,14 @@ static void test_finite_flag(void)
                              {2 * TASDI_KC + 7, 5 * TASDI_NR}, {k - 1, 0}, {1, n - 1}};
     for (int layout = 0; layout < 2; layout++)
         for (int a = -1; a < 6; a++) {
-            /* layout 1: B stored transposed, (q, j) at j * k + q */
+            /* layout 1: B stored transposed (b_view) */
             const int64_t q = a < 0 ? 0 : at[a][0], j = a < 0 ? 0 : at[a][1];
             const int64_t pos = layout ? j * k + q : q * n + j;
             const float keep = b[pos];
             if (a >= 0)
                 b[pos] = bad[a % 3];
-            tasd_view bv = layout ? tasd_view_2d_strided(b, TASD_F32, k, n, 1, k)
-                                  : tasd_view_2d(b, TASD_F32, k, n, n);
-            tasdi_matrix bm;
-            CHECK_OK(tasdi_matrix_from_view(&bv, "b", &bm));
-            tasdi_bpack *bp = NULL;
-            CHECK_OK(tasdi_bpack_create(NULL, &bm, &bp));
+            tasd_view bv = b_view(b, k, n, layout);
+            tasdi_bpack *bp = pack_view(NULL, &bv);
             if (bp)
                 CHECKF(bp->finite == (a < 0), "layout %d, bad value at (%lld, %lld): finite %d",
                        layout, (long long)q, (long long)j, (int)bp->finite);
@@ -139,12 +149,8 @@ static void test_matches_per_call(void)
                 tasd_context *ctx3 = util_context(NULL, (tasd_backend)be, 3);
                 tasd_series *s = util_decompose(ctx1, a, m, k, cfgs[c], TASD_GREEDY);
                 float *wa = util_reconstruct(s);
-                tasd_view bv = strided ? tasd_view_2d_strided(b, TASD_F32, k, n, 1, k)
-                                       : tasd_view_2d(b, TASD_F32, k, n, n);
-                tasdi_matrix bm;
-                CHECK_OK(tasdi_matrix_from_view(&bv, "b", &bm));
-                tasdi_bpack *bp = NULL;
-                CHECK_OK(tasdi_bpack_create(ctx3, &bm, &bp));
+                tasd_view bv = b_view(b, k, n, strided);
+                tasdi_bpack *bp = pack_view(ctx3, &bv);
                 for (int i = 0; i < 4 && bp; i++) {
                     util_fill_random(c0, m * crs, 13 + (unsigned)i);
                     memcpy(c1, c0, (size_t)(m * crs) * sizeof *c0);
