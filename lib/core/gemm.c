@@ -192,10 +192,16 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
 
 /* ---- B panels: packed per call, or once (tasdi_bpack_create) ---- */
 
+/* Panels per B packing unit: a unit reads PACK_SPAN * NR floats of each B
+ * row in turn, so the source is read in long runs (one panel's 256 bytes per
+ * row at B's row stride kept the copy at a third of the speed the
+ * prefetchers give a sequential read once B outgrows the L2). */
+#define PACK_SPAN 8
+
 typedef struct bpack_job {
     tasdi_matrix b;
     tasdi_bpack *bp;
-    int64_t ntasks;
+    int64_t ntasks, spans; /* spans: of PACK_SPAN panels */
     int bad[BPACK_MAX_TASKS]; /* per task: saw NaN/Inf */
 } bpack_job;
 
@@ -235,12 +241,6 @@ static bool copy_row_finite(float *restrict d, const float *restrict src)
     return !(any >> 31);
 }
 
-/* Panels per B packing unit: a unit reads PACK_SPAN * NR floats of each B
- * row in turn, so the source is read in long runs (one panel's 256 bytes per
- * row at B's row stride kept the copy at a third of the speed the
- * prefetchers give a sequential read once B outgrows the L2). */
-#define PACK_SPAN 8
-
 /* Pack B into panels: p[panel][k][NR], zero past n and past K. The units of
  * this phase are (K block, span of PACK_SPAN panels) pairs. */
 static void pack_b_task(void *arg, int64_t task)
@@ -248,7 +248,7 @@ static void pack_b_task(void *arg, int64_t task)
     bpack_job *job = arg;
     const tasdi_bpack *bp = job->bp;
     const int64_t nkb = bp->nkb, K = job->b.rows, n = job->b.cols;
-    const int64_t spans = (bp->panels + PACK_SPAN - 1) / PACK_SPAN, units = nkb * spans;
+    const int64_t spans = job->spans, units = nkb * spans;
     int64_t u0 = task * units / job->ntasks, u1 = (task + 1) * units / job->ntasks;
     const float *b = (const float *)(const void *)job->b.data;
     int bad = 0;
@@ -315,8 +315,8 @@ void tasdi_bpack_fill(const tasd_context *ctx, const tasdi_matrix *b, tasdi_bpac
     job.b = *b;
     job.bp = bp;
     /* Packing B is a copy: below ~1 MB it is cheaper than a fork/join. */
-    int64_t threads = tasdi_threads(ctx);
-    int64_t units = (bp->panels + PACK_SPAN - 1) / PACK_SPAN * bp->nkb;
+    job.spans = (bp->panels + PACK_SPAN - 1) / PACK_SPAN;
+    int64_t threads = tasdi_threads(ctx), units = job.spans * bp->nkb;
     job.ntasks = threads < units ? threads : units;
     if (job.ntasks > BPACK_MAX_TASKS)
         job.ntasks = BPACK_MAX_TASKS;
