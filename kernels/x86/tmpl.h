@@ -29,6 +29,8 @@
  *   VLOAD4(p) VSPREAD4(q, i)  four values as f32 in each 128-bit lane, value
  *                      i of them in every lane: the wide kernel then loads
  *                      a slot's value once per four slots
+ *   NF_TRANSPOSE8(src, dst)  dst[q*8 + i] = src[i*8 + q] for q, i < 8, in
+ *                      registers (plain C otherwise)
  */
 #include <string.h> /* memcpy: x rearranged per K block */
 
@@ -577,6 +579,15 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
  * slot's value is picked from the 8 registers by its index bits (a blend
  * tree) instead of a gather. */
 #define NF_T8 (VL == 8)
+#ifndef NF_TRANSPOSE8
+static inline void nf_transpose8(const float *src, float *dst)
+{
+    for (int q = 0; q < 8; q++)
+        for (int i = 0; i < 8; i++)
+            dst[q * 8 + i] = src[i * 8 + q];
+}
+#define NF_TRANSPOSE8(src, dst) nf_transpose8((src), (dst))
+#endif
 
 /* x of K block xb, column j, rearranged for code (2:4 or 1:4; 1:8 when
  * NF_T8) into xr[j*NF_XR]. */
@@ -585,9 +596,7 @@ nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
 {
     if (code == WIDE_CODE(1, 8)) {
         for (int j = 0; j < nx; j++)
-            for (int q = 0; q < 8; q++)
-                for (int i = 0; i < 8; i++)
-                    xr[j * NF_XR + q * 8 + i] = xb[j * ldx + i * 8 + q];
+            NF_TRANSPOSE8(xb + j * ldx, xr + j * NF_XR);
         return;
     }
     const int r = code == WIDE_CODE(2, 4) ? 2 : 4; /* registers per slot vector */
