@@ -253,7 +253,7 @@ static void test_nonfinite_b(void)
             w[r * k + q] = test_rand_float() + 2.0f;
     tasd_view wv = tasd_view_2d(w, TASD_F32, m, k, k);
     for (unsigned ci = 0; ci < sizeof cfgs / sizeof *cfgs; ci++)
-        for (int kept = 0; kept < 2; kept++)
+        for (int kept = 0; kept < 3; kept++)
             for (unsigned ni = 0; ni < sizeof nn / sizeof *nn; ni++) {
                 const int64_t n = nn[ni];
                 tasd_config *c = NULL;
@@ -263,14 +263,20 @@ static void test_nonfinite_b(void)
                 float *wa = malloc((size_t)(m * k) * sizeof *wa);
                 tasd_view av = tasd_view_2d(wa, TASD_F32, m, k, k);
                 CHECK_OK(tasd_series_reconstruct(s, &av));
-                /* dropped rows of B (k % 4 != 0) get Inf/NaN; with `kept`
-                 * also kept rows 0 (+Inf in column 0) and 8 (NaN in column 1) */
+                /* dropped rows of B (k % 4 != 0) get Inf/NaN; with kept == 1
+                 * also kept rows 0 (+Inf in column 0) and 8 (NaN in column 1);
+                 * kept == 2: one Inf alone, in dropped row 1 of column 0
+                 * (the first K block; at n = 1 a contiguous column, which
+                 * the narrow path copies by blocks) */
                 float *b = malloc((size_t)(k * n) * sizeof *b);
                 for (int64_t q = 0; q < k; q++)
                     for (int64_t j = 0; j < n; j++)
-                        b[q * n + j] = q % 4 == 0 ? test_rand_float()
-                                                  : (q + j) % 3 ? INFINITY : NAN;
-                if (kept) {
+                        b[q * n + j] = q % 4 == 0 || kept == 2 ? test_rand_float()
+                                       : (q + j) % 3           ? INFINITY
+                                                               : NAN;
+                if (kept == 2)
+                    b[1 * n] = INFINITY;
+                if (kept == 1) {
                     b[0] = INFINITY;
                     if (n > 1)
                         b[8 * n + 1] = NAN;
