@@ -29,8 +29,9 @@
  *   VLOAD4(p) VSPREAD4(q, i)  four values as f32 in each 128-bit lane, value
  *                      i of them in every lane: the wide kernel then loads
  *                      a slot's value once per four slots
- *   NF_TRANSPOSE8(src, dst)  dst[q*8 + i] = src[i*8 + q] for q, i < 8, in
- *                      registers (plain C otherwise)
+ *   NF_TRANSPOSE8(src, dst)  dst[q*8 + i] = src[i*8 + q] for q, i < 8 (VL 8
+ *                      only): the narrow fast path then runs 1:8 by a blend
+ *                      tree over x transposed, not by a gather
  */
 #include <string.h> /* memcpy: x rearranged per K block */
 
@@ -576,18 +577,14 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 #define NF_RUN(c0, c1) (NF_SLOTS(c0) + NF_SLOTS(c1))
 
 /* 1:8 with 8 lanes (AVX2): a K block's 8 groups, one per lane, so x is
- * transposed per K block: register q holds x[8 i + q] in lane i, and a
- * slot's value is picked from the 8 registers by its index bits (a blend
- * tree) instead of a gather. */
-#define NF_T8 (VL == 8)
-#ifndef NF_TRANSPOSE8
-static inline void nf_transpose8(const float *src, float *dst)
-{
-    for (int q = 0; q < 8; q++)
-        for (int i = 0; i < 8; i++)
-            dst[q * 8 + i] = src[i * 8 + q];
-}
-#define NF_TRANSPOSE8(src, dst) nf_transpose8((src), (dst))
+ * transposed per K block (by the backend's NF_TRANSPOSE8): register q holds
+ * x[8 i + q] in lane i, and a slot's value is picked from the 8 registers by
+ * its index bits (a blend tree) instead of a gather. */
+#ifdef NF_TRANSPOSE8
+#define NF_T8 1
+_Static_assert(VL == 8, "the transposed 1:8 path puts one group per lane");
+#else
+#define NF_T8 0
 #endif
 
 /* x of K block xb, column j, rearranged for code (2:4 or 1:4; 1:8 when
@@ -596,8 +593,10 @@ static inline __attribute__((always_inline)) void
 nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
 {
     if (code == WIDE_CODE(1, 8)) {
+#if NF_T8
         for (int j = 0; j < nx; j++)
             NF_TRANSPOSE8(xb + j * ldx, xr + j * NF_XR);
+#endif
         return;
     }
     const int r = code == WIDE_CODE(2, 4) ? 2 : 4; /* registers per slot vector */
