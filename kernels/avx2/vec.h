@@ -108,29 +108,36 @@ static inline vf bcast_lanes(__m128 x)
     return _mm256_insertf128_ps(_mm256_castps128_ps256(x), x, 1);
 }
 
-/* The narrow 1:8 path's x of one K block: dst[q * 8 + i] = src[i * 8 + q],
- * an 8x8 transpose in registers (the 64 scalar copies it replaces, once per
- * K block and row block, held a fifth of the narrow kernel's perf samples
- * for a lone 1:8 series at 64x2048x1 on Zen 3). */
-static inline void transpose8(const float *src, float *dst)
+/* The narrow 1:8 path (kernels/x86/tmpl.h, nf_t8_rows): r[i][l] becomes
+ * r[l][i] for i, l < 8, an 8x8 transpose in registers (8 unpacks, 8
+ * shuffles, 8 lane permutes). */
+static inline void transpose8(vf r[8])
 {
     vf t[8], u[8];
+#pragma GCC unroll 4
     for (int i = 0; i < 8; i += 2) {
-        vf a = _mm256_loadu_ps(src + i * 8), b = _mm256_loadu_ps(src + i * 8 + 8);
-        t[i] = _mm256_unpacklo_ps(a, b); /* a0 b0 a1 b1 | a4 b4 a5 b5 */
-        t[i + 1] = _mm256_unpackhi_ps(a, b); /* a2 b2 a3 b3 | a6 b6 a7 b7 */
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]); /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]); /* a2 b2 a3 b3 | a6 b6 a7 b7 */
     }
+#pragma GCC unroll 2
     for (int i = 0; i < 8; i += 4) {
         u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44); /* a0 b0 c0 d0 | a4 .. */
         u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
         u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
         u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
+#pragma GCC unroll 4
     for (int q = 0; q < 4; q++) {
-        _mm256_storeu_ps(dst + q * 8, _mm256_permute2f128_ps(u[q], u[q + 4], 0x20));
-        _mm256_storeu_ps(dst + (q + 4) * 8, _mm256_permute2f128_ps(u[q], u[q + 4], 0x31));
+        r[q] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x20);
+        r[q + 4] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x31);
     }
 }
-#define NF_TRANSPOSE8(src, dst) transpose8((src), (dst))
+#define NF_TRANSPOSE8(r) transpose8(r)
+/* p[0], p[s], ..., p[7 s] (uint32) */
+#define VI_STRIDED8(p, s)                                                              \
+    _mm256_setr_epi32((int)(p)[0], (int)(p)[(s)], (int)(p)[2 * (s)], (int)(p)[3 * (s)], \
+                      (int)(p)[4 * (s)], (int)(p)[5 * (s)], (int)(p)[6 * (s)],         \
+                      (int)(p)[7 * (s)])
+#define VI_SRL3(a) _mm256_srli_epi32((a), 3)
 
 #endif

@@ -29,9 +29,10 @@
  *   VLOAD4(p) VSPREAD4(q, i)  four values as f32 in each 128-bit lane, value
  *                      i of them in every lane: the wide kernel then loads
  *                      a slot's value once per four slots
- *   NF_TRANSPOSE8(src, dst)  dst[q*8 + i] = src[i*8 + q] for q, i < 8 (VL 8
- *                      only): the narrow fast path then runs 1:8 by a blend
- *                      tree over x transposed, not by a gather
+ *   NF_TRANSPOSE8(r)   r[i] lane l becomes r[l] lane i (8 vectors, VL 8
+ *                      only), with VI_STRIDED8(p, s) (lane l: uint32 p[l*s])
+ *                      and VI_SRL3(a) (lanes >> 3): the narrow fast path
+ *                      then runs 1:8 eight rows at a time, not by a gather
  */
 #include <string.h> /* memcpy: x rearranged per K block */
 
@@ -564,8 +565,9 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
  * own output lane in one of M/N registers: a slot vector is then one
  * variable shift of the broadcast index word (vpermilps reads the low 2
  * bits), M/N in-lane permutes and M/N - 1 constant blends per column, no
- * window base, mask or variable blend. 1:8 decodes like the generic path
- * and gathers. Full K blocks only; a short last block goes the generic way.
+ * window base, mask or variable blend. 1:8 runs eight rows at a time where
+ * the backend has NF_TRANSPOSE8 (nf_t8_rows), else decodes like the
+ * generic path and gathers. Full K blocks only; a short last block goes the generic way.
  * NF_X(p): the one place a value is loaded. */
 #define NF_X(p) VLOAD_V(p)
 #define NF_XR TASDI_KC /* rearranged x floats per column and term */
@@ -575,30 +577,73 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 /* slots of a row in a full K block of code c (0: none) */
 #define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
 #define NF_RUN(c0, c1) (NF_SLOTS(c0) + NF_SLOTS(c1))
+/* index words of a row in a full K block (kernels.h: 2:4's 32 slots of 2
+ * bits, 1:4's 16, 1:8's 8 of 3 bits), checked against the layout by
+ * nf_code: constant row strides let the compiler address rows by offsets */
+#define NF_WPB(c) ((c) == WIDE_CODE(2, 4) ? 2 : (c) ? 1 : 0)
 
-/* 1:8 with 8 lanes (AVX2): a K block's 8 groups, one per lane, so x is
- * transposed per K block (by the backend's NF_TRANSPOSE8): register q holds
- * x[8 i + q] in lane i, and a slot's value is picked from the 8 registers by
- * its index bits (a blend tree) instead of a gather. */
+/* 1:8 with 8 lanes (AVX2), eight rows at a time, lane l of a vector being
+ * row l: group i of x (8 floats) is one register, a vpermps by the rows'
+ * 3-bit indices of group i picks each row's x value, and an FMA adds it
+ * times the rows' values of group i (their 8 value vectors transposed in
+ * registers). Per 8 rows and column: 8 permutes and 8 FMAs, where a row
+ * at a time took a blend tree (7 blends, 3 shifts per row and column, x
+ * transposed per K block): 2:4+1:8 at 512x1024x1 ran ~89 instructions per
+ * row and K block against 2:4's 55. */
 #ifdef NF_TRANSPOSE8
 #define NF_T8 1
-_Static_assert(VL == 8, "the transposed 1:8 path puts one group per lane");
+_Static_assert(VL == 8, "the 1:8 rows path puts one row per lane");
+
+/* Rows [0, nrow) (nrow <= 8) of a full K block, the 1:8 term's runs at v and
+ * its index words at w (a row apart: vrun, wrun): acc[j] lane l += row l's
+ * products with column j. Lanes from nrow up repeat row nrow - 1. */
+static inline __attribute__((always_inline)) void
+nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int nrow,
+           const float *xb, int64_t ldx, const int nx, vf *acc)
+{
+    vf t[8];
+    vi ctl;
+    if (nrow == 8) {
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++)
+            t[l] = NF_X(v + l * vrun);
+        ctl = VI_STRIDED8(w, wrun);
+    } else {
+        uint32_t wl[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) {
+            const int64_t at = l < nrow ? l : nrow - 1;
+            t[l] = NF_X(v + at * vrun);
+            wl[l] = w[at * wrun];
+        }
+        ctl = VI_LOADU(wl);
+    }
+    NF_TRANSPOSE8(t); /* t[i] lane l: row l's value of group i */
+    /* two chains at n = 1, one per column beyond */
+    vf a[2][NF_MAXN];
+#pragma GCC unroll 4
+    for (int j = 0; j < nx; j++) {
+        a[0][j] = acc[j];
+        a[1][j] = VZERO();
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++, ctl = VI_SRL3(ctl))
+#pragma GCC unroll 4
+        for (int j = 0; j < nx; j++)
+            a[i & (nx == 1)][j] = VFMA(t[i], WIN1(xb + j * ldx + 8 * i, ctl), a[i & (nx == 1)][j]);
+#pragma GCC unroll 4
+    for (int j = 0; j < nx; j++)
+        acc[j] = nx == 1 ? VADD(a[0][j], a[1][j]) : a[0][j];
+}
 #else
 #define NF_T8 0
 #endif
 
-/* x of K block xb, column j, rearranged for code (2:4 or 1:4; 1:8 when
- * NF_T8) into xr[j*NF_XR]. */
+/* x of K block xb, column j, rearranged for code (2:4 or 1:4) into
+ * xr[j*NF_XR]. */
 static inline __attribute__((always_inline)) void
 nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
 {
-    if (code == WIDE_CODE(1, 8)) {
-#if NF_T8
-        for (int j = 0; j < nx; j++)
-            NF_TRANSPOSE8(xb + j * ldx, xr + j * NF_XR);
-#endif
-        return;
-    }
     const int r = code == WIDE_CODE(2, 4) ? 2 : 4; /* registers per slot vector */
     for (int j = 0; j < nx; j++)
         for (int g = 0; g < TASDI_KC / 4; g++) {
@@ -637,28 +682,6 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
                 }
                 a[p0 + h % np][j] = VFMA(val, xv, a[p0 + h % np][j]);
             }
-        }
-    } else if (NF_T8) { /* 1:8, one slot vector: x transposed by nf_build */
-        /* the 8 slots' 3-bit indices sit in the run's first word; bit b
-         * of slot i's index is moved to bit 31 of lane i (blend selector) */
-        static const int32_t up[3][16] = {{31, 28, 25, 22, 19, 16, 13, 10},
-                                          {30, 27, 24, 21, 18, 15, 12, 9},
-                                          {29, 26, 23, 20, 17, 14, 11, 8}};
-        const vi wd = VI_SET1((int)w[0]);
-        const vi s0 = VI_SLLV(wd, VI_LOADU(up[0])), s1 = VI_SLLV(wd, VI_LOADU(up[1]));
-        const vi s2 = VI_SLLV(wd, VI_LOADU(up[2]));
-        const int top = (int)(1u << 31);
-        vf val = NF_X(v);
-#pragma GCC unroll 8
-        for (int j = 0; j < nx; j++) {
-            const float *xw = xr + j * NF_XR;
-            vf p01 = VBLEND_BIT(VLOAD(xw), VLOAD(xw + 8), s0, top);
-            vf p23 = VBLEND_BIT(VLOAD(xw + 16), VLOAD(xw + 24), s0, top);
-            vf p45 = VBLEND_BIT(VLOAD(xw + 32), VLOAD(xw + 40), s0, top);
-            vf p67 = VBLEND_BIT(VLOAD(xw + 48), VLOAD(xw + 56), s0, top);
-            vf xv = VBLEND_BIT(VBLEND_BIT(p01, p23, s1, top), VBLEND_BIT(p45, p67, s1, top), s2,
-                               top);
-            a[p0][j] = VFMA(val, xv, a[p0][j]);
         }
     } else { /* 1:8: 8 slots, 2 index words per 16-slot chunk, gathered */
         const vi mask = VI_SET1(7);
@@ -702,17 +725,26 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
 {
     narrow_state st;
     narrow_init(p, r1 - r0, nx, &st);
+    const int64_t nr = r1 - r0;
     const tasdi_pterm *pt0 = &p->term[0];
     const int short_last = pt0->last != pt0->spb || (c1 && p->term[1].last != p->term[1].spb);
     const int64_t nkf = p->nkb - short_last;
+    /* the 1:8 term eight rows at a time (NF_T8), the others a row at a
+     * time: rc0, rc1 (0: none) */
+    const int t8 = NF_T8 && (c0 == WIDE_CODE(1, 8) || c1 == WIDE_CODE(1, 8));
+    const int rc0 = t8 && c0 == WIDE_CODE(1, 8) ? 0 : c0, rc1 = t8 ? 0 : c1;
     /* decode constants of each code (c0 and c1 differ) */
-    const int t8 = c0 == WIDE_CODE(1, 8) ? 0 : 1;
+    const int i8 = c0 == WIDE_CODE(1, 8) ? 0 : 1;
     const vi *sh0 = st.nc[0].shift, *sh1 = c1 ? st.nc[1].shift : sh0;
-    const vi *lw8 = st.nc[c1 ? t8 : 0].lanes_word;
-    const vi base8 = st.nc[c1 ? t8 : 0].base;
+    const vi *lw8 = st.nc[c1 ? i8 : 0].lanes_word;
+    const vi base8 = st.nc[c1 ? i8 : 0].base;
     _Alignas(64) float xr0[NF_MAXN * NF_XR], xr1[NF_MAXN * NF_XR];
-    const int64_t vrun = pt0->tspb, wrun = pt0->twpb;
-    const int64_t dv1 = c1 ? p->term[1].pspb : 0, dw1 = c1 ? p->term[1].pwpb : 0;
+    vf acc8[NARROW_ROWS / 8 * NF_MAXN]; /* t8: lane l of [g * nx + j] row 8 g + l */
+    if (t8)
+        for (int64_t e = 0; e < (nr + 7) / 8 * nx; e++)
+            acc8[e] = VZERO();
+    const int64_t vrun = NF_RUN(c0, c1), wrun = NF_WPB(c0) + NF_WPB(c1);
+    const int64_t dv1 = c1 ? NF_SLOTS(c0) : 0, dw1 = c1 ? NF_WPB(c0) : 0;
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
     const int64_t nb = p->rows - rb0 < TASDI_RB ? p->rows - rb0 : TASDI_RB;
     const int64_t pfv = NF_PFD * nb * vrun, pfw = NF_PFD * nb * wrun;
@@ -722,48 +754,69 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
      * waited on 4-5 FMA latencies per K block, and only 2-3 rows fit the
      * out-of-order window: 2:4+1:8 x1 was 1.24-1.36x slower, 2:4 x1
      * 1.09-1.25x. */
-    const int np0 = nf_parts0(c0, c1, nx), parts = np0 + (c1 && nx <= 2);
+    const int np0 = rc0 ? nf_parts0(rc0, rc1, nx) : 0, parts = np0 + (rc1 && nx <= 2);
     for (int64_t kb = 0; kb < nkf; kb++) {
         const float *xb = x + kb * TASDI_KC;
-        if (c0 != WIDE_CODE(1, 8) || NF_T8)
-            nf_build(xb, ldx, nx, xr0, c0);
-        if (c1 && (c1 != WIDE_CODE(1, 8) || NF_T8))
-            nf_build(xb, ldx, nx, xr1, c1);
+        if (rc0)
+            nf_build(xb, ldx, nx, xr0, rc0);
+        if (rc1 && rc1 != WIDE_CODE(1, 8))
+            nf_build(xb, ldx, nx, xr1, rc1);
         const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
         const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
-        for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
-            /* the same row NF_PFD K blocks ahead, every line of its run
-             * (a constant count, so no loop: in-cache calls paid ~8% for
-             * the loop) */
-            for (int o = 0; o < NF_RUN(c0, c1); o += 64 / (int)sizeof(VT))
-                PREFETCH(v + pfv + o);
-            PREFETCH(w + pfw);
-            vf a[NF_PARTS][NF_MAXN];
+        for (int64_t r8 = 0; r8 < nr; r8 += 8) {
+            const int nrow = nr - r8 < 8 ? (int)(nr - r8) : 8;
+            for (int64_t r = r8; r < r8 + nrow; r++, v += vrun, w += wrun) {
+                /* the same row NF_PFD K blocks ahead, every line of its run
+                 * (a constant count, so no loop: in-cache calls paid ~8% for
+                 * the loop) */
+                for (int o = 0; o < NF_RUN(c0, c1); o += 64 / (int)sizeof(VT))
+                    PREFETCH(v + pfv + o);
+                PREFETCH(w + pfw);
+                if (!rc0)
+                    continue;
+                vf a[NF_PARTS][NF_MAXN];
 #pragma GCC unroll 8
-            for (int j = 0; j < NF_MAXN; j++)
-                if (j < nx)
+                for (int j = 0; j < NF_MAXN; j++)
+                    if (j < nx)
 #pragma GCC unroll 4
-                    for (int q = 0; q < NF_PARTS; q++)
-                        if (q < parts)
-                            a[q][j] = parts == 1 ? st.acc[r * nx + j] : VZERO();
-            nf_term(v, w, xr0, xb, ldx, nx, a, 0, np0, c0, sh0, lw8, base8);
-            if (c1)
-                nf_term(v + dv1, w + dw1, xr1, xb, ldx, nx, a, parts - 1, 1, c1, sh1, lw8,
-                        base8);
+                        for (int q = 0; q < NF_PARTS; q++)
+                            if (q < parts)
+                                a[q][j] = parts == 1 ? st.acc[r * nx + j] : VZERO();
+                nf_term(v, w, xr0, xb, ldx, nx, a, 0, np0, rc0, sh0, lw8, base8);
+                if (rc1)
+                    nf_term(v + dv1, w + dw1, xr1, xb, ldx, nx, a, parts - 1, 1, rc1, sh1, lw8,
+                            base8);
 #pragma GCC unroll 8
-            for (int j = 0; j < NF_MAXN; j++)
-                if (j < nx) {
-                    vf sum = a[0][j]; /* fixed order: (((a0 + a1) + a2) + a3) */
+                for (int j = 0; j < NF_MAXN; j++)
+                    if (j < nx) {
+                        vf sum = a[0][j]; /* fixed order: (((a0 + a1) + a2) + a3) */
 #pragma GCC unroll 4
-                    for (int q = 1; q < NF_PARTS; q++)
-                        if (q < parts)
-                            sum = VADD(sum, a[q][j]);
-                    st.acc[r * nx + j] = parts > 1 ? VADD(st.acc[r * nx + j], sum) : sum;
-                }
+                        for (int q = 1; q < NF_PARTS; q++)
+                            if (q < parts)
+                                sum = VADD(sum, a[q][j]);
+                        st.acc[r * nx + j] = parts > 1 ? VADD(st.acc[r * nx + j], sum) : sum;
+                    }
+            }
+#if NF_T8
+            /* after the rows' own terms: run before them it reached up to 8
+             * rows ahead in the stream, and 2:4+1:8 x1 with the weights
+             * evicted ran 1.2-1.35x slower (Zen 3) */
+            if (t8)
+                nf_t8_rows(v - nrow * vrun + dv1, vrun, w - nrow * wrun + dw1, wrun, nrow, xb,
+                           ldx, nx, acc8 + r8 / 8 * nx);
+#endif
         }
     }
     if (nkf < p->nkb)
         narrow_kb(p, r0, r1, nkf, 1, x, ldx, nx, &st);
+    if (t8) /* the rows' 1:8 sums join their scalar accumulators */
+        for (int64_t r8 = 0; r8 < nr; r8 += 8)
+            for (int j = 0; j < nx; j++) {
+                float lane[8];
+                VSTORE(lane, acc8[r8 / 8 * nx + j]);
+                for (int64_t l = 0; l < 8 && r8 + l < nr; l++)
+                    st.acc_s[(r8 + l) * nx + j] += lane[l];
+            }
     narrow_store(r1 - r0, nx, &st, y, ldy);
 }
 
@@ -772,11 +825,17 @@ static int nf_code(const tasdi_packed *p)
 {
     const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
     const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
+    int code = 0;
     if (p->terms == 1 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4) || a == WIDE_CODE(1, 8)))
-        return a;
+        code = a;
     if (p->terms == 2 && a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 8))
-        return a * 4096 + b;
-    return 0;
+        code = a * 4096 + b;
+    for (int i = 0; code && i < p->terms; i++) {
+        const int c = i ? b : a;
+        if (p->term[i].spb != NF_SLOTS(c) || p->term[i].wpb != NF_WPB(c))
+            return 0;
+    }
+    return code;
 }
 
 static inline __attribute__((always_inline)) void
