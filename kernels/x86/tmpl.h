@@ -459,13 +459,74 @@ narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const VT *v,
 #define NARROW_KBG 8 /* full K blocks per visit of a row */
 #define NARROW_ROWS TASDI_RB /* rows per call at most: a whole row block */
 
+/* 1:8 with 8 lanes (AVX2), eight rows at a time, lane l of a vector being
+ * row l: group i of x (8 floats) is one register, a vpermps by the rows'
+ * 3-bit indices of group i picks each row's x value, and an FMA adds it
+ * times the rows' values of group i (their 8 value vectors transposed in
+ * registers). Per 8 rows and column: 8 permutes and 8 FMAs, where a row
+ * at a time took a blend tree (7 blends, 3 shifts per row and column, x
+ * transposed per K block). 2:4+1:8 at 512x1024x1 (cachegrind): 89 -> 79
+ * instructions per row and K block (2:4: 55 -> 54), lone 1:8 37 -> 26. */
+#ifdef NF_TRANSPOSE8
+#define NF_T8 1
+_Static_assert(VL == 8, "the 1:8 rows path puts one row per lane");
+
+/* Rows [0, nrow) (nrow <= 8) of a full K block, the 1:8 term's runs at v and
+ * its index words at w (a row apart: vrun, wrun): acc[j] lane l += row l's
+ * products with column j < nx <= 4. Lanes from nrow up repeat row nrow - 1. */
+static inline __attribute__((always_inline)) void
+nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int nrow,
+           const float *xb, int64_t ldx, const int nx, vf *acc)
+{
+    vf t[8];
+    vi ctl;
+    if (nrow == 8) {
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++)
+            t[l] = VLOAD_V(v + l * vrun);
+        ctl = VI_STRIDED8(w, wrun);
+    } else {
+        uint32_t wl[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) {
+            const int64_t at = l < nrow ? l : nrow - 1;
+            t[l] = VLOAD_V(v + at * vrun);
+            wl[l] = w[at * wrun];
+        }
+        ctl = VI_LOADU(wl);
+    }
+    NF_TRANSPOSE8(t); /* t[i] lane l: row l's value of group i */
+    /* two chains at n = 1, one per column beyond */
+    vf a[2][4];
+#pragma GCC unroll 4
+    for (int j = 0; j < nx; j++) {
+        a[0][j] = acc[j];
+        a[1][j] = VZERO();
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++, ctl = VI_SRL3(ctl))
+#pragma GCC unroll 4
+        for (int j = 0; j < nx; j++)
+            a[i & (nx == 1)][j] = VFMA(t[i], WIN1(xb + j * ldx + 8 * i, ctl), a[i & (nx == 1)][j]);
+#pragma GCC unroll 4
+    for (int j = 0; j < nx; j++)
+        acc[j] = nx == 1 ? VADD(a[0][j], a[1][j]) : a[0][j];
+}
+#else
+#define NF_T8 0
+#endif
+
 /* Row r's accumulator of column j at [r * nx + j]: a call zeroes only the
- * nr * nx it uses (all of 64 x 8 took ~6% of a 128x1024x1 call). */
+ * nr * nx it uses (all of 64 x 8 took ~6% of a 128x1024x1 call). A 1:8
+ * term of 8 slots and 1 word per full K block (t8, NF_T8 only) sums eight
+ * rows at a time into acc8: lane l of [g * nx + j] is row 8 g + l. */
 typedef struct narrow_state {
     narrow_consts nc[TASDI_MAX_TERMS];
     int ratio[TASDI_MAX_TERMS];
+    int t8; /* the term run by nf_t8_rows in full K blocks, or -1 */
     vf acc[NARROW_ROWS * TASDI_NARROW_MAX];
     float acc_s[NARROW_ROWS * TASDI_NARROW_MAX];
+    vf acc8[NARROW_ROWS / 8 * TASDI_NARROW_MAX];
 } narrow_state;
 
 static void narrow_init(const tasdi_packed *p, int64_t nr, const int nx, narrow_state *st)
@@ -479,6 +540,16 @@ static void narrow_init(const tasdi_packed *p, int64_t nr, const int nx, narrow_
         st->acc[e] = VZERO();
         st->acc_s[e] = 0.0f;
     }
+    st->t8 = -1;
+#if NF_T8
+    for (int i = 0; i < p->terms; i++)
+        if (p->term[i].n == 1 && p->term[i].m == 8 && p->term[i].spb == 8 &&
+            p->term[i].wpb == 1)
+            st->t8 = i;
+    if (st->t8 >= 0)
+        for (int64_t e = 0; e < (nr + 7) / 8 * nx; e++)
+            st->acc8[e] = VZERO();
+#endif
 }
 
 /* K blocks [kb, kb + g) over rows [r0, r1), any series: each term dispatched
@@ -499,9 +570,13 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
     const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
     const int64_t dv = g > 1 ? tasdi_wide_at(pt0, p->rows, p->nkb, kb + 1, r0) - at : 0;
     const int64_t dw = g > 1 ? tasdi_idx_at(pt0, p->rows, p->nkb, kb + 1, r0) - wat : 0;
+    /* the 1:8 term eight rows at a time where its blocks are full */
+    const int t8 = st->t8 >= 0 && (!last || p->term[st->t8].last == 8) ? st->t8 : -1;
     for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
         PREFETCH((const char *)v + 1024);
         for (int i = 0; i < p->terms; i++) {
+            if (i == t8)
+                continue;
             const tasdi_pterm *pt = &p->term[i];
             const int64_t cnt = last ? pt->last : pt->spb;
             const VT *tv = v + (last ? pt->plast : pt->pspb);
@@ -530,6 +605,21 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
 #undef RUN
             }
         }
+#if NF_T8
+        if (t8 >= 0 && (r % 8 == 7 || r + 1 == r1 - r0)) {
+            const int64_t r8 = r / 8 * 8;
+            const int nrow = (int)(r + 1 - r8);
+            const tasdi_pterm *pt = &p->term[t8];
+            const VT *tv = v - (r - r8) * vrun + (last ? pt->plast : pt->pspb);
+            const uint32_t *tw = w - (r - r8) * wrun + (last ? pt->pwlast : pt->pwpb);
+            for (int b = 0; b < g; b++)
+#pragma GCC unroll 2
+                for (int j0 = 0; j0 < nx; j0 += 4)
+                    nf_t8_rows(tv + b * dv, vrun, tw + b * dw, wrun, nrow,
+                               xb + b * TASDI_KC + j0 * ldx, ldx, nx - j0 < 4 ? nx - j0 : 4,
+                               st->acc8 + r8 / 8 * nx + j0);
+        }
+#endif
     }
 }
 
@@ -538,6 +628,14 @@ static void narrow_store(int64_t nr, const int nx, const narrow_state *st, float
     for (int64_t r = 0; r < nr; r++)
         for (int j = 0; j < nx; j++)
             y[r * ldy + j] = VHSUM(st->acc[r * nx + j]) + st->acc_s[r * nx + j];
+    if (st->t8 >= 0) /* the rows' 1:8 sums */
+        for (int64_t r8 = 0; r8 < nr; r8 += 8)
+            for (int j = 0; j < nx; j++) {
+                float lane[VL];
+                VSTORE(lane, st->acc8[r8 / 8 * nx + j]);
+                for (int64_t l = 0; l < 8 && r8 + l < nr; l++)
+                    y[(r8 + l) * ldy + j] += lane[l];
+            }
 }
 
 /* NARROW_KBG K blocks at a time over the rows: the call streams its row
@@ -581,63 +679,6 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
  * bits, 1:4's 16, 1:8's 8 of 3 bits), checked against the layout by
  * nf_code: constant row strides let the compiler address rows by offsets */
 #define NF_WPB(c) ((c) == WIDE_CODE(2, 4) ? 2 : (c) ? 1 : 0)
-
-/* 1:8 with 8 lanes (AVX2), eight rows at a time, lane l of a vector being
- * row l: group i of x (8 floats) is one register, a vpermps by the rows'
- * 3-bit indices of group i picks each row's x value, and an FMA adds it
- * times the rows' values of group i (their 8 value vectors transposed in
- * registers). Per 8 rows and column: 8 permutes and 8 FMAs, where a row
- * at a time took a blend tree (7 blends, 3 shifts per row and column, x
- * transposed per K block): 2:4+1:8 at 512x1024x1 ran ~89 instructions per
- * row and K block against 2:4's 55. */
-#ifdef NF_TRANSPOSE8
-#define NF_T8 1
-_Static_assert(VL == 8, "the 1:8 rows path puts one row per lane");
-
-/* Rows [0, nrow) (nrow <= 8) of a full K block, the 1:8 term's runs at v and
- * its index words at w (a row apart: vrun, wrun): acc[j] lane l += row l's
- * products with column j. Lanes from nrow up repeat row nrow - 1. */
-static inline __attribute__((always_inline)) void
-nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int nrow,
-           const float *xb, int64_t ldx, const int nx, vf *acc)
-{
-    vf t[8];
-    vi ctl;
-    if (nrow == 8) {
-#pragma GCC unroll 8
-        for (int l = 0; l < 8; l++)
-            t[l] = NF_X(v + l * vrun);
-        ctl = VI_STRIDED8(w, wrun);
-    } else {
-        uint32_t wl[8];
-#pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) {
-            const int64_t at = l < nrow ? l : nrow - 1;
-            t[l] = NF_X(v + at * vrun);
-            wl[l] = w[at * wrun];
-        }
-        ctl = VI_LOADU(wl);
-    }
-    NF_TRANSPOSE8(t); /* t[i] lane l: row l's value of group i */
-    /* two chains at n = 1, one per column beyond */
-    vf a[2][NF_MAXN];
-#pragma GCC unroll 4
-    for (int j = 0; j < nx; j++) {
-        a[0][j] = acc[j];
-        a[1][j] = VZERO();
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++, ctl = VI_SRL3(ctl))
-#pragma GCC unroll 4
-        for (int j = 0; j < nx; j++)
-            a[i & (nx == 1)][j] = VFMA(t[i], WIN1(xb + j * ldx + 8 * i, ctl), a[i & (nx == 1)][j]);
-#pragma GCC unroll 4
-    for (int j = 0; j < nx; j++)
-        acc[j] = nx == 1 ? VADD(a[0][j], a[1][j]) : a[0][j];
-}
-#else
-#define NF_T8 0
-#endif
 
 /* x of K block xb, column j, rearranged for code (2:4 or 1:4) into
  * xr[j*NF_XR]. */
@@ -732,6 +773,7 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     /* the 1:8 term eight rows at a time (NF_T8), the others a row at a
      * time: rc0, rc1 (0: none) */
     const int t8 = NF_T8 && (c0 == WIDE_CODE(1, 8) || c1 == WIDE_CODE(1, 8));
+    st.t8 = t8 ? st.t8 : -1; /* nf_code checked the 1:8 term's layout */
     const int rc0 = t8 && c0 == WIDE_CODE(1, 8) ? 0 : c0, rc1 = t8 ? 0 : c1;
     /* decode constants of each code (c0 and c1 differ) */
     const int i8 = c0 == WIDE_CODE(1, 8) ? 0 : 1;
@@ -739,10 +781,6 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const vi *lw8 = st.nc[c1 ? i8 : 0].lanes_word;
     const vi base8 = st.nc[c1 ? i8 : 0].base;
     _Alignas(64) float xr0[NF_MAXN * NF_XR], xr1[NF_MAXN * NF_XR];
-    vf acc8[NARROW_ROWS / 8 * NF_MAXN]; /* t8: lane l of [g * nx + j] row 8 g + l */
-    if (t8)
-        for (int64_t e = 0; e < (nr + 7) / 8 * nx; e++)
-            acc8[e] = VZERO();
     const int64_t vrun = NF_RUN(c0, c1), wrun = NF_WPB(c0) + NF_WPB(c1);
     const int64_t dv1 = c1 ? NF_SLOTS(c0) : 0, dw1 = c1 ? NF_WPB(c0) : 0;
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
@@ -803,20 +841,12 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
              * evicted ran 1.2-1.35x slower (Zen 3) */
             if (t8)
                 nf_t8_rows(v - nrow * vrun + dv1, vrun, w - nrow * wrun + dw1, wrun, nrow, xb,
-                           ldx, nx, acc8 + r8 / 8 * nx);
+                           ldx, nx, st.acc8 + r8 / 8 * nx);
 #endif
         }
     }
     if (nkf < p->nkb)
         narrow_kb(p, r0, r1, nkf, 1, x, ldx, nx, &st);
-    if (t8) /* the rows' 1:8 sums join their scalar accumulators */
-        for (int64_t r8 = 0; r8 < nr; r8 += 8)
-            for (int j = 0; j < nx; j++) {
-                float lane[8];
-                VSTORE(lane, acc8[r8 / 8 * nx + j]);
-                for (int64_t l = 0; l < 8 && r8 + l < nr; l++)
-                    st.acc_s[(r8 + l) * nx + j] += lane[l];
-            }
     narrow_store(r1 - r0, nx, &st, y, ldy);
 }
 
