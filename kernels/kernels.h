@@ -54,7 +54,9 @@
  * cover exactly the x window [c*W, c*W + W), W = 16*M/N, from the start of
  * the block, and slot i sits at window position (i/N)*M + idx: SIMD kernels
  * decode the indices with a variable shift and take x from the window held
- * in registers with permutes, or gather. x is packed per call column-major,
+ * in registers with permutes, or gather (AVX2 runs a 1:8 term of full K
+ * blocks eight rows at a time instead, lane = row: nf_t8_rows in
+ * kernels/x86/tmpl.h). x is packed per call column-major,
  * x[j*ldx + k], zero from cols up to ldx >= round_up(cols, TASDI_KC) +
  * TASDI_XPAD, so a whole window may be loaded from any block.
  *
