@@ -473,7 +473,8 @@ _Static_assert(VL == 8, "the 1:8 rows path puts one row per lane");
 
 /* Rows [0, nrow) (nrow <= 8) of a full K block, the 1:8 term's runs at v and
  * its index words at w (a row apart: vrun, wrun): acc[j] lane l += row l's
- * products with column j < nx <= 4. Lanes from nrow up repeat row nrow - 1. */
+ * products with column j < nx <= NARROW_PASS. Lanes from nrow up repeat row
+ * nrow - 1. */
 static inline __attribute__((always_inline)) void
 nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int nrow,
            const float *xb, int64_t ldx, const int nx, vf *acc)
@@ -497,7 +498,7 @@ nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int
     }
     NF_TRANSPOSE8(t); /* t[i] lane l: row l's value of group i */
     /* two chains at n = 1, one per column beyond */
-    vf a[2][4];
+    vf a[2][NARROW_PASS];
 #pragma GCC unroll 4
     for (int j = 0; j < nx; j++) {
         a[0][j] = acc[j];
@@ -614,9 +615,10 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
             const uint32_t *tw = w - (r - r8) * wrun + (last ? pt->pwlast : pt->pwpb);
             for (int b = 0; b < g; b++)
 #pragma GCC unroll 2
-                for (int j0 = 0; j0 < nx; j0 += 4)
+                for (int j0 = 0; j0 < nx; j0 += NARROW_PASS)
                     nf_t8_rows(tv + b * dv, vrun, tw + b * dw, wrun, nrow,
-                               xb + b * TASDI_KC + j0 * ldx, ldx, nx - j0 < 4 ? nx - j0 : 4,
+                               xb + b * TASDI_KC + j0 * ldx, ldx,
+                               nx - j0 < NARROW_PASS ? nx - j0 : NARROW_PASS,
                                st->acc8 + r8 / 8 * nx + j0);
         }
 #endif
@@ -665,7 +667,8 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
  * bits), M/N in-lane permutes and M/N - 1 constant blends per column, no
  * window base, mask or variable blend. 1:8 runs eight rows at a time where
  * the backend has NF_TRANSPOSE8 (nf_t8_rows), else decodes like the
- * generic path and gathers. Full K blocks only; a short last block goes the generic way.
+ * generic path and gathers. Full K blocks only; a short last block goes
+ * the generic way.
  * NF_X(p): the one place a value is loaded. */
 #define NF_X(p) VLOAD_V(p)
 #define NF_XR TASDI_KC /* rearranged x floats per column and term */
