@@ -776,7 +776,6 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     /* the 1:8 term eight rows at a time (NF_T8), the others a row at a
      * time: rc0, rc1 (0: none) */
     const int t8 = NF_T8 && (c0 == WIDE_CODE(1, 8) || c1 == WIDE_CODE(1, 8));
-    st.t8 = t8 ? st.t8 : -1; /* nf_code checked the 1:8 term's layout */
     const int rc0 = t8 && c0 == WIDE_CODE(1, 8) ? 0 : c0, rc1 = t8 ? 0 : c1;
     /* decode constants of each code (c0 and c1 differ) */
     const int i8 = c0 == WIDE_CODE(1, 8) ? 0 : 1;
