@@ -659,6 +659,7 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 }
 
 /* ---- narrow fast path: N:M known at compile time ----
+ * Series (nf_code): 2:4, 1:4, 1:8, and 2:4 or 1:4 followed by 1:8.
  * For M/N = 2 (2:4) and 4 (1:4) with M = 4 a slot's group of 4 x values fits
  * one 128-bit lane, so x is rearranged once per K block (shared by all rows
  * of the call) so that every slot's group sits in the 128-bit lane of its
@@ -860,7 +861,8 @@ static int nf_code(const tasdi_packed *p)
     int code = 0;
     if (p->terms == 1 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4) || a == WIDE_CODE(1, 8)))
         code = a;
-    if (p->terms == 2 && a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 8))
+    if (p->terms == 2 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4)) &&
+        b == WIDE_CODE(1, 8))
         code = a * 4096 + b;
     for (int i = 0; code && i < p->terms; i++) {
         const int c = i ? b : a;
@@ -878,8 +880,11 @@ nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ld
     case WIDE_CODE(2, 4): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), 0); break;
     case WIDE_CODE(1, 4): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 4), 0); break;
     case WIDE_CODE(1, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 8), 0); break;
-    default:
+    case WIDE_CODE(2, 4) * 4096 + WIDE_CODE(1, 8):
         nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), WIDE_CODE(1, 8));
+        break;
+    default:
+        nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 4), WIDE_CODE(1, 8));
         break;
     }
 }
