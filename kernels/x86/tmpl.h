@@ -659,7 +659,8 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 }
 
 /* ---- narrow fast path: N:M known at compile time ----
- * Series (nf_code): 2:4, 1:4, 1:8, and 2:4 or 1:4 followed by 1:8.
+ * Series (nf_code): 2:4, 1:4, 1:8, 2:8 and 4:8 (8 lanes only), and 2:4 or
+ * 1:4 followed by 1:8.
  * For M/N = 2 (2:4) and 4 (1:4) with M = 4 a slot's group of 4 x values fits
  * one 128-bit lane, so x is rearranged once per K block (shared by all rows
  * of the call) so that every slot's group sits in the 128-bit lane of its
@@ -682,7 +683,15 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 /* index words of a row in a full K block (kernels.h: 2:4's 32 slots of 2
  * bits, 1:4's 16, 1:8's 8 of 3 bits), checked against the layout by
  * nf_code: constant row strides let the compiler address rows by offsets */
-#define NF_WPB(c) ((c) == WIDE_CODE(2, 4) ? 2 : (c) ? 1 : 0)
+#define NF_WPB(c)                                                                      \
+    ((c) == WIDE_CODE(2, 4) || (c) == WIDE_CODE(2, 8) ? 2 : (c) == WIDE_CODE(4, 8) ? 4 : (c) ? 1 : 0)
+/* x rearranged per K block (nf_build) for codes with M = 4 */
+#define NF_M4(c) ((c) == WIDE_CODE(2, 4) || (c) == WIDE_CODE(1, 4))
+/* 2:8 and 4:8 where a vector holds a group of 8 (VL == 8): vpermps reads an
+ * index's 3 bits straight from the shifted word, each of the 8/N groups of
+ * a slot vector is one permute of that group's x, and constant blends put
+ * them together; no rearranged x, window base or mask */
+#define NF_M8 (VL == 8)
 
 /* x of K block xb, column j, rearranged for code (2:4 or 1:4) into
  * xr[j*NF_XR]. */
@@ -728,6 +737,28 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
                 a[p0 + h % np][j] = VFMA(val, xv, a[p0 + h % np][j]);
             }
         }
+#if NF_M8
+    } else if (code == WIDE_CODE(2, 8) || code == WIDE_CODE(4, 8)) {
+        const int n = code / 64, nv = NF_SLOTS(code) / VL;
+#pragma GCC unroll 4
+        for (int h = 0; h < nv; h++) {
+            vi words = VI_LOAD_WORDS(w + h / HALVES * 2, 2); /* the chunk's 2 words */
+            vi ctl = VI_SRLV(VI_PERM(words, lanes_word[h % HALVES]), shift[h % HALVES]);
+            vf val = NF_X(v + h * VL);
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
+                const float *xg = xb + j * ldx + h * VL / n * 8; /* the vector's first group */
+                vf xv;
+                if (n == 2)
+                    xv = VBLEND_IMM(VBLEND_IMM(WIN1(xg, ctl), WIN1(xg + 8, ctl), 0x0C),
+                                    VBLEND_IMM(WIN1(xg + 16, ctl), WIN1(xg + 24, ctl), 0xC0),
+                                    0xF0);
+                else
+                    xv = VBLEND_IMM(WIN1(xg, ctl), WIN1(xg + 8, ctl), 0xF0);
+                a[p0 + h % np][j] = VFMA(val, xv, a[p0 + h % np][j]);
+            }
+        }
+#endif
     } else { /* 1:8: 8 slots, 2 index words per 16-slot chunk, gathered */
         const vi mask = VI_SET1(7);
         const int nv = TASDI_KC / 8 < VL ? 1 : TASDI_KC / 8 / VL;
@@ -798,9 +829,9 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const int np0 = rc0 ? nf_parts0(rc0, rc1, nx) : 0, parts = np0 + (rc1 && nx <= 2);
     for (int64_t kb = 0; kb < nkf; kb++) {
         const float *xb = x + kb * TASDI_KC;
-        if (rc0)
+        if (NF_M4(rc0))
             nf_build(xb, ldx, nx, xr0, rc0);
-        if (rc1 && rc1 != WIDE_CODE(1, 8))
+        if (NF_M4(rc1))
             nf_build(xb, ldx, nx, xr1, rc1);
         const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
         const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
@@ -859,7 +890,8 @@ static int nf_code(const tasdi_packed *p)
     const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
     const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
     int code = 0;
-    if (p->terms == 1 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4) || a == WIDE_CODE(1, 8)))
+    if (p->terms == 1 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4) || a == WIDE_CODE(1, 8) ||
+                          (NF_M8 && (a == WIDE_CODE(2, 8) || a == WIDE_CODE(4, 8)))))
         code = a;
     if (p->terms == 2 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4)) &&
         b == WIDE_CODE(1, 8))
@@ -880,6 +912,10 @@ nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ld
     case WIDE_CODE(2, 4): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), 0); break;
     case WIDE_CODE(1, 4): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 4), 0); break;
     case WIDE_CODE(1, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 8), 0); break;
+#if NF_M8
+    case WIDE_CODE(2, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 8), 0); break;
+    case WIDE_CODE(4, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(4, 8), 0); break;
+#endif
     case WIDE_CODE(2, 4) * 4096 + WIDE_CODE(1, 8):
         nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), WIDE_CODE(1, 8));
         break;
