@@ -82,8 +82,6 @@ static inline float hsum(vf v)
 #define VPERMIL(a, ctl) _mm256_permutevar_ps((a), (ctl))
 #define VBLEND_AA(a, b) _mm256_blend_ps((a), (b), 0xAA)
 #define VBLEND_CC(a, b) _mm256_blend_ps((a), (b), 0xCC)
-/* lanes i with bit i of imm set from b (the narrow 2:8 / 4:8 path) */
-#define VBLEND_IMM(a, b, imm) _mm256_blend_ps((a), (b), (imm))
 
 /* The wide kernel's slot values: each file's VLOAD4 puts four of them in
  * both 128-bit lanes, spread one at a time by an in-lane permute: 1.03-1.07x
