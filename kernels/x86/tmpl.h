@@ -659,8 +659,8 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 }
 
 /* ---- narrow fast path: N:M known at compile time ----
- * Series (nf_code): 2:4, 1:4, 1:8, 2:8 and 4:8 (8 lanes only), and 2:4 or
- * 1:4 followed by 1:8.
+ * Series (nf_code): 2:4, 1:4, 1:8, 1:16, 2:16, 2:8 and 4:8 (8 lanes only),
+ * and 2:4 or 1:4 followed by 1:8.
  * For M/N = 2 (2:4) and 4 (1:4) with M = 4 a slot's group of 4 x values fits
  * one 128-bit lane, so x is rearranged once per K block (shared by all rows
  * of the call) so that every slot's group sits in the 128-bit lane of its
@@ -669,7 +669,9 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
  * bits), M/N in-lane permutes and M/N - 1 constant blends per column, no
  * window base, mask or variable blend. 1:8 runs eight rows at a time where
  * the backend has NF_TRANSPOSE8 (nf_t8_rows), else decodes like the
- * generic path and gathers. Full K blocks only; a short last block goes
+ * generic path and gathers, as do 1:16 and 2:16 (4 and 8 slots per row
+ * and block, where the generic path paid its per-row dispatch for one
+ * gather). Full K blocks only; a short last block goes
  * the generic way.
  * NF_X(p): the one place a value is loaded. */
 #define NF_X(p) VLOAD_V(p)
@@ -777,10 +779,12 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
             }
         }
 #endif
-    } else { /* 1:8: 8 slots, 2 index words per 16-slot chunk, gathered */
-        const vi mask = VI_SET1(7);
-        const int nv = TASDI_KC / 8 < VL ? 1 : TASDI_KC / 8 / VL;
-        const int lanes = TASDI_KC / 8 < VL ? TASDI_KC / 8 : VL;
+    } else { /* 1:8, 1:16, 2:16: at most 8 slots, index words as in a 16-slot
+              * chunk, gathered */
+        const int n = code / 64, m = code % 64, spb = NF_SLOTS(code);
+        const vi mask = VI_SET1(m - 1);
+        const int nv = spb < VL ? 1 : spb / VL;
+        const int lanes = spb < VL ? spb : VL;
 #pragma GCC unroll 2
         for (int h = 0; h < nv; h++) {
             vi words = VI_LOAD_WORDS(w + h * VL / 16 * 2, 2);
@@ -790,7 +794,8 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
 #pragma GCC unroll 8
             for (int j = 0; j < nx; j++)
                 a[p0 + h % np][j] =
-                    VFMA(val, GATHER_N(xb + j * ldx + h * 8 * VL, pos, lanes), a[p0 + h % np][j]);
+                    VFMA(val, GATHER_N(xb + j * ldx + h * VL / n * m, pos, lanes),
+                         a[p0 + h % np][j]);
         }
     }
 }
@@ -909,6 +914,7 @@ static int nf_code(const tasdi_packed *p)
     const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
     int code = 0;
     if (p->terms == 1 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4) || a == WIDE_CODE(1, 8) ||
+                          a == WIDE_CODE(1, 16) || a == WIDE_CODE(2, 16) ||
                           (NF_M8 && (a == WIDE_CODE(2, 8) || a == WIDE_CODE(4, 8)))))
         code = a;
     if (p->terms == 2 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4)) &&
@@ -930,6 +936,8 @@ nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ld
     case WIDE_CODE(2, 4): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), 0); break;
     case WIDE_CODE(1, 4): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 4), 0); break;
     case WIDE_CODE(1, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 8), 0); break;
+    case WIDE_CODE(1, 16): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 16), 0); break;
+    case WIDE_CODE(2, 16): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 16), 0); break;
 #if NF_M8
     case WIDE_CODE(2, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 8), 0); break;
     case WIDE_CODE(4, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(4, 8), 0); break;
