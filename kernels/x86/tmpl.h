@@ -683,7 +683,8 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 #define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
 #define NF_RUN(c0, c1) (NF_SLOTS(c0) + NF_SLOTS(c1))
 /* index words of a row in a full K block (kernels.h: 2:4's 32 slots of 2
- * bits, 1:4's 16, 1:8's 8 of 3 bits), checked against the layout by
+ * bits, 1:4's 16, 1:8's 8 of 3 bits, 2:8's 16 and 4:8's 32 in chunks of 2
+ * words, 1:16's 4 and 2:16's 8 of 4 bits), checked against the layout by
  * nf_code: constant row strides let the compiler address rows by offsets */
 #define NF_WPB(c)                                                                      \
     ((c) == WIDE_CODE(2, 4) || (c) == WIDE_CODE(2, 8) ? 2 : (c) == WIDE_CODE(4, 8) ? 4 : (c) ? 1 : 0)
