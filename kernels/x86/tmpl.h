@@ -660,7 +660,8 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
 
 /* ---- narrow fast path: N:M known at compile time ----
  * Series (nf_code): 2:4, 1:4, 1:8, 1:16, 2:16, 2:8 and 4:8 (8 lanes only),
- * and 2:4 or 1:4 followed by 1:8.
+ * 2:4 or 1:4 followed by 1:8, and 2:4+1:4 (TASDER's two-term pick on the
+ * vegeta target, as in the README's search).
  * For M/N = 2 (2:4) and 4 (1:4) with M = 4 a slot's group of 4 x values fits
  * one 128-bit lane, so x is rearranged once per K block (shared by all rows
  * of the call) so that every slot's group sits in the 128-bit lane of its
@@ -921,6 +922,8 @@ static int nf_code(const tasdi_packed *p)
     if (p->terms == 2 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4)) &&
         b == WIDE_CODE(1, 8))
         code = a * 4096 + b;
+    if (p->terms == 2 && a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 4))
+        code = a * 4096 + b;
     for (int i = 0; code && i < p->terms; i++) {
         const int c = i ? b : a;
         if (p->term[i].spb != NF_SLOTS(c) || p->term[i].wpb != NF_WPB(c))
@@ -945,6 +948,9 @@ nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ld
 #endif
     case WIDE_CODE(2, 4) * 4096 + WIDE_CODE(1, 8):
         nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), WIDE_CODE(1, 8));
+        break;
+    case WIDE_CODE(2, 4) * 4096 + WIDE_CODE(1, 4):
+        nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), WIDE_CODE(1, 4));
         break;
     default:
         nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 4), WIDE_CODE(1, 8));
