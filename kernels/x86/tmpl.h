@@ -695,8 +695,8 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
  * so an index's low 2 bits pick by in-lane permutes and its bit 2 by a
  * variable blend. One lane-crossing vpermps per group instead ran 2:8 x4
  * at half the speed of 1:4 x4 with fewer instructions (Zen 3). */
-#define NF_M8C(c) (VL == 8 && ((c) == WIDE_CODE(2, 8) || (c) == WIDE_CODE(4, 8)))
 #define NF_M8 (VL == 8)
+#define NF_M8C(c) (NF_M8 && ((c) == WIDE_CODE(2, 8) || (c) == WIDE_CODE(4, 8)))
 
 /* x of K block xb, column j, rearranged for code (2:4, 1:4; 2:8, 4:8 with
  * NF_M8) into xr[j*NF_XR]. */
@@ -726,6 +726,15 @@ nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
             memcpy(xr + j * NF_XR + wn * r * VL + (q % r) * VL + (q / r) * 4,
                    xb + j * ldx + g * 4, 4 * sizeof(float));
         }
+}
+
+/* Slot vector h's index fields, each at the bottom of its lane (the next
+ * slots' bits above it), for M = 8 and 16: 2 words per 16-slot chunk. */
+static inline __attribute__((always_inline)) vi
+nf_fields2(const uint32_t *w, int h, const vi *lanes_word, const vi *shift)
+{
+    vi words = VI_LOAD_WORDS(w + h / HALVES * 2, 2);
+    return VI_SRLV(VI_PERM(words, lanes_word[h % HALVES]), shift[h % HALVES]);
 }
 
 /* One term's run of a full K block of one row: a[.][j] += v . x, slot
@@ -762,8 +771,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
         const int n = code / 64, nv = NF_SLOTS(code) / VL;
 #pragma GCC unroll 4
         for (int h = 0; h < nv; h++) {
-            vi words = VI_LOAD_WORDS(w + h / HALVES * 2, 2); /* the chunk's 2 words */
-            vi ctl = VI_SRLV(VI_PERM(words, lanes_word[h % HALVES]), shift[h % HALVES]);
+            vi ctl = nf_fields2(w, h, lanes_word, shift);
             vf val = NF_X(v + h * VL);
 #pragma GCC unroll 8
             for (int j = 0; j < nx; j++) {
@@ -789,9 +797,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
         const int lanes = spb < VL ? spb : VL;
 #pragma GCC unroll 2
         for (int h = 0; h < nv; h++) {
-            vi words = VI_LOAD_WORDS(w + h * VL / 16 * 2, 2);
-            vi pos = VI_ADD(VI_AND(VI_SRLV(VI_PERM(words, lanes_word[h % HALVES]),
-                                           shift[h % HALVES]), mask), base);
+            vi pos = VI_ADD(VI_AND(nf_fields2(w, h, lanes_word, shift), mask), base);
             vf val = lanes < VL ? VLOAD_V_N(v + h * VL, lanes) : NF_X(v + h * VL);
 #pragma GCC unroll 8
             for (int j = 0; j < nx; j++)
@@ -917,7 +923,7 @@ static int nf_code(const tasdi_packed *p)
     int code = 0;
     if (p->terms == 1 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4) || a == WIDE_CODE(1, 8) ||
                           a == WIDE_CODE(1, 16) || a == WIDE_CODE(2, 16) ||
-                          (NF_M8 && (a == WIDE_CODE(2, 8) || a == WIDE_CODE(4, 8)))))
+                          NF_M8C(a)))
         code = a;
     if (p->terms == 2 && (a == WIDE_CODE(2, 4) || a == WIDE_CODE(1, 4)) &&
         b == WIDE_CODE(1, 8))
@@ -952,7 +958,7 @@ nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ld
     case WIDE_CODE(2, 4) * 4096 + WIDE_CODE(1, 4):
         nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), WIDE_CODE(1, 4));
         break;
-    default:
+    default: /* WIDE_CODE(1, 4) * 4096 + WIDE_CODE(1, 8), nf_code's last */
         nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 4), WIDE_CODE(1, 8));
         break;
     }
