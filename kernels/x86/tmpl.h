@@ -625,6 +625,26 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
     }
 }
 
+/* narrow_kb for any nx <= TASDI_NARROW_MAX, compiled once per nx: the
+ * generic rows and the fast path's short last block share these copies
+ * (inlined into every fast-path instance they made up most of the narrow
+ * kernel's machine code and compile time). */
+static __attribute__((noinline)) void
+narrow_kb_any(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
+              const float *x, int64_t ldx, int nx, narrow_state *st)
+{
+    switch (nx) {
+    case 1: narrow_kb(p, r0, r1, kb, g, x, ldx, 1, st); break;
+    case 2: narrow_kb(p, r0, r1, kb, g, x, ldx, 2, st); break;
+    case 3: narrow_kb(p, r0, r1, kb, g, x, ldx, 3, st); break;
+    case 4: narrow_kb(p, r0, r1, kb, g, x, ldx, 4, st); break;
+    case 5: narrow_kb(p, r0, r1, kb, g, x, ldx, 5, st); break;
+    case 6: narrow_kb(p, r0, r1, kb, g, x, ldx, 6, st); break;
+    case 7: narrow_kb(p, r0, r1, kb, g, x, ldx, 7, st); break;
+    default: narrow_kb(p, r0, r1, kb, g, x, ldx, 8, st); break;
+    }
+}
+
 static void narrow_store(int64_t nr, const int nx, const narrow_state *st, float *y, int64_t ldy)
 {
     for (int64_t r = 0; r < nr; r++)
@@ -652,7 +672,7 @@ narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64
     narrow_init(p, r1 - r0, nx, &st);
     for (int64_t kb = 0; kb < p->nkb;) {
         int g = kb + NARROW_KBG < p->nkb ? NARROW_KBG : 1;
-        narrow_kb(p, r0, r1, kb, g, x, ldx, nx, &st);
+        narrow_kb_any(p, r0, r1, kb, g, x, ldx, nx, &st);
         kb += g;
     }
     narrow_store(r1 - r0, nx, &st, y, ldy);
@@ -911,7 +931,7 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
         }
     }
     if (nkf < p->nkb)
-        narrow_kb(p, r0, r1, nkf, 1, x, ldx, nx, &st);
+        narrow_kb_any(p, r0, r1, nkf, 1, x, ldx, nx, &st);
     narrow_store(r1 - r0, nx, &st, y, ldy);
 }
 
