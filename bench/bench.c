@@ -697,6 +697,20 @@ static void run_dense_setup(const options *o, tasd_context *ctx, case_data *cd,
                 (long long)sh->m, (long long)sh->k, (long long)sh->n, dmax / cmax);
 }
 
+/* Copies of a series whose one pass is at least twice the last-level cache
+ * (decoding shapes: every call streams its weights from memory). */
+static int series_copies(const options *o, const tasd_series *s, int64_t llc)
+{
+    tasd_stats st = {.size = sizeof st};
+    check(tasd_series_stats(s, &st), "tasd_series_stats");
+    /* lower bound of the series' bytes: values + 2-bit indices */
+    double sbytes = (double)st.slots * (o->values == TASD_F32 ? 4.25 : 2.25);
+    if (sbytes < 1)
+        sbytes = 1;
+    int n = (int)ceil(2.0 * (double)llc / sbytes);
+    return n < 2 ? 2 : n;
+}
+
 static void run_shape_config(const options *o, tasd_context *ctx, const shape *sh,
                              const char *cfgtext, const float *w0, int64_t llc)
 {
@@ -725,18 +739,10 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     tasd_decompose_options dopt = {sizeof dopt, o->values};
     check(tasd_decompose_ex(ctx, &wv, cfg, TASD_GREEDY, &dopt, &first), "tasd_decompose");
     if (decoding) {
-        tasd_stats st = {.size = sizeof st};
-        check(tasd_series_stats(first, &st), "tasd_series_stats");
-        /* lower bound of the series' bytes: values + 2-bit indices */
-        double sbytes = (double)st.slots * (o->values == TASD_F32 ? 4.25 : 2.25);
-        if (sbytes < 1)
-            sbytes = 1;
         cd.ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
-        cd.ncopies_tasd = (int)ceil(2.0 * (double)llc / sbytes);
         if (cd.ncopies_dense < 2)
             cd.ncopies_dense = 2;
-        if (cd.ncopies_tasd < 2)
-            cd.ncopies_tasd = 2;
+        cd.ncopies_tasd = series_copies(o, first, llc);
     }
     cd.w = calloc((size_t)cd.ncopies_dense, sizeof *cd.w);
     cd.s = calloc((size_t)cd.ncopies_tasd, sizeof *cd.s);
@@ -890,6 +896,123 @@ timing:;
     bf16_mm_destroy(cd.mm);
 }
 
+/* Series cost: a series of several terms against its first term alone
+ * (e.g. 2:4+1:8 against 2:4, when both are in --config), the two timed in
+ * turn in one loop with nothing else between them, so that their ratio does
+ * not carry the drift between two cases timed minutes apart. The ratio of
+ * their slots is what the time ratio would be if a series cost exactly the
+ * sum of its terms. */
+static void run_series_cost(const options *o, tasd_context *ctx, const shape *sh,
+                            const char *base, const char *series, const float *w0,
+                            int64_t llc)
+{
+    const char *cfgtext[2] = {base, series};
+    case_data cd[2];
+    int64_t slots[2];
+    float *x = xalloc((size_t)(sh->k * sh->n) * sizeof(float));
+    float *c = xalloc((size_t)(sh->m * sh->n) * sizeof(float));
+    for (int64_t i = 0; i < sh->k * sh->n; i++)
+        x[i] = frand();
+    tasd_view wv = tasd_view_2d(w0, TASD_F32, sh->m, sh->k, sh->k);
+    tasd_decompose_options dopt = {sizeof dopt, o->values};
+    set_threads(ctx, o->threads[o->nthreads - 1]);
+    for (int i = 0; i < 2; i++) {
+        memset(&cd[i], 0, sizeof cd[i]);
+        cd[i].sh = *sh;
+        cd[i].ctx = ctx;
+        cd[i].bv = tasd_view_2d(x, TASD_F32, sh->k, sh->n, sh->n);
+        cd[i].cv = tasd_view_2d(c, TASD_F32, sh->m, sh->n, sh->n);
+        tasd_config *cfg;
+        check(tasd_config_parse(ctx, cfgtext[i], &cfg), "tasd_config_parse");
+        tasd_series *first;
+        check(tasd_decompose_ex(ctx, &wv, cfg, TASD_GREEDY, &dopt, &first), "tasd_decompose");
+        tasd_stats st = {.size = sizeof st};
+        check(tasd_series_stats(first, &st), "tasd_series_stats");
+        slots[i] = st.slots;
+        cd[i].ncopies_tasd = sh->n <= 8 ? series_copies(o, first, llc) : 1;
+        cd[i].s = calloc((size_t)cd[i].ncopies_tasd, sizeof *cd[i].s);
+        if (!cd[i].s)
+            die("out of memory");
+        cd[i].s[0] = first;
+        for (int j = 1; j < cd[i].ncopies_tasd; j++)
+            check(tasd_decompose_ex(ctx, &wv, cfg, TASD_GREEDY, &dopt, &cd[i].s[j]),
+                  "tasd_decompose");
+        tasd_config_destroy(cfg);
+    }
+    const double slot_ratio = (double)slots[1] / (double)(slots[0] > 0 ? slots[0] : 1);
+    char shapebuf[64];
+    snprintf(shapebuf, sizeof shapebuf, "%lldx%lldx%lld", (long long)sh->m,
+             (long long)sh->k, (long long)sh->n);
+    for (int ti = 0; ti < o->nthreads; ti++) {
+        int t = o->threads[ti];
+        set_threads(ctx, t);
+        int inner[2];
+        for (int i = 0; i < 2; i++) {
+            run_once(&cd[i], LIB_TASD);
+            double t0 = now_ms();
+            run_once(&cd[i], LIB_TASD);
+            double one = now_ms() - t0;
+            int n = one > 0 ? (int)ceil(o->batch_ms / one) : 1000;
+            n = n < 1 ? 1 : n > 100000 ? 100000 : n;
+            if (sh->n <= 8 && n < cd[i].ncopies_tasd)
+                n = cd[i].ncopies_tasd;
+            inner[i] = n;
+        }
+        double tb[1000], ts[1000], ratio[1000];
+        for (int r = 0; r < o->reps; r++) {
+            for (int j = 0; j < 2; j++) {
+                int i = (j + r) % 2; /* rotate the order */
+                double ms = sample(&cd[i], LIB_TASD, inner[i]);
+                if (i == 0)
+                    tb[r] = ms;
+                else
+                    ts[r] = ms;
+            }
+            ratio[r] = ts[r] / tb[r];
+        }
+        double q[3];
+        qsort(ratio, (size_t)o->reps, sizeof *ratio, cmp_double);
+        q[0] = ratio[o->reps / 4];
+        q[1] = median(ratio, o->reps);
+        q[2] = ratio[(3 * o->reps) / 4];
+        const char *bname = tasd_backend_name(tasd_context_backend(ctx));
+        printf("%-15s series cost %s / %s, %s, %d thread%s: %.2fx the time (quartiles "
+               "%.2f-%.2f; %.3f / %.3f ms), %.2fx the slots\n",
+               shapebuf, series, base, bname, t, t == 1 ? "" : "s", q[1], q[0], q[2],
+               median(ts, o->reps), median(tb, o->reps), slot_ratio);
+        fflush(stdout);
+        char line[512];
+        snprintf(line, sizeof line,
+                 "BENCH cost shape=%s config=%s base=%s values=%s backend=%s threads=%d "
+                 "ratio=%.3f ratio_q1=%.3f ratio_q3=%.3f tasd_ms=%.4f base_ms=%.4f "
+                 "slots_ratio=%.3f",
+                 shapebuf, series, base, tasd_dtype_name(o->values), bname, t, q[1], q[0],
+                 q[2], median(ts, o->reps), median(tb, o->reps), slot_ratio);
+        add_result(line);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < cd[i].ncopies_tasd; j++)
+            tasd_series_destroy(cd[i].s[j]);
+        free(cd[i].s);
+    }
+    free(x);
+    free(c);
+}
+
+/* The first term of a series config ("2:4" of "2:4+1:8") if that is in the
+ * config list too, else NULL. */
+static const char *series_base(const options *o, const char *cfg)
+{
+    const char *plus = strchr(cfg, '+');
+    if (!plus)
+        return NULL;
+    for (int i = 0; i < o->nconfigs; i++)
+        if (strlen(o->configs[i]) == (size_t)(plus - cfg) &&
+            !strncmp(o->configs[i], cfg, (size_t)(plus - cfg)))
+            return o->configs[i];
+    return NULL;
+}
+
 /* Decomposition throughput on a 4096 x 4096 fp32 matrix, next to memcpy. */
 static void run_decompose(const options *o, tasd_context *ctx)
 {
@@ -1012,6 +1135,10 @@ int main(int argc, char **argv)
             w0[i] = frand();
         for (int ci = 0; ci < o.nconfigs; ci++)
             run_shape_config(&o, ctx, sh, o.configs[ci], w0, llc);
+        for (int ci = 0; ci < o.nconfigs; ci++)
+            if (series_base(&o, o.configs[ci]))
+                run_series_cost(&o, ctx, sh, series_base(&o, o.configs[ci]), o.configs[ci],
+                                w0, llc);
         free(w0);
     }
     if (o.decompose)
