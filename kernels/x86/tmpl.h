@@ -284,6 +284,8 @@ wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float 
         ROWS(WIDE_CODE(1, 8), 0);
     else if (a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 8))
         ROWS(WIDE_CODE(2, 4), WIDE_CODE(1, 8));
+    else if (a == WIDE_CODE(1, 4) && b == WIDE_CODE(1, 8))
+        ROWS(WIDE_CODE(1, 4), WIDE_CODE(1, 8));
     else
         ROWS(0, 0);
 #undef ROWS
