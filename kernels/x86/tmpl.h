@@ -11,7 +11,7 @@
  *   VZERO() VLOAD(p) VSTORE(p, v) VBCAST(p) VFMA(a, b, c) = a*b + c, VADD
  *   VLOAD_N(p, n)      load n < VL floats, zero the rest, never read past p[n-1]
  *   VI_SET1(x) VI_LOADU(p) VI_ADD(a, b) VI_AND(a, b) VI_SRLV(a, counts) VI_SLLV
- *   VI_LOAD_WORDS(w, n) load n (1..3) uint32, other lanes zero
+ *   VI_LOAD_WORDS(w, n) load n (1..VL) uint32, other lanes zero
  *   VI_PERM(a, lanes)  a[lanes[i]] for each lane (lanes < VL)
  *   WIN1(x, pos)       x[pos[i]] for a window of VL floats at x (pos < VL)
  *   WIN2(x, pos)       same for a window of 2*VL floats (two registers)
