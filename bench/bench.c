@@ -588,6 +588,20 @@ static double sample(case_data *cd, int lib, int inner)
     return (now_ms() - t0) / inner;
 }
 
+/* Calls per timed batch of one library: about batch_ms from one call after a
+ * warm-up, within [1, 100000], and at least min_calls (one pass over the
+ * weight copies). */
+static int batch_length(const options *o, case_data *cd, int lib, int min_calls)
+{
+    run_once(cd, lib);
+    double t0 = now_ms();
+    run_once(cd, lib);
+    double one = now_ms() - t0;
+    int n = one > 0 ? (int)ceil(o->batch_ms / one) : 1000;
+    n = n < 1 ? 1 : n > 100000 ? 100000 : n;
+    return n < min_calls ? min_calls : n;
+}
+
 /* Largest |a - b| relative to max |b|. */
 static double rel_diff(const float *a, const float *b, int64_t n)
 {
@@ -697,14 +711,13 @@ static void run_dense_setup(const options *o, tasd_context *ctx, case_data *cd,
                 (long long)sh->m, (long long)sh->k, (long long)sh->n, dmax / cmax);
 }
 
-/* Copies of a series whose one pass is at least twice the last-level cache
- * (decoding shapes: every call streams its weights from memory). */
-static int series_copies(const options *o, const tasd_series *s, int64_t llc)
+/* Copies of a series of `slots` slots whose one pass is at least twice the
+ * last-level cache (decoding shapes: every call streams its weights from
+ * memory). */
+static int series_copies(const options *o, int64_t slots, int64_t llc)
 {
-    tasd_stats st = {.size = sizeof st};
-    check(tasd_series_stats(s, &st), "tasd_series_stats");
     /* lower bound of the series' bytes: values + 2-bit indices */
-    double sbytes = (double)st.slots * (o->values == TASD_F32 ? 4.25 : 2.25);
+    double sbytes = (double)slots * (o->values == TASD_F32 ? 4.25 : 2.25);
     if (sbytes < 1)
         sbytes = 1;
     int n = (int)ceil(2.0 * (double)llc / sbytes);
@@ -742,7 +755,9 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
         cd.ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
         if (cd.ncopies_dense < 2)
             cd.ncopies_dense = 2;
-        cd.ncopies_tasd = series_copies(o, first, llc);
+        tasd_stats st = {.size = sizeof st};
+        check(tasd_series_stats(first, &st), "tasd_series_stats");
+        cd.ncopies_tasd = series_copies(o, st.slots, llc);
     }
     cd.w = calloc((size_t)cd.ncopies_dense, sizeof *cd.w);
     cd.s = calloc((size_t)cd.ncopies_tasd, sizeof *cd.s);
@@ -816,20 +831,10 @@ timing:;
         int inner[NLIBS] = {0};
         const int nlibs = cd.mm ? NLIBS : LIB_ONEDNN_BF16;
         for (int lib = 0; lib < nlibs; lib++) {
-            run_once(&cd, lib);
-            double t0 = now_ms();
-            run_once(&cd, lib);
-            double one = now_ms() - t0;
-            int n = one > 0 ? (int)ceil(o->batch_ms / one) : 1000;
-            if (n < 1)
-                n = 1;
-            if (n > 100000)
-                n = 100000;
-            if (decoding && n < cd.ncopies_dense)
-                n = cd.ncopies_dense; /* at least one pass over the copies */
-            if (lib == LIB_ONEDNN_BF16 && n < cd.mm->ncopies)
-                n = cd.mm->ncopies;
-            inner[lib] = n;
+            int min_calls = decoding ? cd.ncopies_dense : 1;
+            if (lib == LIB_ONEDNN_BF16 && min_calls < cd.mm->ncopies)
+                min_calls = cd.mm->ncopies;
+            inner[lib] = batch_length(o, &cd, lib, min_calls);
         }
         double samples[NLIBS][1000];
         for (int r = 0; r < o->reps; r++)
@@ -929,7 +934,7 @@ static void run_series_cost(const options *o, tasd_context *ctx, const shape *sh
         tasd_stats st = {.size = sizeof st};
         check(tasd_series_stats(first, &st), "tasd_series_stats");
         slots[i] = st.slots;
-        cd[i].ncopies_tasd = sh->n <= 8 ? series_copies(o, first, llc) : 1;
+        cd[i].ncopies_tasd = sh->n <= 8 ? series_copies(o, st.slots, llc) : 1;
         cd[i].s = calloc((size_t)cd[i].ncopies_tasd, sizeof *cd[i].s);
         if (!cd[i].s)
             die("out of memory");
@@ -947,47 +952,36 @@ static void run_series_cost(const options *o, tasd_context *ctx, const shape *sh
         int t = o->threads[ti];
         set_threads(ctx, t);
         int inner[2];
-        for (int i = 0; i < 2; i++) {
-            run_once(&cd[i], LIB_TASD);
-            double t0 = now_ms();
-            run_once(&cd[i], LIB_TASD);
-            double one = now_ms() - t0;
-            int n = one > 0 ? (int)ceil(o->batch_ms / one) : 1000;
-            n = n < 1 ? 1 : n > 100000 ? 100000 : n;
-            if (sh->n <= 8 && n < cd[i].ncopies_tasd)
-                n = cd[i].ncopies_tasd;
-            inner[i] = n;
-        }
+        for (int i = 0; i < 2; i++)
+            inner[i] = batch_length(o, &cd[i], LIB_TASD, sh->n <= 8 ? cd[i].ncopies_tasd : 1);
         double tb[1000], ts[1000], ratio[1000];
         for (int r = 0; r < o->reps; r++) {
             for (int j = 0; j < 2; j++) {
                 int i = (j + r) % 2; /* rotate the order */
-                double ms = sample(&cd[i], LIB_TASD, inner[i]);
+                double t_ms = sample(&cd[i], LIB_TASD, inner[i]);
                 if (i == 0)
-                    tb[r] = ms;
+                    tb[r] = t_ms;
                 else
-                    ts[r] = ms;
+                    ts[r] = t_ms;
             }
             ratio[r] = ts[r] / tb[r];
         }
-        double q[3];
-        qsort(ratio, (size_t)o->reps, sizeof *ratio, cmp_double);
-        q[0] = ratio[o->reps / 4];
-        q[1] = median(ratio, o->reps);
-        q[2] = ratio[(3 * o->reps) / 4];
+        const double mid = median(ratio, o->reps); /* sorts ratio */
+        const double q1 = ratio[o->reps / 4], q3 = ratio[(3 * o->reps) / 4];
+        const double ms = median(ts, o->reps), mb = median(tb, o->reps);
         const char *bname = tasd_backend_name(tasd_context_backend(ctx));
         printf("%-15s series cost %s / %s, %s, %d thread%s: %.2fx the time (quartiles "
                "%.2f-%.2f; %.3f / %.3f ms), %.2fx the slots\n",
-               shapebuf, series, base, bname, t, t == 1 ? "" : "s", q[1], q[0], q[2],
-               median(ts, o->reps), median(tb, o->reps), slot_ratio);
+               shapebuf, series, base, bname, t, t == 1 ? "" : "s", mid, q1, q3, ms, mb,
+               slot_ratio);
         fflush(stdout);
         char line[512];
         snprintf(line, sizeof line,
                  "BENCH cost shape=%s config=%s base=%s values=%s backend=%s threads=%d "
                  "ratio=%.3f ratio_q1=%.3f ratio_q3=%.3f tasd_ms=%.4f base_ms=%.4f "
                  "slots_ratio=%.3f",
-                 shapebuf, series, base, tasd_dtype_name(o->values), bname, t, q[1], q[0],
-                 q[2], median(ts, o->reps), median(tb, o->reps), slot_ratio);
+                 shapebuf, series, base, tasd_dtype_name(o->values), bname, t, mid, q1, q3,
+                 ms, mb, slot_ratio);
         add_result(line);
     }
     for (int i = 0; i < 2; i++) {
@@ -1135,10 +1129,11 @@ int main(int argc, char **argv)
             w0[i] = frand();
         for (int ci = 0; ci < o.nconfigs; ci++)
             run_shape_config(&o, ctx, sh, o.configs[ci], w0, llc);
-        for (int ci = 0; ci < o.nconfigs; ci++)
-            if (series_base(&o, o.configs[ci]))
-                run_series_cost(&o, ctx, sh, series_base(&o, o.configs[ci]), o.configs[ci],
-                                w0, llc);
+        for (int ci = 0; ci < o.nconfigs; ci++) {
+            const char *base = series_base(&o, o.configs[ci]);
+            if (base)
+                run_series_cost(&o, ctx, sh, base, o.configs[ci], w0, llc);
+        }
         free(w0);
     }
     if (o.decompose)
