@@ -441,9 +441,8 @@ static void narrow_setup(const tasdi_pterm *pt, narrow_consts *nc)
             nc->bratio *= 2;
     }
     for (int h = 0; h < nc->bvecs; h++) {
-        const int win = (h * VL / n * m) < TASDI_KC - nc->bratio * VL
-                            ? h * VL / n * m
-                            : TASDI_KC - nc->bratio * VL;
+        const int first = h * VL / n * m, last_win = TASDI_KC - nc->bratio * VL;
+        const int win = first < last_win ? first : last_win;
         nc->bwin[h] = win;
         for (int i = 0; i < VL; i++) {
             const int slot = h * VL + i < pt->spb ? h * VL + i : h * VL, f = slot % 16;
@@ -681,7 +680,7 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
                 vf *ar = st->acc + r * nx + j0;
                 const narrow_consts *nc = &st->nc[i];
 #define RUN(ratio) narrow_run(pt, nc, tv, tw, cnt, g, dv, dw, xj, ldx, ns, ar, ratio)
-                if (nc->mode == FETCH_BLOCK) {
+                if (mode == FETCH_BLOCK) {
 #define RUNB(ratio) narrow_run_block(pt, nc, tv, tw, g, dv, dw, xj, ldx, ns, ar, ratio)
                     switch (nc->bratio) {
                     case 1: RUNB(1); break;
@@ -760,9 +759,8 @@ static void narrow_store(int64_t nr, const int nx, const narrow_state *st, float
  * block's memory once (NARROW_KBG streams side by side), and x of those
  * blocks (8 columns: 16 KiB) stays in L1. The rows' vector accumulators
  * wait in L1 between visits. */
-static inline __attribute__((always_inline)) void
-narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
-            const int nx, float *y, int64_t ldy)
+static void narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
+                        int64_t ldx, int nx, float *y, int64_t ldy)
 {
     narrow_state st;
     narrow_init(p, r1 - r0, nx, &st);
@@ -1095,14 +1093,5 @@ void PFX(narrow)(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
         }
         return;
     }
-    switch (nx) {
-    case 1: narrow_rows(p, r0, r1, x, ldx, 1, y, ldy); break;
-    case 2: narrow_rows(p, r0, r1, x, ldx, 2, y, ldy); break;
-    case 3: narrow_rows(p, r0, r1, x, ldx, 3, y, ldy); break;
-    case 4: narrow_rows(p, r0, r1, x, ldx, 4, y, ldy); break;
-    case 5: narrow_rows(p, r0, r1, x, ldx, 5, y, ldy); break;
-    case 6: narrow_rows(p, r0, r1, x, ldx, 6, y, ldy); break;
-    case 7: narrow_rows(p, r0, r1, x, ldx, 7, y, ldy); break;
-    default: narrow_rows(p, r0, r1, x, ldx, 8, y, ldy); break;
-    }
+    narrow_rows(p, r0, r1, x, ldx, nx, y, ldy); /* per nx inside: narrow_kb_any */
 }
