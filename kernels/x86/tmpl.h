@@ -460,7 +460,7 @@ static void narrow_setup(const tasdi_pterm *pt, narrow_consts *nc)
  * (runs dv values and dw words apart), columns [0, nx): the block's index
  * words in one register, each slot vector's fields picked from it, x
  * fetched by permutes from the slot vector's window (a gather instead ran
- * 3:8 at x1 1.36x slower on Zen 3, where gathers are microcoded). Every slot
+ * 3:8 at x1 1.36x slower on the AMD EPYC, Zen 3). Every slot
  * is multiplied, value-0 padding included: x is finite here (non-finite x
  * runs the plain-C kernel). */
 static inline __attribute__((always_inline)) void
