@@ -733,6 +733,8 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     cd.ctx = ctx;
     size_t wbytes = (size_t)(sh->m * sh->k) * sizeof(float);
     int decoding = sh->n <= 8;
+    /* useful multiply-adds: the nonzeros kept (all of W for the dense layer) */
+    double useful = 2.0 * (double)sh->m * (double)sh->k * (double)sh->n;
     int dense = !strcmp(cfgtext, "dense");
     if (dense) {
         run_dense_setup(o, ctx, &cd, w0, llc);
@@ -751,12 +753,13 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     set_threads(ctx, o->threads[o->nthreads - 1]); /* setup runs on all threads */
     tasd_decompose_options dopt = {sizeof dopt, o->values};
     check(tasd_decompose_ex(ctx, &wv, cfg, TASD_GREEDY, &dopt, &first), "tasd_decompose");
+    tasd_stats st = {.size = sizeof st};
+    check(tasd_series_stats(first, &st), "tasd_series_stats");
+    useful = 2.0 * (double)st.kept_nonzeros * (double)sh->n;
     if (decoding) {
         cd.ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
         if (cd.ncopies_dense < 2)
             cd.ncopies_dense = 2;
-        tasd_stats st = {.size = sizeof st};
-        check(tasd_series_stats(first, &st), "tasd_series_stats");
         cd.ncopies_tasd = series_copies(o, st.slots, llc);
     }
     cd.w = calloc((size_t)cd.ncopies_dense, sizeof *cd.w);
@@ -821,9 +824,6 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
 timing:;
     const char *bname = tasd_backend_name(tasd_context_backend(ctx));
     double flops = 2.0 * (double)sh->m * (double)sh->k * (double)sh->n;
-    tasd_stats fst = {.size = sizeof fst};
-    check(tasd_series_stats(first, &fst), "tasd_series_stats");
-    double useful = 2.0 * (double)fst.kept_nonzeros * (double)sh->n; /* nonzeros only */
     for (int ti = 0; ti < o->nthreads; ti++) {
         int t = o->threads[ti];
         set_threads(ctx, t);
