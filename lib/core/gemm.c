@@ -112,21 +112,44 @@ static int64_t next_unit(packed_job *job)
     return atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
 }
 
+/* Whether a matrix is walked a column at a time: its columns are the
+ * contiguous direction (Y^T and X^T of a layer, Y [tokens, out]). Walked a
+ * row at a time, each store of a tile row of C would hit another line, and
+ * with a stride of a multiple of 4 KiB (out = 1024, 3072, ...) all those
+ * lines fall in one L1 set: the transposed store took 27% of a
+ * 3072x768x128 layer. */
+static bool matrix_by_column(const tasdi_matrix *m)
+{
+    return (m->rs < 0 ? -m->rs : m->rs) < (m->cs < 0 ? -m->cs : m->cs);
+}
+
 /* A bf16 C, or one with a bias: each element alpha * y + bias + beta * C in
  * f32, rounded once (nearest even) to C's dtype. y NULL: no product. */
+static void store_c_elem(const tasdi_matrix *c, const tasdi_bias *bias, float alpha,
+                         float beta, int64_t r, int64_t r0, int64_t j0, int64_t j,
+                         const float *y, int64_t ldy)
+{
+    float v = y ? alpha * y[(r - r0) * ldy + j] : 0.0f;
+    if (bias->p)
+        v += bias->p[(bias->per_row ? r : j0 + j) * bias->stride];
+    if (beta != 0.0f)
+        v += beta * tasdi_matrix_get(c, r, j0 + j);
+    tasdi_matrix_put(c, r, j0 + j, v);
+}
+
 static void store_c_any(const tasdi_matrix *c, const tasdi_bias *bias, float alpha,
                         float beta, int64_t r0, int64_t r1, int64_t j0, int64_t nj,
                         const float *y, int64_t ldy)
 {
-    for (int64_t r = r0; r < r1; r++)
-        for (int64_t j = 0; j < nj; j++) {
-            float v = y ? alpha * y[(r - r0) * ldy + j] : 0.0f;
-            if (bias->p)
-                v += bias->p[(bias->per_row ? r : j0 + j) * bias->stride];
-            if (beta != 0.0f)
-                v += beta * tasdi_matrix_get(c, r, j0 + j);
-            tasdi_matrix_put(c, r, j0 + j, v);
-        }
+    if (matrix_by_column(c)) {
+        for (int64_t j = 0; j < nj; j++)
+            for (int64_t r = r0; r < r1; r++)
+                store_c_elem(c, bias, alpha, beta, r, r0, j0, j, y, ldy);
+    } else {
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t j = 0; j < nj; j++)
+                store_c_elem(c, bias, alpha, beta, r, r0, j0, j, y, ldy);
+    }
 }
 
 /* c[j] = alpha * y[j] + beta * c[j] (beta 0: c not read). y is the
@@ -174,18 +197,32 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
         store_c_any(&job->c, &job->bias, alpha, beta, r0, r1, j0, nj, y, ldy);
         return;
     }
+    const int64_t rs = job->c.rs, cs = job->c.cs;
+    if (matrix_by_column(&job->c)) { /* column j of the tile: y read with stride ldy */
+        for (int64_t j = 0; j < nj; j++) {
+            float *ccol = c + r0 * rs + (j0 + j) * cs;
+            const float *yc = y + j;
+            if (beta == 0.0f)
+                for (int64_t r = 0; r < r1 - r0; r++)
+                    ccol[r * rs] = alpha * yc[r * ldy];
+            else
+                for (int64_t r = 0; r < r1 - r0; r++)
+                    ccol[r * rs] = alpha * yc[r * ldy] + beta * ccol[r * rs];
+        }
+        return;
+    }
     for (int64_t r = r0; r < r1; r++) {
-        float *crow = c + r * job->c.rs + j0 * job->c.cs;
+        float *crow = c + r * rs + j0 * cs;
         const float *yr = y + (r - r0) * ldy;
-        if (job->c.cs == 1) {
+        if (cs == 1) {
             store_row(crow, yr, nj, alpha, beta);
         } else {
             if (beta == 0.0f)
                 for (int64_t j = 0; j < nj; j++)
-                    crow[j * job->c.cs] = alpha * yr[j];
+                    crow[j * cs] = alpha * yr[j];
             else
                 for (int64_t j = 0; j < nj; j++)
-                    crow[j * job->c.cs] = alpha * yr[j] + beta * crow[j * job->c.cs];
+                    crow[j * cs] = alpha * yr[j] + beta * crow[j * cs];
         }
     }
 }
@@ -241,6 +278,42 @@ static bool copy_row_finite(float *restrict d, const float *restrict src)
     return !(any >> 31);
 }
 
+/* One K block of a panel from a B whose columns are contiguous (X^T of a
+ * layer: B's columns are X's rows): each column's run read in one pass and
+ * written down the block (16 KiB, in L1). Read a row of the block at a
+ * time, every float came from another line of X, and with X's rows a
+ * multiple of 4 KiB apart from one L1 set: this packing took a quarter of
+ * a 768x768x128 1:8 layer. Returns whether all of it is finite. */
+static bool pack_block_by_column(const tasdi_matrix *bm, float *blk, int64_t kb, int64_t j0)
+{
+    const int64_t k0 = kb * TASDI_KC, n = bm->cols;
+    const int64_t kn = bm->rows - k0 < TASDI_KC ? bm->rows - k0 : TASDI_KC;
+    const int64_t nj = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
+    const float *b = (const float *)(const void *)bm->data;
+    uint32_t any = 0;
+    for (int64_t j = 0; j < nj; j++) {
+        if (bm->dtype != TASD_F32) {
+            for (int64_t kk = 0; kk < kn; kk++)
+                blk[kk * TASDI_NR + j] = tasdi_matrix_get(bm, k0 + kk, j0 + j);
+            continue;
+        }
+        const float *src = b + k0 * bm->rs + (j0 + j) * bm->cs;
+        for (int64_t kk = 0; kk < kn; kk++) {
+            uint32_t u;
+            memcpy(&u, &src[kk * bm->rs], sizeof u);
+            any |= nonfinite_bit(u);
+            blk[kk * TASDI_NR + j] = src[kk * bm->rs];
+        }
+    }
+    for (int64_t kk = 0; kk < TASDI_KC; kk++)
+        for (int64_t j = kk < kn ? nj : 0; j < TASDI_NR; j++)
+            blk[kk * TASDI_NR + j] = 0.0f;
+    if (bm->dtype != TASD_F32) /* widened halves: checked once written */
+        for (int64_t kk = 0; kk < kn; kk++)
+            any |= row_finite(blk + kk * TASDI_NR) ? 0 : 1u << 31;
+    return !(any >> 31);
+}
+
 /* Pack B into panels: p[panel][k][NR], zero past n and past K. The units of
  * this phase are (K block, span of PACK_SPAN panels) pairs. */
 static void pack_b_task(void *arg, int64_t task)
@@ -251,10 +324,17 @@ static void pack_b_task(void *arg, int64_t task)
     const int64_t spans = job->spans, units = nkb * spans;
     int64_t u0 = task * units / job->ntasks, u1 = (task + 1) * units / job->ntasks;
     const float *b = (const float *)(const void *)job->b.data;
+    const bool by_column = matrix_by_column(&job->b);
     int bad = 0;
     for (int64_t u = u0; u < u1; u++) {
         const int64_t kb = u / spans, pan0 = u % spans * PACK_SPAN;
         const int64_t pan1 = pan0 + PACK_SPAN < bp->panels ? pan0 + PACK_SPAN : bp->panels;
+        if (by_column) {
+            for (int64_t panel = pan0; panel < pan1; panel++)
+                bad |= !pack_block_by_column(&job->b, bp->p + (panel * nkb + kb) * TASDI_KC * TASDI_NR,
+                                             kb, panel * TASDI_NR);
+            continue;
+        }
         for (int64_t kk = 0; kk < TASDI_KC; kk++) {
             const int64_t k = kb * TASDI_KC + kk;
             for (int64_t panel = pan0; panel < pan1; panel++) {
