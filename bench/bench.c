@@ -624,6 +624,7 @@ static result *results;
 /* Measured one-core FMA peak of the backend that runs (GFLOP/s), 0 if none. */
 static double backend_peak;
 static int nresults, capresults;
+static int wrong_results; /* sanity checks failed: the exit status says so */
 
 static void add_result(const char *line)
 {
@@ -705,10 +706,12 @@ static void run_dense_setup(const options *o, tasd_context *ctx, case_data *cd,
             dmax = d > dmax ? d : dmax;
             cmax = fabs(c) > cmax ? fabs(c) : cmax;
         }
-    if (!(dmax <= 1e-4 * (cmax > 0 ? cmax : 1)))
+    if (!(dmax <= 1e-4 * (cmax > 0 ? cmax : 1))) {
         fprintf(stderr, "bench: WARNING: %lldx%lldx%lld dense: the layer differs from "
                         "cblas_sgemm by %.3g (relative)\n",
                 (long long)sh->m, (long long)sh->k, (long long)sh->n, dmax / cmax);
+        wrong_results++;
+    }
 }
 
 /* Copies of a series of `slots` slots whose one pass is at least twice the
@@ -812,10 +815,12 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
                     (int)sh->n);
         check(tasd_gemm(ctx, 1.0f, first, &cd.bv, 0.0f, &cd.cv), "tasd_gemm");
         double e = rel_diff(cd.c, cref, sh->m * sh->n);
-        if (!(e < 1e-4))
+        if (!(e < 1e-4)) {
             fprintf(stderr, "bench: WARNING: %lldx%lldx%lld %s: tasd_gemm differs from the "
                             "dense product of the reconstruction by %.3g (relative)\n",
                     (long long)sh->m, (long long)sh->k, (long long)sh->n, cfgtext, e);
+            wrong_results++;
+        }
         free(wa);
         free(cref);
     }
@@ -1144,5 +1149,10 @@ int main(int argc, char **argv)
         printf("%s\n", results[i].line);
     free(results);
     tasd_context_destroy(ctx);
+    if (wrong_results) {
+        fprintf(stderr, "bench: %d case(s) computed a wrong product (WARNING above)\n",
+                wrong_results);
+        return 1;
+    }
     return 0;
 }

@@ -2,6 +2,9 @@
 # `make all` or `make test`.
 #   make bench                     the full table (several minutes)
 #   make bench-quick               the --quick subset (under a minute)
+#   make bench-smoke               every section once on small odd shapes: the
+#                                  bench runs and its products are right (CI);
+#                                  its times mean nothing
 #   make bench BENCH_ARGS='--shape 4096x4096x1 --config 2:4 --threads 1'
 BENCH_BIN   := $(BUILD)/bench/bench
 BENCH_STAMP := $(BUILD)/bench/deps.ok
@@ -10,7 +13,7 @@ BENCH_BLAS_LIBS   := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopen
 BENCH_LIBS  := $(BENCH_BLAS_LIBS) -ldnnl -ldl
 BENCH_ARGS  ?=
 
-.PHONY: bench bench-quick bench-build
+.PHONY: bench bench-quick bench-smoke bench-build
 
 $(BENCH_STAMP):
 	@sh bench/deps.sh "$(CC)" $@ $(BENCH_BLAS_CFLAGS) -- $(BENCH_LIBS)
@@ -31,3 +34,9 @@ bench: $(BENCH_BIN)
 
 bench-quick: $(BENCH_BIN)
 	$(BENCH_BIN) --quick $(BENCH_ARGS)
+
+bench-smoke: $(BENCH_BIN)
+	$(BENCH_BIN) --reps 1 --threads 1,2 --shape 200x328x72,1000x515x3 \
+	    --config dense,2:4,2:4+1:8,3:8
+	$(BENCH_BIN) --reps 1 --threads 1 --shape 256x256x20 --no-decompose \
+	    --config 2:4 --values bf16 --dtype bf16
