@@ -75,10 +75,14 @@ static void test_finite_flag(void)
     float *b = malloc((size_t)(k * n) * sizeof *b);
     util_fill_random(b, k * n, 11);
     static const float bad[] = {INFINITY, -INFINITY, NAN};
+    /* columns at every place of a group of four (the transposed copy
+     * takes four at a time) and in a panel's tail */
     const int64_t at[][2] = {{0, 0}, {k - 1, n - 1}, {TASDI_KC, 8 * TASDI_NR + 1},
-                             {2 * TASDI_KC + 7, 5 * TASDI_NR}, {k - 1, 0}, {1, n - 1}};
+                             {2 * TASDI_KC + 7, 5 * TASDI_NR}, {k - 1, 0}, {1, n - 1},
+                             {TASDI_KC + 3, 2 * TASDI_NR + 2}, {5, 3 * TASDI_NR + 63}};
+    const int nat = (int)(sizeof at / sizeof at[0]);
     for (int layout = 0; layout < 2; layout++)
-        for (int a = -1; a < 6; a++) {
+        for (int a = -1; a < nat; a++) {
             /* layout 1: B stored transposed (b_view) */
             const int64_t q = a < 0 ? 0 : at[a][0], j = a < 0 ? 0 : at[a][1];
             const int64_t pos = layout ? j * k + q : q * n + j;

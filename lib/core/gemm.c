@@ -199,7 +199,19 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
     }
     const int64_t rs = job->c.rs, cs = job->c.cs;
     if (matrix_by_column(&job->c)) { /* column j of the tile: y read with stride ldy */
-        for (int64_t j = 0; j < nj; j++) {
+        int64_t j = 0;
+        if (beta == 0.0f) /* four columns at a time: 16-byte reads of y */
+            for (; j + 4 <= nj; j += 4) {
+                float *c0 = c + r0 * rs + (j0 + j) * cs, *c1 = c0 + cs, *c2 = c1 + cs, *c3 = c2 + cs;
+                for (int64_t r = 0; r < r1 - r0; r++) {
+                    const float *yr = y + r * ldy + j;
+                    c0[r * rs] = alpha * yr[0];
+                    c1[r * rs] = alpha * yr[1];
+                    c2[r * rs] = alpha * yr[2];
+                    c3[r * rs] = alpha * yr[3];
+                }
+            }
+        for (; j < nj; j++) {
             float *ccol = c + r0 * rs + (j0 + j) * cs;
             const float *yc = y + j;
             if (beta == 0.0f)
@@ -291,7 +303,26 @@ static bool pack_block_by_column(const tasdi_matrix *bm, float *blk, int64_t kb,
     const int64_t nj = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
     const float *b = (const float *)(const void *)bm->data;
     uint32_t any = 0;
-    for (int64_t j = 0; j < nj; j++) {
+    int64_t j = 0;
+    if (bm->dtype == TASD_F32 && bm->rs == 1) /* X^T: four columns, 16-byte stores */
+        for (; j + 4 <= nj; j += 4) {
+            const float *s0 = b + k0 + (j0 + j) * bm->cs, *s1 = s0 + bm->cs;
+            const float *s2 = s1 + bm->cs, *s3 = s2 + bm->cs;
+            for (int64_t kk = 0; kk < kn; kk++) {
+                float *d = blk + kk * TASDI_NR + j;
+                uint32_t u0, u1, u2, u3;
+                memcpy(&u0, &s0[kk], 4);
+                memcpy(&u1, &s1[kk], 4);
+                memcpy(&u2, &s2[kk], 4);
+                memcpy(&u3, &s3[kk], 4);
+                any |= nonfinite_bit(u0) | nonfinite_bit(u1) | nonfinite_bit(u2) | nonfinite_bit(u3);
+                d[0] = s0[kk];
+                d[1] = s1[kk];
+                d[2] = s2[kk];
+                d[3] = s3[kk];
+            }
+        }
+    for (; j < nj; j++) {
         if (bm->dtype != TASD_F32) {
             for (int64_t kk = 0; kk < kn; kk++)
                 blk[kk * TASDI_NR + j] = tasdi_matrix_get(bm, k0 + kk, j0 + j);
@@ -306,7 +337,7 @@ static bool pack_block_by_column(const tasdi_matrix *bm, float *blk, int64_t kb,
         }
     }
     for (int64_t kk = 0; kk < TASDI_KC; kk++)
-        for (int64_t j = kk < kn ? nj : 0; j < TASDI_NR; j++)
+        for (j = kk < kn ? nj : 0; j < TASDI_NR; j++)
             blk[kk * TASDI_NR + j] = 0.0f;
     if (bm->dtype != TASD_F32) /* widened halves: checked once written */
         for (int64_t kk = 0; kk < kn; kk++)
