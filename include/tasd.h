@@ -448,7 +448,10 @@ TASD_API tasd_status tasd_gemm_ws(tasd_context *ctx, float alpha,
  * A target lists the N:M patterns its kernels run and the relative cost of
  * one term of each pattern: the time of S*B for one term divided by the time
  * of the dense product of the same shape (so dense = 1.0). A series costs the
- * sum of its terms. An activation-side (TASD-A) series also pays for
+ * sum of its terms, less `shared` for each term after the first (the pass
+ * over B and C that its terms share when a kernel runs them in one, as
+ * libtasd's do; 0 unless the target says). An activation-side (TASD-A)
+ * series also pays for
  * decomposing the activations at run time: `act` dense multiply-adds per
  * activation element per term, i.e. terms * act / out_features relative to
  * the dense layer. The search never proposes a term a target cannot run.
@@ -462,9 +465,11 @@ TASD_API tasd_status tasd_gemm_ws(tasd_context *ctx, float alpha,
  *   "vegeta"              1:4 (0.25) and 2:4 (0.5) terms, act 0
  *   custom                "1:4,2:4,1:8" or "1:4=0.3,2:4=0.55,act=4": comma-
  *                         separated N:M items, each with an optional "=cost"
- *                         (a number > 0; default N/M), and an optional
- *                         "act=C" item (C >= 0; default 0). At most
- *                         TASD_TARGET_MAX_PATTERNS distinct patterns. */
+ *                         (a number > 0; default N/M), an optional
+ *                         "act=C" item (C >= 0; default 0) and an optional
+ *                         "shared=S" item (0 <= S < every pattern's cost;
+ *                         default 0). At most TASD_TARGET_MAX_PATTERNS
+ *                         distinct patterns. */
 typedef struct tasd_target tasd_target;
 
 #define TASD_TARGET_MAX_PATTERNS 16
@@ -475,7 +480,9 @@ TASD_API void tasd_target_destroy(tasd_target *target);
 /* Replace the target's pattern costs and `act` by timings of libtasd's own
  * kernels on this machine (medians of interleaved repetitions, relative to
  * libtasd's dense layer path of the same shape), spending roughly
- * max_seconds (<= 0: 0.3 s). The result is cached in the target. Costs
+ * max_seconds (<= 0: 0.3 s); `shared` becomes what a series of the
+ * densest and the sparsest pattern saves over its two terms timed alone.
+ * The result is cached in the target. Costs
  * measured >= 1 are kept as measured: the search then keeps such layers
  * dense. Timings are noisy on a busy machine; the search only needs ratios. */
 TASD_API tasd_status tasd_target_measure(tasd_context *ctx, tasd_target *target,

@@ -121,10 +121,25 @@ static void test_target_custom(void)
     CHECK(n == 1 && m == 4 && c == 0.3);
     tasd_target_destroy(back);
     tasd_target_destroy(t);
+    /* shared: what a series saves per term after its first, written back */
+    t = target("1:4=0.3, 2:4=0.55, shared = 0.1, act=4");
+    CHECK_OK(tasd_target_format(t, buf, sizeof buf, NULL));
+    CHECK(strcmp(buf, "1:4=0.3,2:4=0.55,shared=0.1,act=4") == 0);
+    tasd_config *c2414 = util_config("2:4+1:4"), *c24 = util_config("2:4");
+    double cost = 0;
+    CHECK_OK(tasd_target_cost(t, c2414, NULL, 8, &cost));
+    CHECK(fabs(cost - (0.55 + 0.3 - 0.1)) < 1e-12);
+    CHECK_OK(tasd_target_cost(t, c24, NULL, 8, &cost));
+    CHECK(cost == 0.55);
+    tasd_config_destroy(c2414);
+    tasd_config_destroy(c24);
+    tasd_target_destroy(t);
     const char *bad[] = {"",        ",",         "1:3",        "5:4",        "0:4",
                          "2:4=abc", "2:4=-1",    "2:4=0",      "2:4,2:4",    "act=-1",
                          "act=1",   "foo",       "1:4;2:4",    "2:4=1e9",    "1:4,,2:4",
-                         "2:4,act=1,act=2", "2:",  "2:64",     "cpu,1:4",    "1:4=nan"};
+                         "2:4,act=1,act=2", "2:",  "2:64",     "cpu,1:4",    "1:4=nan",
+                         "1:4=0.3,shared=0.3", "shared=-1,1:4", "1:4,shared=0.1,shared=0.1",
+                         "1:4,shared", "1:4,shared=x", "1:4=0.5,shared=nan"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tasd_target *x = NULL;
         CHECKF(tasd_target_create(NULL, bad[i], &x) == TASD_ERR_INVALID_ARGUMENT, "spec \"%s\"", bad[i]);
@@ -165,7 +180,13 @@ static void test_target_cost(void)
         if (n == 1 && m == 8)
             p1 = c;
     }
-    CHECK(fabs(c24w - p0) < 1e-12 && fabs(c18w - (p0 + p1)) < 1e-12);
+    /* the cpu table charges a series its shared pass once */
+    char spec[512];
+    CHECK_OK(tasd_target_format(cpu, spec, sizeof spec, NULL));
+    const char *sh = strstr(spec, "shared=");
+    const double shared = sh ? strtod(sh + 7, NULL) : 0.0;
+    CHECK(shared > 0.0 && shared < p1);
+    CHECK(fabs(c24w - p0) < 1e-12 && fabs(c18w - (p0 + p1 - shared)) < 1e-9);
     CHECK(fabs(c24a - (p0 + tasd_target_act_cost(cpu) / 128.0)) < 1e-12);
     double keep = 42.0;
     CHECK_STATUS(tasd_target_cost(stc, c18, NULL, 8, &keep), TASD_ERR_UNSUPPORTED);
@@ -193,6 +214,12 @@ static void test_target_measure(void)
         CHECK(c > 0.0 && isfinite(c));
     }
     CHECK(tasd_target_act_cost(t) >= 0.0 && isfinite(tasd_target_act_cost(t)));
+    /* the measured target's spec reads back: shared below every cost */
+    char spec[512];
+    CHECK_OK(tasd_target_format(t, spec, sizeof spec, NULL));
+    tasd_target *back = target(spec);
+    CHECK(back && tasd_target_patterns(back) == tasd_target_patterns(t));
+    tasd_target_destroy(back);
     CHECK_STATUS(tasd_target_measure(NULL, NULL, 0.1), TASD_ERR_NULL_POINTER);
     CHECK_STATUS(tasd_target_measure(NULL, t, 100.0), TASD_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(tasd_target_measure(NULL, t, NAN), TASD_ERR_INVALID_ARGUMENT);
@@ -301,6 +328,13 @@ static void test_search_budgets(void)
                 CHECK_OK(tasd_layer_search_candidate(s, i, &c));
                 CHECK(config_ok_for(t, c.config));
                 CHECK(c.cost <= 1.0 && c.error >= 0.0);
+                /* the search prices a candidate as tasd_target_cost does
+                 * (a series' shared pass charged once) */
+                double want = -1.0;
+                CHECK_OK(tasd_target_cost(t, tasd_layer_config_weights(c.config),
+                                          tasd_layer_config_activations(c.config), out, &want));
+                CHECKF(fabs(want - c.cost) < 1e-9, "%s candidate %d: cost %g, target says %g",
+                       targets[ti], i, c.cost, want);
                 CHECK(strcmp(tasd_layer_config_name(c.config), "fc") == 0);
             }
             check_front(s);

@@ -70,7 +70,8 @@ static void enumerate(enum_state *e, int depth, int from, int *cur, double cost)
 {
     for (int i = from; i < e->t->npat; i++) {
         int p = e->order[i];
-        double c = cost + e->t->cost[p] + e->extra_per_term;
+        /* terms after the first share the series' pass (shared < cost[p]) */
+        double c = cost + e->t->cost[p] - (depth > 0 ? e->t->shared : 0.0) + e->extra_per_term;
         if (c >= 1.0)
             continue;
         cur[depth] = p;

@@ -17,25 +17,27 @@ double tasdi_seconds(void)
 
 /* The built-in cpu table: relative costs of libtasd's own kernels against
  * its own dense layer path (the blocked SIMD SGEMM), through
- * tasd_layer_forward as a layer runs them. Fitted to medians of two
- * interleaved runs at seven transformer-sized layers (768x768, 1024x1024,
- * 3072x768, 768x3072, 4096x1024, 1024x4096 at 128 tokens; 4096x4096 at 64)
- * on the AVX2 backend of an AMD EPYC (Zen 3) development machine, one
- * thread, main of 2026-12-02 (issue 8's kernels, the layer's transposed
- * store fixed):
- *   1:4 0.39, 2:4 0.66, 1:8 0.28, 2:8 0.44, 4:8 0.70, 1:16 0.32,
- *   2:16 0.42 (each within about +-0.1 across those shapes)
- * by cost = 0.25 + 0.85 * N/M per term: a fixed part per term (one more
- * pass over the B panels and C strips) plus the multiply-adds kept. M = 16
- * runs a generic path and costs more than the line says. Small layers pay
- * more (256x512: 2:4 0.74-0.92) and decoding (1..4 tokens) runs other
- * kernels; "cpu-measured" times the running machine. act: measured ~50. */
-static const int cpu_patterns[][2] = {{1, 4}, {2, 4}, {1, 8}, {2, 8},
-                                      {4, 8}, {1, 16}, {2, 16}};
-#define CPU_PATTERNS ((int)(sizeof cpu_patterns / sizeof cpu_patterns[0]))
+ * tasd_layer_forward as a layer runs them: the medians of two interleaved
+ * runs at seven transformer-sized layers (768x768, 1024x1024, 3072x768,
+ * 768x3072, 4096x1024, 1024x4096 at 128 tokens; 4096x4096 at 64) on the
+ * AVX2 backend of an AMD EPYC (Zen 3) development machine, one thread,
+ * main of 2026-12-02 (each within about +-0.1 across those shapes; they
+ * follow 0.24 + 0.86 N/M: a fixed pass over the B panels and C strips plus
+ * the multiply-adds kept). The terms of a series share part of that pass
+ * (the kernels run them in one): 2:4+1:8, 1:4+1:8, 2:4+1:16 and 4:8+2:16
+ * as one layer cost 0.14-0.21 less than their terms alone, so `shared` is
+ * 0.15 (charged the whole pass per term, the table before this one priced
+ * 2:4+1:8 at 1.03, above dense). Small layers pay more (256x512: 2:4
+ * 0.74-0.92) and decoding (1..4 tokens) runs other kernels; "cpu-measured"
+ * times the running machine. act: measured ~50. */
+static const struct {
+    int n, m;
+    double cost;
+} cpu_table[] = {{1, 4, 0.39},  {2, 4, 0.66},  {1, 8, 0.28}, {2, 8, 0.44},
+                 {4, 8, 0.70},  {1, 16, 0.32}, {2, 16, 0.42}};
+#define CPU_PATTERNS ((int)(sizeof cpu_table / sizeof cpu_table[0]))
 #define CPU_ACT 50.0
-
-static double cpu_table_cost(int n, int m) { return 0.25 + 0.85 * n / m; }
+#define CPU_SHARED 0.15
 
 static int find_pattern(const tasd_target *t, int n, int m)
 {
@@ -63,11 +65,27 @@ static tasd_status parse_custom(const char *spec, tasd_target *t)
     const char *p = spec;
     int item = 0;
     bool have_act = false;
+    bool have_shared = false;
     for (;;) {
         item++;
         skip_ws(&p);
         const char *start = p;
-        if (strncmp(p, "act", 3) == 0) {
+        if (strncmp(p, "shared", 6) == 0) {
+            p += 6;
+            skip_ws(&p);
+            char *end;
+            double v = *p == '=' ? strtod(p + 1, &end) : 0.0;
+            if (*p != '=' || end == p + 1 || !isfinite(v) || v < 0.0 || v > 1e6)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": item %d: want shared=COST, a number in [0, 1e6]",
+                                  spec, item);
+            if (have_shared)
+                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                                  "target \"%.64s\": shared given twice", spec);
+            have_shared = true;
+            t->shared = v;
+            p = end;
+        } else if (strncmp(p, "act", 3) == 0) {
             p += 3;
             skip_ws(&p);
             if (*p != '=')
@@ -139,6 +157,12 @@ static tasd_status parse_custom(const char *spec, tasd_target *t)
     if (t->npat == 0)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
                           "target \"%.64s\": no N:M pattern given", spec);
+    for (int i = 0; i < t->npat; i++)
+        if (t->shared >= t->cost[i]) /* else a term could cost nothing or less */
+            return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                              "target \"%.64s\": shared=%g must be below every pattern's "
+                              "cost (%d:%d costs %g)",
+                              spec, t->shared, t->n[i], t->m[i], t->cost[i]);
     return TASD_OK;
 }
 
@@ -152,12 +176,13 @@ tasd_status tasd_target_create(tasd_context *ctx, const char *spec, tasd_target 
     bool measure = false;
     if (strcmp(spec, "cpu") == 0 || strcmp(spec, "cpu-measured") == 0) {
         for (int i = 0; i < CPU_PATTERNS; i++) {
-            t.n[i] = cpu_patterns[i][0];
-            t.m[i] = cpu_patterns[i][1];
-            t.cost[i] = cpu_table_cost(t.n[i], t.m[i]);
+            t.n[i] = cpu_table[i].n;
+            t.m[i] = cpu_table[i].m;
+            t.cost[i] = cpu_table[i].cost;
         }
         t.npat = CPU_PATTERNS;
         t.act = CPU_ACT;
+        t.shared = CPU_SHARED;
         strcpy(t.name, "cpu");
         measure = spec[3] != '\0';
     } else if (strcmp(spec, "sparse-tensor-core") == 0) {
@@ -253,7 +278,7 @@ static tasd_status series_cost(const tasd_target *t, const tasd_config *c,
                               tasd_target_name(t), c->n[i], c->m[i], side);
         sum += ci;
     }
-    *cost = sum;
+    *cost = sum - (c->terms > 1 ? (c->terms - 1) * t->shared : 0.0);
     return TASD_OK;
 }
 
@@ -290,11 +315,13 @@ tasd_status tasd_target_format(const tasd_target *t, char *buf, size_t size, siz
 {
     if (!t)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_target_format: target is NULL");
-    char tmp[TASD_TARGET_MAX_PATTERNS * 40 + 64];
+    char tmp[TASD_TARGET_MAX_PATTERNS * 40 + 96];
     size_t len = 0;
     for (int i = 0; i < t->npat; i++)
         len += (size_t)snprintf(tmp + len, sizeof tmp - len, "%d:%d=%.6g,", t->n[i],
                                 t->m[i], t->cost[i]);
+    if (t->shared > 0.0)
+        len += (size_t)snprintf(tmp + len, sizeof tmp - len, "shared=%.6g,", t->shared);
     len += (size_t)snprintf(tmp + len, sizeof tmp - len, "act=%.6g", t->act);
     tasd_status st = tasdi_text_room("tasd_target_format", len, buf, size, needed);
     if (st)
@@ -318,6 +345,21 @@ static int cmp_double(const void *a, const void *b)
 #define MEAS_TOK 128
 #define MEAS_MAXREP 31
 
+/* The two patterns whose series tells what a series' terms share: the
+ * densest and the sparsest (by N/M; -1 if all have one density). */
+static void shared_pair(const tasd_target *t, int *p0, int *p1)
+{
+    *p0 = *p1 = 0;
+    for (int i = 1; i < t->npat; i++) {
+        if (t->n[i] * t->m[*p0] > t->n[*p0] * t->m[i])
+            *p0 = i;
+        if (t->n[i] * t->m[*p1] < t->n[*p1] * t->m[i])
+            *p1 = i;
+    }
+    if (t->n[*p0] * t->m[*p1] == t->n[*p1] * t->m[*p0])
+        *p0 = *p1 = -1;
+}
+
 tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double max_seconds)
 {
     if (!t)
@@ -338,8 +380,12 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
     float *w = tasdi_alloc(a, wn * sizeof(float));
     float *x = tasdi_alloc(a, xn * sizeof(float));
     float *y = tasdi_alloc(a, yn * sizeof(float));
-    double *times = tasdi_calloc(a, (size_t)(t->npat + 2) * MEAS_MAXREP, sizeof(double));
-    tasd_series *s[TASD_TARGET_MAX_PATTERNS] = {0};
+    /* timing rows: dense, each pattern, the pair's series, the activations */
+    const int nrow = t->npat + 3, pair = t->npat;
+    double *times = tasdi_calloc(a, (size_t)nrow * MEAS_MAXREP, sizeof(double));
+    tasd_series *s[TASD_TARGET_MAX_PATTERNS + 1] = {0};
+    int p0, p1;
+    shared_pair(t, &p0, &p1);
     tasdi_dense dense;
     memset(&dense, 0, sizeof dense);
     if (!w || !x || !y || !times) {
@@ -374,14 +420,26 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
         if (st)
             goto done;
     }
+    if (p0 >= 0) {
+        tasd_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.allocator = *a;
+        cfg.terms = 2;
+        cfg.n[0] = t->n[p0], cfg.m[0] = t->m[p0];
+        cfg.n[1] = t->n[p1], cfg.m[1] = t->m[p1];
+        st = tasdi_decompose_matrix(ctx, &wm, &cfg, TASD_GREEDY, &s[pair]);
+        if (st)
+            goto done;
+    }
     tasd_config one;
     memset(&one, 0, sizeof one);
     one.allocator = *a;
     one.terms = 1;
     one.n[0] = 1;
     one.m[0] = 4;
-    /* Interleave: every repetition times dense, each pattern and one
-     * activation decomposition, so drifts of the machine hit all alike. */
+    /* Interleave: every repetition times dense, each pattern, the pair's
+     * series and one activation decomposition, so drifts of the machine hit
+     * all alike. */
     double t0 = tasdi_seconds();
     int reps = 0;
     while (reps < MEAS_MAXREP && (reps < 3 || tasdi_seconds() - t0 < max_seconds)) {
@@ -390,7 +448,9 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
         times[reps] = tasdi_seconds() - a0;
         if (st)
             goto done;
-        for (int i = 0; i < t->npat; i++) {
+        for (int i = 0; i <= pair; i++) {
+            if (!s[i])
+                continue;
             a0 = tasdi_seconds();
             st = tasdi_gemm_run(ctx, 1.0f, s[i], &xt, 0.0f, &yt);
             times[(size_t)(i + 1) * MEAS_MAXREP + reps] = tasdi_seconds() - a0;
@@ -400,14 +460,14 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
         tasd_series *xa = NULL;
         a0 = tasdi_seconds();
         st = tasdi_decompose_matrix(ctx, &xm, &one, TASD_GREEDY, &xa);
-        times[(size_t)(t->npat + 1) * MEAS_MAXREP + reps] = tasdi_seconds() - a0;
+        times[(size_t)(pair + 2) * MEAS_MAXREP + reps] = tasdi_seconds() - a0;
         tasd_series_destroy(xa);
         if (st)
             goto done;
         reps++;
     }
-    double med[TASD_TARGET_MAX_PATTERNS + 2] = {0};
-    for (int i = 0; i < t->npat + 2; i++) {
+    double med[TASD_TARGET_MAX_PATTERNS + 3] = {0};
+    for (int i = 0; i < nrow; i++) {
         qsort(times + (size_t)i * MEAS_MAXREP, (size_t)reps, sizeof(double), cmp_double);
         med[i] = times[(size_t)i * MEAS_MAXREP + reps / 2];
         if (med[i] <= 0.0)
@@ -415,18 +475,27 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
     }
     for (int i = 0; i < t->npat; i++)
         t->cost[i] = med[i + 1] / med[0];
+    /* what the pair's series saves on its two terms timed alone, kept
+     * below half the cheapest pattern's cost (so every term costs) */
+    t->shared = 0.0;
+    if (p0 >= 0) {
+        double cmin = t->cost[0], saved = t->cost[p0] + t->cost[p1] - med[pair + 1] / med[0];
+        for (int i = 1; i < t->npat; i++)
+            cmin = t->cost[i] < cmin ? t->cost[i] : cmin;
+        t->shared = saved <= 0.0 ? 0.0 : saved < 0.5 * cmin ? saved : 0.5 * cmin;
+    }
     /* per element of X, in dense multiply-adds */
     double mac_time = med[0] / ((double)MEAS_OUT * MEAS_IN * MEAS_TOK);
-    t->act = med[t->npat + 1] / (double)xn / mac_time;
+    t->act = med[pair + 2] / (double)xn / mac_time;
     t->measured = 1;
 done:
-    for (int i = 0; i < TASD_TARGET_MAX_PATTERNS; i++)
+    for (int i = 0; i <= TASD_TARGET_MAX_PATTERNS; i++)
         tasd_series_destroy(s[i]);
     tasdi_dense_free(a, &dense);
     tasdi_free(a, w, wn * sizeof(float));
     tasdi_free(a, x, xn * sizeof(float));
     tasdi_free(a, y, yn * sizeof(float));
-    tasdi_free(a, times, (size_t)(t->npat + 2) * MEAS_MAXREP * sizeof(double));
+    tasdi_free(a, times, (size_t)nrow * MEAS_MAXREP * sizeof(double));
     return st;
 }
 

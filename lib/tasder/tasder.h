@@ -19,6 +19,8 @@ struct tasd_target {
     int m[TASD_TARGET_MAX_PATTERNS];
     double cost[TASD_TARGET_MAX_PATTERNS];
     double act;   /* dense MACs per activation element per A-side term */
+    double shared; /* cost a series saves per term after its first: the pass
+                      over B and C its terms share (< every pattern's cost) */
 };
 
 /* Cost of term (n, m) on the target; < 0 if it cannot run it. */
