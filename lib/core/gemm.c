@@ -186,6 +186,34 @@ static void store_row(float *restrict c, const float *restrict y, int64_t n, flo
         c[j] = alpha * y[j] + beta * c[j];
 }
 
+/* An f32 C with a bias and beta 0 (a layer's Y^T, one bias per row of C):
+ * store_c_any's alpha * y + bias, in C's memory order, without its per-element
+ * dtype dispatch, which made a 512x256x128 2:4 layer with a bias take 1.9x
+ * the time of the same layer without one. */
+static void store_c_bias(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
+                         int64_t nj, const float *y, int64_t ldy)
+{
+    float *c = (float *)(uintptr_t)job->c.data;
+    const float alpha = job->alpha;
+    const int64_t rs = job->c.rs, cs = job->c.cs, bs = job->bias.stride;
+    /* bias of element (r, j): bias.p[(per_row ? r : j) * bs] */
+    const float *bias = job->bias.p + (job->bias.per_row ? r0 : j0) * bs;
+    const int64_t brs = job->bias.per_row ? bs : 0, bcs = job->bias.per_row ? 0 : bs;
+    if (matrix_by_column(&job->c)) {
+        for (int64_t j = 0; j < nj; j++) {
+            float *ccol = c + r0 * rs + (j0 + j) * cs;
+            for (int64_t r = 0; r < r1 - r0; r++)
+                ccol[r * rs] = alpha * y[r * ldy + j] + bias[r * brs + j * bcs];
+        }
+        return;
+    }
+    for (int64_t r = 0; r < r1 - r0; r++) {
+        float *crow = c + (r0 + r) * rs + j0 * cs;
+        for (int64_t j = 0; j < nj; j++)
+            crow[j * cs] = alpha * y[r * ldy + j] + bias[r * brs + j * bcs];
+    }
+}
+
 /* C[r, j0 + j] = alpha * y[(r - r0) * ldy + j] (+ bias) + beta * C  (beta 0:
  * C not read) */
 static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
@@ -193,8 +221,12 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
 {
     float *c = (float *)(uintptr_t)job->c.data;
     const float alpha = job->alpha, beta = job->beta;
-    if (job->c.dtype != TASD_F32 || job->bias.p) {
+    if (job->c.dtype != TASD_F32 || (job->bias.p && beta != 0.0f)) {
         store_c_any(&job->c, &job->bias, alpha, beta, r0, r1, j0, nj, y, ldy);
+        return;
+    }
+    if (job->bias.p) {
+        store_c_bias(job, r0, r1, j0, nj, y, ldy);
         return;
     }
     const int64_t rs = job->c.rs, cs = job->c.cs;
