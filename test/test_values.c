@@ -385,8 +385,9 @@ typedef struct hmat {
 } hmat;
 
 /* rows x cols of type t; layout 0: row-major with 3 elements of padding per
- * row, 1: column-major (a transposed view) with 2 of padding per column.
- * The padding holds a sentinel. */
+ * row, 1: column-major (a transposed view) with 2 of padding per column,
+ * 2: column-major with every other element (no unit stride at all). The
+ * padding holds a sentinel. */
 static hmat hmat_new(tasd_dtype t, int64_t rows, int64_t cols, int layout)
 {
     hmat m = {NULL, t, rows, cols, 0, 0, 0};
@@ -394,9 +395,13 @@ static hmat hmat_new(tasd_dtype t, int64_t rows, int64_t cols, int layout)
         m.rs = cols + 3;
         m.cs = 1;
         m.elems = rows * m.rs;
-    } else {
+    } else if (layout == 1) {
         m.rs = 1;
         m.cs = rows + 2;
+        m.elems = cols * m.cs;
+    } else {
+        m.rs = 2;
+        m.cs = 2 * rows + 1;
         m.elems = cols * m.cs;
     }
     m.p = malloc((size_t)(m.elems ? m.elems : 1) * 4);
@@ -491,7 +496,7 @@ static int check_gemm_act(tasd_backend be, const char *cfg, int64_t m, int64_t k
     tasd_config *c = NULL;
     CHECK_OK(tasd_config_parse(NULL, cfg, &c));
     hmat a = hmat_new(at, m, k, 0), b = hmat_new(bt, k, n, (int)(n % 2 == 0));
-    hmat cm = hmat_new(ct, m, n, (int)(m % 2)), cs = hmat_new(ct, m, n, (int)(m % 2));
+    hmat cm = hmat_new(ct, m, n, (int)(m % 3)), cs = hmat_new(ct, m, n, (int)(m % 2));
     hfill(&a);
     hfill(&b);
     for (int64_t r = 0; r < m; r++)
@@ -598,7 +603,7 @@ static int check_layer_half(tasd_backend be, int mode, const char *cfg, tasd_dty
     tasd_layer *l = NULL;
     CHECK_OK(tasd_layer_create(ctx, &wv, with_bias ? &bv : NULL, lc, &l));
     hmat x = hmat_new(xt, tokens, in, 0);
-    hmat y = hmat_new(yt, tokens, out, (int)(tokens % 2)), ys = hmat_new(yt, tokens, out, 0);
+    hmat y = hmat_new(yt, tokens, out, (int)(tokens % 3)), ys = hmat_new(yt, tokens, out, 0);
     hfill(&x);
     tasd_view xv = hview(&x), yv = hview(&y), ysv = hview(&ys);
     float *wa = mode == 1 ? approx_of(&wv, cfg, vt) : NULL;

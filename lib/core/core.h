@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <string.h> /* memcpy: the bits of a float */
 
 #if defined(__GNUC__)
 #define TASDI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -160,7 +161,16 @@ bool tasdi_matrix_writable_layout(const tasdi_matrix *m);
 float tasdi_f16_to_f32(uint16_t h);
 float tasdi_bf16_to_f32(uint16_t h);
 uint16_t tasdi_f32_to_f16(float f);  /* round to nearest even */
-uint16_t tasdi_f32_to_bf16(float f); /* round to nearest even */
+/* round to nearest even; inline: the per-element conversion of bf16 outputs */
+static inline uint16_t tasdi_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet and a NaN */
+        return (uint16_t)((u >> 16) | 0x0040u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
 
 /* Element (r, j) of an f32 / f16 / bf16 matrix as float (exact). */
 static inline float tasdi_matrix_get(const tasdi_matrix *m, int64_t r, int64_t j)

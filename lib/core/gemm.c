@@ -123,33 +123,69 @@ static bool matrix_by_column(const tasdi_matrix *m)
     return (m->rs < 0 ? -m->rs : m->rs) < (m->cs < 0 ? -m->cs : m->cs);
 }
 
-/* A bf16 C, or one with a bias: each element alpha * y + bias + beta * C in
- * f32, rounded once (nearest even) to C's dtype. y NULL: no product. */
-static void store_c_elem(const tasdi_matrix *c, const tasdi_bias *bias, float alpha,
-                         float beta, int64_t r, int64_t r0, int64_t j0, int64_t j,
-                         const float *y, int64_t ldy)
+/* A line of C (a row, or a column when C is walked by column): n elements
+ * from p, `stride` apart, set to v[] rounded once (nearest even) to C's
+ * dtype. */
+static void put_line(const tasdi_matrix *c, char *p, int64_t stride, const float *v, int64_t n)
 {
-    float v = y ? alpha * y[(r - r0) * ldy + j] : 0.0f;
-    if (bias->p)
-        v += bias->p[(bias->per_row ? r : j0 + j) * bias->stride];
-    if (beta != 0.0f)
-        v += beta * tasdi_matrix_get(c, r, j0 + j);
-    tasdi_matrix_put(c, r, j0 + j, v);
+    if (c->dtype == TASD_F32) {
+        float *d = (float *)(void *)p;
+        for (int64_t i = 0; i < n; i++)
+            d[i * stride] = v[i];
+    } else if (c->dtype == TASD_BF16) {
+        uint16_t *d = (uint16_t *)(void *)p;
+        for (int64_t i = 0; i < n; i++)
+            d[i * stride] = tasdi_f32_to_bf16(v[i]);
+    } else {
+        uint16_t *d = (uint16_t *)(void *)p;
+        for (int64_t i = 0; i < n; i++)
+            d[i * stride] = tasdi_f32_to_f16(v[i]);
+    }
 }
 
+/* A bf16 / f16 C, or one with a bias and beta != 0: each element
+ * alpha * y + bias + beta * C in f32, rounded once (nearest even) to C's
+ * dtype; y NULL: no product. A line of C (in its memory order) at a time,
+ * computed in f32, then converted in one loop (element by element, with
+ * the dtype dispatched per element, the store took 30% of a 768x768x128
+ * layer with a bf16 Y). */
 static void store_c_any(const tasdi_matrix *c, const tasdi_bias *bias, float alpha,
                         float beta, int64_t r0, int64_t r1, int64_t j0, int64_t nj,
                         const float *y, int64_t ldy)
 {
-    if (matrix_by_column(c)) {
-        for (int64_t j = 0; j < nj; j++)
-            for (int64_t r = r0; r < r1; r++)
-                store_c_elem(c, bias, alpha, beta, r, r0, j0, j, y, ldy);
-    } else {
-        for (int64_t r = r0; r < r1; r++)
-            for (int64_t j = 0; j < nj; j++)
-                store_c_elem(c, bias, alpha, beta, r, r0, j0, j, y, ldy);
-    }
+    enum { LINE = 64 };
+    const bool by_col = matrix_by_column(c);
+    const int64_t lines = by_col ? nj : r1 - r0, len = by_col ? r1 - r0 : nj;
+    const int64_t esz = (int64_t)tasd_dtype_size(c->dtype);
+    /* element i of line l: y at yl + i * yi, bias at bl + i * bi */
+    const int64_t ystep = by_col ? 1 : ldy, yi = by_col ? ldy : 1;
+    const int64_t bs = bias->stride, bline = bias->per_row == by_col ? 0 : bs;
+    const int64_t bi = bias->per_row == by_col ? bs : 0;
+    const float *b0 = bias->p ? bias->p + (bias->per_row ? r0 : j0) * bs : NULL;
+    float v[LINE];
+    for (int64_t l = 0; l < lines; l++)
+        for (int64_t i0 = 0; i0 < len; i0 += LINE) {
+            const int64_t n = len - i0 < LINE ? len - i0 : LINE;
+            const int64_t r = r0 + (by_col ? i0 : l), j = j0 + (by_col ? l : i0);
+            if (y) {
+                const float *yl = y + l * ystep + i0 * yi;
+                for (int64_t i = 0; i < n; i++)
+                    v[i] = alpha * yl[i * yi];
+            } else {
+                for (int64_t i = 0; i < n; i++)
+                    v[i] = 0.0f;
+            }
+            if (b0) {
+                const float *bl = b0 + l * bline + i0 * bi;
+                for (int64_t i = 0; i < n; i++)
+                    v[i] += bl[i * bi];
+            }
+            if (beta != 0.0f)
+                for (int64_t i = 0; i < n; i++)
+                    v[i] += beta * tasdi_matrix_get(c, r + (by_col ? i : 0), j + (by_col ? 0 : i));
+            put_line(c, (char *)(uintptr_t)c->data + (r * c->rs + j * c->cs) * esz,
+                     by_col ? c->rs : c->cs, v, n);
+        }
 }
 
 /* c[j] = alpha * y[j] + beta * c[j] (beta 0: c not read). y is the
@@ -355,9 +391,15 @@ static bool pack_block_by_column(const tasdi_matrix *bm, float *blk, int64_t kb,
             }
         }
     for (; j < nj; j++) {
-        if (bm->dtype != TASD_F32) {
-            for (int64_t kk = 0; kk < kn; kk++)
-                blk[kk * TASDI_NR + j] = tasdi_matrix_get(bm, k0 + kk, j0 + j);
+        if (bm->dtype != TASD_F32) { /* widened exactly, no dispatch per element */
+            const uint16_t *h = (const uint16_t *)(const void *)bm->data + k0 * bm->rs +
+                                (j0 + j) * bm->cs;
+            if (bm->dtype == TASD_BF16)
+                for (int64_t kk = 0; kk < kn; kk++)
+                    blk[kk * TASDI_NR + j] = tasdi_bf16_f32(h[kk * bm->rs]);
+            else
+                for (int64_t kk = 0; kk < kn; kk++)
+                    blk[kk * TASDI_NR + j] = tasdi_f16_f32(h[kk * bm->rs]);
             continue;
         }
         const float *src = b + k0 * bm->rs + (j0 + j) * bm->cs;

@@ -186,15 +186,6 @@ static uint32_t bits_from_f32(float f)
 
 float tasdi_bf16_to_f32(uint16_t h) { return tasdi_bf16_f32(h); }
 
-uint16_t tasdi_f32_to_bf16(float f)
-{
-    uint32_t u = bits_from_f32(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet and a NaN */
-        return (uint16_t)((u >> 16) | 0x0040u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 float tasdi_f16_to_f32(uint16_t h) { return tasdi_f16_f32(h); }
 
 uint16_t tasdi_f32_to_f16(float f)
