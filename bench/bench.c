@@ -68,6 +68,7 @@ typedef struct options {
     int reps;
     int quick;
     int decompose;
+    int layer; /* series configs through tasd_layer_forward, with a bias */
     double batch_ms; /* minimum time of one timed batch */
     tasd_dtype values, dtype; /* series value type, activation type */
 } options;
@@ -147,6 +148,9 @@ static void usage(FILE *f)
             "  --backend B        auto, scalar, avx2, avx512, neon (default auto)\n"
             "  --reps R           repetitions per case, median reported (default 7)\n"
             "  --no-decompose     skip the decomposition throughput section\n"
+            "  --layer            time every config as a layer with a bias through\n"
+            "                     tasd_layer_forward (X [N,K], Y [N,M]: an engine's\n"
+            "                     linear layer) instead of tasd_gemm (f32 only)\n"
             "  --values T         series value type: f32 (default), bf16 or f16\n"
             "  --dtype T          activations passed to tasd_gemm: f32 (default) or bf16;\n"
             "                     either option adds oneDNN's bf16 matmul as a baseline\n"
@@ -186,6 +190,10 @@ static void parse_options(int argc, char **argv, options *o)
         }
         if (!strcmp(a, "--no-decompose")) {
             o->decompose = 0;
+            continue;
+        }
+        if (!strcmp(a, "--layer")) {
+            o->layer = 1;
             continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -251,6 +259,8 @@ static void parse_options(int argc, char **argv, options *o)
             die("unknown option %s", a);
         }
     }
+    if (o->layer && (o->values != TASD_F32 || o->dtype != TASD_F32))
+        die("--layer times f32 layers only (no --values / --dtype)");
     if (!o->nshapes) {
         if (o->quick) {
             o->shapes[o->nshapes++] = (shape){768, 768, 128};
@@ -649,21 +659,58 @@ static long rss_pages(void)
     return resident;
 }
 
-/* --config dense: copies of a dense layer of W (enough to evict them from the
- * last-level cache at decoding shapes, as for the series), the dense
- * baselines' operands, and the layer's own X^T and Y. */
-static void run_dense_setup(const options *o, tasd_context *ctx, case_data *cd,
-                            const float *w0, int64_t llc)
+/* Copies of a series of `slots` slots whose one pass is at least twice the
+ * last-level cache (decoding shapes: every call streams its weights from
+ * memory). */
+static int series_copies(const options *o, int64_t slots, int64_t llc)
+{
+    /* lower bound of the series' bytes: values + 2-bit indices */
+    double sbytes = (double)slots * (o->values == TASD_F32 ? 4.25 : 2.25);
+    if (sbytes < 1)
+        sbytes = 1;
+    int n = (int)ceil(2.0 * (double)llc / sbytes);
+    return n < 2 ? 2 : n;
+}
+
+/* Layers through tasd_layer_forward (Y = X W^T (+ b), X [N, K], Y [N, M]):
+ * --config dense (series NULL: the dense layer path), and with --layer every
+ * series config, as an engine runs a linear layer, a bias included. Copies
+ * enough to evict them from the last-level cache at decoding shapes, as for
+ * tasd_gemm; the baselines keep computing W X (no bias: an O(M N) add).
+ * Returns the weights the layer multiplies by (the series' kept nonzeros). */
+static double run_layer_setup(const options *o, tasd_context *ctx, case_data *cd,
+                            const float *w0, int64_t llc, const char *series)
 {
     const shape *sh = &cd->sh;
     size_t wbytes = (size_t)(sh->m * sh->k) * sizeof(float);
     set_threads(ctx, o->threads[o->nthreads - 1]);
+    tasd_view wv = tasd_view_2d(w0, TASD_F32, sh->m, sh->k, sh->k);
+    float *wref = NULL; /* what the layer multiplies: W, or the series' approximation */
+    tasd_layer_config *lc = NULL;
+    int64_t slots = 0;
+    double kept = (double)sh->m * (double)sh->k;
+    if (series) {
+        char line[96];
+        snprintf(line, sizeof line, "bench W=%s", series);
+        check(tasd_layer_config_parse(ctx, line, &lc), "tasd_layer_config_parse");
+        tasd_series *s;
+        check(tasd_decompose(ctx, &wv, tasd_layer_config_weights(lc),
+                             tasd_layer_config_method(lc), &s), "tasd_decompose");
+        tasd_stats st = {.size = sizeof st};
+        check(tasd_series_stats(s, &st), "tasd_series_stats");
+        slots = st.slots;
+        kept = (double)st.kept_nonzeros;
+        wref = xalloc(wbytes);
+        tasd_view av = tasd_view_2d(wref, TASD_F32, sh->m, sh->k, sh->k);
+        check(tasd_series_reconstruct(s, &av), "tasd_series_reconstruct");
+        tasd_series_destroy(s);
+    }
     cd->ncopies_dense = cd->ncopies_tasd = 1;
     if (sh->n <= 8) {
         cd->ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
         if (cd->ncopies_dense < 2)
             cd->ncopies_dense = 2;
-        cd->ncopies_tasd = cd->ncopies_dense;
+        cd->ncopies_tasd = series ? series_copies(o, slots, llc) : cd->ncopies_dense;
     }
     cd->w = calloc((size_t)cd->ncopies_dense, sizeof *cd->w);
     cd->l = calloc((size_t)cd->ncopies_tasd, sizeof *cd->l);
@@ -673,14 +720,31 @@ static void run_dense_setup(const options *o, tasd_context *ctx, case_data *cd,
         cd->w[i] = xalloc(wbytes);
         memcpy(cd->w[i], w0, wbytes);
     }
-    tasd_view wv = tasd_view_2d(w0, TASD_F32, sh->m, sh->k, sh->k);
+    float *bias = NULL;
+    tasd_view bview, *bv = NULL;
+    if (o->layer) {
+        bias = xalloc((size_t)sh->m * sizeof(float));
+        for (int64_t i = 0; i < sh->m; i++)
+            bias[i] = frand();
+        memset(&bview, 0, sizeof bview);
+        bview.data = bias;
+        bview.dtype = TASD_F32;
+        bview.ndim = 1;
+        bview.shape[0] = sh->m;
+        bview.strides[0] = 1;
+        bv = &bview;
+    }
     long page = sysconf(_SC_PAGESIZE), before = rss_pages();
     for (int i = 0; i < cd->ncopies_tasd; i++)
-        check(tasd_layer_create(ctx, &wv, NULL, NULL, &cd->l[i]), "tasd_layer_create");
+        check(tasd_layer_create(ctx, &wv, bv, lc, &cd->l[i]), "tasd_layer_create");
     long grown = rss_pages() - before;
-    printf("# dense layer %lldx%lld: resident growth %.2f bytes per weight (fp32 = 4)\n",
-           (long long)sh->m, (long long)sh->k,
-           (double)grown * (double)page / (double)cd->ncopies_tasd / (double)(sh->m * sh->k));
+    if (cd->ncopies_tasd > 1) /* one layer may reuse freed pages: no figure */
+        printf("# %s layer %lldx%lld%s: resident growth %.2f bytes per weight (fp32 = 4)\n",
+               series ? series : "dense", (long long)sh->m, (long long)sh->k,
+               bv ? " + bias" : "",
+               (double)grown * (double)page / (double)cd->ncopies_tasd /
+                   (double)(sh->m * sh->k));
+    tasd_layer_config_destroy(lc);
 
     cd->x = xalloc((size_t)(sh->k * sh->n) * sizeof(float));
     cd->c = xalloc((size_t)(sh->m * sh->n) * sizeof(float));
@@ -694,37 +758,30 @@ static void run_dense_setup(const options *o, tasd_context *ctx, case_data *cd,
     cd->xtv = tasd_view_2d(cd->xt, TASD_F32, sh->n, sh->k, sh->k);
     cd->ytv = tasd_view_2d(cd->yt, TASD_F32, sh->n, sh->m, sh->m);
 
-    /* Sanity: Y^T equals the dense product W * X. */
+    /* Sanity: Y^T equals the dense product of what the layer holds, times X,
+     * plus the bias. */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sh->m, (int)sh->n,
-                (int)sh->k, 1.0f, w0, (int)sh->k, cd->x, (int)sh->n, 0.0f, cd->c,
-                (int)sh->n);
+                (int)sh->k, 1.0f, wref ? wref : w0, (int)sh->k, cd->x, (int)sh->n, 0.0f,
+                cd->c, (int)sh->n);
     check(tasd_layer_forward(ctx, cd->l[0], &cd->xtv, &cd->ytv), "tasd_layer_forward");
     double dmax = 0, cmax = 0;
     for (int64_t i = 0; i < sh->m; i++)
         for (int64_t t = 0; t < sh->n; t++) {
-            double c = cd->c[i * sh->n + t], d = fabs(cd->yt[t * sh->m + i] - c);
+            double c = (double)cd->c[i * sh->n + t] + (bias ? bias[i] : 0.0);
+            double d = fabs(cd->yt[t * sh->m + i] - c);
             dmax = d > dmax ? d : dmax;
             cmax = fabs(c) > cmax ? fabs(c) : cmax;
         }
     if (!(dmax <= 1e-4 * (cmax > 0 ? cmax : 1))) {
-        fprintf(stderr, "bench: WARNING: %lldx%lldx%lld dense: the layer differs from "
+        fprintf(stderr, "bench: WARNING: %lldx%lldx%lld %s layer: differs from "
                         "cblas_sgemm by %.3g (relative)\n",
-                (long long)sh->m, (long long)sh->k, (long long)sh->n, dmax / cmax);
+                (long long)sh->m, (long long)sh->k, (long long)sh->n,
+                series ? series : "dense", dmax / cmax);
         wrong_results++;
     }
-}
-
-/* Copies of a series of `slots` slots whose one pass is at least twice the
- * last-level cache (decoding shapes: every call streams its weights from
- * memory). */
-static int series_copies(const options *o, int64_t slots, int64_t llc)
-{
-    /* lower bound of the series' bytes: values + 2-bit indices */
-    double sbytes = (double)slots * (o->values == TASD_F32 ? 4.25 : 2.25);
-    if (sbytes < 1)
-        sbytes = 1;
-    int n = (int)ceil(2.0 * (double)llc / sbytes);
-    return n < 2 ? 2 : n;
+    free(wref);
+    free(bias);
+    return kept;
 }
 
 static void run_shape_config(const options *o, tasd_context *ctx, const shape *sh,
@@ -739,8 +796,8 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     /* useful multiply-adds: the nonzeros kept (all of W for the dense layer) */
     double useful = 2.0 * (double)sh->m * (double)sh->k * (double)sh->n;
     int dense = !strcmp(cfgtext, "dense");
-    if (dense) {
-        run_dense_setup(o, ctx, &cd, w0, llc);
+    if (dense || o->layer) {
+        useful = 2.0 * (double)sh->n * run_layer_setup(o, ctx, &cd, w0, llc, dense ? NULL : cfgtext);
         goto timing;
     }
 
@@ -1134,7 +1191,7 @@ int main(int argc, char **argv)
             w0[i] = frand();
         for (int ci = 0; ci < o.nconfigs; ci++)
             run_shape_config(&o, ctx, sh, o.configs[ci], w0, llc);
-        for (int ci = 0; ci < o.nconfigs; ci++) {
+        for (int ci = 0; ci < o.nconfigs && !o.layer; ci++) { /* tasd_gemm's */
             const char *base = series_base(&o, o.configs[ci]);
             if (base)
                 run_series_cost(&o, ctx, sh, base, o.configs[ci], w0, llc);

@@ -2,7 +2,8 @@
 # `make all` or `make test`.
 #   make bench                     the full table (several minutes)
 #   make bench-quick               the --quick subset (under a minute)
-#   make bench-smoke               every section once on small odd shapes: the
+#   make bench-smoke               every section once on small odd shapes (and
+#                                  --layer): the
 #                                  bench runs and its products are right (CI);
 #                                  its times mean nothing
 #   make bench BENCH_ARGS='--shape 4096x4096x1 --config 2:4 --threads 1'
@@ -40,3 +41,5 @@ bench-smoke: $(BENCH_BIN)
 	    --config dense,2:4,2:4+1:8,3:8
 	$(BENCH_BIN) --reps 1 --threads 1 --shape 256x256x20 --no-decompose \
 	    --config 2:4 --values bf16 --dtype bf16
+	$(BENCH_BIN) --reps 1 --threads 1,2 --shape 200x328x72,1000x515x3 --no-decompose \
+	    --layer --config dense,2:4+1:8
