@@ -59,7 +59,29 @@ static void skip_ws(const char **p)
         (*p)++;
 }
 
-/* Parse a custom spec into t (npat, n, m, cost, act). */
+/* The value of item `item`, "NAME = V" at *p (V in [0, 1e6], the item given
+ * once: *seen), into *out; *p moves past it. */
+static tasd_status parse_named(const char **p, const char *name, const char *spec, int item,
+                               bool *seen, double *out)
+{
+    *p += strlen(name);
+    skip_ws(p);
+    char *end = NULL;
+    double v = **p == '=' ? strtod(*p + 1, &end) : 0.0;
+    if (**p != '=' || end == *p + 1 || !isfinite(v) || v < 0.0 || v > 1e6)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                          "target \"%.64s\": item %d: want %s=COST, a number in [0, 1e6]", spec,
+                          item, name);
+    if (*seen)
+        return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "target \"%.64s\": %s given twice", spec,
+                          name);
+    *seen = true;
+    *out = v;
+    *p = end;
+    return TASD_OK;
+}
+
+/* Parse a custom spec into t (npat, n, m, cost, act, shared). */
 static tasd_status parse_custom(const char *spec, tasd_target *t)
 {
     const char *p = spec;
@@ -70,40 +92,12 @@ static tasd_status parse_custom(const char *spec, tasd_target *t)
         item++;
         skip_ws(&p);
         const char *start = p;
-        if (strncmp(p, "shared", 6) == 0) {
-            p += 6;
-            skip_ws(&p);
-            char *end;
-            double v = *p == '=' ? strtod(p + 1, &end) : 0.0;
-            if (*p != '=' || end == p + 1 || !isfinite(v) || v < 0.0 || v > 1e6)
-                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
-                                  "target \"%.64s\": item %d: want shared=COST, a number in [0, 1e6]",
-                                  spec, item);
-            if (have_shared)
-                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
-                                  "target \"%.64s\": shared given twice", spec);
-            have_shared = true;
-            t->shared = v;
-            p = end;
-        } else if (strncmp(p, "act", 3) == 0) {
-            p += 3;
-            skip_ws(&p);
-            if (*p != '=')
-                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
-                                  "target \"%.64s\": item %d: want act=COST", spec, item);
-            p++;
-            char *end;
-            double v = strtod(p, &end);
-            if (end == p || !isfinite(v) || v < 0.0 || v > 1e6)
-                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
-                                  "target \"%.64s\": item %d: act must be a number in [0, 1e6]",
-                                  spec, item);
-            if (have_act)
-                return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
-                                  "target \"%.64s\": act given twice", spec);
-            have_act = true;
-            t->act = v;
-            p = end;
+        if (strncmp(p, "shared", 6) == 0 || strncmp(p, "act", 3) == 0) {
+            const bool sh = p[0] == 's';
+            tasd_status st = parse_named(&p, sh ? "shared" : "act", spec, item,
+                                         sh ? &have_shared : &have_act, sh ? &t->shared : &t->act);
+            if (st)
+                return st;
         } else {
             char *end;
             long n = strtol(p, &end, 10);
