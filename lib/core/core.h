@@ -151,6 +151,10 @@ tasd_status tasdi_matrix_from_view(const tasd_view *v, const char *what,
                                    tasdi_matrix *out);
 /* Copy row r of m into dst[0..cols) as f32. */
 void tasdi_matrix_load_row(const tasdi_matrix *m, int64_t r, float *dst);
+/* n bf16 / f16 values (dtype), src_stride apart, widened exactly into dst,
+ * dst_stride apart: one dispatch per run, not per element. */
+void tasdi_widen_run(tasd_dtype dtype, const uint16_t *src, int64_t src_stride, int64_t n,
+                     float *dst, int64_t dst_stride);
 /* The byte range [lo, hi) a matrix touches (for overlap checks). */
 void tasdi_matrix_span(const tasdi_matrix *m, uintptr_t *lo, uintptr_t *hi);
 /* True if the byte ranges of a and b intersect. */

@@ -175,14 +175,10 @@ static void pack_x_task(void *arg, int64_t i)
         int64_t h = part_size(mb, strips, s);
         for (int64_t r = 0; r < h; r++) {
             if (x->dtype != TASD_F32) { /* bf16 / f16: widened as X is packed */
-                const uint16_t *hs = (const uint16_t *)(const void *)x->data +
-                                     (row + r) * x->rs + k0 * x->cs;
-                if (x->dtype == TASD_BF16)
-                    for (int64_t k = 0; k < kc; k++)
-                        xp[k * h + r] = tasdi_bf16_f32(hs[k * x->cs]);
-                else
-                    for (int64_t k = 0; k < kc; k++)
-                        xp[k * h + r] = tasdi_f16_f32(hs[k * x->cs]);
+                tasdi_widen_run(x->dtype,
+                                (const uint16_t *)(const void *)x->data + (row + r) * x->rs +
+                                    k0 * x->cs,
+                                x->cs, kc, xp + r, h);
                 continue;
             }
             const float *src = xd + (row + r) * x->rs + k0 * x->cs;

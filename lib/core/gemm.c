@@ -391,15 +391,11 @@ static bool pack_block_by_column(const tasdi_matrix *bm, float *blk, int64_t kb,
             }
         }
     for (; j < nj; j++) {
-        if (bm->dtype != TASD_F32) { /* widened exactly, no dispatch per element */
-            const uint16_t *h = (const uint16_t *)(const void *)bm->data + k0 * bm->rs +
-                                (j0 + j) * bm->cs;
-            if (bm->dtype == TASD_BF16)
-                for (int64_t kk = 0; kk < kn; kk++)
-                    blk[kk * TASDI_NR + j] = tasdi_bf16_f32(h[kk * bm->rs]);
-            else
-                for (int64_t kk = 0; kk < kn; kk++)
-                    blk[kk * TASDI_NR + j] = tasdi_f16_f32(h[kk * bm->rs]);
+        if (bm->dtype != TASD_F32) { /* widened exactly, a column run at a time */
+            tasdi_widen_run(bm->dtype,
+                            (const uint16_t *)(const void *)bm->data + k0 * bm->rs +
+                                (j0 + j) * bm->cs,
+                            bm->rs, kn, blk + j, TASDI_NR);
             continue;
         }
         const float *src = b + k0 * bm->rs + (j0 + j) * bm->cs;

@@ -125,19 +125,22 @@ void tasdi_matrix_load_row(const tasdi_matrix *m, int64_t r, float *dst)
                 dst[j] = p[j * cs];
         break;
     }
-    case TASD_F16: {
-        const uint16_t *p = (const uint16_t *)m->data + r * m->rs;
-        for (int64_t j = 0; j < n; j++)
-            dst[j] = tasdi_f16_to_f32(p[j * cs]);
+    case TASD_F16:
+    case TASD_BF16:
+        tasdi_widen_run(m->dtype, (const uint16_t *)m->data + r * m->rs, cs, n, dst, 1);
         break;
     }
-    case TASD_BF16: {
-        const uint16_t *p = (const uint16_t *)m->data + r * m->rs;
-        for (int64_t j = 0; j < n; j++)
-            dst[j] = tasdi_bf16_to_f32(p[j * cs]);
-        break;
-    }
-    }
+}
+
+void tasdi_widen_run(tasd_dtype dtype, const uint16_t *src, int64_t src_stride, int64_t n,
+                     float *dst, int64_t dst_stride)
+{
+    if (dtype == TASD_BF16)
+        for (int64_t i = 0; i < n; i++)
+            dst[i * dst_stride] = tasdi_bf16_f32(src[i * src_stride]);
+    else
+        for (int64_t i = 0; i < n; i++)
+            dst[i * dst_stride] = tasdi_f16_f32(src[i * src_stride]);
 }
 
 void tasdi_matrix_span(const tasdi_matrix *m, uintptr_t *lo, uintptr_t *hi)
