@@ -659,17 +659,20 @@ static long rss_pages(void)
     return resident;
 }
 
-/* Copies of a series of `slots` slots whose one pass is at least twice the
+/* Copies of weights of `bytes` bytes whose one pass is at least twice the
  * last-level cache (decoding shapes: every call streams its weights from
- * memory). */
+ * memory); 2 at least. */
+static int evicting_copies(double bytes, int64_t llc)
+{
+    int n = (int)ceil(2.0 * (double)llc / (bytes < 1 ? 1 : bytes));
+    return n < 2 ? 2 : n;
+}
+
+/* The same for a series of `slots` slots. */
 static int series_copies(const options *o, int64_t slots, int64_t llc)
 {
     /* lower bound of the series' bytes: values + 2-bit indices */
-    double sbytes = (double)slots * (o->values == TASD_F32 ? 4.25 : 2.25);
-    if (sbytes < 1)
-        sbytes = 1;
-    int n = (int)ceil(2.0 * (double)llc / sbytes);
-    return n < 2 ? 2 : n;
+    return evicting_copies((double)slots * (o->values == TASD_F32 ? 4.25 : 2.25), llc);
 }
 
 /* Layers through tasd_layer_forward (Y = X W^T (+ b), X [N, K], Y [N, M]):
@@ -707,9 +710,7 @@ static double run_layer_setup(const options *o, tasd_context *ctx, case_data *cd
     }
     cd->ncopies_dense = cd->ncopies_tasd = 1;
     if (sh->n <= 8) {
-        cd->ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
-        if (cd->ncopies_dense < 2)
-            cd->ncopies_dense = 2;
+        cd->ncopies_dense = evicting_copies((double)wbytes, llc);
         cd->ncopies_tasd = series ? series_copies(o, slots, llc) : cd->ncopies_dense;
     }
     cd->w = calloc((size_t)cd->ncopies_dense, sizeof *cd->w);
@@ -817,9 +818,7 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
     check(tasd_series_stats(first, &st), "tasd_series_stats");
     useful = 2.0 * (double)st.kept_nonzeros * (double)sh->n;
     if (decoding) {
-        cd.ncopies_dense = (int)ceil(2.0 * (double)llc / (double)wbytes);
-        if (cd.ncopies_dense < 2)
-            cd.ncopies_dense = 2;
+        cd.ncopies_dense = evicting_copies((double)wbytes, llc);
         cd.ncopies_tasd = series_copies(o, st.slots, llc);
     }
     cd.w = calloc((size_t)cd.ncopies_dense, sizeof *cd.w);
@@ -850,8 +849,8 @@ static void run_shape_config(const options *o, tasd_context *ctx, const shape *s
         cd.bv = tasd_view_2d(cd.xh, TASD_BF16, sh->k, sh->n, sh->n);
     }
     if (o->values != TASD_F32 || o->dtype != TASD_F32) {
-        int nbf = decoding ? (int)ceil(4.0 * (double)llc / (double)wbytes) : 1; /* half size */
-        cd.mm = bf16_mm_create(sh, w0, cd.x, nbf < 2 ? 2 : nbf);
+        int nbf = decoding ? evicting_copies(wbytes / 2.0, llc) : 2; /* bf16 copies */
+        cd.mm = bf16_mm_create(sh, w0, cd.x, nbf);
         if (!cd.mm) {
             static int said;
             if (!said++)
