@@ -159,6 +159,19 @@ static inline __attribute__((always_inline)) uint64_t pack8(uint64_t x, const in
     return (x | x >> (32 - 4 * bits)) & (((uint64_t)1 << 8 * bits) - 1);
 }
 
+/* The first `left` (< 16) bytes of ix as two little-endian words, zero
+ * filled: a run of 1:8 is 8 slots, one plain load, not a library call. */
+static inline void load_short(uint64_t b[2], const uint8_t *ix, int left)
+{
+    int i = 0;
+    if (left >= 8) {
+        memcpy(b, ix, 8);
+        i = 8;
+    }
+    for (; i < left; i++)
+        b[i / 8] |= (uint64_t)ix[i] << (8 * (i % 8));
+}
+
 /* Pack the in-group indices of one run of cnt slots into chunks of 16;
  * bits is a constant where inlined. bits <= 4: a chunk's 16 indices fit one
  * uint64 (words of per_word indices cut from it); 5 (M = 32) goes one by
@@ -175,7 +188,7 @@ put_run(uint32_t *w, const uint8_t *ix, int64_t cnt, const int bits)
             if (left == 16)
                 memcpy(b, ci, 16); /* two plain loads */
             else
-                memcpy(b, ci, (size_t)left);
+                load_short(b, ci, left);
             uint64_t all = pack8(b[0], bits) | pack8(b[1], bits) << 8 * bits;
             const uint64_t wmask = ((uint64_t)1 << per_word * bits) - 1;
             for (int i0 = 0; i0 < left; i0 += per_word)
@@ -191,35 +204,76 @@ put_run(uint32_t *w, const uint8_t *ix, int64_t cnt, const int bits)
     }
 }
 
-void tasdi_series_put_row(tasd_series *s, int i, int64_t r, const float *v,
-                          const uint8_t *ix)
+/* The values of one run: fp32 copied in constant-size pieces (inlined, no
+ * library call per K block), halves rounded. */
+static inline __attribute__((always_inline)) void
+put_values(const tasd_series *s, float *val, uint16_t *hval, const float *v, int64_t cnt)
+{
+    int64_t q = 0;
+    if (s->values == TASD_F32) {
+        for (; q + 8 <= cnt; q += 8)
+            memcpy(val + q, v + q, 8 * sizeof(float));
+        for (; q < cnt; q++)
+            val[q] = v[q];
+    } else if (s->values == TASD_BF16) {
+        for (; q < cnt; q++)
+            hval[q] = tasdi_f32_to_bf16(v[q]);
+    } else {
+        for (; q < cnt; q++)
+            hval[q] = tasdi_f32_to_f16(v[q]);
+    }
+}
+
+/* Row r of term i, with the index width a constant: the full K blocks of a
+ * row lie a fixed stride apart (a row block's K block), so their places are
+ * stepped, not recomputed; the last block goes by tasdi_wide_at. */
+static inline __attribute__((always_inline)) void
+put_row_bits(tasd_series *s, int i, int64_t r, const float *v, const uint8_t *ix,
+             const int bits)
 {
     const tasdi_packed *p = s->packed;
     const tasdi_pterm *pt = &p->term[i];
     float *val = (float *)(uintptr_t)pt->val;
     uint16_t *hval = (uint16_t *)(uintptr_t)pt->hval;
     uint32_t *idx = (uint32_t *)(uintptr_t)pt->idx;
+    const int64_t nkb = p->nkb, spb = pt->spb;
+    int64_t rb0 = r / TASDI_RB * TASDI_RB;
+    int64_t nb = p->rows - rb0 < TASDI_RB ? p->rows - rb0 : TASDI_RB;
+    int64_t to = tasdi_wide_at(pt, p->rows, nkb, 0, r);
+    int64_t wi = tasdi_idx_at(pt, p->rows, nkb, 0, r);
+    const int64_t vstep = nb * pt->tspb, wstep = nb * pt->twpb;
     int64_t at = 0;
-    for (int64_t kb = 0; kb < p->nkb; kb++) {
-        int64_t cnt = tasdi_wide_cnt(pt, p->nkb, kb);
-        int64_t to = tasdi_wide_at(pt, p->rows, p->nkb, kb, r);
-        if (s->values == TASD_F32)
-            memcpy(val + to, v + at, (size_t)cnt * sizeof(float));
-        else if (s->values == TASD_BF16)
-            for (int64_t q = 0; q < cnt; q++)
-                hval[to + q] = tasdi_f32_to_bf16(v[at + q]);
-        else
-            for (int64_t q = 0; q < cnt; q++)
-                hval[to + q] = tasdi_f32_to_f16(v[at + q]);
-        uint32_t *w = idx + tasdi_idx_at(pt, p->rows, p->nkb, kb, r);
-        switch (pt->bits) {
-        case 1: put_run(w, ix + at, cnt, 1); break;
-        case 2: put_run(w, ix + at, cnt, 2); break;
-        case 3: put_run(w, ix + at, cnt, 3); break;
-        case 4: put_run(w, ix + at, cnt, 4); break;
-        default: put_run(w, ix + at, cnt, 5); break;
+    const bool ahead = r + 1 < rb0 + nb; /* the next row's places follow */
+    const size_t vbytes = (size_t)spb * (s->values == TASD_F32 ? 4 : 2);
+    for (int64_t kb = 0; kb + 1 < nkb; kb++, at += spb, to += vstep, wi += wstep) {
+        if (ahead) {
+            const char *nv = s->values == TASD_F32 ? (const char *)(val + to + pt->tspb)
+                                                   : (const char *)(hval + to + pt->tspb);
+            for (size_t o = 0; o < vbytes; o += 64)
+                __builtin_prefetch(nv + o, 1);
+            __builtin_prefetch(nv + vbytes - 1, 1);
+            __builtin_prefetch(idx + wi + pt->twpb, 1);
         }
-        at += cnt;
+        put_values(s, val + to, hval + to, v + at, spb);
+        put_run(idx + wi, ix + at, spb, bits);
+    }
+    if (nkb > 0) {
+        to = tasdi_wide_at(pt, p->rows, nkb, nkb - 1, r);
+        wi = tasdi_idx_at(pt, p->rows, nkb, nkb - 1, r);
+        put_values(s, val + to, hval + to, v + at, pt->last);
+        put_run(idx + wi, ix + at, pt->last, bits);
+    }
+}
+
+void tasdi_series_put_row(tasd_series *s, int i, int64_t r, const float *v,
+                          const uint8_t *ix)
+{
+    switch (((const tasdi_packed *)s->packed)->term[i].bits) {
+    case 1: put_row_bits(s, i, r, v, ix, 1); break;
+    case 2: put_row_bits(s, i, r, v, ix, 2); break;
+    case 3: put_row_bits(s, i, r, v, ix, 3); break;
+    case 4: put_row_bits(s, i, r, v, ix, 4); break;
+    default: put_row_bits(s, i, r, v, ix, 5); break;
     }
 }
 
