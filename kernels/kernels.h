@@ -182,14 +182,17 @@ static inline int tasdi_slot_k(const tasdi_pterm *pt, const uint32_t *w, int64_t
 /* Select, in every group of m consecutive elements of residual[0..k), the n
  * of largest magnitude (ties: lower index), write them to values/index
  * (groups*n slots, ascending index within a group; a short last group pads
- * with value 0, index 0) and zero them in the residual. */
+ * with value 0, index 0) and zero them in the residual. The residual is
+ * finite: the callers reject NaN and Inf first, and a backend may order the
+ * magnitudes by their bits. */
 typedef void (*tasdi_select_fn)(float *residual, int64_t k, int n, int m,
                                 float *values, uint8_t *index);
 
 /* Row statistics for the decomposer: returns sum x^2 (in double, in a fixed
  * order), adds the number of nonzeros to *nnz and sets *finite to whether no
- * element is NaN or Inf. copy: NULL, or n floats that receive x in the same
- * pass (the decomposer's residual; saves a second read of the row). */
+ * element is NaN or Inf; nnz and finite both NULL: the sum alone (the same
+ * value, sooner). copy: NULL, or n floats that receive x in the same pass
+ * (the decomposer's residual; saves a second read of the row). */
 typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *finite,
                                  float *copy);
 

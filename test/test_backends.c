@@ -604,6 +604,10 @@ static void test_stats(void)
                 CHECK(f1 == (bad == 0 || n == 0));
                 if (f1)
                     CHECK(fabs(s1 - s2) <= 1e-12 * s1);
+                /* the sum alone (the residual's energy) is the same value */
+                double s3 = fn(x, n, NULL, NULL, NULL);
+                CHECKF(!f1 || s3 == s2, "%s stats n=%lld: the sum alone %.17g, with counts %.17g",
+                       tasd_backend_name(backends[bi]), (long long)n, s3, s2);
             }
             free(x);
         }

@@ -15,7 +15,10 @@
  * element's rank is the number of elements of its group that beat it
  * (greater magnitude, or equal magnitude and lower index), counted by
  * comparing with the M-1 in-group rotations of the register; rank < N keeps
- * it. Exactly the scalar rule, so the results are identical. Short tails and
+ * it. The magnitudes are compared as integers (the bits of |x|: the same
+ * order for finite floats, which is all the callers pass, NaN and Inf being
+ * rejected first), so "equal and lower index" is one compare: b > a - 1.
+ * Exactly the scalar rule, so the results are identical. Short tails and
  * other M go to the scalar code. */
 static inline __attribute__((always_inline)) void
 select_m(float *x, int64_t k, int n, const int m, float *values, uint8_t *index)
@@ -30,7 +33,7 @@ select_m(float *x, int64_t k, int n, const int m, float *values, uint8_t *index)
         rot[d - 1] = VI_LOADU(r);
         tie[d - 1] = VI_LOADU(t);
     }
-    const vf absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const vi absmask = _mm256_set1_epi32(0x7fffffff);
     const vi nv = _mm256_set1_epi32(n);
     const uint64_t inmask = 0x0101010101010101ull * (uint64_t)(m - 1);
     const int per = n * (8 / m);                 /* slots written per register */
@@ -38,14 +41,14 @@ select_m(float *x, int64_t k, int n, const int m, float *values, uint8_t *index)
     int64_t off = 0, g = 0;
     for (; off + 8 <= k; off += 8) {
         vf xv = _mm256_loadu_ps(x + off);
-        vf a = _mm256_and_ps(xv, absmask);
+        vi a = _mm256_and_si256(_mm256_castps_si256(xv), absmask);
         vi rank = _mm256_setzero_si256();
 #pragma GCC unroll 7
         for (int d = 0; d < m - 1; d++) {
-            vf rv = _mm256_permutevar8x32_ps(a, rot[d]);
-            vi gt = _mm256_castps_si256(_mm256_cmp_ps(rv, a, _CMP_GT_OQ));
-            vi eq = _mm256_castps_si256(_mm256_cmp_ps(rv, a, _CMP_EQ_OQ));
-            rank = _mm256_sub_epi32(rank, _mm256_or_si256(gt, _mm256_and_si256(eq, tie[d])));
+            /* tie is -1 where the rotated element has the lower index:
+             * there b >= a, i.e. b > a - 1, beats (a - 1 >= -1: no wrap) */
+            vi rv = _mm256_permutevar8x32_epi32(a, rot[d]);
+            rank = _mm256_sub_epi32(rank, _mm256_cmpgt_epi32(rv, _mm256_add_epi32(a, tie[d])));
         }
         vf keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(nv, rank));
         unsigned bits = (unsigned)_mm256_movemask_ps(keep);
@@ -114,47 +117,58 @@ void tasdi_avx2_select(float *x, int64_t k, int n, int m, float *values, uint8_t
         select_m(x, k, n, m, values, index);
 }
 
-/* Row statistics for the decomposer: sum of squares in double (4 + 4 lanes,
- * fixed order), nonzero count, finiteness. */
-double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite, float *copy)
+/* Row statistics for the decomposer: sum of squares in double (eight
+ * accumulators of 4 lanes, fixed order: the double FMA's latency, not its
+ * throughput, bounded four), nonzero count, finiteness. full = 0: the sum
+ * alone (the residual's error energy), the same value. */
+static inline __attribute__((always_inline)) double
+stats_body(const float *x, int64_t n, int64_t *nnz, int *finite, float *copy, const int full)
 {
-    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    __m256d acc[8];
+    for (int i = 0; i < 8; i++)
+        acc[i] = _mm256_setzero_pd();
     vi nzv = _mm256_setzero_si256();
     vf bad = _mm256_setzero_ps();
     const vf absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const vf big = _mm256_set1_ps(3.40282347e+38f), zero = _mm256_setzero_ps();
     int64_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        vf x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
-        if (copy) {
-            _mm256_storeu_ps(copy + j, x0);
-            _mm256_storeu_ps(copy + j + 8, x1);
+    for (; j + 32 <= n; j += 32) {
+#pragma GCC unroll 4
+        for (int h = 0; h < 4; h++) {
+            vf xv = _mm256_loadu_ps(x + j + 8 * h);
+            if (copy)
+                _mm256_storeu_ps(copy + j + 8 * h, xv);
+            __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(xv));
+            __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1));
+            acc[2 * h] = _mm256_fmadd_pd(lo, lo, acc[2 * h]);
+            acc[2 * h + 1] = _mm256_fmadd_pd(hi, hi, acc[2 * h + 1]);
+            if (full) {
+                nzv = _mm256_sub_epi32(nzv, _mm256_castps_si256(_mm256_cmp_ps(xv, zero, _CMP_NEQ_UQ)));
+                bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(xv, absmask), big, _CMP_NLE_UQ));
+            }
         }
-        __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x0));
-        __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(x0, 1));
-        __m256d d2 = _mm256_cvtps_pd(_mm256_castps256_ps128(x1));
-        __m256d d3 = _mm256_cvtps_pd(_mm256_extractf128_ps(x1, 1));
-        a0 = _mm256_fmadd_pd(d0, d0, a0);
-        a1 = _mm256_fmadd_pd(d1, d1, a1);
-        a2 = _mm256_fmadd_pd(d2, d2, a2);
-        a3 = _mm256_fmadd_pd(d3, d3, a3);
-        nzv = _mm256_sub_epi32(nzv, _mm256_castps_si256(_mm256_cmp_ps(x0, zero, _CMP_NEQ_UQ)));
-        nzv = _mm256_sub_epi32(nzv, _mm256_castps_si256(_mm256_cmp_ps(x1, zero, _CMP_NEQ_UQ)));
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(x0, absmask), big, _CMP_NLE_UQ));
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(x1, absmask), big, _CMP_NLE_UQ));
     }
-    __m256d s = _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3));
+    __m256d s = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3])),
+                              _mm256_add_pd(_mm256_add_pd(acc[4], acc[5]), _mm256_add_pd(acc[6], acc[7])));
     double lanes[4];
     _mm256_storeu_pd(lanes, s);
-    int32_t cnt[8];
-    _mm256_storeu_si256((__m256i *)(void *)cnt, nzv);
     int64_t nz = 0;
-    for (int i = 0; i < 8; i++)
-        nz += cnt[i];
     int tail_finite = 1;
     double tail =
         j < n ? tasdi_scalar_stats(x + j, n - j, &nz, &tail_finite, copy ? copy + j : NULL) : 0.0;
-    *nnz += nz;
-    *finite = tail_finite && _mm256_movemask_ps(bad) == 0;
+    if (full) {
+        int32_t cnt[8];
+        _mm256_storeu_si256((__m256i *)(void *)cnt, nzv);
+        for (int i = 0; i < 8; i++)
+            nz += cnt[i];
+        *nnz += nz;
+        *finite = tail_finite && _mm256_movemask_ps(bad) == 0;
+    }
     return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + tail;
+}
+
+double tasdi_avx2_stats(const float *x, int64_t n, int64_t *nnz, int *finite, float *copy)
+{
+    return nnz && finite ? stats_body(x, n, nnz, finite, copy, 1)
+                         : stats_body(x, n, NULL, NULL, copy, 0);
 }

@@ -113,8 +113,10 @@ double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite, 
     int tail_finite = 1;
     double tail =
         j < n ? tasdi_scalar_stats(x + j, n - j, &nz, &tail_finite, copy ? copy + j : NULL) : 0.0;
-    *nnz += nz;
-    *finite = tail_finite && bad == 0;
+    if (nnz && finite) {
+        *nnz += nz;
+        *finite = tail_finite && bad == 0;
+    }
     return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
             ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) + tail;
 }

@@ -57,7 +57,9 @@ double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite, fl
         counted += v != 0.0f;
         isbad |= !(fabsf(v) <= FLT_MAX);
     }
-    *nnz += counted;
-    *finite = !isbad;
+    if (nnz && finite) {
+        *nnz += counted;
+        *finite = !isbad;
+    }
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }

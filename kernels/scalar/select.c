@@ -63,7 +63,9 @@ double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite, 
         nz += v != 0.0f;
         bad |= !(fabsf(v) <= FLT_MAX);
     }
-    *nnz += nz;
-    *finite = !bad;
+    if (nnz && finite) {
+        *nnz += nz;
+        *finite = !bad;
+    }
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }

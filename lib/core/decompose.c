@@ -129,8 +129,7 @@ static void decompose_task(void *arg, int64_t task)
                 job->bad_range[task] = true;
                 return;
             }
-            int64_t unused = 0;
-            err_e += row_stats(residual, cols, &unused, &finite, NULL);
+            err_e += row_stats(residual, cols, NULL, NULL, NULL);
         }
         job->block_energy[2 * b] = in_e;
         job->block_energy[2 * b + 1] = err_e;
