@@ -2,10 +2,9 @@
 # `make all` or `make test`.
 #   make bench                     the full table (several minutes)
 #   make bench-quick               the --quick subset (under a minute)
-#   make bench-smoke               every section once on small odd shapes (and
-#                                  --layer): the
-#                                  bench runs and its products are right (CI);
-#                                  its times mean nothing
+#   make bench-smoke               every section once on small odd shapes, and
+#                                  --layer: the bench runs and its products are
+#                                  right (CI); its times mean nothing
 #   make bench BENCH_ARGS='--shape 4096x4096x1 --config 2:4 --threads 1'
 BENCH_BIN   := $(BUILD)/bench/bench
 BENCH_STAMP := $(BUILD)/bench/deps.ok

@@ -22,8 +22,8 @@ int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m)
             const uint32_t *row = (const uint32_t *)(const void *)m->data + r * m->rs;
             uint32_t any = 0;
             for (int64_t j = 0; j < m->cols; j++)
-                any |= (row[j * cs] & 0x7f800000u) == 0x7f800000u;
-            if (any)
+                any |= tasdi_nonfinite_bit(row[j * cs]);
+            if (any >> 31)
                 return r;
         }
         return -1;

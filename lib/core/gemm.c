@@ -322,14 +322,6 @@ typedef struct bpack_job {
     int bad[BPACK_MAX_TASKS]; /* per task: saw NaN/Inf */
 } bpack_job;
 
-/* Bit 31 of the result is set where the float with bits u is Inf or NaN
- * (exponent all ones): integer ops only, which vectorise with the core's
- * baseline SSE2, where an unsigned max does not. */
-static inline uint32_t nonfinite_bit(uint32_t u)
-{
-    return (u & 0x7f800000u) + 0x00800000u;
-}
-
 /* Whether a packed row of NR floats is all finite, while it is in L1. */
 static bool row_finite(const float *d)
 {
@@ -337,7 +329,7 @@ static bool row_finite(const float *d)
     for (int j = 0; j < TASDI_NR; j++) {
         uint32_t u;
         memcpy(&u, &d[j], sizeof u);
-        any |= nonfinite_bit(u);
+        any |= tasdi_nonfinite_bit(u);
     }
     return !(any >> 31);
 }
@@ -352,7 +344,7 @@ static bool copy_row_finite(float *restrict d, const float *restrict src)
     for (int j = 0; j < TASDI_NR; j++) {
         uint32_t u;
         memcpy(&u, &src[j], sizeof u);
-        any |= nonfinite_bit(u);
+        any |= tasdi_nonfinite_bit(u);
         d[j] = src[j];
     }
     return !(any >> 31);
@@ -383,7 +375,7 @@ static bool pack_block_by_column(const tasdi_matrix *bm, float *blk, int64_t kb,
                 memcpy(&u1, &s1[kk], 4);
                 memcpy(&u2, &s2[kk], 4);
                 memcpy(&u3, &s3[kk], 4);
-                any |= nonfinite_bit(u0) | nonfinite_bit(u1) | nonfinite_bit(u2) | nonfinite_bit(u3);
+                any |= tasdi_nonfinite_bit(u0) | tasdi_nonfinite_bit(u1) | tasdi_nonfinite_bit(u2) | tasdi_nonfinite_bit(u3);
                 d[0] = s0[kk];
                 d[1] = s1[kk];
                 d[2] = s2[kk];
@@ -402,7 +394,7 @@ static bool pack_block_by_column(const tasdi_matrix *bm, float *blk, int64_t kb,
         for (int64_t kk = 0; kk < kn; kk++) {
             uint32_t u;
             memcpy(&u, &src[kk * bm->rs], sizeof u);
-            any |= nonfinite_bit(u);
+            any |= tasdi_nonfinite_bit(u);
             blk[kk * TASDI_NR + j] = src[kk * bm->rs];
         }
     }
@@ -713,14 +705,14 @@ static bool pack_x_column(const tasdi_matrix *b, int64_t j, float *x, int64_t ld
                 finite &= copy_row_finite(x + k, src + k);
         for (; k < K; k++) {
             memcpy(&u, &src[k * rs], sizeof u);
-            any |= nonfinite_bit(u);
+            any |= tasdi_nonfinite_bit(u);
             x[k] = src[k * rs];
         }
     } else {
         for (; k < K; k++) {
             x[k] = tasdi_matrix_get(b, k, j);
             memcpy(&u, &x[k], sizeof u);
-            any |= nonfinite_bit(u);
+            any |= tasdi_nonfinite_bit(u);
         }
     }
     for (k = K; k < ldx; k++)
