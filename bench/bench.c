@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,11 +104,23 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
+/* Blocks of 4 MiB or more (the dense weights and their copies) go on 2 MiB
+ * boundaries with MADV_HUGEPAGE, as libtasd places a series (context.c,
+ * tasdi_alloc_lasting): on 4 KiB pages, streamed weights cost a TLB walk per
+ * page, and under a hypervisor the dense baselines at decoding shapes ran
+ * 2-20x slower in some runs than in others (AMD EPYC Zen 5 VM, 2026-12-02),
+ * while the series, on huge pages, did not. */
 static void *xalloc(size_t bytes)
 {
+    const size_t huge = (size_t)2 << 20;
+    int big = bytes >= 2 * huge;
     void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
+    if (posix_memalign(&p, big ? huge : 64, bytes ? bytes : 64) != 0)
         die("out of memory (%zu bytes)", bytes);
+#ifdef MADV_HUGEPAGE
+    if (big)
+        madvise(p, bytes, MADV_HUGEPAGE); /* advice only */
+#endif
     return p;
 }
 
