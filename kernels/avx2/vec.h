@@ -133,8 +133,9 @@ static inline void transpose8(vf r[8])
     }
 }
 #define NF_TRANSPOSE8(r) transpose8(r)
+#define WIN8(x, pos) WIN1((x), (pos))
 /* p[0], p[s], ..., p[7 s] (uint32) */
-#define VI_STRIDED8(p, s)                                                              \
+#define VI_STRIDED(p, s)                                                              \
     _mm256_setr_epi32((int)(p)[0], (int)(p)[(s)], (int)(p)[2 * (s)], (int)(p)[3 * (s)], \
                       (int)(p)[4 * (s)], (int)(p)[5 * (s)], (int)(p)[6 * (s)],         \
                       (int)(p)[7 * (s)])

@@ -22,5 +22,8 @@ static inline vf bcast_bf16(const uint16_t *p)
 #define VLOAD_V(p) BF16_WIDEN(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
 #define VLOAD_V_N(p, n) BF16_WIDEN(_mm256_maskz_loadu_epi16(lanes_below(n), (p)))
 
+#define VLOAD8_V(p)                                                                    \
+    _mm256_castsi256_ps(_mm256_slli_epi32(                                             \
+        _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
 #define PFX(name) tasdi_avx512_##name##_bf16
 #include "../x86/tmpl.h"

@@ -10,5 +10,6 @@
 #define VLOAD_V(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
 #define VLOAD_V_N(p, n) _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lanes_below(n), (p)))
 
+#define VLOAD8_V(p) _mm256_maskz_cvtph_ps(0xff, _mm_loadu_si128((const __m128i *)(const void *)(p)))
 #define PFX(name) tasdi_avx512_##name##_f16
 #include "../x86/tmpl.h"

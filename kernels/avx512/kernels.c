@@ -10,5 +10,6 @@
 
 #include "vec.h"
 
+#define VLOAD8_V(p) _mm256_loadu_ps(p)
 #define PFX(name) tasdi_avx512_##name
 #include "../x86/tmpl.h"

@@ -29,10 +29,14 @@
  *   VLOAD4(p) VSPREAD4(q, i)  four values as f32 in each 128-bit lane, value
  *                      i of them in every lane: the wide kernel then loads
  *                      a slot's value once per four slots
- *   NF_TRANSPOSE8(r)   r[i] lane l becomes r[l] lane i (8 vectors, VL 8
- *                      only), with VI_STRIDED8(p, s) (lane l: uint32 p[l*s])
- *                      and VI_SRL3(a) (lanes >> 3): the narrow fast path
- *                      then runs 1:8 eight rows at a time, not by a gather
+ *   NF_TRANSPOSE8(r)   r[i] lane l becomes r[l] lane i in each group of 8
+ *                      lanes (8 vectors), with VI_STRIDED(p, s) (lane l:
+ *                      uint32 p[l*s]), VI_SRL3(a) (lanes >> 3), WIN8(x, pos)
+ *                      (x[pos[i] % 8] of 8 floats at x) and, with 16 lanes,
+ *                      VLOAD8_V(p) (8 values as a 256-bit vector) and
+ *                      NF_ROWS2(lo, hi) (two of them as one vector): the
+ *                      narrow fast path then runs 1:8 VL rows at a time,
+ *                      one row per lane, not by a gather
  */
 #include <string.h> /* memcpy: x rearranged per K block */
 
@@ -542,41 +546,51 @@ narrow_run(const tasdi_pterm *pt, const narrow_consts *nc, const VT *v,
 #define NARROW_KBG 8 /* full K blocks per visit of a row */
 #define NARROW_ROWS TASDI_RB /* rows per call at most: a whole row block */
 
-/* 1:8 with 8 lanes (AVX2), eight rows at a time, lane l of a vector being
- * row l: group i of x (8 floats) is one register, a vpermps by the rows'
- * 3-bit indices of group i picks each row's x value, and an FMA adds it
- * times the rows' values of group i (their 8 value vectors transposed in
- * registers). Per 8 rows and column: 8 permutes and 8 FMAs, where a row
- * at a time took a blend tree (7 blends, 3 shifts per row and column, x
- * transposed per K block). 2:4+1:8 at 512x1024x1 (cachegrind): 89 -> 79
- * instructions per row and K block (2:4: 55 -> 54), lone 1:8 37 -> 26. */
+/* 1:8 VL rows at a time, lane l of a vector being row l: group i of x (8
+ * floats) is one register, a permute by the rows' 3-bit indices of group i
+ * picks each row's x value, and an FMA adds it times the rows' values of
+ * group i (their value vectors transposed in registers). Per VL rows and
+ * column: 8 permutes and 8 FMAs, where a row at a time took a blend tree
+ * (AVX2: 7 blends, 3 shifts per row and column, x transposed per K block)
+ * or a gather (AVX-512: 4096x4096x1 1:8 ran at 3.9x the AVX2 backend's
+ * time on an AMD EPYC Zen 5). 2:4+1:8 at 512x1024x1 (AVX2, cachegrind): 89
+ * -> 79 instructions per row and K block (2:4: 55 -> 54), lone 1:8 37 -> 26. */
+#define NF_T8R VL /* rows per nf_t8_rows call */
 #ifdef NF_TRANSPOSE8
 #define NF_T8 1
-_Static_assert(VL == 8, "the 1:8 rows path puts one row per lane");
 
-/* Rows [0, nrow) (nrow <= 8) of a full K block, the 1:8 term's runs at v and
- * its index words at w (a row apart: vrun, wrun): acc[j] lane l += row l's
- * products with column j < nx <= NARROW_PASS. Lanes from nrow up repeat row
- * nrow - 1. */
+/* Row a's 8 values (VL 8), or rows a and b's in the two halves (VL 16). */
+#if VL == 8
+#define NF_LOAD_ROWS(v, vrun, a, b) VLOAD_V((v) + (a) * (vrun))
+#else
+#define NF_LOAD_ROWS(v, vrun, a, b)                                                    \
+    NF_ROWS2(VLOAD8_V((v) + (a) * (vrun)), VLOAD8_V((v) + (b) * (vrun)))
+#endif
+
+/* Rows [0, nrow) (nrow <= NF_T8R) of a full K block, the 1:8 term's runs at
+ * v and its index words at w (a row apart: vrun, wrun): acc[j] lane l +=
+ * row l's products with column j < nx <= NARROW_PASS. Lanes from nrow up
+ * repeat row nrow - 1. */
 static inline __attribute__((always_inline)) void
 nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int nrow,
            const float *xb, int64_t ldx, const int nx, vf *acc)
 {
     vf t[8];
     vi ctl;
-    if (nrow == 8) {
+    if (nrow == NF_T8R) {
 #pragma GCC unroll 8
         for (int l = 0; l < 8; l++)
-            t[l] = VLOAD_V(v + l * vrun);
-        ctl = VI_STRIDED8(w, wrun);
+            t[l] = NF_LOAD_ROWS(v, vrun, l, l + 8);
+        ctl = VI_STRIDED(w, wrun);
     } else {
-        uint32_t wl[8];
+        uint32_t wl[NF_T8R];
+#pragma GCC unroll 16
+        for (int l = 0; l < NF_T8R; l++)
+            wl[l] = w[(l < nrow ? l : nrow - 1) * wrun];
 #pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) {
-            const int64_t at = l < nrow ? l : nrow - 1;
-            t[l] = VLOAD_V(v + at * vrun);
-            wl[l] = w[at * wrun];
-        }
+        for (int l = 0; l < 8; l++)
+            t[l] = NF_LOAD_ROWS(v, vrun, l < nrow ? l : nrow - 1,
+                                l + 8 < nrow ? l + 8 : nrow - 1);
         ctl = VI_LOADU(wl);
     }
     NF_TRANSPOSE8(t); /* t[i] lane l: row l's value of group i */
@@ -591,7 +605,7 @@ nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int
     for (int i = 0; i < 8; i++, ctl = VI_SRL3(ctl))
 #pragma GCC unroll 4
         for (int j = 0; j < nx; j++)
-            a[i & (nx == 1)][j] = VFMA(t[i], WIN1(xb + j * ldx + 8 * i, ctl), a[i & (nx == 1)][j]);
+            a[i & (nx == 1)][j] = VFMA(t[i], WIN8(xb + j * ldx + 8 * i, ctl), a[i & (nx == 1)][j]);
 #pragma GCC unroll 4
     for (int j = 0; j < nx; j++)
         acc[j] = nx == 1 ? VADD(a[0][j], a[1][j]) : a[0][j];
@@ -602,15 +616,15 @@ nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int
 
 /* Row r's accumulator of column j at [r * nx + j]: a call zeroes only the
  * nr * nx it uses (all of 64 x 8 took ~6% of a 128x1024x1 call). A 1:8
- * term of 8 slots and 1 word per full K block (t8, NF_T8 only) sums eight
- * rows at a time into acc8: lane l of [g * nx + j] is row 8 g + l. */
+ * term of 8 slots and 1 word per full K block (t8, NF_T8 only) sums NF_T8R
+ * rows at a time into acc8: lane l of [g * nx + j] is row NF_T8R g + l. */
 typedef struct narrow_state {
     narrow_consts nc[TASDI_MAX_TERMS];
     int ratio[TASDI_MAX_TERMS];
     int t8; /* the term run by nf_t8_rows in full K blocks, or -1 */
     vf acc[NARROW_ROWS * TASDI_NARROW_MAX];
     float acc_s[NARROW_ROWS * TASDI_NARROW_MAX];
-    vf acc8[NARROW_ROWS / 8 * TASDI_NARROW_MAX];
+    vf acc8[NARROW_ROWS / NF_T8R * TASDI_NARROW_MAX];
 } narrow_state;
 
 static void narrow_init(const tasdi_packed *p, int64_t nr, const int nx, narrow_state *st)
@@ -631,7 +645,7 @@ static void narrow_init(const tasdi_packed *p, int64_t nr, const int nx, narrow_
             p->term[i].wpb == 1)
             st->t8 = i;
     if (st->t8 >= 0)
-        for (int64_t e = 0; e < (nr + 7) / 8 * nx; e++)
+        for (int64_t e = 0; e < (nr + NF_T8R - 1) / NF_T8R * nx; e++)
             st->acc8[e] = VZERO();
 #endif
 }
@@ -654,7 +668,7 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
     const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
     const int64_t dv = g > 1 ? tasdi_wide_at(pt0, p->rows, p->nkb, kb + 1, r0) - at : 0;
     const int64_t dw = g > 1 ? tasdi_idx_at(pt0, p->rows, p->nkb, kb + 1, r0) - wat : 0;
-    /* the 1:8 term eight rows at a time where its blocks are full */
+    /* the 1:8 term NF_T8R rows at a time where its blocks are full */
     const int t8 = st->t8 >= 0 && (!last || p->term[st->t8].last == 8) ? st->t8 : -1;
     for (int64_t r = 0; r < r1 - r0; r++, v += vrun, w += wrun) {
         PREFETCH((const char *)v + 1024);
@@ -702,8 +716,8 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
             }
         }
 #if NF_T8
-        if (t8 >= 0 && (r % 8 == 7 || r + 1 == r1 - r0)) {
-            const int64_t r8 = r / 8 * 8;
+        if (t8 >= 0 && (r % NF_T8R == NF_T8R - 1 || r + 1 == r1 - r0)) {
+            const int64_t r8 = r / NF_T8R * NF_T8R;
             const int nrow = (int)(r + 1 - r8);
             const tasdi_pterm *pt = &p->term[t8];
             const VT *tv = v - (r - r8) * vrun + (last ? pt->plast : pt->pspb);
@@ -714,7 +728,7 @@ narrow_kb(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, int g,
                     nf_t8_rows(tv + b * dv, vrun, tw + b * dw, wrun, nrow,
                                xb + b * TASDI_KC + j0 * ldx, ldx,
                                nx - j0 < NARROW_PASS ? nx - j0 : NARROW_PASS,
-                               st->acc8 + r8 / 8 * nx + j0);
+                               st->acc8 + r8 / NF_T8R * nx + j0);
         }
 #endif
     }
@@ -746,11 +760,11 @@ static void narrow_store(int64_t nr, const int nx, const narrow_state *st, float
         for (int j = 0; j < nx; j++)
             y[r * ldy + j] = VHSUM(st->acc[r * nx + j]) + st->acc_s[r * nx + j];
     if (st->t8 >= 0) /* the rows' 1:8 sums */
-        for (int64_t r8 = 0; r8 < nr; r8 += 8)
+        for (int64_t r8 = 0; r8 < nr; r8 += NF_T8R)
             for (int j = 0; j < nx; j++) {
                 float lane[VL];
-                VSTORE(lane, st->acc8[r8 / 8 * nx + j]);
-                for (int64_t l = 0; l < 8 && r8 + l < nr; l++)
+                VSTORE(lane, st->acc8[r8 / NF_T8R * nx + j]);
+                for (int64_t l = 0; l < NF_T8R && r8 + l < nr; l++)
                     y[(r8 + l) * ldy + j] += lane[l];
             }
 }
@@ -782,7 +796,7 @@ static void narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const flo
  * own output lane in one of M/N registers: a slot vector is then one
  * variable shift of the broadcast index word (vpermilps reads the low 2
  * bits), M/N in-lane permutes and M/N - 1 constant blends per column, no
- * window base, mask or variable blend. 1:8 runs eight rows at a time where
+ * window base, mask or variable blend. 1:8 runs VL rows at a time where
  * the backend has NF_TRANSPOSE8 (nf_t8_rows), else decodes like the
  * generic path and gathers, as do 1:16 and 2:16 (4 and 8 slots per row
  * and block, where the generic path paid its per-row dispatch for one
@@ -950,7 +964,7 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const tasdi_pterm *pt0 = &p->term[0];
     const int short_last = pt0->last != pt0->spb || (c1 && p->term[1].last != p->term[1].spb);
     const int64_t nkf = p->nkb - short_last;
-    /* the 1:8 term eight rows at a time (NF_T8), the others a row at a
+    /* the 1:8 term NF_T8R rows at a time (NF_T8), the others a row at a
      * time: rc0, rc1 (0: none) */
     const int t8 = NF_T8 && (c0 == WIDE_CODE(1, 8) || c1 == WIDE_CODE(1, 8));
     const int rc0 = t8 && c0 == WIDE_CODE(1, 8) ? 0 : c0, rc1 = t8 ? 0 : c1;
@@ -980,8 +994,8 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
             nf_build(xb, ldx, nx, xr1, rc1);
         const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
         const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
-        for (int64_t r8 = 0; r8 < nr; r8 += 8) {
-            const int nrow = nr - r8 < 8 ? (int)(nr - r8) : 8;
+        for (int64_t r8 = 0; r8 < nr; r8 += NF_T8R) {
+            const int nrow = nr - r8 < NF_T8R ? (int)(nr - r8) : NF_T8R;
             for (int64_t r = r8; r < r8 + nrow; r++, v += vrun, w += wrun) {
                 /* the same row NF_PFD K blocks ahead, every line of its run
                  * (a constant count, so no loop: in-cache calls paid ~8% for
@@ -1020,7 +1034,7 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
              * evicted ran 1.2-1.35x slower (Zen 3) */
             if (t8)
                 nf_t8_rows(v - nrow * vrun + dv1, vrun, w - nrow * wrun + dw1, wrun, nrow, xb,
-                           ldx, nx, st.acc8 + r8 / 8 * nx);
+                           ldx, nx, st.acc8 + r8 / NF_T8R * nx);
 #endif
         }
     }
