@@ -29,17 +29,22 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
                                    &tasdi_avx2_dense, tasdi_avx2_wide_bf16,
                                    tasdi_avx2_wide_f16, tasdi_avx2_narrow_bf16,
                                    tasdi_avx2_narrow_f16};
-static const tasdi_ops avx512_ops = {TASD_BACKEND_AVX512, tasdi_avx512_select,
-                                     tasdi_avx512_wide, tasdi_avx512_narrow,
-                                     tasdi_avx512_stats,
-                                     /* measured: the narrow kernel's window
-                                      * fetches grow with M/N, the wide
-                                      * kernel's cost does not */
-                                     {8, 6, 4},
-                                     2 /* 8 zmm per row: 1.125 loads per FMA */,
-                                     &tasdi_avx512_dense, tasdi_avx512_wide_bf16,
-                                     tasdi_avx512_wide_f16, tasdi_avx512_narrow_bf16,
-                                     tasdi_avx512_narrow_f16};
+/* The narrow kernel's crossover with the wide kernel, measured per vendor.
+ * Above n = 4 the narrow kernel runs its generic path (window fetches,
+ * gathers; more of them as M/N grows, where the wide kernel's cost stays):
+ * on an Intel Xeon (Sapphire Rapids class) it beat the wide kernel up to
+ * n = 8 (2:4) / 6 (1:4) / 4; on an AMD EPYC (Zen 5), whose gathers are slow,
+ * it lost at every n from 5 to 8 (in process, weights evicted: 2:4 x5 5.6
+ * -> 3.9 ms, x8 4.8 -> 3.8 ms, 1:4 x5 3.0 -> 2.4 ms, 2:4+1:8 x5 6.2 -> 4.7
+ * ms, x8 even). */
+#define AVX512_OPS(nmax_m2, nmax_m4, nmax_more)                                        \
+    {TASD_BACKEND_AVX512, tasdi_avx512_select, tasdi_avx512_wide, tasdi_avx512_narrow,  \
+     tasdi_avx512_stats, {nmax_m2, nmax_m4, nmax_more},                                \
+     2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                 \
+     tasdi_avx512_wide_bf16, tasdi_avx512_wide_f16, tasdi_avx512_narrow_bf16,          \
+     tasdi_avx512_narrow_f16}
+static const tasdi_ops avx512_ops = AVX512_OPS(8, 6, 4);
+static const tasdi_ops avx512_ops_amd = AVX512_OPS(4, 4, 4);
 #endif
 
 /* ---- CPU feature probe ----
@@ -69,6 +74,8 @@ static void probe_cpu(void)
     uint32_t r[4];
     cpuid(0, 0, r);
     uint32_t max_leaf = r[0];
+    /* "AuthenticAMD" in EBX, EDX, ECX */
+    cpu_features.amd = r[1] == 0x68747541u && r[3] == 0x69746e65u && r[2] == 0x444d4163u;
     if (max_leaf < 7)
         return;
     cpuid(1, 0, r);
@@ -115,7 +122,10 @@ const tasdi_ops *tasdi_ops_for(tasd_backend backend)
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
     case TASD_BACKEND_AVX2: return tasdi_cpu_features()->avx2 ? &avx2_ops : NULL;
-    case TASD_BACKEND_AVX512: return tasdi_cpu_features()->avx512 ? &avx512_ops : NULL;
+    case TASD_BACKEND_AVX512:
+        if (!tasdi_cpu_features()->avx512)
+            return NULL;
+        return tasdi_cpu_features()->amd ? &avx512_ops_amd : &avx512_ops;
 #endif
     default: return NULL;
     }

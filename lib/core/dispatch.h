@@ -33,6 +33,7 @@ typedef struct tasdi_cpu {
     bool avx512; /* AVX-512 F/BW/VL/DQ, and the OS saves ZMM + k state */
     bool f16c;   /* F16C (vcvtph2ps): required by the AVX2 backend    */
     bool avx512bf16; /* AVX512_BF16 (vdpbf16ps); reported, not yet used */
+    bool amd;    /* vendor AuthenticAMD: some crossovers differ        */
 } tasdi_cpu;
 const tasdi_cpu *tasdi_cpu_features(void);
 
