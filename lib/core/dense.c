@@ -77,17 +77,17 @@ tasd_status tasdi_dense_pack(const tasd_allocator *a, const tasdi_matrix *w,
      * allocator is in use, as a series' storage (on 4 KiB pages a
      * 4096 x 4096 layer at one token ran 10-15x slower than on 2 MiB ones
      * under a hypervisor, AMD EPYC Zen 5 VM) */
-    d.p = tasdi_alloc_lasting(a, d.bytes ? d.bytes : sizeof(float));
+    if (!floats)
+        d.bytes = sizeof(float);
+    d.p = tasdi_alloc_lasting(a, d.bytes);
     if (d.p)
-        memset(d.p, 0, d.bytes ? d.bytes : sizeof(float)); /* the last panel's padding */
+        memset(d.p, 0, d.bytes); /* the last panel's padding */
     float *row = tasdi_alloc(a, (size_t)(d.in ? d.in : 1) * sizeof(float));
     if (!d.p || !row) {
-        tasdi_free(a, d.p, floats ? d.bytes : sizeof(float));
+        tasdi_free(a, d.p, d.bytes);
         tasdi_free(a, row, (size_t)(d.in ? d.in : 1) * sizeof(float));
         return TASD_ERR_OUT_OF_MEMORY;
     }
-    if (!floats)
-        d.bytes = sizeof(float);
     for (int64_t o = 0; o < d.out; o++) {
         tasdi_matrix_load_row(w, o, row);
         float *dst = d.p + (o / TASDI_DENSE_NR) * d.in * TASDI_DENSE_NR + o % TASDI_DENSE_NR;
