@@ -218,6 +218,10 @@ typedef void (*tasdi_wide_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
 typedef void (*tasdi_narrow_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
                                 const float *x, int64_t ldx, int nx,
                                 float *y, int64_t ldy);
+/* The most columns for which the narrow kernel runs series p on a fast path
+ * (its N:M known at compile time), 0 if none: such a path has its own
+ * crossover with the wide kernel (tasdi_ops.narrow_fast_max). */
+typedef int (*tasdi_narrow_fast_fn)(const tasdi_packed *p);
 
 /* ---- dense kernel (lib/core/dense.c: Y = X * W^T, the dense layer) ----
  * W [out, in] is packed once, at layer creation, into panels of
@@ -278,6 +282,7 @@ void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      int64_t tnext, int accumulate);
 void tasdi_avx2_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                        const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
+int tasdi_avx2_narrow_fast(const tasdi_packed *p);
 /* Half-value kernels (the same contract on a layout with vtype bf16 / f16);
  * the f16 ones need F16C. */
 void tasdi_avx2_wide_bf16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
@@ -308,6 +313,7 @@ void tasdi_avx512_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb
 void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                          const float *x, int64_t ldx, int nx, float *y,
                          int64_t ldy);
+int tasdi_avx512_narrow_fast(const tasdi_packed *p);
 #endif
 
 #if defined(__aarch64__)

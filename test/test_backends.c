@@ -443,7 +443,7 @@ static void test_scalar_packed_kernels(void)
                                          {TASDI_NARROW_MAX, TASDI_NARROW_MAX, TASDI_NARROW_MAX},
                                          2, &tasdi_scalar_dense,
                                          tasdi_scalar_wide, tasdi_scalar_wide,
-                                         tasdi_scalar_narrow, tasdi_scalar_narrow};
+                                         tasdi_scalar_narrow, tasdi_scalar_narrow, NULL, 0};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
                                         {70, 260, 100}};
     check_ops(&packed_ops, "scalar packed", shapes, 4);
@@ -460,18 +460,22 @@ static void test_narrow_wide_all_n(void)
                                          * compile-time N:M narrow paths run
                                          * every block), two row blocks */
                                         {70, 256, 1}, {70, 256, 2}, {70, 192, 3},
-                                        {70, 192, 4}};
+                                        {70, 192, 4}, {70, 256, 5}, {70, 192, 6},
+                                        {70, 256, 7}, {70, 192, 8}};
     for (int bi = 0; bi < nbackends; bi++) {
         const tasdi_ops *ops = tasdi_ops_for(backends[bi]);
         if (!ops || !ops->wide)
             continue;
         tasdi_ops forced = *ops;
+        const int nshapes = (int)(sizeof shapes / sizeof *shapes);
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = TASDI_NARROW_MAX;
-        check_ops(&forced, "narrow kernel", shapes, 12);
+        forced.narrow_fast_max = TASDI_NARROW_MAX;
+        check_ops(&forced, "narrow kernel", shapes, nshapes);
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = 0;
-        check_ops(&forced, "wide kernel", shapes, 12);
+        forced.narrow_fast_max = 0;
+        check_ops(&forced, "wide kernel", shapes, nshapes);
     }
 }
 

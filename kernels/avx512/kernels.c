@@ -13,3 +13,8 @@
 #define VLOAD8_V(p) _mm256_loadu_ps(p)
 #define PFX(name) tasdi_avx512_##name
 #include "../x86/tmpl.h"
+
+int PFX(narrow_fast)(const tasdi_packed *p)
+{
+    return nf_cols(p);
+}

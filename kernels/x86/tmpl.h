@@ -805,7 +805,10 @@ static void narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const flo
  * NF_X(p): the one place a value is loaded. */
 #define NF_X(p) VLOAD_V(p)
 #define NF_XR TASDI_KC /* rearranged x floats per column and term */
-#define NF_MAXN 4      /* most columns of the fast path */
+/* most columns of the fast path: 8 where 32 registers hold 8 columns'
+ * sums (AVX-512; on a Zen 5 it beat the wide kernel at every n from 5 to 8,
+ * dispatch.c), 4 with 16 registers */
+#define NF_MAXN (VL == 16 ? 8 : 4)
 #define NF_PFD 2       /* prefetch distance, K blocks */
 #define NF_PARTS 4     /* partial sums per row and column at most */
 /* slots of a row in a full K block of code c (0: none) */
@@ -939,14 +942,14 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
 /* Partial sums per row and column for term 0's slot vectors (at most
  * one per vector): 2; 4 for a lone term at n = 1 (2:4 x1 1.02-1.09x faster
  * than 2 with weights evicted, 1.16x in cache; a second term gained
- * nothing); 1 where the registers run out (1:4 at n >= 3 lost 6% with 2)
- * or a second term at n >= 2 already gives the row enough independent
- * chains. */
+ * nothing); 1 where the registers run out (1:4 at n >= 3 lost 6% with 2;
+ * 2:4 at n = 8 ran 1.12x slower with 2, Zen 5) or a second term at n >= 2
+ * already gives the row enough independent chains. */
 static inline __attribute__((always_inline)) int nf_parts0(const int c0, const int c1,
                                                            const int nx)
 {
     const int vectors = NF_SLOTS(c0) / VL > 1 ? NF_SLOTS(c0) / VL : 1;
-    const int want = (c1 && nx >= 2) || (c0 == WIDE_CODE(1, 4) && nx >= 3) ? 1
+    const int want = (c1 && nx >= 2) || (c0 == WIDE_CODE(1, 4) && nx >= 3) || nx >= 5 ? 1
                      : nx == 1 && !c1                                          ? 4
                                                                                : 2;
     return want < vectors ? want : vectors;
@@ -1066,6 +1069,12 @@ static int nf_code(const tasdi_packed *p)
     return code;
 }
 
+/* tasdi_narrow_fast_fn: the fast path's columns for series p (0: none). */
+static inline int nf_cols(const tasdi_packed *p)
+{
+    return nf_code(p) ? NF_MAXN : 0;
+}
+
 static inline __attribute__((always_inline)) void
 nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
        const int nx, float *y, int64_t ldy, int code)
@@ -1103,7 +1112,13 @@ void PFX(narrow)(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
         case 1: nf_cfg(p, r0, r1, x, ldx, 1, y, ldy, code); break;
         case 2: nf_cfg(p, r0, r1, x, ldx, 2, y, ldy, code); break;
         case 3: nf_cfg(p, r0, r1, x, ldx, 3, y, ldy, code); break;
-        default: nf_cfg(p, r0, r1, x, ldx, 4, y, ldy, code); break;
+        case 4: nf_cfg(p, r0, r1, x, ldx, 4, y, ldy, code); break;
+#if NF_MAXN > 4
+        case 5: nf_cfg(p, r0, r1, x, ldx, 5, y, ldy, code); break;
+        case 6: nf_cfg(p, r0, r1, x, ldx, 6, y, ldy, code); break;
+        case 7: nf_cfg(p, r0, r1, x, ldx, 7, y, ldy, code); break;
+        default: nf_cfg(p, r0, r1, x, ldx, 8, y, ldy, code); break;
+#endif
         }
         return;
     }

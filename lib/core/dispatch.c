@@ -12,7 +12,7 @@ static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                      tasdi_scalar_stats, NARROW_ALL, 1,
                                      &tasdi_scalar_dense, tasdi_scalar_wide,
                                      tasdi_scalar_wide, tasdi_scalar_narrow,
-                                     tasdi_scalar_narrow};
+                                     tasdi_scalar_narrow, NULL, 0};
 #if defined(__aarch64__)
 /* Advanced SIMD is architectural on aarch64: no run-time check needed. */
 static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
@@ -20,7 +20,7 @@ static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
                                    tasdi_neon_stats, NARROW_ALL, 1,
                                    &tasdi_neon_dense, tasdi_neon_wide_bf16,
                                    tasdi_neon_wide_f16, tasdi_neon_narrow_bf16,
-                                   tasdi_neon_narrow_f16};
+                                   tasdi_neon_narrow_f16, NULL, 0};
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
@@ -28,23 +28,29 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
                                    {4, 4, 4} /* measured crossovers with the wide kernel */, 1,
                                    &tasdi_avx2_dense, tasdi_avx2_wide_bf16,
                                    tasdi_avx2_wide_f16, tasdi_avx2_narrow_bf16,
-                                   tasdi_avx2_narrow_f16};
+                                   tasdi_avx2_narrow_f16, tasdi_avx2_narrow_fast, 4};
 /* The narrow kernel's crossover with the wide kernel, measured per vendor.
- * Above n = 4 the narrow kernel runs its generic path (window fetches,
- * gathers; more of them as M/N grows, where the wide kernel's cost stays):
- * on an Intel Xeon (Sapphire Rapids class) it beat the wide kernel up to
- * n = 8 (2:4) / 6 (1:4) / 4; on an AMD EPYC (Zen 5), whose gathers are slow,
- * it lost at every n from 5 to 8 (in process, weights evicted: 2:4 x5 5.6
- * -> 3.9 ms, x8 4.8 -> 3.8 ms, 1:4 x5 3.0 -> 2.4 ms, 2:4+1:8 x5 6.2 -> 4.7
- * ms, x8 even). */
-#define AVX512_OPS(nmax_m2, nmax_m4, nmax_more)                                        \
+ * Above n = 4 the narrow kernel's generic path (window fetches, gathers;
+ * more of them as M/N grows, where the wide kernel's cost stays) beat the
+ * wide kernel on an Intel Xeon (Sapphire Rapids class) up to n = 8 (2:4) /
+ * 6 (1:4) / 4; on an AMD EPYC (Zen 5), whose gathers are slow, it lost at
+ * every n from 5 to 8 (in process, weights evicted: 2:4 x5 5.6 -> 3.9 ms,
+ * x8 4.8 -> 3.8 ms, 1:4 x5 3.0 -> 2.4 ms, 2:4+1:8 x5 6.2 -> 4.7 ms, x8
+ * even). The fast path (2:4, 1:4, 1:8, 2:4+1:8 ...: N:M known at compile
+ * time, up to 8 columns with 16 lanes) beat the wide kernel on the Zen 5 at
+ * every n from 5 to 8 (4096x4096, weights evicted, wide -> fast: 2:4 x5
+ * 3.88 -> 1.70 ms, x8 3.77 -> 3.03; 1:4 x5 2.23 -> 1.15, x8 2.33 -> 2.38;
+ * 2:4+1:8 x5 4.75 -> 2.34, x8 6.03 -> 5.35; 1:8 x8 1.50 -> 1.05). On Intel
+ * it is unmeasured above n = 4 and is taken only where the generic path's
+ * crossover already runs narrow. */
+#define AVX512_OPS(nmax_m2, nmax_m4, nmax_more, nmax_fast)                             \
     {TASD_BACKEND_AVX512, tasdi_avx512_select, tasdi_avx512_wide, tasdi_avx512_narrow,  \
      tasdi_avx512_stats, {nmax_m2, nmax_m4, nmax_more},                                \
      2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                 \
      tasdi_avx512_wide_bf16, tasdi_avx512_wide_f16, tasdi_avx512_narrow_bf16,          \
-     tasdi_avx512_narrow_f16}
-static const tasdi_ops avx512_ops = AVX512_OPS(8, 6, 4);
-static const tasdi_ops avx512_ops_amd = AVX512_OPS(4, 4, 4);
+     tasdi_avx512_narrow_f16, tasdi_avx512_narrow_fast, nmax_fast}
+static const tasdi_ops avx512_ops = AVX512_OPS(8, 6, 4, 4);
+static const tasdi_ops avx512_ops_amd = AVX512_OPS(4, 4, 4, 8);
 #endif
 
 /* ---- CPU feature probe ----

@@ -22,6 +22,11 @@ struct tasdi_ops {
     /* Kernels for series of bf16 / f16 values (NULL: the plain-C ones). */
     tasdi_wide_fn wide_bf16, wide_f16;
     tasdi_narrow_fn narrow_bf16, narrow_f16;
+    /* A series the narrow kernel runs on a fast path (narrow_fast, NULL:
+     * none) runs narrow up to n = min(its columns, narrow_fast_max), else
+     * as narrow_max says. */
+    tasdi_narrow_fast_fn narrow_fast;
+    int narrow_fast_max;
 };
 
 /* The kernels of a backend, or NULL if this build or CPU cannot run it. */

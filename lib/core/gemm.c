@@ -636,6 +636,11 @@ static bool narrow_upto(const tasdi_ops *ops, int cls, int64_t n)
  * AVX-512 Xeon). */
 static bool use_narrow(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
 {
+    if (ops->narrow && ops->narrow_fast) {
+        const int fast = ops->narrow_fast(p);
+        if (n <= (fast < ops->narrow_fast_max ? fast : ops->narrow_fast_max))
+            return true;
+    }
     double density = 0;
     for (int i = 0; i < p->terms; i++)
         density += (double)p->term[i].n / p->term[i].m;
@@ -647,6 +652,8 @@ static bool use_narrow(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
  * series. */
 static bool path_possible(const tasdi_ops *ops, int64_t n, bool narrow)
 {
+    if (narrow && ops->narrow && ops->narrow_fast && n <= ops->narrow_fast_max)
+        return true;
     for (int cls = 0; cls < 3; cls++)
         if (narrow_upto(ops, cls, n) == narrow)
             return true;
