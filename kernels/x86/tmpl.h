@@ -806,7 +806,7 @@ static void narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const flo
 #define NF_X(p) VLOAD_V(p)
 #define NF_XR TASDI_KC /* rearranged x floats per column and term */
 /* most columns of the fast path: 8 where 32 registers hold 8 columns'
- * sums (AVX-512; on a Zen 5 it beat the wide kernel at every n from 5 to 8,
+ * sums (AVX-512; on an AMD EPYC Zen 5 it beat the wide kernel at every n from 5 to 8,
  * dispatch.c), 4 with 16 registers */
 #define NF_MAXN (VL == 16 ? 8 : 4)
 #define NF_PFD 2       /* prefetch distance, K blocks */
@@ -943,7 +943,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
  * one per vector): 2; 4 for a lone term at n = 1 (2:4 x1 1.02-1.09x faster
  * than 2 with weights evicted, 1.16x in cache; a second term gained
  * nothing); 1 where the registers run out (1:4 at n >= 3 lost 6% with 2;
- * 2:4 at n = 8 ran 1.12x slower with 2, Zen 5) or a second term at n >= 2
+ * 2:4 at n = 8 ran 1.12x slower with 2, AMD EPYC Zen 5) or a second term at n >= 2
  * already gives the row enough independent chains. */
 static inline __attribute__((always_inline)) int nf_parts0(const int c0, const int c1,
                                                            const int nx)

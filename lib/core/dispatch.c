@@ -37,7 +37,7 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
  * every n from 5 to 8 (in process, weights evicted: 2:4 x5 5.6 -> 3.9 ms,
  * x8 4.8 -> 3.8 ms, 1:4 x5 3.0 -> 2.4 ms, 2:4+1:8 x5 6.2 -> 4.7 ms, x8
  * even). The fast path (2:4, 1:4, 1:8, 2:4+1:8 ...: N:M known at compile
- * time, up to 8 columns with 16 lanes) beat the wide kernel on the Zen 5 at
+ * time, up to 8 columns with 16 lanes) beat the wide kernel on the AMD EPYC Zen 5 at
  * every n from 5 to 8 (4096x4096, weights evicted, wide -> fast: 2:4 x5
  * 3.88 -> 1.70 ms, x8 3.77 -> 3.03; 1:4 x5 2.23 -> 1.15, x8 2.33 -> 2.38;
  * 2:4+1:8 x5 4.75 -> 2.34, x8 6.03 -> 5.35; 1:8 x8 1.50 -> 1.05). On Intel
