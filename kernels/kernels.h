@@ -310,6 +310,11 @@ void tasdi_avx512_select(float *residual, int64_t k, int n, int m, float *values
 void tasdi_avx512_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                        const float *bblk, int64_t bnext, int ncols, float *tile,
                        int64_t tnext, int accumulate);
+/* tasdi_avx512_wide with the values loaded four at a time at n <= 48: the
+ * wide kernel of AMD CPUs (lib/core/dispatch.c) */
+void tasdi_avx512_wide_spread(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                              const float *bblk, int64_t bnext, int ncols, float *tile,
+                              int64_t tnext, int accumulate);
 void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                          const float *x, int64_t ldx, int nx, float *y,
                          int64_t ldy);

@@ -479,6 +479,33 @@ static void test_narrow_wide_all_n(void)
     }
 }
 
+/* Both AVX-512 wide kernels, whichever one this CPU's dispatch picks: the
+ * plain one (Intel) and the one that spreads the values at n <= 48 (AMD),
+ * at n over 1..5 vectors per row, K with and without a short last block. */
+static void test_avx512_wide_entries(void)
+{
+#if defined(__x86_64__) || defined(_M_X64)
+    const tasdi_ops *ops = tasdi_ops_for(TASD_BACKEND_AVX512);
+    if (!ops) {
+        printf("  (AVX-512 not available here: its wide kernels not run)\n");
+        return;
+    }
+    static const int64_t shapes[][3] = {{37, 133, 9},  {70, 256, 16}, {37, 200, 17},
+                                        {70, 192, 32}, {37, 133, 33}, {70, 256, 48},
+                                        {37, 192, 49}, {70, 133, 64}, {37, 256, 80}};
+    const tasdi_wide_fn fns[] = {tasdi_avx512_wide, tasdi_avx512_wide_spread};
+    const char *const names[] = {"avx512 wide", "avx512 wide_spread"};
+    for (int i = 0; i < 2; i++) {
+        tasdi_ops forced = *ops;
+        forced.wide = fns[i];
+        for (int c = 0; c < 3; c++)
+            forced.narrow_max[c] = 0;
+        forced.narrow_fast_max = 0;
+        check_ops(&forced, names[i], shapes, (int)(sizeof shapes / sizeof *shapes));
+    }
+#endif
+}
+
 /* ---- the vectorized select equals the scalar one exactly ---- */
 
 static void test_select(void)
@@ -719,6 +746,7 @@ int main(int argc, char **argv)
         RUN(test_decompose_backends);
         RUN(test_scalar_packed_kernels);
         RUN(test_narrow_wide_all_n);
+        RUN(test_avx512_wide_entries);
         RUN(test_configs_and_n);
         RUN(test_shapes);
         RUN(test_strides_alpha_beta);

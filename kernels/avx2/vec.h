@@ -86,8 +86,9 @@ static inline float hsum(vf v)
 /* The wide kernel's slot values: each file's VLOAD4 puts four of them in
  * both 128-bit lanes, spread one at a time by an in-lane permute: 1.03-1.07x
  * on Zen 3, whose shuffles issue beside the FMAs (a broadcast per slot was a
- * ninth load per 8 FMAs on the bound load ports). Not in the AVX-512
- * kernels: on Intel the permute takes an FMA port. */
+ * ninth load per 8 FMAs on the bound load ports). The AVX-512 kernels
+ * spread them only for AMD CPUs and n <= 48 (kernels/avx512/kernels.c): on
+ * Intel the permute takes an FMA port. */
 static inline vf spread4(vf q, int i)
 {
     /* one immediate form per i: where the slot loop is not unrolled (-O1,

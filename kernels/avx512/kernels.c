@@ -11,6 +11,17 @@
 #include "vec.h"
 
 #define VLOAD8_V(p) _mm256_loadu_ps(p)
+/* The slot values four at a time (one load per four slots, spread by an
+ * in-lane permute) only in tasdi_avx512_wide_spread, and only up to 3 vectors
+ * per row (n <= 48): there a slot's broadcast is a third to a half of its
+ * loads. On an AMD EPYC Zen 5 (its permutes issue beside the FMAs) that took
+ * 2:4 at 3072x768x16 from 0.91x to 1.15-1.20x oneDNN, x32 1.03-1.05x ->
+ * 1.18-1.20x, x48 1.17-1.19x -> 1.28x, and left n = 64 and 128 even. Intel
+ * cores issue the permute on an FMA port: they keep tasdi_avx512_wide
+ * (dispatch.c). */
+#define VLOAD4(p) _mm512_broadcast_f32x4(_mm_loadu_ps(p))
+#define VSPREAD4(q, i) spread4((q), (i))
+#define WIDE_SPREAD_OWN 3
 #define PFX(name) tasdi_avx512_##name
 #include "../x86/tmpl.h"
 

@@ -29,6 +29,10 @@
  *   VLOAD4(p) VSPREAD4(q, i)  four values as f32 in each 128-bit lane, value
  *                      i of them in every lane: the wide kernel then loads
  *                      a slot's value once per four slots
+ *   WIDE_SPREAD_OWN    with VLOAD4: PFX(wide) loads each value by itself and
+ *                      PFX(wide_spread), a second entry, spreads them at up
+ *                      to WIDE_SPREAD_OWN vectors per row (the CPUs where the
+ *                      permute issues beside the FMAs take it)
  *   NF_TRANSPOSE8(r)   r[i] lane l becomes r[l] lane i in each group of 8
  *                      lanes (8 vectors), with VI_STRIDED(p, s) (lane l:
  *                      uint32 p[l*s]), VI_SRL3(a) (lanes >> 3), WIN8(x, pos)
@@ -51,8 +55,13 @@
 
 #ifdef VLOAD4
 #define WIDE_SPREAD 1
+#ifndef WIDE_SPREAD_OWN
+#define WIDE_SPREAD_OWN 0 /* PFX(wide) spreads at every nv */
+#endif
 #else
 #define WIDE_SPREAD 0
+#undef WIDE_SPREAD_OWN
+#define WIDE_SPREAD_OWN 0
 #define VLOAD4(p) VZERO()
 #undef VSPREAD4
 #define VSPREAD4(q, i) (q)
@@ -96,7 +105,7 @@ static inline __attribute__((always_inline)) int ilog2(int m)
 static inline __attribute__((always_inline)) void
 wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt,
          const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
-         const int m)
+         const int m, const int spread)
 {
     const int bits = ilog2(m), per_word = 32 / bits > 16 ? 16 : 32 / bits;
     const int words = (16 + per_word - 1) / per_word;
@@ -120,10 +129,11 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt
             const int lo = 8 - bits, at = (i & ~1) % per_word * bits;
             const uint32_t x = at >= lo ? wd[i / per_word] >> (at - lo) : wd[i / per_word] << (lo - at);
             const size_t off = i & 1 ? (size_t)(x & mask << 8) : (size_t)(x & mask << lo) << (8 - lo);
-            if (WIDE_SPREAD && i % 4 == 0)
+            if (WIDE_SPREAD && spread && i % 4 == 0)
                 quad = VLOAD4(v + i);
-            WIDE_SLOT_V(i % sets, WIDE_SPREAD ? VSPREAD4(quad, i % 4) : VBCAST_V(v + i), bblk,
-                        b1, off + (i / n) * m * ROW_BYTES);
+            WIDE_SLOT_V(i % sets,
+                        WIDE_SPREAD && spread ? VSPREAD4(quad, i % 4) : VBCAST_V(v + i),
+                        bblk, b1, off + (i / n) * m * ROW_BYTES);
         }
     }
     for (int i = 0; s < cnt; s++, i++) { /* short last block: < cs slots left */
@@ -182,10 +192,10 @@ wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
 static inline __attribute__((always_inline)) void
 wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
           const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
-          const int sets, const int code)
+          const int sets, const int code, const int spread)
 {
     if (code > 0)
-        wide_run(acc, v, w, cnt, bblk, bnext, nv, sets, code / 64, code % 64);
+        wide_run(acc, v, w, cnt, bblk, bnext, nv, sets, code / 64, code % 64, spread);
     else
         wide_run_any(acc, pt, v, w, cnt, bblk, bnext, nv, sets);
 }
@@ -200,7 +210,7 @@ wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
 static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
           int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv,
-          const int c0, const int c1)
+          const int c0, const int c1, const int spread)
 {
     /* With few vectors per strip (AVX-512's 4 zmm, a narrow panel, small n)
      * one accumulator per vector would wait on the FMA latency; slots are
@@ -240,22 +250,23 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                     acc[e][q] = e == 0 && accumulate ? VLOAD(TILE_AT(t, q)) : VZERO();
         /* all terms of the row accumulate into the same registers */
         if (c0) {
-            wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0);
+            wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0, spread);
             if (c1)
-                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets, c1);
+                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets, c1,
+                          spread);
         } else {
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
                 int64_t dv = last ? pt->plast : pt->pspb, dw = last ? pt->pwlast : pt->pwpb;
                 int64_t cnt = last ? pt->last : pt->spb;
                 switch (WIDE_CODE(pt->n, pt->m)) {
-                case WIDE_CODE(2, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 4)); break;
-                case WIDE_CODE(1, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 8)); break;
-                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 4)); break;
-                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 8)); break;
-                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(4, 8)); break;
-                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(8, 8)); break;
-                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, -1); break;
+                case WIDE_CODE(2, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 4), spread); break;
+                case WIDE_CODE(1, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 8), spread); break;
+                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 4), spread); break;
+                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 8), spread); break;
+                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(4, 8), spread); break;
+                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(8, 8), spread); break;
+                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, -1, spread); break;
                 }
             }
         }
@@ -275,11 +286,13 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 /* The series shapes with a straight-line row loop; others go term by term. */
 static inline __attribute__((always_inline)) void
 wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
-         int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv)
+         int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv,
+         const int spread)
 {
     const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
     const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
-#define ROWS(c0, c1) wide_rows(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, nv, c0, c1)
+#define ROWS(c0, c1)                                                                   \
+    wide_rows(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, nv, c0, c1, spread)
     if (p->terms == 1 && a == WIDE_CODE(2, 4))
         ROWS(WIDE_CODE(2, 4), 0);
     else if (p->terms == 1 && a == WIDE_CODE(1, 4))
@@ -301,13 +314,38 @@ void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                const float *bblk, int64_t bnext, int ncols, float *tile, int64_t tnext,
                int accumulate)
 {
-#define CASE(k) case k: wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, k); break;
+    const int spread = WIDE_SPREAD && !WIDE_SPREAD_OWN;
+#define CASE(k) case k: wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, k, spread); break;
     switch ((ncols + VL - 1) / VL) {
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
-    default: wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, 8); break;
+    default: wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, 8, spread); break;
     }
 #undef CASE
 }
+
+#if WIDE_SPREAD && WIDE_SPREAD_OWN
+/* PFX(wide) with the values spread at up to WIDE_SPREAD_OWN vectors per row,
+ * where a slot has few FMAs to share its value's load */
+void PFX(wide_spread)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                      const float *bblk, int64_t bnext, int ncols, float *tile,
+                      int64_t tnext, int accumulate)
+{
+    _Static_assert(WIDE_SPREAD_OWN <= 4, "the cases below");
+    const int nv = (ncols + VL - 1) / VL;
+#define CASE(k)                                                                        \
+    case k:                                                                            \
+        if (k <= WIDE_SPREAD_OWN) {                                                    \
+            wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, k, 1);       \
+            return;                                                                    \
+        }                                                                              \
+        break;
+    switch (nv) {
+    CASE(1) CASE(2) CASE(3) CASE(4)
+    }
+#undef CASE
+    PFX(wide)(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, accumulate);
+}
+#endif
 
 /* ---- narrow kernel ---- */
 
