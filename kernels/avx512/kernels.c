@@ -14,11 +14,11 @@
 /* The slot values four at a time (one load per four slots, spread by an
  * in-lane permute) only in tasdi_avx512_wide_spread, and only up to 3 vectors
  * per row (n <= 48): there a slot's broadcast is a third to a half of its
- * loads. On an AMD EPYC Zen 5 (its permutes issue beside the FMAs) that took
- * 2:4 at 3072x768x16 from 0.91x to 1.15-1.20x oneDNN, x32 1.03-1.05x ->
- * 1.18-1.20x, x48 1.17-1.19x -> 1.28x, and left n = 64 and 128 even. Intel
- * cores issue the permute on an FMA port: they keep tasdi_avx512_wide
- * (dispatch.c). */
+ * loads. On an AMD EPYC Zen 5 that took 2:4 from 0.92x to 1.10x oneDNN at
+ * 3072x768x16, 1.05x -> 1.21x at 2048x512x32, 1.18x -> 1.26x at 3072x768x48
+ * (medians of 8 alternating bench runs); spreading at n = 64 and 128 left
+ * them even. Intel cores issue the permute on an FMA port: they keep
+ * tasdi_avx512_wide (dispatch.c). */
 #define VLOAD4(p) _mm512_broadcast_f32x4(_mm_loadu_ps(p))
 #define VSPREAD4(q, i) spread4((q), (i))
 #define WIDE_SPREAD_OWN 3
