@@ -303,6 +303,13 @@ void tasdi_avx512_narrow_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
 void tasdi_avx512_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                            const float *bblk, int64_t bnext, int ncols, float *tile,
                            int64_t tnext, int accumulate);
+/* the bf16 / f16 kernels with the values spread at n <= 48 (AMD's) */
+void tasdi_avx512_wide_spread_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
+                                   int64_t kb, const float *bblk, int64_t bnext, int ncols,
+                                   float *tile, int64_t tnext, int accumulate);
+void tasdi_avx512_wide_spread_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
+                                  int64_t kb, const float *bblk, int64_t bnext, int ncols,
+                                  float *tile, int64_t tnext, int accumulate);
 void tasdi_avx512_narrow_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
                              const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 void tasdi_avx512_select(float *residual, int64_t k, int n, int m, float *values,

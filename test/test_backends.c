@@ -33,6 +33,9 @@ static float *rand_matrix(int64_t count, double sparsity)
     return w;
 }
 
+/* the value type make_series stores (f32 but where a test sets it) */
+static tasd_dtype series_values = TASD_F32;
+
 static tasd_series *make_series(const char *cfg, int64_t m, int64_t k, unsigned seed)
 {
     test_seed(seed);
@@ -44,7 +47,8 @@ static tasd_series *make_series(const char *cfg, int64_t m, int64_t k, unsigned 
     tasd_context_set_backend(ctx, TASD_BACKEND_SCALAR);
     tasd_config_parse(NULL, cfg, &c);
     tasd_view v = tasd_view_2d(w, TASD_F32, m, k, k);
-    tasd_status st = tasd_decompose(ctx, &v, c, TASD_GREEDY, &s);
+    tasd_decompose_options o = {sizeof o, series_values};
+    tasd_status st = tasd_decompose_ex(ctx, &v, c, TASD_GREEDY, &o, &s);
     CHECKF(st == TASD_OK, "decompose %s %lldx%lld: %s", cfg, (long long)m, (long long)k,
            tasd_last_error_message());
     tasd_config_destroy(c);
@@ -481,7 +485,8 @@ static void test_narrow_wide_all_n(void)
 
 /* Both AVX-512 wide kernels, whichever one this CPU's dispatch picks: the
  * plain one (Intel) and the one that spreads the values at n <= 48 (AMD),
- * at n over 1..5 vectors per row, K with and without a short last block. */
+ * for f32 values at n over 1..5 vectors per row and bf16 / f16 values at
+ * 1..3, K with and without a short last block. */
 static void test_avx512_wide_entries(void)
 {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -490,18 +495,28 @@ static void test_avx512_wide_entries(void)
         printf("  (AVX-512 not available here: its wide kernels not run)\n");
         return;
     }
-    static const int64_t shapes[][3] = {{37, 133, 9},  {70, 256, 16}, {37, 200, 17},
-                                        {70, 192, 32}, {37, 133, 33}, {70, 256, 48},
+    static const int64_t shapes[][3] = {{37, 133, 9},  {70, 256, 16}, {37, 200, 33},
+                                        {70, 192, 48}, {70, 192, 32}, {37, 133, 17},
                                         {37, 192, 49}, {70, 133, 64}, {37, 256, 80}};
-    const tasdi_wide_fn fns[] = {tasdi_avx512_wide, tasdi_avx512_wide_spread};
-    const char *const names[] = {"avx512 wide", "avx512 wide_spread"};
-    for (int i = 0; i < 2; i++) {
+    const int nshapes = (int)(sizeof shapes / sizeof *shapes);
+    static const tasd_dtype vtypes[] = {TASD_F32, TASD_BF16, TASD_F16};
+    for (int spread = 0; spread < 2; spread++) {
         tasdi_ops forced = *ops;
-        forced.wide = fns[i];
+        forced.wide = spread ? tasdi_avx512_wide_spread : tasdi_avx512_wide;
+        forced.wide_bf16 = spread ? tasdi_avx512_wide_spread_bf16 : tasdi_avx512_wide_bf16;
+        forced.wide_f16 = spread ? tasdi_avx512_wide_spread_f16 : tasdi_avx512_wide_f16;
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = 0;
         forced.narrow_fast_max = 0;
-        check_ops(&forced, names[i], shapes, (int)(sizeof shapes / sizeof *shapes));
+        for (int vi = 0; vi < 3; vi++) {
+            char what[64];
+            snprintf(what, sizeof what, "avx512 %s, %s values", spread ? "wide_spread" : "wide",
+                     tasd_dtype_name(vtypes[vi]));
+            series_values = vtypes[vi];
+            /* f32: all shapes; bf16 / f16: the first four (n = 9..48) */
+            check_ops(&forced, what, shapes, vi == 0 ? nshapes : 4);
+        }
+        series_values = TASD_F32;
     }
 #endif
 }

@@ -44,15 +44,15 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
  * it is unmeasured above n = 4 and is taken only where the generic path's
  * crossover already runs narrow. */
 #define AVX512_OPS(wide, nmax_m2, nmax_m4, nmax_more, nmax_fast)                       \
-    {TASD_BACKEND_AVX512, tasdi_avx512_select, wide, tasdi_avx512_narrow,               \
+    {TASD_BACKEND_AVX512, tasdi_avx512_select, tasdi_avx512_##wide, tasdi_avx512_narrow,  \
      tasdi_avx512_stats, {nmax_m2, nmax_m4, nmax_more},                                \
      2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                 \
-     tasdi_avx512_wide_bf16, tasdi_avx512_wide_f16, tasdi_avx512_narrow_bf16,          \
+     tasdi_avx512_##wide##_bf16, tasdi_avx512_##wide##_f16, tasdi_avx512_narrow_bf16,  \
      tasdi_avx512_narrow_f16, tasdi_avx512_narrow_fast, nmax_fast}
-/* AMD's wide kernel loads the slot values four at a time at n <= 48 (its
+/* AMD's wide kernels load the slot values four at a time at n <= 48 (its
  * permute issues beside the FMAs; kernels/avx512/kernels.c). */
-static const tasdi_ops avx512_ops = AVX512_OPS(tasdi_avx512_wide, 8, 6, 4, 4);
-static const tasdi_ops avx512_ops_amd = AVX512_OPS(tasdi_avx512_wide_spread, 4, 4, 4, 8);
+static const tasdi_ops avx512_ops = AVX512_OPS(wide, 8, 6, 4, 4);
+static const tasdi_ops avx512_ops_amd = AVX512_OPS(wide_spread, 4, 4, 4, 8);
 #endif
 
 /* ---- CPU feature probe ----
