@@ -12,9 +12,9 @@
 
 #define VLOAD8_V(p) _mm256_loadu_ps(p)
 /* The slot values four at a time (one load per four slots, spread by an
- * in-lane permute) only in tasdi_avx512_wide_spread, and only up to 3 vectors
- * per row (n <= 48): there a slot's broadcast is a third to a half of its
- * loads. On an AMD EPYC Zen 5 that took 2:4 from 0.92x to 1.10x oneDNN at
+ * in-lane permute) only in tasdi_avx512_wide_spread (and its bf16 / f16
+ * twins in half_bf16.c, half_f16.c), and only up to 3 vectors per row
+ * (n <= 48): there a slot's broadcast is a third to a half of its loads. On an AMD EPYC Zen 5 that took 2:4 from 0.92x to 1.10x oneDNN at
  * 3072x768x16, 1.05x -> 1.21x at 2048x512x32, 1.18x -> 1.26x at 3072x768x48
  * (medians of 8 alternating bench runs); spreading at n = 64 and 128 left
  * them even. Intel cores issue the permute on an FMA port: they keep
