@@ -43,11 +43,11 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
  * 2:4+1:8 x5 4.75 -> 2.34, x8 6.03 -> 5.35; 1:8 x8 1.50 -> 1.05). On Intel
  * it is unmeasured above n = 4 and is taken only where the generic path's
  * crossover already runs narrow. */
-#define AVX512_OPS(wide, nmax_m2, nmax_m4, nmax_more, nmax_fast)                       \
-    {TASD_BACKEND_AVX512, tasdi_avx512_select, tasdi_avx512_##wide, tasdi_avx512_narrow,  \
-     tasdi_avx512_stats, {nmax_m2, nmax_m4, nmax_more},                                \
-     2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                 \
-     tasdi_avx512_##wide##_bf16, tasdi_avx512_##wide##_f16, tasdi_avx512_narrow_bf16,  \
+#define AVX512_OPS(wide, nmax_m2, nmax_m4, nmax_more, nmax_fast)                         \
+    {TASD_BACKEND_AVX512, tasdi_avx512_select, tasdi_avx512_##wide, tasdi_avx512_narrow, \
+     tasdi_avx512_stats, {nmax_m2, nmax_m4, nmax_more},                                  \
+     2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                    \
+     tasdi_avx512_##wide##_bf16, tasdi_avx512_##wide##_f16, tasdi_avx512_narrow_bf16,    \
      tasdi_avx512_narrow_f16, tasdi_avx512_narrow_fast, nmax_fast}
 /* AMD's wide kernels load the slot values four at a time at n <= 48 (its
  * permute issues beside the FMAs; kernels/avx512/kernels.c). */
