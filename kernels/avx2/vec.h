@@ -10,11 +10,6 @@
 
 #define VL 8
 #define WIDE_PASS 1 /* B panels per wide call */
-/* B prefetched into L2 from a call's 512 KiB up (the default 1 MiB is
- * sized for an Intel core's 2 MiB L2): Zen 3 has 512 KiB per core, and at
- * 1 MiB the K = 3072..4096 shapes ran without the prefetch, 1.03-1.1x
- * slower */
-#define WIDE_PF_BYTES (1 << 19)
 typedef __m256 vf;
 typedef __m256i vi;
 
