@@ -12,8 +12,3 @@
 #define PFX(name) tasdi_avx2_##name
 #define VLOAD4(p) _mm256_broadcast_ps((const __m128 *)(const void *)(p))
 #include "../x86/tmpl.h"
-
-int PFX(narrow_fast)(const tasdi_packed *p)
-{
-    return nf_cols(p);
-}

@@ -24,8 +24,3 @@
 #define WIDE_SPREAD_OWN 3
 #define PFX(name) tasdi_avx512_##name
 #include "../x86/tmpl.h"
-
-int PFX(narrow_fast)(const tasdi_packed *p)
-{
-    return nf_cols(p);
-}

@@ -45,6 +45,7 @@
 #include <string.h> /* memcpy: x rearranged per K block */
 
 #ifndef VT
+#define TMPL_F32_VALUES 1 /* the f32 instantiation: also the shared entries */
 #define VT float
 #define VAL_BASE(pt) ((pt)->val)
 #define VBCAST_V(p) VBCAST(p)
@@ -1110,11 +1111,14 @@ static int nf_code(const tasdi_packed *p)
     return code;
 }
 
-/* tasdi_narrow_fast_fn: the fast path's columns for series p (0: none). */
-static inline int nf_cols(const tasdi_packed *p)
+#ifdef TMPL_F32_VALUES
+/* tasdi_narrow_fast_fn: the fast path's columns for series p (0: none); the
+ * layout decides it, not the value type, so only the f32 file has it. */
+int PFX(narrow_fast)(const tasdi_packed *p)
 {
     return nf_code(p) ? NF_MAXN : 0;
 }
+#endif
 
 static inline __attribute__((always_inline)) void
 nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ldx,
