@@ -1,25 +1,9 @@
 /* AVX-512 dense tiles: 14 tokens x 32 outputs (two W panels; 28 zmm
  * accumulators, 2 W loads + 14 broadcasts per 28 FMAs). Compiled with the
  * AVX-512 flags only. */
-#include "../kernels.h"
+#include "vec.h" /* VL, vf, lanes_below and the load / store / FMA macros */
 
-#include <immintrin.h>
-
-#define VL 16
 #define PFX(name) tasdi_avx512_##name
-typedef __m512 vf;
-
-static inline __mmask16 lanes_below(int n) /* n in 0..16 */
-{
-    return (__mmask16)((1u << n) - 1u);
-}
-
-#define VZERO() _mm512_setzero_ps()
-#define VLOAD(p) _mm512_loadu_ps(p)
-#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
-#define VBCAST(p) _mm512_set1_ps(*(p))
-#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
-#define VLOAD_N(p, n) _mm512_maskz_loadu_ps(lanes_below(n), (p))
 #define VSTORE_N(p, v, n) _mm512_mask_storeu_ps((p), lanes_below(n), (v))
 
 /* kc 192: the 192x32 W block (24 KiB) and the 14x192 X block (10.5 KiB) fit
