@@ -75,6 +75,7 @@ static inline float hsum(vf v)
 /* in-lane permute by the low 2 bits of each lane; constant blends: lanes
  * i % 2 == 1 (AA) or i % 4 >= 2 (CC) from b */
 #define VPERMIL(a, ctl) _mm256_permutevar_ps((a), (ctl))
+#define VPERMIL_IMM(a, imm) _mm256_permute_ps((a), (imm))
 #define VBLEND_AA(a, b) _mm256_blend_ps((a), (b), 0xAA)
 #define VBLEND_CC(a, b) _mm256_blend_ps((a), (b), 0xCC)
 
@@ -83,19 +84,7 @@ static inline float hsum(vf v)
  * on Zen 3, whose shuffles issue beside the FMAs (a broadcast per slot was a
  * ninth load per 8 FMAs on the bound load ports). The AVX-512 kernels
  * spread them only for AMD CPUs and n <= 48 (kernels/avx512/kernels.c): on
- * Intel the permute takes an FMA port. */
-static inline vf spread4(vf q, int i)
-{
-    /* one immediate form per i: where the slot loop is not unrolled (-O1,
-     * the sanitizer build) i is not a constant */
-    switch (i & 3) {
-    case 0: return _mm256_permute_ps(q, 0x00);
-    case 1: return _mm256_permute_ps(q, 0x55);
-    case 2: return _mm256_permute_ps(q, 0xAA);
-    default: return _mm256_permute_ps(q, 0xFF);
-    }
-}
-#define VSPREAD4(q, i) spread4((q), (i))
+ * Intel the permute takes an FMA port. The spread is kernels/x86/tmpl.h's. */
 /* four 16-bit values widened to f32 by w, in both lanes */
 #define VLOAD4_HALF(p, w)                                                              \
     bcast_lanes(w(_mm_loadl_epi64((const __m128i *)(const void *)(p))))

@@ -30,7 +30,6 @@ static inline vf bcast_bf16(const uint16_t *p)
 #define VLOAD4(p)                                                                      \
     _mm512_broadcast_f32x4(_mm_castsi128_ps(_mm_slli_epi32(                           \
         _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))), 16)))
-#define VSPREAD4(q, i) spread4((q), (i))
 #define WIDE_SPREAD_OWN 3
 #define PFX(name) tasdi_avx512_##name##_bf16
 #include "../x86/tmpl.h"

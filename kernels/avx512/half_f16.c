@@ -16,7 +16,6 @@
 #define VLOAD4(p)                                                                      \
     _mm512_broadcast_f32x4(_mm512_castps512_ps128(_mm512_cvtph_ps(                     \
         _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(const void *)(p))))))
-#define VSPREAD4(q, i) spread4((q), (i))
 #define WIDE_SPREAD_OWN 3
 #define PFX(name) tasdi_avx512_##name##_f16
 #include "../x86/tmpl.h"

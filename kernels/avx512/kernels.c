@@ -20,7 +20,6 @@
  * them even. Intel cores issue the permute on an FMA port: they keep
  * tasdi_avx512_wide (dispatch.c). */
 #define VLOAD4(p) _mm512_broadcast_f32x4(_mm_loadu_ps(p))
-#define VSPREAD4(q, i) spread4((q), (i))
 #define WIDE_SPREAD_OWN 3
 #define PFX(name) tasdi_avx512_##name
 #include "../x86/tmpl.h"

@@ -46,20 +46,9 @@ static inline __mmask16 lanes_below(int n) /* n in 0..16 */
 /* in-lane permute by the low 2 bits of each lane; constant blends: lanes
  * i % 2 == 1 (AA) or i % 4 >= 2 (CC) from b */
 #define VPERMIL(a, ctl) _mm512_permutevar_ps((a), (ctl))
+#define VPERMIL_IMM(a, imm) _mm512_permute_ps((a), (imm))
 #define VBLEND_AA(a, b) _mm512_mask_blend_ps((__mmask16)0xAAAA, (a), (b))
 #define VBLEND_CC(a, b) _mm512_mask_blend_ps((__mmask16)0xCCCC, (a), (b))
-
-/* Value i of four in each 128-bit lane (the wide kernel's VSPREAD4): one
- * immediate form per i, as in kernels/avx2/vec.h. */
-static inline vf spread4(vf q, int i)
-{
-    switch (i & 3) {
-    case 0: return _mm512_permute_ps(q, 0x00);
-    case 1: return _mm512_permute_ps(q, 0x55);
-    case 2: return _mm512_permute_ps(q, 0xAA);
-    default: return _mm512_permute_ps(q, 0xFF);
-    }
-}
 
 /* The narrow 1:8 path (kernels/x86/tmpl.h, nf_t8_rows), 16 rows at a time:
  * r[l] holds row l's 8 values in its low half and row l + 8's in its high

@@ -26,9 +26,9 @@
  *   VBCAST_V(p) VLOAD_V(p) VLOAD_V_N(p, n)   as VBCAST / VLOAD / VLOAD_N
  *   VAL_F(x)           one stored value as float
  * and, optionally:
- *   VLOAD4(p) VSPREAD4(q, i)  four values as f32 in each 128-bit lane, value
- *                      i of them in every lane: the wide kernel then loads
- *                      a slot's value once per four slots
+ *   VLOAD4(p)          four values as f32 in each 128-bit lane, spread by
+ *                      VPERMIL_IMM(q, imm) (an in-lane permute): the wide
+ *                      kernel then loads a slot's value once per four slots
  *   WIDE_SPREAD_OWN    with VLOAD4: PFX(wide) loads each value by itself and
  *                      PFX(wide_spread), a second entry, spreads them at up
  *                      to WIDE_SPREAD_OWN vectors per row (the CPUs where the
@@ -56,6 +56,19 @@
 
 #ifdef VLOAD4
 #define WIDE_SPREAD 1
+/* value i of the four in every 128-bit lane: one immediate form per i (where
+ * the slot loop is not unrolled, at -O1 in the sanitizer build, i is not a
+ * constant) */
+static inline vf spread4(vf q, int i)
+{
+    switch (i & 3) {
+    case 0: return VPERMIL_IMM(q, 0x00);
+    case 1: return VPERMIL_IMM(q, 0x55);
+    case 2: return VPERMIL_IMM(q, 0xAA);
+    default: return VPERMIL_IMM(q, 0xFF);
+    }
+}
+#define VSPREAD4(q, i) spread4((q), (i))
 #ifndef WIDE_SPREAD_OWN
 #define WIDE_SPREAD_OWN 0 /* PFX(wide) spreads at every nv */
 #endif
@@ -64,7 +77,6 @@
 #undef WIDE_SPREAD_OWN
 #define WIDE_SPREAD_OWN 0
 #define VLOAD4(p) VZERO()
-#undef VSPREAD4
 #define VSPREAD4(q, i) (q)
 #endif
 
