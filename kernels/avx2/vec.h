@@ -80,12 +80,13 @@ static inline float hsum(vf v)
 #define VBLEND_CC(a, b) _mm256_blend_ps((a), (b), 0xCC)
 
 /* The wide kernel's slot values: each file's VLOAD4 puts four of them in
- * both 128-bit lanes, spread one at a time by an in-lane permute: 1.03-1.07x
- * on Zen 3, whose shuffles issue beside the FMAs (a broadcast per slot was a
- * ninth load per 8 FMAs on the bound load ports). The AVX-512 kernels
- * spread them only for AMD CPUs and n <= 48 (kernels/avx512/kernels.c): on
- * Intel the permute takes an FMA port. The spread is kernels/x86/tmpl.h's. */
-/* four 16-bit values widened to f32 by w, in both lanes */
+ * both 128-bit lanes, which kernels/x86/tmpl.h's spread4 hands out one at a
+ * time by an in-lane permute (VPERMIL_IMM): 1.03-1.07x on Zen 3, whose
+ * shuffles issue beside the FMAs (a broadcast per slot was a ninth load per
+ * 8 FMAs on the bound load ports). The AVX-512 kernels spread them only for
+ * AMD CPUs and n <= 48 (kernels/avx512/kernels.c): on Intel the permute takes
+ * an FMA port. VLOAD4_HALF: the bf16 / f16 files' four 16-bit values,
+ * widened to f32 by w. */
 #define VLOAD4_HALF(p, w)                                                              \
     bcast_lanes(w(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
 static inline vf bcast_lanes(__m128 x)
