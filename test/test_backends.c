@@ -249,7 +249,7 @@ static void test_large_n(void)
 static void test_nonfinite_b(void)
 {
     static const char *const cfgs[] = {"2:4", "2:4+1:8", "1:4", "3:8", "1:2"};
-    static const int nn[] = {1, 3, 8, 17, 64, 300};
+    static const int nn[] = {1, 3, 8, 17, 64, 66, 300};
     const int64_t m = 21, k = 4 * 37 + 3;
     test_seed(77);
     float *w = calloc((size_t)(m * k), sizeof *w);
@@ -258,7 +258,7 @@ static void test_nonfinite_b(void)
             w[r * k + q] = test_rand_float() + 2.0f;
     tasd_view wv = tasd_view_2d(w, TASD_F32, m, k, k);
     for (unsigned ci = 0; ci < sizeof cfgs / sizeof *cfgs; ci++)
-        for (int kept = 0; kept < 3; kept++)
+        for (int kept = 0; kept < 4; kept++)
             for (unsigned ni = 0; ni < sizeof nn / sizeof *nn; ni++) {
                 const int64_t n = nn[ni];
                 tasd_config *c = NULL;
@@ -272,15 +272,19 @@ static void test_nonfinite_b(void)
                  * also kept rows 0 (+Inf in column 0) and 8 (NaN in column 1);
                  * kept == 2: one Inf alone, in dropped row 1 of column 0
                  * (the first K block; at n = 1 a contiguous column, which
-                 * the narrow path copies by blocks) */
+                 * the narrow path copies by blocks); kept == 3: the same in
+                 * the last column (at n = 66, where the narrow kernel may
+                 * take the columns past the whole panels) */
                 float *b = malloc((size_t)(k * n) * sizeof *b);
                 for (int64_t q = 0; q < k; q++)
                     for (int64_t j = 0; j < n; j++)
-                        b[q * n + j] = q % 4 == 0 || kept == 2 ? test_rand_float()
+                        b[q * n + j] = q % 4 == 0 || kept >= 2 ? test_rand_float()
                                        : (q + j) % 3           ? INFINITY
                                                                : NAN;
                 if (kept == 2)
                     b[1 * n] = INFINITY;
+                if (kept == 3)
+                    b[1 * n + n - 1] = INFINITY;
                 if (kept == 1) {
                     b[0] = INFINITY;
                     if (n > 1)
@@ -480,6 +484,30 @@ static void test_narrow_wide_all_n(void)
             forced.narrow_max[c] = 0;
         forced.narrow_fast_max = 0;
         check_ops(&forced, "wide kernel", shapes, nshapes);
+    }
+}
+
+/* n past whole panels by 1..TASDI_NARROW_MAX columns: the wide kernel on
+ * the whole panels, the narrow one on the rest, into the right columns of
+ * C; with the narrow kernel allowed up to TASDI_NARROW_MAX columns for
+ * every series (this CPU's crossovers may give the tail to it for fewer
+ * series) and as dispatched. */
+static void test_tail_columns_narrow(void)
+{
+    static const int64_t shapes[][3] = {{37, 133, 65}, {70, 200, 66}, {37, 133, 71},
+                                        {70, 256, 72}, {37, 200, 130}, {70, 133, 197},
+                                        {37, 256, 200}, {130, 300, 264}};
+    const int nshapes = (int)(sizeof shapes / sizeof *shapes);
+    for (int bi = 0; bi < nbackends; bi++) {
+        const tasdi_ops *ops = tasdi_ops_for(backends[bi]);
+        if (!ops || !ops->wide)
+            continue;
+        tasdi_ops forced = *ops;
+        for (int c = 0; c < 3; c++)
+            forced.narrow_max[c] = TASDI_NARROW_MAX;
+        forced.narrow_fast_max = TASDI_NARROW_MAX;
+        check_ops(&forced, "wide + narrow tail", shapes, nshapes);
+        check_ops(ops, "as dispatched", shapes, nshapes);
     }
 }
 
@@ -761,6 +789,7 @@ int main(int argc, char **argv)
         RUN(test_decompose_backends);
         RUN(test_scalar_packed_kernels);
         RUN(test_narrow_wide_all_n);
+        RUN(test_tail_columns_narrow);
         RUN(test_avx512_wide_entries);
         RUN(test_configs_and_n);
         RUN(test_shapes);

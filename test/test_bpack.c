@@ -195,6 +195,52 @@ static void test_matches_per_call(void)
     }
 }
 
+/* An Inf in B's columns past the whole panels only (which the narrow kernel
+ * may take), or in the whole panels only: the prepacked and the per-call
+ * path still agree bit for bit (both pick their kernels from all of B). */
+static void test_nonfinite_tail(void)
+{
+    const char *cfgs[] = {"2:4", "2:4+1:8", "3:8+1:4"};
+    const int64_t m = 70, k = 133, ns[] = {66, 130};
+    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
+        if (!tasd_backend_available((tasd_backend)be))
+            continue;
+        tasd_context *ctx = util_context(NULL, (tasd_backend)be, 1);
+        for (int c = 0; c < 3; c++)
+            for (int ni = 0; ni < 2; ni++)
+                for (int where = 0; where < 2; where++) {
+                    const int64_t n = ns[ni];
+                    float *a = malloc((size_t)(m * k) * sizeof *a);
+                    float *b = malloc((size_t)(k * n) * sizeof *b);
+                    float *c0 = calloc((size_t)(m * n), sizeof *c0);
+                    float *c1 = calloc((size_t)(m * n), sizeof *c1);
+                    util_fill_random(a, m * k, 21 + (unsigned)c);
+                    util_fill_random(b, k * n, 22 + (unsigned)ni);
+                    b[5 * n + (where ? n - 1 : 3)] = INFINITY; /* tail, or panel 0 */
+                    tasd_series *s = util_decompose(ctx, a, m, k, cfgs[c], TASD_GREEDY);
+                    tasd_view bv = tasd_view_2d(b, TASD_F32, k, n, n);
+                    tasdi_bpack *bp = pack_view(ctx, &bv);
+                    tasd_view cv0 = tasd_view_2d(c0, TASD_F32, m, n, n);
+                    tasd_view cv1 = tasd_view_2d(c1, TASD_F32, m, n, n);
+                    tasdi_matrix cm1;
+                    CHECK_OK(tasdi_matrix_from_view(&cv1, "c1", &cm1));
+                    CHECK_OK(tasd_gemm(ctx, 1.0f, s, &bv, 0.0f, &cv0));
+                    if (bp)
+                        CHECK_OK(tasdi_gemm_run_packed(ctx, 1.0f, s, bp, 0.0f, &cm1));
+                    CHECKF(bp && memcmp(c0, c1, (size_t)(m * n) * sizeof *c0) == 0,
+                           "%s %s n=%lld, Inf in the %s", tasd_backend_name((tasd_backend)be),
+                           cfgs[c], (long long)n, where ? "tail" : "whole panels");
+                    tasdi_bpack_destroy(bp);
+                    tasd_series_destroy(s);
+                    free(a);
+                    free(b);
+                    free(c0);
+                    free(c1);
+                }
+        tasd_context_destroy(ctx);
+    }
+}
+
 static void test_errors(void)
 {
     float a[6 * 8], b[8 * 4], c[6 * 4];
@@ -248,4 +294,5 @@ static void test_errors(void)
     tasd_series_destroy(s);
 }
 
-TEST_MAIN(RUN(test_layout); RUN(test_finite_flag); RUN(test_matches_per_call); RUN(test_errors);)
+TEST_MAIN(RUN(test_layout); RUN(test_finite_flag); RUN(test_matches_per_call); RUN(test_nonfinite_tail);
+          RUN(test_errors);)

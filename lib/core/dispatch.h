@@ -15,7 +15,7 @@ struct tasdi_ops {
     tasdi_stats_fn stats;         /* NULL: tasdi_scalar_stats    */
     /* n <= narrow_max[c] runs narrow (<= TASDI_NARROW_MAX), c by the
      * series' M/N averaged over its slots: <= 2, <= 4, more (use_narrow,
-     * gemm.c) */
+     * gemm.c); so do as many columns past B's last whole panel */
     int narrow_max[3];
     int wide_panels;              /* B panels one wide call takes (1..2)         */
     const tasdi_dense_kernel *dense; /* dense layer tiles              */
@@ -79,7 +79,7 @@ struct tasdi_bpack {
 };
 
 _Static_assert(TASDI_NARROW_MAX <= TASDI_NR,
-               "a narrow B fits panel 0 of a prepack");
+               "the narrow kernel's columns of a prepack lie in one panel");
 
 /* Panel `panel`: (nkb * TASDI_KC) x TASDI_NR floats, row stride TASDI_NR. */
 static inline const float *tasdi_bpack_panel(const tasdi_bpack *bp, int64_t panel)

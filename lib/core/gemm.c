@@ -94,16 +94,18 @@ _Static_assert(TASDI_RB % WIDE_ROW_BLOCK == 0 && TASDI_RB % NARROW_ROW_BLOCK == 
 typedef struct packed_job {
     const tasdi_packed *p;
     const tasdi_ops *ops;
-    tasdi_matrix b, c;       /* narrow: b is read; wide: only b.cols */
+    tasdi_matrix c;
     float alpha, beta;
     tasdi_bias bias;         /* p NULL: none */
-    int64_t ntasks, nunits;
+    int64_t n, nwide;        /* columns [0, nwide) run wide, [nwide, n) narrow */
+    int64_t ntasks, nunits;  /* of the kernel running */
+    int64_t wide_tasks, wide_units, narrow_tasks, narrow_units;
     const tasdi_bpack *bp;   /* wide: B panels */
     tasdi_wide_fn wide;      /* the backend's, or the plain-C one for a */
     tasdi_narrow_fn narrow;  /* B with NaN/Inf (value-0 slots skipped)  */
     int64_t wide_panels;     /* panels per wide call */
-    bool narrow_path;        /* n runs the narrow kernel */
-    float *xpack;            /* narrow: x [n][ldx] */
+    tasdi_matrix x;          /* narrow: its columns of B (C's from nwide) */
+    float *xpack;            /* narrow: x [n - nwide][ldx] */
     int64_t ldx;
     float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
     atomic_llong next;       /* next unit to hand out */
@@ -570,18 +572,19 @@ static void wide_task(void *arg, int64_t task)
     packed_job *job = arg;
     const tasdi_packed *p = job->p;
     const tasdi_bpack *bp = job->bp;
-    const int64_t groups = (bp->panels + WIDE_PANELS - 1) / WIDE_PANELS;
+    const int64_t panels = (job->nwide + TASDI_NR - 1) / TASDI_NR;
+    const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
     float *tile = job->tiles + task * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
     for (int64_t u; (u = next_unit(job)) < job->nunits;) {
         int64_t rb = u / groups, pg = u % groups;
         int64_t r0 = rb * WIDE_ROW_BLOCK;
         int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
         int64_t pan0 = pg * WIDE_PANELS;
-        int64_t pan1 = pan0 + WIDE_PANELS < bp->panels ? pan0 + WIDE_PANELS : bp->panels;
+        int64_t pan1 = pan0 + WIDE_PANELS < panels ? pan0 + WIDE_PANELS : panels;
         for (int64_t kb = 0; kb < p->nkb; kb++)
             for (int64_t panel = pan0; panel < pan1; panel += job->wide_panels) {
                 int64_t j0 = panel * TASDI_NR, cols = job->wide_panels * TASDI_NR;
-                int ncols = (int)(bp->cols - j0 < cols ? bp->cols - j0 : cols);
+                int ncols = (int)(job->nwide - j0 < cols ? job->nwide - j0 : cols);
                 const float *bb = tasdi_bpack_panel(bp, panel) + kb * TASDI_KC * TASDI_NR;
                 job->wide(p, r0, r1, kb, bb, bp->nkb * TASDI_KC * TASDI_NR, ncols,
                           tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR,
@@ -589,7 +592,7 @@ static void wide_task(void *arg, int64_t task)
             }
         for (int64_t panel = pan0; panel < pan1; panel++) {
             int64_t j0 = panel * TASDI_NR;
-            int64_t nj = bp->cols - j0 < TASDI_NR ? bp->cols - j0 : TASDI_NR;
+            int64_t nj = job->nwide - j0 < TASDI_NR ? job->nwide - j0 : TASDI_NR;
             store_c(job, r0, r1, j0, nj, tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR,
                     TASDI_NR);
         }
@@ -605,8 +608,8 @@ static void narrow_task(void *arg, int64_t task)
     for (int64_t u; (u = next_unit(job)) < job->nunits;) {
         int64_t r0 = u * NARROW_ROW_BLOCK;
         int64_t r1 = r0 + NARROW_ROW_BLOCK < p->rows ? r0 + NARROW_ROW_BLOCK : p->rows;
-        job->narrow(p, r0, r1, job->xpack, job->ldx, (int)job->b.cols, y, TASDI_NARROW_MAX);
-        store_c(job, r0, r1, 0, job->b.cols, y, TASDI_NARROW_MAX);
+        job->narrow(p, r0, r1, job->xpack, job->ldx, (int)job->x.cols, y, TASDI_NARROW_MAX);
+        store_c(job, r0, r1, job->nwide, job->x.cols, y, TASDI_NARROW_MAX);
     }
 }
 
@@ -668,39 +671,55 @@ static bool path_possible(const tasdi_ops *ops, int64_t n, bool narrow)
     return false;
 }
 
-/* The scratch of S (rows x K) times n columns of B, carved from ar into
- * job (job->ops set): the narrow kernel's packed x, or the wide kernel's
- * per-task tiles and, unless B comes prepacked (bp == NULL), B's panels in
- * bp. Also fixes the split the run uses. compute false (alpha == 0): the
- * call only scales C and needs nothing. */
+/* How many of n columns run wide for series p, from column 0; the rest run
+ * narrow. All or none as use_narrow says, except that the few columns past
+ * the last whole panel run narrow where the narrow kernel takes that many:
+ * in a wide call of their own they cost about what a whole panel costs
+ * (333x4096x130 2:4 took 24% longer than x128 on an AMD EPYC Zen 5), where
+ * the narrow kernel streams the series once more. */
+static int64_t wide_cols(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
+{
+    if (use_narrow(ops, p, n))
+        return 0;
+    const int64_t tail = n % TASDI_NR;
+    return tail && use_narrow(ops, p, tail) ? n - tail : n;
+}
+
+/* The scratch of S (rows x K) times n columns of B, the first nwide of them
+ * wide, carved from ar into job (job->ops set): the wide kernel's per-task
+ * tiles and, unless B comes prepacked (bp == NULL), B's panels in bp; the
+ * narrow kernel's packed x. Also fixes the split the run uses. compute
+ * false (alpha == 0): the call only scales C and needs nothing. */
 static void gemm_carve(const tasd_context *ctx, packed_job *job, int64_t rows, int64_t K,
-                       int64_t n, bool narrow, tasdi_bpack *bp, bool compute,
+                       int64_t n, int64_t nwide, tasdi_bpack *bp, bool compute,
                        tasdi_arena *ar)
 {
-    job->narrow_path = narrow;
+    job->n = n;
+    job->nwide = nwide;
     if (!compute || rows == 0 || n == 0 || K == 0)
         return;
     const int64_t threads = tasdi_threads(ctx);
-    if (job->narrow_path) {
+    if (nwide > 0) {
+        if (bp)
+            tasdi_bpack_carve(bp, K, nwide, ar);
+        int64_t panels = (nwide + TASDI_NR - 1) / TASDI_NR;
+        job->wide_units = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
+                          ((panels + WIDE_PANELS - 1) / WIDE_PANELS);
+        job->wide_tasks = threads < job->wide_units ? threads : job->wide_units;
+        job->tiles = tasdi_arena_take_n(ar, (size_t)job->wide_tasks,
+                                        WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR * sizeof(float));
+    }
+    if (nwide < n) {
         size_t xfloats;
         job->ldx = (K + TASDI_KC - 1) / TASDI_KC * TASDI_KC + TASDI_XPAD;
-        if (!tasdi_mul_size((size_t)job->ldx, (size_t)n, &xfloats)) {
+        if (!tasdi_mul_size((size_t)job->ldx, (size_t)(n - nwide), &xfloats)) {
             ar->failed = true;
             return;
         }
         job->xpack = tasdi_arena_take_n(ar, xfloats, sizeof(float));
-        job->nunits = (rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
-    } else {
-        if (bp)
-            tasdi_bpack_carve(bp, K, n, ar);
-        int64_t panels = (n + TASDI_NR - 1) / TASDI_NR;
-        job->nunits = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
-                      ((panels + WIDE_PANELS - 1) / WIDE_PANELS);
+        job->narrow_units = (rows + NARROW_ROW_BLOCK - 1) / NARROW_ROW_BLOCK;
+        job->narrow_tasks = threads < job->narrow_units ? threads : job->narrow_units;
     }
-    job->ntasks = threads < job->nunits ? threads : job->nunits;
-    if (!job->narrow_path)
-        job->tiles = tasdi_arena_take_n(ar, (size_t)job->ntasks,
-                                        WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR * sizeof(float));
 }
 
 /* x[k] = column j of B as f32 for k < rows, 0 up to ldx; whether all of it is
@@ -735,25 +754,53 @@ static bool pack_x_column(const tasdi_matrix *b, int64_t j, float *x, int64_t ld
     return finite && !(any >> 31);
 }
 
-/* The narrow kernel on job->b (n <= TASDI_NARROW_MAX columns): x is packed
- * per call, column-major, into the carved job->xpack. */
-static void run_narrow(const tasd_context *ctx, packed_job *job)
+/* job->x (up to TASDI_NARROW_MAX columns) packed column-major into the
+ * carved job->xpack; whether it is all finite. */
+static bool pack_x(packed_job *job)
 {
     bool finite = true;
-    for (int64_t j = 0; j < job->b.cols; j++)
-        finite &= pack_x_column(&job->b, j, job->xpack + j * job->ldx, job->ldx);
+    for (int64_t j = 0; j < job->x.cols; j++)
+        finite &= pack_x_column(&job->x, j, job->xpack + j * job->ldx, job->ldx);
+    return finite;
+}
+
+/* The narrow kernel on the packed x. */
+static void run_narrow(const tasd_context *ctx, packed_job *job, bool finite)
+{
     job->narrow = finite ? narrow_for(job->ops, job->p->vtype) : tasdi_scalar_narrow;
+    job->ntasks = job->narrow_tasks;
+    job->nunits = job->narrow_units;
     atomic_init(&job->next, 0);
     tasdi_parallel(ctx, job->ntasks, narrow_task, job);
 }
 
-/* The wide kernel against B panels already packed in job->bp. */
-static void run_wide(const tasd_context *ctx, packed_job *job)
+/* The wide kernel against B panels already packed in job->bp; finite:
+ * whether all of B is (the same choice of kernel whichever way B came). */
+static void run_wide(const tasd_context *ctx, packed_job *job, bool finite)
 {
+    job->wide = finite ? wide_for(job->ops, job->p->vtype) : tasdi_scalar_wide;
+    job->wide_panels = finite && job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
+    job->ntasks = job->wide_tasks;
+    job->nunits = job->wide_units;
     atomic_init(&job->next, 0);
-    job->wide = job->bp->finite ? wide_for(job->ops, job->p->vtype) : tasdi_scalar_wide;
-    job->wide_panels = job->bp->finite && job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
     tasdi_parallel(ctx, job->ntasks, wide_task, job);
+}
+
+/* Columns [j0, j0 + nj) of m. */
+static tasdi_matrix matrix_cols(const tasdi_matrix *m, int64_t j0, int64_t nj)
+{
+    tasdi_matrix v = *m;
+    v.data += j0 * m->cs * (int64_t)tasd_dtype_size(m->dtype);
+    v.cols = nj;
+    return v;
+}
+
+/* Columns [j0, j0 + nj) of a prepack, inside one panel (row stride NR). */
+static tasdi_matrix bpack_cols(const tasdi_bpack *bp, int64_t j0, int64_t nj)
+{
+    const float *panel = tasdi_bpack_panel(bp, j0 / TASDI_NR) + j0 % TASDI_NR;
+    tasdi_matrix v = {(const char *)panel, TASD_F32, bp->rows, nj, TASDI_NR, 1};
+    return v;
 }
 
 /* alpha == 0 or K == 0: C = (bias +) beta * C (C not read when beta == 0). */
@@ -771,40 +818,55 @@ static void scale_c(const tasdi_matrix *c, const tasdi_bias *bias, float beta)
         }
 }
 
-/* Plan -> carve -> run for S (rows x K) times job->b: the scratch is
- * counted, taken from ws (or allocated as one block when ws is NULL) and
+/* The two kernels in turn on their columns of B: b, or when b is NULL the
+ * prepack in job->bp. */
+static void gemm_compute(const tasd_context *ctx, packed_job *job, const tasdi_matrix *b,
+                         tasdi_bpack *own)
+{
+    const int64_t nx = job->n - job->nwide;
+    bool x_finite = true;
+    if (nx > 0) {
+        job->x = b ? matrix_cols(b, job->nwide, nx) : bpack_cols(job->bp, job->nwide, nx);
+        x_finite = pack_x(job);
+    }
+    if (job->nwide > 0) {
+        if (own) {
+            const tasdi_matrix bw = matrix_cols(b, 0, job->nwide);
+            tasdi_bpack_fill(ctx, &bw, own);
+            job->bp = own;
+        }
+        run_wide(ctx, job, job->bp->finite && x_finite);
+    }
+    if (nx > 0)
+        run_narrow(ctx, job, x_finite);
+}
+
+/* Plan -> carve -> run for S (rows x K) times n columns of B: the scratch
+ * is counted, taken from ws (or allocated as one block when ws is NULL) and
  * carved. b: the B to pack, or NULL when job->bp holds it prepacked. A
  * workspace must hold what the call needs for any alpha, so that it
  * matches tasdi_gemm_need. */
 static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t rows,
-                             int64_t K, const tasdi_matrix *b, const tasdi_ws *ws,
+                             int64_t K, int64_t n, const tasdi_matrix *b, const tasdi_ws *ws,
                              const char *fn)
 {
     const bool compute = job->alpha != 0.0f && K > 0;
-    const int64_t n = job->b.cols;
     tasdi_bpack panels;
     tasdi_bpack *own = b ? &panels : NULL;
-    const bool narrow = use_narrow(job->ops, job->p, n);
+    const int64_t nwide = wide_cols(job->ops, job->p, n);
     tasdi_arena ar = tasdi_arena_counting();
-    gemm_carve(ctx, job, rows, K, n, narrow, own, ws ? true : compute, &ar);
+    gemm_carve(ctx, job, rows, K, n, nwide, own, ws ? true : compute, &ar);
     const tasd_allocator *a = tasdi_allocator(ctx);
     tasd_status st = tasdi_arena_open(&ar, a, ws, fn);
     if (st)
         return st;
-    gemm_carve(ctx, job, rows, K, n, narrow, own, compute, &ar);
+    gemm_carve(ctx, job, rows, K, n, nwide, own, compute, &ar);
     st = tasdi_arena_check(&ar, fn);
     if (!st) {
-        if (!compute) {
+        if (compute)
+            gemm_compute(ctx, job, b, own);
+        else
             scale_c(&job->c, &job->bias, job->beta);
-        } else if (job->narrow_path) {
-            run_narrow(ctx, job);
-        } else {
-            if (own) {
-                tasdi_bpack_fill(ctx, b, own);
-                job->bp = own;
-            }
-            run_wide(ctx, job);
-        }
     }
     tasdi_arena_close(&ar, a);
     return st;
@@ -816,16 +878,21 @@ tasd_status tasdi_gemm_need(const tasd_context *ctx, const tasd_series *s, int64
     const tasdi_ops *ops = tasdi_context_ops(ctx);
     if (!ops)
         return TASD_ERR_UNSUPPORTED;
+    /* the splits the call can run: all narrow, all wide, the tail narrow */
+    const int64_t tail = n % TASDI_NR;
+    const int64_t nwide[3] = {0, n, n - tail};
+    const bool possible[3] = {path_possible(ops, n, true), path_possible(ops, n, false),
+                              tail && n > tail && path_possible(ops, tail, true)};
     size_t most = 0;
-    for (int narrow = 0; narrow < 2; narrow++) {
-        if (s ? narrow != use_narrow(ops, s->packed, n) : !path_possible(ops, n, narrow))
+    for (int i = 0; i < 3; i++) {
+        if (s ? nwide[i] != wide_cols(ops, s->packed, n) : !possible[i])
             continue;
         packed_job job;
         memset(&job, 0, sizeof job);
         job.ops = ops;
         tasdi_bpack panels;
         tasdi_arena ar = tasdi_arena_counting();
-        gemm_carve(ctx, &job, rows, K, n, narrow, prepacked ? NULL : &panels, true, &ar);
+        gemm_carve(ctx, &job, rows, K, n, nwide[i], prepacked ? NULL : &panels, true, &ar);
         if (ar.failed)
             return tasdi_fail(TASD_ERR_OVERFLOW, "the scratch of %lld x %lld times %lld "
                               "columns overflows", (long long)rows, (long long)K, (long long)n);
@@ -860,8 +927,7 @@ static tasd_status gemm_run_ops_ws(const tasd_context *ctx, const tasdi_ops *ops
         return TASD_OK;
     packed_job pj;
     packed_job_init(&pj, ops, alpha, s, beta, c, bias);
-    pj.b = *b;
-    return gemm_exec(ctx, &pj, s->rows, s->cols, b, ws, fn);
+    return gemm_exec(ctx, &pj, s->rows, s->cols, b->cols, b, ws, fn);
 }
 
 tasd_status tasdi_gemm_run_ws(const tasd_context *ctx, float alpha, const tasd_series *s,
@@ -907,12 +973,8 @@ tasd_status tasdi_gemm_run_packed_ws(const tasd_context *ctx, float alpha,
         return TASD_OK;
     packed_job pj;
     packed_job_init(&pj, ops, alpha, s, beta, c, bias);
-    /* b.cols is what the kernels' callers read for n; the narrow path
-     * reads B itself from panel 0 (n <= TASDI_NARROW_MAX < TASDI_NR). */
-    tasdi_matrix b0 = {(const char *)bp->p, TASD_F32, bp->rows, bp->cols, TASDI_NR, 1};
-    pj.b = b0;
     pj.bp = bp;
-    return gemm_exec(ctx, &pj, s->rows, s->cols, NULL, ws, "tasd_gemm_act");
+    return gemm_exec(ctx, &pj, s->rows, s->cols, bp->cols, NULL, ws, "tasd_gemm_act");
 }
 
 tasd_status tasdi_gemm_run_packed(const tasd_context *ctx, float alpha,
