@@ -197,7 +197,8 @@ static void test_matches_per_call(void)
 
 /* An Inf in B's columns past the whole panels only (which the narrow kernel
  * may take), or in the whole panels only: the prepacked and the per-call
- * path still agree bit for bit (both pick their kernels from all of B). */
+ * path still agree bit for bit (in both the wide kernel's fallback is
+ * chosen from all of B, the narrow one's from its columns). */
 static void test_nonfinite_tail(void)
 {
     const char *cfgs[] = {"2:4", "2:4+1:8", "3:8+1:4"};
