@@ -184,6 +184,17 @@ static inline uint16_t tasdi_f32_to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
+/* The rows x cols block of m from element (r0, j0): a view, no copy. */
+static inline tasdi_matrix tasdi_matrix_block(const tasdi_matrix *m, int64_t r0, int64_t rows,
+                                              int64_t j0, int64_t cols)
+{
+    tasdi_matrix v = *m;
+    v.data += (r0 * m->rs + j0 * m->cs) * (int64_t)tasd_dtype_size(m->dtype);
+    v.rows = rows;
+    v.cols = cols;
+    return v;
+}
+
 /* Element (r, j) of an f32 / f16 / bf16 matrix as float (exact). */
 static inline float tasdi_matrix_get(const tasdi_matrix *m, int64_t r, int64_t j)
 {

@@ -98,7 +98,6 @@ typedef struct packed_job {
     float alpha, beta;
     tasdi_bias bias;         /* p NULL: none */
     int64_t n, nwide;        /* columns [0, nwide) run wide, [nwide, n) narrow */
-    int64_t ntasks, nunits;  /* of the kernel running */
     int64_t wide_tasks, wide_units, narrow_tasks, narrow_units;
     const tasdi_bpack *bp;   /* wide: B panels */
     tasdi_wide_fn wide;      /* the backend's, or the plain-C one for a */
@@ -575,7 +574,7 @@ static void wide_task(void *arg, int64_t task)
     const int64_t panels = (job->nwide + TASDI_NR - 1) / TASDI_NR;
     const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
     float *tile = job->tiles + task * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
-    for (int64_t u; (u = next_unit(job)) < job->nunits;) {
+    for (int64_t u; (u = next_unit(job)) < job->wide_units;) {
         int64_t rb = u / groups, pg = u % groups;
         int64_t r0 = rb * WIDE_ROW_BLOCK;
         int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
@@ -605,7 +604,7 @@ static void narrow_task(void *arg, int64_t task)
     const tasdi_packed *p = job->p;
     float y[NARROW_ROW_BLOCK * TASDI_NARROW_MAX];
     (void)task;
-    for (int64_t u; (u = next_unit(job)) < job->nunits;) {
+    for (int64_t u; (u = next_unit(job)) < job->narrow_units;) {
         int64_t r0 = u * NARROW_ROW_BLOCK;
         int64_t r1 = r0 + NARROW_ROW_BLOCK < p->rows ? r0 + NARROW_ROW_BLOCK : p->rows;
         job->narrow(p, r0, r1, job->xpack, job->ldx, (int)job->x.cols, y, TASDI_NARROW_MAX);
@@ -768,10 +767,8 @@ static bool pack_x(packed_job *job)
 static void run_narrow(const tasd_context *ctx, packed_job *job, bool finite)
 {
     job->narrow = finite ? narrow_for(job->ops, job->p->vtype) : tasdi_scalar_narrow;
-    job->ntasks = job->narrow_tasks;
-    job->nunits = job->narrow_units;
     atomic_init(&job->next, 0);
-    tasdi_parallel(ctx, job->ntasks, narrow_task, job);
+    tasdi_parallel(ctx, job->narrow_tasks, narrow_task, job);
 }
 
 /* The wide kernel against B panels already packed in job->bp; finite:
@@ -780,19 +777,8 @@ static void run_wide(const tasd_context *ctx, packed_job *job, bool finite)
 {
     job->wide = finite ? wide_for(job->ops, job->p->vtype) : tasdi_scalar_wide;
     job->wide_panels = finite && job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
-    job->ntasks = job->wide_tasks;
-    job->nunits = job->wide_units;
     atomic_init(&job->next, 0);
-    tasdi_parallel(ctx, job->ntasks, wide_task, job);
-}
-
-/* Columns [j0, j0 + nj) of m. */
-static tasdi_matrix matrix_cols(const tasdi_matrix *m, int64_t j0, int64_t nj)
-{
-    tasdi_matrix v = *m;
-    v.data += j0 * m->cs * (int64_t)tasd_dtype_size(m->dtype);
-    v.cols = nj;
-    return v;
+    tasdi_parallel(ctx, job->wide_tasks, wide_task, job);
 }
 
 /* Columns [j0, j0 + nj) of a prepack, inside one panel (row stride NR). */
@@ -826,12 +812,13 @@ static void gemm_compute(const tasd_context *ctx, packed_job *job, const tasdi_m
     const int64_t nx = job->n - job->nwide;
     bool x_finite = true;
     if (nx > 0) {
-        job->x = b ? matrix_cols(b, job->nwide, nx) : bpack_cols(job->bp, job->nwide, nx);
+        job->x = b ? tasdi_matrix_block(b, 0, b->rows, job->nwide, nx)
+                   : bpack_cols(job->bp, job->nwide, nx);
         x_finite = pack_x(job);
     }
     if (job->nwide > 0) {
         if (own) {
-            const tasdi_matrix bw = matrix_cols(b, 0, job->nwide);
+            const tasdi_matrix bw = tasdi_matrix_block(b, 0, b->rows, 0, job->nwide);
             tasdi_bpack_fill(ctx, &bw, own);
             job->bp = own;
         }

@@ -45,9 +45,7 @@ static void act_task(void *arg, int64_t task)
                     job->ntiles;) {
         int64_t r0 = t * ACT_TILE;
         int64_t rows = job->a.rows - r0 < ACT_TILE ? job->a.rows - r0 : ACT_TILE;
-        tasdi_matrix ct = job->c;
-        ct.data += r0 * ct.rs * (int64_t)tasd_dtype_size(ct.dtype);
-        ct.rows = rows;
+        const tasdi_matrix ct = tasdi_matrix_block(&job->c, r0, rows, 0, job->c.cols);
         tasdi_series_set_rows(s, rows);
         tasdi_decompose_rows_into(job->ops, &job->a, r0, s, scratch);
         tasd_status st = tasdi_gemm_run_packed_ws(gctx, job->alpha, s, job->bp, job->beta,
