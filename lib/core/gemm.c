@@ -674,8 +674,8 @@ static bool path_possible(const tasdi_ops *ops, int64_t n, bool narrow)
  * narrow. All or none as use_narrow says, except that the few columns past
  * the last whole panel run narrow where the narrow kernel takes that many:
  * in a wide call of their own they cost about what a whole panel costs
- * (333x4096x130 2:4 took 24% longer than x128 on an AMD EPYC Zen 5), where
- * the narrow kernel streams the series once more. */
+ * (333x4096x130 2:4 took 24% longer than x128 on an AMD EPYC Zen 5, avx512),
+ * where the narrow kernel streams the series once more. */
 static int64_t wide_cols(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
 {
     if (use_narrow(ops, p, n))
