@@ -33,10 +33,9 @@ static float *rand_matrix(int64_t count, double sparsity)
     return w;
 }
 
-/* the value type make_series stores (f32 but where a test sets it) */
-static tasd_dtype series_values = TASD_F32;
-
-static tasd_series *make_series(const char *cfg, int64_t m, int64_t k, unsigned seed)
+/* A series of cfg over a random m x k matrix, its values stored as `values`. */
+static tasd_series *make_series(const char *cfg, int64_t m, int64_t k, unsigned seed,
+                                tasd_dtype values)
 {
     test_seed(seed);
     float *w = rand_matrix(m * k, 0.1);
@@ -47,7 +46,7 @@ static tasd_series *make_series(const char *cfg, int64_t m, int64_t k, unsigned 
     tasd_context_set_backend(ctx, TASD_BACKEND_SCALAR);
     tasd_config_parse(NULL, cfg, &c);
     tasd_view v = tasd_view_2d(w, TASD_F32, m, k, k);
-    tasd_decompose_options o = {sizeof o, series_values};
+    tasd_decompose_options o = {sizeof o, values};
     tasd_status st = tasd_decompose_ex(ctx, &v, c, TASD_GREEDY, &o, &s);
     CHECKF(st == TASD_OK, "decompose %s %lldx%lld: %s", cfg, (long long)m, (long long)k,
            tasd_last_error_message());
@@ -137,7 +136,7 @@ static int run_gemm(tasd_backend be, int threads, const tasd_series *s, float al
 static int check_case(const char *cfg, int64_t m, int64_t k, int64_t n, int blayout,
                       int clayout, float alpha, float beta)
 {
-    tasd_series *s = make_series(cfg, m, k, (unsigned)(m * 131 + k * 7 + n));
+    tasd_series *s = make_series(cfg, m, k, (unsigned)(m * 131 + k * 7 + n), TASD_F32);
     if (!s)
         return 1;
     operand b = make_operand(k, n, blayout);
@@ -370,7 +369,7 @@ static void test_thread_counts(void)
                                         {130, 520, 64}, {7, 64, 3}};
     for (unsigned si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         int64_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
-        tasd_series *s = make_series("2:4+1:8", m, k, 99 + si);
+        tasd_series *s = make_series("2:4+1:8", m, k, 99 + si, TASD_F32);
         operand b = make_operand(k, n, 0);
         for (int bi = 0; bi < nbackends; bi++) {
             float *first = NULL;
@@ -410,12 +409,12 @@ static void test_thread_counts(void)
 /* ---- the plain-C packed kernels (contract spec) against the reference ---- */
 
 static void check_ops(const tasdi_ops *ops, const char *what, const int64_t (*shapes)[3],
-                      int nshapes)
+                      int nshapes, tasd_dtype values)
 {
     for (int ci = 0; ci < NCONFIGS; ci++)
         for (int si = 0; si < nshapes; si++) {
             int64_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
-            tasd_series *s = make_series(configs[ci], m, k, 5 + ci);
+            tasd_series *s = make_series(configs[ci], m, k, 5 + ci, values);
             operand b = make_operand(k, n, si % 2);
             operand c0 = make_operand(m, n, 0), c = make_operand(m, n, 0);
             memcpy(c.buf, c0.buf, (size_t)(m * n) * sizeof(float));
@@ -454,7 +453,7 @@ static void test_scalar_packed_kernels(void)
                                          tasdi_scalar_narrow, tasdi_scalar_narrow, NULL, 0};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
                                         {70, 260, 100}};
-    check_ops(&packed_ops, "scalar packed", shapes, 4);
+    check_ops(&packed_ops, "scalar packed", shapes, 4, TASD_F32);
 }
 
 /* Each SIMD backend's narrow kernel for every n up to TASDI_NARROW_MAX and
@@ -479,11 +478,11 @@ static void test_narrow_wide_all_n(void)
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = TASDI_NARROW_MAX;
         forced.narrow_fast_max = TASDI_NARROW_MAX;
-        check_ops(&forced, "narrow kernel", shapes, nshapes);
+        check_ops(&forced, "narrow kernel", shapes, nshapes, TASD_F32);
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = 0;
         forced.narrow_fast_max = 0;
-        check_ops(&forced, "wide kernel", shapes, nshapes);
+        check_ops(&forced, "wide kernel", shapes, nshapes, TASD_F32);
     }
 }
 
@@ -506,8 +505,8 @@ static void test_tail_columns_narrow(void)
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = TASDI_NARROW_MAX;
         forced.narrow_fast_max = TASDI_NARROW_MAX;
-        check_ops(&forced, "wide + narrow tail", shapes, nshapes);
-        check_ops(ops, "as dispatched", shapes, nshapes);
+        check_ops(&forced, "wide + narrow tail", shapes, nshapes, TASD_F32);
+        check_ops(ops, "as dispatched", shapes, nshapes, TASD_F32);
     }
 }
 
@@ -540,11 +539,9 @@ static void test_avx512_wide_entries(void)
             char what[64];
             snprintf(what, sizeof what, "avx512 %s, %s values", spread ? "wide_spread" : "wide",
                      tasd_dtype_name(vtypes[vi]));
-            series_values = vtypes[vi];
             /* f32: all shapes; bf16 / f16: the first four (n = 9..48) */
-            check_ops(&forced, what, shapes, vi == 0 ? nshapes : 4);
+            check_ops(&forced, what, shapes, vi == 0 ? nshapes : 4, vtypes[vi]);
         }
-        series_values = TASD_F32;
     }
 #endif
 }
@@ -738,7 +735,7 @@ static void test_dispatch(void)
     tasd_backend want;
     if (env && *env && tasd_backend_parse(env, &want) == TASD_OK &&
         want != TASD_BACKEND_AUTO) {
-        tasd_series *s = make_series("2:4", 4, 8, 3);
+        tasd_series *s = make_series("2:4", 4, 8, 3, TASD_F32);
         float bb[8 * 2] = {0}, cc[4 * 2];
         tasd_view bv = tasd_view_2d(bb, TASD_F32, 8, 2, 2);
         tasd_view cv = tasd_view_2d(cc, TASD_F32, 4, 2, 2);
