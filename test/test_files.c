@@ -844,6 +844,9 @@ static void test_bad_npy(void)
         {"{'descr': '|u1', 'fortran_order': False, 'shape': (24,), }\n", TASD_ERR_DTYPE},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }\n", TASD_ERR_FORMAT},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }\n", TASD_ERR_OVERFLOW},
+        /* empty, but the strides of its view would overflow */
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4611686018427387904), }\n", TASD_ERR_OVERFLOW},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 0, 2), }\n", TASD_ERR_OVERFLOW},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 1), }\n", TASD_ERR_FORMAT},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", TASD_ERR_FORMAT},
         {"{'descr': '<f4', 'shape': (2, 3), }\n", TASD_ERR_FORMAT},
@@ -859,6 +862,22 @@ static void test_bad_npy(void)
         tasd_status st = open_bytes(b, n);
         CHECKF(st == cases[k].want, "case %zu: got %d (%s), want %d", k, (int)st,
                tasd_last_error_message(), (int)cases[k].want);
+    }
+    /* An empty tensor opens, and its view has the strides its shape implies
+       (header padded so the data starts 128 bytes in, as numpy writes it). */
+    _Alignas(64) unsigned char eb[128];
+    char eh[119];
+    snprintf(eh, sizeof eh, "%-117s\n", "{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 0, 3), }");
+    n = make_npy(eb, 1, eh, 0);
+    CHECK(n == 128);
+    tasd_tensorfile *e = NULL;
+    CHECK_OK(tasd_tensorfile_open_memory(NULL, eb, n, TASD_FORMAT_NPY, &e));
+    if (e) {
+        tasd_view v;
+        CHECK_OK(tasd_tensorfile_view(e, 0, &v));
+        CHECK(v.ndim == 3 && v.shape[0] == 1048576 && v.shape[1] == 0 && v.shape[2] == 3);
+        CHECK(v.strides[0] == 3 && v.strides[1] == 3 && v.strides[2] == 1);
+        tasd_tensorfile_close(e);
     }
     /* Messages name the file. */
     write_all(tmp_path("bad.npy"), b, 5);
@@ -914,6 +933,7 @@ static void test_bad_safetensors(void)
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", 4, TASD_ERR_OVERFLOW},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[18446744073709551616],\"data_offsets\":[0,4]}}", 4, TASD_ERR_OVERFLOW},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[9223372036854775808],\"data_offsets\":[0,4]}}", 4, TASD_ERR_OVERFLOW},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[0,4294967296,4294967296],\"data_offsets\":[0,0]}}", 0, TASD_ERR_OVERFLOW},
         /* numbers that are not plain non-negative integers */
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, TASD_ERR_FORMAT},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1.0],\"data_offsets\":[0,4]}}", 4, TASD_ERR_FORMAT},

@@ -26,20 +26,26 @@ void tasd_tensorfile_close(tasd_tensorfile *m)
 tasd_status tasdi_shape_bytes(const char *file, const char *tname, int ndim,
                                const int64_t *shape, size_t elem, uint64_t *out)
 {
-    uint64_t n = elem;
+    /* A zero dimension makes the tensor empty, but the strides of its view
+       still multiply the other dimensions (a zero counted as one), so those
+       must fit as well. */
+    uint64_t span = elem;
+    bool empty = false;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0)
             return tasdi_fail(TASD_ERR_FORMAT, "%s: tensor \"%s\": negative dimension", file,
                               tname);
-        if (shape[d] != 0 && n > UINT64_MAX / (uint64_t)shape[d])
+        uint64_t dim = shape[d] ? (uint64_t)shape[d] : 1;
+        empty |= shape[d] == 0;
+        if (span > UINT64_MAX / dim)
             return tasdi_fail(TASD_ERR_OVERFLOW,
                               "%s: tensor \"%s\": shape overflows 64-bit sizes", file, tname);
-        n *= (uint64_t)shape[d];
+        span *= dim;
     }
-    if (n > ((uint64_t)1 << 62))
-        return tasdi_fail(TASD_ERR_OVERFLOW, "%s: tensor \"%s\": %llu bytes is too large",
-                          file, tname, (unsigned long long)n);
-    *out = n;
+    if (span > ((uint64_t)1 << 62))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "%s: tensor \"%s\": shape spans %llu bytes, too large",
+                          file, tname, (unsigned long long)span);
+    *out = empty ? 0 : span;
     return TASD_OK;
 }
 
