@@ -783,6 +783,25 @@ static void test_tasd_forged(void)
     refresh_record(rec);
     CHECK_STATUS(tasd_series_load_buffer(NULL, cp, n, &l), TASD_ERR_FORMAT);
     CHECK(l == NULL);
+    /* A directory entry longer than its record, the extra bytes junk: they
+     * would be covered by neither a CRC nor the zero rule. */
+    {
+        uint64_t rsize = ld64(rec0 + 56), doff = 64 + rsize;
+        CHECK(ld64(buf + n - 40 + 8) == doff && n == doff + 20 + 40);
+        size_t gn = n + 64;
+        unsigned char *g = malloc(gn);
+        memcpy(g, buf, doff);
+        memset(g + doff, 0xab, 64);
+        memcpy(g + doff + 64, buf + doff, n - doff);
+        unsigned char *dir = g + doff + 64, *tr = dir + 20;
+        st64(dir + 8, rsize + 64);
+        st64(tr + 8, doff + 64);
+        st32(tr + 32, crc32_ref(dir, 20));
+        st32(tr + 36, crc32_ref(tr, 36));
+        CHECK_STATUS(tasd_series_load_buffer(NULL, g, gn, &l), TASD_ERR_FORMAT);
+        CHECK(l == NULL);
+        free(g);
+    }
     /* The original still loads. */
     CHECK_OK(tasd_series_load_buffer(NULL, buf, n, &l));
     tasd_series_destroy(l);

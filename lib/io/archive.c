@@ -266,8 +266,8 @@ static tasd_status rec_parse(const char *file, const char *name, uint32_t versio
     if (size != r->L.size)
         REC_BAD("%s: series \"%s\": record size %llu, its shape needs %llu", file, name,
                 (unsigned long long)size, (unsigned long long)r->L.size);
-    if (size > avail)
-        REC_BAD("%s: series \"%s\": record of %llu bytes runs past its entry (%llu bytes)", file,
+    if (size != avail) /* a longer entry would hold bytes no CRC or zero rule covers */
+        REC_BAD("%s: series \"%s\": record of %llu bytes in a directory entry of %llu", file,
                 name, (unsigned long long)size, (unsigned long long)avail);
     return TASD_OK;
 #undef REC_BAD
