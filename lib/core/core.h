@@ -195,6 +195,15 @@ static inline tasdi_matrix tasdi_matrix_block(const tasdi_matrix *m, int64_t r0,
     return v;
 }
 
+/* The transpose of m: the same memory with rows and columns (and their
+   strides) swapped. */
+static inline tasdi_matrix tasdi_matrix_transposed(const tasdi_matrix *m)
+{
+    tasdi_matrix t = {.data = m->data, .dtype = m->dtype, .rows = m->cols, .cols = m->rows,
+                      .rs = m->cs, .cs = m->rs};
+    return t;
+}
+
 /* Element (r, j) of an f32 / f16 / bf16 matrix as float (exact). */
 static inline float tasdi_matrix_get(const tasdi_matrix *m, int64_t r, int64_t j)
 {

@@ -134,7 +134,7 @@ tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
             tasdi_matrix m32 = {(const char *)w32, TASD_F32, w.rows, w.cols, w.cols, 1};
             wf = m32;
         }
-        tasdi_matrix wt = {wf.data, TASD_F32, wf.cols, wf.rows, wf.cs, wf.rs};
+        tasdi_matrix wt = tasdi_matrix_transposed(&wf);
         st = tasdi_bpack_create(ctx, &wt, &l->wt);
         tasdi_free(a, w32, w32_bytes);
         break;
@@ -252,8 +252,8 @@ static tasd_status layer_forward_checked(tasd_context *ctx, const tasd_layer *l,
     if (l->mode == TASD_LAYER_WEIGHTS) {
         /* Y^T [out, tokens] = S [out, in] * X^T [in, tokens]: transposed
          * views are the same memory with swapped strides. */
-        tasdi_matrix xt = {x.data, x.dtype, x.cols, x.rows, x.cs, x.rs};
-        tasdi_matrix yt = {y.data, y.dtype, y.cols, y.rows, y.cs, y.rs};
+        tasdi_matrix xt = tasdi_matrix_transposed(&x);
+        tasdi_matrix yt = tasdi_matrix_transposed(&y);
         tasdi_bias bias = {l->bias, 1, true}; /* per row of Y^T: per output */
         return tasdi_gemm_run_ws(ctx, 1.0f, l->series, &xt, 0.0f, &yt, &bias, ws,
                                  "tasd_layer_forward");
