@@ -785,11 +785,11 @@ static void test_tasd_forged(void)
     CHECK(l == NULL);
     /* A directory entry longer than its record, the extra bytes junk: they
      * would be covered by neither a CRC nor the zero rule. */
-    {
-        uint64_t rsize = ld64(rec0 + 56), doff = 64 + rsize;
-        CHECK(ld64(buf + n - 40 + 8) == doff && n == doff + 20 + 40);
-        size_t gn = n + 64;
-        unsigned char *g = malloc(gn);
+    uint64_t rsize = ld64(rec0 + 56), doff = 64 + rsize;
+    CHECK(ld64(buf + n - 40 + 8) == doff && n == doff + 20 + 40);
+    size_t gn = n + 64;
+    unsigned char *g = malloc(gn);
+    if (g) {
         memcpy(g, buf, doff);
         memset(g + doff, 0xab, 64);
         memcpy(g + doff + 64, buf + doff, n - doff);
