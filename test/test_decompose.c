@@ -450,6 +450,21 @@ static void test_bad_arguments(void)
     bad = v;
     bad.data = NULL;
     CHECK_STATUS(tasd_decompose(NULL, &bad, c, TASD_GREEDY, &s), TASD_ERR_NULL_POINTER);
+    /* An empty rank-3 view whose other axes are huge (UBSan: their stride
+     * product overflowed in the collapsibility check). */
+    tasd_view empty3 = v;
+    empty3.ndim = 3;
+    empty3.shape[0] = 4;
+    empty3.shape[1] = 0;
+    empty3.shape[2] = (int64_t)1 << 40;
+    empty3.strides[0] = empty3.strides[1] = 0;
+    empty3.strides[2] = (int64_t)1 << 40;
+    tasd_series *e = NULL;
+    CHECK_OK(tasd_decompose(NULL, &empty3, c, TASD_GREEDY, &e));
+    int64_t er = -1, ec = -1;
+    CHECK_OK(tasd_series_shape(e, &er, &ec));
+    CHECK(er == 4 && ec == 0);
+    tasd_series_destroy(e);
     CHECK(s == (tasd_series *)0x1);
     CHECK_STATUS(tasd_series_stats(NULL, NULL), TASD_ERR_NULL_POINTER);
     CHECK_STATUS(tasd_series_shape(NULL, NULL, NULL), TASD_ERR_NULL_POINTER);

@@ -88,9 +88,11 @@ tasd_status tasdi_matrix_from_view(const tasd_view *v, const char *what,
         return tasdi_fail(TASD_ERR_OVERFLOW, "%s: %lld x %lld elements is too many",
                           what, (long long)v->shape[0], (long long)cols);
     /* Trailing axes must collapse into one: stride[d] == stride[d+1]*shape[d+1]
-     * wherever the axis has more than one element. */
+     * wherever the axis has more than one element. An empty view addresses
+     * nothing (and its other dimensions may be as large as int64 allows, so
+     * the product could overflow): not checked. */
     int64_t cs = v->strides[v->ndim - 1];
-    for (int d = v->ndim - 2; d >= 1; d--) {
+    for (int d = v->ndim - 2; d >= 1 && total > 0; d--) {
         int64_t expect = v->strides[d + 1] * v->shape[d + 1];
         if (v->shape[d] > 1 && v->strides[d] != expect)
             return tasdi_fail(TASD_ERR_SHAPE,
