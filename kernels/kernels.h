@@ -303,7 +303,7 @@ void tasdi_avx512_narrow_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
 void tasdi_avx512_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                            const float *bblk, int64_t bnext, int ncols, float *tile,
                            int64_t tnext, int accumulate);
-/* the bf16 / f16 kernels with the values spread at n <= 48 (AMD's) */
+/* the bf16 / f16 kernels with the values spread (AMD's) */
 void tasdi_avx512_wide_spread_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
                                    int64_t kb, const float *bblk, int64_t bnext, int ncols,
                                    float *tile, int64_t tnext, int accumulate);
@@ -317,8 +317,8 @@ void tasdi_avx512_select(float *residual, int64_t k, int n, int m, float *values
 void tasdi_avx512_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                        const float *bblk, int64_t bnext, int ncols, float *tile,
                        int64_t tnext, int accumulate);
-/* tasdi_avx512_wide with the values loaded four at a time at n <= 48: the
- * wide kernel of AMD CPUs (lib/core/dispatch.c) */
+/* tasdi_avx512_wide with the values loaded four at a time: the wide kernel
+ * of AMD CPUs (lib/core/dispatch.c) */
 void tasdi_avx512_wide_spread(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                               const float *bblk, int64_t bnext, int ncols, float *tile,
                               int64_t tnext, int accumulate);

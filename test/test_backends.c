@@ -511,9 +511,9 @@ static void test_tail_columns_narrow(void)
 }
 
 /* Both AVX-512 wide kernels, whichever one this CPU's dispatch picks: the
- * plain one (Intel) and the one that spreads the values at n <= 48 (AMD),
- * for f32 values at n over 1..5 vectors per row and bf16 / f16 values at
- * 1..3, K with and without a short last block. */
+ * plain one (Intel) and the one that spreads the values (AMD), for f32,
+ * bf16 and f16 values at n over 1..8 vectors per row, K with and without a
+ * short last block. */
 static void test_avx512_wide_entries(void)
 {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -522,9 +522,10 @@ static void test_avx512_wide_entries(void)
         printf("  (AVX-512 not available here: its wide kernels not run)\n");
         return;
     }
-    static const int64_t shapes[][3] = {{37, 133, 9},  {70, 256, 16}, {37, 200, 33},
-                                        {70, 192, 48}, {70, 192, 32}, {37, 133, 17},
-                                        {37, 192, 49}, {70, 133, 64}, {37, 256, 80}};
+    static const int64_t shapes[][3] = {{37, 133, 9},   {70, 256, 16}, {37, 200, 33},
+                                        {70, 192, 48},  {70, 192, 32}, {37, 133, 17},
+                                        {37, 192, 49},  {70, 133, 64}, {37, 256, 80},
+                                        {37, 200, 100}, {70, 256, 128}, {37, 133, 120}};
     const int nshapes = (int)(sizeof shapes / sizeof *shapes);
     static const tasd_dtype vtypes[] = {TASD_F32, TASD_BF16, TASD_F16};
     for (int spread = 0; spread < 2; spread++) {
@@ -539,8 +540,7 @@ static void test_avx512_wide_entries(void)
             char what[64];
             snprintf(what, sizeof what, "avx512 %s, %s values", spread ? "wide_spread" : "wide",
                      tasd_dtype_name(vtypes[vi]));
-            /* f32: all shapes; bf16 / f16: the first four (n = 9..48) */
-            check_ops(&forced, what, shapes, vi == 0 ? nshapes : 4, vtypes[vi]);
+            check_ops(&forced, what, shapes, nshapes, vtypes[vi]);
         }
     }
 #endif

@@ -26,10 +26,10 @@ static inline vf bcast_bf16(const uint16_t *p)
     _mm256_castsi256_ps(_mm256_slli_epi32(                                             \
         _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
 /* four values widened in each 128-bit lane, spread as the f32 kernel's
- * (kernels.c: AMD's entry only, n <= 48) */
+ * (kernels.c: AMD's entry only) */
 #define VLOAD4(p)                                                                      \
     _mm512_broadcast_f32x4(_mm_castsi128_ps(_mm_slli_epi32(                           \
         _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))), 16)))
-#define WIDE_SPREAD_OWN 3
+#define WIDE_SPREAD_OWN 1
 #define PFX(name) tasdi_avx512_##name##_bf16
 #include "../x86/tmpl.h"

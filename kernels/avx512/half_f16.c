@@ -12,10 +12,10 @@
 
 #define VLOAD8_V(p) _mm256_maskz_cvtph_ps(0xff, _mm_loadu_si128((const __m128i *)(const void *)(p)))
 /* four values widened in each 128-bit lane, spread as the f32 kernel's
- * (kernels.c: AMD's entry only, n <= 48) */
+ * (kernels.c: AMD's entry only) */
 #define VLOAD4(p)                                                                      \
     _mm512_broadcast_f32x4(_mm512_castps512_ps128(_mm512_cvtph_ps(                     \
         _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(const void *)(p))))))
-#define WIDE_SPREAD_OWN 3
+#define WIDE_SPREAD_OWN 1
 #define PFX(name) tasdi_avx512_##name##_f16
 #include "../x86/tmpl.h"

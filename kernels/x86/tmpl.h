@@ -29,10 +29,10 @@
  *   VLOAD4(p)          four values as f32 in each 128-bit lane, spread by
  *                      VPERMIL_IMM(q, imm) (an in-lane permute): the wide
  *                      kernel then loads a slot's value once per four slots
- *   WIDE_SPREAD_OWN    with VLOAD4: PFX(wide) loads each value by itself and
- *                      PFX(wide_spread), a second entry, spreads them at up
- *                      to WIDE_SPREAD_OWN vectors per row (the CPUs where the
- *                      permute issues beside the FMAs take it)
+ *   WIDE_SPREAD_OWN    with VLOAD4, defined as 1: PFX(wide) loads each value
+ *                      by itself and PFX(wide_spread), a second entry,
+ *                      spreads them (the CPUs where the permute issues
+ *                      beside the FMAs take it)
  *   NF_TRANSPOSE8(r)   r[i] lane l becomes r[l] lane i in each group of 8
  *                      lanes (8 vectors), with VI_STRIDED(p, s) (lane l:
  *                      uint32 p[l*s]), VI_SRL3(a) (lanes >> 3), WIN8(x, pos)
@@ -70,7 +70,7 @@ static inline vf spread4(vf q, int i)
 }
 #define VSPREAD4(q, i) spread4((q), (i))
 #ifndef WIDE_SPREAD_OWN
-#define WIDE_SPREAD_OWN 0 /* PFX(wide) spreads at every nv */
+#define WIDE_SPREAD_OWN 0 /* PFX(wide) spreads */
 #endif
 #else
 #define WIDE_SPREAD 0
@@ -326,40 +326,39 @@ wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float 
 
 /* nv = vectors per row strip over all panels of the call (up to WIDE_MAXV);
  * the strip is rounded up to whole vectors (B is zero there). */
+static inline __attribute__((always_inline)) void
+wide_nv(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
+        int64_t bnext, int ncols, float *tile, int64_t tnext, int accumulate, const int spread)
+{
+#define NV(k) wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, k, spread)
+    switch ((ncols + VL - 1) / VL) {
+    case 1: NV(1); break;
+    case 2: NV(2); break;
+    case 3: NV(3); break;
+    case 4: NV(4); break;
+    case 5: NV(5); break;
+    case 6: NV(6); break;
+    case 7: NV(7); break;
+    default: NV(8); break;
+    }
+#undef NV
+}
+
 void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                const float *bblk, int64_t bnext, int ncols, float *tile, int64_t tnext,
                int accumulate)
 {
-    const int spread = WIDE_SPREAD && !WIDE_SPREAD_OWN;
-#define CASE(k) case k: wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, k, spread); break;
-    switch ((ncols + VL - 1) / VL) {
-    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
-    default: wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, 8, spread); break;
-    }
-#undef CASE
+    wide_nv(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, accumulate,
+            WIDE_SPREAD && !WIDE_SPREAD_OWN);
 }
 
 #if WIDE_SPREAD && WIDE_SPREAD_OWN
-/* PFX(wide) with the values spread at up to WIDE_SPREAD_OWN vectors per row,
- * where a slot has few FMAs to share its value's load */
+/* PFX(wide) with the values loaded four at a time and spread */
 void PFX(wide_spread)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                       const float *bblk, int64_t bnext, int ncols, float *tile,
                       int64_t tnext, int accumulate)
 {
-    _Static_assert(WIDE_SPREAD_OWN <= 4, "the cases below");
-    const int nv = (ncols + VL - 1) / VL;
-#define CASE(k)                                                                        \
-    case k:                                                                            \
-        if (k <= WIDE_SPREAD_OWN) {                                                    \
-            wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, k, 1);       \
-            return;                                                                    \
-        }                                                                              \
-        break;
-    switch (nv) {
-    CASE(1) CASE(2) CASE(3) CASE(4)
-    }
-#undef CASE
-    PFX(wide)(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, accumulate);
+    wide_nv(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, accumulate, 1);
 }
 #endif
 

@@ -49,8 +49,8 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
      2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                    \
      tasdi_avx512_##wide##_bf16, tasdi_avx512_##wide##_f16, tasdi_avx512_narrow_bf16,    \
      tasdi_avx512_narrow_f16, tasdi_avx512_narrow_fast, nmax_fast}
-/* AMD's wide kernels load the slot values four at a time at n <= 48 (its
- * permute issues beside the FMAs; kernels/avx512/kernels.c). */
+/* AMD's wide kernels load the slot values four at a time (its permute
+ * issues beside the FMAs; kernels/avx512/kernels.c). */
 static const tasdi_ops avx512_ops = AVX512_OPS(wide, 8, 6, 4, 4);
 static const tasdi_ops avx512_ops_amd = AVX512_OPS(wide_spread, 4, 4, 4, 8);
 #endif
