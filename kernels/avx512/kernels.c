@@ -19,8 +19,8 @@
  * took 2:4 from 0.92x to 1.10x oneDNN at 3072x768x16, 1.05x -> 1.21x at
  * 2048x512x32, 1.18x -> 1.26x at 3072x768x48 (medians of 8 alternating
  * bench runs) and left n = 64 and 128 even; on an AMD EPYC Zen 4 (in one
- * process, alternating) 2:4 at n = 64..1000 ran 0.91-0.98 of the time of
- * one load per value, 2:4+1:8 and 1:4 0.92-1.03. Intel cores issue the
+ * process, alternating) 2:4 at n = 64..1000 ran at 0.93-1.00 of the time of
+ * one load per value, 2:4+1:8 and 1:4 at 0.92-1.03. Intel cores issue the
  * permute on an FMA port: they keep tasdi_avx512_wide (dispatch.c). */
 #define VLOAD4(p) _mm512_broadcast_f32x4(_mm_loadu_ps(p))
 #define WIDE_SPREAD_OWN 1
