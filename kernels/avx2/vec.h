@@ -84,8 +84,8 @@ static inline float hsum(vf v)
  * time by an in-lane permute (VPERMIL_IMM): 1.03-1.07x on Zen 3, whose
  * shuffles issue beside the FMAs (a broadcast per slot was a ninth load per
  * 8 FMAs on the bound load ports). The AVX-512 kernels spread them only for
- * AMD CPUs and n <= 48 (kernels/avx512/kernels.c): on Intel the permute takes
- * an FMA port. VLOAD4_HALF: the bf16 / f16 files' four 16-bit values,
+ * AMD CPUs (kernels/avx512/kernels.c): on Intel the permute takes an FMA
+ * port. VLOAD4_HALF: the bf16 / f16 files' four 16-bit values,
  * widened to f32 by w. */
 #define VLOAD4_HALF(p, w)                                                              \
     bcast_lanes(w(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
