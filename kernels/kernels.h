@@ -198,17 +198,19 @@ typedef double (*tasdi_stats_fn)(const float *x, int64_t n, int64_t *nnz, int *f
 
 /* Wide kernel, one K block kb and one or more B panels (at most the
  * backend's wide_panels):
- *   tile[q*tnext + (r-r0)*TASDI_NR + j] (= or +=) sum over all terms and the
+ *   tile[q*tnext + (r-r0)*tld + j] (= or +=) sum over all terms and the
  *   slots of row r in block kb of value * bblk[q*bnext + k*TASDI_NR + j]
  * for r in [r0, r1) (inside one row block of TASDI_RB), column
  * c = q*TASDI_NR + j < ncols (1..wide_panels *
  * TASDI_NR; columns past ncols of the last strip may be written with
- * anything finite). accumulate == 0 means the tile is not read. bblk is the
- * packed (TASDI_KC x TASDI_NR) block of the first panel, the next panel's
- * block bnext floats further; 64-byte aligned, as is tile. */
+ * anything finite, so a tile that is C itself gets whole panels only).
+ * accumulate == 0 means the tile is not read. bblk is the packed
+ * (TASDI_KC x TASDI_NR) block of the first panel, the next panel's block
+ * bnext floats further, 64-byte aligned; the tile (rows tld floats apart)
+ * may have any alignment. */
 typedef void (*tasdi_wide_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
                               int64_t kb, const float *bblk, int64_t bnext, int ncols,
-                              float *tile, int64_t tnext, int accumulate);
+                              float *tile, int64_t tnext, int64_t tld, int accumulate);
 
 /* Narrow kernel: y[(r-r0)*ldy + j] = sum over all terms and slots of row r of
  * value * x[j*ldx + k(slot)], for r in [r0, r1) (inside one
@@ -263,7 +265,7 @@ extern const tasdi_dense_kernel tasdi_scalar_dense;
  * that holds NaN or Inf). */
 void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                        const float *bblk, int64_t bnext, int ncols, float *tile,
-                       int64_t tnext, int accumulate);
+                       int64_t tnext, int64_t tld, int accumulate);
 void tasdi_scalar_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                          const float *x, int64_t ldx, int nx, float *y,
                          int64_t ldy);
@@ -279,7 +281,7 @@ extern const tasdi_dense_kernel tasdi_avx2_dense;
 extern const tasdi_dense_kernel tasdi_avx512_dense;
 void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int64_t bnext, int ncols, float *tile,
-                     int64_t tnext, int accumulate);
+                     int64_t tnext, int64_t tld, int accumulate);
 void tasdi_avx2_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                        const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 int tasdi_avx2_narrow_fast(const tasdi_packed *p);
@@ -287,41 +289,41 @@ int tasdi_avx2_narrow_fast(const tasdi_packed *p);
  * the f16 ones need F16C. */
 void tasdi_avx2_wide_bf16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                           const float *bblk, int64_t bnext, int ncols, float *tile,
-                          int64_t tnext, int accumulate);
+                          int64_t tnext, int64_t tld, int accumulate);
 void tasdi_avx2_narrow_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
                             const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 void tasdi_avx2_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                          const float *bblk, int64_t bnext, int ncols, float *tile,
-                         int64_t tnext, int accumulate);
+                         int64_t tnext, int64_t tld, int accumulate);
 void tasdi_avx2_narrow_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
                            const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 void tasdi_avx512_wide_bf16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                             const float *bblk, int64_t bnext, int ncols, float *tile,
-                            int64_t tnext, int accumulate);
+                            int64_t tnext, int64_t tld, int accumulate);
 void tasdi_avx512_narrow_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
                               const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 void tasdi_avx512_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                            const float *bblk, int64_t bnext, int ncols, float *tile,
-                           int64_t tnext, int accumulate);
+                           int64_t tnext, int64_t tld, int accumulate);
 /* the bf16 / f16 kernels with the values spread (AMD's) */
 void tasdi_avx512_wide_spread_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
                                    int64_t kb, const float *bblk, int64_t bnext, int ncols,
-                                   float *tile, int64_t tnext, int accumulate);
+                                   float *tile, int64_t tnext, int64_t tld, int accumulate);
 void tasdi_avx512_wide_spread_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
                                   int64_t kb, const float *bblk, int64_t bnext, int ncols,
-                                  float *tile, int64_t tnext, int accumulate);
+                                  float *tile, int64_t tnext, int64_t tld, int accumulate);
 void tasdi_avx512_narrow_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
                              const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 void tasdi_avx512_select(float *residual, int64_t k, int n, int m, float *values,
                          uint8_t *index);
 void tasdi_avx512_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                        const float *bblk, int64_t bnext, int ncols, float *tile,
-                       int64_t tnext, int accumulate);
+                       int64_t tnext, int64_t tld, int accumulate);
 /* tasdi_avx512_wide with the values loaded four at a time: the wide kernel
  * of AMD CPUs (lib/core/dispatch.c) */
 void tasdi_avx512_wide_spread(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                               const float *bblk, int64_t bnext, int ncols, float *tile,
-                              int64_t tnext, int accumulate);
+                              int64_t tnext, int64_t tld, int accumulate);
 void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                          const float *x, int64_t ldx, int nx, float *y,
                          int64_t ldy);
@@ -337,18 +339,18 @@ double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
 extern const tasdi_dense_kernel tasdi_neon_dense;
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int64_t bnext, int ncols, float *tile,
-                     int64_t tnext, int accumulate);
+                     int64_t tnext, int64_t tld, int accumulate);
 void tasdi_neon_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                        const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 /* Half-value kernels (the same contract on a layout with vtype bf16 / f16). */
 void tasdi_neon_wide_bf16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                           const float *bblk, int64_t bnext, int ncols, float *tile,
-                          int64_t tnext, int accumulate);
+                          int64_t tnext, int64_t tld, int accumulate);
 void tasdi_neon_narrow_bf16(const tasdi_packed *p, int64_t r0, int64_t r1,
                             const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 void tasdi_neon_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                          const float *bblk, int64_t bnext, int ncols, float *tile,
-                         int64_t tnext, int accumulate);
+                         int64_t tnext, int64_t tld, int accumulate);
 void tasdi_neon_narrow_f16(const tasdi_packed *p, int64_t r0, int64_t r1,
                            const float *x, int64_t ldx, int nx, float *y, int64_t ldy);
 #endif

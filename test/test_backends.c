@@ -241,6 +241,62 @@ static void test_large_n(void)
     check_case("1:8", 70, 77, 300, 1, 0, 1.0f, 0.0f);
 }
 
+/* C = S B (alpha 1, beta 0) into an f32 C of padded rows, where the wide
+ * kernel sums the units of whole panels in C itself: every backend, one and
+ * two threads, against the reference; C's elements start as NaN (never
+ * read), the padding after each row and after the view stays as it was. */
+static void test_direct_c(void)
+{
+    static const int64_t widths[] = {64, 128, 192, 256, 300, 320};
+    const int64_t m = 130, k = 200;
+    for (unsigned ni = 0; ni < sizeof widths / sizeof *widths; ni++)
+        for (int ci = 0; ci < 2; ci++) {
+            const int64_t n = widths[ni], ldc = n + 5;
+            const char *cfg = ci ? "2:4+1:8" : "2:4";
+            tasd_series *s = make_series(cfg, m, k, (unsigned)(n * 2 + ci), TASD_F32);
+            operand b = make_operand(k, n, 0);
+            operand c0 = make_operand(m, n, 0);
+            double *ref = malloc((size_t)(m * n) * sizeof *ref);
+            double *bound = malloc((size_t)(m * n) * sizeof *bound);
+            reference(s, 1.0f, &b, 0.0f, &c0, ref, bound);
+            const int64_t size = m * ldc + 16;
+            float *c = malloc((size_t)size * sizeof *c);
+            for (int bi = 0; bi < nbackends; bi++)
+                for (int threads = 1; threads <= 2; threads++) {
+                    for (int64_t i = 0; i < size; i++)
+                        c[i] = i < m * ldc && i % ldc < n ? NAN : -7.0f;
+                    tasd_view cv = tasd_view_2d(c, TASD_F32, m, n, ldc);
+                    tasd_context *ctx = NULL;
+                    CHECK_OK(tasd_context_create(NULL, &ctx));
+                    CHECK_OK(tasd_context_set_backend(ctx, backends[bi]));
+                    CHECK_OK(tasd_context_set_threads(ctx, threads));
+                    CHECK_OK(tasd_gemm(ctx, 1.0f, s, &b.v, 0.0f, &cv));
+                    tasd_context_destroy(ctx);
+                    int64_t bad = -1; /* the first wrong element */
+                    for (int64_t i = 0; i < size && bad < 0; i++) {
+                        const int64_t r = i / ldc, j = i % ldc;
+                        if (r < m && j < n) {
+                            const double tol =
+                                3e-6 * (double)(k + 8) * bound[r * n + j] / 8 + 1e-6;
+                            bad = fabs(c[i] - ref[r * n + j]) <= tol ? -1 : i;
+                        } else {
+                            bad = c[i] == -7.0f ? -1 : i;
+                        }
+                    }
+                    CHECKF(bad < 0, "%s %s n=%lld threads=%d: C[%lld, %lld] = %.9g",
+                           tasd_backend_name(backends[bi]), cfg, (long long)n, threads,
+                           (long long)(bad / ldc), (long long)(bad % ldc),
+                           bad < 0 ? 0.0 : c[bad]);
+                }
+            free(c);
+            free(ref);
+            free(bound);
+            free(b.buf);
+            free(c0.buf);
+            tasd_series_destroy(s);
+        }
+}
+
 /* NaN and Inf in B: the product is that of the kept values only, on every
  * backend and for narrow and wide n. W keeps only column 0 of every group of
  * 4 (nonzero); the other columns are zero, so each 2:4 group also holds a
@@ -792,6 +848,7 @@ int main(int argc, char **argv)
         RUN(test_shapes);
         RUN(test_strides_alpha_beta);
         RUN(test_large_n);
+        RUN(test_direct_c);
         RUN(test_nonfinite_b);
         RUN(test_thread_counts);
     }

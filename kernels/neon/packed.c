@@ -75,12 +75,12 @@ static ALWAYS_INLINE float val1(const void *v, int64_t s, const int vt)
 }
 
 static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1,
-                                    int64_t kb, const float *bblk, float *tile,
+                                    int64_t kb, const float *bblk, float *tile, int64_t tld,
                                     int accumulate, const int NQ, const int vt)
 {
     const float32x4_t zero = vdupq_n_f32(0.0f);
     for (int64_t r = r0; r < r1; r++) {
-        float *t = tile + (r - r0) * TASDI_NR;
+        float *t = tile + (r - r0) * tld;
 #define DECL(i) float32x4_t a##i = (NQ > i && accumulate) ? vld1q_f32(t + 4 * i) : zero;
         FOR16(DECL)
 #undef DECL
@@ -133,47 +133,47 @@ static ALWAYS_INLINE void wide_rows(const tasdi_packed *p, int64_t r0, int64_t r
 }
 
 static ALWAYS_INLINE void wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
-                                const float *bblk, int ncols, float *tile, int accumulate,
-                                const int vt)
+                                const float *bblk, int ncols, float *tile, int64_t tld,
+                                int accumulate, const int vt)
 {
     /* one panel per call (wide_panels = 1); columns past ncols in the panel
      * are zero in bblk: computing them is harmless, so round the strip up
      * to 16, 32, 48 or 64 columns */
     if (ncols <= 16)
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 4, vt);
+        wide_rows(p, r0, r1, kb, bblk, tile, tld, accumulate, 4, vt);
     else if (ncols <= 32)
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 8, vt);
+        wide_rows(p, r0, r1, kb, bblk, tile, tld, accumulate, 8, vt);
     else if (ncols <= 48)
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 12, vt);
+        wide_rows(p, r0, r1, kb, bblk, tile, tld, accumulate, 12, vt);
     else
-        wide_rows(p, r0, r1, kb, bblk, tile, accumulate, 16, vt);
+        wide_rows(p, r0, r1, kb, bblk, tile, tld, accumulate, 16, vt);
 }
 
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int64_t bnext, int ncols, float *tile,
-                     int64_t tnext, int accumulate)
+                     int64_t tnext, int64_t tld, int accumulate)
 {
     (void)bnext;
     (void)tnext;
-    wide(p, r0, r1, kb, bblk, ncols, tile, accumulate, TASDI_V_F32);
+    wide(p, r0, r1, kb, bblk, ncols, tile, tld, accumulate, TASDI_V_F32);
 }
 
 void tasdi_neon_wide_bf16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                           const float *bblk, int64_t bnext, int ncols, float *tile,
-                          int64_t tnext, int accumulate)
+                          int64_t tnext, int64_t tld, int accumulate)
 {
     (void)bnext;
     (void)tnext;
-    wide(p, r0, r1, kb, bblk, ncols, tile, accumulate, TASDI_V_BF16);
+    wide(p, r0, r1, kb, bblk, ncols, tile, tld, accumulate, TASDI_V_BF16);
 }
 
 void tasdi_neon_wide_f16(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                          const float *bblk, int64_t bnext, int ncols, float *tile,
-                         int64_t tnext, int accumulate)
+                         int64_t tnext, int64_t tld, int accumulate)
 {
     (void)bnext;
     (void)tnext;
-    wide(p, r0, r1, kb, bblk, ncols, tile, accumulate, TASDI_V_F16);
+    wide(p, r0, r1, kb, bblk, ncols, tile, tld, accumulate, TASDI_V_F16);
 }
 
 /* x of the four slots s..s+3 of a run (any N:M). */

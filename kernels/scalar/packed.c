@@ -6,13 +6,13 @@
 
 void tasdi_scalar_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                        const float *bblk, int64_t bnext, int ncols, float *tile,
-                       int64_t tnext, int accumulate)
+                       int64_t tnext, int64_t tld, int accumulate)
 {
     for (int q = 0; q * TASDI_NR < ncols; q++) { /* panel by panel */
         const float *bq = bblk + q * bnext;
         int nc = ncols - q * TASDI_NR < TASDI_NR ? ncols - q * TASDI_NR : TASDI_NR;
         for (int64_t r = r0; r < r1; r++) {
-            float *t = tile + q * tnext + (r - r0) * TASDI_NR;
+            float *t = tile + q * tnext + (r - r0) * tld;
             if (!accumulate)
                 for (int j = 0; j < nc; j++)
                     t[j] = 0.0f;

@@ -225,7 +225,7 @@ wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
  * stream pointers just advance by one run per row. */
 static inline __attribute__((always_inline)) void
 wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
-          int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv,
+          int64_t bnext, float *tile, int64_t tnext, int64_t tld, int accumulate, const int nv,
           const int c0, const int c1, const int spread)
 {
     /* With few vectors per strip (AVX-512's 4 zmm, a narrow panel, small n)
@@ -245,7 +245,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * into L2, so the call's rows bring in the whole 16 KiB per panel. */
     const int pf = !last && (size_t)bnext * sizeof(float) * (nv > WIDE_NV ? 2 : 1) > WIDE_PF_BYTES;
     for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
-        float *t = tile + (r - r0) * TASDI_NR;
+        float *t = tile + (r - r0) * tld;
         if (pf) {
             const float *next = bblk + TASDI_KC * TASDI_NR + (r - r0) * 64;
             for (int l = 0; l < 4; l++) {
@@ -302,13 +302,13 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 /* The series shapes with a straight-line row loop; others go term by term. */
 static inline __attribute__((always_inline)) void
 wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
-         int64_t bnext, float *tile, int64_t tnext, int accumulate, const int nv,
+         int64_t bnext, float *tile, int64_t tnext, int64_t tld, int accumulate, const int nv,
          const int spread)
 {
     const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
     const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
 #define ROWS(c0, c1)                                                                   \
-    wide_rows(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, nv, c0, c1, spread)
+    wide_rows(p, r0, r1, kb, bblk, bnext, tile, tnext, tld, accumulate, nv, c0, c1, spread)
     if (p->terms == 1 && a == WIDE_CODE(2, 4))
         ROWS(WIDE_CODE(2, 4), 0);
     else if (p->terms == 1 && a == WIDE_CODE(1, 4))
@@ -328,9 +328,9 @@ wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float 
  * the strip is rounded up to whole vectors (B is zero there). */
 static inline __attribute__((always_inline)) void
 wide_nv(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
-        int64_t bnext, int ncols, float *tile, int64_t tnext, int accumulate, const int spread)
+        int64_t bnext, int ncols, float *tile, int64_t tnext, int64_t tld, int accumulate, const int spread)
 {
-#define NV(k) wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, accumulate, k, spread)
+#define NV(k) wide_cfg(p, r0, r1, kb, bblk, bnext, tile, tnext, tld, accumulate, k, spread)
     switch ((ncols + VL - 1) / VL) {
     case 1: NV(1); break;
     case 2: NV(2); break;
@@ -346,9 +346,9 @@ wide_nv(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *
 
 void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                const float *bblk, int64_t bnext, int ncols, float *tile, int64_t tnext,
-               int accumulate)
+               int64_t tld, int accumulate)
 {
-    wide_nv(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, accumulate,
+    wide_nv(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, tld, accumulate,
             WIDE_SPREAD && !WIDE_SPREAD_OWN);
 }
 
@@ -356,9 +356,9 @@ void PFX(wide)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
 /* PFX(wide) with the values loaded four at a time and spread */
 void PFX(wide_spread)(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                       const float *bblk, int64_t bnext, int ncols, float *tile,
-                      int64_t tnext, int accumulate)
+                      int64_t tnext, int64_t tld, int accumulate)
 {
-    wide_nv(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, accumulate, 1);
+    wide_nv(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, tld, accumulate, 1);
 }
 #endif
 
