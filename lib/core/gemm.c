@@ -107,7 +107,6 @@ typedef struct packed_job {
     float *xpack;            /* narrow: x [n - nwide][ldx] */
     int64_t ldx;
     float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
-    bool direct;             /* wide: whole panels summed in C itself */
     atomic_llong next;       /* next unit to hand out */
 } packed_job;
 
@@ -563,6 +562,16 @@ void tasdi_bpack_destroy(tasdi_bpack *bp)
     tasdi_free(&a, bp, sizeof *bp);
 }
 
+/* Whether a wide unit whose panels end at column `end` sums in C itself:
+ * C = S B (alpha 1, beta 0, no bias) into an f32 C of contiguous rows, and
+ * the panels are whole, so no tile is copied to C (at K = 300 the copy was
+ * 15% of a 2000x300x1000 product, AMD EPYC Zen 4). */
+static bool c_takes_sums(const packed_job *job, int64_t end)
+{
+    return job->c.dtype == TASD_F32 && job->c.cs == 1 && job->alpha == 1.0f &&
+           job->beta == 0.0f && !job->bias.p && end <= job->nwide;
+}
+
 /* A wide unit is one row block x a group of up to WIDE_PANELS panels. Loop
  * order: K block, then panel, then rows, so the row block's slots of a K
  * block (a contiguous run) are reused from L1 across the panels while each
@@ -581,8 +590,7 @@ static void wide_task(void *arg, int64_t task)
         int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
         int64_t pan0 = pg * WIDE_PANELS;
         int64_t pan1 = pan0 + WIDE_PANELS < panels ? pan0 + WIDE_PANELS : panels;
-        /* the unit's sums: in C where its panels are whole, else in the tile */
-        const bool direct = job->direct && pan1 * TASDI_NR <= job->nwide;
+        const bool direct = c_takes_sums(job, pan1 * TASDI_NR); /* else in the tile */
         float *sums = direct ? (float *)(uintptr_t)job->c.data + r0 * job->c.rs + pan0 * TASDI_NR
                              : tile;
         const int64_t snext = direct ? TASDI_NR : WIDE_ROW_BLOCK * TASDI_NR;
@@ -908,11 +916,6 @@ static void packed_job_init(packed_job *pj, const tasdi_ops *ops, float alpha,
     pj->beta = beta;
     if (bias)
         pj->bias = *bias;
-    /* C = S B into an f32 C of contiguous rows: the wide kernel sums a unit
-     * of whole panels in C itself, no tile to copy (at K = 300 the copy
-     * was 15% of a 2000x300x1000 product, AMD EPYC Zen 4) */
-    pj->direct = c->dtype == TASD_F32 && c->cs == 1 && alpha == 1.0f && beta == 0.0f &&
-                 !pj->bias.p;
 }
 
 static tasd_status gemm_run_ops_ws(const tasd_context *ctx, const tasdi_ops *ops,
