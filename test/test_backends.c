@@ -119,6 +119,14 @@ static void reference(const tasd_series *s, float alpha, const operand *b, float
     free(wa);
 }
 
+/* Whether a backend's float result is close enough to the double reference:
+ * fp32 rounding grows with the dot product's length k, relative to its
+ * bound sum |alpha w b| + |beta c|. */
+static bool within_tolerance(double got, double want, double bound, int64_t k)
+{
+    return fabs(got - want) <= 3e-6 * (double)(k + 8) * bound / 8 + 1e-6;
+}
+
 static int run_gemm(tasd_backend be, int threads, const tasd_series *s, float alpha,
                     const operand *b, float beta, operand *c)
 {
@@ -157,8 +165,7 @@ static int check_case(const char *cfg, int64_t m, int64_t k, int64_t n, int blay
             for (int64_t r = 0; r < m && !bad; r++)
                 for (int64_t j = 0; j < n; j++) {
                     double got = *at(&c, r, j);
-                    double tol = 3e-6 * (double)(k + 8) * bound[r * n + j] / 8.0 + 1e-6;
-                    if (!(fabs(got - ref[r * n + j]) <= tol)) {
+                    if (!within_tolerance(got, ref[r * n + j], bound[r * n + j], k)) {
                         CHECKF(0, "%s %s m=%lld k=%lld n=%lld B%d C%d a=%g b=%g: "
                                "C[%lld,%lld] = %.9g, want %.9g",
                                tasd_backend_name(backends[bi]), cfg, (long long)m,
@@ -275,13 +282,12 @@ static void test_direct_c(void)
                     int64_t bad = -1; /* the first wrong element */
                     for (int64_t i = 0; i < size && bad < 0; i++) {
                         const int64_t r = i / ldc, j = i % ldc;
-                        if (r < m && j < n) {
-                            const double tol =
-                                3e-6 * (double)(k + 8) * bound[r * n + j] / 8 + 1e-6;
-                            bad = fabs(c[i] - ref[r * n + j]) <= tol ? -1 : i;
-                        } else {
+                        if (r < m && j < n)
+                            bad = within_tolerance(c[i], ref[r * n + j], bound[r * n + j], k)
+                                      ? -1
+                                      : i;
+                        else
                             bad = c[i] == -7.0f ? -1 : i;
-                        }
                     }
                     CHECKF(bad < 0, "%s %s n=%lld threads=%d: C[%lld, %lld] = %.9g",
                            tasd_backend_name(backends[bi]), cfg, (long long)n, threads,
@@ -483,7 +489,7 @@ static void check_ops(const tasdi_ops *ops, const char *what, const int64_t (*sh
             CHECK_OK(tasdi_gemm_run_ops(NULL, ops, 0.75f, s, &bm, 0.5f, &cm));
             int bad = 0;
             for (int64_t i = 0; i < m * n && !bad; i++)
-                if (!(fabs(c.buf[i] - ref[i]) <= 3e-6 * (double)(k + 8) * bound[i] / 8 + 1e-6)) {
+                if (!within_tolerance(c.buf[i], ref[i], bound[i], k)) {
                     CHECKF(0, "%s %s %lldx%lldx%lld: [%lld] %.9g want %.9g", what,
                            configs[ci], (long long)m, (long long)k, (long long)n,
                            (long long)i, c.buf[i], ref[i]);
