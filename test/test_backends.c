@@ -480,7 +480,8 @@ static void test_scalar_packed_kernels(void)
                                          {TASDI_NARROW_MAX, TASDI_NARROW_MAX, TASDI_NARROW_MAX},
                                          2, &tasdi_scalar_dense,
                                          tasdi_scalar_wide, tasdi_scalar_wide,
-                                         tasdi_scalar_narrow, tasdi_scalar_narrow, NULL, 0};
+                                         tasdi_scalar_narrow, tasdi_scalar_narrow, NULL, 0,
+                                         tasdi_scalar_transpose};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
                                         {70, 260, 100}};
     check_ops(&packed_ops, "scalar packed", shapes, 4, TASD_F32);
@@ -793,6 +794,55 @@ static int forced_unavailable(void)
             (b != TASD_BACKEND_AUTO && !tasd_backend_available(b)));
 }
 
+/* Each backend's transpose (the packing of a layer's X) against its
+ * definition: every value bit for bit, nothing else of dst written (the
+ * sentinel stays in the gaps and past the end), NaN / Inf reported wherever
+ * it sits (tile body, the overlapping last tiles, a block under 8 x 8), a
+ * negative source stride. */
+static void test_transpose(void)
+{
+    static const int64_t dims[] = {1, 5, 7, 8, 9, 14, 16, 23, 64, 192};
+    const uint32_t sentinel = 0x7fc0dead;
+    for (int bi = 0; bi < nbackends; bi++) {
+        tasdi_transpose_fn fn = tasdi_ops_transpose(tasdi_ops_for(backends[bi]));
+        const char *name = tasd_backend_name(backends[bi]);
+        for (unsigned ri = 0; ri < sizeof dims / sizeof *dims; ri++)
+            for (unsigned ci = 0; ci < sizeof dims / sizeof *dims; ci++)
+                for (int v = 0; v < 4; v++) {
+                    const int64_t rows = dims[ri], cols = dims[ci];
+                    const int64_t lds = (v & 1 ? -1 : 1) * (cols + (v & 2 ? 3 : 0));
+                    const int64_t ldd = rows + (v & 2 ? 5 : 0);
+                    const int64_t slen = rows * (cols + 3), dlen = cols * ldd + 8;
+                    float *s = rand_matrix(slen, 0.2), *d = malloc((size_t)dlen * sizeof *d);
+                    const float *src = lds < 0 ? s + (rows - 1) * -lds : s;
+                    /* v 0: all finite; else one NaN or Inf at a random (r, c) */
+                    const int64_t br = (int64_t)(test_rand_u64() % (uint64_t)rows);
+                    const int64_t bc = (int64_t)(test_rand_u64() % (uint64_t)cols);
+                    if (v)
+                        ((float *)src)[br * lds + bc] = v == 2 ? -INFINITY : NAN;
+                    for (int64_t i = 0; i < dlen; i++)
+                        memcpy(&d[i], &sentinel, sizeof sentinel);
+                    int got = fn(src, lds, rows, cols, d, ldd);
+                    int64_t wrong = 0;
+                    for (int64_t c = 0; c < cols; c++)
+                        for (int64_t r = 0; r < ldd; r++) {
+                            const void *want = r < rows ? (const void *)&src[r * lds + c]
+                                                        : (const void *)&sentinel;
+                            wrong += memcmp(&d[c * ldd + r], want, sizeof(float)) != 0;
+                        }
+                    for (int64_t i = cols * ldd; i < dlen; i++)
+                        wrong += memcmp(&d[i], &sentinel, sizeof sentinel) != 0;
+                    CHECKF(wrong == 0 && got == (v != 0),
+                           "%s transpose %lldx%lld lds %lld ldd %lld: %lld values wrong, "
+                           "non-finite %d (want %d)",
+                           name, (long long)rows, (long long)cols, (long long)lds,
+                           (long long)ldd, (long long)wrong, got, v != 0);
+                    free(s);
+                    free(d);
+                }
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* run.sh asks: `test_backends --available NAME` exits 0 if it can run */
@@ -813,6 +863,7 @@ int main(int argc, char **argv)
         RUN(test_dispatch);
         RUN(test_select);
         RUN(test_stats);
+        RUN(test_transpose);
         RUN(test_decompose_backends);
         RUN(test_scalar_packed_kernels);
         RUN(test_narrow_wide_all_n);

@@ -137,6 +137,7 @@ void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d)
 typedef struct dense_job {
     const tasdi_dense *d;
     const tasdi_dense_kernel *kern;
+    tasdi_transpose_fn transpose; /* packs an X of unit column stride */
     tasdi_matrix x, y;
     const float *bias;
     int64_t bias_stride;
@@ -179,6 +180,12 @@ static void pack_x_task(void *arg, int64_t i)
     int64_t strips = (mb + mr - 1) / mr, row = t0;
     for (int64_t s = 0; s < strips; s++) {
         int64_t h = part_size(mb, strips, s);
+        if (x->dtype == TASD_F32 && x->cs == 1) { /* X [tokens, in]: 8x8 tiles */
+            job->transpose(xd + row * x->rs + k0, x->rs, h, kc, xp, h);
+            xp += h * kc;
+            row += h;
+            continue;
+        }
         for (int64_t r = 0; r < h; r++) {
             if (x->dtype != TASD_F32) { /* bf16 / f16: widened as X is packed */
                 tasdi_widen_run(x->dtype,
@@ -188,12 +195,8 @@ static void pack_x_task(void *arg, int64_t i)
                 continue;
             }
             const float *src = xd + (row + r) * x->rs + k0 * x->cs;
-            if (x->cs == 1)
-                for (int64_t k = 0; k < kc; k++)
-                    xp[k * h + r] = src[k];
-            else
-                for (int64_t k = 0; k < kc; k++)
-                    xp[k * h + r] = src[k * x->cs];
+            for (int64_t k = 0; k < kc; k++)
+                xp[k * h + r] = src[k * x->cs];
         }
         xp += h * kc;
         row += h;
@@ -317,6 +320,7 @@ static void dense_job_init(dense_job *job, const tasdi_ops *ops, const tasdi_den
     memset(job, 0, sizeof *job);
     job->d = d;
     job->kern = ops->dense ? ops->dense : &tasdi_scalar_dense;
+    job->transpose = tasdi_ops_transpose(ops);
 }
 
 tasd_status tasdi_dense_need(const tasd_context *ctx, const tasdi_dense *d, int64_t tokens,

@@ -27,7 +27,15 @@ struct tasdi_ops {
      * as narrow_max says. */
     tasdi_narrow_fast_fn narrow_fast;
     int narrow_fast_max;
+    tasdi_transpose_fn transpose;
 };
+
+/* The transpose of ops (the plain-C one for no ops, or ops a test built
+ * without one). */
+static inline tasdi_transpose_fn tasdi_ops_transpose(const tasdi_ops *ops)
+{
+    return ops && ops->transpose ? ops->transpose : tasdi_scalar_transpose;
+}
 
 /* The kernels of a backend, or NULL if this build or CPU cannot run it. */
 const tasdi_ops *tasdi_ops_for(tasd_backend backend);

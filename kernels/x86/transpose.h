@@ -1,0 +1,61 @@
+/* The transpose (kernels/kernels.h) in 8x8 tiles of 256-bit vectors: 8
+ * loads, 24 shuffles and 8 stores per 64 floats where the plain loop does a
+ * load and a store each. A block's last tiles overlap the ones before them
+ * (they rewrite a few values with the same bits) instead of taking a scalar
+ * tail; blocks under 8 x 8 go to the plain loop. The including file defines
+ * PFX and compiles this with AVX2 or later. */
+
+/* rows r[0..7] become columns: r[c] lane i = old r[i] lane c */
+static inline void transpose8x8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[c] (c < 4): rows 0-3 of columns c and c + 4; u[c + 4]: rows 4-7 */
+#pragma GCC unroll 2
+    for (int h = 0; h < 8; h += 4) {
+        u[h] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
+        u[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xEE);
+        u[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
+        u[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x31);
+    }
+}
+
+/* the 8x8 tile at (r, c) */
+static inline void transpose_tile(const float *src, int64_t lds, float *dst, int64_t ldd,
+                                  int64_t r, int64_t c, __m256 *bad)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 v[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        v[i] = _mm256_loadu_ps(src + (r + i) * lds + c);
+        *bad = _mm256_fmadd_ps(v[i], zero, *bad);
+    }
+    transpose8x8(v);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        _mm256_storeu_ps(dst + (c + i) * ldd + r, v[i]);
+}
+
+int PFX(transpose)(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+                   int64_t ldd)
+{
+    if (rows < 8 || cols < 8)
+        return tasdi_scalar_transpose(src, lds, rows, cols, dst, ldd);
+    /* x * 0 + bad is NaN from the first NaN or Inf x on: one FMA per vector */
+    __m256 bad = _mm256_setzero_ps();
+    for (int64_t r0 = 0; r0 < rows; r0 += 8)
+        for (int64_t c0 = 0; c0 < cols; c0 += 8)
+            transpose_tile(src, lds, dst, ldd, r0 + 8 <= rows ? r0 : rows - 8,
+                           c0 + 8 <= cols ? c0 : cols - 8, &bad);
+    return _mm256_movemask_ps(_mm256_cmp_ps(bad, bad, _CMP_UNORD_Q)) != 0;
+}
