@@ -257,6 +257,25 @@ static void store_c_bias(const packed_job *job, int64_t r0, int64_t r1, int64_t 
     }
 }
 
+/* c[i] = alpha * c[i] + b[i * bs] (b NULL: 0), four at a time for the
+ * compiler's straight-line vectorizer where b is contiguous (the scalar
+ * loop was 5% of a 3072x768x128 2:4 layer with a bias, AMD EPYC Zen 4,
+ * avx512). */
+static void scale_add(float *restrict c, int64_t n, float alpha, const float *restrict b,
+                      int64_t bs)
+{
+    int64_t i = 0;
+    if (b && bs == 1)
+        for (; i + 4 <= n; i += 4) {
+            c[i] = alpha * c[i] + b[i];
+            c[i + 1] = alpha * c[i + 1] + b[i + 1];
+            c[i + 2] = alpha * c[i + 2] + b[i + 2];
+            c[i + 3] = alpha * c[i + 3] + b[i + 3];
+        }
+    for (; i < n; i++)
+        c[i] = alpha * c[i] + (b ? b[i * bs] : 0.0f);
+}
+
 /* A by-column f32 C of unit row stride and beta 0 (a layer's Y^T) from a
  * tile of at least 8 x 8: the tile transposed by the backend's kernel (8x8
  * tiles; element by element this store was 9% of a 3072x768x128 2:4 layer,
@@ -272,17 +291,12 @@ static void store_c_transposed(const packed_job *job, int64_t r0, int64_t r1, in
     if (alpha == 1.0f && !job->bias.p)
         return;
     for (int64_t j = 0; j < nj; j++, c += cs) {
-        if (!job->bias.p) {
-            for (int64_t r = 0; r < nr; r++)
-                c[r] = alpha * c[r];
-        } else if (job->bias.per_row) {
-            const float *b = job->bias.p + r0 * bs;
-            for (int64_t r = 0; r < nr; r++)
-                c[r] = alpha * c[r] + b[r * bs];
-        } else {
+        if (job->bias.p && !job->bias.per_row) { /* one bias per column of C */
             const float b = job->bias.p[(j0 + j) * bs];
             for (int64_t r = 0; r < nr; r++)
                 c[r] = alpha * c[r] + b;
+        } else {
+            scale_add(c, nr, alpha, job->bias.p ? job->bias.p + r0 * bs : NULL, bs);
         }
     }
 }
