@@ -8,6 +8,8 @@
 
 #include <immintrin.h>
 
+#include "../x86/transpose8x8.h"
+
 #define VL 8
 #define WIDE_PASS 1 /* B panels per wide call */
 typedef __m256 vf;
@@ -95,30 +97,8 @@ static inline vf bcast_lanes(__m128 x)
 }
 
 /* The narrow 1:8 path (kernels/x86/tmpl.h, nf_t8_rows): r[i][l] becomes
- * r[l][i] for i, l < 8, an 8x8 transpose in registers (8 unpacks, 8
- * shuffles, 8 lane permutes). */
-static inline void transpose8(vf r[8])
-{
-    vf t[8], u[8];
-#pragma GCC unroll 4
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]); /* a0 b0 a1 b1 | a4 b4 a5 b5 */
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]); /* a2 b2 a3 b3 | a6 b6 a7 b7 */
-    }
-#pragma GCC unroll 2
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44); /* a0 b0 c0 d0 | a4 .. */
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; q++) {
-        r[q] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x20);
-        r[q + 4] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x31);
-    }
-}
-#define NF_TRANSPOSE8(r) transpose8(r)
+ * r[l][i] for i, l < 8. */
+#define NF_TRANSPOSE8(r) tasdi_transpose8x8(r)
 #define WIN8(x, pos) WIN1((x), (pos))
 /* p[0], p[s], ..., p[7 s] (uint32) */
 #define VI_STRIDED(p, s)                                                              \

@@ -5,29 +5,7 @@
  * tail; blocks under 8 x 8 go to the plain loop. The including file defines
  * PFX and compiles this with AVX2 or later. */
 
-/* rows r[0..7] become columns: r[c] lane i = old r[i] lane c */
-static inline void transpose8x8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-#pragma GCC unroll 4
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    /* u[c] (c < 4): rows 0-3 of columns c and c + 4; u[c + 4]: rows 4-7 */
-#pragma GCC unroll 2
-    for (int h = 0; h < 8; h += 4) {
-        u[h] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
-        u[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xEE);
-        u[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
-        u[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
-    }
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; c++) {
-        r[c] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x20);
-        r[c + 4] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x31);
-    }
-}
+#include "transpose8x8.h"
 
 /* the 8x8 tile at (r, c) */
 static inline void transpose_tile(const float *src, int64_t lds, float *dst, int64_t ldd,
@@ -40,7 +18,7 @@ static inline void transpose_tile(const float *src, int64_t lds, float *dst, int
         v[i] = _mm256_loadu_ps(src + (r + i) * lds + c);
         *bad = _mm256_fmadd_ps(v[i], zero, *bad);
     }
-    transpose8x8(v);
+    tasdi_transpose8x8(v);
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
         _mm256_storeu_ps(dst + (c + i) * ldd + r, v[i]);
