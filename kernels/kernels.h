@@ -227,13 +227,13 @@ typedef int (*tasdi_narrow_fast_fn)(const tasdi_packed *p);
 
 /* ---- transpose (the framework's packing of a transposed operand) ----
  * dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols (f32, bits kept);
- * nothing else of dst is written. Returns 1 when a value copied is NaN or
- * Inf, else 0. The layers' X [tokens, in] is the transpose of what both the
- * wide kernel's B panels and the dense kernel's X strips hold: element by
- * element this copy took 45% of a 100x5000x200 2:4 layer and a quarter of
- * the dense layer's time at that shape (AMD EPYC Zen 4, avx512). */
-typedef int (*tasdi_transpose_fn)(const float *src, int64_t lds, int64_t rows,
-                                  int64_t cols, float *dst, int64_t ldd);
+ * nothing else of dst is written. The layers' X [tokens, in] is the
+ * transpose of what both the wide kernel's B panels and the dense kernel's
+ * X strips hold, and a layer's Y^T that of the kernels' row-major tiles:
+ * element by element these copies took 45% of a 100x5000x200 2:4 layer
+ * (AMD EPYC Zen 4, avx512). */
+typedef void (*tasdi_transpose_fn)(const float *src, int64_t lds, int64_t rows,
+                                   int64_t cols, float *dst, int64_t ldd);
 
 /* ---- dense kernel (lib/core/dense.c: Y = X * W^T, the dense layer) ----
  * W [out, in] is packed once, at layer creation, into panels of
@@ -270,7 +270,7 @@ void tasdi_scalar_select(float *residual, int64_t k, int n, int m,
 double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
                           float *copy);
 extern const tasdi_dense_kernel tasdi_scalar_dense;
-int tasdi_scalar_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
+void tasdi_scalar_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
                             float *dst, int64_t ldd);
 /* Plain-C kernels: the executable spec of the contract above and the scalar
  * backend. They skip value-0 slots (the framework also runs them for a B
@@ -291,9 +291,9 @@ double tasdi_avx512_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
                           float *copy);
 extern const tasdi_dense_kernel tasdi_avx2_dense;
 extern const tasdi_dense_kernel tasdi_avx512_dense;
-int tasdi_avx2_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
+void tasdi_avx2_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
                           float *dst, int64_t ldd);
-int tasdi_avx512_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
+void tasdi_avx512_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
                             float *dst, int64_t ldd);
 void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int64_t bnext, int ncols, float *tile,
@@ -353,8 +353,8 @@ void tasdi_neon_select(float *residual, int64_t k, int n, int m, float *values,
 double tasdi_neon_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
                         float *copy);
 extern const tasdi_dense_kernel tasdi_neon_dense;
-int tasdi_neon_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
-                         float *dst, int64_t ldd);
+void tasdi_neon_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
+                          float *dst, int64_t ldd);
 void tasdi_neon_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int64_t bnext, int ncols, float *tile,
                      int64_t tnext, int64_t tld, int accumulate);

@@ -794,14 +794,14 @@ static int forced_unavailable(void)
             (b != TASD_BACKEND_AUTO && !tasd_backend_available(b)));
 }
 
-/* Each backend's transpose (the packing of a layer's X) against its
- * definition: every value bit for bit, nothing else of dst written (the
- * sentinel stays in the gaps and past the end), NaN / Inf reported wherever
- * it sits (tile body, the overlapping last tiles, a block under 8 x 8), a
- * negative source stride. */
+/* Each backend's transpose (the packing of a layer's X, the store of its
+ * Y^T) against its definition: every value bit for bit (NaN and -Inf among
+ * them, in tile bodies and in the overlapping last tiles), nothing else of
+ * dst written (the sentinel stays in the gaps and past the end), blocks
+ * under one tile, a negative source stride. */
 static void test_transpose(void)
 {
-    static const int64_t dims[] = {1, 5, 7, 8, 9, 14, 16, 23, 64, 192};
+    static const int64_t dims[] = {1, 3, 5, 7, 8, 9, 14, 16, 23, 64, 192};
     const uint32_t sentinel = 0x7fc0dead;
     for (int bi = 0; bi < nbackends; bi++) {
         tasdi_transpose_fn fn = tasdi_ops_transpose(tasdi_ops_for(backends[bi]));
@@ -815,14 +815,14 @@ static void test_transpose(void)
                     const int64_t slen = rows * (cols + 3), dlen = cols * ldd + 8;
                     float *s = rand_matrix(slen, 0.2), *d = malloc((size_t)dlen * sizeof *d);
                     const float *src = lds < 0 ? s + (rows - 1) * -lds : s;
-                    /* v 0: all finite; else one NaN or Inf at a random (r, c) */
-                    const int64_t br = (int64_t)(test_rand_u64() % (uint64_t)rows);
-                    const int64_t bc = (int64_t)(test_rand_u64() % (uint64_t)cols);
-                    if (v)
-                        ((float *)src)[br * lds + bc] = v == 2 ? -INFINITY : NAN;
+                    /* a NaN and a -Inf at random places: copied as any value */
+                    for (int q = 0; q < 2; q++)
+                        ((float *)src)[(int64_t)(test_rand_u64() % (uint64_t)rows) * lds +
+                                       (int64_t)(test_rand_u64() % (uint64_t)cols)] =
+                            q ? -INFINITY : NAN;
                     for (int64_t i = 0; i < dlen; i++)
                         memcpy(&d[i], &sentinel, sizeof sentinel);
-                    int got = fn(src, lds, rows, cols, d, ldd);
+                    fn(src, lds, rows, cols, d, ldd);
                     int64_t wrong = 0;
                     for (int64_t c = 0; c < cols; c++)
                         for (int64_t r = 0; r < ldd; r++) {
@@ -832,11 +832,9 @@ static void test_transpose(void)
                         }
                     for (int64_t i = cols * ldd; i < dlen; i++)
                         wrong += memcmp(&d[i], &sentinel, sizeof sentinel) != 0;
-                    CHECKF(wrong == 0 && got == (v != 0),
-                           "%s transpose %lldx%lld lds %lld ldd %lld: %lld values wrong, "
-                           "non-finite %d (want %d)",
+                    CHECKF(wrong == 0, "%s transpose %lldx%lld lds %lld ldd %lld: %lld values wrong",
                            name, (long long)rows, (long long)cols, (long long)lds,
-                           (long long)ldd, (long long)wrong, got, v != 0);
+                           (long long)ldd, (long long)wrong);
                     free(s);
                     free(d);
                 }

@@ -6,23 +6,20 @@
 
 #include <arm_neon.h>
 
-int tasdi_neon_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
-                         float *dst, int64_t ldd)
+void tasdi_neon_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
+                          float *dst, int64_t ldd)
 {
-    if (rows < 4 || cols < 4)
-        return tasdi_scalar_transpose(src, lds, rows, cols, dst, ldd);
-    /* x * 0 + bad is NaN from the first NaN or Inf x on */
-    float32x4_t bad = vdupq_n_f32(0.0f);
-    const float32x4_t zero = vdupq_n_f32(0.0f);
+    if (rows < 4 || cols < 4) {
+        tasdi_scalar_transpose(src, lds, rows, cols, dst, ldd);
+        return;
+    }
     for (int64_t r0 = 0; r0 < rows; r0 += 4) {
         const int64_t r = r0 + 4 <= rows ? r0 : rows - 4;
         for (int64_t c0 = 0; c0 < cols; c0 += 4) {
             const int64_t c = c0 + 4 <= cols ? c0 : cols - 4;
             float32x4_t v[4];
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 4; i++)
                 v[i] = vld1q_f32(src + (r + i) * lds + c);
-                bad = vfmaq_f32(bad, v[i], zero);
-            }
             /* pairs of rows interleaved, then their 64-bit halves */
             float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(v[0], v[1]));
             float64x2_t t1 = vreinterpretq_f64_f32(vtrn2q_f32(v[0], v[1]));
@@ -34,5 +31,4 @@ int tasdi_neon_transpose(const float *src, int64_t lds, int64_t rows, int64_t co
             vst1q_f32(dst + (c + 3) * ldd + r, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
         }
     }
-    return vmaxvq_u32(vmvnq_u32(vceqq_f32(bad, bad))) != 0;
 }

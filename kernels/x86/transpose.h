@@ -9,31 +9,27 @@
 
 /* the 8x8 tile at (r, c) */
 static inline void transpose_tile(const float *src, int64_t lds, float *dst, int64_t ldd,
-                                  int64_t r, int64_t c, __m256 *bad)
+                                  int64_t r, int64_t c)
 {
-    const __m256 zero = _mm256_setzero_ps();
     __m256 v[8];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 8; i++)
         v[i] = _mm256_loadu_ps(src + (r + i) * lds + c);
-        *bad = _mm256_fmadd_ps(v[i], zero, *bad);
-    }
     tasdi_transpose8x8(v);
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
         _mm256_storeu_ps(dst + (c + i) * ldd + r, v[i]);
 }
 
-int PFX(transpose)(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
-                   int64_t ldd)
+void PFX(transpose)(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+                    int64_t ldd)
 {
-    if (rows < 8 || cols < 8)
-        return tasdi_scalar_transpose(src, lds, rows, cols, dst, ldd);
-    /* x * 0 + bad is NaN from the first NaN or Inf x on: one FMA per vector */
-    __m256 bad = _mm256_setzero_ps();
+    if (rows < 8 || cols < 8) {
+        tasdi_scalar_transpose(src, lds, rows, cols, dst, ldd);
+        return;
+    }
     for (int64_t r0 = 0; r0 < rows; r0 += 8)
         for (int64_t c0 = 0; c0 < cols; c0 += 8)
             transpose_tile(src, lds, dst, ldd, r0 + 8 <= rows ? r0 : rows - 8,
-                           c0 + 8 <= cols ? c0 : cols - 8, &bad);
-    return _mm256_movemask_ps(_mm256_cmp_ps(bad, bad, _CMP_UNORD_Q)) != 0;
+                           c0 + 8 <= cols ? c0 : cols - 8);
 }

@@ -409,8 +409,8 @@ static bool copy_row_finite(float *restrict d, const float *restrict src)
 
 /* One K block of a panel from a B whose columns are contiguous (X^T of a
  * layer: B's columns are X's rows): f32 by the backend's transpose (8x8
- * tiles), else each column's run read in one pass and written down the
- * block (16 KiB, in L1). Read a row of the block at a time, every float came
+ * tiles; checked for NaN/Inf in the block once written), else each
+ * column's run read in one pass and written down the block (16 KiB, in L1). Read a row of the block at a time, every float came
  * from another line of X, and with X's rows a multiple of 4 KiB apart from
  * one L1 set: this packing took a quarter of a 768x768x128 1:8 layer.
  * Returns whether all of it is finite. */
@@ -423,8 +423,9 @@ static bool pack_block_by_column(const tasdi_matrix *bm, tasdi_transpose_fn tran
     const float *b = (const float *)(const void *)bm->data;
     uint32_t any = 0;
     int64_t j = 0;
-    if (bm->dtype == TASD_F32 && bm->rs == 1) { /* X^T */
-        any = (uint32_t)transpose(b + k0 + j0 * bm->cs, bm->cs, nj, kn, blk, TASDI_NR) << 31;
+    const bool tiles = bm->dtype == TASD_F32 && bm->rs == 1; /* X^T */
+    if (tiles) {
+        transpose(b + k0 + j0 * bm->cs, bm->cs, nj, kn, blk, TASDI_NR);
         j = nj;
     }
     for (; j < nj; j++) {
@@ -446,7 +447,7 @@ static bool pack_block_by_column(const tasdi_matrix *bm, tasdi_transpose_fn tran
     for (int64_t kk = 0; kk < TASDI_KC; kk++)
         for (j = kk < kn ? nj : 0; j < TASDI_NR; j++)
             blk[kk * TASDI_NR + j] = 0.0f;
-    if (bm->dtype != TASD_F32) /* widened halves: checked once written */
+    if (tiles || bm->dtype != TASD_F32) /* checked once written, a row in L1 at a time */
         for (int64_t kk = 0; kk < kn; kk++)
             any |= row_finite(blk + kk * TASDI_NR) ? 0 : 1u << 31;
     return !(any >> 31);
