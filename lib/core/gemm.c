@@ -453,56 +453,68 @@ static bool pack_block_by_column(const tasdi_matrix *bm, tasdi_transpose_fn tran
     return !(any >> 31);
 }
 
+/* Panels [pan0, pan1) of K block kb of B packed: panel `panel` at dst +
+ * (panel - pan0) * pstride floats, its row kk NR floats further on, zero past
+ * B's n and K. Row-major B is read a whole row of the panels at a time (long
+ * source runs). Returns whether all of it is finite. */
+static bool pack_b_block(const tasdi_matrix *bm, tasdi_transpose_fn transpose, int64_t kb,
+                         int64_t pan0, int64_t pan1, float *dst, int64_t pstride)
+{
+    const int64_t K = bm->rows, n = bm->cols;
+    int bad = 0;
+    if (matrix_by_column(bm)) {
+        for (int64_t panel = pan0; panel < pan1; panel++)
+            bad |= !pack_block_by_column(bm, transpose, dst + (panel - pan0) * pstride, kb,
+                                         panel * TASDI_NR);
+        return !bad;
+    }
+    const float *b = (const float *)(const void *)bm->data;
+    for (int64_t kk = 0; kk < TASDI_KC; kk++) {
+        const int64_t k = kb * TASDI_KC + kk;
+        for (int64_t panel = pan0; panel < pan1; panel++) {
+            float *d = dst + (panel - pan0) * pstride + kk * TASDI_NR;
+            const int64_t j0 = panel * TASDI_NR;
+            const int64_t nj = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
+            int64_t j = 0;
+            if (k < K && bm->dtype != TASD_F32) {
+                for (; j < nj; j++)
+                    d[j] = tasdi_matrix_get(bm, k, j0 + j);
+            } else if (k < K) {
+                const float *src = b + k * bm->rs + j0 * bm->cs;
+                if (bm->cs == 1 && nj == TASDI_NR) {
+                    bad |= !copy_row_finite(d, src);
+                    continue;
+                }
+                if (bm->cs == 1) {
+                    memcpy(d, src, (size_t)nj * sizeof *d);
+                    j = nj;
+                } else
+                    for (; j < nj; j++)
+                        d[j] = src[j * bm->cs];
+            }
+            for (; j < TASDI_NR; j++)
+                d[j] = 0.0f;
+            bad |= !row_finite(d);
+        }
+    }
+    return !bad;
+}
+
 /* Pack B into panels: p[panel][k][NR], zero past n and past K. The units of
  * this phase are (K block, span of PACK_SPAN panels) pairs. */
 static void pack_b_task(void *arg, int64_t task)
 {
     bpack_job *job = arg;
     const tasdi_bpack *bp = job->bp;
-    const int64_t nkb = bp->nkb, K = job->b.rows, n = job->b.cols;
-    const int64_t spans = job->spans, units = nkb * spans;
+    const int64_t nkb = bp->nkb, spans = job->spans, units = nkb * spans;
     int64_t u0 = task * units / job->ntasks, u1 = (task + 1) * units / job->ntasks;
-    const float *b = (const float *)(const void *)job->b.data;
-    const bool by_column = matrix_by_column(&job->b);
     int bad = 0;
     for (int64_t u = u0; u < u1; u++) {
         const int64_t kb = u / spans, pan0 = u % spans * PACK_SPAN;
         const int64_t pan1 = pan0 + PACK_SPAN < bp->panels ? pan0 + PACK_SPAN : bp->panels;
-        if (by_column) {
-            for (int64_t panel = pan0; panel < pan1; panel++)
-                bad |= !pack_block_by_column(&job->b, job->transpose,
-                                             bp->p + (panel * nkb + kb) * TASDI_KC * TASDI_NR,
-                                             kb, panel * TASDI_NR);
-            continue;
-        }
-        for (int64_t kk = 0; kk < TASDI_KC; kk++) {
-            const int64_t k = kb * TASDI_KC + kk;
-            for (int64_t panel = pan0; panel < pan1; panel++) {
-                float *d = bp->p + ((panel * nkb + kb) * TASDI_KC + kk) * TASDI_NR;
-                const int64_t j0 = panel * TASDI_NR;
-                const int64_t nj = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
-                int64_t j = 0;
-                if (k < K && job->b.dtype != TASD_F32) {
-                    for (; j < nj; j++)
-                        d[j] = tasdi_matrix_get(&job->b, k, j0 + j);
-                } else if (k < K) {
-                    const float *src = b + k * job->b.rs + j0 * job->b.cs;
-                    if (job->b.cs == 1 && nj == TASDI_NR) {
-                        bad |= !copy_row_finite(d, src);
-                        continue;
-                    }
-                    if (job->b.cs == 1) {
-                        memcpy(d, src, (size_t)nj * sizeof *d);
-                        j = nj;
-                    } else
-                        for (; j < nj; j++)
-                            d[j] = src[j * job->b.cs];
-                }
-                for (; j < TASDI_NR; j++)
-                    d[j] = 0.0f;
-                bad |= !row_finite(d);
-            }
-        }
+        bad |= !pack_b_block(&job->b, job->transpose, kb, pan0, pan1,
+                             bp->p + (pan0 * nkb + kb) * TASDI_KC * TASDI_NR,
+                             nkb * TASDI_KC * TASDI_NR);
     }
     job->bad[task] = bad;
 }
