@@ -128,16 +128,19 @@ static void test_matches_per_call(void)
 {
     const char *cfgs[] = {"2:4", "2:4+1:8", "1:8", "3:8+1:4"};
     /* m x k x n: narrow n (1..8), the crossover (9, 15, 16), wide, several
-     * panels, K not a multiple of the K block, K below one group */
-    const int64_t dims[][3] = {{1, 5, 3},    {17, 64, 1},   {33, 70, 8},  {65, 130, 9},
+     * panels, K not a multiple of the K block, K below one group; few rows
+     * against several groups of panels, where the per-call path packs B
+     * inside its units (beta 0) */
+    const int64_t dims[][3] = {{1, 5, 3},    {17, 64, 1},   {33, 70, 8},    {65, 130, 9},
                                {40, 64, 16}, {70, 100, 65}, {64, 200, 130}, {5, 1, 300},
-                               {3, 33, 17}};
+                               {3, 33, 17},  {64, 147, 600}, {300, 70, 530}};
+    const int ndims = (int)(sizeof dims / sizeof *dims);
     const float ab[][2] = {{0.75f, 0.0f}, {1.25f, 0.5f}, {0.0f, 0.5f}, {-1.0f, 1.0f}};
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
         if (!tasd_backend_available((tasd_backend)be))
             continue;
         for (int c = 0; c < 4; c++)
-            for (int d = 0; d < 9; d++) {
+            for (int d = 0; d < ndims; d++) {
                 int64_t m = dims[d][0], k = dims[d][1], n = dims[d][2];
                 int strided = (c + d) % 2;
                 int64_t crs = n + 3;
@@ -198,17 +201,19 @@ static void test_matches_per_call(void)
 /* An Inf in B's columns past the whole panels only (which the narrow kernel
  * may take), or in the whole panels only: the prepacked and the per-call
  * path still agree bit for bit (in both the wide kernel's fallback is
- * chosen from all of B, the narrow one's from its columns). */
+ * chosen from all of B, the narrow one's from its columns). At n = 600 on
+ * three threads the per-call units pack their own B and the one that meets
+ * the Inf stops them all. */
 static void test_nonfinite_tail(void)
 {
     const char *cfgs[] = {"2:4", "2:4+1:8", "3:8+1:4"};
-    const int64_t m = 70, k = 133, ns[] = {66, 130};
+    const int64_t m = 70, k = 133, ns[] = {66, 130, 600};
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
         if (!tasd_backend_available((tasd_backend)be))
             continue;
-        tasd_context *ctx = util_context(NULL, (tasd_backend)be, 1);
+        tasd_context *ctx = util_context(NULL, (tasd_backend)be, 3);
         for (int c = 0; c < 3; c++)
-            for (int ni = 0; ni < 2; ni++)
+            for (int ni = 0; ni < 3; ni++)
                 for (int where = 0; where < 2; where++) {
                     const int64_t n = ns[ni];
                     float *a = malloc((size_t)(m * k) * sizeof *a);

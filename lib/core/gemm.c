@@ -87,6 +87,7 @@ tasd_status tasd_gemm_workspace_size(const tasd_context *ctx, const tasd_series 
 #define WIDE_ROW_BLOCK 64    /* rows per wide unit: tile = 64 x TASDI_NR floats */
 #define NARROW_ROW_BLOCK 64  /* rows per narrow unit: a whole layout row block, one contiguous stream */
 #define WIDE_PANELS 4        /* B panels per wide unit (256 columns) */
+#define FUSED_MAX_ROWS 512   /* most rows for which the wide units pack their own B */
 _Static_assert(WIDE_PANELS % 2 == 0, "a unit holds whole pairs of panels (AVX-512 takes 2)");
 _Static_assert(TASDI_RB % WIDE_ROW_BLOCK == 0 && TASDI_RB % NARROW_ROW_BLOCK == 0,
                "kernel calls stay inside one row block of the layout");
@@ -103,10 +104,16 @@ typedef struct packed_job {
     tasdi_wide_fn wide;      /* the backend's, or the plain-C one for a */
     tasdi_narrow_fn narrow;  /* B with NaN/Inf (value-0 slots skipped)  */
     int64_t wide_panels;     /* panels per wide call */
+    bool fused;              /* wide: each unit packs its B blocks itself, from bw */
+    bool scalar;             /* fused: the plain-C kernel (B holds NaN/Inf) */
+    atomic_bool nonfinite;   /* fused: a unit met NaN/Inf in B under the SIMD kernel */
+    tasdi_matrix bw;         /* fused: the wide columns of B */
+    float *bblocks;          /* fused: [task][WIDE_PANELS][KC][NR] */
     tasdi_matrix x;          /* narrow: its columns of B (C's from nwide) */
     float *xpack;            /* narrow: x [n - nwide][ldx] */
     int64_t ldx;
-    float *tiles;            /* wide: [task][WIDE_PANELS][WIDE_ROW_BLOCK][NR] */
+    float *tiles;            /* wide: [task][row blocks][WIDE_PANELS][WIDE_ROW_BLOCK][NR],
+                              * one row block unless fused */
     atomic_llong next;       /* next unit to hand out */
 } packed_job;
 
@@ -370,6 +377,11 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
  * row at B's row stride kept the copy at a third of the speed the
  * prefetchers give a sequential read once B outgrows the L2). */
 #define PACK_SPAN 8
+/* Rows of B ahead whose run the packing prefetches: the hardware's stream
+ * detection does not carry across rows, and the copy stalled on every
+ * row's first lines (42% of a 64x147x12544 product in the copy's loads;
+ * 8 rows ahead: 0.80-0.92 of the time, AMD EPYC Zen 5). */
+#define PACK_AHEAD 8
 
 typedef struct bpack_job {
     tasdi_matrix b;
@@ -469,8 +481,14 @@ static bool pack_b_block(const tasdi_matrix *bm, tasdi_transpose_fn transpose, i
         return !bad;
     }
     const float *b = (const float *)(const void *)bm->data;
+    const int64_t run = (pan1 - pan0) * TASDI_NR; /* floats of a B row read in turn */
     for (int64_t kk = 0; kk < TASDI_KC; kk++) {
         const int64_t k = kb * TASDI_KC + kk;
+        if (bm->cs == 1 && bm->dtype == TASD_F32 && k + PACK_AHEAD < K) {
+            const char *ahead = (const char *)(b + (k + PACK_AHEAD) * bm->rs + pan0 * TASDI_NR);
+            for (int64_t at = 0; at < run * (int64_t)sizeof(float); at += 64)
+                __builtin_prefetch(ahead + at, 0, 3);
+        }
         for (int64_t panel = pan0; panel < pan1; panel++) {
             float *d = dst + (panel - pan0) * pstride + kk * TASDI_NR;
             const int64_t j0 = panel * TASDI_NR;
@@ -625,6 +643,34 @@ static bool c_takes_sums(const packed_job *job, int64_t end)
            job->beta == 0.0f && !job->bias.p && end <= job->nwide;
 }
 
+/* The wide kernel on rows [r0, r1) x panels [pan0, pan1) of K block kb,
+ * `step` panels a call: panel pan0's block of B at b0, the next ones
+ * bstride floats apart; the sums of panel pan0 at sums, the next ones snext
+ * floats apart, rows sld apart (a tile, or C itself). */
+static void wide_block(const packed_job *job, tasdi_wide_fn wide, int64_t step, int64_t r0,
+                       int64_t r1, int64_t kb, int64_t pan0, int64_t pan1, const float *b0,
+                       int64_t bstride, float *sums, int64_t snext, int64_t sld)
+{
+    for (int64_t panel = pan0; panel < pan1; panel += step) {
+        int64_t j0 = panel * TASDI_NR, cols = step * TASDI_NR;
+        int ncols = (int)(job->nwide - j0 < cols ? job->nwide - j0 : cols);
+        wide(job->p, r0, r1, kb, b0 + (panel - pan0) * bstride, bstride, ncols,
+             sums + (panel - pan0) * snext, snext, sld, kb > 0);
+    }
+}
+
+/* A tile's sums of rows [r0, r1) x panels [pan0, pan1) to C. */
+static void store_tile(packed_job *job, int64_t r0, int64_t r1, int64_t pan0, int64_t pan1,
+                       const float *tile)
+{
+    for (int64_t panel = pan0; panel < pan1; panel++) {
+        int64_t j0 = panel * TASDI_NR;
+        int64_t nj = job->nwide - j0 < TASDI_NR ? job->nwide - j0 : TASDI_NR;
+        store_c(job, r0, r1, j0, nj, tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR,
+                TASDI_NR);
+    }
+}
+
 /* A wide unit is one row block x a group of up to WIDE_PANELS panels. Loop
  * order: K block, then panel, then rows, so the row block's slots of a K
  * block (a contiguous run) are reused from L1 across the panels while each
@@ -649,18 +695,57 @@ static void wide_task(void *arg, int64_t task)
         const int64_t snext = direct ? TASDI_NR : WIDE_ROW_BLOCK * TASDI_NR;
         const int64_t sld = direct ? job->c.rs : TASDI_NR;
         for (int64_t kb = 0; kb < p->nkb; kb++)
-            for (int64_t panel = pan0; panel < pan1; panel += job->wide_panels) {
-                int64_t j0 = panel * TASDI_NR, cols = job->wide_panels * TASDI_NR;
-                int ncols = (int)(job->nwide - j0 < cols ? job->nwide - j0 : cols);
-                const float *bb = tasdi_bpack_panel(bp, panel) + kb * TASDI_KC * TASDI_NR;
-                job->wide(p, r0, r1, kb, bb, bp->nkb * TASDI_KC * TASDI_NR, ncols,
-                          sums + (panel - pan0) * snext, snext, sld, kb > 0);
+            wide_block(job, job->wide, job->wide_panels, r0, r1, kb, pan0, pan1,
+                       tasdi_bpack_panel(bp, pan0) + kb * TASDI_KC * TASDI_NR,
+                       bp->nkb * TASDI_KC * TASDI_NR, sums, snext, sld);
+        if (!direct)
+            store_tile(job, r0, r1, pan0, pan1, tile);
+    }
+}
+
+/* A fused wide unit is a group of up to WIDE_PANELS panels over all rows:
+ * each K block of its panels is packed into the task's buffer (in L1/L2)
+ * and serves every row before the next. Under the SIMD kernel a block with
+ * NaN/Inf stops the run (run_wide_fused then runs the plain-C kernel
+ * instead, as for any B that is not all finite). */
+static void wide_fused_task(void *arg, int64_t task)
+{
+    packed_job *job = arg;
+    const tasdi_packed *p = job->p;
+    const int64_t panels = (job->nwide + TASDI_NR - 1) / TASDI_NR;
+    const int64_t rblocks = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK;
+    const int64_t block = TASDI_KC * TASDI_NR, tile_rb = WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
+    float *bblk = job->bblocks + task * WIDE_PANELS * block;
+    float *tile = job->tiles + task * rblocks * tile_rb;
+    const tasdi_wide_fn wide = job->scalar ? tasdi_scalar_wide : job->wide;
+    const int64_t step = job->scalar ? 1 : job->wide_panels;
+    const tasdi_transpose_fn transpose = tasdi_ops_transpose(job->ops);
+    for (int64_t u; (u = next_unit(job)) < job->wide_units &&
+                    (job->scalar || !atomic_load_explicit(&job->nonfinite, memory_order_relaxed));) {
+        int64_t pan0 = u * WIDE_PANELS;
+        int64_t pan1 = pan0 + WIDE_PANELS < panels ? pan0 + WIDE_PANELS : panels;
+        const bool direct = c_takes_sums(job, pan1 * TASDI_NR); /* else in the tile */
+        const int64_t snext = direct ? TASDI_NR : WIDE_ROW_BLOCK * TASDI_NR;
+        const int64_t sld = direct ? job->c.rs : TASDI_NR;
+        for (int64_t kb = 0; kb < p->nkb; kb++) {
+            if (!pack_b_block(&job->bw, transpose, kb, pan0, pan1, bblk, block) && !job->scalar) {
+                atomic_store_explicit(&job->nonfinite, true, memory_order_relaxed);
+                return;
             }
-        for (int64_t panel = pan0; panel < pan1 && !direct; panel++) {
-            int64_t j0 = panel * TASDI_NR;
-            int64_t nj = job->nwide - j0 < TASDI_NR ? job->nwide - j0 : TASDI_NR;
-            store_c(job, r0, r1, j0, nj, tile + (panel - pan0) * WIDE_ROW_BLOCK * TASDI_NR,
-                    TASDI_NR);
+            for (int64_t rb = 0; rb < rblocks; rb++) {
+                int64_t r0 = rb * WIDE_ROW_BLOCK;
+                int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
+                float *sums = direct ? (float *)(uintptr_t)job->c.data + r0 * job->c.rs +
+                                           pan0 * TASDI_NR
+                                     : tile + rb * tile_rb;
+                wide_block(job, wide, step, r0, r1, kb, pan0, pan1, bblk, block, sums, snext,
+                           sld);
+            }
+        }
+        for (int64_t rb = 0; rb < rblocks && !direct; rb++) {
+            int64_t r0 = rb * WIDE_ROW_BLOCK;
+            int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
+            store_tile(job, r0, r1, pan0, pan1, tile + rb * tile_rb);
         }
     }
 }
@@ -751,6 +836,22 @@ static int64_t wide_cols(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
     return tail && use_narrow(ops, p, tail) ? n - tail : n;
 }
 
+/* Whether the wide units pack their own blocks of B (wide_fused_task)
+ * instead of reading panels packed for the whole call ahead of them. With
+ * few rows each packed float serves only rows x density multiply-adds, and
+ * packing all of B first (written out to memory and read back) took more
+ * time than the products: 2:4 at 64x147x12544 (a convolution's 64 output
+ * channels over 112x112 pixels) ran at 0.52x oneDNN (AMD EPYC Zen 5). Only
+ * for B packed per call, with C not read (beta 0: a unit that meets NaN/Inf
+ * is simply run again), and where the row blocks would not give the
+ * threads more units. */
+static bool use_fused(const packed_job *job, bool per_call, int64_t rows, int64_t groups,
+                      int64_t threads)
+{
+    return per_call && job->beta == 0.0f && rows <= FUSED_MAX_ROWS &&
+           (groups >= threads || rows <= WIDE_ROW_BLOCK);
+}
+
 /* The scratch of S (rows x K) times n columns of B, the first nwide of them
  * wide, carved from ar into job (job->ops set): the wide kernel's per-task
  * tiles and, unless B comes prepacked (bp == NULL), B's panels in bp; the
@@ -766,14 +867,19 @@ static void gemm_carve(const tasd_context *ctx, packed_job *job, int64_t rows, i
         return;
     const int64_t threads = tasdi_threads(ctx);
     if (nwide > 0) {
-        if (bp)
+        const int64_t panels = (nwide + TASDI_NR - 1) / TASDI_NR;
+        const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
+        const int64_t rblocks = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK;
+        job->fused = use_fused(job, bp != NULL, rows, groups, threads);
+        if (bp && !job->fused)
             tasdi_bpack_carve(bp, K, nwide, ar);
-        int64_t panels = (nwide + TASDI_NR - 1) / TASDI_NR;
-        job->wide_units = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK *
-                          ((panels + WIDE_PANELS - 1) / WIDE_PANELS);
+        job->wide_units = job->fused ? groups : rblocks * groups;
         job->wide_tasks = threads < job->wide_units ? threads : job->wide_units;
-        job->tiles = tasdi_arena_take_n(ar, (size_t)job->wide_tasks,
+        job->tiles = tasdi_arena_take_n(ar, (size_t)job->wide_tasks * (job->fused ? rblocks : 1),
                                         WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR * sizeof(float));
+        if (job->fused)
+            job->bblocks = tasdi_arena_take_n(ar, (size_t)job->wide_tasks,
+                                              WIDE_PANELS * TASDI_KC * TASDI_NR * sizeof(float));
     }
     if (nwide < n) {
         size_t xfloats;
@@ -848,6 +954,25 @@ static void run_wide(const tasd_context *ctx, packed_job *job, bool finite)
     tasdi_parallel(ctx, job->wide_tasks, wide_task, job);
 }
 
+/* The fused wide units on job->bw; x_finite: whether the narrow columns of
+ * B are all finite. Where B holds NaN/Inf, every unit runs the plain-C
+ * kernel, as run_wide does: found only while packing, so the SIMD run stops
+ * and all runs again (C is not read: beta is 0). */
+static void run_wide_fused(const tasd_context *ctx, packed_job *job, bool x_finite)
+{
+    job->wide = wide_for(job->ops, job->p->vtype);
+    job->wide_panels = job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
+    job->scalar = !x_finite;
+    atomic_init(&job->nonfinite, false);
+    atomic_init(&job->next, 0);
+    tasdi_parallel(ctx, job->wide_tasks, wide_fused_task, job);
+    if (atomic_load(&job->nonfinite)) {
+        job->scalar = true;
+        atomic_init(&job->next, 0);
+        tasdi_parallel(ctx, job->wide_tasks, wide_fused_task, job);
+    }
+}
+
 /* Columns [j0, j0 + nj) of a prepack, inside one panel (row stride NR). */
 static tasdi_matrix bpack_cols(const tasdi_bpack *bp, int64_t j0, int64_t nj)
 {
@@ -883,7 +1008,10 @@ static void gemm_compute(const tasd_context *ctx, packed_job *job, const tasdi_m
                    : bpack_cols(job->bp, job->nwide, nx);
         x_finite = pack_x(job);
     }
-    if (job->nwide > 0) {
+    if (job->nwide > 0 && job->fused) {
+        job->bw = tasdi_matrix_block(b, 0, b->rows, 0, job->nwide);
+        run_wide_fused(ctx, job, x_finite);
+    } else if (job->nwide > 0) {
         if (own) {
             const tasdi_matrix bw = tasdi_matrix_block(b, 0, b->rows, 0, job->nwide);
             tasdi_bpack_fill(ctx, &bw, own);
@@ -898,7 +1026,7 @@ static void gemm_compute(const tasd_context *ctx, packed_job *job, const tasdi_m
 /* Plan -> carve -> run for S (rows x K) times n columns of B: the scratch
  * is counted, taken from ws (or allocated as one block when ws is NULL) and
  * carved. b: the B to pack, or NULL when job->bp holds it prepacked. A
- * workspace must hold what the call needs for any alpha, so that it
+ * workspace must hold what the call needs for any alpha and beta, so that it
  * matches tasdi_gemm_need. */
 static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t rows,
                              int64_t K, int64_t n, const tasdi_matrix *b, const tasdi_ws *ws,
@@ -910,6 +1038,15 @@ static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t r
     const int64_t nwide = wide_cols(job->ops, job->p, n);
     tasdi_arena ar = tasdi_arena_counting();
     gemm_carve(ctx, job, rows, K, n, nwide, own, ws ? true : compute, &ar);
+    if (ws) { /* and for any beta (use_fused), as tasdi_gemm_need counts */
+        const float beta = job->beta;
+        tasdi_arena other = tasdi_arena_counting();
+        job->beta = beta == 0.0f ? 1.0f : 0.0f;
+        gemm_carve(ctx, job, rows, K, n, nwide, own, true, &other);
+        job->beta = beta;
+        if (other.failed || tasdi_arena_need(&other) > tasdi_arena_need(&ar))
+            ar = other;
+    }
     const tasd_allocator *a = tasdi_allocator(ctx);
     tasd_status st = tasdi_arena_open(&ar, a, ws, fn);
     if (st)
@@ -938,15 +1075,16 @@ tasd_status tasdi_gemm_need(const tasd_context *ctx, const tasd_series *s, int64
     const bool possible[3] = {path_possible(ops, n, true), path_possible(ops, n, false),
                               tail && n > tail && path_possible(ops, tail, true)};
     size_t most = 0;
-    for (int i = 0; i < 3; i++) {
-        if (s ? nwide[i] != wide_cols(ops, s->packed, n) : !possible[i])
+    for (int i = 0; i < 6; i++) { /* each split, with beta 0 and not (use_fused) */
+        if (s ? nwide[i / 2] != wide_cols(ops, s->packed, n) : !possible[i / 2])
             continue;
         packed_job job;
         memset(&job, 0, sizeof job);
         job.ops = ops;
+        job.beta = (float)(i % 2);
         tasdi_bpack panels;
         tasdi_arena ar = tasdi_arena_counting();
-        gemm_carve(ctx, &job, rows, K, n, nwide[i], prepacked ? NULL : &panels, true, &ar);
+        gemm_carve(ctx, &job, rows, K, n, nwide[i / 2], prepacked ? NULL : &panels, true, &ar);
         if (ar.failed)
             return tasdi_fail(TASD_ERR_OVERFLOW, "the scratch of %lld x %lld times %lld "
                               "columns overflows", (long long)rows, (long long)K, (long long)n);
