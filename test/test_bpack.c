@@ -122,8 +122,9 @@ static double ref_error(int64_t m, int64_t k, int64_t n, const float *wa, const 
     return worst;
 }
 
-/* tasdi_gemm_run_packed == tasd_gemm on the same backend, bit for bit, and
- * both agree with the double-precision reference. */
+/* tasdi_gemm_run_packed == tasd_gemm on the same backend, bit for bit, on
+ * one and three threads, and both agree with the double-precision
+ * reference. */
 static void test_matches_per_call(void)
 {
     const char *cfgs[] = {"2:4", "2:4+1:8", "1:8", "3:8+1:4"};
@@ -177,6 +178,10 @@ static void test_matches_per_call(void)
                            tasd_backend_name((tasd_backend)be), cfgs[c], (long long)m,
                            (long long)k, (long long)n, (double)ab[i][0], (double)ab[i][1]);
                     CHECK(memcmp(c0, c2, (size_t)(m * crs) * sizeof *c0) == 0);
+                    /* per call on three threads (its units differ: fused or not) */
+                    memcpy(c2, cin, (size_t)(m * crs) * sizeof *c0);
+                    CHECK_OK(tasd_gemm(ctx3, ab[i][0], s, &bv, ab[i][1], &cv2));
+                    CHECK(memcmp(c0, c2, (size_t)(m * crs) * sizeof *c0) == 0);
                     double err = ref_error(m, k, n, wa, b, strided ? 1 : n, strided ? k : 1,
                                            ab[i][0], ab[i][1], cin, c1, crs);
                     CHECKF(err < 1e-5, "%s %s %lldx%lldx%lld: relative error %g against the "
@@ -201,13 +206,13 @@ static void test_matches_per_call(void)
 /* An Inf in B's columns past the whole panels only (which the narrow kernel
  * may take), or in the whole panels only: the prepacked and the per-call
  * path still agree bit for bit (in both the wide kernel's fallback is
- * chosen from all of B, the narrow one's from its columns). At n = 600 on
- * three threads the per-call units pack their own B and the one that meets
- * the Inf stops them all. */
+ * chosen from all of B, the narrow one's from its columns). At n = 760 on
+ * three threads the per-call units pack their own B (three groups of 4
+ * panels) and the one that meets the Inf stops them all. */
 static void test_nonfinite_tail(void)
 {
     const char *cfgs[] = {"2:4", "2:4+1:8", "3:8+1:4"};
-    const int64_t m = 70, k = 133, ns[] = {66, 130, 600};
+    const int64_t m = 70, k = 133, ns[] = {66, 130, 760};
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
         if (!tasd_backend_available((tasd_backend)be))
             continue;

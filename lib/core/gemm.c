@@ -841,15 +841,23 @@ static int64_t wide_cols(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
  * few rows each packed float serves only rows x density multiply-adds, and
  * packing all of B first (written out to memory and read back) took more
  * time than the products: 2:4 at 64x147x12544 (a convolution's 64 output
- * channels over 112x112 pixels) ran at 0.52x oneDNN (AMD EPYC Zen 5). Only
- * for B packed per call, with C not read (beta 0: a unit that meets NaN/Inf
- * is simply run again), and where the row blocks would not give the
- * threads more units. */
-static bool use_fused(const packed_job *job, bool per_call, int64_t rows, int64_t groups,
+ * channels over 112x112 pixels) ran at 0.49-0.52x oneDNN (AMD EPYC Zen 5).
+ * Only for B packed per call and C not read (beta 0: a unit that meets
+ * NaN/Inf is simply run again). The fused units are fewer and larger (all
+ * rows): on several threads only where the busiest task's share of the
+ * panels stays within 1.125x the mean (on 2 threads, fused: 300x2000x600,
+ * 1.6x the mean, 1.09x the time; 128x1152x784, 1.23x: 0.90-1.18x the time;
+ * 200x300x1000, 1.0x: 0.82-0.95x). */
+static bool use_fused(const packed_job *job, bool per_call, int64_t rows, int64_t panels,
                       int64_t threads)
 {
-    return per_call && job->beta == 0.0f && rows <= FUSED_MAX_ROWS &&
-           (groups >= threads || rows <= WIDE_ROW_BLOCK);
+    if (!per_call || job->beta != 0.0f || rows > FUSED_MAX_ROWS)
+        return false;
+    if (rows <= WIDE_ROW_BLOCK || threads <= 1) /* the same units, or one task */
+        return true;
+    const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
+    const int64_t busiest = (groups + threads - 1) / threads * WIDE_PANELS;
+    return 8 * busiest * threads <= 9 * panels;
 }
 
 /* The scratch of S (rows x K) times n columns of B, the first nwide of them
@@ -870,7 +878,7 @@ static void gemm_carve(const tasd_context *ctx, packed_job *job, int64_t rows, i
         const int64_t panels = (nwide + TASDI_NR - 1) / TASDI_NR;
         const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
         const int64_t rblocks = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK;
-        job->fused = use_fused(job, bp != NULL, rows, groups, threads);
+        job->fused = use_fused(job, bp != NULL, rows, panels, threads);
         if (bp && !job->fused)
             tasdi_bpack_carve(bp, K, nwide, ar);
         job->wide_units = job->fused ? groups : rblocks * groups;
