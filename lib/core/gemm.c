@@ -380,7 +380,7 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
 /* Rows of B ahead whose run the packing prefetches: the hardware's stream
  * detection does not carry across rows, and the copy stalled on every
  * row's first lines (42% of a 64x147x12544 product in the copy's loads;
- * 8 rows ahead: 0.80-0.92 of the time, AMD EPYC Zen 5). */
+ * 8 rows ahead: 0.80-0.89 of the time, AMD EPYC Zen 5). */
 #define PACK_AHEAD 8
 
 typedef struct bpack_job {
@@ -847,7 +847,7 @@ static int64_t wide_cols(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
  * rows): on several threads only where the busiest task's share of the
  * panels stays within 1.125x the mean (on 2 threads, fused: 300x2000x600,
  * 1.6x the mean, 1.09x the time; 128x1152x784, 1.23x: 0.90-1.18x the time;
- * 200x300x1000, 1.0x: 0.82-0.95x). */
+ * 200x300x1000, 1.0x: 0.82-1.00x). */
 static bool use_fused(const packed_job *job, bool per_call, int64_t rows, int64_t panels,
                       int64_t threads)
 {
