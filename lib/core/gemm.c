@@ -841,7 +841,7 @@ static int64_t wide_cols(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
  * few rows each packed float serves only rows x density multiply-adds, and
  * packing all of B first (written out to memory and read back) took more
  * time than the products: 2:4 at 64x147x12544 (a convolution's 64 output
- * channels over 112x112 pixels) ran at 0.49-0.52x oneDNN (AMD EPYC Zen 5).
+ * channels over 112x112 pixels) ran at 0.49-0.79x oneDNN (AMD EPYC Zen 5).
  * Only for B packed per call and C not read (beta 0: a unit that meets
  * NaN/Inf is simply run again). The fused units are fewer and larger (all
  * rows): on several threads only where the busiest task's share of the
