@@ -1,8 +1,10 @@
 /* The dense layer path (TASD_LAYER_DENSE) on every available backend against
  * a double-precision reference: odd shapes, 1..17 and 300 tokens (GEMV to
- * several token blocks, and several passes over W when X is large), K past
- * several K blocks, strided X and Y, bias on and off; bit-identical results for any thread count, any Y layout and any
- * number of tokens in the call (each output is one multiply-add chain). */
+ * several token blocks), K past several K blocks, X packed whole (over 512
+ * outputs) or a block at a time by each task (fused: fewer outputs, or X
+ * over 16 MiB), strided X and Y, bias on and off; bit-identical results for
+ * any thread count, any Y layout and any number of tokens in the call (each
+ * output is one multiply-add chain). */
 #include "harness.h"
 #include "tasd.h"
 #include "support/util.h"
@@ -77,16 +79,20 @@ static void test_dense_reference(void)
         check_shape(backends[bi], 300, 517, 83, 1, 0);
         check_shape(backends[bi], 300, 300, 47, 0, 1);
         check_shape(backends[bi], 150, 1, 40, 1, 1);
-        /* X over 16 MiB: packed and multiplied one token block at a time */
+        /* X over 16 MiB: fused units whatever the outputs */
         check_shape(backends[bi], 300, 16000, 9, 1, 1);
+        /* over 512 outputs: X packed whole, then the outputs split */
+        check_shape(backends[bi], 40, 900, 530, 1, 1);
+        check_shape(backends[bi], 45, 760, 600, 0, 0);
+        /* fused with more outputs than one pass of the packed path takes */
+        check_shape(backends[bi], 100, 400, 300, 1, 1);
     }
 }
 
 /* Y of every (backend, thread count, Y layout) bit-identical to one reference
  * run, and each token's row identical to a run of that token alone. */
-static void test_dense_exact(void)
+static void check_exact(int64_t tokens, int64_t in, int64_t out)
 {
-    const int64_t tokens = 301, in = 613, out = 77;
     nbackends = util_available_backends(backends);
     test_seed(99);
     float *w = test_rand_buf((size_t)(out * in));
@@ -121,12 +127,13 @@ static void test_dense_exact(void)
                         float g = strided ? y[o * tokens + t] : y[t * out + o];
                         same &= memcmp(&g, &ref[t * out + o], sizeof g) == 0;
                     }
-                CHECKF(same, "%s: %d threads, strided %d differs from 1 thread",
-                       tasd_backend_name(backends[bi]), threads[ti], strided);
+                CHECKF(same, "%s %lldx%lldx%lld: %d threads, strided %d differs from 1 thread",
+                       tasd_backend_name(backends[bi]), (long long)tokens, (long long)in,
+                       (long long)out, threads[ti], strided);
                 tasd_context_destroy(ct);
             }
         /* token t alone (a GEMV) gives the same row */
-        static const int64_t rows[] = {0, 5, 150, 300};
+        const int64_t rows[] = {0, 5, tokens / 2, tokens - 1};
         for (int ri = 0; ri < 4; ri++) {
             tasd_view x1 = tasd_view_2d(x + rows[ri] * in, TASD_F32, 1, in, in);
             tasd_view y1 = tasd_view_2d(y, TASD_F32, 1, out, out);
@@ -143,6 +150,13 @@ static void test_dense_exact(void)
     free(x);
     free(ref);
     free(y);
+}
+
+/* fused units (77 outputs), then X packed whole (530 outputs) */
+static void test_dense_exact(void)
+{
+    check_exact(301, 613, 77);
+    check_exact(61, 700, 530);
 }
 
 TEST_MAIN(RUN(test_dense_reference); RUN(test_dense_exact);)
