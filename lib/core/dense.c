@@ -114,9 +114,10 @@ void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d)
 }
 
 /* The dense product runs BLIS-style loops around the backend's register tile
- * (kernels/kernels.h). X is packed once per call, in parallel, into blocks
- * of at most kern->mc tokens by kern->kc inputs (one block: L2), each a row
- * of tile-shaped strips. Each task owns a range of output columns and walks
+ * (kernels/kernels.h). X is packed into blocks of at most kern->mc tokens by
+ * kern->kc inputs (one block: L2), each a row of tile-shaped strips: once per
+ * call, in parallel, or by each fused unit for itself (DENSE_FUSED_MAX_OUT
+ * below). Each task of the first kind owns a range of output columns and walks
  * it DENSE_NC columns at a time (that part of Y stays in L2 over the K
  * blocks); for each token block and K block, every W panel block (L1) is
  * multiplied against all strips before the next one is read. W is streamed
