@@ -647,19 +647,21 @@ nf_t8_rows(const VT *v, int64_t vrun, const uint32_t *w, int64_t wrun, const int
         ctl = VI_LOADU(wl);
     }
     NF_TRANSPOSE8(t); /* t[i] lane l: row l's value of group i */
-    /* two chains at n = 1, one per column beyond */
+    /* two chains at n = 1, one per column beyond; the column loops unrolled
+     * in full up to 8 (unrolled by 4, 6-8 columns kept the sums on the
+     * stack, a store and a reload per FMA: 1:8 alone 1.5-1.6x slower) */
     vf a[2][NARROW_PASS];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
         a[0][j] = acc[j];
         a[1][j] = VZERO();
     }
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++, ctl = VI_SRL3(ctl))
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int j = 0; j < nx; j++)
             a[i & (nx == 1)][j] = VFMA(t[i], WIN8(xb + j * ldx + 8 * i, ctl), a[i & (nx == 1)][j]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int j = 0; j < nx; j++)
         acc[j] = nx == 1 ? VADD(a[0][j], a[1][j]) : a[0][j];
 }
@@ -1039,6 +1041,13 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const vi *lw8 = st.nc[c1 ? i8 : 0].lanes_word;
     const vi base8 = st.nc[c1 ? i8 : 0].base;
     _Alignas(64) float xr0[NF_MAXN * NF_XR], xr1[NF_MAXN * NF_XR];
+    /* at 5-8 columns the 1:8 term's x is copied per K block, column j at
+     * x8[j * TASDI_KC]: its addresses are then constant offsets from one
+     * register (with x's own stride a pointer per column, which left the
+     * registers: each of the 8 x nx window loads waited on a reload from
+     * the stack; at 1-4 columns the copy cost more than it saved) */
+    const int copy8 = t8 && nx > 4;
+    _Alignas(64) float x8[NF_MAXN * TASDI_KC];
     const int64_t vrun = NF_RUN(c0, c1), wrun = NF_WPB(c0) + NF_WPB(c1);
     const int64_t dv1 = c1 ? NF_SLOTS(c0) : 0, dw1 = c1 ? NF_WPB(c0) : 0;
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
@@ -1057,6 +1066,9 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
             nf_build(xb, ldx, nx, xr0, rc0);
         if (NF_M4(rc1) || NF_M8C(rc1))
             nf_build(xb, ldx, nx, xr1, rc1);
+        if (copy8)
+            for (int j = 0; j < nx; j++)
+                memcpy(x8 + j * TASDI_KC, xb + j * ldx, TASDI_KC * sizeof(float));
         const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
         const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
         for (int64_t r8 = 0; r8 < nr; r8 += NF_T8R) {
@@ -1098,8 +1110,9 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
              * rows ahead in the stream, and 2:4+1:8 x1 with the weights
              * evicted ran 1.2-1.35x slower (Zen 3) */
             if (t8)
-                nf_t8_rows(v - nrow * vrun + dv1, vrun, w - nrow * wrun + dw1, wrun, nrow, xb,
-                           ldx, nx, st.acc8 + r8 / NF_T8R * nx);
+                nf_t8_rows(v - nrow * vrun + dv1, vrun, w - nrow * wrun + dw1, wrun, nrow,
+                           copy8 ? x8 : xb, copy8 ? TASDI_KC : ldx, nx,
+                           st.acc8 + r8 / NF_T8R * nx);
 #endif
         }
     }
