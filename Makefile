@@ -179,7 +179,7 @@ test-sanitize:
 # is not TSan-instrumented); the tests' own pthreads and an injected
 # pthread parallel-for supply the concurrency. Static library only: clang
 # links no sanitizer runtime into a shared object.
-TSAN_TESTS := test_backends test_threads test_gemm test_layer test_bpack test_workspace
+TSAN_TESTS := test_backends test_threads test_gemm test_layer test_bpack test_workspace test_dense
 test-tsan:
 	$(MAKE) -s BUILD=build-tsan CC=clang OPENMP=0 OPT=-O1 \
 	    CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" LDFLAGS="-fsanitize=thread" \
