@@ -10,7 +10,7 @@
 
 #include <pthread.h>
 
-enum { OUT = 72, IN = 136, MAXT = 130, MAXN = 300 };
+enum { OUT = 72, IN = 136, MAXT = 300, MAXN = 300 };
 
 static float w[OUT * IN], bias[OUT];
 static float x[MAXT * IN];      /* activations [tokens, IN] */
@@ -156,7 +156,8 @@ static void test_zero_allocations_exact_size(void)
     op_args args;
     make_args(&args);
     /* narrow (<= 8), one and several groups of B panels; tokens past one
-     * TASD-A tile and past the thread count in tiles */
+     * TASD-A tile and past the thread count in tiles; 300 tokens: the dense
+     * layer's fused units (X over 32K floats) */
     static const int64_t ns[] = {1, 5, 33, 70, 130, 300};
     setting set[24];
     int nset = settings(set);

@@ -356,14 +356,22 @@ static void dense_carve(const tasd_context *ctx, dense_job *job, int64_t tokens,
             job->nmb = want;
         job->ntasks = threads < job->nmb ? threads : job->nmb;
         job->cld = (d->out + TASDI_DENSE_PANEL - 1) / TASDI_DENSE_PANEL * TASDI_DENSE_PANEL;
-        job->xp = tasdi_arena_take_n(ar, (size_t)job->ntasks,
-                                     (size_t)job->mc * (size_t)job->kc * sizeof(float));
-    } else {
-        job->xp = tasdi_arena_take_n(ar, xfloats + 1, sizeof(float));
+        /* Room for the packed path's needs at the most tokens it still
+         * takes, too: a workspace sized for a call then serves every call
+         * with fewer tokens (tasd.h, "Workspaces"). */
+        int64_t packed_tokens = (d->out <= DENSE_FUSED_MAX_OUT ? DENSE_SMALL_X : DENSE_PACKED_MAX_X) / d->in;
+        size_t xf = (size_t)job->ntasks * (size_t)job->mc * (size_t)job->kc;
+        size_t xp = (size_t)(packed_tokens < tokens ? packed_tokens : tokens) * (size_t)d->in + 1;
+        size_t cf = (size_t)job->ntasks * (size_t)job->mc * (size_t)job->cld;
+        size_t cp = (size_t)(threads < job->units ? threads : job->units) * (size_t)job->mc * DENSE_NC;
+        job->xp = tasdi_arena_take_n(ar, xf > xp ? xf : xp, sizeof(float));
+        job->cbuf = direct ? NULL : tasdi_arena_take_n(ar, cf > cp ? cf : cp, sizeof(float));
+        return;
     }
+    job->xp = tasdi_arena_take_n(ar, xfloats + 1, sizeof(float));
     job->cbuf = direct ? NULL
                        : tasdi_arena_take_n(ar, (size_t)job->ntasks,
-                                            (size_t)job->mc * (size_t)job->cld * sizeof(float));
+                                            (size_t)job->mc * DENSE_NC * sizeof(float));
 }
 
 static void dense_job_init(dense_job *job, const tasdi_ops *ops, const tasdi_dense *d)
