@@ -142,6 +142,12 @@ void tasdi_dense_free(const tasd_allocator *a, tasdi_dense *d)
  * prefill does not double its activation memory. */
 #define DENSE_PACKED_MAX_X ((int64_t)1 << 22)
 
+/* The most floats of X a layer of `out` outputs packs whole (beyond: fused). */
+static int64_t dense_packed_max_x(int64_t out)
+{
+    return out <= DENSE_FUSED_MAX_OUT ? DENSE_SMALL_X : DENSE_PACKED_MAX_X;
+}
+
 typedef struct dense_job {
     const tasdi_dense *d;
     const tasdi_dense_kernel *kern;
@@ -329,8 +335,9 @@ static void dense_carve(const tasd_context *ctx, dense_job *job, int64_t tokens,
     if (tokens == 0 || d->out == 0)
         return;
     job->units = (d->out + job->kern->nr - 1) / job->kern->nr;
-    int64_t threads = tasdi_threads(ctx);
-    job->ntasks = threads < job->units ? threads : job->units;
+    const int64_t threads = tasdi_threads(ctx);
+    const int64_t packed_tasks = threads < job->units ? threads : job->units;
+    job->ntasks = packed_tasks;
     job->direct = direct;
     job->mc = job->kern->mc;
     job->kc = tokens * d->in <= DENSE_SMALL_X ? d->in : job->kern->kc;
@@ -343,8 +350,7 @@ static void dense_carve(const tasd_context *ctx, dense_job *job, int64_t tokens,
         ar->failed = true;
         return;
     }
-    job->fused = (d->out <= DENSE_FUSED_MAX_OUT && tokens * d->in > DENSE_SMALL_X) ||
-                 xfloats > (size_t)DENSE_PACKED_MAX_X;
+    job->fused = xfloats > (size_t)dense_packed_max_x(d->out);
     job->cld = DENSE_NC;
     if (job->fused) {
         if (job->kc > d->in)
@@ -359,11 +365,11 @@ static void dense_carve(const tasd_context *ctx, dense_job *job, int64_t tokens,
         /* Room for the packed path's needs at the most tokens it still
          * takes, too: a workspace sized for a call then serves every call
          * with fewer tokens (tasd.h, "Workspaces"). */
-        int64_t packed_tokens = (d->out <= DENSE_FUSED_MAX_OUT ? DENSE_SMALL_X : DENSE_PACKED_MAX_X) / d->in;
+        int64_t packed_tokens = dense_packed_max_x(d->out) / d->in;
         size_t xf = (size_t)job->ntasks * (size_t)job->mc * (size_t)job->kc;
         size_t xp = (size_t)(packed_tokens < tokens ? packed_tokens : tokens) * (size_t)d->in + 1;
         size_t cf = (size_t)job->ntasks * (size_t)job->mc * (size_t)job->cld;
-        size_t cp = (size_t)(threads < job->units ? threads : job->units) * (size_t)job->mc * DENSE_NC;
+        size_t cp = (size_t)packed_tasks * (size_t)job->mc * DENSE_NC;
         job->xp = tasdi_arena_take_n(ar, xf > xp ? xf : xp, sizeof(float));
         job->cbuf = direct ? NULL : tasdi_arena_take_n(ar, cf > cp ? cf : cp, sizeof(float));
         return;
