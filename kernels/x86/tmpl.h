@@ -1045,9 +1045,10 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
      * x8[j * TASDI_KC]: its addresses are then constant offsets from one
      * register (with x's own stride a pointer per column, which left the
      * registers: each of the 8 x nx window loads waited on a reload from
-     * the stack; at 1-4 columns the copy cost more than it saved) */
-    const int copy8 = t8 && nx > 4;
-    _Alignas(64) float x8[NF_MAXN * TASDI_KC];
+     * the stack; at 1-4 columns the copy cost more than it saved; AVX2's
+     * fast path stops at 4 columns, so it has no copy) */
+    const int copy8 = NF_MAXN > 4 && t8 && nx > 4;
+    _Alignas(64) float x8[(NF_MAXN > 4 ? NF_MAXN : 1) * TASDI_KC];
     const int64_t vrun = NF_RUN(c0, c1), wrun = NF_WPB(c0) + NF_WPB(c1);
     const int64_t dv1 = c1 ? NF_SLOTS(c0) : 0, dw1 = c1 ? NF_WPB(c0) : 0;
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
