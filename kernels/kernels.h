@@ -235,6 +235,15 @@ typedef int (*tasdi_narrow_fast_fn)(const tasdi_packed *p);
 typedef void (*tasdi_transpose_fn)(const float *src, int64_t lds, int64_t rows,
                                    int64_t cols, float *dst, int64_t ldd);
 
+/* ---- panel row (the framework's packing of a row-major operand) ----
+ * dst[(j / TASDI_NR) * dnext + j % TASDI_NR] = src[j] for j < n (a multiple
+ * of TASDI_NR; bits kept): a row of B into consecutive panels, or a run of
+ * it into one. Returns whether all n floats are finite (the SIMD kernels
+ * need a B without NaN/Inf). Compiled for the backend's vectors: as plain C
+ * in lib/core (SSE2 only on x86) this copy was a quarter of a 64x147x12544
+ * 2:4 call. */
+typedef int (*tasdi_panel_row_fn)(const float *src, int64_t n, float *dst, int64_t dnext);
+
 /* ---- dense kernel (lib/core/dense.c: Y = X * W^T, the dense layer) ----
  * W [out, in] is packed once, at layer creation, into panels of
  * TASDI_DENSE_PANEL outputs, k-contiguous and zero past `out`:
@@ -272,6 +281,7 @@ double tasdi_scalar_stats(const float *x, int64_t n, int64_t *nnz, int *finite,
 extern const tasdi_dense_kernel tasdi_scalar_dense;
 void tasdi_scalar_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
                             float *dst, int64_t ldd);
+int tasdi_scalar_panel_row(const float *src, int64_t n, float *dst, int64_t dnext);
 /* Plain-C kernels: the executable spec of the contract above and the scalar
  * backend. They skip value-0 slots (the framework also runs them for a B
  * that holds NaN or Inf). */
@@ -295,6 +305,8 @@ void tasdi_avx2_transpose(const float *src, int64_t lds, int64_t rows, int64_t c
                           float *dst, int64_t ldd);
 void tasdi_avx512_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
                             float *dst, int64_t ldd);
+int tasdi_avx2_panel_row(const float *src, int64_t n, float *dst, int64_t dnext);
+int tasdi_avx512_panel_row(const float *src, int64_t n, float *dst, int64_t dnext);
 void tasdi_avx2_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
                      const float *bblk, int64_t bnext, int ncols, float *tile,
                      int64_t tnext, int64_t tld, int accumulate);

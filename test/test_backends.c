@@ -481,7 +481,7 @@ static void test_scalar_packed_kernels(void)
                                          2, &tasdi_scalar_dense,
                                          tasdi_scalar_wide, tasdi_scalar_wide,
                                          tasdi_scalar_narrow, tasdi_scalar_narrow, NULL, 0,
-                                         tasdi_scalar_transpose};
+                                         tasdi_scalar_transpose, tasdi_scalar_panel_row};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
                                         {70, 260, 100}};
     check_ops(&packed_ops, "scalar packed", shapes, 4, TASD_F32);
@@ -841,6 +841,59 @@ static void test_transpose(void)
     }
 }
 
+/* Each backend's panel row (the packing of row-major B) against its
+ * definition: every value bit for bit into its panel, the gaps between
+ * panels untouched, and "finite" exactly when no float has an exponent of
+ * all ones: -0, subnormals and FLT_MAX are finite; each of NaN (quiet,
+ * signalling, negative) and +-Inf, at the first, the last or any place,
+ * makes the row not finite. */
+static void test_panel_row(void)
+{
+    static const int64_t panels[] = {1, 2, 3, 5};
+    static const uint32_t finite_edge[] = {0x80000000u, 0x00000001u, 0x7f7fffffu, 0xff7fffffu};
+    static const uint32_t nonfinite[] = {0x7fc00000u, 0x7f800001u, 0xffc00000u, 0x7f800000u,
+                                         0xff800000u};
+    const uint32_t sentinel = 0x7fc0dead;
+    for (int bi = 0; bi < nbackends; bi++) {
+        tasdi_panel_row_fn fn = tasdi_ops_panel_row(tasdi_ops_for(backends[bi]));
+        const char *name = tasd_backend_name(backends[bi]);
+        for (unsigned pi = 0; pi < sizeof panels / sizeof *panels; pi++)
+            for (int64_t gap = 0; gap <= 24; gap += 24)
+                for (int bad = -1; bad < (int)(sizeof nonfinite / sizeof *nonfinite); bad++) {
+                    const int64_t n = panels[pi] * TASDI_NR, dnext = TASDI_NR + gap;
+                    const int64_t dlen = panels[pi] * dnext + 8;
+                    float *src = rand_matrix(n, 0.2), *d = malloc((size_t)dlen * sizeof *d);
+                    for (unsigned e = 0; e < sizeof finite_edge / sizeof *finite_edge; e++)
+                        memcpy(&src[test_rand_u64() % (uint64_t)n], &finite_edge[e],
+                               sizeof(uint32_t));
+                    if (bad >= 0) { /* at the first float, the last, then anywhere */
+                        const int64_t at = bad == 0   ? 0
+                                           : bad == 1 ? n - 1
+                                                      : (int64_t)(test_rand_u64() % (uint64_t)n);
+                        memcpy(&src[at], &nonfinite[bad], sizeof(uint32_t));
+                    }
+                    for (int64_t i = 0; i < dlen; i++)
+                        memcpy(&d[i], &sentinel, sizeof sentinel);
+                    const int finite = fn(src, n, d, dnext);
+                    int64_t wrong = 0;
+                    for (int64_t i = 0; i < dlen; i++) {
+                        const int64_t q = i / dnext, j = i % dnext;
+                        const void *want = q < panels[pi] && j < TASDI_NR
+                                               ? (const void *)&src[q * TASDI_NR + j]
+                                               : (const void *)&sentinel;
+                        wrong += memcmp(&d[i], want, sizeof(float)) != 0;
+                    }
+                    CHECKF(wrong == 0, "%s panel row n %lld dnext %lld: %lld values wrong", name,
+                           (long long)n, (long long)dnext, (long long)wrong);
+                    CHECKF(!finite == (bad >= 0),
+                           "%s panel row n %lld: finite %d with %s", name, (long long)n, finite,
+                           bad >= 0 ? "a NaN/Inf" : "all finite");
+                    free(src);
+                    free(d);
+                }
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* run.sh asks: `test_backends --available NAME` exits 0 if it can run */
@@ -862,6 +915,7 @@ int main(int argc, char **argv)
         RUN(test_select);
         RUN(test_stats);
         RUN(test_transpose);
+        RUN(test_panel_row);
         RUN(test_decompose_backends);
         RUN(test_scalar_packed_kernels);
         RUN(test_narrow_wide_all_n);

@@ -1,7 +1,22 @@
-/* Reference transpose (kernels/kernels.h): plain C, a source row at a time.
- * Also the fallback of backends without one, and of the SIMD ones for
- * blocks under their tile. */
+/* Reference transpose and panel row (kernels/kernels.h): plain C, a source
+ * row at a time. Also the fallback of backends without one, and of the SIMD
+ * ones for blocks under their tile. */
 #include "../kernels.h"
+
+#include <string.h>
+
+int tasdi_scalar_panel_row(const float *src, int64_t n, float *dst, int64_t dnext)
+{
+    uint32_t any = 0;
+    for (int64_t j0 = 0; j0 < n; j0 += TASDI_NR, dst += dnext)
+        for (int j = 0; j < TASDI_NR; j++) { /* vectorised where the ISA allows */
+            uint32_t u;
+            memcpy(&u, &src[j0 + j], sizeof u);
+            any |= ((u & 0x7f800000u) + 0x00800000u) >> 31; /* exponent all ones */
+            dst[j] = src[j0 + j];
+        }
+    return !any;
+}
 
 void tasdi_scalar_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
                             float *dst, int64_t ldd)

@@ -12,7 +12,8 @@ static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                      tasdi_scalar_stats, NARROW_ALL, 1,
                                      &tasdi_scalar_dense, tasdi_scalar_wide,
                                      tasdi_scalar_wide, tasdi_scalar_narrow,
-                                     tasdi_scalar_narrow, NULL, 0, tasdi_scalar_transpose};
+                                     tasdi_scalar_narrow, NULL, 0, tasdi_scalar_transpose,
+                                     tasdi_scalar_panel_row};
 #if defined(__aarch64__)
 /* Advanced SIMD is architectural on aarch64: no run-time check needed. */
 static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
@@ -21,7 +22,7 @@ static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
                                    &tasdi_neon_dense, tasdi_neon_wide_bf16,
                                    tasdi_neon_wide_f16, tasdi_neon_narrow_bf16,
                                    tasdi_neon_narrow_f16, NULL, 0,
-                                   tasdi_neon_transpose};
+                                   tasdi_neon_transpose, tasdi_scalar_panel_row};
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
@@ -30,7 +31,7 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
                                    &tasdi_avx2_dense, tasdi_avx2_wide_bf16,
                                    tasdi_avx2_wide_f16, tasdi_avx2_narrow_bf16,
                                    tasdi_avx2_narrow_f16, tasdi_avx2_narrow_fast, 4,
-                                   tasdi_avx2_transpose};
+                                   tasdi_avx2_transpose, tasdi_avx2_panel_row};
 /* The narrow kernel's crossover with the wide kernel, measured per vendor.
  * Above n = 4 the narrow kernel's generic path (window fetches, gathers;
  * more of them as M/N grows, where the wide kernel's cost stays) beat the
@@ -51,7 +52,7 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
      2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                    \
      tasdi_avx512_##wide##_bf16, tasdi_avx512_##wide##_f16, tasdi_avx512_narrow_bf16,    \
      tasdi_avx512_narrow_f16, tasdi_avx512_narrow_fast, nmax_fast,                       \
-     tasdi_avx512_transpose}
+     tasdi_avx512_transpose, tasdi_avx512_panel_row}
 /* AMD's wide kernels load the slot values four at a time (its permute
  * issues beside the FMAs; kernels/avx512/kernels.c). */
 static const tasdi_ops avx512_ops = AVX512_OPS(wide, 8, 6, 4, 4);

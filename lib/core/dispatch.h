@@ -28,6 +28,7 @@ struct tasdi_ops {
     tasdi_narrow_fast_fn narrow_fast;
     int narrow_fast_max;
     tasdi_transpose_fn transpose;
+    tasdi_panel_row_fn panel_row; /* NULL: tasdi_scalar_panel_row */
 };
 
 /* The transpose of ops (the plain-C one for no ops, or ops a test built
@@ -35,6 +36,12 @@ struct tasdi_ops {
 static inline tasdi_transpose_fn tasdi_ops_transpose(const tasdi_ops *ops)
 {
     return ops && ops->transpose ? ops->transpose : tasdi_scalar_transpose;
+}
+
+/* The panel row of ops (the plain-C one where it has none). */
+static inline tasdi_panel_row_fn tasdi_ops_panel_row(const tasdi_ops *ops)
+{
+    return ops && ops->panel_row ? ops->panel_row : tasdi_scalar_panel_row;
 }
 
 /* The kernels of a backend, or NULL if this build or CPU cannot run it. */

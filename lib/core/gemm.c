@@ -386,7 +386,7 @@ static void store_c(const packed_job *job, int64_t r0, int64_t r1, int64_t j0,
 typedef struct bpack_job {
     tasdi_matrix b;
     tasdi_bpack *bp;
-    tasdi_transpose_fn transpose; /* of the context's backend */
+    const tasdi_ops *ops;  /* the context's backend */
     int64_t ntasks, spans; /* spans: of PACK_SPAN panels */
     int bad[BPACK_MAX_TASKS]; /* per task: saw NaN/Inf */
 } bpack_job;
@@ -399,22 +399,6 @@ static bool row_finite(const float *d)
         uint32_t u;
         memcpy(&u, &d[j], sizeof u);
         any |= tasdi_nonfinite_bit(u);
-    }
-    return !(any >> 31);
-}
-
-/* A whole row of a panel copied and checked in one pass: a loop of a
- * constant count over restrict pointers, which the compiler turns into
- * vector moves (a memcpy call per 256 bytes and a second pass cost more
- * than the copy itself). */
-static bool copy_row_finite(float *restrict d, const float *restrict src)
-{
-    uint32_t any = 0;
-    for (int j = 0; j < TASDI_NR; j++) {
-        uint32_t u;
-        memcpy(&u, &src[j], sizeof u);
-        any |= tasdi_nonfinite_bit(u);
-        d[j] = src[j];
     }
     return !(any >> 31);
 }
@@ -468,28 +452,39 @@ static bool pack_block_by_column(const tasdi_matrix *bm, tasdi_transpose_fn tran
 /* Panels [pan0, pan1) of K block kb of B packed: panel `panel` at dst +
  * (panel - pan0) * pstride floats, its row kk NR floats further on, zero past
  * B's n and K. Row-major B is read a whole row of the panels at a time (long
- * source runs). Returns whether all of it is finite. */
-static bool pack_b_block(const tasdi_matrix *bm, tasdi_transpose_fn transpose, int64_t kb,
+ * source runs; f32 with unit stride by the backend's panel row). Returns
+ * whether all of it is finite. */
+static bool pack_b_block(const tasdi_matrix *bm, const tasdi_ops *ops, int64_t kb,
                          int64_t pan0, int64_t pan1, float *dst, int64_t pstride)
 {
     const int64_t K = bm->rows, n = bm->cols;
     int bad = 0;
     if (matrix_by_column(bm)) {
         for (int64_t panel = pan0; panel < pan1; panel++)
-            bad |= !pack_block_by_column(bm, transpose, dst + (panel - pan0) * pstride, kb,
-                                         panel * TASDI_NR);
+            bad |= !pack_block_by_column(bm, tasdi_ops_transpose(ops),
+                                         dst + (panel - pan0) * pstride, kb, panel * TASDI_NR);
         return !bad;
     }
     const float *b = (const float *)(const void *)bm->data;
     const int64_t run = (pan1 - pan0) * TASDI_NR; /* floats of a B row read in turn */
+    const bool rows_f32 = bm->cs == 1 && bm->dtype == TASD_F32;
+    /* the panels whose row is all inside B: the panel row copies them */
+    const int64_t whole = rows_f32 ? (n / TASDI_NR < pan1 ? n / TASDI_NR : pan1) - pan0 : 0;
+    const tasdi_panel_row_fn panel_row = tasdi_ops_panel_row(ops);
     for (int64_t kk = 0; kk < TASDI_KC; kk++) {
         const int64_t k = kb * TASDI_KC + kk;
-        if (bm->cs == 1 && bm->dtype == TASD_F32 && k + PACK_AHEAD < K) {
+        if (rows_f32 && k + PACK_AHEAD < K) {
             const char *ahead = (const char *)(b + (k + PACK_AHEAD) * bm->rs + pan0 * TASDI_NR);
             for (int64_t at = 0; at < run * (int64_t)sizeof(float); at += 64)
                 __builtin_prefetch(ahead + at, 0, 3);
         }
-        for (int64_t panel = pan0; panel < pan1; panel++) {
+        int64_t panel = pan0;
+        if (k < K && whole > 0) {
+            bad |= !panel_row(b + k * bm->rs + pan0 * TASDI_NR, whole * TASDI_NR,
+                              dst + kk * TASDI_NR, pstride);
+            panel += whole;
+        }
+        for (; panel < pan1; panel++) {
             float *d = dst + (panel - pan0) * pstride + kk * TASDI_NR;
             const int64_t j0 = panel * TASDI_NR;
             const int64_t nj = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
@@ -499,10 +494,6 @@ static bool pack_b_block(const tasdi_matrix *bm, tasdi_transpose_fn transpose, i
                     d[j] = tasdi_matrix_get(bm, k, j0 + j);
             } else if (k < K) {
                 const float *src = b + k * bm->rs + j0 * bm->cs;
-                if (bm->cs == 1 && nj == TASDI_NR) {
-                    bad |= !copy_row_finite(d, src);
-                    continue;
-                }
                 if (bm->cs == 1) {
                     memcpy(d, src, (size_t)nj * sizeof *d);
                     j = nj;
@@ -530,7 +521,7 @@ static void pack_b_task(void *arg, int64_t task)
     for (int64_t u = u0; u < u1; u++) {
         const int64_t kb = u / spans, pan0 = u % spans * PACK_SPAN;
         const int64_t pan1 = pan0 + PACK_SPAN < bp->panels ? pan0 + PACK_SPAN : bp->panels;
-        bad |= !pack_b_block(&job->b, job->transpose, kb, pan0, pan1,
+        bad |= !pack_b_block(&job->b, job->ops, kb, pan0, pan1,
                              bp->p + (pan0 * nkb + kb) * TASDI_KC * TASDI_NR,
                              nkb * TASDI_KC * TASDI_NR);
     }
@@ -564,7 +555,7 @@ void tasdi_bpack_fill(const tasd_context *ctx, const tasdi_matrix *b, tasdi_bpac
     bpack_job job;
     job.b = *b;
     job.bp = bp;
-    job.transpose = tasdi_ops_transpose(tasdi_context_ops(ctx));
+    job.ops = tasdi_context_ops(ctx);
     job.spans = (bp->panels + PACK_SPAN - 1) / PACK_SPAN;
     int64_t threads = tasdi_threads(ctx), units = job.spans * bp->nkb;
     job.ntasks = threads < units ? threads : units;
@@ -719,7 +710,6 @@ static void wide_fused_task(void *arg, int64_t task)
     float *tile = job->tiles + task * rblocks * tile_rb;
     const tasdi_wide_fn wide = job->scalar ? tasdi_scalar_wide : job->wide;
     const int64_t step = job->scalar ? 1 : job->wide_panels;
-    const tasdi_transpose_fn transpose = tasdi_ops_transpose(job->ops);
     for (int64_t u; (u = next_unit(job)) < job->wide_units &&
                     (job->scalar || !atomic_load_explicit(&job->nonfinite, memory_order_relaxed));) {
         int64_t pan0 = u * WIDE_PANELS;
@@ -728,7 +718,7 @@ static void wide_fused_task(void *arg, int64_t task)
         const int64_t snext = direct ? TASDI_NR : WIDE_ROW_BLOCK * TASDI_NR;
         const int64_t sld = direct ? job->c.rs : TASDI_NR;
         for (int64_t kb = 0; kb < p->nkb; kb++) {
-            if (!pack_b_block(&job->bw, transpose, kb, pan0, pan1, bblk, block) && !job->scalar) {
+            if (!pack_b_block(&job->bw, job->ops, kb, pan0, pan1, bblk, block) && !job->scalar) {
                 atomic_store_explicit(&job->nonfinite, true, memory_order_relaxed);
                 return;
             }
@@ -905,8 +895,9 @@ static void gemm_carve(const tasd_context *ctx, packed_job *job, int64_t rows, i
 /* x[k] = column j of B as f32 for k < rows, 0 up to ldx; whether all of it is
  * finite. No carried float chain (a sum that turned NaN took an add's
  * latency per element, ~12% of a 128x1024x1 call on Zen 3); contiguous f32
- * goes by vector copies of TASDI_NR floats. */
-static bool pack_x_column(const tasdi_matrix *b, int64_t j, float *x, int64_t ldx)
+ * goes by the backend's panel row, TASDI_NR floats at a time. */
+static bool pack_x_column(const tasdi_matrix *b, tasdi_panel_row_fn panel_row, int64_t j,
+                          float *x, int64_t ldx)
 {
     const int64_t K = b->rows, rs = b->rs;
     bool finite = true;
@@ -914,9 +905,10 @@ static bool pack_x_column(const tasdi_matrix *b, int64_t j, float *x, int64_t ld
     int64_t k = 0;
     if (b->dtype == TASD_F32) {
         const float *src = (const float *)(const void *)b->data + j * b->cs;
-        if (rs == 1)
-            for (; k + TASDI_NR <= K; k += TASDI_NR)
-                finite &= copy_row_finite(x + k, src + k);
+        if (rs == 1 && K >= TASDI_NR) {
+            k = K / TASDI_NR * TASDI_NR;
+            finite = panel_row(src, k, x, TASDI_NR);
+        }
         for (; k < K; k++) {
             memcpy(&u, &src[k * rs], sizeof u);
             any |= tasdi_nonfinite_bit(u);
@@ -939,8 +931,9 @@ static bool pack_x_column(const tasdi_matrix *b, int64_t j, float *x, int64_t ld
 static bool pack_x(packed_job *job)
 {
     bool finite = true;
+    const tasdi_panel_row_fn panel_row = tasdi_ops_panel_row(job->ops);
     for (int64_t j = 0; j < job->x.cols; j++)
-        finite &= pack_x_column(&job->x, j, job->xpack + j * job->ldx, job->ldx);
+        finite &= pack_x_column(&job->x, panel_row, j, job->xpack + j * job->ldx, job->ldx);
     return finite;
 }
 
