@@ -117,7 +117,8 @@ typedef struct packed_job {
     atomic_llong next;       /* next unit to hand out */
 } packed_job;
 
-/* The next of `units` units for one of `tasks` tasks (>= units: none left).
+/* The next of `units` units for one of `tasks` tasks (>= units: none left),
+ * from counter value c (strip_unit).
  * They are handed out from a shared counter, so a task that gets its core
  * late (a busy machine, an engine pool with other work) simply takes fewer
  * of them; and round-robin over `tasks` contiguous strips of units, so each
@@ -127,9 +128,8 @@ typedef struct packed_job {
  * the time at 4096x4096x64, 1024x4096x256 and 3072x768x128, 1.06x at
  * 128x1152x784 (AMD EPYC Zen 5). Which task computes a unit never changes
  * the unit's result. */
-static int64_t next_unit(packed_job *job, int64_t units, int64_t tasks)
+static int64_t strip_unit(int64_t c, int64_t units, int64_t tasks)
 {
-    const int64_t c = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
     if (c >= units || tasks <= 1)
         return c;
     /* strip i holds units / tasks units, one more for i < units % tasks;
@@ -139,6 +139,12 @@ static int64_t next_unit(packed_job *job, int64_t units, int64_t tasks)
     const int64_t i = c < tasks * q ? c % tasks : c - tasks * q;
     const int64_t r = c < tasks * q ? c / tasks : q;
     return i * q + (i < rem ? i : rem) + r;
+}
+
+static int64_t next_unit(packed_job *job, int64_t units, int64_t tasks)
+{
+    return strip_unit(atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed), units,
+                      tasks);
 }
 
 /* Whether a matrix is walked a column at a time: its columns are the
@@ -842,6 +848,28 @@ static int64_t wide_cols(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
     return tail && use_narrow(ops, p, tail) ? n - tail : n;
 }
 
+/* The most panels one of `threads` tasks runs in a fused call over `panels`
+ * panels: the groups of WIDE_PANELS (the last one shorter) handed out as
+ * next_unit does, each to the task that is free first. */
+static int64_t fused_busiest(int64_t panels, int64_t threads)
+{
+    enum { MOST_TASKS = 64 };
+    const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
+    const int64_t tasks = threads < groups ? threads : groups;
+    if (tasks > MOST_TASKS) /* every task a whole share of groups, rounded up */
+        return (groups + tasks - 1) / tasks * WIDE_PANELS;
+    int64_t done[MOST_TASKS] = {0}, most = 0;
+    for (int64_t c = 0; c < groups; c++) {
+        const int64_t g = strip_unit(c, groups, tasks);
+        int64_t t = 0;
+        for (int64_t i = 1; i < tasks; i++)
+            t = done[i] < done[t] ? i : t;
+        done[t] += panels - g * WIDE_PANELS < WIDE_PANELS ? panels - g * WIDE_PANELS : WIDE_PANELS;
+        most = done[t] > most ? done[t] : most;
+    }
+    return most;
+}
+
 /* Whether the wide units pack their own blocks of B (wide_fused_task)
  * instead of reading panels packed for the whole call ahead of them. With
  * few rows each packed float serves only rows x density multiply-adds, and
@@ -850,10 +878,12 @@ static int64_t wide_cols(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
  * channels over 112x112 pixels) ran at 0.49-0.79x oneDNN (AMD EPYC Zen 5).
  * Only for B packed per call and C not read (beta 0: a unit that meets
  * NaN/Inf is simply run again). The fused units are fewer and larger (all
- * rows): on several threads only where the busiest task's share of the
- * panels stays within 1.125x the mean (on 2 threads, fused: 300x2000x600,
- * 1.6x the mean, 1.09x the time; 128x1152x784, 1.23x: 0.90-1.18x the time;
- * 200x300x1000, 1.0x: 0.82-1.00x). */
+ * rows): on several threads only where the busiest task's panels
+ * (fused_busiest) stay within 1.3x the mean. On 2 threads (AMD EPYC Zen 5,
+ * 2:4, same-process A/B, fused against not), 1.11-1.27x the mean:
+ * 128x1152x576 0.91, 300x2000x600 0.87, 128x1152x784 0.79, 128x2304x704
+ * 0.82 of the time; 1.33x and above: 256x1024x384 1.04-1.07, 300x2000x320
+ * 1.15-1.17, 256x2304x196 1.42, 512x4608x49 1.50. */
 static bool use_fused(const packed_job *job, bool per_call, int64_t rows, int64_t panels,
                       int64_t threads)
 {
@@ -861,9 +891,7 @@ static bool use_fused(const packed_job *job, bool per_call, int64_t rows, int64_
         return false;
     if (rows <= WIDE_ROW_BLOCK || threads <= 1) /* the same units, or one task */
         return true;
-    const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
-    const int64_t busiest = (groups + threads - 1) / threads * WIDE_PANELS;
-    return 8 * busiest * threads <= 9 * panels;
+    return 10 * fused_busiest(panels, threads) * threads <= 13 * panels;
 }
 
 /* The scratch of S (rows x K) times n columns of B, the first nwide of them
