@@ -3,7 +3,8 @@
  * per tile), DENSE_NV (most vectors per row), DENSE_NVMAX(mr) (vectors per
  * row of an mr-row tile, a multiple of the vectors per panel: a sub-tile
  * starts at a panel), DENSE_NR_TILE (columns of the full tile), DENSE_KC,
- * DENSE_MC. A tile keeps
+ * DENSE_MC, and DENSE_ROWS (1: also the tile that reads X in place, `rows`;
+ * the same code with X's two strides as arguments). A tile keeps
  * DENSE_MR x DENSE_NV accumulators in registers over the whole K block: per k
  * it loads DENSE_NV vectors of W and broadcasts DENSE_MR values of X, so the
  * inner loop does DENSE_MR * DENSE_NV FMAs for DENSE_MR + DENSE_NV loads.
@@ -44,7 +45,7 @@
         acc[r][v] = VFMA(a, b[v], acc[r][v]);
 #define DENSE_FMA_R(r)                                                             \
     if ((r) < mr) {                                                                \
-        vf a = VBCAST(xp + (r));                                                   \
+        vf a = VBCAST(xp + (r) * xr);                                              \
         DENSE_FOR_V(DENSE_FMA_RV, r)                                               \
     }
 #define DENSE_STORE_RV(r, v)                                                       \
@@ -60,8 +61,8 @@
         b[v] = VLOAD(w + (v * VL / TASDI_DENSE_PANEL) * wps + (v * VL) % TASDI_DENSE_PANEL);
 
 DENSE_INLINE void dense_tile(const int mr, const int nv, int64_t kc, const float *xp,
-                             const float *w, int64_t wps, int nc, float *c,
-                             int64_t ldc, int accumulate)
+                             const int64_t xk, const int64_t xr, const float *w,
+                             int64_t wps, int nc, float *c, int64_t ldc, int accumulate)
 {
     vf acc[14][8];
     const int tail = nc - (nv - 1) * VL; /* lanes of the last vector, 1..VL */
@@ -74,7 +75,7 @@ DENSE_INLINE void dense_tile(const int mr, const int nv, int64_t kc, const float
         vf b[8];
         DENSE_FOR_V(DENSE_WLOAD_V, 0)
         DENSE_FOR_R(DENSE_FMA_R)
-        xp += mr;
+        xp += xk;
         w += TASDI_DENSE_PANEL;
     }
     DENSE_FOR_R(DENSE_STORE_R)
@@ -83,7 +84,10 @@ DENSE_INLINE void dense_tile(const int mr, const int nv, int64_t kc, const float
 /* One sub-tile of mr rows and nv vectors; nv <= DENSE_NVMAX(mr). */
 #define DENSE_NV_CASE(M, K)                                                        \
     if (K <= DENSE_NVMAX(M) && nv == K) {                                          \
-        dense_tile(M, K, kc, xp, wp, wps, nc, c, ldc, accumulate);                 \
+        if (ldx)                                                                   \
+            dense_tile(M, K, kc, xp, 1, ldx, wp, wps, nc, c, ldc, accumulate);     \
+        else                                                                       \
+            dense_tile(M, K, kc, xp, M, 1, wp, wps, nc, c, ldc, accumulate);       \
         return;                                                                    \
     }
 #define DENSE_CASE(M)                                                              \
@@ -100,8 +104,10 @@ DENSE_INLINE void dense_tile(const int mr, const int nv, int64_t kc, const float
         DENSE_NV_CASE(M, 8)                                                        \
         return;
 
-static void dense_sub(int64_t kc, const float *xp, int mr, int nv, const float *wp,
-                      int64_t wps, int nc, float *c, int64_t ldc, int accumulate)
+/* ldx 0: xp packed as [k][mr]; else X's rows, ldx floats apart */
+static void dense_sub(int64_t kc, const float *xp, int64_t ldx, int mr, int nv,
+                      const float *wp, int64_t wps, int nc, float *c, int64_t ldc,
+                      int accumulate)
 {
     switch (mr) {
     DENSE_CASE(1)
@@ -127,18 +133,36 @@ static void dense_sub(int64_t kc, const float *xp, int mr, int nv, const float *
 /* Few rows (GEMV, decoding) take several panels per sub-tile: more
  * accumulators to hide the FMA latency and several W streams in flight,
  * which a single core needs to approach its memory bandwidth. */
-static void PFX(dense_fn)(int64_t kc, const float *xp, int mr, const float *wp,
-                          int64_t wps, int nc, float *c, int64_t ldc, int accumulate)
+static void dense_any(int64_t kc, const float *xp, int64_t ldx, int mr, const float *wp,
+                      int64_t wps, int nc, float *c, int64_t ldc, int accumulate)
 {
     const int nvall = (nc + VL - 1) / VL, step = DENSE_NVMAX(mr);
     for (int v0 = 0; v0 < nvall; v0 += step) {
         int nv = nvall - v0 < step ? nvall - v0 : step;
         int ncs = nc - v0 * VL < nv * VL ? nc - v0 * VL : nv * VL;
-        dense_sub(kc, xp, mr, nv,
+        dense_sub(kc, xp, ldx, mr, nv,
                   wp + (v0 * VL / TASDI_DENSE_PANEL) * wps + (v0 * VL) % TASDI_DENSE_PANEL,
                   wps, ncs, c + v0 * VL, ldc, accumulate);
     }
 }
 
+static void PFX(dense_fn)(int64_t kc, const float *xp, int mr, const float *wp,
+                          int64_t wps, int nc, float *c, int64_t ldc, int accumulate)
+{
+    dense_any(kc, xp, 0, mr, wp, wps, nc, c, ldc, accumulate);
+}
+
+#if DENSE_ROWS
+static void PFX(dense_rows_fn)(int64_t kc, const float *x, int64_t ldx, int mr,
+                               const float *wp, int64_t wps, int nc, float *c, int64_t ldc,
+                               int accumulate)
+{
+    dense_any(kc, x, ldx, mr, wp, wps, nc, c, ldc, accumulate);
+}
+#define DENSE_ROWS_FN PFX(dense_rows_fn)
+#else
+#define DENSE_ROWS_FN NULL
+#endif
+
 const tasdi_dense_kernel PFX(dense) = {PFX(dense_fn), DENSE_MR, DENSE_NR_TILE, 64,
-                                       DENSE_KC, DENSE_MC};
+                                       DENSE_KC, DENSE_MC, DENSE_ROWS_FN};

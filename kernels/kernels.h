@@ -259,11 +259,16 @@ typedef int (*tasdi_panel_row_fn)(const float *src, int64_t n, float *dst, int64
  * past the one holding column nc-1 are not read). Columns >= nc of c are
  * neither read nor written. Each element is one multiply-add chain in
  * ascending k, so blocking K, or splitting tokens or outputs among threads,
- * does not change a bit of the result. */
+ * does not change a bit of the result. `rows` (optional) is the same tile
+ * reading X where it lies, xp[k*mr + r] above replaced by x[r*ldx + k]:
+ * the same products in the same order, so the same bits. */
 #define TASDI_DENSE_PANEL 16
 typedef void (*tasdi_dense_fn)(int64_t kc, const float *xp, int mr, const float *wp,
                                int64_t wps, int nc, float *c, int64_t ldc,
                                int accumulate);
+typedef void (*tasdi_dense_rows_fn)(int64_t kc, const float *x, int64_t ldx, int mr,
+                                    const float *wp, int64_t wps, int nc, float *c,
+                                    int64_t ldc, int accumulate);
 typedef struct tasdi_dense_kernel {
     tasdi_dense_fn fn;
     int mr;   /* most tokens per tile                          */
@@ -271,6 +276,7 @@ typedef struct tasdi_dense_kernel {
     int nr;   /* most outputs per call, a multiple of nr_tile  */
     int kc;   /* K block the framework packs X for (L1 sized)  */
     int mc;   /* tokens per packed X block (L2 sized)          */
+    tasdi_dense_rows_fn rows; /* X read in place: x[r*ldx + k]; NULL: none */
 } tasdi_dense_kernel;
 
 /* scalar: the plain-C reference */

@@ -3,8 +3,8 @@
  * several token blocks), K past several K blocks, X packed whole (over 512
  * outputs) or a block at a time by each task (fused: fewer outputs, or X
  * over 16 MiB), strided X and Y, bias on and off; bit-identical results for
- * any thread count, any Y layout and any number of tokens in the call (each
- * output is one multiply-add chain). */
+ * any thread count, any X and Y layout and any number of tokens in the call
+ * (each output is one multiply-add chain). */
 #include "harness.h"
 #include "tasd.h"
 #include "support/util.h"
@@ -132,6 +132,19 @@ static void check_exact(int64_t tokens, int64_t in, int64_t out)
                        (long long)out, threads[ti], strided);
                 tasd_context_destroy(ct);
             }
+        /* X column-major (the fused units transpose it into strips, where
+         * X's rows are read in place above): the same bits */
+        float *xt = malloc((size_t)(tokens * in) * sizeof *xt);
+        for (int64_t t = 0; t < tokens; t++)
+            for (int64_t k = 0; k < in; k++)
+                xt[k * tokens + t] = x[t * in + k];
+        tasd_view xtv = tasd_view_2d_strided(xt, TASD_F32, tokens, in, 1, tokens);
+        tasd_view yv = tasd_view_2d(y, TASD_F32, tokens, out, out);
+        CHECK_OK(tasd_layer_forward(c1, l, &xtv, &yv));
+        CHECKF(memcmp(y, ref, (size_t)(tokens * out) * sizeof *y) == 0,
+               "%s %lldx%lldx%lld: X column-major differs", tasd_backend_name(backends[bi]),
+               (long long)tokens, (long long)in, (long long)out);
+        free(xt);
         /* token t alone (a GEMV) gives the same row */
         const int64_t rows[] = {0, 5, tokens / 2, tokens - 1};
         for (int ri = 0; ri < 4; ri++) {
@@ -152,10 +165,14 @@ static void check_exact(int64_t tokens, int64_t in, int64_t out)
     free(y);
 }
 
-/* fused units (77 outputs), then X packed whole (530 outputs) */
+/* fused units (77 outputs: X's rows read in place; 40 and 100 outputs, rows
+ * 4 KiB apart: in place, and transposed into strips), then X packed whole
+ * (530 outputs) */
 static void test_dense_exact(void)
 {
     check_exact(301, 613, 77);
+    check_exact(130, 1024, 40);
+    check_exact(130, 1024, 100);
     check_exact(61, 700, 530);
 }
 

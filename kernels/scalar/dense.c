@@ -27,4 +27,4 @@ static void scalar_dense(int64_t kc, const float *xp, int mr, const float *wp,
 }
 
 /* kc 256: a 16 KiB W block stays in L1 across the token tiles */
-const tasdi_dense_kernel tasdi_scalar_dense = {scalar_dense, MR, NR, NR, 256, 128};
+const tasdi_dense_kernel tasdi_scalar_dense = {scalar_dense, MR, NR, NR, 256, 128, NULL};

@@ -160,6 +160,7 @@ typedef struct dense_job {
     int64_t nkb, nmb;      /* their counts                              */
     bool direct;           /* y f32 with unit column stride: tiles go to y */
     bool fused;            /* units are token blocks (DENSE_FUSED_MAX_OUT) */
+    bool x_in_place;       /* fused: the kernel reads X's rows (dense_x_in_place) */
     float *xp;             /* packed X, tokens x in floats; fused: per task
                               one mc x kc block                         */
     float *cbuf;           /* per task mc x cld, when !direct           */
@@ -241,9 +242,29 @@ static int64_t task_col(const dense_job *job, int64_t t)
     return c < job->d->out ? c : job->d->out;
 }
 
+/* Whether a fused call's kernel reads X's rows where they are
+ * (kern->rows) instead of a copy transposed into strips: for f32 rows, few
+ * outputs (each strip is read once per nr_tile outputs), and rows not a
+ * multiple of 4 KiB apart (a tile's rows then share one L1 set) unless the
+ * outputs are at most 64. The transpose took ~22% of a 64x147x12544 layer
+ * (AMD EPYC Zen 5, avx512); in place, same-process A/B, one thread:
+ * 64x147x12544 0.82, 64x576x3136 0.86, 33x2049x1025 0.83, 64x2048x2048
+ * 0.88, 64x4096x1024 0.96, 128x1152x784 0.94, 256x2304x196 0.97,
+ * 200x1000x1000 0.96 of the time; but 128x8192x512 1.07, 300x8192x100
+ * 1.08, 512x4096x512 1.13. */
+static bool dense_x_in_place(const dense_job *job)
+{
+    const tasdi_matrix *x = &job->x;
+    if (!job->fused || !job->kern->rows || x->dtype != TASD_F32 || x->cs != 1)
+        return false;
+    const bool aliased = x->rs * (int64_t)sizeof(float) % 4096 == 0;
+    return job->d->out <= 64 || (job->d->out <= 256 && !aliased);
+}
+
 /* Tokens [t0, t0 + mb) times output columns [j0, j1) over all of K, into y
  * or (!direct) cbuf, then the bias. xbuf NULL: X was packed ahead (job->xp);
- * else each K block is packed into xbuf just before its use. */
+ * else each K block is packed into xbuf just before its use, or read in
+ * place (job->x_in_place). */
 static void dense_block(const dense_job *job, float *cbuf, int64_t t0, int64_t mb, int64_t j0,
                         int64_t j1, float *xbuf)
 {
@@ -260,7 +281,7 @@ static void dense_block(const dense_job *job, float *cbuf, int64_t t0, int64_t m
         int64_t k0 = kb * job->kc;
         int64_t kc = in - k0 < job->kc ? in - k0 : job->kc;
         const float *xblk = xbuf ? xbuf : job->xp + t0 * in + mb * k0;
-        if (xbuf)
+        if (xbuf && !job->x_in_place)
             pack_x_block(job, t0, mb, k0, kc, xbuf);
         for (int64_t j = j0; j < j1; j += nr) {
             int nc = (int)(j1 - j < nr ? j1 - j : nr);
@@ -270,7 +291,12 @@ static void dense_block(const dense_job *job, float *cbuf, int64_t t0, int64_t m
                 int64_t h = part_size(mb, strips, s);
                 float *c = cbuf ? cbuf + r * job->cld + (j - j0) : yd + (t0 + r) * job->y.rs + j;
                 int64_t ldc = cbuf ? job->cld : job->y.rs;
-                kern->fn(kc, xs, (int)h, wp, wps, nc, c, ldc, kb > 0);
+                if (job->x_in_place)
+                    kern->rows(kc, (const float *)(const void *)job->x.data +
+                                       (t0 + r) * job->x.rs + k0,
+                               job->x.rs, (int)h, wp, wps, nc, c, ldc, kb > 0);
+                else
+                    kern->fn(kc, xs, (int)h, wp, wps, nc, c, ldc, kb > 0);
                 xs += h * kc;
                 r += h;
             }
@@ -430,6 +456,7 @@ tasd_status tasdi_dense_run_ws(const tasd_context *ctx, const tasdi_dense *d,
         return st;
     dense_carve(ctx, &job, x->rows, direct, &ar);
     st = tasdi_arena_check(&ar, fn);
+    job.x_in_place = dense_x_in_place(&job);
     if (!st && job.fused) {
         tasdi_parallel(ctx, job.ntasks, dense_fused_task, &job);
     } else if (!st) {
