@@ -117,17 +117,9 @@ typedef struct packed_job {
     atomic_llong next;       /* next unit to hand out */
 } packed_job;
 
-/* The next of `units` units for one of `tasks` tasks (>= units: none left),
- * from counter value c (strip_unit).
- * They are handed out from a shared counter, so a task that gets its core
- * late (a busy machine, an engine pool with other work) simply takes fewer
- * of them; and round-robin over `tasks` contiguous strips of units, so each
- * task walks a contiguous run of the row blocks (of W's slots and of C)
- * and tasks side by side share no line of C. Handed out in plain order, two
- * threads took neighbouring units: 2:4 on two threads then took 1.06-1.14x
- * the time at 4096x4096x64, 1024x4096x256 and 3072x768x128, 1.06x at
- * 128x1152x784 (AMD EPYC Zen 5). Which task computes a unit never changes
- * the unit's result. */
+/* The unit that counter value c stands for, of `units` units shared by
+ * `tasks` tasks (c itself when c >= units: none left): round-robin over
+ * `tasks` contiguous strips of units. */
 static int64_t strip_unit(int64_t c, int64_t units, int64_t tasks)
 {
     if (c >= units || tasks <= 1)
@@ -141,6 +133,15 @@ static int64_t strip_unit(int64_t c, int64_t units, int64_t tasks)
     return i * q + (i < rem ? i : rem) + r;
 }
 
+/* The next unit for one of `tasks` tasks (>= units: none left). Units are
+ * handed out from a shared counter, so a task that gets its core late (a
+ * busy machine, an engine pool with other work) simply takes fewer of them;
+ * and in strips (strip_unit), so each task walks a contiguous run of the row
+ * blocks (of W's slots and of C) and tasks side by side share no line of C.
+ * Handed out in plain order, two threads took neighbouring units: 2:4 on two
+ * threads then took 1.06-1.14x the time at 4096x4096x64, 1024x4096x256 and
+ * 3072x768x128, 1.06x at 128x1152x784 (AMD EPYC Zen 5). Which task computes
+ * a unit never changes the unit's result. */
 static int64_t next_unit(packed_job *job, int64_t units, int64_t tasks)
 {
     return strip_unit(atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed), units,
