@@ -84,6 +84,14 @@
 /* Value types of the layout; the numbers are those of tasd_dtype. */
 enum { TASDI_V_F32 = 0, TASDI_V_F16 = 1, TASDI_V_BF16 = 2 };
 
+/* Bit 31 of the result is set where the float with bits u is Inf or NaN
+ * (exponent all ones): integer ops only, which vectorise with the core's
+ * baseline SSE2 (an OR over a row tells whether it is all finite). */
+static inline uint32_t tasdi_nonfinite_bit(uint32_t u)
+{
+    return (u & 0x7f800000u) + 0x00800000u;
+}
+
 /* bf16 / f16 bits -> float, plain C (the scalar kernels' widening). */
 static inline float tasdi_bits_f32(uint32_t u)
 {

@@ -12,10 +12,10 @@ int tasdi_scalar_panel_row(const float *src, int64_t n, float *dst, int64_t dnex
         for (int j = 0; j < TASDI_NR; j++) { /* vectorised where the ISA allows */
             uint32_t u;
             memcpy(&u, &src[j0 + j], sizeof u);
-            any |= ((u & 0x7f800000u) + 0x00800000u) >> 31; /* exponent all ones */
+            any |= tasdi_nonfinite_bit(u);
             dst[j] = src[j0 + j];
         }
-    return !any;
+    return !(any >> 31);
 }
 
 void tasdi_scalar_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,

@@ -165,13 +165,6 @@ bool tasdi_matrix_writable_layout(const tasdi_matrix *m);
 float tasdi_f16_to_f32(uint16_t h);
 float tasdi_bf16_to_f32(uint16_t h);
 uint16_t tasdi_f32_to_f16(float f);  /* round to nearest even */
-/* Bit 31 of the result is set where the float with bits u is Inf or NaN
- * (exponent all ones): integer ops only, which vectorise with the core's
- * baseline SSE2 (an OR over a row tells whether it is all finite). */
-static inline uint32_t tasdi_nonfinite_bit(uint32_t u)
-{
-    return (u & 0x7f800000u) + 0x00800000u;
-}
 
 /* round to nearest even; inline: the per-element conversion of bf16 outputs */
 static inline uint16_t tasdi_f32_to_bf16(float f)
