@@ -872,6 +872,17 @@ static void narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const flo
  * dispatch.c), 4 with 16 registers */
 #define NF_MAXN (VL == 16 ? 8 : 4)
 #define NF_PFD 2       /* prefetch distance, K blocks */
+/* A one-term series of f32 values prefetches this many bytes of its row
+ * block ahead instead (at least NF_PFD blocks; 0: NF_PFD blocks always).
+ * AVX-512 sets 24 KiB: on an AMD EPYC Zen 5 at 4096x4096x1 with the
+ * weights from memory that took 2:4 to 0.92-0.97 of its time (3 blocks),
+ * 1:4 to 0.85-0.90 (6), 1:8 to 0.94-1.00 (12), where 16 KiB gained less and
+ * 32-48 KiB nothing more; series of two terms ran 1.13-1.35x slower with
+ * any distance over 2 blocks, bf16 values and the AVX2 kernel on the same
+ * CPU gained nothing (0.99-1.02), so they keep NF_PFD. Unmeasured on Intel. */
+#ifndef NF_PF_BYTES
+#define NF_PF_BYTES 0
+#endif
 #define NF_PARTS 4     /* partial sums per row and column at most */
 /* slots of a row in a full K block of code c (0: none) */
 #define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
@@ -1053,7 +1064,12 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const int64_t dv1 = c1 ? NF_SLOTS(c0) : 0, dw1 = c1 ? NF_WPB(c0) : 0;
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
     const int64_t nb = p->rows - rb0 < TASDI_RB ? p->rows - rb0 : TASDI_RB;
-    const int64_t pfv = NF_PFD * nb * vrun, pfw = NF_PFD * nb * wrun;
+    const int64_t block_bytes = TASDI_RB * vrun * (int64_t)sizeof(VT); /* of a full row block */
+    const int64_t pfd = NF_PF_BYTES && !c1 && sizeof(VT) == sizeof(float) &&
+                                NF_PF_BYTES / block_bytes > NF_PFD
+                            ? NF_PF_BYTES / block_bytes
+                            : NF_PFD;
+    const int64_t pfv = pfd * nb * vrun, pfw = pfd * nb * wrun;
     /* A row's products go to `parts` independent partial sums per column
      * (term 0's np0, then term 1's own at n <= 2), added to the row's
      * accumulator at the end. With one chain of FMAs per column a row
