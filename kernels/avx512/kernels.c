@@ -24,6 +24,6 @@
  * permute on an FMA port: they keep tasdi_avx512_wide (dispatch.c). */
 #define VLOAD4(p) _mm512_broadcast_f32x4(_mm_loadu_ps(p))
 #define WIDE_SPREAD_OWN 1
-#define NF_PF_BYTES (24 << 10) /* the narrow path's prefetch distance (tmpl.h) */
+#define NF_PF_BYTES 24576 /* 24 KiB: the narrow path's prefetch distance (tmpl.h) */
 #define PFX(name) tasdi_avx512_##name
 #include "../x86/tmpl.h"

@@ -1065,7 +1065,7 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
     const int64_t nb = p->rows - rb0 < TASDI_RB ? p->rows - rb0 : TASDI_RB;
     const int64_t block_bytes = TASDI_RB * vrun * (int64_t)sizeof(VT); /* of a full row block */
-    const int64_t pfd = NF_PF_BYTES && !c1 && sizeof(VT) == sizeof(float) &&
+    const int64_t pfd = NF_PF_BYTES > 0 && !c1 && sizeof(VT) == sizeof(float) &&
                                 NF_PF_BYTES / block_bytes > NF_PFD
                             ? NF_PF_BYTES / block_bytes
                             : NF_PFD;
