@@ -876,10 +876,10 @@ static void narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const flo
  * block ahead instead (at least NF_PFD blocks; 0: NF_PFD blocks always).
  * AVX-512 sets 24 KiB: on an AMD EPYC Zen 5 at 4096x4096x1 with the
  * weights from memory that took 2:4 to 0.92-0.97 of its time (3 blocks),
- * 1:4 to 0.85-0.90 (6), 1:8 to 0.94-1.00 (12), where 16 KiB gained less and
- * 32-48 KiB nothing more; series of two terms ran 1.13-1.35x slower with
+ * 1:4 to 0.85-0.95 (6), 1:8 to 0.93-1.00 (12), where 16 KiB gained less and
+ * 32-48 KiB nothing more; series of two terms ran 1.13-1.37x slower with
  * any distance over 2 blocks, bf16 values and the AVX2 kernel on the same
- * CPU gained nothing (0.99-1.02), so they keep NF_PFD. Unmeasured on Intel. */
+ * CPU gained nothing (0.98-1.04), so they keep NF_PFD. Unmeasured on Intel. */
 #ifndef NF_PF_BYTES
 #define NF_PF_BYTES 0
 #endif
