@@ -883,6 +883,15 @@ static void narrow_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const flo
 #ifndef NF_PF_BYTES
 #define NF_PF_BYTES 0
 #endif
+/* The fast path's prefetch distance in K blocks for rows of vrun values
+ * (c1: a second term), from a full row block's bytes so that a short last
+ * block does not reach far past the series. */
+static inline int64_t nf_prefetch_blocks(int64_t vrun, int c1)
+{
+    const int64_t ahead = NF_PF_BYTES / (TASDI_RB * vrun * (int64_t)sizeof(VT));
+    return NF_PF_BYTES > 0 && !c1 && sizeof(VT) == sizeof(float) && ahead > NF_PFD ? ahead
+                                                                                   : NF_PFD;
+}
 #define NF_PARTS 4     /* partial sums per row and column at most */
 /* slots of a row in a full K block of code c (0: none) */
 #define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
@@ -1064,11 +1073,7 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
     const int64_t dv1 = c1 ? NF_SLOTS(c0) : 0, dw1 = c1 ? NF_WPB(c0) : 0;
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
     const int64_t nb = p->rows - rb0 < TASDI_RB ? p->rows - rb0 : TASDI_RB;
-    const int64_t block_bytes = TASDI_RB * vrun * (int64_t)sizeof(VT); /* of a full row block */
-    const int64_t pfd = NF_PF_BYTES > 0 && !c1 && sizeof(VT) == sizeof(float) &&
-                                NF_PF_BYTES / block_bytes > NF_PFD
-                            ? NF_PF_BYTES / block_bytes
-                            : NF_PFD;
+    const int64_t pfd = nf_prefetch_blocks(vrun, c1);
     const int64_t pfv = pfd * nb * vrun, pfw = pfd * nb * wrun;
     /* A row's products go to `parts` independent partial sums per column
      * (term 0's np0, then term 1's own at n <= 2), added to the row's
