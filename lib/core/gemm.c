@@ -87,7 +87,8 @@ tasd_status tasd_gemm_workspace_size(const tasd_context *ctx, const tasd_series 
 #define WIDE_ROW_BLOCK 64    /* rows per wide unit: tile = 64 x TASDI_NR floats */
 #define NARROW_ROW_BLOCK 64  /* rows per narrow unit: a whole layout row block, one contiguous stream */
 #define WIDE_PANELS 4        /* B panels per wide unit (256 columns) */
-#define FUSED_MAX_ROWS 512   /* most rows for which the wide units pack their own B */
+#define FUSED_MAX_ROWS 1024  /* most rows for which the wide units pack their own B */
+#define FUSED_MAX_ROWS_MT 512 /* the same on several threads */
 _Static_assert(WIDE_PANELS % 2 == 0, "a unit holds whole pairs of panels (AVX-512 takes 2)");
 _Static_assert(TASDI_RB % WIDE_ROW_BLOCK == 0 && TASDI_RB % NARROW_ROW_BLOCK == 0,
                "kernel calls stay inside one row block of the layout");
@@ -884,11 +885,19 @@ static int64_t fused_busiest(int64_t panels, int64_t threads)
  * 2:4, same-process A/B, fused against not), 1.11-1.27x the mean:
  * 128x1152x576 0.91, 300x2000x600 0.87, 128x1152x784 0.79, 128x2304x704
  * 0.82 of the time; 1.33x and above: 256x1024x384 1.04-1.07, 300x2000x320
- * 1.15-1.17, 256x2304x196 1.42, 512x4608x49 1.50. */
+ * 1.15-1.17, 256x2304x196 1.42, 512x4608x49 1.50. Up to 1024 rows on one
+ * thread: the tiles (or C) of all rows, 1 MiB at most, stay in L2 beside B's
+ * block, where the unfused units read B's panels from L3 for every row
+ * block (AMD EPYC Zen 5, one thread, 1024 rows against 512: 1024x4096x256
+ * 0.93 of the time (2:4, 2:4+1:8) and 0.97 (1:4), 768x3072x128 0.89-0.90,
+ * 1000x1000x1000 0.97-1.00, 1024x768x128 0.96-0.99; at 3072 and 4096 rows
+ * a fused trial, B packed four K blocks at a time, ran 2:4+1:8 and 1:4
+ * 1.05-1.06x slower). Several threads keep 512: not measured beyond. */
 static bool use_fused(const packed_job *job, bool per_call, int64_t rows, int64_t panels,
                       int64_t threads)
 {
-    if (!per_call || job->beta != 0.0f || rows > FUSED_MAX_ROWS)
+    if (!per_call || job->beta != 0.0f ||
+        rows > (threads <= 1 ? FUSED_MAX_ROWS : FUSED_MAX_ROWS_MT))
         return false;
     if (rows <= WIDE_ROW_BLOCK || threads <= 1) /* the same units, or one task */
         return true;
