@@ -131,10 +131,10 @@ static void test_matches_per_call(void)
     /* m x k x n: narrow n (1..8), the crossover (9, 15, 16), wide, several
      * panels, K not a multiple of the K block, K below one group; few rows
      * against several groups of panels, where the per-call path packs B
-     * inside its units (beta 0) */
+     * inside its units (beta 0; up to 1024 rows on one thread: 700) */
     const int64_t dims[][3] = {{1, 5, 3},    {17, 64, 1},   {33, 70, 8},    {65, 130, 9},
                                {40, 64, 16}, {70, 100, 65}, {64, 200, 130}, {5, 1, 300},
-                               {3, 33, 17},  {64, 147, 600}, {300, 70, 530}};
+                               {3, 33, 17},  {64, 147, 600}, {300, 70, 530}, {700, 75, 130}};
     const int ndims = (int)(sizeof dims / sizeof *dims);
     const float ab[][2] = {{0.75f, 0.0f}, {1.25f, 0.5f}, {0.0f, 0.5f}, {-1.0f, 1.0f}};
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
