@@ -96,9 +96,9 @@ enum { MAXSETS = 4 };
  * 4096x4096x64 0.86-0.88 of the time, 4096x4096x16 0.72-0.76 (2:4+1:8
  * 0.84, 1:4 0.71, avx2 0.81), 11008x4096x32 0.79, 1024x4096x256 0.96-0.98,
  * two threads 0.83-0.97; series that stay in cache 0.96-1.02 (1:8 at
- * 4096x4096x64 1.02). 1 KiB ahead
- * gained less at 4096x4096x16, 4 KiB less at 4096x4096x64; into L1 (T0)
- * about the same as into L2 at n = 64, less at n = 16. */
+ * 4096x4096x64 1.02). 1 KiB ahead gained less at 4096x4096x16, 4 KiB less
+ * at 4096x4096x64; into L1 (T0) about the same as into L2 at n = 64, less
+ * at n = 16. */
 #define WIDE_SERIES_PF 2048
 
 static inline __attribute__((always_inline)) int ilog2(int m)
@@ -258,11 +258,11 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * values ahead: beyond the cache the first load of each row's run
      * waited on memory (perf: 11-15% of the kernel's samples at
      * 1024x4096x256 and 4096x4096x64, 2:4) */
-    const int64_t ahead = (WIDE_SERIES_PF + vrun * (int64_t)sizeof(VT) - 1) /
-                          (vrun * (int64_t)sizeof(VT)); /* rows */
+    const int64_t row_bytes = vrun * (int64_t)sizeof(VT); /* of values */
+    const int64_t ahead = (WIDE_SERIES_PF + row_bytes - 1) / row_bytes; /* rows */
     for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
         float *t = tile + (r - r0) * tld;
-        for (int64_t at = 0; at < vrun * (int64_t)sizeof(VT); at += 64)
+        for (int64_t at = 0; at < row_bytes; at += 64)
             PREFETCH_L2((const char *)(v + ahead * vrun) + at);
         PREFETCH_L2(w + ahead * wrun);
         if (pf) {
