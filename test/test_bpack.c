@@ -131,12 +131,17 @@ static void test_matches_per_call(void)
     /* m x k x n: narrow n (1..8), the crossover (9, 15, 16), wide, several
      * panels, K not a multiple of the K block, K below one group; few rows
      * against several groups of panels, where the per-call path packs B
-     * inside its units (beta 0; up to 1024 rows on one thread: 700) */
-    const int64_t dims[][3] = {{1, 5, 3},    {17, 64, 1},   {33, 70, 8},    {65, 130, 9},
-                               {40, 64, 16}, {70, 100, 65}, {64, 200, 130}, {5, 1, 300},
-                               {3, 33, 17},  {64, 147, 600}, {300, 70, 530}, {700, 75, 130}};
+     * inside its units (beta 0; up to 1024 rows on one thread: 700; on three
+     * threads a stripe of rows per task where n <= 128: 800) */
+    const int64_t dims[][3] = {{1, 5, 3},     {17, 64, 1},    {33, 70, 8},    {65, 130, 9},
+                               {40, 64, 16},  {70, 100, 65},  {64, 200, 130}, {5, 1, 300},
+                               {3, 33, 17},   {64, 147, 600}, {300, 70, 530}, {700, 75, 130},
+                               {800, 75, 100}, {1000, 70, 128}};
     const int ndims = (int)(sizeof dims / sizeof *dims);
-    const float ab[][2] = {{0.75f, 0.0f}, {1.25f, 0.5f}, {0.0f, 0.5f}, {-1.0f, 1.0f}};
+    /* 1, 0: the wide kernel sums straight into C (whole panels) */
+    const float ab[][2] = {{0.75f, 0.0f}, {1.25f, 0.5f}, {0.0f, 0.5f}, {-1.0f, 1.0f},
+                           {1.0f, 0.0f}};
+    const int nab = (int)(sizeof ab / sizeof *ab);
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
         if (!tasd_backend_available((tasd_backend)be))
             continue;
@@ -159,7 +164,7 @@ static void test_matches_per_call(void)
                 float *wa = util_reconstruct(s);
                 tasd_view bv = b_view(b, k, n, strided);
                 tasdi_bpack *bp = pack_view(ctx3, &bv);
-                for (int i = 0; i < 4 && bp; i++) {
+                for (int i = 0; i < nab && bp; i++) {
                     util_fill_random(c0, m * crs, 13 + (unsigned)i);
                     memcpy(c1, c0, (size_t)(m * crs) * sizeof *c0);
                     memcpy(c2, c0, (size_t)(m * crs) * sizeof *c0);

@@ -89,6 +89,8 @@ tasd_status tasd_gemm_workspace_size(const tasd_context *ctx, const tasd_series 
 #define WIDE_PANELS 4        /* B panels per wide unit (256 columns) */
 #define FUSED_MAX_ROWS 1024  /* most rows for which the wide units pack their own B */
 #define FUSED_MAX_ROWS_MT 512 /* the same on several threads */
+#define FUSED_MIN_STRIPE 256 /* several threads: fewest rows of a task's stripe */
+#define FUSED_STRIPE_MAX_COLS 128 /* and most wide columns (fused_stripe_rows) */
 _Static_assert(WIDE_PANELS % 2 == 0, "a unit holds whole pairs of panels (AVX-512 takes 2)");
 _Static_assert(TASDI_RB % WIDE_ROW_BLOCK == 0 && TASDI_RB % NARROW_ROW_BLOCK == 0,
                "kernel calls stay inside one row block of the layout");
@@ -106,6 +108,7 @@ typedef struct packed_job {
     tasdi_narrow_fn narrow;  /* B with NaN/Inf (value-0 slots skipped)  */
     int64_t wide_panels;     /* panels per wide call */
     bool fused;              /* wide: each unit packs its B blocks itself, from bw */
+    int64_t stripe_rows;     /* fused: rows per unit, a multiple of WIDE_ROW_BLOCK */
     bool scalar;             /* fused: the plain-C kernel (B holds NaN/Inf) */
     atomic_bool nonfinite;   /* fused: a unit met NaN/Inf in B under the SIMD kernel */
     tasdi_matrix bw;         /* fused: the wide columns of B */
@@ -717,9 +720,10 @@ static void wide_task(void *arg, int64_t task)
     }
 }
 
-/* A fused wide unit is a group of up to WIDE_PANELS panels over all rows:
- * each K block of its panels is packed into the task's buffer (in L1/L2)
- * and serves every row before the next. Under the SIMD kernel a block with
+/* A fused wide unit is a stripe of job->stripe_rows rows (all rows, or one
+ * stripe per task) x a group of up to WIDE_PANELS panels: each K block of
+ * its panels is packed into the task's buffer (in L1/L2) and serves every
+ * row of the stripe before the next. Under the SIMD kernel a block with
  * NaN/Inf stops the run (run_wide_fused then runs the plain-C kernel
  * instead, as for any B that is not all finite). */
 static void wide_fused_task(void *arg, int64_t task)
@@ -727,16 +731,18 @@ static void wide_fused_task(void *arg, int64_t task)
     packed_job *job = arg;
     const tasdi_packed *p = job->p;
     const int64_t panels = (job->nwide + TASDI_NR - 1) / TASDI_NR;
-    const int64_t rblocks = (p->rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK;
+    const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
     const int64_t block = TASDI_KC * TASDI_NR, tile_rb = WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
     float *bblk = job->bblocks + task * WIDE_PANELS * block;
-    float *tile = job->tiles + task * rblocks * tile_rb;
+    float *tile = job->tiles + task * (job->stripe_rows / WIDE_ROW_BLOCK) * tile_rb;
     const tasdi_wide_fn wide = job->scalar ? tasdi_scalar_wide : job->wide;
     const int64_t step = job->scalar ? 1 : job->wide_panels;
     for (int64_t u; (u = next_unit(job, job->wide_units, job->wide_tasks)) < job->wide_units &&
                     (job->scalar || !atomic_load_explicit(&job->nonfinite, memory_order_relaxed));) {
-        int64_t pan0 = u * WIDE_PANELS;
-        int64_t pan1 = pan0 + WIDE_PANELS < panels ? pan0 + WIDE_PANELS : panels;
+        const int64_t s0 = u / groups * job->stripe_rows;
+        const int64_t s1 = s0 + job->stripe_rows < p->rows ? s0 + job->stripe_rows : p->rows;
+        const int64_t pan0 = u % groups * WIDE_PANELS;
+        const int64_t pan1 = pan0 + WIDE_PANELS < panels ? pan0 + WIDE_PANELS : panels;
         const bool direct = c_takes_sums(job, pan1 * TASDI_NR); /* else in the tile */
         const int64_t snext = direct ? TASDI_NR : WIDE_ROW_BLOCK * TASDI_NR;
         const int64_t sld = direct ? job->c.rs : TASDI_NR;
@@ -745,20 +751,18 @@ static void wide_fused_task(void *arg, int64_t task)
                 atomic_store_explicit(&job->nonfinite, true, memory_order_relaxed);
                 return;
             }
-            for (int64_t rb = 0; rb < rblocks; rb++) {
-                int64_t r0 = rb * WIDE_ROW_BLOCK;
-                int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
+            for (int64_t r0 = s0; r0 < s1; r0 += WIDE_ROW_BLOCK) {
+                int64_t r1 = r0 + WIDE_ROW_BLOCK < s1 ? r0 + WIDE_ROW_BLOCK : s1;
                 float *sums = direct ? (float *)(uintptr_t)job->c.data + r0 * job->c.rs +
                                            pan0 * TASDI_NR
-                                     : tile + rb * tile_rb;
+                                     : tile + (r0 - s0) / WIDE_ROW_BLOCK * tile_rb;
                 wide_block(job, wide, step, r0, r1, kb, pan0, pan1, bblk, block, sums, snext,
                            sld);
             }
         }
-        for (int64_t rb = 0; rb < rblocks && !direct; rb++) {
-            int64_t r0 = rb * WIDE_ROW_BLOCK;
-            int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
-            store_tile(job, r0, r1, pan0, pan1, tile + rb * tile_rb);
+        for (int64_t r0 = s0; r0 < s1 && !direct; r0 += WIDE_ROW_BLOCK) {
+            int64_t r1 = r0 + WIDE_ROW_BLOCK < s1 ? r0 + WIDE_ROW_BLOCK : s1;
+            store_tile(job, r0, r1, pan0, pan1, tile + (r0 - s0) / WIDE_ROW_BLOCK * tile_rb);
         }
     }
 }
@@ -872,36 +876,54 @@ static int64_t fused_busiest(int64_t panels, int64_t threads)
     return most;
 }
 
-/* Whether the wide units pack their own blocks of B (wide_fused_task)
- * instead of reading panels packed for the whole call ahead of them. With
- * few rows each packed float serves only rows x density multiply-adds, and
- * packing all of B first (written out to memory and read back) took more
- * time than the products: 2:4 at 64x147x12544 (a convolution's 64 output
- * channels over 112x112 pixels) ran at 0.49-0.79x oneDNN (AMD EPYC Zen 5).
- * Only for B packed per call and C not read (beta 0: a unit that meets
- * NaN/Inf is simply run again). The fused units are fewer and larger (all
- * rows): on several threads only where the busiest task's panels
- * (fused_busiest) stay within 1.3x the mean. On 2 threads (AMD EPYC Zen 5,
- * 2:4, same-process A/B, fused against not), 1.11-1.27x the mean:
- * 128x1152x576 0.91, 300x2000x600 0.87, 128x1152x784 0.79, 128x2304x704
- * 0.82 of the time; 1.33x and above: 256x1024x384 1.04-1.07, 300x2000x320
- * 1.15-1.17, 256x2304x196 1.42, 512x4608x49 1.50. Up to 1024 rows on one
- * thread: the tiles (or C) of all rows, 1 MiB at most, stay in L2 beside B's
- * block, where the unfused units read B's panels from L3 for every row
- * block (AMD EPYC Zen 5, one thread, 1024 rows against 512: 1024x4096x256
- * 0.93 of the time (2:4, 2:4+1:8) and 0.97 (1:4), 768x3072x128 0.89-0.90,
- * 1000x1000x1000 0.97-1.00, 1024x768x128 0.96-0.99; at 3072 and 4096 rows
- * a fused trial, B packed four K blocks at a time, ran 2:4+1:8 and 1:4
- * 1.05-1.06x slower). Several threads keep 512: not measured beyond. */
-static bool use_fused(const packed_job *job, bool per_call, int64_t rows, int64_t panels,
-                      int64_t threads)
+/* The rows of each fused wide unit (wide_fused_task: the unit packs its own
+ * blocks of B), or 0: the wide units read panels packed for the whole call
+ * ahead of them. With few rows each packed float serves only rows x density
+ * multiply-adds, and packing all of B first (written out to memory and read
+ * back) took more time than the products: 2:4 at 64x147x12544 (a
+ * convolution's 64 output channels over 112x112 pixels) ran at 0.49-0.79x
+ * oneDNN (AMD EPYC Zen 5). Only for B packed per call and C not read (beta
+ * 0: a unit that meets NaN/Inf is simply run again).
+ *
+ * The fused units span all rows: on several threads only where the busiest
+ * task's panels (fused_busiest) stay within 1.3x the mean. On 2 threads (AMD
+ * EPYC Zen 5, 2:4, same-process A/B, fused against not), 1.11-1.27x the
+ * mean: 128x1152x576 0.91, 300x2000x600 0.87, 128x1152x784 0.79,
+ * 128x2304x704 0.82 of the time; 1.33x and above: 256x1024x384 1.04-1.07,
+ * 300x2000x320 1.15-1.17, 256x2304x196 1.42, 512x4608x49 1.50. Up to 1024
+ * rows on one thread: the tiles (or C) of all rows, 1 MiB at most, stay in
+ * L2 beside B's block, where the unfused units read B's panels from L3 for
+ * every row block (AMD EPYC Zen 5, one thread, 1024 rows against 512:
+ * 1024x4096x256 0.93 of the time (2:4, 2:4+1:8) and 0.97 (1:4), 768x3072x128
+ * 0.89-0.90, 1000x1000x1000 0.97-1.00, 1024x768x128 0.96-0.99; at 3072 and
+ * 4096 rows a fused trial, B packed four K blocks at a time, ran 2:4+1:8 and
+ * 1:4 1.05-1.06x slower, stripes of up to 1024 rows 0.96-1.13x the time).
+ *
+ * On several threads, 513-1024 rows times at most 128 wide columns run one
+ * stripe of rows per task, each task packing all of B: 2 threads (AMD EPYC
+ * Zen 5, same-process A/B against unfused, medians of 21-31 rounds)
+ * 768x3072x128 0.88-0.95 of the time (2:4), 0.89-0.90 (2:4+1:8), 0.77-0.83
+ * (1:4), avx2 0.96-0.98; 1000x2000x128 0.87-0.94, 768x768x128 0.82-0.96,
+ * 1024x4096x128 0.89, 1024x1024x112 0.91; at 64-120 columns 0.96-1.03.
+ * Wider B lost (1024x4096x256 1.00-1.13, 1000x1000x512 1.09, 1024x1024x1024
+ * 1.10), and stripes under 256 rows are not taken (B packed again for few
+ * rows; more than 2 threads not measured). */
+static int64_t fused_stripe_rows(const packed_job *job, bool per_call, int64_t rows,
+                                 int64_t panels, int64_t threads)
 {
-    if (!per_call || job->beta != 0.0f ||
-        rows > (threads <= 1 ? FUSED_MAX_ROWS : FUSED_MAX_ROWS_MT))
-        return false;
-    if (rows <= WIDE_ROW_BLOCK || threads <= 1) /* the same units, or one task */
-        return true;
-    return 10 * fused_busiest(panels, threads) * threads <= 13 * panels;
+    if (!per_call || job->beta != 0.0f)
+        return 0;
+    const int64_t whole = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK * WIDE_ROW_BLOCK;
+    if (rows <= (threads <= 1 ? FUSED_MAX_ROWS : FUSED_MAX_ROWS_MT))
+        return rows <= WIDE_ROW_BLOCK || threads <= 1 || /* the same units, or one task */
+                       10 * fused_busiest(panels, threads) * threads <= 13 * panels
+                   ? whole
+                   : 0;
+    const int64_t stripe = (rows + threads - 1) / threads;
+    if (rows <= FUSED_MAX_ROWS && panels * TASDI_NR <= FUSED_STRIPE_MAX_COLS &&
+        stripe >= FUSED_MIN_STRIPE)
+        return (stripe + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK * WIDE_ROW_BLOCK;
+    return 0;
 }
 
 /* The scratch of S (rows x K) times n columns of B, the first nwide of them
@@ -922,12 +944,15 @@ static void gemm_carve(const tasd_context *ctx, packed_job *job, int64_t rows, i
         const int64_t panels = (nwide + TASDI_NR - 1) / TASDI_NR;
         const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
         const int64_t rblocks = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK;
-        job->fused = use_fused(job, bp != NULL, rows, panels, threads);
+        job->stripe_rows = fused_stripe_rows(job, bp != NULL, rows, panels, threads);
+        job->fused = job->stripe_rows > 0;
         if (bp && !job->fused)
             tasdi_bpack_carve(bp, K, nwide, ar);
-        job->wide_units = job->fused ? groups : rblocks * groups;
+        const int64_t stripes = job->fused ? (rows + job->stripe_rows - 1) / job->stripe_rows : 0;
+        job->wide_units = job->fused ? stripes * groups : rblocks * groups;
         job->wide_tasks = threads < job->wide_units ? threads : job->wide_units;
-        job->tiles = tasdi_arena_take_n(ar, (size_t)job->wide_tasks * (job->fused ? rblocks : 1),
+        job->tiles = tasdi_arena_take_n(ar, (size_t)job->wide_tasks *
+                                                (job->fused ? job->stripe_rows / WIDE_ROW_BLOCK : 1),
                                         WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR * sizeof(float));
         if (job->fused)
             job->bblocks = tasdi_arena_take_n(ar, (size_t)job->wide_tasks,
@@ -1093,7 +1118,7 @@ static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t r
     const int64_t nwide = wide_cols(job->ops, job->p, n);
     tasdi_arena ar = tasdi_arena_counting();
     gemm_carve(ctx, job, rows, K, n, nwide, own, ws ? true : compute, &ar);
-    if (ws) { /* and for any beta (use_fused), as tasdi_gemm_need counts */
+    if (ws) { /* and for any beta (fused_stripe_rows), as tasdi_gemm_need counts */
         const float beta = job->beta;
         tasdi_arena other = tasdi_arena_counting();
         job->beta = beta == 0.0f ? 1.0f : 0.0f;
@@ -1130,7 +1155,7 @@ tasd_status tasdi_gemm_need(const tasd_context *ctx, const tasd_series *s, int64
     const bool possible[3] = {path_possible(ops, n, true), path_possible(ops, n, false),
                               tail && n > tail && path_possible(ops, tail, true)};
     size_t most = 0;
-    for (int i = 0; i < 6; i++) { /* each split, with beta 0 and not (use_fused) */
+    for (int i = 0; i < 6; i++) { /* each split, with beta 0 and not (fused_stripe_rows) */
         if (s ? nwide[i / 2] != wide_cols(ops, s->packed, n) : !possible[i / 2])
             continue;
         packed_job job;
