@@ -902,8 +902,8 @@ static int64_t fused_busiest(int64_t panels, int64_t threads)
  * On several threads, 513-1024 rows times at most 128 wide columns run one
  * stripe of rows per task, each task packing all of B: 2 threads (AMD EPYC
  * Zen 5, same-process A/B against unfused, medians of 21-31 rounds)
- * 768x3072x128 0.88-0.95 of the time (2:4), 0.89-0.90 (2:4+1:8), 0.77-0.83
- * (1:4), avx2 0.96-0.98; 1000x2000x128 0.87-0.94, 768x768x128 0.82-0.96,
+ * 768x3072x128 0.88-0.95 of the time (2:4), 0.88-0.90 (2:4+1:8), 0.77-0.83
+ * (1:4), avx2 0.96-0.98; 1000x2000x128 0.87-0.89, 768x768x128 0.82-0.96,
  * 1024x4096x128 0.89, 1024x1024x112 0.91; at 64-120 columns 0.96-1.03.
  * Wider B lost (1024x4096x256 1.00-1.13, 1000x1000x512 1.09, 1024x1024x1024
  * 1.10), and stripes under 256 rows are not taken (B packed again for few
