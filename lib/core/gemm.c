@@ -876,6 +876,12 @@ static int64_t fused_busiest(int64_t panels, int64_t threads)
     return most;
 }
 
+/* rows rounded up to whole row blocks */
+static int64_t whole_row_blocks(int64_t rows)
+{
+    return (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK * WIDE_ROW_BLOCK;
+}
+
 /* The rows of each fused wide unit (wide_fused_task: the unit packs its own
  * blocks of B), or 0: the wide units read panels packed for the whole call
  * ahead of them. With few rows each packed float serves only rows x density
@@ -913,16 +919,16 @@ static int64_t fused_stripe_rows(const packed_job *job, bool per_call, int64_t r
 {
     if (!per_call || job->beta != 0.0f)
         return 0;
-    const int64_t whole = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK * WIDE_ROW_BLOCK;
-    if (rows <= (threads <= 1 ? FUSED_MAX_ROWS : FUSED_MAX_ROWS_MT))
-        return rows <= WIDE_ROW_BLOCK || threads <= 1 || /* the same units, or one task */
-                       10 * fused_busiest(panels, threads) * threads <= 13 * panels
-                   ? whole
-                   : 0;
+    if (rows <= (threads <= 1 ? FUSED_MAX_ROWS : FUSED_MAX_ROWS_MT)) { /* one stripe */
+        if (rows <= WIDE_ROW_BLOCK || threads <= 1 || /* the same units, or one task */
+            10 * fused_busiest(panels, threads) * threads <= 13 * panels)
+            return whole_row_blocks(rows);
+        return 0;
+    }
     const int64_t stripe = (rows + threads - 1) / threads;
     if (rows <= FUSED_MAX_ROWS && panels * TASDI_NR <= FUSED_STRIPE_MAX_COLS &&
         stripe >= FUSED_MIN_STRIPE)
-        return (stripe + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK * WIDE_ROW_BLOCK;
+        return whole_row_blocks(stripe);
     return 0;
 }
 
