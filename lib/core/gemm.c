@@ -104,12 +104,13 @@ typedef struct packed_job {
     int64_t n, nwide;        /* columns [0, nwide) run wide, [nwide, n) narrow */
     int64_t wide_tasks, wide_units, narrow_tasks, narrow_units;
     const tasdi_bpack *bp;   /* wide: B panels */
-    tasdi_wide_fn wide;      /* the backend's, or the plain-C one for a */
-    tasdi_narrow_fn narrow;  /* B with NaN/Inf (value-0 slots skipped)  */
+    tasdi_wide_fn wide;      /* the backend's (the plain-C one where scalar) */
+    tasdi_narrow_fn narrow;  /* the backend's, or the plain-C one for a B
+                              * with NaN/Inf (value-0 slots skipped) */
     int64_t wide_panels;     /* panels per wide call */
     bool fused;              /* wide: each unit packs its B blocks itself, from bw */
-    int64_t stripe_rows;     /* fused: rows per unit, a multiple of WIDE_ROW_BLOCK */
-    bool scalar;             /* fused: the plain-C kernel (B holds NaN/Inf) */
+    int64_t stripe_rows;     /* wide: rows per unit, a multiple of WIDE_ROW_BLOCK */
+    bool scalar;             /* wide: the plain-C kernel (B holds NaN/Inf) */
     atomic_bool nonfinite;   /* fused: a unit met NaN/Inf in B under the SIMD kernel */
     tasdi_matrix bw;         /* fused: the wide columns of B */
     float *bblocks;          /* fused: [task][WIDE_PANELS][KC][NR] */
@@ -688,53 +689,25 @@ static void store_tile(packed_job *job, int64_t r0, int64_t r1, int64_t pan0, in
     }
 }
 
-/* A wide unit is one row block x a group of up to WIDE_PANELS panels. Loop
- * order: K block, then panel, then rows, so the row block's slots of a K
- * block (a contiguous run) are reused from L1 across the panels while each
- * B block (32 KiB) is reused across the rows. */
+/* A wide unit is a stripe of job->stripe_rows rows (one row block, or
+ * fused: all rows or one stripe per task) x a group of up to WIDE_PANELS
+ * panels. Loop order: K block, then panel, then row block, so each B block
+ * (32 KiB) is reused across the stripe's rows while a row block's slots of
+ * a K block (a contiguous run) are reused from L1 across the panels. B's
+ * block comes from the panels packed for the call (or prepacked), or, fused,
+ * is packed by the unit into the task's buffer (in L1/L2). Under the SIMD
+ * kernel a fused block with NaN/Inf stops the run (run_wide then runs the
+ * plain-C kernel instead, as for any B that is not all finite). */
 static void wide_task(void *arg, int64_t task)
-{
-    packed_job *job = arg;
-    const tasdi_packed *p = job->p;
-    const tasdi_bpack *bp = job->bp;
-    const int64_t panels = (job->nwide + TASDI_NR - 1) / TASDI_NR;
-    const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
-    float *tile = job->tiles + task * WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
-    for (int64_t u; (u = next_unit(job, job->wide_units, job->wide_tasks)) < job->wide_units;) {
-        int64_t rb = u / groups, pg = u % groups;
-        int64_t r0 = rb * WIDE_ROW_BLOCK;
-        int64_t r1 = r0 + WIDE_ROW_BLOCK < p->rows ? r0 + WIDE_ROW_BLOCK : p->rows;
-        int64_t pan0 = pg * WIDE_PANELS;
-        int64_t pan1 = pan0 + WIDE_PANELS < panels ? pan0 + WIDE_PANELS : panels;
-        const bool direct = c_takes_sums(job, pan1 * TASDI_NR); /* else in the tile */
-        float *sums = direct ? (float *)(uintptr_t)job->c.data + r0 * job->c.rs + pan0 * TASDI_NR
-                             : tile;
-        const int64_t snext = direct ? TASDI_NR : WIDE_ROW_BLOCK * TASDI_NR;
-        const int64_t sld = direct ? job->c.rs : TASDI_NR;
-        for (int64_t kb = 0; kb < p->nkb; kb++)
-            wide_block(job, job->wide, job->wide_panels, r0, r1, kb, pan0, pan1,
-                       tasdi_bpack_panel(bp, pan0) + kb * TASDI_KC * TASDI_NR,
-                       bp->nkb * TASDI_KC * TASDI_NR, sums, snext, sld);
-        if (!direct)
-            store_tile(job, r0, r1, pan0, pan1, tile);
-    }
-}
-
-/* A fused wide unit is a stripe of job->stripe_rows rows (all rows, or one
- * stripe per task) x a group of up to WIDE_PANELS panels: each K block of
- * its panels is packed into the task's buffer (in L1/L2) and serves every
- * row of the stripe before the next. Under the SIMD kernel a block with
- * NaN/Inf stops the run (run_wide_fused then runs the plain-C kernel
- * instead, as for any B that is not all finite). */
-static void wide_fused_task(void *arg, int64_t task)
 {
     packed_job *job = arg;
     const tasdi_packed *p = job->p;
     const int64_t panels = (job->nwide + TASDI_NR - 1) / TASDI_NR;
     const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
     const int64_t block = TASDI_KC * TASDI_NR, tile_rb = WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR;
-    float *bblk = job->bblocks + task * WIDE_PANELS * block;
+    float *bblk = job->fused ? job->bblocks + task * WIDE_PANELS * block : NULL;
     float *tile = job->tiles + task * (job->stripe_rows / WIDE_ROW_BLOCK) * tile_rb;
+    const int64_t bstride = job->fused ? block : job->bp->nkb * block; /* panel to panel */
     const tasdi_wide_fn wide = job->scalar ? tasdi_scalar_wide : job->wide;
     const int64_t step = job->scalar ? 1 : job->wide_panels;
     for (int64_t u; (u = next_unit(job, job->wide_units, job->wide_tasks)) < job->wide_units &&
@@ -747,7 +720,11 @@ static void wide_fused_task(void *arg, int64_t task)
         const int64_t snext = direct ? TASDI_NR : WIDE_ROW_BLOCK * TASDI_NR;
         const int64_t sld = direct ? job->c.rs : TASDI_NR;
         for (int64_t kb = 0; kb < p->nkb; kb++) {
-            if (!pack_b_block(&job->bw, job->ops, kb, pan0, pan1, bblk, block) && !job->scalar) {
+            const float *b0 = bblk;
+            if (!job->fused)
+                b0 = tasdi_bpack_panel(job->bp, pan0) + kb * block;
+            else if (!pack_b_block(&job->bw, job->ops, kb, pan0, pan1, bblk, block) &&
+                     !job->scalar) {
                 atomic_store_explicit(&job->nonfinite, true, memory_order_relaxed);
                 return;
             }
@@ -756,7 +733,7 @@ static void wide_fused_task(void *arg, int64_t task)
                 float *sums = direct ? (float *)(uintptr_t)job->c.data + r0 * job->c.rs +
                                            pan0 * TASDI_NR
                                      : tile + (r0 - s0) / WIDE_ROW_BLOCK * tile_rb;
-                wide_block(job, wide, step, r0, r1, kb, pan0, pan1, bblk, block, sums, snext,
+                wide_block(job, wide, step, r0, r1, kb, pan0, pan1, b0, bstride, sums, snext,
                            sld);
             }
         }
@@ -882,7 +859,7 @@ static int64_t whole_row_blocks(int64_t rows)
     return (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK * WIDE_ROW_BLOCK;
 }
 
-/* The rows of each fused wide unit (wide_fused_task: the unit packs its own
+/* The rows of each fused wide unit (wide_task: the unit packs its own
  * blocks of B), or 0: the wide units read panels packed for the whole call
  * ahead of them. With few rows each packed float serves only rows x density
  * multiply-adds, and packing all of B first (written out to memory and read
@@ -949,16 +926,16 @@ static void gemm_carve(const tasd_context *ctx, packed_job *job, int64_t rows, i
     if (nwide > 0) {
         const int64_t panels = (nwide + TASDI_NR - 1) / TASDI_NR;
         const int64_t groups = (panels + WIDE_PANELS - 1) / WIDE_PANELS;
-        const int64_t rblocks = (rows + WIDE_ROW_BLOCK - 1) / WIDE_ROW_BLOCK;
         job->stripe_rows = fused_stripe_rows(job, bp != NULL, rows, panels, threads);
         job->fused = job->stripe_rows > 0;
+        if (!job->fused)
+            job->stripe_rows = WIDE_ROW_BLOCK;
         if (bp && !job->fused)
             tasdi_bpack_carve(bp, K, nwide, ar);
-        const int64_t stripes = job->fused ? (rows + job->stripe_rows - 1) / job->stripe_rows : 0;
-        job->wide_units = job->fused ? stripes * groups : rblocks * groups;
+        job->wide_units = (rows + job->stripe_rows - 1) / job->stripe_rows * groups;
         job->wide_tasks = threads < job->wide_units ? threads : job->wide_units;
         job->tiles = tasdi_arena_take_n(ar, (size_t)job->wide_tasks *
-                                                (job->fused ? job->stripe_rows / WIDE_ROW_BLOCK : 1),
+                                                (size_t)(job->stripe_rows / WIDE_ROW_BLOCK),
                                         WIDE_PANELS * WIDE_ROW_BLOCK * TASDI_NR * sizeof(float));
         if (job->fused)
             job->bblocks = tasdi_arena_take_n(ar, (size_t)job->wide_tasks,
@@ -1030,32 +1007,22 @@ static void run_narrow(const tasd_context *ctx, packed_job *job, bool finite)
     tasdi_parallel(ctx, job->narrow_tasks, narrow_task, job);
 }
 
-/* The wide kernel against B panels already packed in job->bp; finite:
- * whether all of B is (the same choice of kernel whichever way B came). */
+/* The wide units; finite: whether all of B is known to be (else every unit
+ * runs the plain-C kernel). Fused units find NaN/Inf only while packing:
+ * the SIMD run then stops and all runs again under the plain-C kernel (C is
+ * not read: beta is 0). */
 static void run_wide(const tasd_context *ctx, packed_job *job, bool finite)
-{
-    job->wide = finite ? wide_for(job->ops, job->p->vtype) : tasdi_scalar_wide;
-    job->wide_panels = finite && job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
-    atomic_init(&job->next, 0);
-    tasdi_parallel(ctx, job->wide_tasks, wide_task, job);
-}
-
-/* The fused wide units on job->bw; x_finite: whether the narrow columns of
- * B are all finite. Where B holds NaN/Inf, every unit runs the plain-C
- * kernel, as run_wide does: found only while packing, so the SIMD run stops
- * and all runs again (C is not read: beta is 0). */
-static void run_wide_fused(const tasd_context *ctx, packed_job *job, bool x_finite)
 {
     job->wide = wide_for(job->ops, job->p->vtype);
     job->wide_panels = job->ops->wide_panels > 1 ? job->ops->wide_panels : 1;
-    job->scalar = !x_finite;
+    job->scalar = !finite;
     atomic_init(&job->nonfinite, false);
     atomic_init(&job->next, 0);
-    tasdi_parallel(ctx, job->wide_tasks, wide_fused_task, job);
+    tasdi_parallel(ctx, job->wide_tasks, wide_task, job);
     if (atomic_load(&job->nonfinite)) {
         job->scalar = true;
         atomic_init(&job->next, 0);
-        tasdi_parallel(ctx, job->wide_tasks, wide_fused_task, job);
+        tasdi_parallel(ctx, job->wide_tasks, wide_task, job);
     }
 }
 
@@ -1094,16 +1061,15 @@ static void gemm_compute(const tasd_context *ctx, packed_job *job, const tasdi_m
                    : bpack_cols(job->bp, job->nwide, nx);
         x_finite = pack_x(job);
     }
-    if (job->nwide > 0 && job->fused) {
-        job->bw = tasdi_matrix_block(b, 0, b->rows, 0, job->nwide);
-        run_wide_fused(ctx, job, x_finite);
-    } else if (job->nwide > 0) {
-        if (own) {
+    if (job->nwide > 0) {
+        if (job->fused) {
+            job->bw = tasdi_matrix_block(b, 0, b->rows, 0, job->nwide);
+        } else if (own) {
             const tasdi_matrix bw = tasdi_matrix_block(b, 0, b->rows, 0, job->nwide);
             tasdi_bpack_fill(ctx, &bw, own);
             job->bp = own;
         }
-        run_wide(ctx, job, job->bp->finite && x_finite);
+        run_wide(ctx, job, x_finite && (job->fused || job->bp->finite));
     }
     if (nx > 0)
         run_narrow(ctx, job, x_finite);
