@@ -3,7 +3,9 @@
 # (TASD_BACKEND=scalar, avx2, avx512, neon in turn), then prints the totals
 # and fails if anything did. Backends this build/CPU cannot run are skipped
 # loudly; for each of them test_backends checks that forcing it fails cleanly
-# with TASD_ERR_UNSUPPORTED.
+# with TASD_ERR_UNSUPPORTED. A program that checks several backends itself
+# checks only the pass's one (test/support/util.h, util_backend_tested), so
+# each backend's checks run once, not once per pass.
 #
 # The runs are independent processes and go TASD_TEST_JOBS at a time
 # (default: the number of CPUs; 1 runs them one after another). Each one's

@@ -143,7 +143,7 @@ static void test_matches_per_call(void)
                            {1.0f, 0.0f}};
     const int nab = (int)(sizeof ab / sizeof *ab);
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!tasd_backend_available((tasd_backend)be))
+        if (!util_backend_tested((tasd_backend)be))
             continue;
         for (int c = 0; c < 4; c++)
             for (int d = 0; d < ndims; d++) {
@@ -219,7 +219,7 @@ static void test_nonfinite_tail(void)
     const char *cfgs[] = {"2:4", "2:4+1:8", "3:8+1:4"};
     const int64_t m = 70, k = 133, ns[] = {66, 130, 760};
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!tasd_backend_available((tasd_backend)be))
+        if (!util_backend_tested((tasd_backend)be))
             continue;
         tasd_context *ctx = util_context(NULL, (tasd_backend)be, 3);
         for (int c = 0; c < 3; c++)

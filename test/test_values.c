@@ -6,6 +6,7 @@
 #include "harness.h"
 #include "tasd.h"
 #include "core/dispatch.h"
+#include "support/util.h"
 
 #include <stdint.h>
 
@@ -194,7 +195,7 @@ static void test_backends_values(void)
 {
     test_seed(5);
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!tasd_backend_available((tasd_backend)be))
+        if (!util_backend_tested((tasd_backend)be))
             continue;
         for (int vi = 0; vi < 3; vi++)
             for (int ci = 0; ci < NCONFIGS; ci++) {
@@ -216,7 +217,7 @@ static void test_half_operands(void)
     test_seed(7);
     const int nn[] = {1, 4, 8, 9, 70};
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!tasd_backend_available((tasd_backend)be))
+        if (!util_backend_tested((tasd_backend)be))
             continue;
         for (int vi = 0; vi < 3; vi++)
             for (int i = 0; i < 5; i++) {
@@ -245,7 +246,7 @@ static void test_nonfinite_half_b(void)
     const float w[8] = {0, 0, 3, 4, 0, 0, 0, 0}; /* 2:4 keeps k = 2, 3 and nothing at 4..7 */
     const int nn[] = {1, 8, 70};
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!tasd_backend_available((tasd_backend)be))
+        if (!util_backend_tested((tasd_backend)be))
             continue;
         tasd_context *ctx = NULL;
         tasd_context_create(NULL, &ctx);
@@ -545,12 +546,12 @@ static int check_gemm_act(tasd_backend be, const char *cfg, int64_t m, int64_t k
     return bad;
 }
 
-/* The backends this build and CPU run. */
+/* The backends this run tests (util_backend_tested). */
 static int backends(tasd_backend *out)
 {
     int n = 0;
     for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++)
-        if (tasd_backend_available((tasd_backend)be))
+        if (util_backend_tested((tasd_backend)be))
             out[n++] = (tasd_backend)be;
     return n;
 }

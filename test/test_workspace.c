@@ -36,7 +36,7 @@ static int settings(setting *out)
                                        TASD_BACKEND_AVX512, TASD_BACKEND_NEON};
     int n = 0;
     for (int bi = 0; bi < 4; bi++) {
-        if (!tasd_backend_available(all[bi]))
+        if (!util_backend_tested(all[bi]))
             continue;
         for (int t = 1; t <= 3; t++)
             for (int p = 0; p < 2; p++)

@@ -72,6 +72,17 @@ int util_available_backends(tasd_backend out[UTIL_MAX_BACKENDS])
     return n;
 }
 
+int util_backend_tested(tasd_backend b)
+{
+    const char *env = getenv("TASD_BACKEND");
+    tasd_backend only;
+    if (!tasd_backend_available(b))
+        return 0;
+    if (!env || !*env || tasd_backend_parse(env, &only) != TASD_OK || only == TASD_BACKEND_AUTO)
+        return 1;
+    return b == only;
+}
+
 tasd_context *util_context(const tasd_allocator *a, tasd_backend backend, int threads)
 {
     tasd_context *ctx = NULL;

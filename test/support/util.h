@@ -21,6 +21,12 @@ double util_energy(const float *x, int64_t count);
  * into out; returns how many. */
 #define UTIL_MAX_BACKENDS 8
 int util_available_backends(tasd_backend out[UTIL_MAX_BACKENDS]);
+/* Whether a test whose checks of each backend stand alone (against a
+ * reference of their own) takes backend b: b is available and, where
+ * TASD_BACKEND names a backend, is that one. test/run.sh runs every program
+ * once per backend, so each backend's checks then run once, in its own pass,
+ * rather than in every pass. Run by hand without TASD_BACKEND: all of them. */
+int util_backend_tested(tasd_backend b);
 /* A context with allocator a (NULL: the default), `backend` and `threads`
  * (aborts on error). */
 tasd_context *util_context(const tasd_allocator *a, tasd_backend backend, int threads);
