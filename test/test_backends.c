@@ -908,9 +908,7 @@ int main(int argc, char **argv)
                                                                                       : 1;
     }
     /* each backend's checks stand alone (a double or a scalar reference) */
-    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON; b++)
-        if (util_backend_tested((tasd_backend)b))
-            backends[nbackends++] = (tasd_backend)b;
+    nbackends = util_tested_backends(backends);
     printf("backends tested:");
     for (int i = 0; i < nbackends; i++)
         printf(" %s", tasd_backend_name(backends[i]));

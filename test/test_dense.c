@@ -69,10 +69,8 @@ static void test_dense_reference(void)
     static const int64_t dims[][2] = {{1, 1},   {3, 5},     {7, 17},   {33, 19},
                                       {64, 16}, {100, 31},  {257, 45}, {530, 70},
                                       {19, 100}};
-    nbackends = 0; /* each backend against the double reference, in its own pass */
-    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON; b++)
-        if (util_backend_tested((tasd_backend)b))
-            backends[nbackends++] = (tasd_backend)b;
+    /* each backend against the double reference, in its own pass */
+    nbackends = util_tested_backends(backends);
     for (int bi = 0; bi < nbackends; bi++) {
         test_seed(11 + (unsigned)bi);
         int i = 0;

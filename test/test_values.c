@@ -546,16 +546,6 @@ static int check_gemm_act(tasd_backend be, const char *cfg, int64_t m, int64_t k
     return bad;
 }
 
-/* The backends this run tests (util_backend_tested). */
-static int backends(tasd_backend *out)
-{
-    int n = 0;
-    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++)
-        if (util_backend_tested((tasd_backend)be))
-            out[n++] = (tasd_backend)be;
-    return n;
-}
-
 static void test_gemm_act_half(void)
 {
     test_seed(13);
@@ -563,8 +553,8 @@ static void test_gemm_act_half(void)
         {TASD_BF16, TASD_F32, TASD_F32}, {TASD_F16, TASD_BF16, TASD_BF16},
         {TASD_F32, TASD_F16, TASD_BF16}, {TASD_BF16, TASD_BF16, TASD_F32},
         {TASD_F16, TASD_F16, TASD_F32}};
-    tasd_backend be[4];
-    int nb = backends(be);
+    tasd_backend be[UTIL_MAX_BACKENDS];
+    int nb = util_tested_backends(be);
     for (int i = 0; i < nb; i++)
         for (int o = 0; o < 5; o++) {
             for (int n = 1; n <= 17; n++)
@@ -653,8 +643,8 @@ static int check_layer_half(tasd_backend be, int mode, const char *cfg, tasd_dty
 static void test_layer_half(void)
 {
     test_seed(17);
-    tasd_backend be[4];
-    int nb = backends(be);
+    tasd_backend be[UTIL_MAX_BACKENDS];
+    int nb = util_tested_backends(be);
     for (int i = 0; i < nb; i++)
         for (int mode = 0; mode < 3; mode++)
             for (int xi = 0; xi < 3; xi++)
@@ -725,8 +715,8 @@ static void test_layer_values_exact(void)
  * written. */
 static void test_half_nonfinite_and_dtypes(void)
 {
-    tasd_backend be[4];
-    int nb = backends(be);
+    tasd_backend be[UTIL_MAX_BACKENDS];
+    int nb = util_tested_backends(be);
     const int64_t m = 5, k = 12, n = 3;
     tasd_config *c = NULL;
     CHECK_OK(tasd_config_parse(NULL, "2:4", &c));

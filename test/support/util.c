@@ -83,6 +83,15 @@ int util_backend_tested(tasd_backend b)
     return b == only;
 }
 
+int util_tested_backends(tasd_backend out[UTIL_MAX_BACKENDS])
+{
+    int n = 0;
+    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON && n < UTIL_MAX_BACKENDS; b++)
+        if (util_backend_tested((tasd_backend)b))
+            out[n++] = (tasd_backend)b;
+    return n;
+}
+
 tasd_context *util_context(const tasd_allocator *a, tasd_backend backend, int threads)
 {
     tasd_context *ctx = NULL;

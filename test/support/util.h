@@ -27,6 +27,9 @@ int util_available_backends(tasd_backend out[UTIL_MAX_BACKENDS]);
  * once per backend, so each backend's checks then run once, in its own pass,
  * rather than in every pass. Run by hand without TASD_BACKEND: all of them. */
 int util_backend_tested(tasd_backend b);
+/* The backends util_backend_tested takes, in enum order, into out; returns
+ * how many. */
+int util_tested_backends(tasd_backend out[UTIL_MAX_BACKENDS]);
 /* A context with allocator a (NULL: the default), `backend` and `threads`
  * (aborts on error). */
 tasd_context *util_context(const tasd_allocator *a, tasd_backend backend, int threads);
