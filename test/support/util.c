@@ -63,13 +63,24 @@ double util_energy(const float *x, int64_t count)
     return e;
 }
 
-int util_available_backends(tasd_backend out[UTIL_MAX_BACKENDS])
+/* The backends that `take` keeps, in enum order, into out; how many. */
+static int list_backends(int (*take)(tasd_backend), tasd_backend out[UTIL_MAX_BACKENDS])
 {
     int n = 0;
     for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON && n < UTIL_MAX_BACKENDS; b++)
-        if (tasd_backend_available((tasd_backend)b))
+        if (take((tasd_backend)b))
             out[n++] = (tasd_backend)b;
     return n;
+}
+
+static int backend_available(tasd_backend b)
+{
+    return tasd_backend_available(b) != 0;
+}
+
+int util_available_backends(tasd_backend out[UTIL_MAX_BACKENDS])
+{
+    return list_backends(backend_available, out);
 }
 
 int util_backend_tested(tasd_backend b)
@@ -85,11 +96,7 @@ int util_backend_tested(tasd_backend b)
 
 int util_tested_backends(tasd_backend out[UTIL_MAX_BACKENDS])
 {
-    int n = 0;
-    for (int b = TASD_BACKEND_SCALAR; b <= TASD_BACKEND_NEON && n < UTIL_MAX_BACKENDS; b++)
-        if (util_backend_tested((tasd_backend)b))
-            out[n++] = (tasd_backend)b;
-    return n;
+    return list_backends(util_backend_tested, out);
 }
 
 tasd_context *util_context(const tasd_allocator *a, tasd_backend backend, int threads)
