@@ -106,6 +106,12 @@ static inline __attribute__((always_inline)) int ilog2(int m)
     return m >= 32 ? 5 : m >= 16 ? 4 : m >= 8 ? 3 : m >= 4 ? 2 : 1;
 }
 
+/* A compile-time N:M run's index words: fields per 32-bit word (at most
+ * 16), words per chunk, and slots per chunk (16, or a whole K block's) */
+#define WIDE_PER_WORD(m) (32 / ilog2(m) > 16 ? 16 : 32 / ilog2(m))
+#define WIDE_WORDS(m) ((16 + WIDE_PER_WORD(m) - 1) / WIDE_PER_WORD(m))
+#define WIDE_CS(n, m) (TASDI_KC / (m) * (n) < 16 ? TASDI_KC / (m) * (n) : 16)
+
 /* acc[e][q] += v * B[k] for q < nv, the slot dealt to set e, B row at byte
  * offset `off` of the first panel's block b0 or, past its strip, of the next
  * panel's block b1 */
@@ -120,47 +126,97 @@ static inline __attribute__((always_inline)) int ilog2(int m)
     } while (0)
 #define ROW_BYTES (TASDI_NR * sizeof(float)) /* of a B panel: 256 */
 
+/* One whole chunk (cs slots) of a run, its index words in wd */
+static inline __attribute__((always_inline)) void
+wide_chunk(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t wd[3], const float *bblk,
+           const float *b1, const int nv, const int sets, const int n, const int m,
+           const int spread)
+{
+    const int bits = ilog2(m), per_word = WIDE_PER_WORD(m), cs = WIDE_CS(n, m);
+    const uint32_t mask = (1u << bits) - 1;
+    vf quad = VZERO();
+#pragma GCC unroll 16
+    for (int i = 0; i < cs; i++) {
+        /* The B offset in bytes is idx << 8 (ROW_BYTES). One shift of
+         * the index word serves a pair of slots: it puts the even
+         * slot's field at bit 8 - s, which the address scales by 2^s
+         * (s = 2 or 3), and the odd slot's, `bits` higher, at bit 8;
+         * each slot then needs just a mask, and the group's constant
+         * part goes to the FMAs' displacement. Shifts share port 0
+         * with the FMAs on Intel cores, so each one saved counts. */
+        const int lo = 8 - bits, at = (i & ~1) % per_word * bits;
+        const uint32_t x = at >= lo ? wd[i / per_word] >> (at - lo) : wd[i / per_word] << (lo - at);
+        const size_t off = i & 1 ? (size_t)(x & mask << 8) : (size_t)(x & mask << lo) << (8 - lo);
+        if (WIDE_SPREAD && spread && i % 4 == 0)
+            quad = VLOAD4(v + i);
+        WIDE_SLOT_V(i % sets,
+                    WIDE_SPREAD && spread ? VSPREAD4(quad, i % 4) : VBCAST_V(v + i),
+                    bblk, b1, off + (i / n) * m * ROW_BYTES);
+    }
+}
+
+/* The index words of a run's first chunk (cnt slots, N:M = n:m), read only
+ * where the run has a whole chunk, as wide_run reads them; else zeros. */
+static inline __attribute__((always_inline)) void
+wide_first_words(const uint32_t *w, int64_t cnt, const int n, const int m, uint32_t out[2])
+{
+    out[0] = out[1] = 0;
+    if (cnt >= WIDE_CS(n, m)) {
+        out[0] = w[0];
+        out[1] = WIDE_WORDS(m) > 1 ? w[1] : 0;
+    }
+}
+
 /* One term's run (cnt slots of a row in this K block) with N and M known at
  * compile time: a chunk of up to 16 slots is unrolled, so each slot's B row is
  * a shift and a mask of an index word held in a register plus a constant
  * offset: per slot one broadcast and nv FMAs with a memory operand, the
  * index word loads shared by 16 slots (loads per FMA: (nv + 1) / nv; with
  * VLOAD4 the values take a load per 4 slots and a permute per slot:
- * (nv + 1/4) / nv). */
+ * (nv + 1/4) / nv).
+ *
+ * A chunk's FMAs wait on its index words (a load, then the shifts); loaded
+ * at the chunk's start they came too late where the previous chunk's FMAs
+ * filled the queues. So where the caller loaded the first chunk's words
+ * ahead (pre: the second term of a series, its words taken before the first
+ * term's run) or the run has several chunks (2:4), each chunk's words are
+ * loaded a chunk ahead. AMD EPYC Zen 5, same-process A/B against loads at
+ * each chunk's start: 2:4+1:8 0.94-0.98 of the time on issue 8's four GEMM
+ * shapes (n = 40-200: 0.92-0.98; two threads 0.97; bf16 values 0.97; avx2
+ * 0.95-0.98), 2:4 0.97-1.01 (avx2 0.98-0.99). A run of one chunk (1:8, 1:4
+ * alone) loads its words as before: taken ahead there too, they ran
+ * 1.04-1.07x slower. */
 static inline __attribute__((always_inline)) void
 wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt,
          const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
-         const int m, const int spread)
+         const int m, const int spread, const uint32_t *pre)
 {
-    const int bits = ilog2(m), per_word = 32 / bits > 16 ? 16 : 32 / bits;
-    const int words = (16 + per_word - 1) / per_word;
-    const int cs = TASDI_KC / m * n < 16 ? TASDI_KC / m * n : 16;
+    const int bits = ilog2(m), per_word = WIDE_PER_WORD(m), words = WIDE_WORDS(m);
+    const int cs = WIDE_CS(n, m);
     const uint32_t mask = (1u << bits) - 1;
     const float *b1 = bblk + bnext;
     int64_t s = 0;
-    for (; s + cs <= cnt; s += cs, v += cs, w += words, bblk += cs / n * m * TASDI_NR,
-                          b1 += cs / n * m * TASDI_NR) {
-        uint32_t wd[3] = {w[0], words > 1 ? w[1] : 0, words > 2 ? w[2] : 0};
-        vf quad = VZERO();
-#pragma GCC unroll 16
-        for (int i = 0; i < cs; i++) {
-            /* The B offset in bytes is idx << 8 (ROW_BYTES). One shift of
-             * the index word serves a pair of slots: it puts the even
-             * slot's field at bit 8 - s, which the address scales by 2^s
-             * (s = 2 or 3), and the odd slot's, `bits` higher, at bit 8;
-             * each slot then needs just a mask, and the group's constant
-             * part goes to the FMAs' displacement. Shifts share port 0
-             * with the FMAs on Intel cores, so each one saved counts. */
-            const int lo = 8 - bits, at = (i & ~1) % per_word * bits;
-            const uint32_t x = at >= lo ? wd[i / per_word] >> (at - lo) : wd[i / per_word] << (lo - at);
-            const size_t off = i & 1 ? (size_t)(x & mask << 8) : (size_t)(x & mask << lo) << (8 - lo);
-            if (WIDE_SPREAD && spread && i % 4 == 0)
-                quad = VLOAD4(v + i);
-            WIDE_SLOT_V(i % sets,
-                        WIDE_SPREAD && spread ? VSPREAD4(quad, i % 4) : VBCAST_V(v + i),
-                        bblk, b1, off + (i / n) * m * ROW_BYTES);
+#define NEXT_CHUNK s += cs, v += cs, w += words, bblk += cs / n * m * TASDI_NR, b1 += cs / n * m * TASDI_NR
+    if (pre || TASDI_KC / m * n > cs) {
+        uint32_t ahead[2];
+        if (pre) {
+            ahead[0] = pre[0];
+            ahead[1] = pre[1];
+        } else {
+            wide_first_words(w, cnt, n, m, ahead);
+        }
+        for (; s + cs <= cnt; NEXT_CHUNK) {
+            const uint32_t wd[3] = {ahead[0], ahead[1], words > 2 ? w[2] : 0};
+            wide_first_words(w + words, cnt - s - cs, n, m, ahead); /* the next chunk's */
+            wide_chunk(acc, v, wd, bblk, b1, nv, sets, n, m, spread);
+        }
+    } else {
+        for (; s + cs <= cnt; NEXT_CHUNK) {
+            const uint32_t wd[3] = {w[0], words > 1 ? w[1] : 0, words > 2 ? w[2] : 0};
+            wide_chunk(acc, v, wd, bblk, b1, nv, sets, n, m, spread);
         }
     }
+#undef NEXT_CHUNK
     for (int i = 0; s < cnt; s++, i++) { /* short last block: < cs slots left */
         uint32_t idx = (w[i / per_word] >> (i % per_word * bits)) & mask;
         WIDE_SLOT(0, v + i, bblk, b1, ((i / n) * m + idx) * ROW_BYTES);
@@ -215,14 +271,22 @@ wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
  * time). */
 #define WIDE_CODE(n, m) ((n) * 64 + (m))
 static inline __attribute__((always_inline)) void
+wide_term_pre(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
+              const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
+              const int sets, const int code, const int spread, const uint32_t *pre)
+{
+    if (code > 0)
+        wide_run(acc, v, w, cnt, bblk, bnext, nv, sets, code / 64, code % 64, spread, pre);
+    else
+        wide_run_any(acc, pt, v, w, cnt, bblk, bnext, nv, sets);
+}
+
+static inline __attribute__((always_inline)) void
 wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
           const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
           const int sets, const int code, const int spread)
 {
-    if (code > 0)
-        wide_run(acc, v, w, cnt, bblk, bnext, nv, sets, code / 64, code % 64, spread);
-    else
-        wide_run_any(acc, pt, v, w, cnt, bblk, bnext, nv, sets);
+    wide_term_pre(acc, pt, v, w, cnt, bblk, bnext, nv, sets, code, spread, NULL);
 }
 
 /* vector q of a row's strip in the tile (panels tnext floats apart) */
@@ -285,10 +349,14 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                     acc[e][q] = e == 0 && accumulate ? VLOAD(TILE_AT(t, q)) : VZERO();
         /* all terms of the row accumulate into the same registers */
         if (c0) {
-            wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0, spread);
+            /* the second run's first index words before the first run's FMAs */
+            uint32_t pre1[2];
             if (c1)
-                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets, c1,
-                          spread);
+                wide_first_words(w + w0, cnt1, c1 / 64, c1 % 64, pre1);
+            wide_term_pre(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0, spread, NULL);
+            if (c1)
+                wide_term_pre(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets,
+                              c1, spread, pre1);
         } else {
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
