@@ -32,16 +32,13 @@ typedef struct setting {
 
 static int settings(setting *out)
 {
-    static const tasd_backend all[] = {TASD_BACKEND_SCALAR, TASD_BACKEND_AVX2,
-                                       TASD_BACKEND_AVX512, TASD_BACKEND_NEON};
+    tasd_backend be[UTIL_MAX_BACKENDS];
+    const int nb = util_tested_backends(be);
     int n = 0;
-    for (int bi = 0; bi < 4; bi++) {
-        if (!util_backend_tested(all[bi]))
-            continue;
+    for (int bi = 0; bi < nb; bi++)
         for (int t = 1; t <= 3; t++)
             for (int p = 0; p < 2; p++)
-                out[n++] = (setting){all[bi], t, p};
-    }
+                out[n++] = (setting){be[bi], t, p};
     return n;
 }
 
