@@ -410,12 +410,17 @@ TASD_API tasd_status tasd_gemm(tasd_context *ctx, float alpha,
  *
  * tasd_gemm, tasd_gemm_act and tasd_layer_forward need scratch memory for
  * one call (B packed into panels, per-thread output tiles, packed
- * activations, per-thread series tiles for TASD-A). Each plain call
- * allocates it through the context's allocator as one block and frees it
- * before returning. Each has a _ws variant that takes the scratch from a
- * caller's workspace instead and then calls the allocator not at all, so it
- * can run in a no-allocation section, and one workspace can serve many
- * operators in turn. Results are bit-identical with and without one.
+ * activations, per-thread series tiles for TASD-A). A plain call takes it
+ * as one block from its context, which keeps the block for its next plain
+ * calls (the largest needed so far; a block over 64 MiB is freed after its
+ * call) and frees it in tasd_context_destroy: a loop of calls allocates
+ * once and does not fault fresh pages in every call. Of several calls at
+ * once on one context, one uses the kept block and the others allocate
+ * their own; with ctx NULL each call allocates and frees its block. Each
+ * has a _ws variant that takes the scratch from a caller's workspace
+ * instead and then calls the allocator not at all, so it can run in a
+ * no-allocation section, and one workspace can serve many operators in
+ * turn. Results are bit-identical with and without one.
  *
  *  - The size query (*_workspace_size) returns the bytes the call needs for
  *    the given shapes on ctx: it depends on ctx's backend and thread count

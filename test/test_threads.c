@@ -1,8 +1,10 @@
 /* Thread-safety stress: several threads run tasd_gemm, tasd_gemm_act,
  * tasd_layer_forward and tasd_series_stats on the SAME series and layer
  * objects, with the built-in threading and with an injected parallel-for,
- * while another thread decomposes; every result must equal the single-
- * threaded one bit for bit. `make test-tsan` runs it under ThreadSanitizer. */
+ * each on its own context or all on one (whose kept scratch block they then
+ * contend for), while another thread decomposes; every result must equal
+ * the single-threaded one bit for bit. `make test-tsan` runs it under
+ * ThreadSanitizer. */
 #include "harness.h"
 #include "support/util.h"
 
@@ -48,6 +50,7 @@ static void run_all(tasd_context *ctx, int64_t ti, float *gemm, float *act,
 
 typedef struct worker {
     int id, injected;
+    tasd_context *shared; /* NULL: the worker makes its own context */
     int errors, mismatches;
     float gemm[OUT * 70], act[70 * OUT], lay[3][70 * OUT];
 } worker;
@@ -55,14 +58,16 @@ typedef struct worker {
 static void *worker_main(void *p)
 {
     worker *wk = p;
-    tasd_context *ctx = NULL;
-    if (tasd_context_create(NULL, &ctx) != TASD_OK) {
-        wk->errors++;
-        return NULL;
+    tasd_context *ctx = wk->shared;
+    if (!ctx) {
+        if (tasd_context_create(NULL, &ctx) != TASD_OK) {
+            wk->errors++;
+            return NULL;
+        }
+        tasd_context_set_threads(ctx, 2);
+        if (wk->injected)
+            tasd_context_set_parallel_for(ctx, util_pthread_parallel_for, NULL);
     }
-    tasd_context_set_threads(ctx, 2);
-    if (wk->injected)
-        tasd_context_set_parallel_for(ctx, util_pthread_parallel_for, NULL);
     for (int it = 0; it < ITERS; it++) {
         int64_t ti = (it + wk->id) % NTOK, n = tokens_list[ti];
         tasd_stats st;
@@ -73,7 +78,8 @@ static void *worker_main(void *p)
             wk->mismatches += memcmp(wk->lay[l], ref_layer[l][ti], (size_t)(OUT * n) * 4) != 0;
         wk->mismatches += memcmp(&st, &stats_ref, sizeof st) != 0;
     }
-    tasd_context_destroy(ctx);
+    if (!wk->shared)
+        tasd_context_destroy(ctx);
     return NULL;
 }
 
@@ -159,16 +165,18 @@ static void teardown(void)
     tasd_config_destroy(act_cfg);
 }
 
-static void test_shared_objects_many_threads(void)
+/* shared: one context for all workers (built-in threading or, injected,
+ * the engine's pool), else one each. */
+static void run_workers(tasd_context *shared, int injected)
 {
-    setup();
     static worker wk[WORKERS];
     decomposer dec = {0, 0};
     pthread_t th[WORKERS], dth;
     for (int i = 0; i < WORKERS; i++) {
         memset(&wk[i], 0, sizeof wk[i]);
         wk[i].id = i;
-        wk[i].injected = i % 2; /* half with the engine's pool */
+        wk[i].injected = shared ? injected : i % 2; /* half with the engine's pool */
+        wk[i].shared = shared;
         CHECK(pthread_create(&th[i], NULL, worker_main, &wk[i]) == 0);
     }
     CHECK(pthread_create(&dth, NULL, decomposer_main, &dec) == 0);
@@ -177,13 +185,38 @@ static void test_shared_objects_many_threads(void)
     pthread_join(dth, NULL);
     for (int i = 0; i < WORKERS; i++) {
         CHECKF(wk[i].errors == 0, "worker %d: %d calls failed", i, wk[i].errors);
-        CHECKF(wk[i].mismatches == 0, "worker %d (%s): %d results differ from the "
-               "single-threaded run", i, wk[i].injected ? "injected pool" : "built-in",
-               wk[i].mismatches);
+        CHECKF(wk[i].mismatches == 0, "worker %d (%s, %s context): %d results differ from "
+               "the single-threaded run", i, wk[i].injected ? "injected pool" : "built-in",
+               shared ? "shared" : "own", wk[i].mismatches);
     }
     CHECKF(dec.errors == 0 && dec.mismatches == 0, "decomposer: %d errors, %d mismatches",
            dec.errors, dec.mismatches);
+}
+
+static void test_shared_objects_many_threads(void)
+{
+    setup();
+    run_workers(NULL, 0);
     teardown();
 }
 
-TEST_MAIN(RUN(test_shared_objects_many_threads);)
+/* One context used by every worker at once: calls of different sizes
+ * contend for its kept scratch block (one gets it, the others their own,
+ * and the largest stays); freed, with the context, without a leak (ASan,
+ * valgrind). */
+static void test_shared_context_many_threads(void)
+{
+    setup();
+    for (int injected = 0; injected < 2; injected++) {
+        tasd_context *ctx = NULL;
+        CHECK_OK(tasd_context_create(NULL, &ctx));
+        CHECK_OK(tasd_context_set_threads(ctx, 2));
+        if (injected)
+            CHECK_OK(tasd_context_set_parallel_for(ctx, util_pthread_parallel_for, NULL));
+        run_workers(ctx, injected);
+        tasd_context_destroy(ctx);
+    }
+    teardown();
+}
+
+TEST_MAIN(RUN(test_shared_objects_many_threads); RUN(test_shared_context_many_threads);)

@@ -278,40 +278,84 @@ static void test_size_depends_on_threads(void)
     free_args(&args);
 }
 
-/* Without a workspace the calls allocate one block each; every failure of
- * it is reported as out-of-memory, with nothing leaked and C untouched. */
+/* Without a workspace a call takes one block of scratch from its context,
+ * which keeps it for the next call: the first call on a fresh context
+ * allocates it, the next ones nothing. Its failure is reported as
+ * out-of-memory, with nothing leaked and the output untouched. */
 static void test_out_of_memory_without_workspace(void)
 {
     op_args args;
     make_args(&args);
     util_counting_allocator al;
     util_counting_allocator_init(&al);
-    tasd_context *ctx = make_ctx(&al, (setting){TASD_BACKEND_AUTO, 3, 1});
     static float out[OUT * MAXN], keep[OUT * MAXN];
     for (int op = 0; op < 5; op++) {
         int64_t n = op == 0 ? 300 : 70;
         util_fill_random(out, OUT * n, 5);
         memcpy(keep, out, sizeof out);
+        tasd_context *ctx = make_ctx(&al, (setting){TASD_BACKEND_AUTO, 3, 1});
         long blocks = al.live_blocks, before = al.total_allocs;
         CHECK_OK(op_run(&args, op, ctx, n, out, 0, NULL, 0));
-        long per_call = al.total_allocs - before;
-        CHECKF(per_call == 1, "%s: %ld allocations", op_name[op], per_call);
+        CHECKF(al.total_allocs - before == 1, "%s: %ld allocations", op_name[op],
+               al.total_allocs - before);
+        CHECK(al.live_blocks == blocks + 1); /* kept by the context */
+        before = al.total_allocs;
+        CHECK_OK(op_run(&args, op, ctx, n, out, 0, NULL, 0));
+        CHECKF(al.total_allocs == before, "%s: the second call allocated %ld", op_name[op],
+               al.total_allocs - before);
+        tasd_context_destroy(ctx);
+        CHECK(al.live_blocks == blocks - 1); /* the context and its block freed */
+
         memcpy(out, keep, sizeof out);
-        for (long f = 1; f <= per_call; f++) {
-            long injected = al.injected;
-            al.fail_after = al.total_allocs + f;
-            CHECK_STATUS(op_run(&args, op, ctx, n, out, 0, NULL, 0), TASD_ERR_OUT_OF_MEMORY);
-            al.fail_after = 0;
-            CHECK(al.injected == injected + 1);
-            CHECK(al.live_blocks == blocks);
-            /* layers write the bias first only after their scratch exists */
-            CHECK(memcmp(out, keep, sizeof out) == 0);
-        }
+        ctx = make_ctx(&al, (setting){TASD_BACKEND_AUTO, 3, 1});
+        blocks = al.live_blocks;
+        long injected = al.injected;
+        al.fail_after = al.total_allocs + 1;
+        CHECK_STATUS(op_run(&args, op, ctx, n, out, 0, NULL, 0), TASD_ERR_OUT_OF_MEMORY);
+        al.fail_after = 0;
+        CHECK(al.injected == injected + 1);
+        CHECK(al.live_blocks == blocks);
+        /* layers write the bias first only after their scratch exists */
+        CHECK(memcmp(out, keep, sizeof out) == 0);
+        tasd_context_destroy(ctx);
     }
-    tasd_context_destroy(ctx);
     CHECK(al.live_blocks == 0);
     free_args(&args);
 }
 
+/* The kept block follows the largest call: a call that needs more replaces
+ * it (one allocation, the old block freed), a smaller one reuses it; a call
+ * without a context keeps nothing. */
+static void test_kept_scratch_grows(void)
+{
+    op_args args;
+    make_args(&args);
+    util_counting_allocator al;
+    util_counting_allocator_init(&al);
+    static float out[OUT * MAXN];
+    tasd_context *ctx = make_ctx(&al, (setting){TASD_BACKEND_AUTO, 1, 0});
+    size_t small = 0, large = 0;
+    CHECK_OK(op_size(&args, 0, ctx, 16, &small));
+    CHECK_OK(op_size(&args, 0, ctx, MAXN, &large));
+    CHECK(large > small);
+    const long blocks = al.live_blocks;
+    const int64_t ns[4] = {16, MAXN, 16, MAXN};
+    const long allocs[4] = {1, 1, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        long before = al.total_allocs;
+        CHECK_OK(op_run(&args, 0, ctx, ns[i], out, 0, NULL, 0));
+        CHECKF(al.total_allocs - before == allocs[i], "call %d (n = %lld): %ld allocations", i,
+               (long long)ns[i], al.total_allocs - before);
+        CHECK(al.live_blocks == blocks + 1);
+    }
+    tasd_context_destroy(ctx);
+    CHECK(al.live_blocks == 0);
+    /* no context: the default allocator, nothing kept (checked under valgrind
+     * and ASan: a kept block would leak) */
+    CHECK_OK(op_run(&args, 0, NULL, MAXN, out, 0, NULL, 0));
+    free_args(&args);
+}
+
 TEST_MAIN(setup(); RUN(test_zero_allocations_exact_size); RUN(test_one_workspace_many_calls);
-          RUN(test_size_depends_on_threads); RUN(test_out_of_memory_without_workspace);)
+          RUN(test_size_depends_on_threads); RUN(test_out_of_memory_without_workspace);
+          RUN(test_kept_scratch_grows);)

@@ -66,7 +66,7 @@ tasd_status tasdi_ws_from(const char *fn, void *workspace, size_t bytes, tasdi_w
     return TASD_OK;
 }
 
-tasd_status tasdi_arena_open(tasdi_arena *ar, const tasd_allocator *a, const tasdi_ws *ws,
+tasd_status tasdi_arena_open(tasdi_arena *ar, const tasd_context *ctx, const tasdi_ws *ws,
                              const char *fn)
 {
     if (ar->failed)
@@ -82,13 +82,12 @@ tasd_status tasdi_arena_open(tasdi_arena *ar, const tasd_allocator *a, const tas
     }
     void *mem = NULL;
     if (need) {
-        mem = tasdi_alloc(a, need);
+        mem = tasdi_scratch_take(ctx, need);
         if (!mem)
             return TASD_ERR_OUT_OF_MEMORY;
     }
     tasdi_arena_place(ar, mem, need);
     ar->owned = mem;
-    ar->owned_bytes = need;
     return TASD_OK;
 }
 
@@ -99,8 +98,8 @@ tasd_status tasdi_arena_check(const tasdi_arena *ar, const char *fn)
     return TASD_OK;
 }
 
-void tasdi_arena_close(tasdi_arena *ar, const tasd_allocator *a)
+void tasdi_arena_close(tasdi_arena *ar, const tasd_context *ctx)
 {
-    tasdi_free(a, ar->owned, ar->owned_bytes);
+    tasdi_scratch_give(ctx, ar->owned);
     memset(ar, 0, sizeof *ar);
 }

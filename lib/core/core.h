@@ -9,6 +9,7 @@
 #include "tasd.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h> /* memcpy: the bits of a float */
 
@@ -77,8 +78,7 @@ typedef struct tasdi_arena {
     bool failed;          /* overflow, or a take past the end          */
     char *base;           /* aligned to TASDI_ALIGN                    */
     size_t size, used;
-    void *owned;          /* the block allocated by tasdi_arena_open   */
-    size_t owned_bytes;
+    void *owned;          /* the scratch taken by tasdi_arena_open     */
 } tasdi_arena;
 
 /* A caller's workspace for one call; NULL where the call allocates. */
@@ -93,7 +93,7 @@ tasd_status tasdi_ws_from(const char *fn, void *workspace, size_t bytes, tasdi_w
 
 static inline tasdi_arena tasdi_arena_counting(void)
 {
-    tasdi_arena ar = {true, false, NULL, 0, 0, NULL, 0};
+    tasdi_arena ar = {true, false, NULL, 0, 0, NULL};
     return ar;
 }
 /* Carve a TASDI_ALIGN-aligned block (NULL while counting or on failure). */
@@ -106,13 +106,13 @@ size_t tasdi_arena_need(const tasdi_arena *ar);
 void tasdi_arena_place(tasdi_arena *ar, void *mem, size_t bytes);
 /* Turn a counted arena into a real one: the workspace ws (refused with
  * TASD_ERR_BUFFER_TOO_SMALL naming the size when too small) or, ws == NULL,
- * one block from a. fn names the call in messages. */
-tasd_status tasdi_arena_open(tasdi_arena *ar, const tasd_allocator *a, const tasdi_ws *ws,
+ * ctx's scratch (tasdi_scratch_take). fn names the call in messages. */
+tasd_status tasdi_arena_open(tasdi_arena *ar, const tasd_context *ctx, const tasdi_ws *ws,
                              const char *fn);
 /* After the real carving: TASD_ERR_INTERNAL if it took more than planned. */
 tasd_status tasdi_arena_check(const tasdi_arena *ar, const char *fn);
-/* Free what tasdi_arena_open allocated. */
-void tasdi_arena_close(tasdi_arena *ar, const tasd_allocator *a);
+/* Give back the scratch tasdi_arena_open took (same ctx). */
+void tasdi_arena_close(tasdi_arena *ar, const tasd_context *ctx);
 
 /* Overflow-checked size arithmetic: false on overflow. */
 bool tasdi_mul_size(size_t a, size_t b, size_t *out);
@@ -120,13 +120,27 @@ bool tasdi_mul_i64(int64_t a, int64_t b, int64_t *out);
 
 /* ---- context and threading ---- */
 
+typedef struct tasdi_block tasdi_block; /* a kept scratch block (context.c) */
+
 struct tasd_context {
     tasd_allocator allocator;
     int threads;               /* 0 = default */
     tasd_backend backend;      /* AUTO = follow the process-wide choice */
     tasd_parallel_for_fn parallel_for;
     void *pool;
+    _Atomic(tasdi_block *) *kept; /* the scratch block kept between plain
+                                   * calls (NULL: none kept); a serial copy
+                                   * shares its context's */
 };
+
+/* Scratch for one call without a workspace: `bytes` from the context's kept
+ * block where it is large enough, else a new block (NULL: out of memory,
+ * with the message set). tasdi_scratch_give ends its use: the context keeps
+ * the larger of it and what it holds, the other is freed. Thread-safe: of
+ * calls at once on one context, one gets the kept block, the others their
+ * own. ctx may be NULL (nothing kept). */
+void *tasdi_scratch_take(const tasd_context *ctx, size_t bytes);
+void tasdi_scratch_give(const tasd_context *ctx, void *mem);
 
 /* Threads a call on ctx may use (>= 1). */
 int tasdi_threads(const tasd_context *ctx);
@@ -400,7 +414,7 @@ tasd_status tasdi_gemm_act_need(const tasd_context *ctx, const tasd_config *conf
 int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m);
 
 /* A copy of ctx (or of the defaults) that runs on the calling thread only:
- * same allocator and backend, one thread, no pool. */
+ * same allocator, backend and kept scratch, one thread, no pool. */
 tasd_context tasdi_serial_context(const tasd_context *ctx);
 
 #endif /* TASD_CORE_H */

@@ -41,7 +41,7 @@ int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m)
 }
 
 /* A context for work that one task runs serially inside an outer parallel
- * loop: same allocator and backend, one thread, no pool. */
+ * loop: same allocator, backend and kept scratch, one thread, no pool. */
 tasd_context tasdi_serial_context(const tasd_context *ctx)
 {
     tasd_context s;
@@ -450,8 +450,7 @@ tasd_status tasdi_dense_run_ws(const tasd_context *ctx, const tasdi_dense *d,
     const bool direct = y->cs == 1 && y->dtype == TASD_F32;
     tasdi_arena ar = tasdi_arena_counting();
     dense_carve(ctx, &job, x->rows, ws ? false : direct, &ar);
-    const tasd_allocator *a = tasdi_allocator(ctx);
-    tasd_status st = tasdi_arena_open(&ar, a, ws, fn);
+    tasd_status st = tasdi_arena_open(&ar, ctx, ws, fn);
     if (st)
         return st;
     dense_carve(ctx, &job, x->rows, direct, &ar);
@@ -466,7 +465,7 @@ tasd_status tasdi_dense_run_ws(const tasd_context *ctx, const tasdi_dense *d,
             tasdi_parallel(ctx, job.pack_tasks, pack_x_all, &job);
         tasdi_parallel(ctx, job.ntasks, dense_task, &job);
     }
-    tasdi_arena_close(&ar, a);
+    tasdi_arena_close(&ar, ctx);
     return st;
 }
 

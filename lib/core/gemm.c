@@ -1099,8 +1099,7 @@ static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t r
         if (other.failed || tasdi_arena_need(&other) > tasdi_arena_need(&ar))
             ar = other;
     }
-    const tasd_allocator *a = tasdi_allocator(ctx);
-    tasd_status st = tasdi_arena_open(&ar, a, ws, fn);
+    tasd_status st = tasdi_arena_open(&ar, ctx, ws, fn);
     if (st)
         return st;
     gemm_carve(ctx, job, rows, K, n, nwide, own, compute, &ar);
@@ -1111,7 +1110,7 @@ static tasd_status gemm_exec(const tasd_context *ctx, packed_job *job, int64_t r
         else
             scale_c(&job->c, &job->bias, job->beta);
     }
-    tasdi_arena_close(&ar, a);
+    tasdi_arena_close(&ar, ctx);
     return st;
 }
 

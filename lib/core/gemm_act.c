@@ -134,8 +134,7 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha, const tasdi
     tasdi_bpack *own = bp ? NULL : &panels;
     tasdi_arena ar = tasdi_arena_counting();
     act_carve(ctx, &job, config, method, n, own, &ar);
-    const tasd_allocator *al = tasdi_allocator(ctx);
-    st = tasdi_arena_open(&ar, al, ws, fn);
+    st = tasdi_arena_open(&ar, ctx, ws, fn);
     if (st)
         return st;
     act_carve(ctx, &job, config, method, n, own, &ar);
@@ -151,7 +150,7 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha, const tasdi
         for (int64_t i = 0; i < job.ntasks && !st; i++)
             st = tasdi_task_error_raise(&job.err[i]); /* the worker's own message */
     }
-    tasdi_arena_close(&ar, al);
+    tasdi_arena_close(&ar, ctx);
     return st;
 }
 
