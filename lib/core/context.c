@@ -198,11 +198,16 @@ void tasdi_scratch_give(const tasd_context *ctx, void *mem)
     if (!mem)
         return;
     tasdi_block *b = (tasdi_block *)(void *)((char *)mem - BLOCK_HEAD), *old = b;
-    if (ctx && ctx->kept && b->bytes <= SCRATCH_KEEP_MAX) {
+    size_t bytes = b->bytes;
+    if (ctx && ctx->kept && bytes <= SCRATCH_KEEP_MAX) {
         /* b goes in; what comes out is freed unless it is the larger, which
-         * then goes back in (each round the kept block grows: it ends) */
-        while ((old = atomic_exchange(ctx->kept, b)) && old->bytes > b->bytes)
+         * then goes back in (each round the kept block grows: it ends).
+         * Once in, b belongs to whichever call takes it: its size is read
+         * before. */
+        while ((old = atomic_exchange(ctx->kept, b)) && old->bytes > bytes) {
             b = old;
+            bytes = old->bytes;
+        }
     }
     if (old)
         tasdi_free(tasdi_allocator(ctx), old, BLOCK_HEAD + old->bytes);
