@@ -271,22 +271,14 @@ wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
  * time). */
 #define WIDE_CODE(n, m) ((n) * 64 + (m))
 static inline __attribute__((always_inline)) void
-wide_term_pre(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
-              const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
-              const int sets, const int code, const int spread, const uint32_t *pre)
+wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
+          const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
+          const int sets, const int code, const int spread, const uint32_t *pre)
 {
     if (code > 0)
         wide_run(acc, v, w, cnt, bblk, bnext, nv, sets, code / 64, code % 64, spread, pre);
     else
         wide_run_any(acc, pt, v, w, cnt, bblk, bnext, nv, sets);
-}
-
-static inline __attribute__((always_inline)) void
-wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
-          const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
-          const int sets, const int code, const int spread)
-{
-    wide_term_pre(acc, pt, v, w, cnt, bblk, bnext, nv, sets, code, spread, NULL);
 }
 
 /* vector q of a row's strip in the tile (panels tnext floats apart) */
@@ -353,9 +345,9 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
             uint32_t pre1[2];
             if (c1)
                 wide_first_words(w + w0, cnt1, c1 / 64, c1 % 64, pre1);
-            wide_term_pre(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0, spread, NULL);
+            wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0, spread, NULL);
             if (c1)
-                wide_term_pre(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets,
+                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets,
                               c1, spread, pre1);
         } else {
             for (int i = 0; i < p->terms; i++) {
@@ -363,13 +355,13 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                 int64_t dv = last ? pt->plast : pt->pspb, dw = last ? pt->pwlast : pt->pwpb;
                 int64_t cnt = last ? pt->last : pt->spb;
                 switch (WIDE_CODE(pt->n, pt->m)) {
-                case WIDE_CODE(2, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 4), spread); break;
-                case WIDE_CODE(1, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 8), spread); break;
-                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 4), spread); break;
-                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 8), spread); break;
-                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(4, 8), spread); break;
-                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(8, 8), spread); break;
-                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, -1, spread); break;
+                case WIDE_CODE(2, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 4), spread, NULL); break;
+                case WIDE_CODE(1, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 8), spread, NULL); break;
+                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 4), spread, NULL); break;
+                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 8), spread, NULL); break;
+                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(4, 8), spread, NULL); break;
+                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(8, 8), spread, NULL); break;
+                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, -1, spread, NULL); break;
                 }
             }
         }
