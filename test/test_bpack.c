@@ -142,9 +142,10 @@ static void test_matches_per_call(void)
     const float ab[][2] = {{0.75f, 0.0f}, {1.25f, 0.5f}, {0.0f, 0.5f}, {-1.0f, 1.0f},
                            {1.0f, 0.0f}};
     const int nab = (int)(sizeof ab / sizeof *ab);
-    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!util_backend_tested((tasd_backend)be))
-            continue;
+    tasd_backend tested[UTIL_MAX_BACKENDS];
+    const int ntested = util_tested_backends(tested);
+    for (int t = 0; t < ntested; t++) {
+        const tasd_backend be = tested[t];
         for (int c = 0; c < 4; c++)
             for (int d = 0; d < ndims; d++) {
                 int64_t m = dims[d][0], k = dims[d][1], n = dims[d][2];
@@ -158,8 +159,8 @@ static void test_matches_per_call(void)
                 float *cin = malloc((size_t)(m * crs) * sizeof *cin);
                 util_fill_random(a, m * k, 11 + (unsigned)(c * 16 + d));
                 util_fill_random(b, k * n, 12 + (unsigned)(c * 16 + d));
-                tasd_context *ctx1 = util_context(NULL, (tasd_backend)be, 1);
-                tasd_context *ctx3 = util_context(NULL, (tasd_backend)be, 3);
+                tasd_context *ctx1 = util_context(NULL, be, 1);
+                tasd_context *ctx3 = util_context(NULL, be, 3);
                 tasd_series *s = util_decompose(ctx1, a, m, k, cfgs[c], TASD_GREEDY);
                 float *wa = util_reconstruct(s);
                 tasd_view bv = b_view(b, k, n, strided);
@@ -180,7 +181,7 @@ static void test_matches_per_call(void)
                     CHECK_OK(tasdi_gemm_run_packed(ctx3, ab[i][0], s, bp, ab[i][1], &cm2));
                     CHECKF(memcmp(c0, c1, (size_t)(m * crs) * sizeof *c0) == 0,
                            "%s %s %lldx%lldx%lld alpha %g beta %g",
-                           tasd_backend_name((tasd_backend)be), cfgs[c], (long long)m,
+                           tasd_backend_name(be), cfgs[c], (long long)m,
                            (long long)k, (long long)n, (double)ab[i][0], (double)ab[i][1]);
                     CHECK(memcmp(c0, c2, (size_t)(m * crs) * sizeof *c0) == 0);
                     /* per call on three threads (its units differ: fused or not) */
@@ -190,7 +191,7 @@ static void test_matches_per_call(void)
                     double err = ref_error(m, k, n, wa, b, strided ? 1 : n, strided ? k : 1,
                                            ab[i][0], ab[i][1], cin, c1, crs);
                     CHECKF(err < 1e-5, "%s %s %lldx%lldx%lld: relative error %g against the "
-                           "double reference", tasd_backend_name((tasd_backend)be), cfgs[c],
+                           "double reference", tasd_backend_name(be), cfgs[c],
                            (long long)m, (long long)k, (long long)n, err);
                 }
                 free(wa);
@@ -218,10 +219,11 @@ static void test_nonfinite_tail(void)
 {
     const char *cfgs[] = {"2:4", "2:4+1:8", "3:8+1:4"};
     const int64_t m = 70, k = 133, ns[] = {66, 130, 760};
-    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!util_backend_tested((tasd_backend)be))
-            continue;
-        tasd_context *ctx = util_context(NULL, (tasd_backend)be, 3);
+    tasd_backend tested[UTIL_MAX_BACKENDS];
+    const int ntested = util_tested_backends(tested);
+    for (int t = 0; t < ntested; t++) {
+        const tasd_backend be = tested[t];
+        tasd_context *ctx = util_context(NULL, be, 3);
         for (int c = 0; c < 3; c++)
             for (int ni = 0; ni < 3; ni++)
                 for (int where = 0; where < 2; where++) {
@@ -244,7 +246,7 @@ static void test_nonfinite_tail(void)
                     if (bp)
                         CHECK_OK(tasdi_gemm_run_packed(ctx, 1.0f, s, bp, 0.0f, &cm1));
                     CHECKF(bp && memcmp(c0, c1, (size_t)(m * n) * sizeof *c0) == 0,
-                           "%s %s n=%lld, Inf in the %s", tasd_backend_name((tasd_backend)be),
+                           "%s %s n=%lld, Inf in the %s", tasd_backend_name(be),
                            cfgs[c], (long long)n, where ? "tail" : "whole panels");
                     tasdi_bpack_destroy(bp);
                     tasd_series_destroy(s);

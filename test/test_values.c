@@ -194,19 +194,20 @@ static int check_gemm(tasd_backend be, const char *cfg, tasd_dtype vt, int64_t m
 static void test_backends_values(void)
 {
     test_seed(5);
-    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!util_backend_tested((tasd_backend)be))
-            continue;
+    tasd_backend tested[UTIL_MAX_BACKENDS];
+    const int ntested = util_tested_backends(tested);
+    for (int t = 0; t < ntested; t++) {
+        const tasd_backend be = tested[t];
         for (int vi = 0; vi < 3; vi++)
             for (int ci = 0; ci < NCONFIGS; ci++) {
                 for (int n = 1; n <= 17; n++)
-                    check_gemm((tasd_backend)be, configs[ci], vtypes[vi], 45, 131, n, TASD_F32,
+                    check_gemm(be, configs[ci], vtypes[vi], 45, 131, n, TASD_F32,
                                TASD_F32, n % 2 ? 0.0f : 0.5f);
-                check_gemm((tasd_backend)be, configs[ci], vtypes[vi], 70, 200, 300, TASD_F32,
+                check_gemm(be, configs[ci], vtypes[vi], 70, 200, 300, TASD_F32,
                            TASD_F32, 0.25f);
                 /* 18 K blocks: the narrow kernel's visits of several blocks */
                 for (int n = 1; n <= 5; n += 4)
-                    check_gemm((tasd_backend)be, configs[ci], vtypes[vi], 67, 1100, n,
+                    check_gemm(be, configs[ci], vtypes[vi], 67, 1100, n,
                                TASD_F32, TASD_F32, 0.0f);
             }
     }
@@ -216,16 +217,17 @@ static void test_half_operands(void)
 {
     test_seed(7);
     const int nn[] = {1, 4, 8, 9, 70};
-    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!util_backend_tested((tasd_backend)be))
-            continue;
+    tasd_backend tested[UTIL_MAX_BACKENDS];
+    const int ntested = util_tested_backends(tested);
+    for (int t = 0; t < ntested; t++) {
+        const tasd_backend be = tested[t];
         for (int vi = 0; vi < 3; vi++)
             for (int i = 0; i < 5; i++) {
-                check_gemm((tasd_backend)be, "2:4", vtypes[vi], 33, 97, nn[i], TASD_BF16,
+                check_gemm(be, "2:4", vtypes[vi], 33, 97, nn[i], TASD_BF16,
                            TASD_F32, 0.0f);
-                check_gemm((tasd_backend)be, "1:8", vtypes[vi], 33, 97, nn[i], TASD_F16,
+                check_gemm(be, "1:8", vtypes[vi], 33, 97, nn[i], TASD_F16,
                            TASD_BF16, 0.5f);
-                check_gemm((tasd_backend)be, "2:4+1:8", vtypes[vi], 33, 130, nn[i], TASD_BF16,
+                check_gemm(be, "2:4+1:8", vtypes[vi], 33, 130, nn[i], TASD_BF16,
                            TASD_BF16, 0.0f);
             }
     }
@@ -245,12 +247,13 @@ static void test_nonfinite_half_b(void)
 {
     const float w[8] = {0, 0, 3, 4, 0, 0, 0, 0}; /* 2:4 keeps k = 2, 3 and nothing at 4..7 */
     const int nn[] = {1, 8, 70};
-    for (int be = TASD_BACKEND_SCALAR; be <= TASD_BACKEND_NEON; be++) {
-        if (!util_backend_tested((tasd_backend)be))
-            continue;
+    tasd_backend tested[UTIL_MAX_BACKENDS];
+    const int ntested = util_tested_backends(tested);
+    for (int t = 0; t < ntested; t++) {
+        const tasd_backend be = tested[t];
         tasd_context *ctx = NULL;
         tasd_context_create(NULL, &ctx);
-        tasd_context_set_backend(ctx, (tasd_backend)be);
+        tasd_context_set_backend(ctx, be);
         for (int vi = 0; vi < 3; vi++) {
             tasd_series *s = decompose(ctx, w, 1, 8, "2:4", vtypes[vi]);
             for (int bi = 1; bi < 3; bi++)
@@ -266,7 +269,7 @@ static void test_nonfinite_half_b(void)
                     tasd_view cv = tasd_view_2d(c, TASD_F32, 1, n, n);
                     CHECK_OK(tasd_gemm(ctx, 1.0f, s, &bv, 0.0f, &cv));
                     CHECKF(c[0] == 7.0f && c[n - 1] == 7.0f, "%s %s n=%d: %g",
-                           tasd_backend_name((tasd_backend)be), tasd_dtype_name(vtypes[bi]),
+                           tasd_backend_name(be), tasd_dtype_name(vtypes[bi]),
                            n, c[0]);
                     store(vtypes[bi], b, 2 * n, NAN); /* kept row */
                     CHECK_OK(tasd_gemm(ctx, 1.0f, s, &bv, 0.0f, &cv));
