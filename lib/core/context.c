@@ -35,13 +35,13 @@ static void default_free(void *user, void *ptr, size_t size)
 
 /* Plain calls (no workspace) take their scratch from a block the context
  * keeps between calls. Freed after each call, it came back as fresh pages
- * whenever the C library had returned it to the system: a 1024x4096x256
- * dense layer (4.3 MB of packed X) took 165-582 page faults a call in
- * loops of tasd_layer_forward and 17.2-17.8 ms on average, against none
- * and 14.1-15.2 ms with a workspace; tasd_gemm 2:4 at 3072x768x128 25
- * faults a call, 2.44 against 2.15 ms (AMD EPYC Zen 5, avx512, glibc
- * 2.36). Blocks over SCRATCH_KEEP_MAX (B packed whole for thousands of
- * columns) are still freed after their call. */
+ * whenever the C library had returned it to the system: in loops of 31
+ * calls a 1024x4096x256 dense layer (4.3 MB of packed X) took 165 page
+ * faults a call on average and 16.7-17.8 ms, against none and 14.1-15.2 ms
+ * with a workspace; tasd_gemm 2:4 at 3072x768x128 25 faults a call, 2.44
+ * against 2.15 ms (AMD EPYC Zen 5, avx512, glibc 2.36). Blocks over
+ * SCRATCH_KEEP_MAX (B packed whole for thousands of columns) are still
+ * freed after their call. */
 #define SCRATCH_KEEP_MAX ((size_t)64 << 20)
 #define BLOCK_HEAD ((size_t)TASDI_ALIGN) /* the header, before the scratch */
 
