@@ -347,8 +347,8 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                 wide_first_words(w + w0, cnt1, c1 / 64, c1 % 64, pre1);
             wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0, spread, NULL);
             if (c1)
-                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets,
-                              c1, spread, pre1);
+                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets, c1,
+                          spread, pre1);
         } else {
             for (int i = 0; i < p->terms; i++) {
                 const tasdi_pterm *pt = &p->term[i];
