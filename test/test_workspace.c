@@ -350,8 +350,8 @@ static void test_kept_scratch_grows(void)
     }
     tasd_context_destroy(ctx);
     CHECK(al.live_blocks == 0);
-    /* no context: the default allocator, nothing kept (checked under valgrind
-     * and ASan: a kept block would leak) */
+    /* no context: the call runs on the default allocator (with no context
+     * there is no slot to keep a block in) */
     CHECK_OK(op_run(&args, 0, NULL, MAXN, out, 0, NULL, 0));
     free_args(&args);
 }

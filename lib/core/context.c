@@ -49,6 +49,11 @@ struct tasdi_block {
     size_t bytes; /* of scratch after the header */
 };
 
+static void block_free(const tasd_allocator *a, tasdi_block *b)
+{
+    tasdi_free(a, b, BLOCK_HEAD + b->bytes);
+}
+
 /* A context and the slot of its kept scratch block, allocated together */
 typedef struct context_block {
     tasd_context ctx;
@@ -168,7 +173,7 @@ void tasd_context_destroy(tasd_context *ctx)
     tasd_allocator a = ctx->allocator;
     tasdi_block *b = atomic_load(&cb->kept);
     if (b)
-        tasdi_free(&a, b, BLOCK_HEAD + b->bytes);
+        block_free(&a, b);
     a.free(a.user, cb, sizeof *cb);
 }
 
@@ -180,7 +185,7 @@ void *tasdi_scratch_take(const tasd_context *ctx, size_t bytes)
         if (b && b->bytes >= bytes)
             return (char *)b + BLOCK_HEAD;
         if (b) /* too small for this call: a new one replaces it */
-            tasdi_free(a, b, BLOCK_HEAD + b->bytes);
+            block_free(a, b);
     }
     if (bytes > SIZE_MAX - BLOCK_HEAD) {
         tasdi_fail(TASD_ERR_OUT_OF_MEMORY, "allocation of %zu bytes failed", bytes);
@@ -210,7 +215,7 @@ void tasdi_scratch_give(const tasd_context *ctx, void *mem)
         }
     }
     if (old)
-        tasdi_free(tasdi_allocator(ctx), old, BLOCK_HEAD + old->bytes);
+        block_free(tasdi_allocator(ctx), old);
 }
 
 tasd_status tasd_context_set_threads(tasd_context *ctx, int threads)
