@@ -168,13 +168,14 @@ static void check_exact(int64_t tokens, int64_t in, int64_t out)
 
 /* fused units (77 outputs: X's rows read in place; 40 and 100 outputs, rows
  * 4 KiB apart: in place, and transposed into strips), then X packed whole
- * (530 outputs) */
+ * (530 outputs); in = 1024 and 1700 span several K blocks of every backend
+ * (AVX-512's are 768 long) */
 static void test_dense_exact(void)
 {
     check_exact(301, 613, 77);
     check_exact(130, 1024, 40);
     check_exact(130, 1024, 100);
-    check_exact(61, 700, 530);
+    check_exact(61, 1700, 530);
 }
 
 TEST_MAIN(RUN(test_dense_reference); RUN(test_dense_exact);)
