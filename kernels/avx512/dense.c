@@ -12,12 +12,12 @@
  * 4096x4096x16 0.82-0.84, 1024x4096x256 0.88-0.90, 4096x4096x64 0.89-0.91,
  * 2048x2048x512 0.89-0.90, 768x3072x128 0.85-0.91, 512x512x4096 (fused)
  * 0.87-0.94, 1000x1000x1000 0.92-0.94, 128x1152x784 0.94-0.96; two threads
- * 0.86-0.94; kc 128 took 1.10-1.16x the time, 384 and 512 fell between,
+ * 0.86-0.94; kc 128 took 1.07-1.16x the time, 384 and 512 fell between,
  * 1024 as 768. Why was not measured (no counters here); each K block
  * restarts the W streams of every output pair (two panels 256 KiB apart at
  * K = 4096) and reloads the Y tiles, which seems to cost more than serving
  * the W block to the later strips from L2 instead of L1. (AVX2, kc 256 ->
- * 512 on the same CPU: 0.95-0.98; left for a Zen 3, whose L1 is 32 KiB.)
+ * 512 on the same CPU: 0.94-0.99; left for a Zen 3, whose L1 is 32 KiB.)
  * mc 280 tokens x 768 of X is 840 KiB of L2, beside a Y block of 280 KiB
  * (256 outputs); Zen 4/5 have 1 MiB, Intel 2. Against mc 140 (at kc 192),
  * up to 280 tokens take one pass over W, not two: 1024x4096x256 0.94 of the
