@@ -11,7 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 grep '^TASD_API' include/tasd.h | sed 's/(.*//; s/.*[ *]//' | sort > "$tmp/header"
 # Names listed in the map's global sections; a wildcard there is an error.
 sed 's|/\*.*\*/||; /\/\*/,/\*\//d' lib/tasd.map |
-    awk '/global:/ {g = 1; next} /local:/ {g = 0} g' | tr -d ' \t;' | grep -v '^$' | sort > "$tmp/map"
+    awk '/global:/ {g = 1; next} /local:|}/ {g = 0} g' | tr -d ' \t;' | grep -v '^$' | sort > "$tmp/map"
 nm -D --defined-only "$so" | awk '$2 != "A" {print $3}' | sed 's/@.*//' | sort > "$tmp/so"
 
 fail=0
