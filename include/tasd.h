@@ -79,7 +79,7 @@ extern "C" {
 /* The one place the version is written: the Makefile, tasd.pc and the CMake
  * package files read these three lines. */
 #define TASD_VERSION_MAJOR 1
-#define TASD_VERSION_MINOR 0
+#define TASD_VERSION_MINOR 1
 #define TASD_VERSION_PATCH 0
 
 #define TASD_VERSION_STR_(x) #x
@@ -230,6 +230,15 @@ TASD_API tasd_backend tasd_context_backend(const tasd_context *ctx);
 TASD_API tasd_status tasd_context_set_parallel_for(tasd_context *ctx,
                                                    tasd_parallel_for_fn fn,
                                                    void *pool);
+
+/* The scratch block the context keeps between plain calls (Workspaces,
+ * below): its size in bytes (0: none kept), and a call that frees it, e.g.
+ * after a long prefill, before a phase that needs less; the next plain call
+ * allocates again. Both are safe while other threads run calls on ctx (a
+ * block in use by a call is not counted, and is kept again after it).
+ * Added in 1.1. */
+TASD_API size_t tasd_context_scratch_bytes(const tasd_context *ctx);
+TASD_API tasd_status tasd_context_release_scratch(tasd_context *ctx);
 
 /* "auto", "scalar", "avx2", "avx512", "neon" */
 TASD_API const char *tasd_backend_name(tasd_backend backend);
@@ -413,10 +422,11 @@ TASD_API tasd_status tasd_gemm(tasd_context *ctx, float alpha,
  * activations, per-thread series tiles for TASD-A). A plain call takes it
  * as one block from its context, which keeps the block for its next plain
  * calls (the largest needed so far; a block over 64 MiB is freed after its
- * call) and frees it in tasd_context_destroy: a loop of calls allocates
- * once and does not fault fresh pages in every call. Of several calls at
- * once on one context, one uses the kept block and the others allocate
- * their own; with ctx NULL each call allocates and frees its block. Each
+ * call) and frees it in tasd_context_release_scratch or
+ * tasd_context_destroy: a loop of calls allocates once and does not fault
+ * fresh pages in every call. Of several calls at once on one context, one
+ * uses the kept block and the others allocate their own; with ctx NULL each
+ * call allocates and frees its block. Each
  * has a _ws variant that takes the scratch from a caller's workspace
  * instead and then calls the allocator not at all, so it can run in a
  * no-allocation section, and one workspace can serve many operators in

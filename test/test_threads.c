@@ -2,13 +2,16 @@
  * tasd_layer_forward and tasd_series_stats on the SAME series and layer
  * objects, with the built-in threading and with an injected parallel-for,
  * each on its own context or all on one (whose kept scratch block they then
- * contend for), while another thread decomposes; every result must equal
+ * contend for, while one more thread queries and releases it), while another
+ * thread decomposes; every result must equal
  * the single-threaded one bit for bit. `make test-tsan` runs it under
  * ThreadSanitizer. */
 #include "harness.h"
 #include "support/util.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 enum { OUT = 72, IN = 136, ITERS = 6, WORKERS = 4 };
 static const int64_t tokens_list[] = {1, 5, 33, 70};
@@ -165,13 +168,37 @@ static void teardown(void)
     tasd_config_destroy(act_cfg);
 }
 
+/* Queries and frees a shared context's kept scratch while its workers run. */
+typedef struct releaser {
+    tasd_context *ctx;
+    atomic_int running;
+    int errors;
+    long releases;
+} releaser;
+
+static void *releaser_main(void *p)
+{
+    releaser *r = p;
+    while (atomic_load(&r->running)) {
+        (void)tasd_context_scratch_bytes(r->ctx);
+        r->errors += tasd_context_release_scratch(r->ctx) != TASD_OK;
+        r->releases++;
+        sched_yield();
+    }
+    return NULL;
+}
+
 /* shared: one context for all workers (built-in threading or, injected,
  * the engine's pool), else one each. */
 static void run_workers(tasd_context *shared, int injected)
 {
     static worker wk[WORKERS];
     decomposer dec = {0, 0};
-    pthread_t th[WORKERS], dth;
+    releaser rel = {.ctx = shared};
+    atomic_init(&rel.running, 1);
+    pthread_t th[WORKERS], dth, rth;
+    if (shared)
+        CHECK(pthread_create(&rth, NULL, releaser_main, &rel) == 0);
     for (int i = 0; i < WORKERS; i++) {
         memset(&wk[i], 0, sizeof wk[i]);
         wk[i].id = i;
@@ -183,6 +210,12 @@ static void run_workers(tasd_context *shared, int injected)
     for (int i = 0; i < WORKERS; i++)
         pthread_join(th[i], NULL);
     pthread_join(dth, NULL);
+    if (shared) {
+        atomic_store(&rel.running, 0);
+        pthread_join(rth, NULL);
+        CHECKF(rel.errors == 0 && rel.releases > 0, "releaser: %d errors in %ld releases",
+               rel.errors, rel.releases);
+    }
     for (int i = 0; i < WORKERS; i++) {
         CHECKF(wk[i].errors == 0, "worker %d: %d calls failed", i, wk[i].errors);
         CHECKF(wk[i].mismatches == 0, "worker %d (%s, %s context): %d results differ from "

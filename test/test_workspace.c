@@ -356,6 +356,51 @@ static void test_kept_scratch_grows(void)
     free_args(&args);
 }
 
+/* tasd_context_scratch_bytes reports the kept block (what the call
+ * allocated), tasd_context_release_scratch frees it (the
+ * allocator sees the free) and the next call allocates again, with the same
+ * result. */
+static void test_release_scratch(void)
+{
+    op_args args;
+    make_args(&args);
+    util_counting_allocator al;
+    util_counting_allocator_init(&al);
+    static float out[OUT * MAXN], again[OUT * MAXN];
+    for (int op = 0; op < (int)(sizeof op_name / sizeof op_name[0]); op++) {
+        tasd_context *ctx = make_ctx(&al, (setting){TASD_BACKEND_AUTO, 1, 0});
+        size_t need = 0;
+        CHECK_OK(op_size(&args, op, ctx, MAXN, &need));
+        CHECK(tasd_context_scratch_bytes(ctx) == 0);
+        const long blocks = al.live_blocks;
+        const long long bytes = al.live_bytes;
+        CHECK_OK(op_run(&args, op, ctx, MAXN, out, 0, NULL, 0));
+        /* what the allocator handed out, less the block's small header; at
+         * most what the query says (it covers every beta, the call its own) */
+        const size_t kept = tasd_context_scratch_bytes(ctx);
+        CHECKF(kept > 0 && kept <= need && (long long)kept <= al.live_bytes - bytes &&
+                   (long long)kept + 256 >= al.live_bytes - bytes,
+               "%s: %zu bytes kept, %lld allocated, %zu needed", op_name[op], kept,
+               al.live_bytes - bytes, need);
+        CHECK(al.live_blocks == blocks + 1);
+        CHECK_OK(tasd_context_release_scratch(ctx));
+        CHECK(al.live_blocks == blocks);
+        CHECK(tasd_context_scratch_bytes(ctx) == 0);
+        CHECK_OK(tasd_context_release_scratch(ctx)); /* nothing kept: nothing to do */
+        long before = al.total_allocs;
+        CHECK_OK(op_run(&args, op, ctx, MAXN, again, 0, NULL, 0));
+        CHECK(al.total_allocs - before == 1);
+        CHECKF(memcmp(out, again, sizeof out) == 0, "%s: result changed after the release",
+               op_name[op]);
+        tasd_context_destroy(ctx);
+        CHECK(al.live_blocks == blocks - 1);
+    }
+    CHECK(al.live_blocks == 0);
+    CHECK(tasd_context_scratch_bytes(NULL) == 0);
+    CHECK(tasd_context_release_scratch(NULL) == TASD_ERR_NULL_POINTER);
+    free_args(&args);
+}
+
 TEST_MAIN(setup(); RUN(test_zero_allocations_exact_size); RUN(test_one_workspace_many_calls);
           RUN(test_size_depends_on_threads); RUN(test_out_of_memory_without_workspace);
-          RUN(test_kept_scratch_grows);)
+          RUN(test_kept_scratch_grows); RUN(test_release_scratch);)

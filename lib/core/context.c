@@ -218,6 +218,30 @@ void tasdi_scratch_give(const tasd_context *ctx, void *mem)
         block_free(tasdi_allocator(ctx), old);
 }
 
+size_t tasd_context_scratch_bytes(const tasd_context *ctx)
+{
+    if (!ctx || !ctx->kept)
+        return 0;
+    /* Taken out to be read (a call may take and free it meanwhile), then
+     * given back as a call gives it. */
+    tasdi_block *b = atomic_exchange(ctx->kept, NULL);
+    if (!b)
+        return 0;
+    size_t bytes = b->bytes;
+    tasdi_scratch_give(ctx, (char *)b + BLOCK_HEAD);
+    return bytes;
+}
+
+tasd_status tasd_context_release_scratch(tasd_context *ctx)
+{
+    if (!ctx)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_context_release_scratch: ctx is NULL");
+    tasdi_block *b = ctx->kept ? atomic_exchange(ctx->kept, NULL) : NULL;
+    if (b)
+        block_free(&ctx->allocator, b);
+    return TASD_OK;
+}
+
 tasd_status tasd_context_set_threads(tasd_context *ctx, int threads)
 {
     if (!ctx)

@@ -29,6 +29,7 @@ __all__ = [
     "decompose", "load", "Series", "Stats", "Term", "Layer", "Target", "search_layer",
     "search_model", "LayerSearch", "ModelSearch", "Point", "open", "TensorFile", "Tensor",
     "version", "threads", "set_threads", "backend", "set_backend", "backends",
+    "scratch_bytes", "release_scratch",
 ]
 
 __version__ = _lib.lib.tasd_version().decode()
@@ -89,6 +90,17 @@ def set_backend(name):
     _lib.call("tasd_backend_parse", _lib.to_bytes(name), ctypes.byref(b))
     with _ctx_lock:
         _lib.call("tasd_context_set_backend", _ctx.h, b.value)
+
+
+def scratch_bytes():
+    """Bytes of scratch the module's context keeps between calls (0: none)."""
+    return _lib.lib.tasd_context_scratch_bytes(_ctx.h)
+
+
+def release_scratch():
+    """Free the scratch the module's context keeps; the next call allocates
+    it again."""
+    _lib.call("tasd_context_release_scratch", _ctx.h)
 
 
 def backends():

@@ -209,6 +209,8 @@ for _name, _res, _args in [
     ("tasd_context_threads", c_int, (c_void_p,)),
     ("tasd_context_set_backend", _S, (c_void_p, c_int)),
     ("tasd_context_backend", c_int, (c_void_p,)),
+    ("tasd_context_scratch_bytes", c_size_t, (c_void_p,)),
+    ("tasd_context_release_scratch", _S, (c_void_p,)),
     ("tasd_backend_name", c_char_p, (c_int,)),
     ("tasd_backend_available", c_int, (c_int,)),
     ("tasd_backend_parse", _S, (c_char_p, P(c_int))),

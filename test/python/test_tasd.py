@@ -228,6 +228,16 @@ class Runtime(unittest.TestCase):
         with self.assertRaises(tasd.Error):
             tasd.set_backend("quantum")
 
+    def test_release_scratch(self):
+        w, x = rand(64, 96), rand(96, 70, seed=1)
+        s = tasd.decompose(w, "2:4")
+        y = s @ x
+        self.assertGreater(tasd.scratch_bytes(), 0)
+        tasd.release_scratch()
+        self.assertEqual(tasd.scratch_bytes(), 0)
+        np.testing.assert_array_equal(s @ x, y)
+        self.assertGreater(tasd.scratch_bytes(), 0)
+
 
 class Layers(unittest.TestCase):
     def test_dense_and_weights(self):
