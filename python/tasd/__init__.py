@@ -92,14 +92,23 @@ def set_backend(name):
         _lib.call("tasd_context_set_backend", _ctx.h, b.value)
 
 
+def _need_scratch_calls(fn):
+    if not _lib.HAVE_SCRATCH:
+        raise UnsupportedError(-10, "needs libtasd 1.1 or later (this one is %s)" % version(),
+                               fn)
+
+
 def scratch_bytes():
-    """Bytes of scratch the module's context keeps between calls (0: none)."""
+    """Bytes of scratch the module's context keeps between calls (0: none).
+    libtasd 1.1 or later."""
+    _need_scratch_calls("tasd_context_scratch_bytes")
     return _lib.lib.tasd_context_scratch_bytes(_ctx.h)
 
 
 def release_scratch():
     """Free the scratch the module's context keeps; the next call allocates
-    it again."""
+    it again. libtasd 1.1 or later."""
+    _need_scratch_calls("tasd_context_release_scratch")
     _lib.call("tasd_context_release_scratch", _ctx.h)
 
 

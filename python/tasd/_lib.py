@@ -209,8 +209,6 @@ for _name, _res, _args in [
     ("tasd_context_threads", c_int, (c_void_p,)),
     ("tasd_context_set_backend", _S, (c_void_p, c_int)),
     ("tasd_context_backend", c_int, (c_void_p,)),
-    ("tasd_context_scratch_bytes", c_size_t, (c_void_p,)),
-    ("tasd_context_release_scratch", _S, (c_void_p,)),
     ("tasd_backend_name", c_char_p, (c_int,)),
     ("tasd_backend_available", c_int, (c_int,)),
     ("tasd_backend_parse", _S, (c_char_p, P(c_int))),
@@ -302,6 +300,10 @@ if HAVE_SERIES_BYTES:
 HAVE_CONSUMER = hasattr(lib, "tasd_tensorfile_consumer")
 if HAVE_CONSUMER:
     _proto("tasd_tensorfile_consumer", _S, c_void_p, c_int64, P(c_char_p), P(c_int32), P(c_int32))
+HAVE_SCRATCH = hasattr(lib, "tasd_context_release_scratch")  # 1.1
+if HAVE_SCRATCH:
+    _proto("tasd_context_scratch_bytes", c_size_t, c_void_p)
+    _proto("tasd_context_release_scratch", _S, c_void_p)
 HAVE_WRITE_ONNX = hasattr(lib, "tasd_tensorfile_write_onnx")
 if HAVE_WRITE_ONNX:
     _proto("tasd_tensorfile_write_onnx", _S, c_void_p, c_char_p, c_int64, P(c_int64), P(View))
