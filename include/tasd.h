@@ -235,8 +235,9 @@ TASD_API tasd_status tasd_context_set_parallel_for(tasd_context *ctx,
  * below): its size in bytes (0: none kept), and a call that frees it, e.g.
  * after a long prefill, before a phase that needs less; the next plain call
  * allocates again. Both are safe while other threads run calls on ctx (a
- * block in use by a call is not counted, and is kept again after it).
- * Added in 1.1. */
+ * block in use by a call is not counted, and is kept again after it; a call
+ * that starts during the query may allocate a block of its own). Added in
+ * 1.1. */
 TASD_API size_t tasd_context_scratch_bytes(const tasd_context *ctx);
 TASD_API tasd_status tasd_context_release_scratch(tasd_context *ctx);
 
@@ -426,11 +427,10 @@ TASD_API tasd_status tasd_gemm(tasd_context *ctx, float alpha,
  * tasd_context_destroy: a loop of calls allocates once and does not fault
  * fresh pages in every call. Of several calls at once on one context, one
  * uses the kept block and the others allocate their own; with ctx NULL each
- * call allocates and frees its block. Each
- * has a _ws variant that takes the scratch from a caller's workspace
- * instead and then calls the allocator not at all, so it can run in a
- * no-allocation section, and one workspace can serve many operators in
- * turn. Results are bit-identical with and without one.
+ * call allocates and frees its block. Each has a _ws variant that takes the
+ * scratch from a caller's workspace instead and then calls the allocator
+ * not at all, so it can run in a no-allocation section, and one workspace
+ * can serve many operators in turn. Results are bit-identical with and without one.
  *
  *  - The size query (*_workspace_size) returns the bytes the call needs for
  *    the given shapes on ctx: it depends on ctx's backend and thread count
