@@ -144,7 +144,8 @@ static void free_args(op_args *a)
     tasd_config_destroy(a->act);
 }
 
-static const char *op_name[5] = {"gemm", "gemm_act", "dense", "tasd-w", "tasd-a"};
+static const char *op_name[] = {"gemm", "gemm_act", "dense", "tasd-w", "tasd-a"};
+#define NOPS ((int)(sizeof op_name / sizeof op_name[0]))
 
 /* Every op, setting and size: zero allocations with the exact size,
  * bit-identical to the plain call, size - 1 refused with C untouched. */
@@ -163,7 +164,7 @@ static void test_zero_allocations_exact_size(void)
         util_counting_allocator al;
         util_counting_allocator_init(&al);
         tasd_context *ctx = make_ctx(&al, set[si]);
-        for (int op = 0; op < 5; op++)
+        for (int op = 0; op < NOPS; op++)
             for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
                 int64_t n = ns[ni];
                 if (op > 0 && n > MAXT)
@@ -213,7 +214,7 @@ static void test_one_workspace_many_calls(void)
     util_counting_allocator_init(&al);
     tasd_context *ctx = make_ctx(&al, (setting){TASD_BACKEND_AUTO, 2, 0});
     size_t most = 0;
-    for (int op = 0; op < 5; op++) {
+    for (int op = 0; op < NOPS; op++) {
         size_t need = 0;
         CHECK_OK(op_size(&args, op, ctx, MAXT, &need));
         most = need > most ? need : most;
@@ -221,7 +222,7 @@ static void test_one_workspace_many_calls(void)
     workspace ws = ws_new(most);
     static float out[OUT * MAXN];
     long allocs = al.total_allocs;
-    for (int op = 0; op < 5; op++)
+    for (int op = 0; op < NOPS; op++)
         for (int64_t n = 1; n <= MAXT; n += 43)
             CHECK_OK(op_run(&args, op, ctx, n, out, 0, &ws, most));
     CHECK(al.total_allocs == allocs);
@@ -289,7 +290,7 @@ static void test_out_of_memory_without_workspace(void)
     util_counting_allocator al;
     util_counting_allocator_init(&al);
     static float out[OUT * MAXN], keep[OUT * MAXN];
-    for (int op = 0; op < 5; op++) {
+    for (int op = 0; op < NOPS; op++) {
         int64_t n = op == 0 ? 300 : 70;
         util_fill_random(out, OUT * n, 5);
         memcpy(keep, out, sizeof out);
@@ -367,7 +368,7 @@ static void test_release_scratch(void)
     util_counting_allocator al;
     util_counting_allocator_init(&al);
     static float out[OUT * MAXN], again[OUT * MAXN];
-    for (int op = 0; op < (int)(sizeof op_name / sizeof op_name[0]); op++) {
+    for (int op = 0; op < NOPS; op++) {
         tasd_context *ctx = make_ctx(&al, (setting){TASD_BACKEND_AUTO, 1, 0});
         size_t need = 0;
         CHECK_OK(op_size(&args, op, ctx, MAXN, &need));

@@ -171,9 +171,7 @@ void tasd_context_destroy(tasd_context *ctx)
         return;
     context_block *cb = (context_block *)ctx; /* ctx is its first member */
     tasd_allocator a = ctx->allocator;
-    tasdi_block *b = atomic_load(&cb->kept);
-    if (b)
-        block_free(&a, b);
+    tasd_context_release_scratch(ctx);
     a.free(a.user, cb, sizeof *cb);
 }
 
