@@ -223,6 +223,28 @@ static void test_empty_dimensions(void)
     for (int i = 0; i < 4; i++)
         CHECK(c[i] == 1.5f);
     tasd_series_destroy(s);
+    /* Empty views with strides 0 (numpy's zero-size arrays) hold no elements:
+     * neither self-overlapping nor overlapping another view. */
+    s = util_decompose(NULL, w, 2, 4, "2:4", TASD_GREEDY);
+    bv = tasd_view_2d_strided(b, TASD_F32, 4, 0, 0, 0);
+    cv = tasd_view_2d_strided(c, TASD_F32, 2, 0, 0, 0);
+    CHECK_OK(tasd_gemm(NULL, 1, s, &bv, 0, &cv));
+    cv = tasd_view_2d_strided(b, TASD_F32, 2, 0, 0, 0); /* same address as b */
+    CHECK_OK(tasd_gemm(NULL, 1, s, &bv, 0, &cv));
+    tasd_series_destroy(s);
+    int64_t shapes[2][2] = {{0, 4}, {2, 0}};
+    for (int i = 0; i < 2; i++) {
+        s = util_decompose(NULL, w, shapes[i][0], shapes[i][1], "2:4", TASD_GREEDY);
+        cv = tasd_view_2d_strided(c, TASD_F32, shapes[i][0], shapes[i][1], 0, 0);
+        CHECK_OK(tasd_series_reconstruct(s, &cv));
+        tasd_series_destroy(s);
+    }
+    /* ...while a non-empty one with a zero stride still does. */
+    s = util_decompose(NULL, w, 2, 0, "2:4", TASD_GREEDY);
+    bv = tasd_view_2d(b, TASD_F32, 0, 2, 2);
+    cv = tasd_view_2d_strided(c, TASD_F32, 2, 2, 0, 1);
+    CHECK_STATUS(tasd_gemm(NULL, 1, s, &bv, 0, &cv), TASD_ERR_ALIAS);
+    tasd_series_destroy(s);
 }
 
 TEST_MAIN(RUN(test_shapes_configs_layouts); RUN(test_wide_n); RUN(test_alpha_beta);

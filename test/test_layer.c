@@ -536,6 +536,9 @@ static void test_layer_errors(void)
     /* zero tokens is fine */
     tasd_view x0 = tasd_view_2d(x, TASD_F32, 0, 8, 8), y0 = tasd_view_2d(y, TASD_F32, 0, 4, 4);
     CHECK_OK(tasd_layer_forward(NULL, l, &x0, &y0));
+    x0 = tasd_view_2d_strided(x, TASD_F32, 0, 8, 0, 0); /* numpy's strides of a [0, n] array */
+    y0 = tasd_view_2d_strided(x, TASD_F32, 0, 4, 0, 0);
+    CHECK_OK(tasd_layer_forward(NULL, l, &x0, &y0));
     int64_t o = -1, i = -1;
     CHECK_STATUS(tasd_layer_shape(NULL, &o, &i), TASD_ERR_NULL_POINTER);
     CHECK_OK(tasd_layer_shape(l, NULL, NULL));

@@ -173,7 +173,8 @@ void tasdi_widen_run(tasd_dtype dtype, const uint16_t *src, int64_t src_stride, 
 void tasdi_matrix_span(const tasdi_matrix *m, uintptr_t *lo, uintptr_t *hi);
 /* True if the byte ranges of a and b intersect. */
 bool tasdi_matrix_overlap(const tasdi_matrix *a, const tasdi_matrix *b);
-/* True if the matrix as an output has no two elements at one address. */
+/* True if the matrix as an output has no two elements at one address (an
+ * empty one never has). */
 bool tasdi_matrix_writable_layout(const tasdi_matrix *m);
 
 float tasdi_f16_to_f32(uint16_t h);

@@ -170,7 +170,9 @@ bool tasdi_matrix_overlap(const tasdi_matrix *a, const tasdi_matrix *b)
 
 bool tasdi_matrix_writable_layout(const tasdi_matrix *m)
 {
-    if (m->rows <= 1 && m->cols <= 1)
+    /* An empty matrix has no elements to collide, whatever its strides
+     * (numpy gives zero-size arrays strides of 0). */
+    if (m->rows == 0 || m->cols == 0 || (m->rows == 1 && m->cols == 1))
         return true;
     if (m->rows <= 1)
         return m->cs != 0;

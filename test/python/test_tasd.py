@@ -99,6 +99,24 @@ class Decompose(unittest.TestCase):
             h.reconstruct(), tasd.decompose(self.w.astype(np.float16).astype(np.float32), "2:4").reconstruct())
         self.assertEqual(tasd.decompose(self.w.astype(np.float64), "2:4").shape, (24, 40))
 
+    def test_empty_arrays(self):
+        # numpy gives zero-size arrays strides of 0: still no overlap
+        for shape in ((0, 8), (8, 0)):
+            s = tasd.decompose(np.zeros(shape, np.float32), "2:4")
+            self.assertEqual(s.shape, shape)
+            wa = s.reconstruct()
+            self.assertEqual((wa.shape, wa.dtype), (shape, np.float32))
+            y = s @ np.zeros((shape[1], 3), np.float32)
+            np.testing.assert_array_equal(y, np.zeros((shape[0], 3), np.float32))
+        y = self.s @ np.zeros((40, 0), np.float32)
+        self.assertEqual((y.shape, y.dtype), ((24, 0), np.float32))
+        out = np.zeros((24, 0), np.float32)
+        self.assertIs(self.s.matmul(np.zeros((40, 0), np.float32), out=out), out)
+        for layer in (tasd.Layer(self.w), tasd.Layer(self.w, W="2:4"),
+                      tasd.Layer(self.w, A="2:4")):
+            y = layer(np.zeros((0, 40), np.float32))
+            self.assertEqual((y.shape, y.dtype), ((0, 24), np.float32))
+
     def test_lossless(self):
         s = tasd.decompose(self.w, "2:4+2:4")
         np.testing.assert_array_equal(s.reconstruct(), self.w)
