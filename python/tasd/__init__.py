@@ -13,6 +13,7 @@ the library's message. See docs/python.md.
 """
 import builtins
 import ctypes
+import operator
 import os
 import threading
 from collections import namedtuple
@@ -66,6 +67,41 @@ def _workspace(ws):
     return ctypes.c_void_p(ws.ctypes.data), ws.nbytes
 
 
+_INT = (-2 ** 31, 2 ** 31 - 1)
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
+def _int(value, what, bounds=_INT):
+    """An integer argument (anything with __index__, not 1.5) that fits the C
+    type whose (min, max) is `bounds`."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ArgumentError(-2, "%s must be an integer, not %r" % (what, value)) from None
+    if not bounds[0] <= n <= bounds[1]:
+        raise ArgumentError(-2, "%s = %d is out of range" % (what, n))
+    return n
+
+
+def _number(value, what):
+    """A float argument that must be >= 0 (NaN is not)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ArgumentError(-2, "%s must be a number, not %r" % (what, value)) from None
+    if not x >= 0:
+        raise ArgumentError(-2, "%s = %r: want a number >= 0" % (what, value))
+    return x
+
+
+def _out_array(out):
+    """A caller's output array: float32 numpy (the library checks the rest)."""
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32:
+        raise ArgumentError(-4, "out must be a float32 numpy array, not %s"
+                            % (out.dtype if isinstance(out, np.ndarray) else type(out).__name__))
+    return out
+
+
 def threads():
     """Threads libtasd uses for this module's calls."""
     return _lib.lib.tasd_context_threads(_ctx.h)
@@ -75,7 +111,7 @@ def set_threads(n):
     """Use n threads (0: the default, OpenMP's maximum). Results do not
     depend on it."""
     with _ctx_lock:
-        _lib.call("tasd_context_set_threads", _ctx.h, int(n))
+        _lib.call("tasd_context_set_threads", _ctx.h, _int(n, "threads"))
 
 
 def backend():
@@ -87,7 +123,7 @@ def set_backend(name):
     """Force a backend by name ("auto" restores the best one); UnsupportedError
     if this CPU or build lacks it."""
     b = ctypes.c_int()
-    _lib.call("tasd_backend_parse", _lib.to_bytes(name), ctypes.byref(b))
+    _lib.call("tasd_backend_parse", _lib.c_string(name, "backend name"), ctypes.byref(b))
     with _ctx_lock:
         _lib.call("tasd_context_set_backend", _ctx.h, b.value)
 
@@ -155,18 +191,19 @@ def _as_input(a, dtypes=(np.float32, np.float16)):
 
 def _method(method):
     m = ctypes.c_int()
-    _lib.call("tasd_method_parse", _lib.to_bytes(method), ctypes.byref(m))
+    _lib.call("tasd_method_parse", _lib.c_string(method, "method"), ctypes.byref(m))
     return m.value
 
 
 class _Config:
-    """An owned tasd_config."""
+    """An owned tasd_config; `what` names the argument in errors."""
 
-    def __init__(self, text):
+    def __init__(self, text, what="config"):
         if not isinstance(text, str):
-            raise ConfigError(-5, "config must be a string such as \"2:4+1:8\", not %r" % (text,))
+            raise ConfigError(-5, "%s must be a string such as \"2:4+1:8\", not %r"
+                              % (what, text))
         h = ctypes.c_void_p()
-        _lib.call("tasd_config_parse", _ctx.h, text.encode(), ctypes.byref(h))
+        _lib.call("tasd_config_parse", _ctx.h, _lib.c_string(text, what), ctypes.byref(h))
         self.h = h
 
     def __del__(self):
@@ -280,7 +317,8 @@ class Series:
         """Bytes of scratch matmul needs for x with n columns on the current
         threads and backend (tasd_gemm_workspace_size)."""
         size = ctypes.c_size_t()
-        _lib.call("tasd_gemm_workspace_size", _ctx.h, self._h, int(n), ctypes.byref(size))
+        _lib.call("tasd_gemm_workspace_size", _ctx.h, self._h, _int(n, "n", _INT64),
+                  ctypes.byref(size))
         return size.value
 
     def matmul(self, x, out=None, alpha=1.0, beta=0.0, workspace=None):
@@ -301,9 +339,7 @@ class Series:
                 raise ArgumentError(-2, "beta != 0 needs an `out` array to accumulate into")
             res = np.empty((rows, x2.shape[1]), np.float32)
         else:
-            if not isinstance(out, np.ndarray) or out.dtype != np.float32:
-                raise ArgumentError(-4, "out must be a float32 numpy array")
-            res = out
+            res = _out_array(out)
         o2 = res.reshape(-1, 1) if (vec and res.ndim == 1) else res
         bv, cv = _view(x2), _view(o2, writable=True)
         if workspace is None:
@@ -320,7 +356,7 @@ class Series:
 
     def save(self, path):
         """Write a .tasd file (atomically)."""
-        _lib.call("tasd_series_save", self._h, _lib.to_bytes(os.fspath(path)))
+        _lib.call("tasd_series_save", self._h, _lib.c_path(path))
 
     def __repr__(self):
         r, c = self.shape
@@ -361,16 +397,51 @@ def decompose(array, config, method="optimal", values="f32"):
 def load(path):
     """Load the only series of a .tasd file."""
     h = ctypes.c_void_p()
-    _lib.call("tasd_series_load", _ctx.h, _lib.to_bytes(os.fspath(path)), ctypes.byref(h))
+    _lib.call("tasd_series_load", _ctx.h, _lib.c_path(path), ctypes.byref(h))
     return Series(h)
 
 
 # ---- layers, targets, TASDER ----
 
+def _side(value, what):
+    """A layer's W= or A= argument as an owned _Config, or None for none."""
+    if value is None or value == "none":
+        return None
+    if isinstance(value, str) and any(c.isspace() or c == "=" for c in value):
+        # more keys of a config line ("2:4 values=bf16"): say where they go
+        raise ConfigError(-5, "%s=%r: want one series config such as \"2:4+1:8\" (no spaces "
+                              "or '='); give values=, target= and the like in config="
+                          % (what, value))
+    return _Config(value, what)
+
+
 class _LayerConfig:
-    def __init__(self, line):
+    """An owned tasd_layer_config: from the separate arguments W, A and
+    method (tasd_layer_config_create, each checked on its own), or from a
+    config line, which gets `name` when it starts with a key."""
+
+    def __init__(self, name, W=None, A=None, method=None, config=None):
         h = ctypes.c_void_p()
-        _lib.call("tasd_layer_config_parse", _ctx.h, line.encode(), ctypes.byref(h))
+        if config is None:
+            w, a = _side(W, "W"), _side(A, "A")
+            m = _method("greedy" if method is None else method)
+            _lib.call("tasd_layer_config_create", _ctx.h, _lib.c_string(name, "name"),
+                      w.h if w else None, a.h if a else None, m, None, ctypes.byref(h))
+            self.h = h
+            return
+        given = [k for k, v in (("W", W), ("A", A), ("method", method)) if v is not None]
+        if given:
+            raise ArgumentError(-2, "give config= or %s=, not both (config is a whole layer "
+                                    "config line)" % "=/".join(given))
+        line = _lib.c_string(config, "config", ConfigError, -5)
+        first = line.split()[0] if line.split() else b""
+        if b"=" in first or not first:  # "W=2:4 ...": named `name`
+            _LayerConfig(name)  # checks it by the library's rule, in its words
+            line = _lib.c_string(name, "name") + b" " + line
+        try:
+            _lib.call("tasd_layer_config_parse", _ctx.h, line, ctypes.byref(h))
+        except FormatError as e:  # a malformed line, not a file
+            raise ConfigError(-5, e.message, e.function) from None
         self.h = h
 
     def __del__(self):
@@ -378,26 +449,19 @@ class _LayerConfig:
             _lib.lib.tasd_layer_config_destroy(self.h)
 
 
-def _layer_line(name, W, A, method, config):
-    if config is not None:
-        # "fc1 W=2:4 ..." names the layer; "W=2:4 A=none ..." gets `name`
-        first = config.split()[0] if config.split() else ""
-        return "%s %s" % (name, config) if "=" in first or not first else config
-    return "%s W=%s A=%s method=%s" % (name, W or "none", A or "none", method)
-
-
 class Layer:
     """Y = X @ W.T + bias on libtasd's kernels (tasd_layer_create).
 
     weights [out, in] (or [out, in, kh, kw]); bias None or [out];
     W="2:4+1:8": decomposed weights (TASD-W); A="2:4": activations
-    decomposed on the fly (TASD-A); neither: dense. config: a whole layer
-    config line ("fc1 W=2:4 A=none method=greedy") or "W=... A=..."
-    instead of W/A/method."""
+    decomposed on the fly (TASD-A); neither: dense; method "greedy"
+    (default) or "optimal". config: a whole layer config line ("fc1 W=2:4
+    A=none method=greedy") or "W=... A=..." instead of W/A/method (not
+    with them). name: the layer's name (no whitespace, '#' or '=')."""
 
-    def __init__(self, weights, bias=None, W=None, A=None, method="greedy", config=None,
+    def __init__(self, weights, bias=None, W=None, A=None, method=None, config=None,
                  name="layer"):
-        lc = _LayerConfig(_layer_line(name, W, A, method, config))
+        lc = _LayerConfig(name, W, A, method, config)
         w = _as_input(weights)
         wv = _view(w)
         bv = None
@@ -429,8 +493,8 @@ class Layer:
         """Bytes of scratch forward needs for `tokens` rows on the current
         threads and backend (tasd_layer_forward_workspace_size)."""
         size = ctypes.c_size_t()
-        _lib.call("tasd_layer_forward_workspace_size", _ctx.h, self._h, int(tokens),
-                  ctypes.byref(size))
+        _lib.call("tasd_layer_forward_workspace_size", _ctx.h, self._h,
+                  _int(tokens, "tokens", _INT64), ctypes.byref(size))
         return size.value
 
     def forward(self, x, out=None, workspace=None):
@@ -440,7 +504,7 @@ class Layer:
         x = _as_input(x, (np.float32, np.float16) if _lib.HAVE_VALUE_TYPES else (np.float32,))
         if x.ndim != 2:
             raise ShapeError(-3, "x must be [tokens, in], got shape %s" % (x.shape,))
-        y = np.empty((x.shape[0], self.shape[0]), np.float32) if out is None else out
+        y = np.empty((x.shape[0], self.shape[0]), np.float32) if out is None else _out_array(out)
         xv, yv = _view(x), _view(y, writable=True)
         if workspace is None:
             _lib.call("tasd_layer_forward", _ctx.h, self._h, ctypes.byref(xv), ctypes.byref(yv))
@@ -463,7 +527,7 @@ class Target:
 
     def __init__(self, spec="cpu", measure=False, seconds=0.3):
         h = ctypes.c_void_p()
-        _lib.call("tasd_target_create", _ctx.h, _lib.to_bytes(spec), ctypes.byref(h))
+        _lib.call("tasd_target_create", _ctx.h, _lib.c_string(spec, "target"), ctypes.byref(h))
         self._h = h
         if measure:
             _lib.call("tasd_target_measure", _ctx.h, h, float(seconds))
@@ -485,11 +549,11 @@ class Target:
     def cost(self, weights=None, activations=None, out_features=0):
         """Predicted cost relative to dense (1.0) of a layer with these
         configs (strings)."""
-        w = _Config(weights) if weights else None
-        a = _Config(activations) if activations else None
+        w = _Config(weights, "weights") if weights else None
+        a = _Config(activations, "activations") if activations else None
         c = ctypes.c_double()
         _lib.call("tasd_target_cost", self._h, w.h if w else None, a.h if a else None,
-                  int(out_features), ctypes.byref(c))
+                  _int(out_features, "out_features", _INT64), ctypes.byref(c))
         return c.value
 
     def __repr__(self):
@@ -583,12 +647,12 @@ def search_layer(weights, calib=None, budget=0.05, target="cpu", name="layer", m
     t = _target(target)
     opt = _lib.SearchOptions()
     _lib.lib.tasd_search_options_init(ctypes.byref(opt))
-    opt.max_terms = int(max_terms)
+    opt.max_terms = _int(max_terms, "max_terms")
     if sides not in _SIDES:
         raise ArgumentError(-2, "sides=%r: want one of %s" % (sides, ", ".join(_SIDES)))
     opt.sides = _SIDES[sides]
     opt.method = _method(method)
-    opt.max_tokens = int(max_tokens)
+    opt.max_tokens = _int(max_tokens, "max_tokens", _INT64)
     w = _as_input(weights)
     wv = _view(w)
     cv = None
@@ -596,7 +660,7 @@ def search_layer(weights, calib=None, budget=0.05, target="cpu", name="layer", m
         c = _as_input(calib, (np.float32,))
         cv = ctypes.byref(_view(c))
     h = ctypes.c_void_p()
-    _lib.call("tasd_search_layer", _ctx.h, t._h, name.encode(), ctypes.byref(wv), cv,
+    _lib.call("tasd_search_layer", _ctx.h, t._h, _lib.c_string(name, "name"), ctypes.byref(wv), cv,
               float(budget), ctypes.byref(opt), ctypes.byref(h))
     return LayerSearch(h, name, t)
 
@@ -633,8 +697,8 @@ def search_model(layers, budget, layer_cap=None):
     layers = list(layers)
     if not layers:
         raise ArgumentError(-2, "search_model: no layers")
-    if layer_cap is None:
-        layer_cap = 2 * budget
+    budget = _number(budget, "budget")
+    layer_cap = 2 * budget if layer_cap is None else _number(layer_cap, "layer_cap")
     n = len(layers)
     arr = (ctypes.c_void_p * n)(*[l._h.value for l in layers])
     choice = (ctypes.c_int * n)()
@@ -683,8 +747,7 @@ class TensorFile:
 
     def __init__(self, path):
         h = ctypes.c_void_p()
-        _lib.call("tasd_tensorfile_open", _ctx.h, _lib.to_bytes(os.fspath(path)),
-                  ctypes.byref(h))
+        _lib.call("tasd_tensorfile_open", _ctx.h, _lib.c_path(path), ctypes.byref(h))
         self._f = _FileHandle(h)
         self.path = os.fspath(path)
 
@@ -720,13 +783,23 @@ class TensorFile:
                       np.dtype(_NP[dn]) if dn in _NP else None, t.offset, t.nbytes)
 
     def _index(self, key):
-        if isinstance(key, int):
-            if not 0 <= key < len(self):
-                raise IndexError(key)
-            return key
-        i = ctypes.c_int64()
-        _lib.call("tasd_tensorfile_find", self._handle(), key.encode(), ctypes.byref(i))
-        return i.value
+        """The index of a tensor given by name or by index (negative: from
+        the end, as for a list)."""
+        if isinstance(key, str):
+            i = ctypes.c_int64()
+            _lib.call("tasd_tensorfile_find", self._handle(), _lib.c_string(key, "tensor name"),
+                      ctypes.byref(i))
+            return i.value
+        try:
+            i = operator.index(key)
+        except TypeError:
+            raise ArgumentError(-2, "a tensor is given by name (str) or index (int), not %r"
+                                % (key,)) from None
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("tensor index %d out of range: %s has %d tensors"
+                             % (i, self.path, n))
+        return i % n
 
     def info(self, key):
         """The Tensor record of a tensor (by name or index)."""
@@ -790,7 +863,7 @@ class TensorFile:
         arrays = [_as_input(a) for _, a in items]
         idx = (ctypes.c_int64 * max(1, len(items)))(*[self._index(n) for n, _ in items])
         views = (_lib.View * max(1, len(items)))(*[_view(a) for a in arrays])
-        _lib.call("tasd_tensorfile_write_onnx", self._handle(), _lib.to_bytes(os.fspath(path)),
+        _lib.call("tasd_tensorfile_write_onnx", self._handle(), _lib.c_path(path),
                   len(items), idx, views)
 
     def __repr__(self):
@@ -815,7 +888,7 @@ def read_layers(path):
     checked by the library (tasd_model_config_load): {name: LayerEntry} in
     file order."""
     h = ctypes.c_void_p()
-    _lib.call("tasd_model_config_load", _ctx.h, _lib.to_bytes(os.fspath(path)), ctypes.byref(h))
+    _lib.call("tasd_model_config_load", _ctx.h, _lib.c_path(path), ctypes.byref(h))
     try:
         out = {}
         for i in range(_lib.lib.tasd_model_config_count(h)):

@@ -113,7 +113,7 @@ class ArgumentError(Error):
 
 
 class ConfigError(ArgumentError):
-    """A malformed or invalid N:M config string."""
+    """A malformed or invalid N:M config string (or layer config line)."""
 
 
 class ShapeError(ArgumentError):
@@ -249,6 +249,8 @@ for _name, _res, _args in [
     ("tasd_target_format", _S, (c_void_p, c_char_p, c_size_t, P(c_size_t))),
     ("tasd_target_measure", _S, (c_void_p, c_void_p, c_double)),
     ("tasd_target_cost", _S, (c_void_p, c_void_p, c_void_p, c_int64, P(c_double))),
+    ("tasd_layer_config_create", _S, (c_void_p, c_char_p, c_void_p, c_void_p, c_int, c_char_p,
+                                      P(c_void_p))),
     ("tasd_layer_config_parse", _S, (c_void_p, c_char_p, P(c_void_p))),
     ("tasd_layer_config_destroy", None, (c_void_p,)),
     ("tasd_layer_config_format", _S, (c_void_p, c_char_p, c_size_t, P(c_size_t))),
@@ -333,5 +335,26 @@ def fmt(fn, obj):
     return buf.value.decode()
 
 
-def to_bytes(s):
-    return os.fsencode(s) if isinstance(s, os.PathLike) else s.encode() if isinstance(s, str) else s
+def _no_nul(b, what):
+    # C would stop at the NUL and use a different string: refuse, as open() does
+    if b"\0" in b:
+        raise ValueError("%s: embedded null character" % what)
+    return b
+
+
+def c_string(value, what, error=ArgumentError, status=-2):
+    """A str argument as a C string; `error` (status) naming `what` for
+    another type, ValueError for an embedded NUL."""
+    if not isinstance(value, str):
+        raise error(status, "%s must be a string, not %r" % (what, value))
+    return _no_nul(value.encode(), what)
+
+
+def c_path(path, what="path"):
+    """A str, bytes or os.PathLike path as a C string (checked as c_string)."""
+    try:
+        b = os.fsencode(path)
+    except TypeError:
+        raise ArgumentError(-2, "%s must be a str, bytes or os.PathLike, not %r"
+                            % (what, path)) from None
+    return _no_nul(b, what)
