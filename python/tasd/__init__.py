@@ -178,13 +178,27 @@ def _view(a, writable=False):
     return v
 
 
+def _collapsible(a):
+    """Axes 1.. of a fold into one without a copy (the library's rule for a
+    rank 3-4 view: each axis of more than one element spans the next)."""
+    return all(a.shape[d] <= 1 or a.strides[d] == a.strides[d + 1] * a.shape[d + 1]
+               for d in range(1, a.ndim - 1))
+
+
 def _as_input(a, dtypes=(np.float32, np.float16)):
     """a as a numpy array the library can view: float32 (or float16 where
-    allowed) with whole-element strides; copies only when it must."""
+    allowed) with whole-element strides and axes 1.. collapsible; copies
+    only when it must."""
     a = np.asarray(a)
+    if a.dtype == np.uint16:
+        # what tasd.open() gives for bf16: converting the bits by value
+        # would silently decompose integers
+        raise ArgumentError(-4, "dtype uint16: tasd.open() returns bf16 tensors as uint16 bits; "
+                                "use f.read_f32(name), or convert explicitly (a.astype(np.float32) "
+                                "for integer data)")
     if a.dtype not in [np.dtype(t) for t in dtypes]:
         a = a.astype(np.float32)
-    if any(s % a.itemsize for s in a.strides) or not a.flags.aligned:
+    if any(s % a.itemsize for s in a.strides) or not a.flags.aligned or not _collapsible(a):
         a = np.ascontiguousarray(a)
     return a
 
@@ -231,6 +245,8 @@ row, n slots per group of m consecutive columns."""
 
 class Series:
     """A decomposed matrix W ~ W1 + ... + Wt (from decompose() or load())."""
+
+    __array_ufunc__ = None  # ndarray @ Series: numpy defers to __rmatmul__
 
     def __init__(self, handle):
         self._h = handle
@@ -353,6 +369,10 @@ class Series:
 
     def __matmul__(self, x):
         return self.matmul(x)
+
+    def __rmatmul__(self, x):
+        raise TypeError("x @ series is not supported: a series multiplies from the left "
+                        "(series @ x); for x @ W.T use tasd.Layer, or (series @ x.T).T")
 
     def save(self, path):
         """Write a .tasd file (atomically)."""

@@ -174,6 +174,28 @@ class EmbeddedNul(unittest.TestCase):
                 f[f.names()[0] + "\x00"]
 
 
+class Bf16Bits(unittest.TestCase):
+    """tasd.open() gives bf16 as uint16 bits: decomposing those by value
+    would be silently wrong, so uint16 is refused with a way out."""
+
+    def test_uint16_refused(self):
+        bits = (rand(8, 16).view(np.uint32) >> 16).astype(np.uint16)
+        for fn in (lambda: tasd.decompose(bits, "2:4"), lambda: tasd.Layer(bits),
+                   lambda: tasd.decompose(rand(4, 8), "2:4") @ bits[:8, :2],
+                   lambda: tasd.Layer(rand(4, 16))(bits[:2])):
+            with self.assertRaises(tasd.ArgumentError) as cm:
+                fn()
+            self.assertIn("read_f32", str(cm.exception))
+            self.assertIn("bf16", str(cm.exception))
+        with tasd.open(SAFETENSORS) as f:
+            self.assertEqual(f["emb.weight"].dtype, np.uint16)
+            with self.assertRaises(tasd.ArgumentError):
+                tasd.decompose(f["emb.weight"], "2:4")
+            self.assertEqual(tasd.decompose(f.read_f32("emb.weight"), "2:4").shape, (4, 8))
+        # other integer types are still converted by value
+        ints = np.arange(32, dtype=np.int32).reshape(4, 8)
+        np.testing.assert_array_equal(tasd.decompose(ints, "4:4").reconstruct(), ints)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -117,6 +117,22 @@ class Decompose(unittest.TestCase):
             y = layer(np.zeros((0, 40), np.float32))
             self.assertEqual((y.shape, y.dtype), ((0, 24), np.float32))
 
+    def test_sliced_conv_weight(self):
+        # axes 1.. that do not fold into one are copied, as other dtypes are
+        w = rand(8, 8, 6, 6)[:, :, ::2, ::2]
+        s = tasd.decompose(w, "2:4")
+        self.assertEqual(s.shape, (8, 72))
+        np.testing.assert_array_equal(
+            s.reconstruct(), tasd.decompose(np.ascontiguousarray(w), "2:4").reconstruct())
+        np.testing.assert_array_equal(
+            s.reconstruct(), tasd.decompose(w.astype(np.float64), "2:4").reconstruct())
+        self.assertEqual(tasd.Layer(w, W="2:4").shape, (8, 72))
+
+    def test_array_times_series(self):
+        with self.assertRaises(TypeError) as cm:
+            rand(3, 24) @ self.s
+        self.assertIn("series @ x", str(cm.exception))
+
     def test_lossless(self):
         s = tasd.decompose(self.w, "2:4+2:4")
         np.testing.assert_array_equal(s.reconstruct(), self.w)
