@@ -16,6 +16,7 @@ import ctypes
 import operator
 import os
 import threading
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -975,13 +976,17 @@ def apply_layers(file, layers):
     TensorFile; .npy, safetensors or ONNX) with the W= series and method that
     the layer config file `layers` (a path, as written by `tasd search -o`,
     or a read_layers() dict) gives it. Tensors with W=none, absent from the
-    file, or that cannot be decomposed (see `tasd decompose`) are listed in
-    .skipped. Returns an Applied."""
+    layer config, or that cannot be decomposed (see `tasd decompose`) are
+    listed in .skipped. A layer config entry that names no tensor of the file
+    (a typo, or the wrong file) gets the tool's warning, through
+    warnings.warn. Returns an Applied."""
     f = file if isinstance(file, TensorFile) else open(file)
     cfg = layers if isinstance(layers, dict) else read_layers(layers)
     index, series, transposed, skipped = {}, {}, {}, {}
+    names = set()
     for i, t in enumerate(f):
         name = t.name or os.path.splitext(os.path.basename(f.path))[0]
+        names.add(name)
         entry = cfg.get(name)
         tr, why = _orientation(f, t)
         if why is None and entry is None:
@@ -996,4 +1001,9 @@ def apply_layers(file, layers):
         index[name] = i
         series[name] = decompose(w, entry.W, method=entry.method)
         transposed[name] = tr
+    source = "the layer config" if isinstance(layers, dict) else os.fsdecode(layers)
+    for name in cfg:
+        if name not in names:
+            warnings.warn("%s names \"%s\", which %s does not have" % (source, name, f.path),
+                          stacklevel=2)
     return Applied(f, index, series, transposed, skipped)

@@ -4,6 +4,7 @@ import os
 import subprocess
 import tempfile
 import unittest
+import warnings
 
 import numpy as np
 
@@ -44,7 +45,12 @@ class ApplyLayers(unittest.TestCase):
         self.assertIn("line 1", str(e.exception))
 
     def test_apply_onnx(self):
-        a = tasd.apply_layers(MLP, self.cfg)
+        with self.assertWarns(UserWarning) as w:
+            a = tasd.apply_layers(MLP, self.cfg)
+        # the tool's warning, word for word
+        self.assertEqual(str(w.warning), "%s names \"nosuch\", which %s does not have"
+                         % (self.cfg, MLP))
+        self.assertNotIn("nosuch", a.skipped)
         self.assertEqual(sorted(a.series), ["W1", "Wc"])
         self.assertTrue(a.transposed["W1"])
         self.assertFalse(a.transposed["Wc"])
@@ -79,8 +85,14 @@ class ApplyLayers(unittest.TestCase):
 
     def test_apply_npy_by_file_name(self):
         npy = os.path.join(ROOT, "test", "data", "tiny_f32.npy")
-        a = tasd.apply_layers(npy, {"tiny_f32": tasd.LayerEntry("2:4", None, "greedy", "")})
+        entry = tasd.LayerEntry("2:4", None, "greedy", "")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # every name is in the file: no warning
+            a = tasd.apply_layers(npy, {"tiny_f32": entry})
         self.assertEqual(list(a.series), ["tiny_f32"])
+        with self.assertWarns(UserWarning) as w:
+            tasd.apply_layers(npy, {"tiny_f32": entry, "tiny_f23": entry})
+        self.assertIn("the layer config names \"tiny_f23\", which", str(w.warning))
         w = np.load(npy)
         np.testing.assert_array_equal(a.weights("tiny_f32"),
                                       tasd.decompose(w, "2:4", method="greedy").reconstruct())
