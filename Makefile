@@ -87,7 +87,7 @@ help:
 	@echo "make test-tsan        the multi-threaded tests under ThreadSanitizer (clang)"
 	@echo "make test-valgrind    the test suite under valgrind memcheck"
 	@echo "make install          PREFIX=$(PREFIX) DESTDIR= LIBDIR=$(LIBDIR)"
-	@echo "make install-python   the Python module (python/tasd) into PYTHONDIR=$(PYTHONDIR)"
+	@echo "make install-python   the Python module (python/tasd) for PYTHON=$(PYTHON) into PYTHONDIR=$(PYTHONDIR)"
 	@echo "make uninstall        remove what install (and install-python) put there"
 	@echo "make install-check    stage an install; build consumers via pkg-config and CMake"
 	@echo "make abi-check        compare the library's ABI with abi/libtasd.abi (abigail-tools)"
@@ -210,13 +210,16 @@ install: lib
 	install -m 644 $(PC_FILE) $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc
 	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(LIBDIR)/cmake/tasd/
 
-# The pure-Python module (no build step): copied into PYTHONDIR (the
-# interpreter's module directory under PREFIX, see python/install_dir.py), with the library's install directory
-# recorded so it finds this libtasd.so. pip works too (docs/python.md).
+# The pure-Python module (no build step): copied into PYTHONDIR (the module
+# directory of the interpreter PYTHON under PREFIX, see python/install_dir.py),
+# with the library's install directory recorded so it finds this libtasd.so.
+# Refused when PYTHON lacks numpy, loudly warned about when PYTHON does not
+# import from PYTHONDIR. pip works too (docs/python.md).
 PYTHON    ?= python3
 PYTHONDIR ?= $(shell $(PYTHON) python/install_dir.py "$(PREFIX)" 2>/dev/null)
 install-python:
 	@test -n "$(PYTHONDIR)" || { echo "install-python: cannot ask $(PYTHON) for its module directory; set PYTHONDIR="; exit 1; }
+	@$(PYTHON) python/install_dir.py --check "$(PYTHONDIR)" $(if $(DESTDIR),--staged)
 	install -d $(DESTDIR)$(PYTHONDIR)/tasd
 	install -m 644 python/tasd/__init__.py python/tasd/_lib.py $(DESTDIR)$(PYTHONDIR)/tasd/
 	printf '# Written by make install-python.\nLIBDIR = %s\n' "'$(LIBDIR)'" > $(DESTDIR)$(PYTHONDIR)/tasd/_install.py

@@ -4,7 +4,8 @@ error, multiply with it, save it, and let TASDER pick a config.
 
 Run from the source tree after `make`:
     PYTHONPATH=python python3 examples/python_quickstart.py
-(or `pip install ./python` once libtasd is installed)."""
+or, once installed (`make install install-python PYTHON=/usr/bin/python3`, or
+the venv route of docs/python.md, both offline), with that interpreter."""
 import os
 import tempfile
 

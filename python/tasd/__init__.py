@@ -15,11 +15,17 @@ import builtins
 import ctypes
 import operator
 import os
+import sys
 import threading
 import warnings
 from collections import namedtuple
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError as e:
+    raise ImportError("the tasd module needs numpy for this Python (%s): apt-get install "
+                      "python3-numpy (Debian, for /usr/bin/python3) or pip install numpy (%s)"
+                      % (sys.executable, e)) from e
 
 from . import _lib
 from ._lib import (ArgumentError, ConfigError, Error, FileError, FormatError, InternalError,

@@ -243,6 +243,16 @@ class Runtime(unittest.TestCase):
         self.assertEqual(tasd.__version__, tasd.version())
         self.assertTrue(os.path.exists(tasd.library_path) or "/" not in tasd.library_path)
 
+    def test_import_without_numpy_says_what_to_install(self):
+        code = "import sys; sys.modules['numpy'] = None; import tasd"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.path.join(ROOT, "python")
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ImportError: the tasd module needs numpy", r.stderr)
+        self.assertIn("python3-numpy", r.stderr)
+
     def test_threads_and_backend(self):
         old = tasd.threads()
         tasd.set_threads(1)
