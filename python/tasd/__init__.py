@@ -45,7 +45,7 @@ library_path = _lib.path
 
 
 def version():
-    """The version string of the loaded libtasd, e.g. "0.1.0"."""
+    """The version string of the loaded libtasd, e.g. "1.1.0"."""
     return _lib.lib.tasd_version().decode()
 
 

@@ -2,6 +2,7 @@
 GEMM, save/load, layers, TASDER, tensor files and errors."""
 import gc
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -242,6 +243,15 @@ class Runtime(unittest.TestCase):
         self.assertRegex(tasd.version(), r"^\d+\.\d+\.\d+")
         self.assertEqual(tasd.__version__, tasd.version())
         self.assertTrue(os.path.exists(tasd.library_path) or "/" not in tasd.library_path)
+
+    def test_package_version_is_the_library_version(self):
+        # python/pyproject.toml ships with this tree's libtasd: one version
+        with open(os.path.join(ROOT, "include", "tasd.h")) as f:
+            header = dict(re.findall(r"#define TASD_VERSION_(MAJOR|MINOR|PATCH) (\d+)", f.read()))
+        want = "%s.%s.%s" % (header["MAJOR"], header["MINOR"], header["PATCH"])
+        with open(os.path.join(ROOT, "python", "pyproject.toml")) as f:
+            got = re.search(r'^version = "([^"]+)"', f.read(), re.M).group(1)
+        self.assertEqual(got, want)
 
     def test_import_without_numpy_says_what_to_install(self):
         code = "import sys; sys.modules['numpy'] = None; import tasd"
