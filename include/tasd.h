@@ -936,6 +936,12 @@ TASD_API tasd_status tasd_tensorfile_raw(const tasd_tensorfile *model, int64_t i
 TASD_API tasd_status tasd_tensorfile_consumer(const tasd_tensorfile *model, int64_t i,
                                              const char **op_type, int32_t *input,
                                              int32_t *out_axis);
+/* Where tensor i's bytes live when not in the model file itself: for an
+ * ONNX initializer with external data, its `location`, relative to the
+ * model file's directory; "" for every other tensor and format. Valid until
+ * the model is closed. Added in 1.1. */
+TASD_API tasd_status tasd_tensorfile_data_file(const tasd_tensorfile *model, int64_t i,
+                                               const char **location);
 /* Write a copy of the ONNX model `model` to `path` in which `count`
  * initializers get new data: index[k] is the initializer, values[k] a view
  * (f32/f16/bf16, any shape and strides whose elements in row-major order

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1002,6 +1003,208 @@ static void test_plot(void)
           !exists(tp("q.cfg")));
 }
 
+static bool same_bytes(const char *a, const char *b)
+{
+    static char x[1 << 16], y[1 << 16];
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    size_t na = fa ? fread(x, 1, sizeof x, fa) : 0, nb = fb ? fread(y, 1, sizeof y, fb) : 0;
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return fa && fb && na == nb && na < sizeof x && !memcmp(x, y, na);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(from, "rb"), *g = fopen(to, "wb");
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (g)
+        fwrite(buf, 1, n, g);
+    if (f)
+        fclose(f);
+    if (g)
+        fclose(g);
+}
+
+static int mode_of(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+}
+
+/* No output may be the input, another output or the input's external data. */
+static void test_output_clashes(void)
+{
+    const char *in = tp("clash.onnx");
+    copy_file("test/data/onnx/mlp.onnx", in);
+    static const char *const opts[] = {"-o", "--reconstruct", "--plot"};
+    for (int k = 0; k < 3; k++) {
+        int rc = RUN_TOOL("decompose", in, "--config", "2:4", opts[k], in);
+        CHECKF(rc == 2 && strstr(err_text, "is the input file") &&
+                   same_bytes(in, "test/data/onnx/mlp.onnx"),
+               "decompose %s INPUT: rc %d", opts[k], rc);
+    }
+    /* The same file under another name. */
+    char other[600];
+    snprintf(other, sizeof other, "%s/./clash.onnx", tmpdir);
+    int rc = RUN_TOOL("search", in, "--target", "vegeta", "--budget", "0.3", "-o", other);
+    CHECK(rc == 2 && strstr(err_text, "is the input file") &&
+          same_bytes(in, "test/data/onnx/mlp.onnx"));
+    rc = RUN_TOOL("decompose", in, "--config", "2:4", "-o", tp("same.out"), "--reconstruct",
+                  tp("same.out"));
+    CHECK(rc == 2 && strstr(err_text, "-o and --reconstruct name the same file") &&
+          !exists(tp("same.out")));
+    copy_file("test/data/onnx/ext.onnx", tp("ext.onnx"));
+    copy_file("test/data/onnx/ext.bin", tp("ext.bin"));
+    rc = RUN_TOOL("decompose", tp("ext.onnx"), "--config", "2:4", "-o", tp("ext.bin"));
+    CHECK(rc == 2 && strstr(err_text, "external data file") &&
+          same_bytes(tp("ext.bin"), "test/data/onnx/ext.bin"));
+    unlink(in);
+}
+
+/* Every output or none: directories are checked before the work, and the
+ * files go into place only when all of them are written. */
+static void test_all_or_nothing(void)
+{
+    const char *mlp = "test/data/onnx/mlp.onnx";
+    FILE *f = fopen(tp("notadir"), "w");
+    fclose(f);
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/r.onnx", tp("notadir"));
+    int rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "-o", tp("side.tasd"), "--plot",
+                      tp("side.svg"), "--reconstruct", bad);
+    CHECK(rc == 1 && !exists(tp("side.tasd")) && !exists(tp("side.svg")) && leftovers() == 0);
+    CHECKF(strstr(err_text, "Not a directory") && !strstr(out_text, "total:"),
+           "checked before the work, with the reason: %s", err_text);
+    char twice[1300];
+    snprintf(twice, sizeof twice, "%s: %s", bad, bad);
+    CHECK(!strstr(err_text, twice));
+    snprintf(bad, sizeof bad, "%s/x.cfg", tp("notadir"));
+    rc = RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", bad, "--plot",
+                  tp("sp.svg"));
+    CHECK(rc == 1 && !exists(tp("sp.svg")) && strstr(err_text, "Not a directory") &&
+          leftovers() == 0);
+    snprintf(bad, sizeof bad, "%s/nodir/x.svg", tmpdir);
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--plot", bad);
+    CHECK(rc == 1 && strstr(err_text, "No such file or directory"));
+    /* A failure during the work (test_bad_input's NaN) leaves the files at
+     * the targets as they were. */
+    f = fopen(tp("keep.tasd"), "w");
+    fputs("old", f);
+    fclose(f);
+    float data[2 * 8 * 2] = {1, 2, 3, 4};
+    data[21] = NAN;
+    write_st(tp("nan2.safetensors"),
+             "{\"good\":{\"dtype\":\"F32\",\"shape\":[2,8],\"data_offsets\":[0,64]},"
+             "\"bad.w\":{\"dtype\":\"F32\",\"shape\":[2,8],\"data_offsets\":[64,128]}}",
+             data, sizeof data);
+    rc = RUN_TOOL("decompose", tp("nan2.safetensors"), "--config", "2:4", "-o", tp("keep.tasd"),
+                  "--plot", tp("keep.svg"));
+    CHECK(rc == 1 && !exists(tp("keep.svg")));
+    char text[16];
+    slurp(tp("keep.tasd"), text, sizeof text);
+    CHECK(!strcmp(text, "old") && leftovers() == 0);
+    unlink(tp("notadir"));
+    unlink(tp("keep.tasd"));
+    unlink(tp("nan2.safetensors"));
+}
+
+/* An ONNX copy that keeps external data must resolve it from its directory. */
+static void test_external_data_copy(void)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/elsewhere", tmpdir);
+    CHECK(mkdir(dir, 0755) == 0);
+    char out[700];
+    snprintf(out, sizeof out, "%s/r.onnx", dir);
+    const char *ext = "test/data/onnx/ext.onnx";
+    /* B keeps its external data: the copy elsewhere would not find it. */
+    int rc = RUN_TOOL("decompose", ext, "--config", "2:4", "--tensors", "A", "--reconstruct", out);
+    CHECK(rc == 2 && strstr(err_text, "relative to its own directory") && !exists(out));
+    /* Both external tensors replaced: nothing is left to resolve. */
+    rc = RUN_TOOL("decompose", ext, "--config", "2:4", "--reconstruct", out);
+    CHECK(rc == 0 && exists(out) && RUN_TOOL("inspect", out) == 0);
+    /* Beside the input it works. */
+    copy_file(ext, tp("ext2.onnx"));
+    copy_file("test/data/onnx/ext.bin", tp("ext.bin"));
+    rc = RUN_TOOL("decompose", tp("ext2.onnx"), "--config", "2:4", "--tensors", "A",
+                  "--reconstruct", tp("ext2r.onnx"));
+    CHECK(rc == 0 && RUN_TOOL("inspect", tp("ext2r.onnx")) == 0);
+    unlink(out);
+    rmdir(dir);
+}
+
+/* Outputs get the mode open(O_CREAT, 0666) gives; an existing file keeps its. */
+static void test_output_modes(void)
+{
+    mode_t old = umask(027);
+    int rc = RUN_TOOL("decompose", "test/data/onnx/mlp.onnx", "--config", "2:4", "-o",
+                      tp("mode.tasd"), "--reconstruct", tp("mode.onnx"), "--plot",
+                      tp("mode.svg"));
+    CHECK(rc == 0);
+    rc = RUN_TOOL("search", "test/data/onnx/mlp.onnx", "--target", "vegeta", "--budget", "0.4",
+                  "-o", tp("mode.cfg"), "--plot", tp("modep.svg"));
+    CHECK(rc == 0);
+    static const char *const names[] = {"mode.tasd", "mode.onnx", "mode.svg", "mode.cfg",
+                                        "modep.svg"};
+    for (int k = 0; k < 5; k++)
+        CHECKF(mode_of(tp(names[k])) == 0640, "%s: mode %o", names[k], mode_of(tp(names[k])));
+    chmod(tp("mode.tasd"), 0604);
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "-o",
+                  tp("mode.tasd"), "--reconstruct", tp("mode.safetensors"));
+    CHECK(rc == 0 && mode_of(tp("mode.tasd")) == 0604 &&
+          mode_of(tp("mode.safetensors")) == 0640);
+    umask(old);
+}
+
+/* search: nothing to search, A without calibration data, a cap not shared. */
+static void test_search_usage(void)
+{
+    const char *mlp = "test/data/onnx/mlp.onnx";
+    for (int share = 0; share < 2; share++) {
+        int rc = run((const char *const[]){"search", mlp, "--target", "vegeta", "--budget", "0.3",
+                                           "-o", tp("e.cfg"), "--tensors", "nomatch",
+                                           share ? "--share" : "--quiet", NULL});
+        CHECKF(rc == 1 && strstr(err_text, "no tensor to search in") &&
+                   !strstr(err_text, "n = 0") && !strstr(out_text, "speed-up 0.00x") &&
+                   !exists(tp("e.cfg")),
+               "share %d: rc %d: %s", share, rc, err_text);
+    }
+    int rc = RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", tp("a.cfg"),
+                      "--sides", "a");
+    CHECK(rc == 2 && strstr(err_text, "--calib") && !exists(tp("a.cfg")));
+    rc = RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", tp("a.cfg"),
+                  "--layer-cap", "0.01");
+    CHECK(rc == 2 && strstr(err_text, "--share") && !exists(tp("a.cfg")));
+}
+
+static void test_messages(void)
+{
+    int rc = RUN_TOOL("inspect", tp("nope.onnx"));
+    CHECK(rc == 1 && strstr(err_text, "No such file or directory"));
+    CHECK(RUN_TOOL("decompose", "test/data/tiny_f32_2x4.tasd", "--config", "2:4") == 1 &&
+          strstr(err_text, "tasd inspect"));
+    rc = RUN_TOOL("decompose", "test/data/onnx/mlp.onnx", "--config", "2:4", "-o",
+                  tp("cor.tasd"));
+    CHECK(rc == 0);
+    /* Flip a byte in the middle of the values of the first series. */
+    FILE *f = fopen(tp("cor.tasd"), "r+b");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size / 4, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, size / 4, SEEK_SET);
+    fputc(c ^ 0xff, f);
+    fclose(f);
+    rc = RUN_TOOL("inspect", tp("cor.tasd"));
+    const char *series = strstr(err_text, "series \"");
+    CHECKF(rc == 1 && series && !strstr(series + 1, "series \""), "%s", err_text);
+    rc = RUN_TOOL("decompose", "test/data/tiny_f32.npy", "--config", "2:4");
+    CHECK(rc == 0 && strstr(out_text, ", 1 tensor,"));
+}
+
 static void setup(void)
 {
     ssize_t n = readlink("/proc/self/exe", tool, sizeof tool - 32);
@@ -1055,4 +1258,6 @@ static void teardown(void)
 
 TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(test_threads_deterministic); RUN(test_independent_reader);
           RUN(test_bad_input); RUN(test_search); RUN(test_options); RUN(test_json); RUN(test_bench_demo);
-          RUN(test_onnx); RUN(test_select); RUN(test_layers); RUN(test_plot); teardown();)
+          RUN(test_onnx); RUN(test_select); RUN(test_layers); RUN(test_plot);
+          RUN(test_output_clashes); RUN(test_all_or_nothing); RUN(test_external_data_copy);
+          RUN(test_output_modes); RUN(test_search_usage); RUN(test_messages); teardown();)

@@ -3,6 +3,7 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,15 @@ const char *tool_status(tasd_status st)
     if (d && *d)
         strncat(buf, ")", sizeof buf - strlen(buf) - 1);
     return buf;
+}
+
+void tool_error_status(const char *where, tasd_status st)
+{
+    const char *d = tasd_last_error_message();
+    if (d && !strncmp(d, where, strlen(where)))
+        tool_error("%s", tool_status(st));
+    else
+        tool_error("%s: %s", where, tool_status(st));
 }
 
 void tool_progress(const char *fmt, ...)
@@ -115,6 +126,14 @@ void tool_select_free(tool_select *s)
     s->has_only = s->has_skip = false;
 }
 
+/* The library knows the layout of this consumer (docs/format.md), so an
+ * unknown axis means that the tensor's consumers disagree. */
+static bool has_known_layout(const char *op, int32_t input, int32_t ndim)
+{
+    return (!strcmp(op, "MatMul") && input <= 1 && ndim == 2) ||
+           (!strcmp(op, "Gemm") && input <= 1) || (!strcmp(op, "Conv") && input == 1);
+}
+
 void tool_plan_tensor(const tasd_tensorfile *m, int64_t i, const tasd_tensor_info *info,
                       const tool_select *s, tool_plan *p)
 {
@@ -158,8 +177,8 @@ void tool_plan_tensor(const tasd_tensorfile *m, int64_t i, const tasd_tensor_inf
     }
     /* ONNX: the consumer says which axis holds the output features. */
     const char *op = "";
-    int32_t axis = -1;
-    tasd_tensorfile_consumer(m, i, &op, NULL, &axis);
+    int32_t input = -1, axis = -1;
+    tasd_tensorfile_consumer(m, i, &op, &input, &axis);
     p->op = op ? op : "";
     p->out_axis = axis;
     if (axis == 0)
@@ -170,6 +189,10 @@ void tool_plan_tensor(const tasd_tensorfile *m, int64_t i, const tasd_tensor_inf
     }
     if (!*p->op)
         snprintf(p->why, sizeof p->why, "no consumer in the graph (reduction axis unknown)");
+    else if (axis < 0 && has_known_layout(p->op, input, info->ndim))
+        snprintf(p->why, sizeof p->why,
+                 "its consumers disagree on the reduction axis (the first: %s input %d)", p->op,
+                 (int)input);
     else if (axis < 0)
         snprintf(p->why, sizeof p->why, "consumer %s: reduction axis unknown", p->op);
     else
@@ -350,6 +373,22 @@ int tool_run_command(int (*command_main)(int argc, char **argv, tool_common_opts
     return rc;
 }
 
+bool tool_open_model(const char *cmd, const char *path, tasd_tensorfile **out)
+{
+    tasd_file_format format = TASD_FORMAT_UNKNOWN;
+    tasd_status st = tasd_file_format_detect(path, &format);
+    if (!st && format == TASD_FORMAT_TASD) {
+        tool_error("%s: %s is a .tasd archive, an output of `tasd decompose`, not a model: "
+                   "read it with `tasd inspect`", cmd, path);
+        return false;
+    }
+    if (!st)
+        st = tasd_tensorfile_open(NULL, path, out);
+    if (st)
+        tool_error("%s", tool_status(st));
+    return !st;
+}
+
 int tool_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -415,4 +454,165 @@ void tool_json_skipped(const char *name, const tasd_tensor_info *info, const cha
     fputs(",\"reason\":", stdout);
     tool_json_string(stdout, reason);
     fputs("}\n", stdout);
+}
+
+/* ---- output files ---- */
+
+/* The directory part of path ("." when it has none) into buf. */
+static void dir_of(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(buf, size, ".");
+    else
+        snprintf(buf, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+}
+
+/* a and b name the same file: equal names, the same existing file, or the
+ * same name in the same directory (a file not written yet). */
+static bool same_file(const char *a, const char *b)
+{
+    if (!strcmp(a, b))
+        return true;
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+    if (strcmp(ba ? ba + 1 : a, bb ? bb + 1 : b) != 0)
+        return false;
+    char da[4096], db[4096];
+    dir_of(a, da, sizeof da);
+    dir_of(b, db, sizeof db);
+    return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+bool tool_outputs_distinct(const char *cmd, const char *input, const tool_output *outs, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (!outs[k].path)
+            continue;
+        if (same_file(outs[k].path, input)) {
+            tool_error("%s: %s %s is the input file: it would be overwritten", cmd,
+                       outs[k].option, outs[k].path);
+            return false;
+        }
+        for (int j = 0; j < k; j++)
+            if (outs[j].path && same_file(outs[k].path, outs[j].path)) {
+                tool_error("%s: %s and %s name the same file %s", cmd, outs[j].option,
+                           outs[k].option, outs[k].path);
+                return false;
+            }
+    }
+    return true;
+}
+
+bool tool_outputs_check_model(const char *cmd, const char *input, const tasd_tensorfile *model,
+                              const tool_output *outs, int n, const tool_output *recon,
+                              const tool_plan *plans)
+{
+    char in_dir[4096], out_dir[4096], data[8300], moved[8300];
+    dir_of(input, in_dir, sizeof in_dir);
+    if (recon && recon->path)
+        dir_of(recon->path, out_dir, sizeof out_dir);
+    for (int64_t i = 0; i < tasd_tensorfile_count(model); i++) {
+        const char *loc = "";
+        tasd_tensorfile_data_file(model, i, &loc);
+        if (!*loc)
+            continue;
+        snprintf(data, sizeof data, "%s/%s", in_dir, loc);
+        for (int k = 0; k < n; k++)
+            if (outs[k].path && same_file(outs[k].path, data)) {
+                tool_error("%s: %s %s is the external data file of %s: it would be "
+                           "overwritten",
+                           cmd, outs[k].option, outs[k].path, input);
+                return false;
+            }
+        if (!recon || !recon->path || !plans[i].skip)
+            continue;
+        /* The copy refers to the kept tensor's data by the same relative
+         * location (docs/format.md): it must name the same file from there. */
+        snprintf(moved, sizeof moved, "%s/%s", out_dir, loc);
+        struct stat sa, sb;
+        if (stat(data, &sa) != 0 || stat(moved, &sb) != 0 || sa.st_dev != sb.st_dev ||
+            sa.st_ino != sb.st_ino) {
+            tool_error("%s: %s %s: the rewritten model refers to the external data of "
+                       "tensors it keeps by a path relative to its own directory (\"%s\"), "
+                       "which is not %s there; write it beside %s, or put a link to %s "
+                       "at %s",
+                       cmd, recon->option, recon->path, loc, data, input, data, moved);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool tool_outputs_stage(tool_output *outs, int n)
+{
+    static unsigned counter;
+    for (int k = 0; k < n; k++) {
+        if (!outs[k].path)
+            continue;
+        size_t len = strlen(outs[k].path);
+        outs[k].tmp = malloc(len + 16);
+        if (!outs[k].tmp) {
+            tool_error("out of memory");
+            tool_outputs_discard(outs, n);
+            return false;
+        }
+        /* Not mkstemp (mode 0600): O_EXCL with mode 0666, which the kernel
+         * narrows by the umask, as for any new file; a clash tries again. */
+        struct stat target;
+        bool keep_mode = stat(outs[k].path, &target) == 0 && S_ISREG(target.st_mode);
+        int fd = -1, attempt = 0;
+        do {
+            unsigned r = (unsigned)getpid() * 2654435761u + counter++ * 40503u +
+                         (unsigned)(tool_now() * 1e9);
+            snprintf(outs[k].tmp, len + 16, "%s.tmp.%06x", outs[k].path, r & 0xffffff);
+            fd = open(outs[k].tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+        } while (fd < 0 && errno == EEXIST && ++attempt < 100);
+        int err = errno;
+        if (fd >= 0 && keep_mode && fchmod(fd, target.st_mode & 07777) != 0)
+            err = errno;
+        else if (fd >= 0)
+            err = 0;
+        if (fd >= 0)
+            close(fd);
+        if (err) {
+            tool_error("%s %s: cannot create a file there: %s", outs[k].option, outs[k].path,
+                       strerror(err));
+            if (fd < 0)
+                outs[k].tmp[0] = 0;
+            tool_outputs_discard(outs, n);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool tool_outputs_commit(tool_output *outs, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (!outs[k].tmp || !outs[k].tmp[0])
+            continue;
+        if (rename(outs[k].tmp, outs[k].path) != 0) {
+            tool_error("%s %s: cannot rename %s into place: %s", outs[k].option, outs[k].path,
+                       outs[k].tmp, strerror(errno));
+            tool_outputs_discard(outs, n);
+            return false;
+        }
+        outs[k].tmp[0] = 0;
+    }
+    tool_outputs_discard(outs, n);
+    return true;
+}
+
+void tool_outputs_discard(tool_output *outs, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (outs[k].tmp && outs[k].tmp[0])
+            unlink(outs[k].tmp);
+        free(outs[k].tmp);
+        outs[k].tmp = NULL;
+    }
 }

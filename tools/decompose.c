@@ -346,6 +346,11 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
     }
     if (!ok || usage_err)
         return TOOL_USAGE;
+    enum { OUT_ARCHIVE, OUT_RECON, OUT_PLOT, NOUTS };
+    tool_output outs[NOUTS] = {{"-o", out, NULL}, {"--reconstruct", recon, NULL},
+                               {"--plot", plot, NULL}};
+    if (!tool_outputs_distinct("decompose", file, outs, NOUTS))
+        return TOOL_USAGE;
     tasd_config *config = NULL;
     tasd_model_config *mc = NULL;
     tasd_method method = TASD_GREEDY;
@@ -375,9 +380,7 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
         tasd_model_config_destroy(mc);
         return TOOL_USAGE;
     }
-    st = tasd_tensorfile_open(NULL, file, &model);
-    if (st) {
-        tool_error("%s", tool_status(st));
+    if (!tool_open_model("decompose", file, &model)) {
         tasd_config_destroy(config);
         tasd_model_config_destroy(mc);
         return 1;
@@ -433,12 +436,21 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
             tool_error("decompose: warning: %s names \"%s\", which %s does not have", layers,
                        ln, file);
     }
+    if (!tool_outputs_check_model("decompose", file, model, outs, NOUTS, &outs[OUT_RECON],
+                                  plans)) {
+        rc = TOOL_USAGE;
+        goto done;
+    }
+    if (!tool_outputs_stage(outs, NOUTS)) {
+        rc = 1;
+        goto done;
+    }
     if (recon && format == TASD_FORMAT_ONNX) {
         J.recon_onnx = true; /* written at the end by tasd_tensorfile_write_onnx */
     } else if (recon) {
-        st = tasd_writer_create(NULL, recon, format, count, infos, &J.recon);
+        st = tasd_writer_create(NULL, outs[OUT_RECON].tmp, format, count, infos, &J.recon);
         if (st) {
-            tool_error("%s: %s", recon, tool_status(st));
+            tool_error("%s", tool_status(st));
             rc = 1;
             goto done;
         }
@@ -461,7 +473,7 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
         }
     }
     if (out) {
-        st = tasd_archive_writer_create(NULL, out, &J.archive);
+        st = tasd_archive_writer_create(NULL, outs[OUT_ARCHIVE].tmp, &J.archive);
         if (st) {
             tool_error("%s", tool_status(st));
             rc = 1;
@@ -470,14 +482,15 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
     }
     if (!json) {
         if (layers)
-            printf("%s: %s, %lld tensors, configs from %s\n", file,
-                   tasd_file_format_name(format), (long long)count, layers);
+            printf("%s: %s, %lld tensor%s, configs from %s\n", file,
+                   tasd_file_format_name(format), (long long)count, count == 1 ? "" : "s",
+                   layers);
         else
         {
             char ct[128];
             tasd_config_format(config, ct, sizeof ct, NULL);
-            printf("%s: %s, %lld tensors, config %s, method %s, values %s\n", file,
-                   tasd_file_format_name(format), (long long)count, ct,
+            printf("%s: %s, %lld tensor%s, config %s, method %s, values %s\n", file,
+                   tasd_file_format_name(format), (long long)count, count == 1 ? "" : "s", ct,
                    tasd_method_name(method), tasd_dtype_name((tasd_dtype)options.values));
         }
         printf("  %-40s %-18s %-14s %-12s %8s %9s %9s %8s %9s\n", "name", "shape", "matrix",
@@ -552,7 +565,7 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
             bars[k].label = J.res[k].config_text;
             bars[k].value = J.res[k].stats.rel_error;
         }
-        if (!bars || !tool_plot_bars(plot, title, bars, J.ntodo))
+        if (!bars || !tool_plot_bars(outs[OUT_PLOT].tmp, title, bars, J.ntodo))
             rc = 1;
         free(bars);
         if (rc)
@@ -581,14 +594,18 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
         for (int64_t k = 0; views && k < J.ntodo; k++)
             views[k] = J.res[k].dense_view;
         if (!st)
-            st = tasd_tensorfile_write_onnx(model, recon, J.ntodo, J.todo, views);
+            st = tasd_tensorfile_write_onnx(model, outs[OUT_RECON].tmp, J.ntodo, J.todo, views);
         free(views);
         if (st) {
-            tool_error("%s: %s", recon, tool_status(st));
+            tool_error("%s", tool_status(st));
             rc = 1;
         }
     }
+    /* Every output is complete: all of them into place, or none. */
+    if (!rc && !tool_outputs_commit(outs, NOUTS))
+        rc = 1;
 done:
+    tool_outputs_discard(outs, NOUTS);
     tasd_archive_writer_abort(J.archive);
     tasd_writer_abort(J.recon);
     for (int64_t k = 0; J.res && k < J.ntodo; k++)

@@ -84,7 +84,7 @@ static int inspect_model(inspect_run *run, const char *path)
     if (!run->json) {
         printf("%s: %s, %lld tensor%s\n", path, tasd_file_format_name(tasd_tensorfile_format(m)),
                (long long)count, count == 1 ? "" : "s");
-        printf("  %-40s %-6s %-22s %8s %12s%s\n", "name", "dtype", "shape", "zeros", "rms",
+        printf("  %-40s %-8s %-22s %8s %12s%s\n", "name", "dtype", "shape", "zeros", "rms",
                onnx ? "  consumer" : "");
     }
     int rc = 0;
@@ -147,10 +147,10 @@ static int inspect_model(inspect_run *run, const char *path)
                                                                     : "?",
                      (int)axis);
         if (readable)
-            printf("  %-40s %-6s %-22s %8.4f %12.6g%s\n", name, info.dtype_name, shape, zeros,
+            printf("  %-40s %-8s %-22s %8.4f %12.6g%s\n", name, info.dtype_name, shape, zeros,
                    rms, cons);
         else
-            printf("  %-40s %-6s %-22s %8s %12s%s\n", name, info.dtype_name, shape, "-", "-",
+            printf("  %-40s %-8s %-22s %8s %12s%s\n", name, info.dtype_name, shape, "-", "-",
                    cons);
     }
     tool_progress_clear();
@@ -190,7 +190,9 @@ static int inspect_archive(inspect_run *run, const char *path)
         tasd_series *s;
         st = tasd_archive_load(ar, i, &s);
         if (st) {
-            tool_error("%s: series \"%s\": %s", path, e.name, tool_status(st));
+            char where[600];
+            snprintf(where, sizeof where, "%s: series \"%s\"", path, e.name);
+            tool_error_status(where, st);
             rc = 1;
             break;
         }

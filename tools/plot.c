@@ -1,32 +1,26 @@
-/* The tool's pictures: hand-written SVG (no dependency), each written to a
- * temporary file beside the target and renamed into place when complete. */
+/* The tool's pictures: hand-written SVG (no dependency), each written into
+ * the temporary file of a staged output (tool_outputs_stage), which the
+ * command renames into place with its other outputs. */
 #include "tool.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- file and text ---- */
 
 typedef struct svg {
     FILE *f;
-    char tmp[4200];
     const char *path;
 } svg;
 
 static bool svg_open(svg *s, const char *path, double w, double h)
 {
     s->path = path;
-    snprintf(s->tmp, sizeof s->tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(s->tmp);
-    s->f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    s->f = fopen(path, "w");
     if (!s->f) {
-        if (fd >= 0) {
-            close(fd);
-            unlink(s->tmp);
-        }
-        tool_error("%s: cannot create the picture", path);
+        tool_error("%s: cannot write the picture: %s", path, strerror(errno));
         return false;
     }
     fprintf(s->f,
@@ -42,13 +36,11 @@ static bool svg_close(svg *s)
 {
     fputs("</svg>\n", s->f);
     bool ok = !ferror(s->f);
+    errno = 0;
     ok = fclose(s->f) == 0 && ok;
-    if (ok && rename(s->tmp, s->path) != 0)
-        ok = false;
-    if (!ok) {
-        unlink(s->tmp);
-        tool_error("%s: cannot write the picture", s->path);
-    }
+    if (!ok)
+        tool_error("%s: cannot write the picture: %s", s->path,
+                   errno ? strerror(errno) : "write error");
     return ok;
 }
 

@@ -243,6 +243,11 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
         usage_search(stderr);
         return TOOL_USAGE;
     }
+    if (layer_cap >= 0 && !share) {
+        tool_error("search: --layer-cap applies to a budget shared by the model: it needs "
+                   "--share");
+        return TOOL_USAGE;
+    }
     if (layer_cap < 0)
         layer_cap = 2 * budget;
     tasd_search_options opt;
@@ -259,6 +264,17 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
         tool_error("search: --sides wants w, a or wa, got \"%s\"", sides_s);
         return TOOL_USAGE;
     }
+    /* Without activations to compress the A side has no candidate but dense. */
+    if ((opt.sides & TASD_SEARCH_ACTIVATIONS) && !(opt.sides & TASD_SEARCH_WEIGHTS) &&
+        !calib_s) {
+        tool_error("search: --sides a searches activation series, which need calibration "
+                   "data: give --calib CALIB");
+        return TOOL_USAGE;
+    }
+    enum { OUT_CONFIG, OUT_PLOT, NOUTS };
+    tool_output outs[NOUTS] = {{"-o", out, NULL}, {"--plot", plot, NULL}};
+    if (!tool_outputs_distinct("search", file, outs, NOUTS))
+        return TOOL_USAGE;
     tasd_method method;
     tasd_status st = tasd_method_parse(method_s, &method);
     if (st) {
@@ -283,9 +299,20 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
     tasd_model_config *mc = NULL;
     tasd_context *ctx = NULL;
     if ((st = tasd_context_create(NULL, &ctx)) != TASD_OK ||
-        (st = tasd_context_set_threads(ctx, o->threads)) != TASD_OK ||
-        (st = tasd_tensorfile_open(NULL, file, &m)) != TASD_OK) {
+        (st = tasd_context_set_threads(ctx, o->threads)) != TASD_OK) {
         tool_error("%s", tool_status(st));
+        rc = 1;
+        goto done;
+    }
+    if (!tool_open_model("search", file, &m)) {
+        rc = 1;
+        goto done;
+    }
+    if (!tool_outputs_check_model("search", file, m, outs, NOUTS, NULL, NULL)) {
+        rc = TOOL_USAGE;
+        goto done;
+    }
+    if (!tool_outputs_stage(outs, NOUTS)) {
         rc = 1;
         goto done;
     }
@@ -366,6 +393,13 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
         n++;
     }
     tool_progress_clear();
+    if (n == 0) {
+        tool_error("search: no tensor to search in %s (%s%lld tensor%s skipped: not a float "
+                   "matrix with a known reduction axis, or not selected)",
+                   file, count > 1 ? "all " : "", (long long)count, count == 1 ? "" : "s");
+        rc = 1;
+        goto done;
+    }
     if (share) {
         st = tasd_search_model((const tasd_layer_search *const *)ls, n, layer_cap, budget,
                                choice, NULL);
@@ -394,19 +428,22 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
                  target_s, budget, share ? " shared by the model" : " per tensor");
         for (int64_t l = 0; pl && l < n; l++)
             pl[l] = (tool_pareto_layer){names[l], ls[l], share ? choice[l] : -1};
-        bool done_ok = pl && tool_plot_pareto(plot, title, pl, n, budget);
+        bool done_ok = pl && tool_plot_pareto(outs[OUT_PLOT].tmp, title, pl, n, budget);
         free(pl);
         if (!done_ok) {
             rc = 1;
             goto done;
         }
     }
-    st = tasd_model_config_save(mc, out);
+    st = tasd_model_config_save(mc, outs[OUT_CONFIG].tmp);
     if (st) {
         tool_error("%s", tool_status(st));
         rc = 1;
     }
+    if (!rc && !tool_outputs_commit(outs, NOUTS))
+        rc = 1;
 done:
+    tool_outputs_discard(outs, NOUTS);
     for (int64_t l = 0; l < n; l++) {
         tasd_layer_search_destroy(ls[l]);
         free(names[l]);

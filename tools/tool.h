@@ -28,6 +28,10 @@ void tool_error(const char *fmt, ...) TOOL_PRINTF(1, 2);
 /* The library's status string and detail message, for error lines. */
 const char *tool_status(tasd_status st);
 
+/* "tasd: WHERE: " + tool_status(st), WHERE left out when the library's
+ * message already starts with it (it often names the file and tensor). */
+void tool_error_status(const char *where, tasd_status st);
+
 /* Progress on stderr, only when it is a terminal and --quiet is off. */
 void tool_progress(const char *fmt, ...) TOOL_PRINTF(1, 2);
 void tool_progress_clear(void);
@@ -70,6 +74,9 @@ bool tool_parse_double(const char *cmd, const char *option, const char *text, do
                        double max, double *out);
 /* --threads T: 0..1024, 0 meaning every core. */
 bool tool_parse_threads(const char *cmd, const char *text, int *out);
+/* Open FILE, a model for decompose or search (a .tasd archive is refused
+ * with a pointer to `tasd inspect`); false (reported) on error. */
+bool tool_open_model(const char *cmd, const char *path, tasd_tensorfile **out);
 /* The number of cores (at most 64). */
 int tool_default_threads(void);
 
@@ -158,7 +165,40 @@ void tool_json_skipped(const char *name, const tasd_tensor_info *info, const cha
 /* Seconds on a monotonic clock. */
 double tool_now(void);
 
-/* ---- pictures (plot.c): hand-written SVG, written atomically ---- */
+/* ---- output files: all or nothing ---- */
+
+/* A file a command writes: `path` (NULL when not asked for), named in
+ * messages by its `option`. Each is written under a temporary name beside
+ * it (`tmp`, made by tool_outputs_stage) and renamed into place only when
+ * every output is complete, so an error leaves no output behind and the
+ * files already at the targets untouched. */
+typedef struct tool_output {
+    const char *option;
+    const char *path;
+    char *tmp;
+} tool_output;
+
+/* Usage checks, before any work: no output is the input or another output
+ * (equal names, or the same file by device and inode). False (reported). */
+bool tool_outputs_distinct(const char *cmd, const char *input, const tool_output *outs, int n);
+/* With `model` open: no output is one of its ONNX external data files, and
+ * an ONNX --reconstruct copy (`recon`, or NULL) whose kept initializers
+ * (those plans[i] skips) hold external data lands where their relative
+ * locations name the same files. False (reported). */
+bool tool_outputs_check_model(const char *cmd, const char *input, const tasd_tensorfile *model,
+                              const tool_output *outs, int n, const tool_output *recon,
+                              const tool_plan *plans);
+/* Create each output's temporary file beside it, so that a directory that
+ * cannot take a new file fails here, before the work. It gets the mode
+ * open(path, O_CREAT, 0666) would give (or the existing target's). False
+ * (reported, with the system's reason; nothing left behind). */
+bool tool_outputs_stage(tool_output *outs, int n);
+/* Rename every temporary into place; false (reported) if one fails. */
+bool tool_outputs_commit(tool_output *outs, int n);
+/* Remove the temporaries (after a failure; harmless after a commit). */
+void tool_outputs_discard(tool_output *outs, int n);
+
+/* ---- pictures (plot.c): hand-written SVG into a staged output's file ---- */
 
 /* One bar: a tensor's name, a short label (its config) and its value. */
 typedef struct tool_bar {

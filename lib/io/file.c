@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint32_t crc_table[8][256];
@@ -159,6 +160,40 @@ bool tasdi_utf8_valid(const unsigned char *s, size_t len)
     return true;
 }
 
+/* Create PATH.tmp.XXXXXX, its name into tmp (strlen(PATH) + 12 bytes), with
+ * the mode open(PATH, O_CREAT, 0666) would give PATH: 0666 less the umask,
+ * applied by the kernel (umask() would race with other threads), or PATH's
+ * own mode when PATH exists. mkstemp would make it 0600. Returns the fd or
+ * -1 with errno set. */
+static int create_temp_beside(const char *path, char *tmp)
+{
+    static _Atomic unsigned counter;
+    size_t len = strlen(path);
+    memcpy(tmp, path, len);
+    struct stat target;
+    bool keep_mode = stat(path, &target) == 0 && S_ISREG(target.st_mode);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long r = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 12) ^
+                          ((unsigned long)counter++ * 2654435761u);
+        snprintf(tmp + len, 12, ".tmp.%06lx", r & 0xffffff);
+        int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd >= 0 && keep_mode && fchmod(fd, target.st_mode & 07777) != 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            errno = e;
+            return -1;
+        }
+        return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 tasd_status tasdi_out_open(const tasd_allocator *a, const char *path,
                            tasdi_outfile *o)
 {
@@ -175,9 +210,7 @@ tasd_status tasdi_out_open(const tasd_allocator *a, const char *path,
         tasdi_out_abort(o);
         return TASD_ERR_OUT_OF_MEMORY;
     }
-    memcpy(o->tmp, path, len);
-    memcpy(o->tmp + len, ".tmp.XXXXXX", 12);
-    o->fd = mkstemp(o->tmp);
+    o->fd = create_temp_beside(path, o->tmp);
     if (o->fd < 0) {
         int e = errno;
         o->tmp[0] = 0;
@@ -219,7 +252,7 @@ tasd_status tasdi_out_append(tasdi_outfile *o, const void *data, size_t size)
 
 tasd_status tasdi_out_commit(tasdi_outfile *o)
 {
-    if (fchmod(o->fd, 0644) != 0 || fsync(o->fd) != 0) {
+    if (fsync(o->fd) != 0) {
         int e = errno;
         tasdi_out_abort(o);
         return tasdi_fail(TASD_ERR_IO, "%s: cannot flush: %s", o->path ? o->path : "?",

@@ -1,6 +1,7 @@
 /* File formats: names and sniffing by magic bytes. */
 #include "io.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 const char *tasd_file_format_name(tasd_file_format f)
@@ -42,7 +43,7 @@ tasd_status tasd_file_format_detect(const char *path, tasd_file_format *out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_file_format_detect: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f)
-        return tasdi_fail(TASD_ERR_IO, "%s: cannot open", path);
+        return tasdi_fail(TASD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char buf[64];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);

@@ -172,6 +172,9 @@ tasd_status tasdi_onnx_parse(tasd_tensorfile *m, const char *file, bool on_disk)
 bool tasdi_onnx_sniff(const unsigned char *p, size_t size);
 /* True if path ends in ".onnx" (any case). */
 bool tasdi_has_onnx_extension(const char *path);
+/* The external data location of t (relative to the model's directory), or
+ * NULL when its bytes are not in an external file. */
+const char *tasdi_onnx_location(const tasd_tensorfile *m, const tasdi_tensor *t);
 /* Free what tasdi_onnx_parse added to m (external file mappings). */
 void tasdi_onnx_free(tasd_tensorfile *m);
 /* tasd_tensorfile_release for an ONNX tensor. */

@@ -212,6 +212,12 @@ struct tasdi_onnx {
     int64_t count, cap;
 };
 
+const char *tasdi_onnx_location(const tasd_tensorfile *m, const tasdi_tensor *t)
+{
+    return t->ext > 0 && m->onnx && t->ext <= m->onnx->count ? m->onnx->ext[t->ext - 1].location
+                                                             : NULL;
+}
+
 void tasdi_onnx_free(tasd_tensorfile *m)
 {
     struct tasdi_onnx *o = m->onnx;

@@ -297,3 +297,15 @@ tasd_status tasd_tensorfile_consumer(const tasd_tensorfile *m, int64_t i, const 
         *out_axis = known ? t->out_axis : -1;
     return TASD_OK;
 }
+
+tasd_status tasd_tensorfile_data_file(const tasd_tensorfile *m, int64_t i, const char **location)
+{
+    tasd_status st = check_index(m, i, "tasd_tensorfile_data_file");
+    if (st)
+        return st;
+    if (!location)
+        return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_tensorfile_data_file: location is NULL");
+    const char *loc = m->format == TASD_FORMAT_ONNX ? tasdi_onnx_location(m, &m->t[i]) : NULL;
+    *location = loc ? loc : "";
+    return TASD_OK;
+}
