@@ -79,7 +79,7 @@ extern "C" {
 /* The one place the version is written: the Makefile, tasd.pc and the CMake
  * package files read these three lines. */
 #define TASD_VERSION_MAJOR 1
-#define TASD_VERSION_MINOR 1
+#define TASD_VERSION_MINOR 2
 #define TASD_VERSION_PATCH 0
 
 #define TASD_VERSION_STR_(x) #x
@@ -939,7 +939,7 @@ TASD_API tasd_status tasd_tensorfile_consumer(const tasd_tensorfile *model, int6
 /* Where tensor i's bytes live when not in the model file itself: for an
  * ONNX initializer with external data, its `location`, relative to the
  * model file's directory; "" for every other tensor and format. Valid until
- * the model is closed. Added in 1.1. */
+ * the model is closed. Added in 1.2. */
 TASD_API tasd_status tasd_tensorfile_data_file(const tasd_tensorfile *model, int64_t i,
                                                const char **location);
 /* Write a copy of the ONNX model `model` to `path` in which `count`
