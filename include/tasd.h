@@ -310,7 +310,8 @@ typedef struct tasd_series tasd_series;
  * weights: f32, f16 or bf16, any strides. A 2-D view is [rows, K]; a view of
  * rank 3 or 4 (e.g. conv weights [out, in, kh, kw]) is seen as
  * [shape[0], product of the rest], which needs the trailing axes to be
- * collapsible into one (e.g. contiguous). Groups of M run along that K axis;
+ * collapsible into one (e.g. contiguous; the strides of size-1 axes do not
+ * matter). Groups of M run along that K axis;
  * the last group of a row is shorter when K is not a multiple of M. Ties in
  * magnitude go to the lower index. NaN or Inf gives TASD_ERR_NONFINITE.
  * The series is packed for the kernels once, here. */

@@ -331,10 +331,30 @@ static void test_rank4_conv_weights(void)
     free(a);
     free(b);
     tasd_series_destroy(s);
+    /* A 1x1 kernel stored channels-last: [O, I*9, 1, 1] with the size-1
+     * axes' strides anything (here I*9, as a channels-last layout gives)
+     * is the plain [O, I*9] matrix, its columns 1 apart. */
+    tasd_view v11 = v;
+    v11.shape[1] = I * KH * KW, v11.shape[2] = 1, v11.shape[3] = 1;
+    v11.strides[1] = 1, v11.strides[2] = I * KH * KW, v11.strides[3] = I * KH * KW;
+    CHECK_OK(tasd_decompose(NULL, &v11, c, TASD_GREEDY, &s));
+    tasd_series_shape(s, &rows, &cols);
+    CHECK(rows == O && cols == I * KH * KW);
+    a = util_reconstruct(s);
+    b = util_reconstruct(flat);
+    CHECK(memcmp(a, b, sizeof w) == 0);
+    free(a);
+    free(b);
+    tasd_series_destroy(s);
     tasd_series_destroy(flat);
-    /* Axes that do not collapse into one are refused. */
-    v.strides[1] = KH * KW + 1;
+    /* Axes that do not collapse into one are refused; a size-1 axis between
+     * them does not excuse them. */
     tasd_series *never = (tasd_series *)0x1;
+    v11.shape[1] = I, v11.shape[2] = 1, v11.shape[3] = KH * KW;
+    v11.strides[1] = KH * KW + 1, v11.strides[2] = 5, v11.strides[3] = 1;
+    CHECK_STATUS(tasd_decompose(NULL, &v11, c, TASD_GREEDY, &never), TASD_ERR_SHAPE);
+    CHECK(never == (tasd_series *)0x1);
+    v.strides[1] = KH * KW + 1;
     CHECK_STATUS(tasd_decompose(NULL, &v, c, TASD_GREEDY, &never), TASD_ERR_SHAPE);
     CHECK(never == (tasd_series *)0x1);
     tasd_config_destroy(c);

@@ -87,22 +87,29 @@ tasd_status tasdi_matrix_from_view(const tasd_view *v, const char *what,
     if (!tasdi_mul_i64(cols, v->shape[0], &total) || total > ((int64_t)1 << 48))
         return tasdi_fail(TASD_ERR_OVERFLOW, "%s: %lld x %lld elements is too many",
                           what, (long long)v->shape[0], (long long)cols);
-    /* Trailing axes must collapse into one: stride[d] == stride[d+1]*shape[d+1]
-     * wherever the axis has more than one element. An empty view addresses
-     * nothing (and its other dimensions may be as large as int64 allows, so
-     * the product could overflow): not checked. */
+    /* Trailing axes must collapse into one: for each axis with more than one
+     * element, stride == the stride times the size of the next such axis; an
+     * axis of size 1 addresses one place whatever its stride (a channels-last
+     * [out, in, 1, 1] conv weight is a plain [out, in]). The column stride is
+     * the innermost such axis's. An empty view addresses nothing (and its
+     * other dimensions may be as large as int64 allows, so the product could
+     * overflow): not checked. */
     int64_t cs = v->strides[v->ndim - 1];
-    for (int d = v->ndim - 2; d >= 1 && total > 0; d--) {
-        int64_t expect = v->strides[d + 1] * v->shape[d + 1];
-        if (v->shape[d] > 1 && v->strides[d] != expect)
+    for (int d = v->ndim - 1, inner = 0; d >= 1 && total > 0; d--) {
+        if (v->shape[d] <= 1)
+            continue;
+        int64_t expect = 0;
+        if (!inner)
+            cs = v->strides[d];
+        else if (!tasdi_mul_i64(v->strides[inner], v->shape[inner], &expect) ||
+                 v->strides[d] != expect)
             return tasdi_fail(TASD_ERR_SHAPE,
                               "%s: axes 1..%d of a rank-%d view must be collapsible "
                               "(stride[%d] = %lld, want %lld)",
                               what, v->ndim - 1, v->ndim, d,
                               (long long)v->strides[d], (long long)expect);
+        inner = d;
     }
-    if (v->ndim == 2)
-        cs = v->strides[1];
     if (total > 0 && !v->data)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "%s: data is NULL", what);
     out->data = (const char *)v->data;
