@@ -356,7 +356,10 @@ TASD_API tasd_dtype tasd_series_value_type(const tasd_series *series);
 
 typedef struct tasd_stats {
     size_t size;              /* sizeof(tasd_stats), set by the caller      */
-    double retained_energy;   /* ||Wa||^2 / ||W||^2 (1 when W == 0)        */
+    double retained_energy;   /* 1 - rel_error^2 (1 when W == 0): equal to  */
+                              /* ||Wa||^2 / ||W||^2 where the kept values   */
+                              /* are W's own (f32 values), not where bf16/  */
+                              /* f16 rounding changed them                  */
     double rel_error;         /* ||W - Wa||_F / ||W||_F (0 when W == 0)     */
     double density;           /* kept_nonzeros / (rows * cols)              */
     double coverage;          /* kept_nonzeros / input_nonzeros (1 if none) */
@@ -1000,9 +1003,10 @@ TASD_API tasd_status tasd_series_save(const tasd_series *series,
                                       const char *path);
 /* Load a file's only series (TASD_ERR_INVALID_ARGUMENT if the file holds
  * several: use tasd_archive_*). Everything is validated before use:
- * TASD_ERR_FORMAT on truncation, bad magic/version, bad checksums, indices
- * outside their group, sizes that disagree with the file; NaN/Inf values
- * give TASD_ERR_NONFINITE. The series is packed for the kernels once. */
+ * TASD_ERR_FORMAT on truncation, bad magic, bad checksums, indices outside
+ * their group, sizes that disagree with the file; TASD_ERR_UNSUPPORTED for
+ * a format version this libtasd does not read; NaN/Inf values give
+ * TASD_ERR_NONFINITE. The series is packed for the kernels once. */
 TASD_API tasd_status tasd_series_load(tasd_context *ctx, const char *path,
                                       tasd_series **out);
 /* The same in memory. save_buffer writes the file's bytes into buf; with
