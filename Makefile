@@ -92,6 +92,10 @@ help:
 	@echo "make install-check    stage an install; build consumers via pkg-config and CMake"
 	@echo "make abi-check        compare the library's ABI with abi/libtasd.abi (abigail-tools)"
 	@echo "make abi-dump         rewrite abi/libtasd.abi (only with a new major version)"
+	@echo "make bench-build      the benchmark (bench/); make bench / bench-quick run it"
+	@echo "                      (BENCH_ARGS=...; installs OpenBLAS and oneDNN as root on Debian)"
+	@echo "make cross-test       aarch64 build, test suite under qemu-aarch64"
+	@echo "make fuzz             libFuzzer on the parsers (clang), FUZZ_SECONDS=$(FUZZ_SECONDS) each"
 	@echo "options: OPENMP=0 (build without OpenMP), CC=clang, OPT=-O3"
 
 # -MMD -MP: each object depends on exactly the headers it includes.

@@ -23,7 +23,7 @@ static void usage_inspect(FILE *f)
             "  --json        one JSON object per tensor on stdout (keys file, name, dtype,\n"
             "                shape, zeros, rms; ONNX: consumer, input, out_axis; for\n"
             "                series also config, method, values, density,\n"
-            "                retained_energy, rel_error), then {\"total\": true, ...}\n"
+            "                retained_energy, rel_error), then {\"total\":true,...}\n"
             "  --threads T   threads for loading and reconstructing series (default: all)\n"
             "  --quiet       no progress line\n"
             "  --            end of options (a FILE may then start with '-')\n"
