@@ -3,6 +3,7 @@
  * golden files are read from test/data/). */
 #include "harness.h"
 #include "tasd.h"
+#include "support/util.h"
 #include "support/bytes.h"
 
 #include <dirent.h>
@@ -43,24 +44,6 @@ static void clean_tmp(void)
             unlink(tmp_path(e->d_name));
     if (d)
         closedir(d);
-}
-
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return p;
 }
 
 static void write_all(const char *path, const void *p, size_t n)
@@ -178,7 +161,7 @@ static void test_golden_tasd(void)
     CHECK(same);
     /* Saving it again gives the committed bytes. */
     size_t n = 0, fn = 0;
-    unsigned char *want = read_all("test/data/tiny_f32_2x4.tasd", &fn);
+    unsigned char *want = util_read_file("test/data/tiny_f32_2x4.tasd", &fn);
     if (s && want) {
         tasd_series_save_buffer(s, NULL, 0, &n);
         unsigned char *b = malloc(n);
@@ -556,7 +539,7 @@ static void test_tasd_roundtrip(void)
         unsigned char *buf = malloc(need);
         CHECK_OK(tasd_series_save_buffer(s, buf, need, NULL));
         size_t fsize = 0;
-        unsigned char *fb = read_all(p, &fsize);
+        unsigned char *fb = util_read_file(p, &fsize);
         CHECKF(fb && fsize == need && memcmp(fb, buf, need) == 0, "file and buffer differ (%s)",
                cases[k].cfg);
         free(fb);

@@ -4,6 +4,7 @@
  * hand-encoded edge cases). Run from the source tree. */
 #include "harness.h"
 #include "tasd.h"
+#include "support/util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,24 +13,6 @@
 static float val(int64_t i, int seed)
 {
     return (float)(((i * 37 + 11 + seed) % 17) - 8) / 4.0f;
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc(sz > 0 ? (size_t)sz : 1);
-    if (p && fread(p, 1, (size_t)sz, f) != (size_t)sz) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
 }
 
 /* Tensor `name` of m holds v(i, seed) for every element, read as f32. */
@@ -104,7 +87,7 @@ static void test_mlp(void)
     const void *raw;
     uint64_t nb;
     size_t fsize;
-    unsigned char *file = read_all("test/data/onnx/mlp.onnx", &fsize);
+    unsigned char *file = util_read_file("test/data/onnx/mlp.onnx", &fsize);
     CHECK_OK(tasd_tensorfile_raw(m, i, &raw, &nb));
     CHECK(file && nb == info.nbytes && info.offset + nb <= fsize &&
           memcmp(file + info.offset, raw, nb) == 0);
@@ -193,7 +176,7 @@ static void test_external(void)
     }
     /* In memory, external data cannot be followed. */
     size_t n;
-    unsigned char *d = read_all("test/data/onnx/ext.onnx", &n);
+    unsigned char *d = util_read_file("test/data/onnx/ext.onnx", &n);
     CHECK_STATUS(tasd_tensorfile_open_memory(NULL, d, n, TASD_FORMAT_ONNX, &m), TASD_ERR_UNSUPPORTED);
     free(d);
 }
@@ -221,7 +204,7 @@ static void test_truncated_and_corrupted(void)
     const char *files[] = {"test/data/onnx/mlp.onnx", "test/data/onnx/half.onnx"};
     for (int k = 0; k < 2; k++) {
         size_t n;
-        unsigned char *d = read_all(files[k], &n);
+        unsigned char *d = util_read_file(files[k], &n);
         CHECK(d != NULL);
         if (!d)
             continue;
@@ -467,17 +450,6 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    size_t n;
-    unsigned char *d = read_all(from, &n);
-    FILE *f = fopen(to, "wb");
-    CHECK(d && f && fwrite(d, 1, n, f) == n);
-    if (f)
-        fclose(f);
-    free(d);
-}
-
 static void test_write_copy(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tasd_onnx_XXXXXX");
@@ -487,10 +459,10 @@ static void test_write_copy(void)
     if (!m)
         return;
     size_t n0, n1;
-    unsigned char *orig = read_all("test/data/onnx/mlp.onnx", &n0);
+    unsigned char *orig = util_read_file("test/data/onnx/mlp.onnx", &n0);
     /* Nothing replaced: the very same bytes. */
     CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("same.onnx"), 0, NULL, NULL));
-    unsigned char *copy = read_all(tmp_path("same.onnx"), &n1);
+    unsigned char *copy = util_read_file(tmp_path("same.onnx"), &n1);
     CHECK(orig && copy && n0 == n1 && memcmp(orig, copy, n0) == 0);
     free(copy);
     /* W1 with its own values (raw_data last already): identical too. */
@@ -501,7 +473,7 @@ static void test_write_copy(void)
     tasd_view v1;
     CHECK_OK(tasd_tensorfile_view(m, w1, &v1));
     CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("same2.onnx"), 1, &w1, &v1));
-    copy = read_all(tmp_path("same2.onnx"), &n1);
+    copy = util_read_file(tmp_path("same2.onnx"), &n1);
     CHECK(orig && copy && n0 == n1 && memcmp(orig, copy, n0) == 0);
     free(copy);
 
@@ -579,7 +551,7 @@ static void test_write_copy(void)
             tasd_tensorfile_close(m);
         }
     }
-    copy_file("test/data/onnx/ext.bin", tmp_path("ext.bin"));
+    CHECK(util_copy_file("test/data/onnx/ext.bin", tmp_path("ext.bin")));
     CHECK_OK(tasd_tensorfile_open(NULL, "test/data/onnx/ext.onnx", &m));
     if (m) {
         int64_t ai;
@@ -611,7 +583,7 @@ static void test_write_copy(void)
             continue;
         CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("same.onnx"), 0, NULL, NULL));
         tasd_tensorfile_close(m);
-        unsigned char *a = read_all(src, &n0), *b = read_all(tmp_path("same.onnx"), &n1);
+        unsigned char *a = util_read_file(src, &n0), *b = util_read_file(tmp_path("same.onnx"), &n1);
         CHECKF(a && b && n0 == n1 && memcmp(a, b, n0) == 0, "%s: copy differs", models[k]);
         free(a);
         free(b);

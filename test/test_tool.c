@@ -3,6 +3,7 @@
  * status and the files it writes. Run from the source tree (test/data/). */
 #include "harness.h"
 #include "tasd.h"
+#include "support/util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -1003,31 +1004,6 @@ static void test_plot(void)
           !exists(tp("q.cfg")));
 }
 
-static bool same_bytes(const char *a, const char *b)
-{
-    static char x[1 << 16], y[1 << 16];
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    size_t na = fa ? fread(x, 1, sizeof x, fa) : 0, nb = fb ? fread(y, 1, sizeof y, fb) : 0;
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return fa && fb && na == nb && na < sizeof x && !memcmp(x, y, na);
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    static char buf[1 << 16];
-    FILE *f = fopen(from, "rb"), *g = fopen(to, "wb");
-    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
-    if (g)
-        fwrite(buf, 1, n, g);
-    if (f)
-        fclose(f);
-    if (g)
-        fclose(g);
-}
-
 static int mode_of(const char *path)
 {
     struct stat sb;
@@ -1038,12 +1014,12 @@ static int mode_of(const char *path)
 static void test_output_clashes(void)
 {
     const char *in = tp("clash.onnx");
-    copy_file("test/data/onnx/mlp.onnx", in);
+    CHECK(util_copy_file("test/data/onnx/mlp.onnx", in));
     static const char *const opts[] = {"-o", "--reconstruct", "--plot"};
     for (int k = 0; k < 3; k++) {
         int rc = RUN_TOOL("decompose", in, "--config", "2:4", opts[k], in);
         CHECKF(rc == 2 && strstr(err_text, "is the input file") &&
-                   same_bytes(in, "test/data/onnx/mlp.onnx"),
+                   util_same_file_bytes(in, "test/data/onnx/mlp.onnx"),
                "decompose %s INPUT: rc %d", opts[k], rc);
     }
     /* The same file under another name. */
@@ -1051,16 +1027,16 @@ static void test_output_clashes(void)
     snprintf(other, sizeof other, "%s/./clash.onnx", tmpdir);
     int rc = RUN_TOOL("search", in, "--target", "vegeta", "--budget", "0.3", "-o", other);
     CHECK(rc == 2 && strstr(err_text, "is the input file") &&
-          same_bytes(in, "test/data/onnx/mlp.onnx"));
+          util_same_file_bytes(in, "test/data/onnx/mlp.onnx"));
     rc = RUN_TOOL("decompose", in, "--config", "2:4", "-o", tp("same.out"), "--reconstruct",
                   tp("same.out"));
     CHECK(rc == 2 && strstr(err_text, "-o and --reconstruct name the same file") &&
           !exists(tp("same.out")));
-    copy_file("test/data/onnx/ext.onnx", tp("ext.onnx"));
-    copy_file("test/data/onnx/ext.bin", tp("ext.bin"));
+    CHECK(util_copy_file("test/data/onnx/ext.onnx", tp("ext.onnx")));
+    CHECK(util_copy_file("test/data/onnx/ext.bin", tp("ext.bin")));
     rc = RUN_TOOL("decompose", tp("ext.onnx"), "--config", "2:4", "-o", tp("ext.bin"));
     CHECK(rc == 2 && strstr(err_text, "external data file") &&
-          same_bytes(tp("ext.bin"), "test/data/onnx/ext.bin"));
+          util_same_file_bytes(tp("ext.bin"), "test/data/onnx/ext.bin"));
     unlink(in);
 }
 
@@ -1127,8 +1103,8 @@ static void test_external_data_copy(void)
     rc = RUN_TOOL("decompose", ext, "--config", "2:4", "--reconstruct", out);
     CHECK(rc == 0 && exists(out) && RUN_TOOL("inspect", out) == 0);
     /* Beside the input it works. */
-    copy_file(ext, tp("ext2.onnx"));
-    copy_file("test/data/onnx/ext.bin", tp("ext.bin"));
+    CHECK(util_copy_file(ext, tp("ext2.onnx")));
+    CHECK(util_copy_file("test/data/onnx/ext.bin", tp("ext.bin")));
     rc = RUN_TOOL("decompose", tp("ext2.onnx"), "--config", "2:4", "--tensors", "A",
                   "--reconstruct", tp("ext2r.onnx"));
     CHECK(rc == 0 && RUN_TOOL("inspect", tp("ext2r.onnx")) == 0);

@@ -192,3 +192,44 @@ void util_pthread_parallel_for(void *pool, int64_t ntasks, tasd_task_fn fn, void
         if (started[i])
             pthread_join(th[i], NULL);
 }
+
+unsigned char *util_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    unsigned char *p = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (p) {
+        p[n] = 0;
+        *size = (size_t)n;
+    }
+    return p;
+}
+
+int util_copy_file(const char *from, const char *to)
+{
+    size_t n;
+    unsigned char *d = util_read_file(from, &n);
+    FILE *f = d ? fopen(to, "wb") : NULL;
+    int ok = f && fwrite(d, 1, n, f) == n;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    free(d);
+    return ok;
+}
+
+int util_same_file_bytes(const char *a, const char *b)
+{
+    size_t na, nb;
+    unsigned char *x = util_read_file(a, &na), *y = util_read_file(b, &nb);
+    int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}

@@ -17,6 +17,14 @@ float *util_reconstruct(const tasd_series *s);
 /* ||x||^2 in double. */
 double util_energy(const float *x, int64_t count);
 
+/* A whole file, malloc'd with a NUL after its `size` bytes; NULL if it
+ * cannot be read. */
+unsigned char *util_read_file(const char *path, size_t *size);
+/* Copy file `from` to `to`; 0 if either cannot be read or written. */
+int util_copy_file(const char *from, const char *to);
+/* 1 if both files can be read and hold the same bytes. */
+int util_same_file_bytes(const char *a, const char *b);
+
 /* The backends this build and CPU can run, in enum order (scalar first),
  * into out; returns how many. */
 #define UTIL_MAX_BACKENDS 8
