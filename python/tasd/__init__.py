@@ -187,9 +187,10 @@ def _view(a, writable=False):
 
 def _collapsible(a):
     """Axes 1.. of a fold into one without a copy (the library's rule for a
-    rank 3-4 view: each axis of more than one element spans the next)."""
-    return all(a.shape[d] <= 1 or a.strides[d] == a.strides[d + 1] * a.shape[d + 1]
-               for d in range(1, a.ndim - 1))
+    rank 3-4 view, lib/core/view.c: each axis of more than one element spans
+    the next such axis; size-1 axes may have any stride)."""
+    axes = [d for d in range(1, a.ndim) if a.shape[d] > 1]
+    return all(a.strides[d] == a.strides[e] * a.shape[e] for d, e in zip(axes, axes[1:]))
 
 
 def _as_input(a, dtypes=(np.float32, np.float16)):
