@@ -1148,8 +1148,19 @@ static void test_search_usage(void)
                    !exists(tp("e.cfg")),
                "share %d: rc %d: %s", share, rc, err_text);
     }
-    int rc = RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", tp("a.cfg"),
-                      "--sides", "a");
+    /* decompose too: nothing to decompose is an error, with the reasons */
+    int rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "-o", tp("e.tasd"), "--reconstruct",
+                      tp("e.onnx"), "--tensors", "nomatch");
+    CHECKF(rc == 1 && strstr(err_text, "no tensor to decompose in") &&
+               strstr(err_text, "not selected by --tensors") && !strstr(out_text, "total:") &&
+               !exists(tp("e.tasd")) && !exists(tp("e.onnx")) && leftovers() == 0,
+           "rc %d: %s", rc, err_text);
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "--json",
+                  "--quiet", "--min-elements", "1000000");
+    CHECK(rc == 1 && count_lines(out_text, "{\"skipped\":true") == 5 &&
+          !strstr(out_text, "\"total\"") && strstr(err_text, "all 5 tensors skipped"));
+    rc = RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", tp("a.cfg"),
+                  "--sides", "a");
     CHECK(rc == 2 && strstr(err_text, "--calib") && !exists(tp("a.cfg")));
     rc = RUN_TOOL("search", mlp, "--target", "vegeta", "--budget", "0.3", "-o", tp("a.cfg"),
                   "--layer-cap", "0.01");

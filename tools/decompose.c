@@ -277,6 +277,32 @@ static void plan_layer(tool_plan *plan, const tasd_model_config *mc, const char 
 }
 
 /* cmd_decompose, run by tool_run_command (which frees o->sel). */
+/* The skipped tensors: in the table, or on stderr with --json (stdout holds
+ * JSON only, where each is a {"skipped":true,...} line). */
+static void list_skipped(FILE *rep, bool json, bool copied, int64_t count,
+                         const tasd_tensor_info *infos, const tool_plan *plans)
+{
+    int64_t skipped = 0;
+    for (int64_t i = 0; i < count; i++)
+        skipped += plans[i].skip != NULL;
+    if (!(json && tool_quiet) && skipped)
+        fprintf(rep, "skipped %lld tensor%s%s:\n", (long long)skipped, skipped == 1 ? "" : "s",
+                copied ? " (copied unchanged)" : "");
+    for (int64_t i = 0; i < count; i++) {
+        if (!plans[i].skip)
+            continue;
+        if (json) {
+            tool_json_skipped(infos[i].name, &infos[i], plans[i].skip);
+            if (tool_quiet)
+                continue;
+        }
+        char shape[128];
+        tool_shape_text(shape, sizeof shape, infos[i].ndim, infos[i].shape);
+        fprintf(rep, "  %-40s %-6s %-18s %s\n", *infos[i].name ? infos[i].name : "(array)",
+                infos[i].dtype_name, shape, plans[i].skip);
+    }
+}
+
 static int decompose_main(int argc, char **argv, tool_common_opts *o)
 {
     enum { OPT_LAYERS = TOOL_OPT_FIRST_FREE, OPT_PLOT };
@@ -436,6 +462,15 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
             tool_error("decompose: warning: %s names \"%s\", which %s does not have", layers,
                        ln, file);
     }
+    /* Nothing to decompose (a selection that matches nothing, a model of
+     * no float matrices) is an error, as for search: no outputs, exit 1. */
+    if (J.ntodo == 0) {
+        list_skipped(stderr, json, false, count, infos, plans);
+        tool_error("decompose: no tensor to decompose in %s (%s%lld tensor%s skipped)", file,
+                   count > 1 ? "all " : "", (long long)count, count == 1 ? "" : "s");
+        rc = 1;
+        goto done;
+    }
     if (!tool_outputs_check_model("decompose", file, model, outs, NOUTS, &outs[OUT_RECON],
                                   plans)) {
         rc = TOOL_USAGE;
@@ -517,26 +552,8 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
         rc = 1;
         goto done;
     }
-    /* Skipped tensors: in the table, or on stderr with --json (stdout holds
-     * JSON only, where each is a {"skipped":true,...} line). */
-    FILE *rep = json ? stderr : stdout;
     int64_t skipped = count - J.ntodo;
-    if (!(json && tool_quiet) && skipped)
-        fprintf(rep, "skipped %lld tensor%s%s:\n", (long long)skipped, skipped == 1 ? "" : "s",
-                recon ? " (copied unchanged)" : "");
-    for (int64_t i = 0; i < count; i++) {
-        if (!plans[i].skip)
-            continue;
-        if (json) {
-            tool_json_skipped(infos[i].name, &infos[i], plans[i].skip);
-            if (tool_quiet)
-                continue;
-        }
-        char shape[128];
-        tool_shape_text(shape, sizeof shape, infos[i].ndim, infos[i].shape);
-        fprintf(rep, "  %-40s %-6s %-18s %s\n", *infos[i].name ? infos[i].name : "(array)",
-                infos[i].dtype_name, shape, plans[i].skip);
-    }
+    list_skipped(json ? stderr : stdout, json, recon != NULL, count, infos, plans);
     /* Totals, energy-weighted over the tensors. */
     double retained = J.tot_energy > 0 ? 1.0 - J.tot_err_energy / J.tot_energy : 1.0;
     double rel = J.tot_energy > 0 ? sqrt(J.tot_err_energy / J.tot_energy) : 0.0;
