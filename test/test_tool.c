@@ -8,9 +8,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tool[PATH_MAX];
@@ -38,9 +40,8 @@ static void slurp(const char *path, char *dst, size_t cap)
     fclose(f);
 }
 
-/* Run the tool with args (NULL-terminated); returns the exit status (or
- * 128+signal). stdout/stderr land in out_text/err_text. */
-static int run(const char *const *args)
+/* Start the tool with args, its stdout and stderr into files of tmpdir. */
+static pid_t spawn(const char *const *args)
 {
     const char *const *a = args;
     int n = 0;
@@ -74,6 +75,7 @@ static int run(const char *const *args)
         int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fo, 1);
         dup2(fe, 2);
+        signal(SIGINT, SIG_DFL); /* a background job's SIGINT is ignored */
         /* execvp would run a file it cannot execute through /bin/sh: use it
          * only to find the runner. */
         if (nr)
@@ -83,6 +85,16 @@ static int run(const char *const *args)
         _exit(126);
     }
     free(av);
+    return pid;
+}
+
+/* Wait for a spawned tool; its output into out_text and err_text. Its exit
+ * status, or 128 + the signal that ended it. */
+static int finish(pid_t pid)
+{
+    char so[600], se[600];
+    snprintf(so, sizeof so, "%s/stdout.txt", tmpdir);
+    snprintf(se, sizeof se, "%s/stderr.txt", tmpdir);
     int status = 0;
     waitpid(pid, &status, 0);
     slurp(so, out_text, sizeof out_text);
@@ -91,6 +103,10 @@ static int run(const char *const *args)
     unlink(se);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+/* Run the tool with args (NULL-terminated); returns the exit status (or
+ * 128+signal). stdout/stderr land in out_text/err_text. */
+static int run(const char *const *args) { return finish(spawn(args)); }
 
 #define RUN_TOOL(...) run((const char *const[]){__VA_ARGS__, NULL})
 
@@ -1167,6 +1183,65 @@ static void test_search_usage(void)
     CHECK(rc == 2 && strstr(err_text, "--share") && !exists(tp("a.cfg")));
 }
 
+/* A spawned tool's temporaries, once there are `want` of them; 0 if it ended
+ * first (it is not reaped: finish does that). */
+static int wait_leftovers(pid_t pid, int want)
+{
+    for (int ms = 0; ms < 120000; ms += 2) {
+        int n = leftovers();
+        if (n >= want)
+            return n;
+        siginfo_t info = {0};
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid)
+            return 0;
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
+    }
+    return 0;
+}
+
+/* SIGINT, SIGTERM or SIGHUP during the work removes the temporaries, the
+ * library's beside the tool's too, and the tool dies by that signal. */
+static void test_interrupted(void)
+{
+    enum { R = 1024, C = 1024 }; /* an optimal 8-term series takes seconds */
+    float *data = malloc(sizeof(float) * R * C);
+    uint32_t x = 12345;
+    for (int i = 0; i < R * C; i++) {
+        x = x * 1664525u + 1013904223u;
+        data[i] = (float)(int32_t)x / 2147483648.0f;
+    }
+    write_st(tp("slow.safetensors"),
+             "{\"w\":{\"dtype\":\"F32\",\"shape\":[1024,1024],\"data_offsets\":[0,4194304]}}",
+             data, sizeof(float) * R * C);
+    free(data);
+    const char *slow = "1:32+1:32+1:32+1:32+1:32+1:32+1:32+1:32";
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int k = 0; k < 3; k++) {
+        pid_t pid = spawn((const char *const[]){"decompose", tp("slow.safetensors"), "--config",
+                                                slow, "--method", "optimal", "--threads", "1",
+                                                "-o", tp("int.tasd"), "--reconstruct",
+                                                tp("int.safetensors"), "--plot", tp("int.svg"),
+                                                NULL});
+        /* three staged outputs, and the library's writers' own two */
+        int seen = wait_leftovers(pid, 5);
+        kill(pid, sigs[k]);
+        int rc = finish(pid);
+        CHECKF(seen == 5 && rc == 128 + sigs[k] && leftovers() == 0 && !exists(tp("int.tasd")) &&
+                   !exists(tp("int.safetensors")) && !exists(tp("int.svg")),
+               "signal %d: %d temporaries seen, rc %d, %d left: %s", sigs[k], seen, rc,
+               leftovers(), err_text);
+    }
+    pid_t pid = spawn((const char *const[]){"search", tp("slow.safetensors"), "--target", "cpu",
+                                            "--budget", "0.2", "--threads", "1", "-o",
+                                            tp("int.cfg"), "--plot", tp("int.svg"), NULL});
+    int seen = wait_leftovers(pid, 2);
+    kill(pid, SIGTERM);
+    int rc = finish(pid);
+    CHECKF(seen == 2 && rc == 128 + SIGTERM && leftovers() == 0 && !exists(tp("int.cfg")),
+           "search: %d temporaries seen, rc %d: %s", seen, rc, err_text);
+    unlink(tp("slow.safetensors"));
+}
+
 static void test_messages(void)
 {
     int rc = RUN_TOOL("inspect", tp("nope.onnx"));
@@ -1247,4 +1322,4 @@ TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(t
           RUN(test_bad_input); RUN(test_search); RUN(test_options); RUN(test_json); RUN(test_bench_demo);
           RUN(test_onnx); RUN(test_select); RUN(test_layers); RUN(test_plot);
           RUN(test_output_clashes); RUN(test_all_or_nothing); RUN(test_external_data_copy);
-          RUN(test_output_modes); RUN(test_search_usage); RUN(test_messages); teardown();)
+          RUN(test_output_modes); RUN(test_search_usage); RUN(test_interrupted); RUN(test_messages); teardown();)

@@ -2,11 +2,13 @@
  * option parser, tensor selection and views, JSON output. */
 #include "tool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -547,7 +549,37 @@ bool tool_outputs_check_model(const char *cmd, const char *input, const tasd_ten
     return true;
 }
 
+/* The outputs staged now (one set per run), for the signal thread below;
+ * staging, committing and discarding hold the lock. */
+static pthread_mutex_t staged_lock = PTHREAD_MUTEX_INITIALIZER;
+static tool_output *staged;
+static int nstaged;
+
+static void discard_locked(tool_output *outs, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (outs[k].tmp && outs[k].tmp[0])
+            unlink(outs[k].tmp);
+        free(outs[k].tmp);
+        outs[k].tmp = NULL;
+    }
+    if (staged == outs)
+        staged = NULL, nstaged = 0;
+}
+
+static bool stage_locked(tool_output *outs, int n);
+
 bool tool_outputs_stage(tool_output *outs, int n)
+{
+    pthread_mutex_lock(&staged_lock);
+    staged = outs;
+    nstaged = n;
+    bool ok = stage_locked(outs, n);
+    pthread_mutex_unlock(&staged_lock);
+    return ok;
+}
+
+static bool stage_locked(tool_output *outs, int n)
 {
     static unsigned counter;
     for (int k = 0; k < n; k++) {
@@ -557,7 +589,7 @@ bool tool_outputs_stage(tool_output *outs, int n)
         outs[k].tmp = malloc(len + 16);
         if (!outs[k].tmp) {
             tool_error("out of memory");
-            tool_outputs_discard(outs, n);
+            discard_locked(outs, n);
             return false;
         }
         /* Not mkstemp (mode 0600): O_EXCL with mode 0666, which the kernel
@@ -583,7 +615,7 @@ bool tool_outputs_stage(tool_output *outs, int n)
                        strerror(err));
             if (fd < 0)
                 outs[k].tmp[0] = 0;
-            tool_outputs_discard(outs, n);
+            discard_locked(outs, n);
             return false;
         }
     }
@@ -592,27 +624,95 @@ bool tool_outputs_stage(tool_output *outs, int n)
 
 bool tool_outputs_commit(tool_output *outs, int n)
 {
-    for (int k = 0; k < n; k++) {
+    bool ok = true;
+    pthread_mutex_lock(&staged_lock);
+    for (int k = 0; k < n && ok; k++) {
         if (!outs[k].tmp || !outs[k].tmp[0])
             continue;
         if (rename(outs[k].tmp, outs[k].path) != 0) {
             tool_error("%s %s: cannot rename %s into place: %s", outs[k].option, outs[k].path,
                        outs[k].tmp, strerror(errno));
-            tool_outputs_discard(outs, n);
-            return false;
+            ok = false;
+        } else {
+            outs[k].tmp[0] = 0;
         }
-        outs[k].tmp[0] = 0;
     }
-    tool_outputs_discard(outs, n);
-    return true;
+    discard_locked(outs, n);
+    pthread_mutex_unlock(&staged_lock);
+    return ok;
 }
 
 void tool_outputs_discard(tool_output *outs, int n)
 {
-    for (int k = 0; k < n; k++) {
-        if (outs[k].tmp && outs[k].tmp[0])
-            unlink(outs[k].tmp);
-        free(outs[k].tmp);
-        outs[k].tmp = NULL;
+    pthread_mutex_lock(&staged_lock);
+    discard_locked(outs, n);
+    pthread_mutex_unlock(&staged_lock);
+}
+
+/* ---- interrupted runs leave no temporaries ----
+ * SIGINT, SIGTERM and SIGHUP (those not ignored) are blocked in every thread,
+ * the library's and OpenMP's included (they inherit the mask), and taken by
+ * one thread with sigwait: unlike a handler it may scan a directory. It
+ * removes each staged temporary and the library's own temporaries beside
+ * it (TMP.tmp.XXXXXX: a library writer given TMP writes there first), then
+ * dies by the same signal, still holding the lock, so a commit in progress
+ * finishes first and none starts after. */
+static sigset_t cleanup_signals;
+
+static void remove_temporaries(const char *tmp)
+{
+    char dir[4096];
+    dir_of(tmp, dir, sizeof dir);
+    const char *base = strrchr(tmp, '/');
+    base = base ? base + 1 : tmp;
+    size_t len = strlen(base);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, base, len) != 0 || strncmp(e->d_name + len, ".tmp.", 5) != 0)
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
     }
+    if (d)
+        closedir(d);
+    unlink(tmp);
+}
+
+static void *cleanup_thread(void *arg)
+{
+    (void)arg;
+    int sig;
+    while (sigwait(&cleanup_signals, &sig) != 0)
+        ;
+    pthread_mutex_lock(&staged_lock);
+    for (int k = 0; k < nstaged; k++)
+        if (staged[k].tmp && staged[k].tmp[0])
+            remove_temporaries(staged[k].tmp);
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    raise(sig);
+    _exit(128 + sig); /* not reached */
+}
+
+void tool_cleanup_on_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    sigemptyset(&cleanup_signals);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) /* nohup's */
+            sigaddset(&cleanup_signals, sigs[i]);
+    }
+    pthread_t t;
+    if (pthread_sigmask(SIG_BLOCK, &cleanup_signals, NULL) != 0)
+        return;
+    if (pthread_create(&t, NULL, cleanup_thread, NULL) != 0) {
+        pthread_sigmask(SIG_UNBLOCK, &cleanup_signals, NULL);
+        return;
+    }
+    pthread_detach(t);
 }

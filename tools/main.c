@@ -53,6 +53,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "inspect"))
         return cmd_inspect(argc - 1, argv + 1);
+    /* the commands that write files */
+    if (!strcmp(cmd, "decompose") || !strcmp(cmd, "search"))
+        tool_cleanup_on_signals();
     if (!strcmp(cmd, "decompose"))
         return cmd_decompose(argc - 1, argv + 1);
     if (!strcmp(cmd, "search"))

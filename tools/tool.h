@@ -197,6 +197,10 @@ bool tool_outputs_stage(tool_output *outs, int n);
 bool tool_outputs_commit(tool_output *outs, int n);
 /* Remove the temporaries (after a failure; harmless after a commit). */
 void tool_outputs_discard(tool_output *outs, int n);
+/* From here on, SIGINT, SIGTERM or SIGHUP removes the staged temporaries
+ * (and the library's beside them) before the tool dies by that signal. Call
+ * before any thread starts. */
+void tool_cleanup_on_signals(void);
 
 /* ---- pictures (plot.c): hand-written SVG into a staged output's file ---- */
 
