@@ -1151,22 +1151,30 @@ static void test_output_modes(void)
     umask(old);
 }
 
-/* search: nothing to search, A without calibration data, a cap not shared. */
+/* search and decompose: nothing to do, A without calibration data, a cap not
+ * shared, an output named for another format. */
 static void test_search_usage(void)
 {
+    int rc;
     const char *mlp = "test/data/onnx/mlp.onnx";
     for (int share = 0; share < 2; share++) {
-        int rc = run((const char *const[]){"search", mlp, "--target", "vegeta", "--budget", "0.3",
-                                           "-o", tp("e.cfg"), "--tensors", "nomatch",
-                                           share ? "--share" : "--quiet", NULL});
+        rc = run((const char *const[]){"search", mlp, "--target", "vegeta", "--budget", "0.3",
+                                       "-o", tp("e.cfg"), "--tensors", "nomatch",
+                                       share ? "--share" : "--quiet", NULL});
         CHECKF(rc == 1 && strstr(err_text, "no tensor to search in") &&
                    !strstr(err_text, "n = 0") && !strstr(out_text, "speed-up 0.00x") &&
                    !exists(tp("e.cfg")),
                "share %d: rc %d: %s", share, rc, err_text);
     }
+    /* an output named for another format than it will hold */
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "--reconstruct", tp("x.safetensors"));
+    CHECK(rc == 2 && strstr(err_text, "name it .onnx") && !exists(tp("x.safetensors")));
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--config", "2:4", "-o",
+                  tp("x.Onnx"));
+    CHECK(rc == 2 && strstr(err_text, "-o writes a .tasd file") && !exists(tp("x.Onnx")));
     /* decompose too: nothing to decompose is an error, with the reasons */
-    int rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "-o", tp("e.tasd"), "--reconstruct",
-                      tp("e.onnx"), "--tensors", "nomatch");
+    rc = RUN_TOOL("decompose", mlp, "--config", "2:4", "-o", tp("e.tasd"), "--reconstruct",
+                  tp("e.onnx"), "--tensors", "nomatch");
     CHECKF(rc == 1 && strstr(err_text, "no tensor to decompose in") &&
                strstr(err_text, "not selected by --tensors") && !strstr(out_text, "total:") &&
                !exists(tp("e.tasd")) && !exists(tp("e.onnx")) && leftovers() == 0,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -459,6 +460,20 @@ void tool_json_skipped(const char *name, const tasd_tensor_info *info, const cha
 }
 
 /* ---- output files ---- */
+
+tasd_file_format tool_format_of_name(const char *path)
+{
+    static const struct { const char *ext; tasd_file_format format; } known[] = {
+        {".npy", TASD_FORMAT_NPY}, {".safetensors", TASD_FORMAT_SAFETENSORS},
+        {".tasd", TASD_FORMAT_TASD}, {".onnx", TASD_FORMAT_ONNX}};
+    size_t len = strlen(path);
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+        size_t el = strlen(known[k].ext);
+        if (len > el && !strcasecmp(path + len - el, known[k].ext))
+            return known[k].format;
+    }
+    return TASD_FORMAT_UNKNOWN;
+}
 
 /* The directory part of path ("." when it has none) into buf. */
 static void dir_of(const char *path, char *buf, size_t size)

@@ -377,6 +377,13 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
                                {"--plot", plot, NULL}};
     if (!tool_outputs_distinct("decompose", file, outs, NOUTS))
         return TOOL_USAGE;
+    /* -o model.onnx would be a .tasd file under a model's name */
+    tasd_file_format named = out ? tool_format_of_name(out) : TASD_FORMAT_UNKNOWN;
+    if (named != TASD_FORMAT_UNKNOWN && named != TASD_FORMAT_TASD) {
+        tool_error("decompose: -o %s: -o writes a .tasd file of series; --reconstruct writes "
+                   "the approximation in %s's own format", out, file);
+        return TOOL_USAGE;
+    }
     tasd_config *config = NULL;
     tasd_model_config *mc = NULL;
     tasd_method method = TASD_GREEDY;
@@ -410,6 +417,18 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
         tasd_config_destroy(config);
         tasd_model_config_destroy(mc);
         return 1;
+    }
+    /* The copy is in the input's format, whatever its name says. */
+    named = recon ? tool_format_of_name(recon) : TASD_FORMAT_UNKNOWN;
+    if (named != TASD_FORMAT_UNKNOWN && named != tasd_tensorfile_format(model)) {
+        const char *fmt = tasd_file_format_name(tasd_tensorfile_format(model));
+        tool_error("decompose: --reconstruct %s: the copy is written in %s's format (%s), not "
+                   "%s: name it .%s",
+                   recon, file, fmt, tasd_file_format_name(named), fmt);
+        tasd_tensorfile_close(model);
+        tasd_config_destroy(config);
+        tasd_model_config_destroy(mc);
+        return TOOL_USAGE;
     }
     dec_job J;
     memset(&J, 0, sizeof J);

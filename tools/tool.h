@@ -167,6 +167,10 @@ double tool_now(void);
 
 /* ---- output files: all or nothing ---- */
 
+/* The format a file name's extension names (.npy, .safetensors, .tasd,
+ * .onnx, any case), else TASD_FORMAT_UNKNOWN. */
+tasd_file_format tool_format_of_name(const char *path);
+
 /* A file a command writes: `path` (NULL when not asked for), named in
  * messages by its `option`. Each is written under a temporary name beside
  * it (`tmp`, made by tool_outputs_stage) and renamed into place only when
