@@ -248,6 +248,8 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc \
 	      $(DESTDIR)$(LIBDIR)/cmake/tasd/tasdConfig.cmake \
 	      $(DESTDIR)$(LIBDIR)/cmake/tasd/tasdConfigVersion.cmake
+	# The package's own directory; the shared ones (bin, pkgconfig...) stay.
+	rmdir $(DESTDIR)$(LIBDIR)/cmake/tasd 2>/dev/null || true
 
 install-check: lib
 	@CC="$(CC)" sh test/install_check.sh

@@ -40,7 +40,7 @@ grep 'libtasd .* from' "$stage/cmake.log" | sed 's/^-- /install-check: cmake fou
 LD_LIBRARY_PATH="$libdir" "$stage/cmake-build/quickstart"
 "$stage/cmake-build/quickstart_static"
 make -s uninstall DESTDIR="$stage" PREFIX=/usr/local >/dev/null
-left=$(find "$stage/usr/local" -type f | head -n 3)
+left=$(find "$stage/usr/local" -type f -o -name tasd | head -n 3)
 [ -z "$left" ] || { echo "install-check: uninstall left $left"; exit 1; }
 # Other LIBDIR and INCLUDEDIR than the build's (`make` ran with the defaults
 # above): tasd.pc and the CMake files must name where the files now are.
