@@ -72,7 +72,7 @@ TEST_SUPPORT_H := $(wildcard test/support/*.h)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all lib examples test check-exports abi-dump abi-check test-sanitize test-tsan test-valgrind demo install install-python uninstall install-check clean help
+.PHONY: FORCE all lib examples test check-exports abi-dump abi-check test-sanitize test-tsan test-valgrind demo install install-python uninstall install-check clean help
 
 all: lib examples
 
@@ -120,17 +120,30 @@ $(A_FILE): $(LIB_OBJ)
 # tasd.pc is relocatable: prefix is found from the .pc file's own place.
 PC_LIBDIR_REL := $(patsubst $(PREFIX)/%,%,$(LIBDIR))
 PC_PREFIX_REL := $(shell echo "$(PC_LIBDIR_REL)/pkgconfig" | sed 's|[^/][^/]*|..|g')
-$(PC_FILE): pkgconfig/tasd.pc.in Makefile include/tasd.h
+INCLUDEDIR_REL := $(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))
+
+# The package files hold LIBDIR and INCLUDEDIR (relative to PREFIX), which may
+# differ between `make` and `make install LIBDIR=...`: this stamp changes when
+# they do, so the files are written again rather than installed stale.
+INSTALL_DIRS := $(BUILD)/lib/install-dirs
+$(INSTALL_DIRS): FORCE
+	@case "$(PC_LIBDIR_REL) $(INCLUDEDIR_REL)" in /*|*" /"*) \
+	    echo "LIBDIR ($(LIBDIR)) and INCLUDEDIR ($(INCLUDEDIR)) must be under PREFIX ($(PREFIX))" >&2; exit 1;; esac
+	@mkdir -p $(dir $@)
+	@echo "$(PC_LIBDIR_REL) $(INCLUDEDIR_REL)" | cmp -s - $@ || echo "$(PC_LIBDIR_REL) $(INCLUDEDIR_REL)" > $@
+FORCE:
+
+$(PC_FILE): pkgconfig/tasd.pc.in Makefile include/tasd.h $(INSTALL_DIRS)
 	@mkdir -p $(dir $@)
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PC_PREFIX_REL@|$(PC_PREFIX_REL)|' \
-	    -e 's|@PC_LIBDIR_REL@|$(PC_LIBDIR_REL)|' -e 's|@LIBS_PRIVATE@|-lm -lpthread $(OMP_LIBS)|' $< > $@
+	    -e 's|@PC_LIBDIR_REL@|$(PC_LIBDIR_REL)|' -e 's|@INCLUDEDIR_REL@|$(INCLUDEDIR_REL)|' \
+	    -e 's|@LIBS_PRIVATE@|-lm -lpthread $(OMP_LIBS)|' $< > $@
 
 # The CMake package files (cmake/*.in, written by hand) are relocatable the
 # same way: the prefix is found from the installed file's own place.
 CMAKE_PREFIX_REL := $(shell echo "$(PC_LIBDIR_REL)/cmake/tasd" | sed 's|[^/][^/]*|..|g')
-INCLUDEDIR_REL := $(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))
 SIZEOF_VOID_P := $(shell echo __SIZEOF_POINTER__ | $(CC) -E -P -x c - 2>/dev/null | tr -d ' ')
-$(BUILD)/lib/cmake/tasd/%.cmake: cmake/%.cmake.in Makefile include/tasd.h
+$(BUILD)/lib/cmake/tasd/%.cmake: cmake/%.cmake.in Makefile include/tasd.h $(INSTALL_DIRS)
 	@mkdir -p $(dir $@)
 	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
 	    -e 's|@PREFIX_REL@|$(CMAKE_PREFIX_REL)|' -e 's|@LIBDIR_REL@|$(PC_LIBDIR_REL)|' \
@@ -235,6 +248,8 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libtasd.a $(DESTDIR)$(LIBDIR)/pkgconfig/tasd.pc \
 	      $(DESTDIR)$(LIBDIR)/cmake/tasd/tasdConfig.cmake \
 	      $(DESTDIR)$(LIBDIR)/cmake/tasd/tasdConfigVersion.cmake
+	# The package's own directory; the shared ones (bin, pkgconfig...) stay.
+	rmdir $(DESTDIR)$(LIBDIR)/cmake/tasd 2>/dev/null || true
 
 install-check: lib
 	@CC="$(CC)" sh test/install_check.sh

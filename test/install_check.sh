@@ -40,6 +40,20 @@ grep 'libtasd .* from' "$stage/cmake.log" | sed 's/^-- /install-check: cmake fou
 LD_LIBRARY_PATH="$libdir" "$stage/cmake-build/quickstart"
 "$stage/cmake-build/quickstart_static"
 make -s uninstall DESTDIR="$stage" PREFIX=/usr/local >/dev/null
-left=$(find "$stage/usr/local" -type f | head -n 3)
+left=$(find "$stage/usr/local" -type f -o -name tasd | head -n 3)
+[ -z "$left" ] || { echo "install-check: uninstall left $left"; exit 1; }
+# Other LIBDIR and INCLUDEDIR than the build's (`make` ran with the defaults
+# above): tasd.pc and the CMake files must name where the files now are.
+make -s install DESTDIR="$stage" PREFIX=/opt/t LIBDIR=/opt/t/lib64 INCLUDEDIR=/opt/t/include/tasd >/dev/null
+pc=$(PKG_CONFIG_PATH="$stage/opt/t/lib64/pkgconfig" PKG_CONFIG_LIBDIR="$stage/opt/t/lib64/pkgconfig" \
+     pkg-config --cflags --libs tasd)
+$CC examples/quickstart.c $pc -o "$stage/quickstart-lib64" ||
+    { echo "install-check: pkg-config gave '$pc' for LIBDIR=lib64, INCLUDEDIR=include/tasd"; exit 1; }
+LD_LIBRARY_PATH="$stage/opt/t/lib64" "$stage/quickstart-lib64"
+grep -q '_tasd_prefix}/lib64"' "$stage/opt/t/lib64/cmake/tasd/tasdConfig.cmake" &&
+    grep -q '_tasd_prefix}/include/tasd"' "$stage/opt/t/lib64/cmake/tasd/tasdConfig.cmake" ||
+    { echo "install-check: tasdConfig.cmake does not name lib64 and include/tasd"; exit 1; }
+make -s uninstall DESTDIR="$stage" PREFIX=/opt/t LIBDIR=/opt/t/lib64 INCLUDEDIR=/opt/t/include/tasd >/dev/null
+left=$(find "$stage/opt/t" -type f | head -n 3)
 [ -z "$left" ] || { echo "install-check: uninstall left $left"; exit 1; }
 echo "install-check: ok"

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -587,6 +588,30 @@ static void test_search(void)
         CHECK_OK(tasd_model_config_load(NULL, cfgp, &mc));
         CHECK(mc && tasd_model_config_count(mc) == 3);
         tasd_model_config_destroy(mc);
+        /* Layers with and without calibration data weigh by their multiply-adds
+         * per token (out * in: 128, 32, 32), not by how many rows calib holds. */
+        rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget",
+                      "0.3", "--calib", tp("calib.npy"), "-o", cfgp, "--json", "--quiet");
+        const char *names[3] = {"layer.0.weight", "conv.weight", "emb.weight"};
+        const double macs[3] = {8 * 16, 4 * 8, 4 * 8};
+        double cost = 0, err = 0, tcost = -1, terr = -1;
+        for (int l = 0; l < 3; l++) {
+            char want[64];
+            snprintf(want, sizeof want, "{\"name\":\"%s\",", names[l]);
+            const char *line = strstr(out_text, want), *c = NULL, *e = NULL;
+            CHECK(line && (c = strstr(line, "\"cost\":")) && (e = strstr(line, "\"error\":")));
+            if (line && c && e) {
+                cost += macs[l] / 192 * strtod(c + 7, NULL);
+                err += macs[l] / 192 * strtod(e + 8, NULL);
+            }
+        }
+        const char *tot = strstr(out_text, "{\"total\":true");
+        if (tot && strstr(tot, "\"cost\":") && strstr(tot, "\"error\":")) {
+            tcost = strtod(strstr(tot, "\"cost\":") + 7, NULL);
+            terr = strtod(strstr(tot, "\"error\":") + 8, NULL);
+        }
+        CHECKF(rc == 0 && fabs(tcost - cost) < 1e-6 && fabs(terr - err) < 1e-6,
+               "model cost %g error %g, want %g %g", tcost, terr, cost, err);
         rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget",
                       "0.3", "--calib", tp("missing.npy"), "-o", cfgp);
         CHECK(rc == 1 && strstr(err_text, "missing.npy"));

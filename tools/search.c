@@ -376,6 +376,14 @@ static int search_main(int argc, char **argv, tool_common_opts *o)
             tasd_view cv = tasd_view_2d(cbuf, TASD_F32, ctok, in, in);
             st = tasd_search_layer(ctx, target, lname, &v, cbuf ? &cv : NULL, budget, &opt,
                                    &ls[n]);
+            /* Weigh layers by multiply-adds per token: the library's default
+             * also counts calibration rows, which differ between tensors (and
+             * are none for those without data), not between layers' work. */
+            if (!st && out_f > 0 && in > 0 &&
+                (st = tasd_layer_search_set_flops(ls[n], (double)out_f * (double)in))) {
+                tasd_layer_search_destroy(ls[n]);
+                ls[n] = NULL;
+            }
         }
         free(owned);
         free(cbuf);

@@ -418,6 +418,26 @@ class TensorFiles(unittest.TestCase):
             with self.assertRaises(tasd.ShapeError):
                 f.write_onnx(out, {"W1": np.zeros(3, np.float32)})
 
+    def test_onnx_write_copy_external_data(self):
+        # A kept initializer's external data is referred to relative to the
+        # copy's directory: a copy elsewhere would name a file that is not there.
+        src = os.path.join(DATA, "onnx", "ext.onnx")
+        with tasd.open(src) as f, tempfile.TemporaryDirectory() as d:
+            a = f.read_f32("A")
+            out = os.path.join(d, "out.onnx")
+            with self.assertRaises(tasd.ArgumentError) as cm:
+                f.write_onnx(out, {"A": a})
+            self.assertIn("ext.bin", str(cm.exception))
+            self.assertFalse(os.path.exists(out))
+            # ... and so would overwriting the data file the copy refers to.
+            with self.assertRaises(tasd.ArgumentError):
+                f.write_onnx(os.path.join(DATA, "onnx", "ext.bin"), {})
+            os.symlink(os.path.abspath(os.path.join(DATA, "onnx", "ext.bin")),
+                       os.path.join(d, "ext.bin"))
+            f.write_onnx(out, {"A": a})   # with a link to the data there it works
+            with tasd.open(out) as g:
+                np.testing.assert_array_equal(g["B"], f["B"])
+
 
 class Example(unittest.TestCase):
     def test_quickstart_runs(self):
