@@ -200,6 +200,14 @@ static void test_bad_arguments_leave_c_untouched(void)
     v = bv;
     v.strides[0] = (int64_t)1 << 50;
     CHECK_STATUS(tasd_gemm(NULL, 1, s, &v, 0, &cv), TASD_ERR_OVERFLOW);
+    /* INT64_MIN has no absolute value: it must not slip past the limit
+     * (times 4 bytes it wraps to 0, every row of C on the first). */
+    v = cv;
+    v.strides[0] = INT64_MIN;
+    CHECK_STATUS(tasd_gemm(NULL, 1, s, &bv, 0, &v), TASD_ERR_OVERFLOW);
+    v = bv;
+    v.strides[1] = INT64_MIN;
+    CHECK_STATUS(tasd_gemm(NULL, 1, s, &v, 0, &cv), TASD_ERR_OVERFLOW);
     for (int i = 0; i < M * N + 64; i++)
         CHECKF(c[i] == 7.0f, "c[%d] changed", i);
     tasd_series_destroy(s);

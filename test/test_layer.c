@@ -493,6 +493,11 @@ static void test_layer_errors(void)
     b2 = bv;
     b2.data = NULL;
     CHECK_STATUS(tasd_layer_create(NULL, &wv, &b2, NULL, &l), TASD_ERR_NULL_POINTER);
+    /* the stride limit of every other view (INT64_MIN wrapped every bias
+     * element onto the first) */
+    b2 = bv;
+    b2.strides[0] = INT64_MIN;
+    CHECK_STATUS(tasd_layer_create(NULL, &wv, &b2, NULL, &l), TASD_ERR_OVERFLOW);
     bias[2] = INFINITY;
     CHECK_STATUS(tasd_layer_create(NULL, &wv, &bv, NULL, &l), TASD_ERR_NONFINITE);
     bias[2] = 0.5f;
