@@ -158,6 +158,14 @@ typedef struct tasdi_matrix {
     int64_t rs, cs;   /* strides in elements */
 } tasdi_matrix;
 
+/* Whether a stride (elements) is within +-2^40, the limit every view's
+ * strides keep so that offset computations stay far from overflow (a range
+ * test: INT64_MIN has no absolute value). */
+static inline bool tasdi_stride_ok(int64_t stride)
+{
+    return stride <= ((int64_t)1 << 40) && stride >= -((int64_t)1 << 40);
+}
+
 /* Validate `v` (non-NULL, known dtype, rank 2..4, trailing axes collapsible,
  * sizes that do not overflow) and collapse it. `what` names the argument in
  * error messages. */

@@ -75,9 +75,7 @@ tasd_status tasdi_matrix_from_view(const tasd_view *v, const char *what,
         if (v->shape[d] < 0)
             return tasdi_fail(TASD_ERR_SHAPE, "%s: shape[%d] = %lld is negative",
                               what, d, (long long)v->shape[d]);
-        /* Keep every offset computation far from overflow (a range test,
-         * not iabs64: INT64_MIN has no absolute value). */
-        if (v->strides[d] > ((int64_t)1 << 40) || v->strides[d] < -((int64_t)1 << 40))
+        if (!tasdi_stride_ok(v->strides[d]))
             return tasdi_fail(TASD_ERR_OVERFLOW, "%s: stride[%d] = %lld is too large",
                               what, d, (long long)v->strides[d]);
     }

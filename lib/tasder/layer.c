@@ -64,9 +64,7 @@ tasd_status tasd_layer_create(tasd_context *ctx, const tasd_view *weights,
                               tasd_dtype_name((tasd_dtype)bias->dtype));
         if (!bias->data)
             return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_layer_create: bias data is NULL");
-        /* The stride limit of tasdi_matrix_from_view, so o * bs cannot
-         * overflow. */
-        if (bias->strides[0] > ((int64_t)1 << 40) || bias->strides[0] < -((int64_t)1 << 40))
+        if (!tasdi_stride_ok(bias->strides[0])) /* so o * bs cannot overflow */
             return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_layer_create: bias stride %lld is too large",
                               (long long)bias->strides[0]);
         bp = bias->data;
