@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static float val(int64_t i, int seed)
@@ -572,6 +573,63 @@ static void test_write_copy(void)
             tasd_tensorfile_close(m);
         }
     }
+    /* A copy elsewhere keeps the kept initializers' external data by their
+     * locations: from its directory they must hold the same bytes (above, a
+     * copy of ext.bin did). A model copied into sub/, the copy into far/. */
+    CHECK(mkdir(tmp_path("sub"), 0777) == 0 && mkdir(tmp_path("far"), 0777) == 0);
+    CHECK(util_copy_file("test/data/onnx/ext.onnx", tmp_path("sub/ext.onnx")) &&
+          util_copy_file("test/data/onnx/ext.bin", tmp_path("sub/ext.bin")));
+    m = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, tmp_path("sub/ext.onnx"), &m));
+    if (m) {
+        int64_t ai, all[3], nall = 0;
+        float anew[48] = {0}, zeros[64] = {0};
+        tasd_view av = tasd_view_2d(anew, TASD_F32, 6, 8, 8), views[3];
+        CHECK_OK(tasd_tensorfile_find(m, "A", &ai));
+        CHECK_STATUS(tasd_tensorfile_write_onnx(m, tmp_path("far/c.onnx"), 1, &ai, &av),
+                     TASD_ERR_INVALID_ARGUMENT);
+        CHECKF(strstr(tasd_last_error_message(), "\"B\"") &&
+                   strstr(tasd_last_error_message(), "ext.bin"),
+               "%s", tasd_last_error_message());
+        /* other bytes under that name */
+        size_t nb = 0;
+        unsigned char *junk = util_read_file("test/data/onnx/ext.bin", &nb);
+        if (junk) {
+            memset(junk, 0x5a, nb);
+            FILE *jf = fopen(tmp_path("far/ext.bin"), "wb");
+            CHECK(jf && fwrite(junk, 1, nb, jf) == nb);
+            if (jf)
+                fclose(jf);
+            free(junk);
+        }
+        CHECK_STATUS(tasd_tensorfile_write_onnx(m, tmp_path("far/c.onnx"), 1, &ai, &av),
+                     TASD_ERR_INVALID_ARGUMENT);
+        CHECK(access(tmp_path("far/c.onnx"), F_OK) != 0);
+        /* over the model's own data file */
+        CHECK_STATUS(tasd_tensorfile_write_onnx(m, tmp_path("sub/ext.bin"), 1, &ai, &av),
+                     TASD_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(tasd_last_error_message(), "overwritten") &&
+              util_same_file_bytes(tmp_path("sub/ext.bin"), "test/data/onnx/ext.bin"));
+        /* every initializer with external data replaced: nothing to find */
+        for (int64_t i = 0; i < tasd_tensorfile_count(m); i++) {
+            const char *loc = "";
+            tasd_tensor_info info = {.size = sizeof info};
+            CHECK_OK(tasd_tensorfile_data_file(m, i, &loc));
+            CHECK_OK(tasd_tensorfile_info(m, i, &info));
+            if (!*loc || info.nbytes > sizeof zeros)
+                continue;
+            views[nall] = tasd_view_2d(zeros, TASD_F32, 1, (int64_t)(info.nbytes / 4),
+                                       (int64_t)(info.nbytes / 4));
+            all[nall++] = i;
+        }
+        CHECK(nall == 2);
+        CHECK_OK(tasd_tensorfile_write_onnx(m, tmp_path("far/c.onnx"), nall, all, views));
+        tasd_tensorfile_close(m);
+    }
+    const char *sub[] = {"sub/ext.onnx", "sub/ext.bin", "far/ext.bin", "far/c.onnx"};
+    for (int k = 0; k < 4; k++)
+        remove(tmp_path(sub[k]));
+    CHECK(rmdir(tmp_path("sub")) == 0 && rmdir(tmp_path("far")) == 0);
     /* Copies with nothing replaced are the very same bytes, for every model. */
     const char *models[] = {"half.onnx", "ext.onnx"};
     for (int k = 0; k < 2; k++) {

@@ -1149,6 +1149,25 @@ static void test_external_data_copy(void)
     rc = RUN_TOOL("decompose", tp("ext2.onnx"), "--config", "2:4", "--tensors", "A",
                   "--reconstruct", tp("ext2r.onnx"));
     CHECK(rc == 0 && RUN_TOOL("inspect", tp("ext2r.onnx")) == 0);
+    /* A data file of that name elsewhere with other bytes: the library's
+     * check when it writes the copy; exit 1, nothing left. */
+    unlink(out);
+    char other[700];
+    snprintf(other, sizeof other, "%s/ext.bin", dir);
+    FILE *f = fopen(other, "wb");
+    for (int k = 0; f && k < 1000; k++)
+        fputc(0x5a, f);
+    if (f)
+        fclose(f);
+    rc = RUN_TOOL("decompose", ext, "--config", "2:4", "--tensors", "A", "--reconstruct", out);
+    CHECKF(rc == 1 && strstr(err_text, "no file there holds its bytes") && !exists(out) &&
+               leftovers() == 0,
+           "rc %d: %s", rc, err_text);
+    /* A copy of the data file there holds the same bytes: it works. */
+    CHECK(util_copy_file("test/data/onnx/ext.bin", other));
+    rc = RUN_TOOL("decompose", ext, "--config", "2:4", "--tensors", "A", "--reconstruct", out);
+    CHECK(rc == 0 && RUN_TOOL("inspect", out) == 0);
+    unlink(other);
     unlink(out);
     rmdir(dir);
 }

@@ -740,7 +740,7 @@ tasd_status tasd_archive_open_memory(tasd_context *ctx, const void *data, size_t
 {
     if ((!data && size) || !out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_archive_open_memory: NULL argument");
-    tasdi_map map = {data, size, false};
+    tasdi_map map = {data, size, false, false, 0, 0};
     return archive_open(ctx, map, "<memory>", out);
 }
 

@@ -74,7 +74,8 @@ tasd_status tasdi_map_file(const char *path, tasdi_map *out)
         close(fd);
         return tasdi_fail(TASD_ERR_OVERFLOW, "%s: file too large to map", path);
     }
-    tasdi_map m = {NULL, (size_t)sb.st_size, false};
+    tasdi_map m = {NULL, (size_t)sb.st_size, false, true, (uint64_t)sb.st_dev,
+                   (uint64_t)sb.st_ino};
     if (m.size > 0) {
         void *p = mmap(NULL, m.size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -88,6 +89,13 @@ tasd_status tasdi_map_file(const char *path, tasdi_map *out)
     close(fd);
     *out = m;
     return TASD_OK;
+}
+
+bool tasdi_same_file(const char *path, const tasdi_map *m)
+{
+    struct stat sb;
+    return m->has_id && stat(path, &sb) == 0 && (uint64_t)sb.st_dev == m->dev &&
+           (uint64_t)sb.st_ino == m->ino;
 }
 
 void tasdi_unmap(tasdi_map *m)

@@ -18,9 +18,14 @@ typedef struct tasdi_map {
     const unsigned char *data;
     size_t size;
     bool mapped;
+    bool has_id;          /* a file's: dev and ino say which (tasdi_same_file) */
+    uint64_t dev, ino;
 } tasdi_map;
 
 tasd_status tasdi_map_file(const char *path, tasdi_map *out);
+/* Whether path names the file m was mapped from (false for a buffer, or a
+ * path that does not exist). */
+bool tasdi_same_file(const char *path, const tasdi_map *m);
 void tasdi_unmap(tasdi_map *m);
 /* Advise the kernel that [off, off+len) of a mapping is not needed. */
 void tasdi_map_release(const tasdi_map *m, uint64_t off, uint64_t len);

@@ -1016,6 +1016,70 @@ static tasd_status write_tensor(const ox *x, tasdi_outfile *o, const pbf *tf, co
     return st;
 }
 
+/* Whether the file at `there` holds tensor t's external bytes as e does:
+ * it is e's file, or another (a copy) with the same bytes at t's range. */
+static bool same_data_there(const char *there, const onnx_ext *e, const tasdi_tensor *t)
+{
+    if (tasdi_same_file(there, &e->map))
+        return true;
+    tasdi_map other;
+    if (tasdi_map_file(there, &other) != TASD_OK)
+        return false; /* the caller reports it, in its words */
+    bool same = other.size >= t->offset && other.size - t->offset >= t->nbytes &&
+                e->map.size >= t->offset + t->nbytes &&
+                (t->nbytes == 0 ||
+                 memcmp(other.data + t->offset, e->map.data + t->offset, t->nbytes) == 0);
+    tasdi_unmap(&other);
+    return same;
+}
+
+/* The copy at `path` keeps the external data of the initializers it does
+ * not replace (which[i] == 0) under their locations, which a reader takes
+ * relative to the copy's own directory: each must name a file holding the
+ * same bytes there (the model's own, a link, a copy), or the copy would not
+ * load or would load other values. Nor may the copy be one of the model's
+ * external data files. */
+static tasd_status check_copy_data(const tasd_tensorfile *m, const char *path,
+                                   const int64_t *which)
+{
+    const struct tasdi_onnx *o = m->onnx;
+    if (!o)
+        return TASD_OK;
+    for (int64_t e = 0; e < o->count; e++)
+        if (tasdi_same_file(path, &o->ext[e].map))
+            return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                              "tasd_tensorfile_write_onnx: %s is the model's external data "
+                              "file \"%s\": it would be overwritten",
+                              path, o->ext[e].location);
+    const char *slash = strrchr(path, '/');
+    const int dir_len = slash ? (int)(slash - path) : 0;
+    for (int64_t i = 0; i < m->count; i++) {
+        const tasdi_tensor *t = &m->t[i];
+        if (which[i] || t->ext <= 0 || t->ext > o->count)
+            continue;
+        const onnx_ext *e = &o->ext[t->ext - 1];
+        size_t len = (size_t)dir_len + e->loc_len + 2;
+        char *there = tasdi_alloc(&m->a, len);
+        if (!there)
+            return TASD_ERR_OUT_OF_MEMORY;
+        if (slash)
+            snprintf(there, len, "%.*s/%s", dir_len, path, e->location);
+        else
+            snprintf(there, len, "%s", e->location);
+        bool same = same_data_there(there, e, t);
+        tasdi_free(&m->a, there, len);
+        if (!same)
+            return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                              "tasd_tensorfile_write_onnx: %s: initializer \"%.200s\" is kept "
+                              "with its external data, which the copy refers to as \"%s\" "
+                              "relative to its own directory, and no file there holds its "
+                              "bytes: write the copy beside the model, link the data file "
+                              "into the copy's directory, or replace the initializer",
+                              path, t->name, e->location);
+    }
+    return TASD_OK;
+}
+
 tasd_status tasd_tensorfile_write_onnx(const tasd_tensorfile *m, const char *path, int64_t count,
                                        const int64_t *index, const tasd_view *values)
 {
@@ -1062,6 +1126,8 @@ tasd_status tasd_tensorfile_write_onnx(const tasd_tensorfile *m, const char *pat
             st = tasdi_fail(TASD_ERR_NULL_POINTER, "initializer \"%.200s\": view data is NULL", t->name);
         which[i] = k + 1;
     }
+    if (!st)
+        st = check_copy_data(m, path, which);
     tasdi_outfile o;
     memset(&o, 0, sizeof o);
     if (!st)

@@ -114,7 +114,7 @@ tasd_status tasd_tensorfile_open_memory(tasd_context *ctx, const void *data, siz
 {
     if ((!data && size) || !out)
         return tasdi_fail(TASD_ERR_NULL_POINTER, "tasd_tensorfile_open_memory: NULL argument");
-    tasdi_map map = {data, size, false};
+    tasdi_map map = {data, size, false, false, 0, 0};
     return tensorfile_open_map(ctx, map, format, "<memory>", false, out);
 }
 

@@ -888,40 +888,11 @@ class TensorFile:
         if not _lib.HAVE_WRITE_ONNX:
             raise UnsupportedError(-10, "this libtasd has no tasd_tensorfile_write_onnx")
         items = list(replacements.items())
-        self._check_external_data(path, {self._index(n) for n, _ in items})
         arrays = [_as_input(a) for _, a in items]
         idx = (ctypes.c_int64 * max(1, len(items)))(*[self._index(n) for n, _ in items])
         views = (_lib.View * max(1, len(items)))(*[_view(a) for a in arrays])
         _lib.call("tasd_tensorfile_write_onnx", self._handle(), _lib.c_path(path),
                   len(items), idx, views)
-
-    def _check_external_data(self, path, replaced):
-        """The checks `tasd decompose --reconstruct` makes: the copy must not
-        overwrite an external data file of this model, and the initializers it
-        keeps refer to their data relative to the copy's own directory, where
-        that path must name the same file."""
-        if not _lib.HAVE_DATA_FILE:
-            return
-        path = os.fspath(path)
-        in_dir, out_dir = os.path.dirname(self.path) or ".", os.path.dirname(path) or "."
-        for i in range(len(self)):
-            loc = ctypes.c_char_p()
-            _lib.call("tasd_tensorfile_data_file", self._handle(), i, ctypes.byref(loc))
-            loc = os.fsdecode(loc.value or b"")
-            if not loc:
-                continue
-            data = os.path.join(in_dir, loc)
-            if os.path.exists(path) and os.path.samefile(path, data):
-                raise ArgumentError(-2, "%s is the external data file of %s: it would be "
-                                    "overwritten" % (path, self.path))
-            if i in replaced:
-                continue
-            moved = os.path.join(out_dir, loc)
-            if not (os.path.exists(moved) and os.path.samefile(moved, data)):
-                raise ArgumentError(-2, "%s: the copy refers to the external data of tensors "
-                                    "it keeps by a path relative to its own directory (%r), "
-                                    "which is not %s there; write it beside %s, or put a link "
-                                    "to %s at %s" % (path, loc, data, self.path, data, moved))
 
     def __repr__(self):
         return "<tasd.TensorFile %s (%s, %d tensors)>" % (self.path, self.format, len(self))

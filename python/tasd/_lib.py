@@ -309,9 +309,6 @@ if HAVE_SCRATCH:
 HAVE_WRITE_ONNX = hasattr(lib, "tasd_tensorfile_write_onnx")
 if HAVE_WRITE_ONNX:
     _proto("tasd_tensorfile_write_onnx", _S, c_void_p, c_char_p, c_int64, P(c_int64), P(View))
-HAVE_DATA_FILE = hasattr(lib, "tasd_tensorfile_data_file")
-if HAVE_DATA_FILE:
-    _proto("tasd_tensorfile_data_file", _S, c_void_p, c_int64, P(c_char_p))
 
 
 def status_string(status):

@@ -3,6 +3,7 @@ GEMM, save/load, layers, TASDER, tensor files and errors."""
 import gc
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -420,23 +421,31 @@ class TensorFiles(unittest.TestCase):
 
     def test_onnx_write_copy_external_data(self):
         # A kept initializer's external data is referred to relative to the
-        # copy's directory: a copy elsewhere would name a file that is not there.
-        src = os.path.join(DATA, "onnx", "ext.onnx")
-        with tasd.open(src) as f, tempfile.TemporaryDirectory() as d:
-            a = f.read_f32("A")
-            out = os.path.join(d, "out.onnx")
-            with self.assertRaises(tasd.ArgumentError) as cm:
-                f.write_onnx(out, {"A": a})
-            self.assertIn("ext.bin", str(cm.exception))
-            self.assertFalse(os.path.exists(out))
-            # ... and so would overwriting the data file the copy refers to.
-            with self.assertRaises(tasd.ArgumentError):
-                f.write_onnx(os.path.join(DATA, "onnx", "ext.bin"), {})
-            os.symlink(os.path.abspath(os.path.join(DATA, "onnx", "ext.bin")),
-                       os.path.join(d, "ext.bin"))
-            f.write_onnx(out, {"A": a})   # with a link to the data there it works
-            with tasd.open(out) as g:
-                np.testing.assert_array_equal(g["B"], f["B"])
+        # copy's directory: a copy elsewhere would name a file that is not there
+        # (the library refuses it). The model and its data are copied first, so
+        # a failing check cannot overwrite the test data.
+        with tempfile.TemporaryDirectory() as d:
+            sub, far = os.path.join(d, "sub"), os.path.join(d, "far")
+            os.mkdir(sub)
+            os.mkdir(far)
+            for name in ("ext.onnx", "ext.bin"):
+                shutil.copy(os.path.join(DATA, "onnx", name), sub)
+            with tasd.open(os.path.join(sub, "ext.onnx")) as f:
+                a = f.read_f32("A")
+                out = os.path.join(far, "out.onnx")
+                with self.assertRaises(tasd.ArgumentError) as cm:
+                    f.write_onnx(out, {"A": a})
+                self.assertIn("ext.bin", str(cm.exception))
+                self.assertFalse(os.path.exists(out))
+                # ... and so would overwriting the data file the copy refers to.
+                with self.assertRaises(tasd.ArgumentError):
+                    f.write_onnx(os.path.join(sub, "ext.bin"), {})
+                self.assertEqual(open(os.path.join(sub, "ext.bin"), "rb").read(),
+                                 open(os.path.join(DATA, "onnx", "ext.bin"), "rb").read())
+                os.symlink(os.path.join(sub, "ext.bin"), os.path.join(far, "ext.bin"))
+                f.write_onnx(out, {"A": a})   # with a link to the data there it works
+                with tasd.open(out) as g:
+                    np.testing.assert_array_equal(g["B"], f["B"])
 
 
 class Example(unittest.TestCase):
