@@ -931,7 +931,12 @@ TASD_API tasd_status tasd_tensorfile_raw(const tasd_tensorfile *model, int64_t i
  * input slot (-1 if none); out_axis: the axis of the tensor that indexes
  * output features, every other axis being reduced over, so the N:M groups
  * belong along the others. It is -1 when unknown: an operator other than
- * the ones below, a custom domain, or consumers that disagree. Known:
+ * the ones below, a custom domain, or consumers that disagree. Identity
+ * nodes (as torch exports a weight shared by several layers) are looked
+ * through, chains of them too: the consumers are the nodes taking their
+ * outputs, reported as if they took the tensor itself (their op type and
+ * input slot). Only a tensor that reaches nothing but Identity nodes
+ * (outputs of the graph or unused) reports "Identity", 0, -1. Known:
  *   MatMul  A [M, K] -> 0;  B [K, N] -> 1  (rank 2 only)
  *   Gemm    A -> 0 (1 with transA);  B [K, N] -> 1, [N, K] with transB -> 0
  *   Conv    W [C_out, C_in/group, k...] -> 0

@@ -5,8 +5,10 @@
   onnx_e2e.py [TOOL]  (TOOL: the built `tasd`, else $TASD_TOOL; `make test` runs it)
 
 For a tiny model built here (test/data/make_onnx.py --e2e: Conv, MatMul,
-Gemm with transB=1) and a small real model shipped in an npm package
-(openwakeword-js: a Gemm wake-word classifier), both in onnxruntime-node:
+Gemm with transB=1), test/data/onnx/identity.onnx (weights shared through
+Identity nodes, as torch exports a layer applied twice) and a small real
+model shipped in an npm package (openwakeword-js: a Gemm wake-word
+classifier), all in onnxruntime-node:
   - a lossless series (2:4+2:4) must give BIT-IDENTICAL outputs, and a copy
     whose graph, opset, metadata and every initializer's values are the
     original's;
@@ -14,7 +16,10 @@ Gemm with transB=1) and a small real model shipped in an npm package
     with numpy from the two files must match what --json reported, the N:M
     groups must run along each consumer's reduction axis, tensors not
     decomposed must be unchanged, and the model must still run;
-  - a truncated model fails cleanly and leaves no output file.
+  - a truncated model fails cleanly and leaves no output file;
+  - identity.onnx: the weights reached through Identity nodes are the ones
+    decomposed, and both models' outputs are what numpy computes from their
+    initializers (make_onnx.identity_forward).
 onnxruntime-node is installed with npm into build/onnx-e2e/ (once; its install
 script, which would download GPU builds from outside, is not run: the CPU
 binaries ship in the package). Without node/npm/python3-onnx, or when npm
@@ -132,7 +137,15 @@ def decompose(tool, model, config, out):
     return {x["name"]: x for x in lines if "name" in x and "skipped" not in x}
 
 
-def one_model(tool, model, tmp, np, onnx, numpy_helper):
+def e2e_input(n, np):
+    """The values onnx_e2e_run.js feeds an input of n elements."""
+    i = np.arange(n)
+    return (((i * 37 + 11) % 17 - 8) / 8).astype(np.float32)
+
+
+def one_model(tool, model, tmp, np, onnx, numpy_helper, want=None, forward=None):
+    """want: the names that 2:4 must decompose; forward(weights, np): the
+    model's outputs computed with numpy, compared with onnxruntime's."""
     base = os.path.splitext(os.path.basename(model))[0]
     print("== %s" % model)
     y0 = ort_run(model, os.path.join(tmp, base + ".y0"), onnx)
@@ -143,7 +156,8 @@ def one_model(tool, model, tmp, np, onnx, numpy_helper):
     # Lossless: the same outputs, bit for bit.
     lossless = os.path.join(tmp, base + ".lossless.onnx")
     rep = decompose(tool, model, "2:4+2:4", lossless)
-    check(rep is not None and len(rep) > 0, "%s: 2:4+2:4 decomposes some tensors" % base)
+    if not check(rep is not None and len(rep) > 0, "%s: 2:4+2:4 decomposes some tensors" % base):
+        return
     y1 = ort_run(lossless, os.path.join(tmp, base + ".y1"), onnx)
     check(y1 is not None and y1 == y0, "%s: 2:4+2:4 outputs bit-identical" % base)
     m1, w1 = weights(lossless, onnx, numpy_helper)
@@ -170,7 +184,17 @@ def one_model(tool, model, tmp, np, onnx, numpy_helper):
               (name, str(list(w0[name].shape)), r["transposed"], r["rel_error"], err))
     check(all(np.array_equal(w0[n], w2[n]) for n in w0 if n not in rep),
           "%s: tensors not decomposed are unchanged" % base)
+    if want is not None:
+        check(sorted(rep) == sorted(want), "%s: 2:4 decomposed %s, want %s" %
+              (base, sorted(rep), sorted(want)))
     y2 = ort_run(lossy, os.path.join(tmp, base + ".y2"), onnx)
+    if forward is not None:
+        for w, y, what in ((w0, y0, "original"), (w2, y2, "2:4 copy")):
+            ref = np.concatenate([np.asarray(a, np.float32).ravel() for a in forward(w, np)])
+            got = np.frombuffer(y, np.float32) if y is not None else None
+            check(got is not None and got.shape == ref.shape and
+                  np.allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max()),
+                  "%s: %s outputs as numpy computes them from its initializers" % (base, what))
     ok = y2 is not None and len(y2) == len(y0)
     if ok:
         v0, v2 = np.frombuffer(y0, np.float32), np.frombuffer(y2, np.float32)
@@ -210,12 +234,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tiny = os.path.join(tmp, "tiny_e2e.onnx")
         make_onnx.e2e_model(tiny)
-        models = [tiny]
+        models = [(tiny, {})]
+        x = e2e_input(16, np).reshape(1, 16)
+        models.append((os.path.join(ROOT, "test", "data", "onnx", "identity.onnx"),
+                       {"want": ["Wsq", "Wonly"],
+                        "forward": lambda w, np_: make_onnx.identity_forward(w, x)}))
         real = real_model()
         if real:
-            models.append(real)
-        for m in models:
-            one_model(tool, m, tmp, np, onnx, numpy_helper)
+            models.append((real, {}))
+        for m, kw in models:
+            one_model(tool, m, tmp, np, onnx, numpy_helper, **kw)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -119,6 +119,23 @@ static void test_mlp(void)
     tasd_tensorfile_close(m);
 }
 
+/* Weights shared through Identity nodes (torch's export of a layer used
+ * twice): the consumer is the node reached through them, with its layout. */
+static void test_identity(void)
+{
+    tasd_tensorfile *m = NULL;
+    CHECK_OK(tasd_tensorfile_open(NULL, "test/data/onnx/identity.onnx", &m));
+    if (!m)
+        return;
+    CHECK(tasd_tensorfile_count(m) == 4);
+    check_values(m, "Wsq", 13);
+    check_consumer(m, "Wsq", "MatMul", 1, 1);   /* directly and through two Identity */
+    check_consumer(m, "Wonly", "Gemm", 1, 0);   /* only through an Identity, transB */
+    check_consumer(m, "Wdis", "MatMul", 1, -1); /* MatMul [K, N] and Gemm [N, K] disagree */
+    check_consumer(m, "Wdead", "Identity", 0, -1); /* the Identity's output is a graph output */
+    tasd_tensorfile_close(m);
+}
+
 static void test_half(void)
 {
     tasd_tensorfile *m = NULL;
@@ -440,6 +457,200 @@ static void test_hand_encoded(void)
     }
 }
 
+/* ---- graphs built here: Identity nodes in valid and invalid models ---- */
+
+/* A growable byte buffer for graphs with thousands of nodes. */
+typedef struct gbuf {
+    unsigned char *d;
+    size_t n, cap;
+} gbuf;
+
+static void g_room(gbuf *b, size_t more)
+{
+    if (b->n + more <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more)
+        cap *= 2;
+    unsigned char *d = realloc(b->d, cap);
+    if (!d)
+        abort();
+    b->d = d;
+    b->cap = cap;
+}
+
+static void g_varint(gbuf *b, uint64_t v)
+{
+    g_room(b, 10);
+    do {
+        unsigned char c = v & 0x7f;
+        v >>= 7;
+        b->d[b->n++] = c | (v ? 0x80 : 0);
+    } while (v);
+}
+
+static void g_bytes(gbuf *b, unsigned field, const void *p, size_t n)
+{
+    g_varint(b, (uint64_t)field << 3 | 2);
+    g_varint(b, n);
+    g_room(b, n);
+    if (n)
+        memcpy(b->d + b->n, p, n);
+    b->n += n;
+}
+
+static void g_str(gbuf *b, unsigned field, const char *s)
+{
+    g_bytes(b, field, s, strlen(s));
+}
+
+/* A node of graph g: op_type, inputs and outputs ("" entries are given as
+ * empty names; NULL ends each list). */
+static void g_node(gbuf *g, const char *op, const char *const *in, const char *const *out)
+{
+    gbuf n = {NULL, 0, 0};
+    for (int k = 0; in && in[k]; k++)
+        g_str(&n, 1, in[k]);
+    for (int k = 0; out && out[k]; k++)
+        g_str(&n, 2, out[k]);
+    g_str(&n, 4, op);
+    g_bytes(g, 1, n.d, n.n);
+    free(n.d);
+}
+
+static void g_node1(gbuf *g, const char *op, const char *in0, const char *in1, const char *out)
+{
+    const char *in[3] = {in0, in1, NULL}, *o[2] = {out, NULL};
+    g_node(g, op, in, o);
+}
+
+/* A FLOAT [4, 4] initializer named name, zeros. */
+static void g_init(gbuf *g, const char *name)
+{
+    gbuf t = {NULL, 0, 0};
+    unsigned char raw[64] = {0};
+    g_varint(&t, 1 << 3 | 0);
+    g_varint(&t, 4);
+    g_varint(&t, 1 << 3 | 0);
+    g_varint(&t, 4);
+    g_varint(&t, 2 << 3 | 0);
+    g_varint(&t, 1);
+    g_str(&t, 8, name);
+    g_bytes(&t, 9, raw, sizeof raw);
+    g_bytes(g, 5, t.d, t.n);
+    free(t.d);
+}
+
+/* Opens the model of graph g (which it frees) into *m. */
+static tasd_status g_open(gbuf *g, tasd_tensorfile **m, gbuf *model)
+{
+    model->n = 0;
+    g_varint(model, 1 << 3 | 0);
+    g_varint(model, 8);
+    g_bytes(model, 7, g->d, g->n);
+    free(g->d);
+    g->d = NULL;
+    g->n = g->cap = 0;
+    *m = NULL;
+    return tasd_tensorfile_open_memory(NULL, model->d, model->n, TASD_FORMAT_ONNX, m);
+}
+
+static void test_identity_graphs(void)
+{
+    gbuf g = {NULL, 0, 0}, model = {NULL, 0, 0};
+    tasd_tensorfile *m = NULL;
+    char a[32], b[32];
+    enum { CHAIN = 5000 };
+
+    /* A chain of thousands of Identity nodes, then the MatMul; the same
+     * listed backwards (not topologically sorted): not followed, only the
+     * last Identity consumes W directly. */
+    for (int rev = 0; rev < 2; rev++) {
+        g_init(&g, "W");
+        if (rev)
+            g_node1(&g, "MatMul", "x", "i4999", NULL);
+        for (int k = 0; k < CHAIN; k++) {
+            int j = rev ? CHAIN - 1 - k : k;
+            snprintf(a, sizeof a, "i%d", j - 1);
+            snprintf(b, sizeof b, "i%d", j);
+            g_node1(&g, "Identity", j ? a : "W", NULL, b);
+        }
+        if (!rev)
+            g_node1(&g, "MatMul", "x", "i4999", "y");
+        CHECK_OK(g_open(&g, &m, &model));
+        if (m) {
+            if (rev)
+                check_consumer(m, "W", "Identity", 0, -1);
+            else
+                check_consumer(m, "W", "MatMul", 1, 1);
+            tasd_tensorfile_close(m);
+        }
+    }
+
+    /* Invalid graphs: a cycle of Identity nodes, an Identity that is its
+     * own input, Identity nodes without input or output, with two inputs,
+     * names that are no initializer, an Identity whose output is named as
+     * an initializer, one name made by two Identity nodes (followed for
+     * neither initializer). */
+    g_init(&g, "W");
+    g_init(&g, "V");
+    g_init(&g, "U");
+    g_init(&g, "T");
+    g_node1(&g, "Identity", "c2", NULL, "c1");        /* a cycle, no initializer */
+    g_node1(&g, "Identity", "c1", NULL, "c2");
+    g_node1(&g, "Identity", "W", NULL, "w1");
+    g_node1(&g, "Identity", "o", NULL, "o");          /* its own input */
+    g_node1(&g, "Identity", "w1", NULL, "w2");
+    g_node(&g, "Identity", NULL, (const char *const[]){"z", NULL});    /* no input */
+    g_node(&g, "Identity", (const char *const[]){"W", NULL}, NULL);   /* no output */
+    g_node(&g, "Identity", (const char *const[]){"", NULL}, (const char *const[]){"e", NULL});
+    g_node(&g, "Identity", (const char *const[]){"W", NULL}, (const char *const[]){"", NULL});
+    g_node1(&g, "Identity", "x", NULL, "x1");         /* not an initializer */
+    g_node1(&g, "Identity", "V", NULL, "T");          /* named as initializer T */
+    g_node1(&g, "Identity", "U", NULL, "s");
+    g_node1(&g, "Identity", "V", NULL, "s");          /* s: U's or V's? */
+    g_node1(&g, "Identity", "U", "V", "uv");          /* two inputs: an ordinary node */
+    g_node1(&g, "MatMul", "x1", "c1", "y1");
+    g_node1(&g, "MatMul", "z", "e", "y2");
+    g_node1(&g, "MatMul", "x", "w2", "y3");
+    g_node1(&g, "MatMul", "o", "c2", "y6");
+    g_node1(&g, "Gemm", "x", "s", "y4");
+    g_node1(&g, "Gemm", "x", "T", "y5");
+    CHECK_OK(g_open(&g, &m, &model));
+    if (m) {
+        check_consumer(m, "W", "MatMul", 1, 1);
+        check_consumer(m, "V", "Identity", 1, -1);  /* the two-input one */
+        check_consumer(m, "U", "Identity", 0, -1);
+        check_consumer(m, "T", "Gemm", 1, 1);
+        tasd_tensorfile_close(m);
+    }
+
+    /* Identity in a custom domain is an ordinary (unknown) node; the
+     * standard one's consumers decide even when a direct one disagrees. */
+    g_init(&g, "W");
+    g_init(&g, "V");
+    {
+        gbuf n = {NULL, 0, 0};
+        g_str(&n, 1, "W");
+        g_str(&n, 2, "wc");
+        g_str(&n, 4, "Identity");
+        g_str(&n, 7, "com.example");
+        g_bytes(&g, 1, n.d, n.n);
+        free(n.d);
+    }
+    g_node1(&g, "MatMul", "x", "wc", "y1");
+    g_node1(&g, "MatMul", "x", "V", "y2");
+    g_node1(&g, "Identity", "V", NULL, "v1");
+    g_node1(&g, "Conv", "img", "v1", "y3");           /* rank 2: unknown layout */
+    CHECK_OK(g_open(&g, &m, &model));
+    if (m) {
+        check_consumer(m, "W", "Identity", 0, -1);
+        check_consumer(m, "V", "MatMul", 1, -1);
+        tasd_tensorfile_close(m);
+    }
+    free(model.d);
+}
+
 /* ---- writing a copy with replaced initializers ---- */
 
 static char tmpdir[64];
@@ -659,5 +870,6 @@ static void test_write_copy(void)
     CHECK(rmdir(tmpdir) == 0);
 }
 
-TEST_MAIN(RUN(test_mlp); RUN(test_half); RUN(test_external); RUN(test_lying);
-          RUN(test_truncated_and_corrupted); RUN(test_hand_encoded); RUN(test_write_copy);)
+TEST_MAIN(RUN(test_mlp); RUN(test_identity); RUN(test_half); RUN(test_external); RUN(test_lying);
+          RUN(test_truncated_and_corrupted); RUN(test_hand_encoded);
+          RUN(test_identity_graphs); RUN(test_write_copy);)

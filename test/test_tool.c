@@ -853,6 +853,84 @@ static void test_onnx(void)
     CHECK(rc == 1 && !exists(tp("t.onnx")) && !exists(tp("t.tasd")) && leftovers() == 0);
 }
 
+/* The line of text that starts (after spaces) with word and a space: "" if none. */
+static const char *line_of(const char *text, const char *word, char *line, size_t cap)
+{
+    size_t wl = strlen(word);
+    line[0] = 0;
+    for (const char *p = text; *p;) {
+        const char *q = p;
+        while (*q == ' ')
+            q++;
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (!strncmp(q, word, wl) && q[wl] == ' ') {
+            snprintf(line, cap, "%.*s", (int)len, p);
+            break;
+        }
+        p += len + (end != NULL);
+    }
+    return line;
+}
+
+/* Weights shared through Identity nodes (test/data/onnx/identity.onnx, as
+ * torch exports a layer applied twice): oriented, decomposed and written
+ * back by the layout of the nodes the Identity outputs feed. */
+static void test_onnx_identity(void)
+{
+    const char *model = "test/data/onnx/identity.onnx";
+    char line[256];
+    int rc = RUN_TOOL("inspect", model);
+    CHECK(rc == 0);
+    CHECKF(strstr(line_of(out_text, "Wsq", line, sizeof line), "MatMul.B out=1"), "[%s]", line);
+    CHECKF(strstr(line_of(out_text, "Wonly", line, sizeof line), "Gemm.B out=0"), "[%s]", line);
+    CHECKF(strstr(line_of(out_text, "Wdis", line, sizeof line), "MatMul.1 out=?"), "[%s]", line);
+    CHECKF(strstr(line_of(out_text, "Wdead", line, sizeof line), "Identity.0 out=?"), "[%s]", line);
+
+    rc = RUN_TOOL("decompose", model, "--config", "2:4", "--json", "--reconstruct", tp("id.onnx"),
+                  "-o", tp("id.tasd"));
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 2);
+    CHECK(strstr(out_text,
+                 "\"name\":\"Wsq\",\"shape\":[16,16],\"matrix\":[16,16],\"transposed\":true"));
+    CHECK(strstr(out_text,
+                 "\"name\":\"Wonly\",\"shape\":[12,16],\"matrix\":[12,16],\"transposed\":false"));
+    CHECK(strstr(out_text, "{\"skipped\":true,\"name\":\"Wdis\",\"shape\":[16,16],\"dtype\":"
+                           "\"FLOAT\",\"reason\":\"its consumers disagree on the reduction axis "
+                           "(the first: MatMul input 1)\"}"));
+    CHECK(strstr(out_text, "{\"skipped\":true,\"name\":\"Wdead\",\"shape\":[4,4],\"dtype\":"
+                           "\"FLOAT\",\"reason\":\"consumer Identity: reduction axis unknown\"}"));
+    check_json_lines("decompose --json (onnx, Identity)");
+    /* Wsq [K=16, N=16] is 2:4 along K in the copy; the skipped ones are as they were. */
+    float w[256], got[256];
+    CHECK(read_tensor(model, "Wsq", w, 256) && read_tensor(tp("id.onnx"), "Wsq", got, 256) &&
+          memcmp(w, got, sizeof w) != 0);
+    int worst = 0;
+    for (int g = 0; g < 4; g++)
+        for (int n = 0; n < 16; n++) {
+            int nz = 0;
+            for (int k = 0; k < 4; k++)
+                nz += got[(g * 4 + k) * 16 + n] != 0;
+            worst = nz > worst ? nz : worst;
+        }
+    CHECK(worst == 2);
+    CHECK(read_tensor(model, "Wdis", w, 256) && read_tensor(tp("id.onnx"), "Wdis", got, 256) &&
+          !memcmp(w, got, sizeof w));
+    /* The copy keeps its Identity nodes: the same consumers. */
+    rc = RUN_TOOL("inspect", tp("id.onnx"));
+    CHECK(rc == 0);
+    CHECKF(strstr(line_of(out_text, "Wsq", line, sizeof line), "MatMul.B out=1"), "[%s]", line);
+    CHECKF(strstr(line_of(out_text, "Wdead", line, sizeof line), "Identity.0 out=?"), "[%s]", line);
+    /* search plans the shared weights too. */
+    rc = RUN_TOOL("search", model, "--target", "cpu", "--budget", "0.5", "-o", tp("id.cfg"),
+                  "--json", "--quiet");
+    CHECK(rc == 0 && count_lines(out_text, "{\"name\":") == 2 &&
+          count_lines(out_text, "{\"skipped\":true") == 2 &&
+          strstr(out_text, "{\"name\":\"Wsq\"") && strstr(out_text, "{\"name\":\"Wonly\""));
+    remove(tp("id.onnx"));
+    remove(tp("id.tasd"));
+    remove(tp("id.cfg"));
+}
+
 static void test_select(void)
 {
     const char *mlp = "test/data/onnx/mlp.onnx";
@@ -1372,6 +1450,6 @@ static void teardown(void)
 
 TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(test_threads_deterministic); RUN(test_independent_reader);
           RUN(test_bad_input); RUN(test_search); RUN(test_options); RUN(test_json); RUN(test_bench_demo);
-          RUN(test_onnx); RUN(test_select); RUN(test_layers); RUN(test_plot);
+          RUN(test_onnx); RUN(test_onnx_identity); RUN(test_select); RUN(test_layers); RUN(test_plot);
           RUN(test_output_clashes); RUN(test_all_or_nothing); RUN(test_external_data_copy);
           RUN(test_output_modes); RUN(test_search_usage); RUN(test_interrupted); RUN(test_messages); teardown();)

@@ -126,7 +126,9 @@ typedef struct tasdi_tensor {
      * map.data + offset (in the file, an external file or `owned`), the
      * external file (index + 1, 0: the model file), whether typed data
      * libtasd does not decode leaves the tensor unreadable, and the first
-     * consuming node (op type, input slot, output axis or -1). */
+     * consuming node (op type, input slot, output axis or -1), reached
+     * through Identity nodes; op_identity: it is an Identity, recorded
+     * only until a node taking the Identity's output is seen. */
     const unsigned char *data;
     unsigned char *owned;
     size_t owned_size;
@@ -136,6 +138,7 @@ typedef struct tasdi_tensor {
     size_t op_len;
     int32_t op_input;
     int32_t out_axis;
+    bool op_identity;
 } tasdi_tensor;
 
 struct tasd_tensorfile {

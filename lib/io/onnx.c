@@ -665,6 +665,96 @@ static tasdi_tensor *find_sorted(tasdi_tensor **byname, int64_t n, const unsigne
     return NULL;
 }
 
+/* The output names of the graph's Identity nodes, sorted (so that lookups
+ * cost O(log n) whatever the names, and following any number of Identity
+ * nodes stays O(n log n)), each with the initializer it carries: NULL until
+ * its Identity node, read in file order, finds one as its input. A name
+ * made by more than one Identity node (an invalid graph) is not followed.
+ * Names point into the model's bytes. */
+typedef struct id_out {
+    const unsigned char *name;
+    size_t len;
+    tasdi_tensor *t;
+    bool dup;
+} id_out;
+
+typedef struct id_map {
+    id_out *e;
+    size_t count, cap;
+} id_map;
+
+static int cmp_bytes(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : al < bl ? -1 : al > bl;
+}
+
+static int cmp_id_out(const void *p, const void *q)
+{
+    const id_out *a = p, *b = q;
+    return cmp_bytes(a->name, a->len, b->name, b->len);
+}
+
+static id_out *id_find(const id_map *im, const unsigned char *s, size_t len)
+{
+    size_t lo = 0, hi = im->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_bytes(im->e[mid].name, im->e[mid].len, s, len);
+        if (c == 0)
+            return im->e[mid].dup ? NULL : &im->e[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static tasd_status id_add(const tasd_allocator *a, id_map *im, const unsigned char *s, size_t len)
+{
+    if (im->count == im->cap) {
+        size_t ncap = im->cap ? 2 * im->cap : 16;
+        if (ncap > SIZE_MAX / sizeof *im->e)
+            return TASD_ERR_OUT_OF_MEMORY;
+        id_out *ne = tasdi_alloc(a, ncap * sizeof *ne);
+        if (!ne)
+            return TASD_ERR_OUT_OF_MEMORY;
+        if (im->count)
+            memcpy(ne, im->e, im->count * sizeof *ne);
+        if (im->e)
+            tasdi_free(a, im->e, im->cap * sizeof *im->e);
+        im->e = ne;
+        im->cap = ncap;
+    }
+    id_out o = {s, len, NULL, false};
+    im->e[im->count++] = o;
+    return TASD_OK;
+}
+
+/* Sort, and mark the names made more than once. */
+static void id_sort(id_map *im)
+{
+    if (im->count < 2)
+        return;
+    qsort(im->e, im->count, sizeof *im->e, cmp_id_out);
+    for (size_t i = 1; i < im->count; i++)
+        if (cmp_id_out(&im->e[i - 1], &im->e[i]) == 0)
+            im->e[i - 1].dup = im->e[i].dup = true;
+}
+
+/* The initializer a node input names: an initializer's own name, or the
+ * output of an Identity node before it that carries one. NULL if neither. */
+static tasdi_tensor *input_tensor(tasdi_tensor **byname, int64_t n, const id_map *im,
+                                  const unsigned char *s, size_t len)
+{
+    tasdi_tensor *t = find_sorted(byname, n, s, len);
+    if (t || len == 0)
+        return t;
+    id_out *o = id_find(im, s, len);
+    return o ? o->t : NULL;
+}
+
 /* The axis of input `slot` of op that indexes output features, with every
  * other axis reduced over; -1 when libtasd does not know the operator. */
 static int32_t output_axis(const unsigned char *op, size_t op_len, int slot, int ndim,
@@ -689,21 +779,35 @@ static int32_t output_axis(const unsigned char *op, size_t op_len, int slot, int
 #undef OP_IS
 }
 
-static tasd_status parse_node(ox *x, const pbf *nf, tasdi_tensor **byname, int64_t n)
+/* What parse_node needs of a node before its inputs: op_type, whether it
+ * is in the default domain, the transpose attributes, how many inputs and
+ * outputs, and the first output's name. */
+typedef struct node_head {
+    const unsigned char *op, *out;
+    size_t op_len, out_len;
+    int64_t trans_a, trans_b;
+    int inputs, outputs;
+    bool std_domain;
+    bool identity;   /* a default-domain Identity with one input */
+} node_head;
+
+static tasd_status read_node_head(ox *x, const pbf *nf, node_head *h)
 {
     pb c = {nf->data, nf->data + nf->len};
-    const unsigned char *op = NULL, *dom = NULL;
-    size_t op_len = 0, dom_len = 0;
-    int64_t trans_a = 0, trans_b = 0;
+    const unsigned char *dom = NULL;
+    size_t dom_len = 0;
     tasd_status st;
     pbf f;
-    /* First pass: op_type, domain and the transpose attributes. */
+    memset(h, 0, sizeof *h);
     while (pb_field(x, &c, &f, &st)) {
-        if (f.num == 1 || f.num == 4 || f.num == 7 || f.num == 5)
+        if (f.num == 1 || f.num == 2 || f.num == 4 || f.num == 7 || f.num == 5)
             if ((st = want_wire(x, &f, WT_LEN, "of a node")))
                 return st;
+        h->inputs += f.num == 1;
+        if (f.num == 2 && h->outputs++ == 0)
+            h->out = f.data, h->out_len = f.len;
         if (f.num == 4)
-            op = f.data, op_len = f.len;
+            h->op = f.data, h->op_len = f.len;
         else if (f.num == 7)
             dom = f.data, dom_len = f.len;
         else if (f.num == 5) {
@@ -726,32 +830,72 @@ static tasd_status parse_node(ox *x, const pbf *nf, tasdi_tensor **byname, int64
             if (st)
                 return st;
             if (an && an_len == 6 && memcmp(an, "transA", 6) == 0)
-                trans_a = iv != 0;
+                h->trans_a = iv != 0;
             if (an && an_len == 6 && memcmp(an, "transB", 6) == 0)
-                trans_b = iv != 0;
+                h->trans_b = iv != 0;
         }
     }
     if (st)
         return st;
-    if (!op)
+    if (!h->op)
         return ox_fail(x, nf->data, "node without op_type");
     /* Only the default domain's operators have a known layout. */
-    bool std_domain = dom_len == 0 || (dom_len == 7 && memcmp(dom, "ai.onnx", 7) == 0);
-    c.p = nf->data;
+    h->std_domain = dom_len == 0 || (dom_len == 7 && memcmp(dom, "ai.onnx", 7) == 0);
+    h->identity = h->std_domain && h->inputs == 1 && h->op_len == 8 &&
+                  memcmp(h->op, "Identity", 8) == 0;
+    return TASD_OK;
+}
+
+/* Record node nf's use of the initializers among its inputs. An Identity
+ * node (default domain, one input) is not a consumer: the initializer it
+ * carries is followed to the nodes taking its output (through im), and it
+ * is recorded as the consumer only until one of those is seen. */
+static tasd_status parse_node(ox *x, const pbf *nf, tasdi_tensor **byname, int64_t n,
+                              const id_map *im)
+{
+    node_head h;
+    tasd_status st = read_node_head(x, nf, &h);
+    if (st)
+        return st;
+    const unsigned char *op = h.op;
+    size_t op_len = h.op_len;
+    pb c = {nf->data, nf->data + nf->len};
+    pbf f;
     int slot = 0;
     while (pb_field(x, &c, &f, &st)) {
         if (f.num != 1)
             continue;
-        tasdi_tensor *t = find_sorted(byname, n, f.data, f.len);
-        if (t) {
-            int32_t axis = std_domain ? output_axis(op, op_len, slot, t->ndim, trans_a, trans_b) : -1;
+        tasdi_tensor *t = input_tensor(byname, n, im, f.data, f.len);
+        if (t && h.identity) {
+            /* Its output carries t on (im holds its single output, unless
+             * named as an initializer, which that name means, or made twice). */
+            id_out *o = h.outputs == 1 ? id_find(im, h.out, h.out_len) : NULL;
+            if (o)
+                o->t = t;
             if (!t->op_type) {
                 t->op_type = tasdi_strdup(&x->m->a, (const char *)op, op_len);
                 if (!t->op_type)
                     return TASD_ERR_OUT_OF_MEMORY;
                 t->op_len = op_len;
+                t->op_input = 0;
+                t->out_axis = -1;
+                t->op_identity = true;
+            }
+        } else if (t) {
+            int32_t axis = h.std_domain
+                               ? output_axis(op, op_len, slot, t->ndim, h.trans_a, h.trans_b)
+                               : -1;
+            if (!t->op_type || t->op_identity) {
+                char *name = tasdi_strdup(&x->m->a, (const char *)op, op_len);
+                if (!name)
+                    return TASD_ERR_OUT_OF_MEMORY;
+                if (t->op_type)
+                    tasdi_free(&x->m->a, t->op_type, t->op_len + 1);
+                t->op_type = name;
+                t->op_len = op_len;
                 t->op_input = slot;
                 t->out_axis = axis;
+                t->op_identity = false;
             } else if (t->out_axis != axis) {
                 /* Consumers that disagree: no single layout to follow. */
                 t->out_axis = -1;
@@ -865,15 +1009,33 @@ tasd_status tasdi_onnx_parse(tasd_tensorfile *m, const char *file, bool on_disk)
                 return st;
             }
     }
+    /* The Identity nodes' outputs, then the nodes in their order (ONNX
+     * sorts them topologically), so that an Identity's output carries its
+     * initializer before the nodes that take it are read. */
+    id_map im = {NULL, 0, 0};
     c.p = graph.data;
     int64_t node = 0;
     st = TASD_OK;
+    while (m->count && !st && pb_field(&x, &c, &f, &st)) {
+        node_head h;
+        if (f.num != 1)
+            continue;
+        snprintf(x.where, sizeof x.where, "node %lld", (long long)node++);
+        if (!(st = read_node_head(&x, &f, &h)) && h.identity && h.outputs == 1 &&
+            h.out_len > 0 && !find_sorted(byname, m->count, h.out, h.out_len))
+            st = id_add(&m->a, &im, h.out, h.out_len);
+    }
+    id_sort(&im);
+    c.p = graph.data;
+    node = 0;
     while (!st && pb_field(&x, &c, &f, &st)) {
         if (f.num != 1)
             continue;
         snprintf(x.where, sizeof x.where, "node %lld", (long long)node++);
-        st = parse_node(&x, &f, byname, m->count);
+        st = parse_node(&x, &f, byname, m->count, &im);
     }
+    if (im.e)
+        tasdi_free(&m->a, im.e, im.cap * sizeof *im.e);
     tasdi_free(&m->a, byname, (size_t)m->count * sizeof *byname);
     return st;
 }

@@ -148,6 +148,35 @@ def main():
     save(ext_model(ext("A", [6, 8], 0, a.nbytes, "missing.bin"), ext("B", [8, 6], 0, b.nbytes)),
          "ext_missing.onnx")
 
+    # identity.onnx: weights shared through Identity nodes, as torch exports
+    # a layer applied twice. x[1,16] -MatMul Wsq- -MatMul (Wsq through two
+    # Identity nodes)- -MatMul Wdis- -Gemm(transB=1) (Wdis through an
+    # Identity)- -Gemm(transB=1) (Wonly only through an Identity)- y[1,12].
+    # Wsq: MatMul input B both ways (out axis 1); Wonly: Gemm B with transB
+    # (0); Wdis: MatMul B [K, N] and Gemm B [N, K] disagree (unknown); Wdead
+    # reaches only an Identity whose output is a graph output.
+    inits = [
+        f32_raw("Wsq", [16, 16], 13),
+        f32_raw("Wonly", [12, 16], 14),
+        f32_raw("Wdis", [16, 16], 15),
+        f32_raw("Wdead", [4, 4], 16),
+    ]
+    nodes = [
+        helper.make_node("Identity", ["Wsq"], ["Wsq_1"]),
+        helper.make_node("Identity", ["Wonly"], ["Wonly_1"]),
+        helper.make_node("Identity", ["Wdis"], ["Wdis_1"]),
+        helper.make_node("Identity", ["Wdead"], ["dead"]),
+        helper.make_node("MatMul", ["x", "Wsq"], ["h1"]),
+        helper.make_node("Identity", ["Wsq_1"], ["Wsq_2"]),
+        helper.make_node("MatMul", ["h1", "Wsq_2"], ["h2"]),
+        helper.make_node("MatMul", ["h2", "Wdis"], ["h3"]),
+        helper.make_node("Gemm", ["h3", "Wdis_1"], ["h4"], transB=1),
+        helper.make_node("Gemm", ["h4", "Wonly_1"], ["y"], transB=1),
+    ]
+    m = model(nodes, inits, [vi("x", [1, 16])], [vi("y", [1, 12]), vi("dead", [4, 4])])
+    onnx.checker.check_model(m)
+    save(m, "identity.onnx")
+
     # Lying files: raw_data of the wrong size, float_data count off, a name twice.
     t = f32_raw("W", [4, 4], 0)
     t.raw_data = t.raw_data[:-4]
@@ -156,6 +185,13 @@ def main():
     t.float_data.append(1.0)
     save(model([], [t], [], []), "lie_float.onnx")
     save(model([], [f32_raw("W", [2, 2], 0), f32_raw("W", [2, 2], 1)], [], []), "dup_name.onnx")
+
+
+def identity_forward(w, x):
+    """identity.onnx's outputs (y, dead) computed with numpy from its
+    initializers w ({name: array}) and input x [1, 16]."""
+    h = x @ w["Wsq"] @ w["Wsq"] @ w["Wdis"] @ w["Wdis"].T
+    return [h @ w["Wonly"].T, w["Wdead"]]
 
 
 def e2e_model(path):
