@@ -76,7 +76,11 @@ static pid_t spawn(const char *const *args)
         int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fo, 1);
         dup2(fe, 2);
-        signal(SIGINT, SIG_DFL); /* a background job's SIGINT is ignored */
+        /* the signals test_interrupted sends: a background job's SIGINT, or
+         * nohup's SIGHUP, would be ignored (and stay so in the tool) */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         /* execvp would run a file it cannot execute through /bin/sh: use it
          * only to find the runner. */
         if (nr)
