@@ -41,6 +41,13 @@ static void slurp(const char *path, char *dst, size_t cap)
     fclose(f);
 }
 
+/* Where a spawned tool's stdout and stderr go (600 bytes each). */
+static void output_files(char *so, char *se)
+{
+    snprintf(so, 600, "%s/stdout.txt", tmpdir);
+    snprintf(se, 600, "%s/stderr.txt", tmpdir);
+}
+
 /* Start the tool with args, its stdout and stderr into files of tmpdir. */
 static pid_t spawn(const char *const *args)
 {
@@ -66,8 +73,7 @@ static pid_t spawn(const char *const *args)
     for (int i = 0; i < n; i++)
         av[nr + i + 1] = (char *)args[i];
     char so[600], se[600];
-    snprintf(so, sizeof so, "%s/stdout.txt", tmpdir);
-    snprintf(se, sizeof se, "%s/stderr.txt", tmpdir);
+    output_files(so, se);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -98,8 +104,7 @@ static pid_t spawn(const char *const *args)
 static int finish(pid_t pid)
 {
     char so[600], se[600];
-    snprintf(so, sizeof so, "%s/stdout.txt", tmpdir);
-    snprintf(se, sizeof se, "%s/stderr.txt", tmpdir);
+    output_files(so, se);
     int status = 0;
     waitpid(pid, &status, 0);
     slurp(so, out_text, sizeof out_text);
@@ -776,6 +781,21 @@ static bool read_tensor(const char *path, const char *name, float *dst, int64_t 
     return ok;
 }
 
+/* The most nonzeros any group of 4 rows of a column of w [K][N] keeps (2:4
+ * along K keeps at most 2). */
+static int max_kept_per_4_rows(const float *w, int k_rows, int n_cols)
+{
+    int worst = 0;
+    for (int g = 0; g < k_rows / 4; g++)
+        for (int n = 0; n < n_cols; n++) {
+            int nz = 0;
+            for (int k = 0; k < 4; k++)
+                nz += w[(g * 4 + k) * n_cols + n] != 0;
+            worst = nz > worst ? nz : worst;
+        }
+    return worst;
+}
+
 static void test_onnx(void)
 {
     const char *mlp = "test/data/onnx/mlp.onnx";
@@ -815,15 +835,7 @@ static void test_onnx(void)
             want[k * 16 + n] = dense[n * 8 + k];
     CHECK(memcmp(got, want, sizeof got) == 0);
     /* 2:4 along K: every group of 4 rows of a column keeps at most 2. */
-    int worst = 0;
-    for (int g = 0; g < 2; g++)
-        for (int n = 0; n < 16; n++) {
-            int nz = 0;
-            for (int k = 0; k < 4; k++)
-                nz += got[(g * 4 + k) * 16 + n] != 0;
-            worst = nz > worst ? nz : worst;
-        }
-    CHECK(worst == 2);
+    CHECK(max_kept_per_4_rows(got, 8, 16) == 2);
     tasd_series_destroy(s);
     tasd_config_destroy(cfg);
     CHECK(read_tensor(mlp, "b1", bias, 16) && read_tensor(tp("r.onnx"), "b1", bias2, 16) &&
@@ -908,15 +920,7 @@ static void test_onnx_identity(void)
     float w[256], got[256];
     CHECK(read_tensor(model, "Wsq", w, 256) && read_tensor(tp("id.onnx"), "Wsq", got, 256) &&
           memcmp(w, got, sizeof w) != 0);
-    int worst = 0;
-    for (int g = 0; g < 4; g++)
-        for (int n = 0; n < 16; n++) {
-            int nz = 0;
-            for (int k = 0; k < 4; k++)
-                nz += got[(g * 4 + k) * 16 + n] != 0;
-            worst = nz > worst ? nz : worst;
-        }
-    CHECK(worst == 2);
+    CHECK(max_kept_per_4_rows(got, 16, 16) == 2);
     CHECK(read_tensor(model, "Wdis", w, 256) && read_tensor(tp("id.onnx"), "Wdis", got, 256) &&
           !memcmp(w, got, sizeof w));
     /* The copy keeps its Identity nodes: the same consumers. */
@@ -1339,11 +1343,7 @@ static void test_interrupted(void)
 {
     enum { R = 1024, C = 1024 }; /* an optimal 8-term series takes seconds */
     float *data = malloc(sizeof(float) * R * C);
-    uint32_t x = 12345;
-    for (int i = 0; i < R * C; i++) {
-        x = x * 1664525u + 1013904223u;
-        data[i] = (float)(int32_t)x / 2147483648.0f;
-    }
+    util_fill_random(data, R * C, 12345);
     write_st(tp("slow.safetensors"),
              "{\"w\":{\"dtype\":\"F32\",\"shape\":[1024,1024],\"data_offsets\":[0,4194304]}}",
              data, sizeof(float) * R * C);
