@@ -582,18 +582,6 @@ static void discard_locked(tool_output *outs, int n)
         staged = NULL, nstaged = 0;
 }
 
-static bool stage_locked(tool_output *outs, int n);
-
-bool tool_outputs_stage(tool_output *outs, int n)
-{
-    pthread_mutex_lock(&staged_lock);
-    staged = outs;
-    nstaged = n;
-    bool ok = stage_locked(outs, n);
-    pthread_mutex_unlock(&staged_lock);
-    return ok;
-}
-
 static bool stage_locked(tool_output *outs, int n)
 {
     static unsigned counter;
@@ -635,6 +623,16 @@ static bool stage_locked(tool_output *outs, int n)
         }
     }
     return true;
+}
+
+bool tool_outputs_stage(tool_output *outs, int n)
+{
+    pthread_mutex_lock(&staged_lock);
+    staged = outs;
+    nstaged = n;
+    bool ok = stage_locked(outs, n);
+    pthread_mutex_unlock(&staged_lock);
+    return ok;
 }
 
 bool tool_outputs_commit(tool_output *outs, int n)

@@ -276,7 +276,6 @@ static void plan_layer(tool_plan *plan, const tasd_model_config *mc, const char 
     r->method = tasd_layer_config_method(lc);
 }
 
-/* cmd_decompose, run by tool_run_command (which frees o->sel). */
 /* The skipped tensors: in the table, or on stderr with --json (stdout holds
  * JSON only, where each is a {"skipped":true,...} line). */
 static void list_skipped(FILE *rep, bool json, bool copied, int64_t count,
@@ -303,6 +302,7 @@ static void list_skipped(FILE *rep, bool json, bool copied, int64_t count,
     }
 }
 
+/* cmd_decompose, run by tool_run_command (which frees o->sel). */
 static int decompose_main(int argc, char **argv, tool_common_opts *o)
 {
     enum { OPT_LAYERS = TOOL_OPT_FIRST_FREE, OPT_PLOT };
