@@ -963,8 +963,8 @@ TASD_API tasd_status tasd_tensorfile_data_file(const tasd_tensorfile *model, int
  * copied unchanged except the graph's length prefix, so count == 0 gives
  * an identical file. External data of other initializers is not copied:
  * its locations stay relative to the new file's directory, where each must
- * name the same file as from the model's (the same directory, or a link
- * there), and path must not be one of those data files: else
+ * name a file holding the same bytes for that initializer (the model's own,
+ * a link to it, or a copy), and path must not be one of those files: else
  * TASD_ERR_INVALID_ARGUMENT, nothing written. Written atomically (nothing
  * at path on error). TASD_ERR_INVALID_ARGUMENT also for a non-ONNX model,
  * a bad or repeated index; TASD_ERR_SHAPE for a view with the wrong

@@ -250,6 +250,30 @@ static bool location_safe(const unsigned char *s, size_t n)
     return true;
 }
 
+/* The directory a file's external data locations are relative to: its
+ * own ("." when the name has none; "" for the root, as "/" + location). */
+static void dir_of_file(const char *file, const char **dir, size_t *dir_len)
+{
+    const char *slash = strrchr(file, '/');
+    *dir = slash ? file : ".";
+    *dir_len = slash ? (size_t)(slash - file) : 1;
+}
+
+/* dir + "/" + loc as a new string of *size bytes (tasdi_free it), or NULL. */
+static char *join_location(const tasd_allocator *a, const char *dir, size_t dir_len,
+                           const char *loc, size_t loc_len, size_t *size)
+{
+    *size = dir_len + loc_len + 2;
+    char *path = tasdi_alloc(a, *size);
+    if (!path)
+        return NULL;
+    memcpy(path, dir, dir_len);
+    path[dir_len] = '/';
+    memcpy(path + dir_len + 1, loc, loc_len);
+    path[dir_len + 1 + loc_len] = 0;
+    return path;
+}
+
 /* Map (once per location) the external file named by loc. */
 static tasd_status ext_map(const ox *x, const char *dir, size_t dir_len,
                            const unsigned char *loc, size_t loc_len, int64_t *out)
@@ -277,17 +301,13 @@ static tasd_status ext_map(const ox *x, const char *dir, size_t dir_len,
         o->ext = ne;
         o->cap = ncap;
     }
-    size_t plen = dir_len + loc_len + 1;
-    char *path = tasdi_alloc(&m->a, plen + 1);
+    size_t psize;
+    char *path = join_location(&m->a, dir, dir_len, (const char *)loc, loc_len, &psize);
     if (!path)
         return TASD_ERR_OUT_OF_MEMORY;
-    memcpy(path, dir, dir_len);
-    path[dir_len] = '/';
-    memcpy(path + dir_len + 1, loc, loc_len);
-    path[plen] = 0;
     onnx_ext *e = &o->ext[o->count];
     tasd_status st = tasdi_map_file(path, &e->map);
-    tasdi_free(&m->a, path, plen + 1);
+    tasdi_free(&m->a, path, psize);
     if (st) {
         char why[256];
         snprintf(why, sizeof why, "%s", tasd_last_error_message());
@@ -644,6 +664,13 @@ static int cmp_name_ptr(const void *p, const void *q)
     return strcmp((*a)->name, (*b)->name);
 }
 
+/* Names as bytes and lengths, in strcmp's order for NUL-free names. */
+static int cmp_bytes(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : al < bl ? -1 : al > bl;
+}
+
 static tasdi_tensor *find_sorted(tasdi_tensor **byname, int64_t n, const unsigned char *s,
                                  size_t len)
 {
@@ -651,10 +678,7 @@ static tasdi_tensor *find_sorted(tasdi_tensor **byname, int64_t n, const unsigne
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
         const tasdi_tensor *t = byname[mid];
-        size_t l = t->name_len < len ? t->name_len : len;
-        int c = memcmp(t->name, s, l);
-        if (c == 0)
-            c = t->name_len < len ? -1 : t->name_len > len ? 1 : 0;
+        int c = cmp_bytes((const unsigned char *)t->name, t->name_len, s, len);
         if (c == 0)
             return byname[mid];
         if (c < 0)
@@ -682,12 +706,6 @@ typedef struct id_map {
     id_out *e;
     size_t count, cap;
 } id_map;
-
-static int cmp_bytes(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : al < bl ? -1 : al > bl;
-}
 
 static int cmp_id_out(const void *p, const void *q)
 {
@@ -934,13 +952,8 @@ tasd_status tasdi_onnx_parse(tasd_tensorfile *m, const char *file, bool on_disk)
     /* The directory that external data paths are relative to. */
     const char *dir = NULL;
     size_t dir_len = 0;
-    if (on_disk) {
-        const char *slash = strrchr(file, '/');
-        dir = slash ? file : ".";
-        dir_len = slash ? (size_t)(slash - file) : 1;
-        if (slash == file)
-            dir_len = 0; /* "/model.onnx": the root; "" + "/" + location */
-    }
+    if (on_disk)
+        dir_of_file(file, &dir, &dir_len);
     if (m->map.size == 0)
         return tasdi_fail(TASD_ERR_FORMAT, "%s: ONNX: empty file", file);
     pb c = {m->map.data, m->map.data + m->map.size};
@@ -1213,21 +1226,17 @@ static tasd_status check_copy_data(const tasd_tensorfile *m, const char *path,
                               "tasd_tensorfile_write_onnx: %s is the model's external data "
                               "file \"%s\": it would be overwritten",
                               path, o->ext[e].location);
-    const char *slash = strrchr(path, '/');
-    const int dir_len = slash ? (int)(slash - path) : 0;
+    const char *dir;
+    size_t dir_len, len;
+    dir_of_file(path, &dir, &dir_len);
     for (int64_t i = 0; i < m->count; i++) {
         const tasdi_tensor *t = &m->t[i];
         if (which[i] || t->ext <= 0 || t->ext > o->count)
             continue;
         const onnx_ext *e = &o->ext[t->ext - 1];
-        size_t len = (size_t)dir_len + e->loc_len + 2;
-        char *there = tasdi_alloc(&m->a, len);
+        char *there = join_location(&m->a, dir, dir_len, e->location, e->loc_len, &len);
         if (!there)
             return TASD_ERR_OUT_OF_MEMORY;
-        if (slash)
-            snprintf(there, len, "%.*s/%s", dir_len, path, e->location);
-        else
-            snprintf(there, len, "%s", e->location);
         bool same = same_data_there(there, e, t);
         tasdi_free(&m->a, there, len);
         if (!same)

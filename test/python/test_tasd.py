@@ -440,8 +440,9 @@ class TensorFiles(unittest.TestCase):
                 # ... and so would overwriting the data file the copy refers to.
                 with self.assertRaises(tasd.ArgumentError):
                     f.write_onnx(os.path.join(sub, "ext.bin"), {})
-                self.assertEqual(open(os.path.join(sub, "ext.bin"), "rb").read(),
-                                 open(os.path.join(DATA, "onnx", "ext.bin"), "rb").read())
+                with open(os.path.join(sub, "ext.bin"), "rb") as got, \
+                        open(os.path.join(DATA, "onnx", "ext.bin"), "rb") as want:
+                    self.assertEqual(got.read(), want.read())
                 os.symlink(os.path.join(sub, "ext.bin"), os.path.join(far, "ext.bin"))
                 f.write_onnx(out, {"A": a})   # with a link to the data there it works
                 with tasd.open(out) as g:
