@@ -391,7 +391,8 @@ TASD_API tasd_status tasd_series_export_term(const tasd_series *series, int i,
 /* Build a series from terms in the canonical layout (e.g. a runtime that
  * stores them itself). values[i] / indices[i] point at term i's arrays (not
  * kept: the series stores its own layout). The indices are validated (inside
- * the group and the row). Stats that need W report relative to Wa itself. */
+ * the group and the row; no two nonzero values of a group at one index).
+ * Stats that need W report relative to Wa itself. */
 TASD_API tasd_status tasd_series_import(tasd_context *ctx, int64_t rows,
                                         int64_t cols, const tasd_config *config,
                                         tasd_method method,

@@ -552,6 +552,22 @@ static void test_import_round_trip(void)
                                     (const uint8_t *const *)idx, &never),
                  TASD_ERR_FORMAT);
     idx[0][R * 3 - 1] = 0;
+    /* Two nonzero slots of one group at one position are no 2:4 term; with
+     * one of them 0 (nothing kept there) they are. Row 0's 2:4 slots 0, 1. */
+    uint8_t idx1 = idx[1][1];
+    float val1 = vals[1][1];
+    CHECK(vals[1][0] != 0.0f && val1 != 0.0f);
+    idx[1][1] = idx[1][0];
+    CHECK_STATUS(tasd_series_import(NULL, R, K, c, TASD_OPTIMAL, (const float *const *)vals,
+                                    (const uint8_t *const *)idx, &never),
+                 TASD_ERR_FORMAT);
+    vals[1][1] = 0.0f;
+    tasd_series *dup = NULL;
+    CHECK_OK(tasd_series_import(NULL, R, K, c, TASD_OPTIMAL, (const float *const *)vals,
+                                (const uint8_t *const *)idx, &dup));
+    tasd_series_destroy(dup);
+    idx[1][1] = idx1;
+    vals[1][1] = val1;
     vals[1][0] = NAN;
     CHECK_STATUS(tasd_series_import(NULL, R, K, c, TASD_OPTIMAL, (const float *const *)vals,
                                     (const uint8_t *const *)idx, &never),

@@ -737,6 +737,19 @@ static void test_tasd_forged(void)
     rec[ioff] = (unsigned char)((rec[ioff] & ~(3u << 4)) | (3u << 4));
     refresh_term_crc(rec, 0);
     CHECK_STATUS(tasd_series_load_buffer(NULL, cp, n, &l), TASD_ERR_FORMAT);
+    /* Two nonzero slots of a group at one position: slot 1 takes slot 0's
+     * index. The same with slot 1's value 0 (nothing kept there) loads. */
+    memcpy(cp, buf, n);
+    CHECK(ld32(rec + voff) << 1 != 0 && ld32(rec + voff + 4) << 1 != 0);
+    rec[ioff] = (unsigned char)((rec[ioff] & ~(3u << 2)) | (rec[ioff] & 3u) << 2);
+    refresh_term_crc(rec, 0);
+    CHECK_STATUS(tasd_series_load_buffer(NULL, cp, n, &l), TASD_ERR_FORMAT);
+    CHECK(l == NULL);
+    st32(rec + voff + 4, 0);
+    refresh_term_crc(rec, 0);
+    CHECK_OK(tasd_series_load_buffer(NULL, cp, n, &l));
+    tasd_series_destroy(l);
+    l = NULL;
     /* Shapes that overflow, or disagree with the record size. */
     memcpy(cp, buf, n);
     st64(rec + 16, (uint64_t)1 << 62);

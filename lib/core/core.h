@@ -325,6 +325,12 @@ void tasdi_series_put_row(tasd_series *s, int i, int64_t r, const float *values,
                           const uint8_t *index);
 void tasdi_series_get_row(const tasd_series *s, int i, int64_t r, float *values,
                           uint8_t *index);
+/* The first slot of a canonical row of term t (cols columns) whose index is
+ * outside its group or the row, or that shares its index with an earlier
+ * slot of the group while both hold a nonzero value (the sum of two slots
+ * at one position is no N:M term); -1 if none. *why says which. */
+int64_t tasdi_row_bad_slot(const tasdi_term *t, int64_t cols, const float *values,
+                           const uint8_t *index, const char **why);
 
 /* tasd_decompose() after its argument checks, on a validated matrix. */
 tasd_status tasdi_decompose_matrix(const tasd_context *ctx, const tasdi_matrix *w,

@@ -252,6 +252,28 @@ tasd_status tasd_series_export_term(const tasd_series *s, int i, float *values,
     return TASD_OK;
 }
 
+int64_t tasdi_row_bad_slot(const tasdi_term *t, int64_t cols, const float *values,
+                           const uint8_t *index, const char **why)
+{
+    uint32_t taken = 0; /* nonzero slots' positions in the group (M <= 32) */
+    for (int64_t k = 0; k < t->width; k++) {
+        if (k % t->n == 0)
+            taken = 0;
+        if (index[k] >= t->m || (k / t->n) * t->m + index[k] >= cols) {
+            *why = "is outside its group or the row";
+            return k;
+        }
+        if (values[k] != 0.0f) {
+            if (taken >> index[k] & 1u) {
+                *why = "is held by another nonzero slot of its group";
+                return k;
+            }
+            taken |= 1u << index[k];
+        }
+    }
+    return -1;
+}
+
 tasd_status tasd_series_import(tasd_context *ctx, int64_t rows, int64_t cols,
                                const tasd_config *config, tasd_method method,
                                const float *const *values,
@@ -270,23 +292,23 @@ tasd_status tasd_series_import(tasd_context *ctx, int64_t rows, int64_t cols,
                               "tasd_series_import: term %d arrays are NULL", i);
     /* Validate everything before allocating. */
     for (int i = 0; i < config->terms; i++) {
-        int n = config->n[i], m = config->m[i];
-        int64_t width = (cols + m - 1) / m * n;
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t k = 0; k < width; k++) {
-                int64_t at = r * width + k;
-                float v = values[i][at];
-                int64_t col = (k / n) * m + indices[i][at];
-                if (!isfinite(v))
+        const tasdi_term t = {.n = config->n[i], .m = config->m[i],
+                              .width = (cols + config->m[i] - 1) / config->m[i] * config->n[i]};
+        for (int64_t r = 0; r < rows; r++) {
+            const float *v = values[i] + r * t.width;
+            const uint8_t *ix = indices[i] + r * t.width;
+            for (int64_t k = 0; k < t.width; k++)
+                if (!isfinite(v[k]))
                     return tasdi_fail(TASD_ERR_NONFINITE,
                                       "tasd_series_import: term %d row %lld holds NaN or Inf",
                                       i, (long long)r);
-                if (indices[i][at] >= m || col >= cols)
-                    return tasdi_fail(TASD_ERR_FORMAT,
-                                      "tasd_series_import: term %d row %lld slot %lld: index "
-                                      "%d is outside its group or the row",
-                                      i, (long long)r, (long long)k, indices[i][at]);
-            }
+            const char *why;
+            int64_t k = tasdi_row_bad_slot(&t, cols, v, ix, &why);
+            if (k >= 0)
+                return tasdi_fail(TASD_ERR_FORMAT,
+                                  "tasd_series_import: term %d row %lld slot %lld: index %d %s",
+                                  i, (long long)r, (long long)k, ix[k], why);
+        }
     }
     tasd_series *s;
     tasd_status st = tasdi_series_alloc(tasdi_allocator(ctx), rows, cols, config, method, &s);

@@ -336,23 +336,24 @@ static tasd_status rec_load(const tasd_allocator *a, const char *file, const cha
             if (bit % 8 + (uint64_t)bits > 8)
                 x |= (unsigned)ip[bit / 8 + 1] << (8 - bit % 8);
             x &= (1u << bits) - 1;
-            int64_t k = (int64_t)(j % (uint64_t)t->width);
-            int64_t col = (k / t->n) * t->m + (int64_t)x;
+            int64_t k = (int64_t)(j % (uint64_t)t->width), row = (int64_t)(j / (uint64_t)t->width);
             if (!isfinite(v)) {
                 st = tasdi_fail(TASD_ERR_NONFINITE, "%s: series \"%s\": term %d row %lld holds NaN or Inf",
-                                file, name, i + 1, (long long)(j / (uint64_t)t->width));
-                break;
-            }
-            if (col >= s->cols) {
-                st = tasdi_fail(TASD_ERR_FORMAT,
-                                "%s: series \"%s\": term %d row %lld: index %u points past the row",
-                                file, name, i + 1, (long long)(j / (uint64_t)t->width), x);
+                                file, name, i + 1, (long long)row);
                 break;
             }
             rowv[k] = v;
             rowi[k] = (uint8_t)x;
-            if (k + 1 == t->width)
-                tasdi_series_put_row(s, i, (int64_t)(j / (uint64_t)t->width), rowv, rowi);
+            if (k + 1 < t->width)
+                continue;
+            const char *why;
+            int64_t bad = tasdi_row_bad_slot(t, s->cols, rowv, rowi, &why);
+            if (bad >= 0) {
+                st = tasdi_fail(TASD_ERR_FORMAT, "%s: series \"%s\": term %d row %lld slot %lld: index %u %s",
+                                file, name, i + 1, (long long)row, (long long)bad, rowi[bad], why);
+                break;
+            }
+            tasdi_series_put_row(s, i, row, rowv, rowi);
         }
         uint64_t used = slots * (uint64_t)bits;
         if (!st && used % 8 && (ip[used / 8] >> (used % 8)) != 0)
