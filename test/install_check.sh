@@ -53,6 +53,15 @@ LD_LIBRARY_PATH="$stage/opt/t/lib64" "$stage/quickstart-lib64"
 grep -q '_tasd_prefix}/lib64"' "$stage/opt/t/lib64/cmake/tasd/tasdConfig.cmake" &&
     grep -q '_tasd_prefix}/include/tasd"' "$stage/opt/t/lib64/cmake/tasd/tasdConfig.cmake" ||
     { echo "install-check: tasdConfig.cmake does not name lib64 and include/tasd"; exit 1; }
+# ... and CMake builds against them, found through tasd_DIR as the README says
+# (Debian's CMake does not search lib64 by itself).
+cmake -S test/install_consumer -B "$stage/cmake-build64" -DCMAKE_C_COMPILER="$CC" \
+    -Dtasd_DIR="$stage/opt/t/lib64/cmake/tasd" -DQUICKSTART="$PWD/examples/quickstart.c" \
+    >"$stage/cmake64.log" 2>&1 &&
+    cmake --build "$stage/cmake-build64" >>"$stage/cmake64.log" 2>&1 ||
+    { cat "$stage/cmake64.log"; echo "install-check: the CMake consumer failed on the lib64 install"; exit 1; }
+LD_LIBRARY_PATH="$stage/opt/t/lib64" "$stage/cmake-build64/quickstart"
+"$stage/cmake-build64/quickstart_static"
 make -s uninstall DESTDIR="$stage" PREFIX=/opt/t LIBDIR=/opt/t/lib64 INCLUDEDIR=/opt/t/include/tasd >/dev/null
 left=$(find "$stage/opt/t" -type f | head -n 3)
 [ -z "$left" ] || { echo "install-check: uninstall left $left"; exit 1; }
