@@ -343,7 +343,7 @@ TASD_API tasd_status tasd_series_shape(const tasd_series *series,
 /* Bytes the series holds in memory: every allocation it owns (0 for NULL).
  * A series keeps one layout, the kernels' (values once, in the series' value
  * type, plus their in-group indices packed log2(M) bits each): about 2.13
- * bytes per weight for 2:4, 2.75 for 2:4+1:8, 0.63 for 1:8 with f32 values;
+ * bytes per weight for 2:4, 2.69 for 2:4+1:8, 0.56 for 1:8 with f32 values;
  * 1.13, 1.44, 0.31 with bf16 or f16 values (dense fp32: 4, bf16: 2). The canonical
  * per-term view (tasd_series_export_term) is derived from it on demand. */
 TASD_API size_t tasd_series_bytes(const tasd_series *series);

@@ -969,6 +969,19 @@ static void test_select(void)
     CHECK(rc == 0 && strstr(out_text, "total: 2 decomposed"));
 }
 
+/* Whether the JSON line of tensor `name` holds `key` (e.g. "\"values\":\"bf16\""). */
+static bool json_line_has(const char *text, const char *name, const char *key)
+{
+    char want[300];
+    snprintf(want, sizeof want, "\"name\":\"%s\"", name);
+    const char *p = strstr(text, want);
+    if (!p)
+        return false;
+    const char *end = strchr(p, '\n');
+    const char *k = strstr(p, key);
+    return k && (!end || k < end);
+}
+
 static void test_layers(void)
 {
     const char *mlp = "test/data/onnx/mlp.onnx";
@@ -1037,6 +1050,20 @@ static void test_layers(void)
     CHECK(rc == 0 && strstr(out_text, "total: 1 decomposed") && exists(tp("s.safetensors")));
     rc = RUN_TOOL("decompose", "test/data/tiny_f32.npy", "--layers", tp("s.cfg"), "--json");
     CHECK(rc == 0 && strstr(out_text, "\"config\":\"1:4\""));
+    /* A layer's values= gives its series' value type; --values the others' */
+    f = fopen(tp("v.cfg"), "w");
+    fputs("layer.0.weight W=2:4 A=none method=greedy values=bf16\n"
+          "emb.weight W=2:4 A=none method=greedy\n", f);
+    fclose(f);
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--layers", tp("v.cfg"), "--json");
+    CHECK(rc == 0 && json_line_has(out_text, "layer.0.weight", "\"values\":\"bf16\"") &&
+          json_line_has(out_text, "emb.weight", "\"values\":\"f32\""));
+    rc = RUN_TOOL("decompose", "test/data/tiny.safetensors", "--layers", tp("v.cfg"), "--values",
+                  "f16", "-o", tp("v.tasd"));
+    CHECK(rc == 0);
+    rc = RUN_TOOL("inspect", tp("v.tasd"), "--json");
+    CHECK(rc == 0 && json_line_has(out_text, "layer.0.weight", "\"values\":\"bf16\"") &&
+          json_line_has(out_text, "emb.weight", "\"values\":\"f16\""));
     /* Errors: a missing file, both --config and --layers, --method with it */
     rc = RUN_TOOL("decompose", mlp, "--layers", tp("missing.cfg"), "--reconstruct",
                   tp("n.onnx"));

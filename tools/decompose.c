@@ -28,13 +28,14 @@ static void usage_decompose(FILE *f)
             "\n"
             "  --config CFG        series config, e.g. 2:4 or 2:4+1:8\n"
             "  --layers FILE.cfg   a layer config file (`tasd search -o`): each tensor\n"
-            "                      gets its own W= series and method; tensors with W=none\n"
-            "                      or not in the file are copied unchanged and listed\n"
+            "                      gets its own W= series, method and values= (if any);\n"
+            "                      tensors with W=none or not in the file are copied\n"
+            "                      unchanged and listed\n"
             "  --method M          greedy (default, the paper's) or optimal\n"
             "  --values T          value type of the series: f32 (default), bf16 or f16\n"
             "                      (selected on the exact weights, values rounded once;\n"
             "                      half the value bytes; the stats describe the rounded\n"
-            "                      series)\n"
+            "                      series); with --layers, where a layer has no values=\n"
             "  --only REGEX        only tensors whose name matches the POSIX extended\n"
             "                      regular expression (anywhere unless anchored: ^...$)\n"
             "  --skip REGEX        not the tensors whose name matches REGEX\n"
@@ -68,6 +69,7 @@ static void usage_decompose(FILE *f)
 typedef struct dec_result {
     const tasd_config *config; /* --config, or the tensor's W= from --layers */
     tasd_method method;
+    tasd_decompose_options options; /* --values, or the tensor's values= from --layers */
     char config_text[128];
     tasd_series *series;
     float *dense;      /* ONNX --reconstruct: the approximation, kept to the end */
@@ -83,7 +85,6 @@ typedef struct dec_job {
     const char *path;
     tasd_tensorfile *model;
     const tool_plan *plans; /* [count] */
-    tasd_decompose_options options; /* --values */
     int64_t *todo;       /* indices of eligible tensors, file order */
     int64_t ntodo;
     dec_result *res;     /* [ntodo] */
@@ -142,7 +143,7 @@ static void emit_result(dec_job *J, int64_t slot)
                "\"rel_error\":%.9g,\"coverage\":%.9g,\"kept_nonzeros\":%lld,"
                "\"input_nonzeros\":%lld,\"time_ms\":%.3f}\n",
                r->config_text, tasd_method_name(r->method),
-               tasd_dtype_name((tasd_dtype)J->options.values), r->stats.density,
+               tasd_dtype_name((tasd_dtype)r->options.values), r->stats.density,
                r->stats.retained_energy, r->stats.rel_error, r->stats.coverage,
                (long long)r->stats.kept_nonzeros, (long long)r->stats.input_nonzeros,
                r->seconds * 1e3);
@@ -185,7 +186,7 @@ static void *dec_worker(void *arg)
                              : TASD_ERR_OUT_OF_MEMORY;
         if (!st) {
             r->energy = sum_squares(&v);
-            st = tasd_decompose_ex(ctx, &v, r->config, r->method, &J->options, &r->series);
+            st = tasd_decompose_ex(ctx, &v, r->config, r->method, &r->options, &r->series);
         }
         r->seconds = tool_now() - t0;
         free(owned);
@@ -261,8 +262,9 @@ static void *dec_worker(void *arg)
     return NULL;
 }
 
-/* With --layers: tensor i's config and method from the layer config file,
- * or a skip reason (written into plan->why) when it has none. */
+/* With --layers: tensor i's config, method and value type (a values= of the
+ * layer, else --values) from the layer config file, or a skip reason
+ * (written into plan->why) when it has none. */
 static void plan_layer(tool_plan *plan, const tasd_model_config *mc, const char *lname,
                        const char *cfg_path, dec_result *r)
 {
@@ -274,6 +276,18 @@ static void plan_layer(tool_plan *plan, const tasd_model_config *mc, const char 
     }
     r->config = tasd_layer_config_weights(lc);
     r->method = tasd_layer_config_method(lc);
+    /* The API has no getter for values=; its canonical text has the key
+     * exactly when it is not f32. */
+    size_t need = 0;
+    tasd_layer_config_format(lc, NULL, 0, &need);
+    char *text = malloc(need + 1);
+    if (text && tasd_layer_config_format(lc, text, need + 1, NULL) == TASD_OK) {
+        if (strstr(text, " values=bf16"))
+            r->options.values = TASD_BF16;
+        else if (strstr(text, " values=f16"))
+            r->options.values = TASD_F16;
+    }
+    free(text);
 }
 
 /* The skipped tensors: in the table, or on stderr with --json (stdout holds
@@ -434,7 +448,6 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
     memset(&J, 0, sizeof J);
     J.path = file;
     J.model = model;
-    J.options = options;
     J.json = json;
     pthread_mutex_init(&J.lock, NULL);
     pthread_cond_init(&J.turn, NULL);
@@ -458,6 +471,7 @@ static int decompose_main(int argc, char **argv, tool_common_opts *o)
         dec_result *r = &J.res[J.ntodo];
         r->config = config;
         r->method = method;
+        r->options = options;
         if (!plans[i].skip && mc) {
             char nb[256];
             plan_layer(&plans[i], mc, tool_layer_name(file, infos[i].name, nb, sizeof nb),

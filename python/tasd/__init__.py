@@ -905,10 +905,20 @@ def open(path):  # noqa: A001 - the module's documented name
 
 # ---- search, then apply: layer config files ----
 
-LayerEntry = namedtuple("LayerEntry", "W A method target")
+LayerEntry = namedtuple("LayerEntry", "W A method target values", defaults=("f32",))
 LayerEntry.__doc__ = """One line of a layer config file: the weight-side and
-activation-side series configs ("2:4+1:8", or None for none), the method
-and the target spec ("" when unspecified)."""
+activation-side series configs ("2:4+1:8", or None for none), the method,
+the target spec ("" when unspecified) and the value type of the W series
+("f32", "bf16" or "f16"; "f32" when left out)."""
+
+
+def _layer_values(lc):
+    """A layer config's values= (the API has no getter: its canonical text has
+    the key exactly when it is not f32)."""
+    for tok in _lib.fmt(_lib.lib.tasd_layer_config_format, lc).split():
+        if tok.startswith("values="):
+            return tok[len("values="):]
+    return "f32"
 
 
 def read_layers(path):
@@ -926,7 +936,7 @@ def read_layers(path):
             out[_lib.lib.tasd_layer_config_name(lc).decode()] = LayerEntry(
                 _config_text(w) if w else None, _config_text(a) if a else None,
                 _lib.lib.tasd_method_name(_lib.lib.tasd_layer_config_method(lc)).decode(),
-                _lib.lib.tasd_layer_config_target(lc).decode())
+                _lib.lib.tasd_layer_config_target(lc).decode(), _layer_values(lc))
         return out
     finally:
         _lib.lib.tasd_model_config_destroy(h)
@@ -1006,7 +1016,7 @@ def apply_layers(file, layers):
         w = f.read_f32(i)
         w = w.T if tr else w.reshape(w.shape[0], -1)
         index[name] = i
-        series[name] = decompose(w, entry.W, method=entry.method)
+        series[name] = decompose(w, entry.W, method=entry.method, values=entry.values)
         transposed[name] = tr
     source = "the layer config" if isinstance(layers, dict) else os.fsdecode(layers)
     for name in cfg:

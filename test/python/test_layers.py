@@ -100,3 +100,22 @@ class ApplyLayers(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+class LayerValues(unittest.TestCase):
+    """A layer's values= (docs/format.md) is read and applied, as by
+    `tasd decompose --layers`."""
+
+    def test_values(self):
+        with tempfile.TemporaryDirectory() as d:
+            cfg = os.path.join(d, "v.cfg")
+            with open(cfg, "w") as f:
+                f.write("layer.0.weight W=2:4 A=none method=greedy values=bf16\n"
+                        "emb.weight W=2:4 A=none method=greedy\n")
+            layers = tasd.read_layers(cfg)
+            self.assertEqual(layers["layer.0.weight"].values, "bf16")
+            self.assertEqual(layers["emb.weight"].values, "f32")
+            a = tasd.apply_layers(os.path.join(ROOT, "test", "data", "tiny.safetensors"), cfg)
+            self.assertEqual(a.series["layer.0.weight"].values, "bf16")
+            self.assertEqual(a.series["emb.weight"].values, "f32")
+        # an entry made by hand without values is f32
+        self.assertEqual(tasd.LayerEntry("2:4", None, "greedy", "").values, "f32")
