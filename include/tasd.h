@@ -79,7 +79,7 @@ extern "C" {
 /* The one place the version is written: the Makefile, tasd.pc and the CMake
  * package files read these three lines. */
 #define TASD_VERSION_MAJOR 1
-#define TASD_VERSION_MINOR 2
+#define TASD_VERSION_MINOR 3
 #define TASD_VERSION_PATCH 0
 
 #define TASD_VERSION_STR_(x) #x
@@ -577,6 +577,9 @@ TASD_API const tasd_config *tasd_layer_config_activations(const tasd_layer_confi
 TASD_API tasd_method tasd_layer_config_method(const tasd_layer_config *config);
 /* The target spec, "" when unspecified. Never NULL for a valid config. */
 TASD_API const char *tasd_layer_config_target(const tasd_layer_config *config);
+/* The value type of the layer's W series (values=): TASD_F32 unless the
+ * text said bf16 or f16; TASD_F32 for NULL. Added in 1.3. */
+TASD_API tasd_dtype tasd_layer_config_values(const tasd_layer_config *config);
 /* Canonical one-line text without newline, e.g.
  * "fc1 W=2:4+1:8 A=none method=greedy target=cpu" (buffer rules as
  * tasd_config_format). The target key is left out when unspecified. */

@@ -97,23 +97,28 @@ static void test_layer_config_values(void)
     CHECK_OK(tasd_layer_config_parse(NULL, "fc1 values=bf16 W=2:4+1:8 target=cpu", &lc));
     CHECK_OK(tasd_layer_config_format(lc, buf, sizeof buf, NULL));
     CHECK(strcmp(buf, "fc1 W=2:4+1:8 A=none method=greedy target=cpu values=bf16") == 0);
+    CHECK(tasd_layer_config_values(lc) == TASD_BF16);
     tasd_model_config *m = NULL;
     CHECK_OK(tasd_model_config_create(NULL, &m));
     CHECK_OK(tasd_model_config_add(m, lc));
     char mbuf[512];
     CHECK_OK(tasd_model_config_format(m, mbuf, sizeof mbuf, NULL));
     CHECK(strstr(mbuf, "\nfc1 W=2:4+1:8 A=none method=greedy target=cpu values=bf16\n") != NULL);
+    CHECK(tasd_layer_config_values(tasd_model_config_layer(m, 0)) == TASD_BF16); /* the copy's */
     tasd_model_config_destroy(m);
     tasd_layer_config_destroy(lc);
     lc = NULL;
     CHECK_OK(tasd_layer_config_parse(NULL, "fc2 W=2:4 values=f16", &lc));
     CHECK_OK(tasd_layer_config_format(lc, buf, sizeof buf, NULL));
     CHECK(strcmp(buf, "fc2 W=2:4 A=none method=greedy values=f16") == 0);
+    CHECK(tasd_layer_config_values(lc) == TASD_F16);
     tasd_layer_config_destroy(lc);
     lc = NULL;
     CHECK_OK(tasd_layer_config_parse(NULL, "fc3 W=none A=2:4 values=f32", &lc));
     CHECK_OK(tasd_layer_config_format(lc, buf, sizeof buf, NULL));
     CHECK(strcmp(buf, "fc3 W=none A=2:4 method=greedy") == 0);
+    CHECK(tasd_layer_config_values(lc) == TASD_F32);
+    CHECK(tasd_layer_config_values(NULL) == TASD_F32);
     tasd_layer_config_destroy(lc);
     lc = NULL;
     const char *bad[] = {"fc1 W=2:4 values=f64", "fc1 W=2:4 values=", "fc1 W=2:4 values=BF16",

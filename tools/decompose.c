@@ -276,18 +276,8 @@ static void plan_layer(tool_plan *plan, const tasd_model_config *mc, const char 
     }
     r->config = tasd_layer_config_weights(lc);
     r->method = tasd_layer_config_method(lc);
-    /* The API has no getter for values=; its canonical text has the key
-     * exactly when it is not f32. */
-    size_t need = 0;
-    tasd_layer_config_format(lc, NULL, 0, &need);
-    char *text = malloc(need + 1);
-    if (text && tasd_layer_config_format(lc, text, need + 1, NULL) == TASD_OK) {
-        if (strstr(text, " values=bf16"))
-            r->options.values = TASD_BF16;
-        else if (strstr(text, " values=f16"))
-            r->options.values = TASD_F16;
-    }
-    free(text);
+    if (tasd_layer_config_values(lc) != TASD_F32)
+        r->options.values = tasd_layer_config_values(lc);
 }
 
 /* The skipped tensors: in the table, or on stderr with --json (stdout holds

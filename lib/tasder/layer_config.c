@@ -128,6 +128,7 @@ const tasd_config *tasd_layer_config_weights(const tasd_layer_config *c) { retur
 const tasd_config *tasd_layer_config_activations(const tasd_layer_config *c) { return c ? c->a : NULL; }
 tasd_method tasd_layer_config_method(const tasd_layer_config *c) { return c ? c->method : TASD_GREEDY; }
 const char *tasd_layer_config_target(const tasd_layer_config *c) { return c ? c->target : NULL; }
+tasd_dtype tasd_layer_config_values(const tasd_layer_config *c) { return c ? c->values : TASD_F32; }
 
 /* The value of values=: a series value type by its tasd_dtype_name. */
 static bool parse_values(const char *v, tasd_dtype *out)

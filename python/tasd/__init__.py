@@ -913,8 +913,11 @@ the target spec ("" when unspecified) and the value type of the W series
 
 
 def _layer_values(lc):
-    """A layer config's values= (the API has no getter: its canonical text has
-    the key exactly when it is not f32)."""
+    """A layer config's values= ("f32" when left out)."""
+    if _lib.HAVE_LAYER_VALUES:
+        return {_lib.F32: "f32", _lib.BF16: "bf16", _lib.F16: "f16"}[
+            _lib.lib.tasd_layer_config_values(lc)]
+    # before 1.3: the canonical text has the key exactly when it is not f32
     for tok in _lib.fmt(_lib.lib.tasd_layer_config_format, lc).split():
         if tok.startswith("values="):
             return tok[len("values="):]

@@ -309,6 +309,9 @@ if HAVE_SCRATCH:
 HAVE_WRITE_ONNX = hasattr(lib, "tasd_tensorfile_write_onnx")
 if HAVE_WRITE_ONNX:
     _proto("tasd_tensorfile_write_onnx", _S, c_void_p, c_char_p, c_int64, P(c_int64), P(View))
+HAVE_LAYER_VALUES = hasattr(lib, "tasd_layer_config_values")  # 1.3
+if HAVE_LAYER_VALUES:
+    _proto("tasd_layer_config_values", c_int, c_void_p)
 
 
 def status_string(status):
