@@ -892,6 +892,43 @@ static const char *line_of(const char *text, const char *word, char *line, size_
 /* Weights shared through Identity nodes (test/data/onnx/identity.onnx, as
  * torch exports a layer applied twice): oriented, decomposed and written
  * back by the layout of the nodes the Identity outputs feed. */
+/* A Conv over one spatial axis (audio models): its rank-3 weight [out, in, k]
+ * is decomposed as [out, in*k], as a rank-4 one; rank 3 outside ONNX (a conv
+ * or a stack of matrices?) is skipped. */
+static void test_onnx_conv1d(void)
+{
+    const char *path = "test/data/onnx/conv1d.onnx";
+    int rc = RUN_TOOL("decompose", path, "--config", "2:4", "--json", "--reconstruct",
+                      tp("c1.onnx"));
+    CHECKF(rc == 0, "rc %d: %s", rc, err_text);
+    CHECK(strstr(out_text,
+                 "\"name\":\"W1d\",\"shape\":[16,8,3],\"matrix\":[16,24],\"transposed\":false"));
+    float w[384], got[384], want[384];
+    CHECK(read_tensor(path, "W1d", w, 384) && read_tensor(tp("c1.onnx"), "W1d", got, 384));
+    tasd_config *cfg = NULL;
+    tasd_series *s = NULL;
+    tasd_view wv = tasd_view_2d(w, TASD_F32, 16, 24, 24), out = tasd_view_2d(want, TASD_F32, 16, 24, 24);
+    CHECK(tasd_config_parse(NULL, "2:4", &cfg) == TASD_OK &&
+          tasd_decompose(NULL, &wv, cfg, TASD_GREEDY, &s) == TASD_OK &&
+          tasd_series_reconstruct(s, &out) == TASD_OK);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    tasd_series_destroy(s);
+    tasd_config_destroy(cfg);
+
+    tasd_tensor_info ti = {.size = sizeof ti};
+    ti.dtype_name = "<f4";
+    ti.ndim = 3;
+    ti.shape[0] = 16;
+    ti.shape[1] = 8;
+    ti.shape[2] = 3;
+    tasd_writer *wr = NULL;
+    CHECK_OK(tasd_writer_create(NULL, tp("r3.npy"), TASD_FORMAT_NPY, 1, &ti, &wr));
+    CHECK_OK(tasd_writer_put(wr, 0, &wv));
+    CHECK_OK(tasd_writer_finish(wr));
+    rc = RUN_TOOL("decompose", tp("r3.npy"), "--config", "2:4", "-o", tp("r3.tasd"));
+    CHECK(rc == 1 && strstr(err_text, "rank 3 outside ONNX"));
+}
+
 static void test_onnx_identity(void)
 {
     const char *model = "test/data/onnx/identity.onnx";
@@ -1481,6 +1518,6 @@ static void teardown(void)
 
 TEST_MAIN(setup(); RUN(test_help); RUN(test_inspect); RUN(test_decompose); RUN(test_threads_deterministic); RUN(test_independent_reader);
           RUN(test_bad_input); RUN(test_search); RUN(test_options); RUN(test_json); RUN(test_bench_demo);
-          RUN(test_onnx); RUN(test_onnx_identity); RUN(test_select); RUN(test_layers); RUN(test_plot);
+          RUN(test_onnx); RUN(test_onnx_conv1d); RUN(test_onnx_identity); RUN(test_select); RUN(test_layers); RUN(test_plot);
           RUN(test_output_clashes); RUN(test_all_or_nothing); RUN(test_external_data_copy);
           RUN(test_output_modes); RUN(test_search_usage); RUN(test_interrupted); RUN(test_messages); teardown();)

@@ -159,8 +159,8 @@ void tool_plan_tensor(const tasd_tensorfile *m, int64_t i, const tasd_tensor_inf
         p->skip = "dtype not f32/f16/bf16";
         return;
     }
-    if (info->ndim != 2 && info->ndim != 4) {
-        p->skip = info->ndim < 2 ? "rank < 2 (not a matrix)" : "rank 3 or > 4";
+    if (info->ndim < 2 || info->ndim > 4) {
+        p->skip = info->ndim < 2 ? "rank < 2 (not a matrix)" : "rank > 4";
         return;
     }
     int64_t n = 1;
@@ -175,6 +175,10 @@ void tool_plan_tensor(const tasd_tensorfile *m, int64_t i, const tasd_tensor_inf
         return;
     }
     if (tasd_tensorfile_format(m) != TASD_FORMAT_ONNX) {
+        /* rank 3 could be a conv [out, in, k] or a stack of matrices: only
+         * an ONNX consumer says which */
+        if (info->ndim == 3)
+            p->skip = "rank 3 outside ONNX (layout unknown)";
         p->out_axis = 0;
         return;
     }

@@ -973,11 +973,13 @@ def _orientation(f, t):
     the same rules as `tasd decompose` (docs/tool.md)."""
     if t.dtype_name not in _FLOAT_NAMES:
         return None, "dtype not f32/f16/bf16"
-    if len(t.shape) not in (2, 4):
-        return None, "rank < 2 (not a matrix)" if len(t.shape) < 2 else "rank 3 or > 4"
+    if not 2 <= len(t.shape) <= 4:
+        return None, "rank < 2 (not a matrix)" if len(t.shape) < 2 else "rank > 4"
     if int(np.prod(t.shape)) == 0:
         return None, "empty"
     if f.format != "onnx":
+        if len(t.shape) == 3:
+            return None, "rank 3 outside ONNX (layout unknown)"
         return False, None
     op, _, axis = f.consumer(t.name)
     if axis == 0:

@@ -177,6 +177,14 @@ def main():
     onnx.checker.check_model(m)
     save(m, "identity.onnx")
 
+    # conv1d.onnx: a Conv over one spatial axis, weight W1d [out 16, in 8, k 3]
+    # (rank 3: audio models' convolutions).
+    inits = [f32_raw("W1d", [16, 8, 3], 17)]
+    nodes = [helper.make_node("Conv", ["x", "W1d"], ["y"], pads=[1, 1])]
+    m = model(nodes, inits, [vi("x", [1, 8, 16])], [vi("y", [1, 16, 16])])
+    onnx.checker.check_model(m)
+    save(m, "conv1d.onnx")
+
     # Lying files: raw_data of the wrong size, float_data count off, a name twice.
     t = f32_raw("W", [4, 4], 0)
     t.raw_data = t.raw_data[:-4]

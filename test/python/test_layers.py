@@ -97,9 +97,21 @@ class ApplyLayers(unittest.TestCase):
         np.testing.assert_array_equal(a.weights("tiny_f32"),
                                       tasd.decompose(w, "2:4", method="greedy").reconstruct())
 
+    def test_apply_conv1d(self):
+        """A Conv over one axis: its rank-3 weight [out, in, k] is decomposed
+        as [out, in*k], as the tool does; rank 3 outside ONNX is skipped."""
+        path = os.path.join(ROOT, "test", "data", "onnx", "conv1d.onnx")
+        a = tasd.apply_layers(path, {"W1d": tasd.LayerEntry("2:4", None, "greedy", "")})
+        self.assertEqual(list(a.series), ["W1d"])
+        self.assertFalse(a.transposed["W1d"])
+        w = tasd.open(path).read_f32("W1d")
+        want = tasd.decompose(w.reshape(16, 24), "2:4", method="greedy").reconstruct()
+        np.testing.assert_array_equal(a.weights("W1d").reshape(16, 24), want)
+        npy = os.path.join(self.dir.name, "r3.npy")
+        np.save(npy, w)
+        a = tasd.apply_layers(npy, {"r3": tasd.LayerEntry("2:4", None, "greedy", "")})
+        self.assertIn("rank 3 outside ONNX", a.skipped["r3"])
 
-if __name__ == "__main__":
-    unittest.main()
 
 class LayerValues(unittest.TestCase):
     """A layer's values= (docs/format.md) is read and applied, as by
@@ -119,3 +131,7 @@ class LayerValues(unittest.TestCase):
             self.assertEqual(a.series["emb.weight"].values, "f32")
         # an entry made by hand without values is f32
         self.assertEqual(tasd.LayerEntry("2:4", None, "greedy", "").values, "f32")
+
+
+if __name__ == "__main__":
+    unittest.main()
