@@ -39,6 +39,9 @@ cmake -S test/install_consumer -B "$stage/cmake-build" -DCMAKE_C_COMPILER="$CC" 
 grep 'libtasd .* from' "$stage/cmake.log" | sed 's/^-- /install-check: cmake found /'
 LD_LIBRARY_PATH="$libdir" "$stage/cmake-build/quickstart"
 "$stage/cmake-build/quickstart_static"
+# the installed tool runs the installed demo (../libexec/tasd/demo)
+"$stage/usr/local/bin/tasd" demo >"$stage/demo.log" 2>&1 && grep -q "2:4" "$stage/demo.log" ||
+    { cat "$stage/demo.log"; echo "install-check: the installed tasd demo failed"; exit 1; }
 make -s uninstall DESTDIR="$stage" PREFIX=/usr/local >/dev/null
 left=$(find "$stage/usr/local" -type f -o -name tasd | head -n 3)
 [ -z "$left" ] || { echo "install-check: uninstall left $left"; exit 1; }

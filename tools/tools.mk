@@ -20,14 +20,20 @@ $(TOOL_BIN): $(TOOL_OBJ) $(A_FILE)
 # The tool tests spawn build/bin/tasd: build it before `make test` runs them.
 test: $(TOOL_BIN)
 
+# `tasd demo` runs ../libexec/tasd/demo beside the tool (tools/run.c); the
+# demo links libtasd statically too. The bench needs OpenBLAS and oneDNN and
+# is not installed.
+TOOL_LIBEXEC = $(abspath $(BINDIR)/../libexec/tasd)
 install: install-tool
-install-tool: $(TOOL_BIN)
-	install -d $(DESTDIR)$(BINDIR)
+install-tool: $(TOOL_BIN) $(BUILD)/examples/demo
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(TOOL_LIBEXEC)
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/tasd
+	install -m 755 $(BUILD)/examples/demo $(DESTDIR)$(TOOL_LIBEXEC)/demo
 
 uninstall: uninstall-tool
 uninstall-tool:
-	rm -f $(DESTDIR)$(BINDIR)/tasd
+	rm -f $(DESTDIR)$(BINDIR)/tasd $(DESTDIR)$(TOOL_LIBEXEC)/demo
+	rmdir $(DESTDIR)$(TOOL_LIBEXEC) 2>/dev/null || true
 
 # test_tool runs the tool of its own build tree (also for test-valgrind and
 # other BUILD= directories): building the test builds the tool.
