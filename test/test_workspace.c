@@ -279,6 +279,45 @@ static void test_size_depends_on_threads(void)
     free_args(&args);
 }
 
+/* A size query for shapes no view can hold (more than 2^48 elements in A,
+ * B, C, X or Y) describes no possible call: TASD_ERR_OVERFLOW, bytes
+ * untouched, instead of a size computed from wrapped (undefined) signed
+ * arithmetic (m = INT64_MAX used to report a TASD-A size smaller than
+ * m = INT64_MAX - 100 did, and n = 2^50 a bogus 2^58 bytes). Empty
+ * operands of any extent stay queryable. */
+static void test_size_of_impossible_shapes(void)
+{
+    op_args args;
+    make_args(&args);
+    util_counting_allocator al;
+    util_counting_allocator_init(&al);
+    tasd_context *c2 = make_ctx(&al, (setting){TASD_BACKEND_SCALAR, 2, 0});
+    size_t bytes = 12345;
+    CHECK_STATUS(tasd_gemm_workspace_size(c2, args.series, (int64_t)1 << 50, &bytes),
+                 TASD_ERR_OVERFLOW);
+    CHECK_STATUS(tasd_gemm_workspace_size(c2, args.series, INT64_MAX, &bytes), TASD_ERR_OVERFLOW);
+    CHECK_STATUS(tasd_gemm_act_workspace_size(c2, args.act, INT64_MAX, IN, OUT, &bytes),
+                 TASD_ERR_OVERFLOW);
+    CHECK_STATUS(tasd_gemm_act_workspace_size(c2, args.act, INT64_MAX - 100, IN, OUT, &bytes),
+                 TASD_ERR_OVERFLOW);
+    CHECK_STATUS(tasd_gemm_act_workspace_size(c2, args.act, (int64_t)1 << 40, (int64_t)1 << 20,
+                                              8, &bytes),
+                 TASD_ERR_OVERFLOW);
+    CHECK_STATUS(tasd_gemm_act_workspace_size(c2, args.act, 8, INT64_MAX, 8, &bytes),
+                 TASD_ERR_OVERFLOW);
+    for (int l = 0; l < 3; l++)
+        CHECK_STATUS(tasd_layer_forward_workspace_size(c2, args.layers[l], (int64_t)1 << 47,
+                                                       &bytes),
+                     TASD_ERR_OVERFLOW);
+    CHECK(bytes == 12345);
+    /* A [INT64_MAX, 0] into C [INT64_MAX, 0] is a valid (empty) call. */
+    CHECK_OK(tasd_gemm_act_workspace_size(c2, args.act, INT64_MAX, 0, 0, &bytes));
+    CHECK_OK(tasd_gemm_act_workspace_size(c2, args.act, 0, INT64_MAX, 0, &bytes));
+    CHECK_OK(tasd_gemm_act_workspace_size(c2, args.act, 0, 0, INT64_MAX, &bytes));
+    tasd_context_destroy(c2);
+    free_args(&args);
+}
+
 /* Without a workspace a call takes one block of scratch from its context,
  * which keeps it for the next call: the first call on a fresh context
  * allocates it, the next ones nothing. Its failure is reported as
@@ -403,5 +442,6 @@ static void test_release_scratch(void)
 }
 
 TEST_MAIN(setup(); RUN(test_zero_allocations_exact_size); RUN(test_one_workspace_many_calls);
-          RUN(test_size_depends_on_threads); RUN(test_out_of_memory_without_workspace);
+          RUN(test_size_depends_on_threads);
+          RUN(test_size_of_impossible_shapes); RUN(test_out_of_memory_without_workspace);
           RUN(test_kept_scratch_grows); RUN(test_release_scratch);)

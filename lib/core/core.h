@@ -166,6 +166,15 @@ static inline bool tasdi_stride_ok(int64_t stride)
     return stride <= ((int64_t)1 << 40) && stride >= -((int64_t)1 << 40);
 }
 
+/* Whether rows x cols elements are within 2^48, the most any view may
+ * hold: a workspace query for shapes past it describes no possible call
+ * (and would overflow the scratch planning). */
+static inline bool tasdi_elements_ok(int64_t rows, int64_t cols)
+{
+    int64_t total;
+    return tasdi_mul_i64(rows, cols, &total) && total <= ((int64_t)1 << 48);
+}
+
 /* Validate `v` (non-NULL, known dtype, rank 2..4, trailing axes collapsible,
  * sizes that do not overflow) and collapse it. `what` names the argument in
  * error messages. */

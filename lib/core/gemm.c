@@ -79,6 +79,9 @@ tasd_status tasd_gemm_workspace_size(const tasd_context *ctx, const tasd_series 
     if (n < 0)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "tasd_gemm_workspace_size: n = %lld",
                           (long long)n);
+    if (!tasdi_elements_ok(s->cols, n) || !tasdi_elements_ok(s->rows, n))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_gemm_workspace_size: n = %lld is past "
+                          "what b and c views can hold", (long long)n);
     return tasdi_gemm_need(ctx, s, s->rows, s->cols, n, false, bytes);
 }
 
@@ -562,8 +565,8 @@ void tasdi_bpack_carve(tasdi_bpack *bp, int64_t K, int64_t n, tasdi_arena *ar)
     memset(bp, 0, sizeof *bp);
     bp->rows = K;
     bp->cols = n;
-    bp->nkb = (K + TASDI_KC - 1) / TASDI_KC;
-    bp->panels = (n + TASDI_NR - 1) / TASDI_NR;
+    bp->nkb = K / TASDI_KC + (K % TASDI_KC != 0); /* K + TASDI_KC - 1 may overflow */
+    bp->panels = n / TASDI_NR + (n % TASDI_NR != 0);
     size_t per_panel, floats;
     if (!tasdi_mul_size((size_t)bp->nkb, (size_t)TASDI_KC * TASDI_NR, &per_panel) ||
         !tasdi_mul_size(per_panel, (size_t)bp->panels, &floats) ||

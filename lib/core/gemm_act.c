@@ -70,7 +70,7 @@ static void act_carve(const tasd_context *ctx, act_job *job, const tasd_config *
     if (bp)
         tasdi_bpack_carve(bp, k, n, ar);
     int64_t threads = tasdi_threads(ctx);
-    job->ntiles = (m + ACT_TILE - 1) / ACT_TILE;
+    job->ntiles = m / ACT_TILE + (m % ACT_TILE != 0); /* m + ACT_TILE - 1 may overflow */
     /* Fewer tiles than threads (few tokens): the tiles in turn, each GEMM
      * split over the threads; otherwise one tile per task at a time. */
     job->inner_parallel = job->ntiles < threads;
@@ -241,6 +241,11 @@ tasd_status tasd_gemm_act_workspace_size(const tasd_context *ctx, const tasd_con
     if (m < 0 || k < 0 || n < 0)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
                           "tasd_gemm_act_workspace_size: m, k, n = %lld, %lld, %lld",
+                          (long long)m, (long long)k, (long long)n);
+    if (!tasdi_elements_ok(m, k) || !tasdi_elements_ok(k, n) || !tasdi_elements_ok(m, n))
+        return tasdi_fail(TASD_ERR_OVERFLOW,
+                          "tasd_gemm_act_workspace_size: m, k, n = %lld, %lld, %lld is past "
+                          "what the a, b and c views can hold",
                           (long long)m, (long long)k, (long long)n);
     return tasdi_gemm_act_need(ctx, config, m, k, n, false, bytes);
 }

@@ -51,7 +51,7 @@ static bool layout_plan(const tasd_series *s, tasdi_packed *hdr_out, layout_byte
     memset(&hdr, 0, sizeof hdr);
     hdr.rows = s->rows;
     hdr.cols = s->cols;
-    hdr.nkb = (s->cols + TASDI_KC - 1) / TASDI_KC;
+    hdr.nkb = s->cols / TASDI_KC + (s->cols % TASDI_KC != 0); /* cols + KC - 1 may overflow */
     hdr.terms = s->terms;
     hdr.vtype = (int)s->values; /* TASDI_V_* numbers are tasd_dtype's */
     int64_t tspb = 0, tlast = 0, twpb = 0, twlast = 0;

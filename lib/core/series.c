@@ -22,7 +22,7 @@ static tasd_status series_init(tasd_series *s, const tasd_allocator *a, int64_t 
         tasdi_term *t = &s->term[i];
         t->n = config->n[i];
         t->m = config->m[i];
-        t->groups = (cols + t->m - 1) / t->m;
+        t->groups = cols / t->m + (cols % t->m != 0); /* cols + m - 1 may overflow */
         t->width = t->groups * t->n;
         int64_t slots;
         if (!tasdi_mul_i64(rows, t->width, &slots) || slots > ((int64_t)1 << 46))

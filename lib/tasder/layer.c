@@ -290,6 +290,9 @@ tasd_status tasd_layer_forward_workspace_size(const tasd_context *ctx, const tas
     if (tokens < 0)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
                           "tasd_layer_forward_workspace_size: tokens = %lld", (long long)tokens);
+    if (!tasdi_elements_ok(tokens, l->in) || !tasdi_elements_ok(tokens, l->out))
+        return tasdi_fail(TASD_ERR_OVERFLOW, "tasd_layer_forward_workspace_size: tokens = %lld "
+                          "is past what the x and y views can hold", (long long)tokens);
     size_t need;
     tasd_status st = layer_need(ctx, l, tokens, &need);
     if (!st)
