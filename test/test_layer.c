@@ -393,6 +393,16 @@ static void test_gemm_act_errors(void)
     for (int i = 0; i < 9; i++)
         CHECK(c[i] == 7.0f);
     CHECK(strstr(tasd_last_error_message(), "row 1") != NULL);
+    /* Empty operands are views of any length: a C of 2^62 rows and no
+     * columns is done at once (it was a walk over 2^62 rows, twice). */
+    const int64_t huge = (int64_t)1 << 62;
+    tasd_view ea = tasd_view_2d(a, TASD_F32, huge, 0, 0), eb = tasd_view_2d(b, TASD_F32, 0, 0, 0);
+    tasd_view ec = tasd_view_2d(c, TASD_F32, huge, 0, 0);
+    CHECK_OK(tasd_gemm_act(NULL, 1, &ea, cfg, TASD_GREEDY, &eb, 0, &ec));
+    ea = tasd_view_2d(a, TASD_F32, huge, 3, 3);
+    eb = tasd_view_2d(b, TASD_F32, 3, 0, 0);
+    ec = tasd_view_2d(c, TASD_F32, huge, 0, 0);
+    CHECK_STATUS(tasd_gemm_act(NULL, 1, &ea, cfg, TASD_GREEDY, &eb, 0, &ec), TASD_ERR_OVERFLOW);
     tasd_config_destroy(cfg);
 }
 

@@ -16,6 +16,8 @@ _Static_assert(TASDI_DENSE_NR == TASDI_DENSE_PANEL, "one dense panel width");
  * a bf16 X). */
 int64_t tasdi_matrix_nonfinite_row(const tasdi_matrix *m)
 {
+    if (m->cols == 0) /* no elements: an empty view may have any number of rows */
+        return -1;
     const int64_t cs = m->cs;
     if (m->dtype == TASD_F32) {
         for (int64_t r = 0; r < m->rows; r++) {

@@ -123,7 +123,7 @@ tasd_status tasdi_gemm_act_run(const tasd_context *ctx, float alpha, const tasdi
                                const tasdi_matrix *c, const tasdi_bias *bias,
                                const tasdi_ws *ws, const char *fn)
 {
-    if (a->rows == 0)
+    if (a->rows == 0 || (bp ? bp->cols : b->cols) == 0) /* C is empty: nothing to do */
         return TASD_OK;
     act_job job;
     tasd_status st = act_job_init(&job, ctx, alpha, a, bp, beta, c, bias);
