@@ -213,6 +213,42 @@ static void test_bad_arguments_leave_c_untouched(void)
     tasd_series_destroy(s);
 }
 
+/* C's rows may interleave without meeting: 2 x 4 at row stride 2 and column
+ * stride 3 is elements 0 3 6 9 and 2 5 8 11, written as a plain C would be
+ * (it was TASD_ERR_ALIAS); 4 x 3 at the same strides puts (0, 2) and (3, 0)
+ * both on element 6: TASD_ERR_ALIAS, nothing written. */
+static void test_interleaved_c(void)
+{
+    float w[4 * 8], b[8 * 4], ref[4 * 4], c[16];
+    util_fill_random(w, 4 * 8, 5);
+    util_fill_random(b, 8 * 4, 6);
+    tasd_series *s = util_decompose(NULL, w, 2, 8, "2:4", TASD_GREEDY);
+    tasd_view bv = tasd_view_2d(b, TASD_F32, 8, 4, 4), rv = tasd_view_2d(ref, TASD_F32, 2, 4, 4);
+    CHECK_OK(tasd_gemm(NULL, 1, s, &bv, 0, &rv));
+    for (int i = 0; i < 16; i++)
+        c[i] = 7.0f;
+    tasd_view cv = tasd_view_2d_strided(c, TASD_F32, 2, 4, 2, 3);
+    CHECK_OK(tasd_gemm(NULL, 1, s, &bv, 0, &cv));
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < 4; j++)
+            CHECK(c[r * 2 + j * 3] == ref[r * 4 + j]);
+    const int untouched[] = {1, 4, 7, 10, 12, 13, 14, 15};
+    for (int i = 0; i < 8; i++)
+        CHECK(c[untouched[i]] == 7.0f);
+    tasd_series_destroy(s);
+    s = util_decompose(NULL, w, 4, 8, "2:4", TASD_GREEDY);
+    for (int i = 0; i < 16; i++)
+        c[i] = 7.0f;
+    bv = tasd_view_2d(b, TASD_F32, 8, 3, 4);
+    cv = tasd_view_2d_strided(c, TASD_F32, 4, 3, 2, 3);
+    CHECK_STATUS(tasd_gemm(NULL, 1, s, &bv, 0, &cv), TASD_ERR_ALIAS);
+    cv = tasd_view_2d_strided(c + 6, TASD_F32, 4, 3, -2, 3); /* the same, a row stride < 0 */
+    CHECK_STATUS(tasd_gemm(NULL, 1, s, &bv, 0, &cv), TASD_ERR_ALIAS);
+    for (int i = 0; i < 16; i++)
+        CHECK(c[i] == 7.0f);
+    tasd_series_destroy(s);
+}
+
 static void test_empty_dimensions(void)
 {
     float w[8] = {1, 2, 3, 4, 5, 6, 7, 8}, b[8] = {1}, c[8];
@@ -257,4 +293,4 @@ static void test_empty_dimensions(void)
 
 TEST_MAIN(RUN(test_shapes_configs_layouts); RUN(test_wide_n); RUN(test_alpha_beta);
           RUN(test_threads_give_identical_results); RUN(test_bad_arguments_leave_c_untouched);
-          RUN(test_empty_dimensions);)
+          RUN(test_empty_dimensions); RUN(test_interleaved_c);)

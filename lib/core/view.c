@@ -185,7 +185,19 @@ bool tasdi_matrix_writable_layout(const tasdi_matrix *m)
     if (m->cols <= 1)
         return m->rs != 0;
     int64_t rs = iabs64(m->rs), cs = iabs64(m->cs);
-    return (rs >= cs * m->cols && cs >= 1) || (cs >= rs * m->rows && rs >= 1);
+    if (rs == 0 || cs == 0)
+        return false;
+    /* (r, c) and (r + dr, c + dc) meet where dr * rs = dc * cs (up to the
+     * strides' signs), i.e. at multiples of (cs / g, rs / g), g = gcd: the
+     * elements are distinct exactly when that step leaves the matrix. Rows
+     * may interleave (2 x 4 at strides 2, 3: elements 0 3 6 9, 2 5 8 11). */
+    int64_t a = rs, g = cs;
+    while (a) {
+        int64_t t = g % a;
+        g = a;
+        a = t;
+    }
+    return cs / g >= m->rows || rs / g >= m->cols;
 }
 
 /* ---- f16 / bf16 ---- */
