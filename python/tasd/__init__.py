@@ -239,6 +239,10 @@ def _config_text(cfg):
 
 # ---- series ----
 
+# A series' value type: the library's tasd_dtype by its name, and back.
+_VALUE_TYPES = {"f32": _lib.F32, "bf16": _lib.BF16, "f16": _lib.F16}
+_VALUE_NAMES = {v: k for k, v in _VALUE_TYPES.items()}
+
 Stats = namedtuple("Stats", "retained_energy rel_error density coverage kept_nonzeros "
                             "input_nonzeros slots term_nonzeros")
 Stats.__doc__ = """What tasd_series_stats reports: retained energy ||Wa||^2/||W||^2,
@@ -284,8 +288,7 @@ class Series:
         """The value type the series stores: "f32", "bf16" or "f16"."""
         if not _lib.HAVE_VALUE_TYPES:
             return "f32"
-        return {_lib.F32: "f32", _lib.BF16: "bf16", _lib.F16: "f16"}[
-            _lib.lib.tasd_series_value_type(self._h)]
+        return _VALUE_NAMES[_lib.lib.tasd_series_value_type(self._h)]
 
     @property
     def stats(self):
@@ -401,7 +404,7 @@ def decompose(array, config, method="optimal", values="f32"):
     values: the value type the series stores its values in: "f32", "bf16"
     or "f16" (selected on the exact weights, then rounded once to nearest
     even; the stats describe the rounded series)."""
-    vt = {"f32": _lib.F32, "bf16": _lib.BF16, "f16": _lib.F16}.get(values)
+    vt = _VALUE_TYPES.get(values)
     if vt is None:
         raise ArgumentError(-4, "values=%r: want \"f32\", \"bf16\" or \"f16\"" % (values,))
     if vt != _lib.F32 and not _lib.HAVE_VALUE_TYPES:
@@ -915,8 +918,7 @@ the target spec ("" when unspecified) and the value type of the W series
 def _layer_values(lc):
     """A layer config's values= ("f32" when left out)."""
     if _lib.HAVE_LAYER_VALUES:
-        return {_lib.F32: "f32", _lib.BF16: "bf16", _lib.F16: "f16"}[
-            _lib.lib.tasd_layer_config_values(lc)]
+        return _VALUE_NAMES[_lib.lib.tasd_layer_config_values(lc)]
     # before 1.3: the canonical text has the key exactly when it is not f32
     for tok in _lib.fmt(_lib.lib.tasd_layer_config_format, lc).split():
         if tok.startswith("values="):
