@@ -41,8 +41,8 @@
  * Wide kernel (n above the backend's narrow crossover for the series,
  * tasdi_ops.narrow_max in lib/core/dispatch.h): lanes run along n. The
  * framework packs B per call (or once, tasdi_bpack in lib/core/dispatch.h)
- * into panels bpack[panel][k][TASDI_NR] (zero padded in n and in K up to
- * nkb*TASDI_KC), so a call sees one TASDI_KC x TASDI_NR block (16 KiB) that
+ * into panels bpack[panel][k][TASDI_NR] (zero padded in K up to nkb*TASDI_KC
+ * and in n up to TASDI_NR_READ columns: a kernel reads no further), so a call sees one TASDI_KC x TASDI_NR block (16 KiB) that
  * stays in L1 while it walks a block of rows. Per row the C strip stays in
  * registers across the K block and all terms; per slot one broadcast of the
  * value and NR/VL FMAs against bblk + k*TASDI_NR. The strip goes to a
@@ -76,6 +76,8 @@
 #define TASDI_MAX_TERMS 8
 #define TASDI_KC 64          /* K block of the wide kernel (multiple of 32)   */
 #define TASDI_NR 64          /* columns per packed B panel                    */
+#define TASDI_NR_READ 16     /* a wide kernel reads a panel's columns below
+                                round_up(ncols, this) only (the widest vector) */
 #define TASDI_NARROW_MAX 8   /* n <= this runs the narrow kernel              */
 #define TASDI_XPAD 128       /* narrow x readable past round_up(cols, KC)   */
 #define TASDI_RB 64          /* rows per layout block; kernel calls stay in one */
@@ -245,8 +247,8 @@ typedef void (*tasdi_transpose_fn)(const float *src, int64_t lds, int64_t rows,
 
 /* ---- panel row (the framework's packing of a row-major operand) ----
  * dst[(j / TASDI_NR) * dnext + j % TASDI_NR] = src[j] for j < n (a multiple
- * of TASDI_NR; bits kept): a row of B into consecutive panels, or a run of
- * it into one. Returns whether all n floats are finite (the SIMD kernels
+ * of TASDI_NR_READ; bits kept): a row of B into consecutive panels, the last
+ * one perhaps only in part, or a run of it into one. Returns whether all n floats are finite (the SIMD kernels
  * need a B without NaN/Inf). Compiled for the backend's vectors: as plain C
  * in lib/core (SSE2 only on x86) this copy was a quarter of a 64x147x12544
  * 2:4 call. */

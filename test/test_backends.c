@@ -854,7 +854,11 @@ static void test_transpose(void)
  * makes the row not finite. */
 static void test_panel_row(void)
 {
-    static const int64_t panels[] = {1, 2, 3, 5};
+    /* floats of the row: whole panels, and a last panel in part (a multiple
+     * of TASDI_NR_READ) */
+    static const int64_t counts[] = {TASDI_NR,     2 * TASDI_NR,     3 * TASDI_NR,
+                                     5 * TASDI_NR, TASDI_NR_READ,    3 * TASDI_NR_READ,
+                                     TASDI_NR + TASDI_NR_READ, 2 * TASDI_NR + 3 * TASDI_NR_READ};
     static const uint32_t finite_edge[] = {0x80000000u, 0x00000001u, 0x7f7fffffu, 0xff7fffffu};
     static const uint32_t nonfinite[] = {0x7fc00000u, 0x7f800001u, 0xffc00000u, 0x7f800000u,
                                          0xff800000u};
@@ -862,11 +866,12 @@ static void test_panel_row(void)
     for (int bi = 0; bi < nbackends; bi++) {
         tasdi_panel_row_fn fn = tasdi_ops_panel_row(tasdi_ops_for(backends[bi]));
         const char *name = tasd_backend_name(backends[bi]);
-        for (unsigned pi = 0; pi < sizeof panels / sizeof *panels; pi++)
+        for (unsigned pi = 0; pi < sizeof counts / sizeof *counts; pi++)
             for (int64_t gap = 0; gap <= 24; gap += 24)
                 for (int bad = -1; bad < (int)(sizeof nonfinite / sizeof *nonfinite); bad++) {
-                    const int64_t n = panels[pi] * TASDI_NR, dnext = TASDI_NR + gap;
-                    const int64_t dlen = panels[pi] * dnext + 8;
+                    const int64_t n = counts[pi], dnext = TASDI_NR + gap;
+                    const int64_t panels = (n + TASDI_NR - 1) / TASDI_NR;
+                    const int64_t dlen = panels * dnext + 8;
                     float *src = rand_matrix(n, 0.2), *d = malloc((size_t)dlen * sizeof *d);
                     for (unsigned e = 0; e < sizeof finite_edge / sizeof *finite_edge; e++)
                         memcpy(&src[test_rand_u64() % (uint64_t)n], &finite_edge[e],
@@ -883,7 +888,7 @@ static void test_panel_row(void)
                     int64_t wrong = 0;
                     for (int64_t i = 0; i < dlen; i++) {
                         const int64_t q = i / dnext, j = i % dnext;
-                        const void *want = q < panels[pi] && j < TASDI_NR
+                        const void *want = q < panels && j < TASDI_NR && q * TASDI_NR + j < n
                                                ? (const void *)&src[q * TASDI_NR + j]
                                                : (const void *)&sentinel;
                         wrong += memcmp(&d[i], want, sizeof(float)) != 0;

@@ -9,12 +9,13 @@ int tasdi_scalar_panel_row(const float *src, int64_t n, float *dst, int64_t dnex
 {
     uint32_t any = 0;
     for (int64_t j0 = 0; j0 < n; j0 += TASDI_NR, dst += dnext)
-        for (int j = 0; j < TASDI_NR; j++) { /* vectorised where the ISA allows */
-            uint32_t u;
-            memcpy(&u, &src[j0 + j], sizeof u);
-            any |= tasdi_nonfinite_bit(u);
-            dst[j] = src[j0 + j];
-        }
+        for (int64_t c0 = 0; c0 < TASDI_NR && j0 + c0 < n; c0 += TASDI_NR_READ)
+            for (int j = 0; j < TASDI_NR_READ; j++) { /* vectorised where the ISA allows */
+                uint32_t u;
+                memcpy(&u, &src[j0 + c0 + j], sizeof u);
+                any |= tasdi_nonfinite_bit(u);
+                dst[c0 + j] = src[j0 + c0 + j];
+            }
     return !(any >> 31);
 }
 

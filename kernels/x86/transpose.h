@@ -55,24 +55,28 @@ int PFX(panel_row)(const float *src, int64_t n, float *dst, int64_t dnext)
 #if defined(__AVX512F__)
     const __m512i ones = _mm512_set1_epi32(0x7f800000);
     __mmask16 bad = 0;
-    for (int64_t j0 = 0; j0 < n; j0 += TASDI_NR, dst += dnext)
+    for (int64_t j0 = 0; j0 < n; j0 += TASDI_NR, dst += dnext) {
+        const int64_t cnt = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
 #pragma GCC unroll 4
-        for (int j = 0; j < TASDI_NR; j += 16) {
+        for (int64_t j = 0; j < cnt; j += 16) {
             const __m512i v = _mm512_loadu_si512((const void *)(src + j0 + j));
             _mm512_storeu_si512((void *)(dst + j), v);
             bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(v, ones), ones);
         }
+    }
     return !bad;
 #else
     const __m256i ones = _mm256_set1_epi32(0x7f800000);
     __m256i bad = _mm256_setzero_si256();
-    for (int64_t j0 = 0; j0 < n; j0 += TASDI_NR, dst += dnext)
+    for (int64_t j0 = 0; j0 < n; j0 += TASDI_NR, dst += dnext) {
+        const int64_t cnt = n - j0 < TASDI_NR ? n - j0 : TASDI_NR;
 #pragma GCC unroll 8
-        for (int j = 0; j < TASDI_NR; j += 8) {
+        for (int64_t j = 0; j < cnt; j += 8) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(src + j0 + j));
             _mm256_storeu_si256((__m256i *)(void *)(dst + j), v);
             bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(v, ones), ones));
         }
+    }
     return _mm256_testz_si256(bad, bad);
 #endif
 }
