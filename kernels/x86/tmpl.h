@@ -296,8 +296,17 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     /* With few vectors per strip (AVX-512's 4 zmm, a narrow panel, small n)
      * one accumulator per vector would wait on the FMA latency; slots are
      * then dealt round-robin to `sets` accumulator sets (<= 8 registers in
-     * all), added together at the end of the block in a fixed order. */
-    const int sets = nv == 1 ? 4 : nv <= 4 ? 2 : 1;
+     * all), added together at the end of the block in a fixed order. At two
+     * vectors (AVX2 n = 9..16) two sets are 4 FMA chains, one FMA a cycle at
+     * a latency of 4; four sets pay where a row has 32 slots or more per K
+     * block (2:4, 2:4+1:8: 0.89-0.95 of the time, in-process A/B on an AMD
+     * EPYC Zen 3, avx2), while 1:8, 1:4 and 1:4+1:8 lost 1-7% with them (the
+     * thirty-fifth session). AVX-512 (n = 17..32) keeps two: four measured
+     * 0.96-1.00 there (AMD EPYC Zen 5), within the noise. */
+    const int many = VL == 8 && c0 > 0 &&
+                     TASDI_KC / (c0 % 64) * (c0 / 64) +
+                             (c1 > 0 ? TASDI_KC / (c1 % 64) * (c1 / 64) : 0) >= 32;
+    const int sets = nv == 1 || (nv == 2 && many) ? 4 : nv <= 4 ? 2 : 1;
     const tasdi_pterm *pt0 = &p->term[0];
     const int last = kb + 1 == p->nkb;
     const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
