@@ -299,8 +299,8 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * all), added together at the end of the block in a fixed order. At two
      * vectors (AVX2 n = 9..16) two sets are 4 FMA chains, one FMA a cycle at
      * a latency of 4; four sets pay where a row has 32 slots or more per K
-     * block (2:4, 2:4+1:8: 0.89-0.95 of the time, in-process A/B on an AMD
-     * EPYC Zen 3, avx2), while 1:8, 1:4 and 1:4+1:8 lost 1-7% with them (the
+     * block (2:4, 2:4+1:8: 0.92-0.98 of the time, in-process A/B on an AMD
+     * EPYC Zen 3, avx2, both load orders), while 1:8, 1:4 and 1:4+1:8 lost 1-7% with them (the
      * thirty-fifth session). AVX-512 (n = 17..32) keeps two: four measured
      * 0.96-1.00 there (AMD EPYC Zen 5), within the noise. */
     const int many = VL == 8 && c0 > 0 &&

@@ -495,9 +495,9 @@ static bool pack_block_by_column(const tasdi_matrix *bm, tasdi_transpose_fn tran
 
 /* Panels [pan0, pan1) of K block kb of B packed: panel `panel` at dst +
  * (panel - pan0) * pstride floats, its row kk NR floats further on, zero past
- * B's K and past its n up to panel_width. Row-major B is read a whole row of the panels at a time (long
- * source runs; f32 with unit stride by the backend's panel row). Returns
- * whether all of it is finite. */
+ * B's K and past its n up to panel_width. Row-major B is read a whole row of
+ * the panels at a time (long source runs; f32 with unit stride by the
+ * backend's panel row). Returns whether all of it is finite. */
 static bool pack_b_block(const tasdi_matrix *bm, const tasdi_ops *ops, int64_t kb,
                          int64_t pan0, int64_t pan1, float *dst, int64_t pstride)
 {
