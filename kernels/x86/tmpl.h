@@ -270,6 +270,9 @@ wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
  * constant: one of the configs below, or -1 for any other (decoded at run
  * time). */
 #define WIDE_CODE(n, m) ((n) * 64 + (m))
+/* slots of a row in a full K block of code c (0: none) */
+#define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
+#define NF_RUN(c0, c1) (NF_SLOTS(c0) + NF_SLOTS(c1))
 static inline __attribute__((always_inline)) void
 wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
           const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
@@ -303,9 +306,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * EPYC Zen 3, avx2, both load orders), while 1:8, 1:4 and 1:4+1:8 lost 1-7% with them (the
      * thirty-fifth session). AVX-512 (n = 17..32) keeps two: four measured
      * 0.96-1.00 there (AMD EPYC Zen 5), within the noise. */
-    const int many = VL == 8 && c0 > 0 &&
-                     TASDI_KC / (c0 % 64) * (c0 / 64) +
-                             (c1 > 0 ? TASDI_KC / (c1 % 64) * (c1 / 64) : 0) >= 32;
+    const int many = VL == 8 && NF_RUN(c0, c1) >= 32;
     const int sets = nv == 1 || (nv == 2 && many) ? 4 : nv <= 4 ? 2 : 1;
     const tasdi_pterm *pt0 = &p->term[0];
     const int last = kb + 1 == p->nkb;
@@ -981,9 +982,6 @@ static inline int64_t nf_prefetch_blocks(int64_t vrun, int c1)
                                                                                    : NF_PFD;
 }
 #define NF_PARTS 4     /* partial sums per row and column at most */
-/* slots of a row in a full K block of code c (0: none) */
-#define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
-#define NF_RUN(c0, c1) (NF_SLOTS(c0) + NF_SLOTS(c1))
 /* index words of a row in a full K block (kernels.h: 2:4's 32 slots of 2
  * bits, 1:4's 16, 1:8's 8 of 3 bits, 2:8's 16 and 4:8's 32 in chunks of 2
  * words, 1:16's 4 and 2:16's 8 of 4 bits), checked against the layout by
