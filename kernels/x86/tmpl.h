@@ -270,9 +270,10 @@ wide_run_any(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
  * constant: one of the configs below, or -1 for any other (decoded at run
  * time). */
 #define WIDE_CODE(n, m) ((n) * 64 + (m))
-/* slots of a row in a full K block of code c (0: none) */
-#define NF_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
-#define NF_RUN(c0, c1) (NF_SLOTS(c0) + NF_SLOTS(c1))
+/* slots of a row in a full K block of WIDE_CODE c (0: no term), and of a
+ * two-term series' row (the wide rule for sets, the narrow fast path) */
+#define CODE_SLOTS(c) ((c) ? TASDI_KC / ((c) % 64) * ((c) / 64) : 0)
+#define CODE_RUN(c0, c1) (CODE_SLOTS(c0) + CODE_SLOTS(c1))
 static inline __attribute__((always_inline)) void
 wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
           const uint32_t *w, int64_t cnt, const float *bblk, int64_t bnext, const int nv,
@@ -303,10 +304,11 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * vectors (AVX2 n = 9..16) two sets are 4 FMA chains, one FMA a cycle at
      * a latency of 4; four sets pay where a row has 32 slots or more per K
      * block (2:4, 2:4+1:8: 0.92-0.98 of the time, in-process A/B on an AMD
-     * EPYC Zen 3, avx2, both load orders), while 1:8, 1:4 and 1:4+1:8 lost 1-7% with them (the
-     * thirty-fifth session). AVX-512 (n = 17..32) keeps two: four measured
-     * 0.96-1.00 there (AMD EPYC Zen 5), within the noise. */
-    const int many = VL == 8 && NF_RUN(c0, c1) >= 32;
+     * EPYC Zen 3, avx2, both load orders), while 1:8, 1:4 and 1:4+1:8 lost
+     * 1-7% with them (the thirty-fifth session, the same AMD EPYC Zen 3).
+     * AVX-512 (n = 17..32) keeps two: four measured 0.96-1.00 there (AMD
+     * EPYC Zen 5), within the noise. */
+    const int many = VL == 8 && CODE_RUN(c0, c1) >= 32;
     const int sets = nv == 1 || (nv == 2 && many) ? 4 : nv <= 4 ? 2 : 1;
     const tasdi_pterm *pt0 = &p->term[0];
     const int last = kb + 1 == p->nkb;
@@ -1067,7 +1069,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
         }
 #if NF_M8
     } else if (code == WIDE_CODE(2, 8) || code == WIDE_CODE(4, 8)) {
-        const int n = code / 64, nv = NF_SLOTS(code) / VL;
+        const int n = code / 64, nv = CODE_SLOTS(code) / VL;
 #pragma GCC unroll 4
         for (int h = 0; h < nv; h++) {
             vi ctl = nf_fields2(w, h, lanes_word, shift);
@@ -1090,7 +1092,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
 #endif
     } else { /* 1:8, 1:16, 2:16: at most 8 slots, index words as in a 16-slot
               * chunk, gathered */
-        const int n = code / 64, m = code % 64, spb = NF_SLOTS(code);
+        const int n = code / 64, m = code % 64, spb = CODE_SLOTS(code);
         const vi mask = VI_SET1(m - 1);
         const int nv = spb < VL ? 1 : spb / VL;
         const int lanes = spb < VL ? spb : VL;
@@ -1116,7 +1118,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
 static inline __attribute__((always_inline)) int nf_parts0(const int c0, const int c1,
                                                            const int nx)
 {
-    const int vectors = NF_SLOTS(c0) / VL > 1 ? NF_SLOTS(c0) / VL : 1;
+    const int vectors = CODE_SLOTS(c0) / VL > 1 ? CODE_SLOTS(c0) / VL : 1;
     const int want = (c1 && nx >= 2) || (c0 == WIDE_CODE(1, 4) && nx >= 3) || nx >= 5 ? 1
                      : nx == 1 && !c1                                          ? 4
                                                                                : 2;
@@ -1155,8 +1157,8 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
      * fast path stops at 4 columns, so it has no copy) */
     const int copy8 = NF_MAXN > 4 && t8 && nx > 4;
     _Alignas(64) float x8[(NF_MAXN > 4 ? NF_MAXN : 1) * TASDI_KC];
-    const int64_t vrun = NF_RUN(c0, c1), wrun = NF_WPB(c0) + NF_WPB(c1);
-    const int64_t dv1 = c1 ? NF_SLOTS(c0) : 0, dw1 = c1 ? NF_WPB(c0) : 0;
+    const int64_t vrun = CODE_RUN(c0, c1), wrun = NF_WPB(c0) + NF_WPB(c1);
+    const int64_t dv1 = c1 ? CODE_SLOTS(c0) : 0, dw1 = c1 ? NF_WPB(c0) : 0;
     const int64_t rb0 = r0 / TASDI_RB * TASDI_RB;
     const int64_t nb = p->rows - rb0 < TASDI_RB ? p->rows - rb0 : TASDI_RB;
     const int64_t pfd = nf_prefetch_blocks(vrun, c1);
@@ -1185,7 +1187,7 @@ nf_rows(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t l
                 /* the same row NF_PFD K blocks ahead, every line of its run
                  * (a constant count, so no loop: in-cache calls paid ~8% for
                  * the loop) */
-                for (int o = 0; o < NF_RUN(c0, c1); o += 64 / (int)sizeof(VT))
+                for (int o = 0; o < CODE_RUN(c0, c1); o += 64 / (int)sizeof(VT))
                     PREFETCH(v + pfv + o);
                 PREFETCH(w + pfw);
                 if (!rc0)
@@ -1246,7 +1248,7 @@ static int nf_code(const tasdi_packed *p)
         code = a * 4096 + b;
     for (int i = 0; code && i < p->terms; i++) {
         const int c = i ? b : a;
-        if (p->term[i].spb != NF_SLOTS(c) || p->term[i].wpb != NF_WPB(c))
+        if (p->term[i].spb != CODE_SLOTS(c) || p->term[i].wpb != NF_WPB(c))
             return 0;
     }
     return code;
