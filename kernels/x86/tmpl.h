@@ -111,6 +111,7 @@ static inline __attribute__((always_inline)) int ilog2(int m)
 #define WIDE_PER_WORD(m) (32 / ilog2(m) > 16 ? 16 : 32 / ilog2(m))
 #define WIDE_WORDS(m) ((16 + WIDE_PER_WORD(m) - 1) / WIDE_PER_WORD(m))
 #define WIDE_CS(n, m) (TASDI_KC / (m) * (n) < 16 ? TASDI_KC / (m) * (n) : 16)
+#define WIDE_CHUNKS (TASDI_KC / 16) /* chunks of a full K block's run, at most */
 
 /* acc[e][q] += v * B[k] for q < nv, the slot dealt to set e, B row at byte
  * offset `off` of the first panel's block b0 or, past its strip, of the next
@@ -126,33 +127,40 @@ static inline __attribute__((always_inline)) int ilog2(int m)
     } while (0)
 #define ROW_BYTES (TASDI_NR * sizeof(float)) /* of a B panel: 256 */
 
+/* Slot i of a chunk (index words in wd) into accumulator set e; with the
+ * values spread, *quad holds the chunk's four values around slot i */
+static inline __attribute__((always_inline)) void
+wide_chunk_slot(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t wd[3],
+                const float *bblk, const float *b1, const int nv, const int e, const int i,
+                const int n, const int m, const int spread, vf *quad)
+{
+    const int bits = ilog2(m), per_word = WIDE_PER_WORD(m);
+    const uint32_t mask = (1u << bits) - 1;
+    /* The B offset in bytes is idx << 8 (ROW_BYTES). One shift of the index
+     * word serves a pair of slots: it puts the even slot's field at bit
+     * 8 - s, which the address scales by 2^s (s = 2 or 3), and the odd
+     * slot's, `bits` higher, at bit 8; each slot then needs just a mask, and
+     * the group's constant part goes to the FMAs' displacement. Shifts share
+     * port 0 with the FMAs on Intel cores, so each one saved counts. */
+    const int lo = 8 - bits, at = (i & ~1) % per_word * bits;
+    const uint32_t x = at >= lo ? wd[i / per_word] >> (at - lo) : wd[i / per_word] << (lo - at);
+    const size_t off = i & 1 ? (size_t)(x & mask << 8) : (size_t)(x & mask << lo) << (8 - lo);
+    if (WIDE_SPREAD && spread && i % 4 == 0)
+        *quad = VLOAD4(v + i);
+    WIDE_SLOT_V(e, WIDE_SPREAD && spread ? VSPREAD4(*quad, i % 4) : VBCAST_V(v + i), bblk, b1,
+                off + (i / n) * m * ROW_BYTES);
+}
+
 /* One whole chunk (cs slots) of a run, its index words in wd */
 static inline __attribute__((always_inline)) void
 wide_chunk(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t wd[3], const float *bblk,
            const float *b1, const int nv, const int sets, const int n, const int m,
            const int spread)
 {
-    const int bits = ilog2(m), per_word = WIDE_PER_WORD(m), cs = WIDE_CS(n, m);
-    const uint32_t mask = (1u << bits) - 1;
     vf quad = VZERO();
 #pragma GCC unroll 16
-    for (int i = 0; i < cs; i++) {
-        /* The B offset in bytes is idx << 8 (ROW_BYTES). One shift of
-         * the index word serves a pair of slots: it puts the even
-         * slot's field at bit 8 - s, which the address scales by 2^s
-         * (s = 2 or 3), and the odd slot's, `bits` higher, at bit 8;
-         * each slot then needs just a mask, and the group's constant
-         * part goes to the FMAs' displacement. Shifts share port 0
-         * with the FMAs on Intel cores, so each one saved counts. */
-        const int lo = 8 - bits, at = (i & ~1) % per_word * bits;
-        const uint32_t x = at >= lo ? wd[i / per_word] >> (at - lo) : wd[i / per_word] << (lo - at);
-        const size_t off = i & 1 ? (size_t)(x & mask << 8) : (size_t)(x & mask << lo) << (8 - lo);
-        if (WIDE_SPREAD && spread && i % 4 == 0)
-            quad = VLOAD4(v + i);
-        WIDE_SLOT_V(i % sets,
-                    WIDE_SPREAD && spread ? VSPREAD4(quad, i % 4) : VBCAST_V(v + i),
-                    bblk, b1, off + (i / n) * m * ROW_BYTES);
-    }
+    for (int i = 0; i < WIDE_CS(n, m); i++)
+        wide_chunk_slot(acc, v, wd, bblk, b1, nv, i % sets, i, n, m, spread, &quad);
 }
 
 /* The index words of a run's first chunk (cnt slots, N:M = n:m), read only
@@ -223,6 +231,41 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt
     }
 }
 
+/* The index words of a full K block's run of a term n:m, chunk by chunk */
+static inline __attribute__((always_inline)) void
+wide_run_words(const uint32_t *w, const int n, const int m, uint32_t wd[WIDE_CHUNKS][3])
+{
+    const int words = WIDE_WORDS(m), chunks = TASDI_KC / m * n / WIDE_CS(n, m);
+#pragma GCC unroll 4
+    for (int c = 0; c < chunks; c++, w += words) {
+        wd[c][0] = w[0];
+        wd[c][1] = words > 1 ? w[1] : 0;
+        wd[c][2] = words > 2 ? w[2] : 0;
+    }
+}
+
+/* A full K block's runs of two rows (a, b) of one term side by side, their
+ * index words in wa and wb: slot i of a to set i % 2, then slot i of b to
+ * set 2 + i % 2 */
+static inline __attribute__((always_inline)) void
+wide_run_pair(vf acc[MAXSETS][WIDE_MAXV], const VT *va, uint32_t wa[WIDE_CHUNKS][3],
+              const VT *vb, uint32_t wb[WIDE_CHUNKS][3], const float *bblk, int64_t bnext,
+              const int nv, const int n, const int m, const int spread)
+{
+    const int cs = WIDE_CS(n, m), chunks = TASDI_KC / m * n / cs;
+    const float *b1 = bblk + bnext;
+#pragma GCC unroll 4
+    for (int c = 0; c < chunks; c++, va += cs, vb += cs, bblk += cs / n * m * TASDI_NR,
+             b1 += cs / n * m * TASDI_NR) {
+        vf qa = VZERO(), qb = VZERO();
+#pragma GCC unroll 16
+        for (int i = 0; i < cs; i++) {
+            wide_chunk_slot(acc, va, wa[c], bblk, b1, nv, i % 2, i, n, m, spread, &qa);
+            wide_chunk_slot(acc, vb, wb[c], bblk, b1, nv, 2 + i % 2, i, n, m, spread, &qb);
+        }
+    }
+}
+
 /* Any other N:M: the slots' k decoded at run time, with counters (slot of
  * the chunk, of the word, of the group) instead of tasdi_slot_k's divisions,
  * which made 1:16, 1:2 or a third term 5-8x slower per slot than a
@@ -288,6 +331,66 @@ wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
 /* vector q of a row's strip in the tile (panels tnext floats apart) */
 #define TILE_AT(t, q) ((t) + (q) / WIDE_NV * tnext + (q) % WIDE_NV * VL)
 
+/* Row i of a call's rows (its runs at v, w): the series' stream `ahead`
+ * rows on and, with pf, a quarter of B's next K block into L2 (see
+ * wide_rows) */
+static inline __attribute__((always_inline)) void
+wide_row_prefetch(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, int64_t ahead,
+                  int pf, const float *bblk, int64_t bnext, int64_t i, const int nv)
+{
+    for (int64_t at = 0; at < vrun * (int64_t)sizeof(VT); at += 64)
+        PREFETCH_L2((const char *)(v + ahead * vrun) + at);
+    PREFETCH_L2(w + ahead * wrun);
+    if (pf) {
+        const float *next = bblk + TASDI_KC * TASDI_NR + i * 64;
+        for (int l = 0; l < 4; l++) {
+            PREFETCH_L2(next + 16 * l);
+            if (nv > WIDE_NV)
+                PREFETCH_L2(next + bnext + 16 * l);
+        }
+    }
+}
+
+/* Two rows of a full K block (row i of the call at v, w, t and the next
+ * one) side by side, for a one- or two-term series known at compile time
+ * (c0, c1 as in wide_rows): the first row's slots go to sets 0 and 1, the
+ * second's to sets 2 and 3, slot by slot. */
+static inline __attribute__((always_inline)) void
+wide_row_pair(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, int64_t ahead,
+              int pf, int64_t cnt0, int64_t w0, const float *bblk, int64_t bnext, float *t,
+              int64_t tnext, int64_t tld, int64_t i, int accumulate, const int nv, const int c0, const int c1,
+              const int spread)
+{
+    wide_row_prefetch(v, w, vrun, wrun, ahead, pf, bblk, bnext, i, nv);
+    wide_row_prefetch(v + vrun, w + wrun, vrun, wrun, ahead, pf, bblk, bnext, i + 1, nv);
+    vf acc[MAXSETS][WIDE_MAXV];
+#pragma GCC unroll 4
+    for (int e = 0; e < MAXSETS; e++)
+#pragma GCC unroll 16
+        for (int q = 0; q < WIDE_MAXV; q++)
+            if (q < nv)
+                acc[e][q] = e % 2 == 0 && accumulate ? VLOAD(TILE_AT(t + e / 2 * tld, q))
+                                                     : VZERO();
+    /* every index word of both rows before the first FMA */
+    uint32_t wa0[WIDE_CHUNKS][3], wb0[WIDE_CHUNKS][3], wa1[WIDE_CHUNKS][3], wb1[WIDE_CHUNKS][3];
+    wide_run_words(w, c0 / 64, c0 % 64, wa0);
+    wide_run_words(w + wrun, c0 / 64, c0 % 64, wb0);
+    if (c1) {
+        wide_run_words(w + w0, c1 / 64, c1 % 64, wa1);
+        wide_run_words(w + wrun + w0, c1 / 64, c1 % 64, wb1);
+    }
+    wide_run_pair(acc, v, wa0, v + vrun, wb0, bblk, bnext, nv, c0 / 64, c0 % 64, spread);
+    if (c1)
+        wide_run_pair(acc, v + cnt0, wa1, v + vrun + cnt0, wb1, bblk, bnext, nv, c1 / 64,
+                      c1 % 64, spread);
+#pragma GCC unroll 16
+    for (int q = 0; q < WIDE_MAXV; q++)
+        if (q < nv) {
+            VSTORE(TILE_AT(t, q), VADD(acc[0][q], acc[1][q]));
+            VSTORE(TILE_AT(t + tld, q), VADD(acc[2][q], acc[3][q]));
+        }
+}
+
 /* Rows [r0, r1) of one K block. c0, c1: the codes of a one- or two-term
  * series known at compile time (c1 = 0: one term), or c0 = 0: any series,
  * each term dispatched at run time. The rows' runs follow each other, so the
@@ -328,19 +431,27 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * 1024x4096x256 and 4096x4096x64, 2:4) */
     const int64_t row_bytes = vrun * (int64_t)sizeof(VT); /* of values */
     const int64_t ahead = (WIDE_SERIES_PF + row_bytes - 1) / row_bytes; /* rows */
+    /* AVX2 at n = 5..16 (one or two vectors a row), a series known at
+     * compile time, a full K block: rows go two at a time (wide_row_pair),
+     * two sets each, both rows' index words loaded first, so that the FMA
+     * chains of two rows are in flight together and no address waits on a
+     * word. In-process A/B on an AMD EPYC Zen 3, avx2, both load orders:
+     * 2:4 0.92-0.97 of the time, 2:4+1:8 0.89-0.91, 1:4 0.97-0.99 at n = 5,
+     * 12, 15, 16. Without the words first, 2:4 and 1:4 alone gained nothing
+     * (0.98-1.02) and the series half as much. AVX-512 (n <= 32 there) is
+     * left as it was: not measured. Calls start at whole row blocks
+     * (gemm.c), so which rows pair up, and with it each row's order of
+     * sums, does not depend on the thread count. */
+    const int pairs = c0 && !last && VL == 8 && nv <= 2;
     for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
         float *t = tile + (r - r0) * tld;
-        for (int64_t at = 0; at < row_bytes; at += 64)
-            PREFETCH_L2((const char *)(v + ahead * vrun) + at);
-        PREFETCH_L2(w + ahead * wrun);
-        if (pf) {
-            const float *next = bblk + TASDI_KC * TASDI_NR + (r - r0) * 64;
-            for (int l = 0; l < 4; l++) {
-                PREFETCH_L2(next + 16 * l);
-                if (nv > WIDE_NV)
-                    PREFETCH_L2(next + bnext + 16 * l);
-            }
+        if (pairs && r + 1 < r1) {
+            wide_row_pair(v, w, vrun, wrun, ahead, pf, cnt0, w0, bblk, bnext, t, tnext, tld,
+                          r - r0, accumulate, nv, c0, c1, spread);
+            r++, v += vrun, w += wrun;
+            continue;
         }
+        wide_row_prefetch(v, w, vrun, wrun, ahead, pf, bblk, bnext, r - r0, nv);
         /* the first set starts from the tile (the sums of the earlier K
          * blocks): no add at the end, and the loads issue early enough not
          * to hold up the FMA chains */
