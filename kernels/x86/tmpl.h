@@ -358,8 +358,8 @@ wide_row_prefetch(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, in
 static inline __attribute__((always_inline)) void
 wide_row_pair(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, int64_t ahead,
               int pf, int64_t cnt0, int64_t w0, const float *bblk, int64_t bnext, float *t,
-              int64_t tnext, int64_t tld, int64_t i, int accumulate, const int nv, const int c0, const int c1,
-              const int spread)
+              int64_t tnext, int64_t tld, int64_t i, int accumulate, const int nv, const int c0,
+              const int c1, const int spread)
 {
     wide_row_prefetch(v, w, vrun, wrun, ahead, pf, bblk, bnext, i, nv);
     wide_row_prefetch(v + vrun, w + wrun, vrun, wrun, ahead, pf, bblk, bnext, i + 1, nv);
