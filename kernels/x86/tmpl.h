@@ -245,12 +245,13 @@ wide_run_words(const uint32_t *w, const int n, const int m, uint32_t wd[WIDE_CHU
 }
 
 /* A full K block's runs of two rows (a, b) of one term side by side, their
- * index words in wa and wb: slot i of a to set i % 2, then slot i of b to
- * set 2 + i % 2 */
+ * index words in wa and wb: slot i of a to set i % sets of acca, then slot i
+ * of b to the same set of accb */
 static inline __attribute__((always_inline)) void
-wide_run_pair(vf acc[MAXSETS][WIDE_MAXV], const VT *va, uint32_t wa[WIDE_CHUNKS][3],
-              const VT *vb, uint32_t wb[WIDE_CHUNKS][3], const float *bblk, int64_t bnext,
-              const int nv, const int n, const int m, const int spread)
+wide_run_pair(vf acca[MAXSETS][WIDE_MAXV], vf accb[MAXSETS][WIDE_MAXV], const VT *va,
+              uint32_t wa[WIDE_CHUNKS][3], const VT *vb, uint32_t wb[WIDE_CHUNKS][3],
+              const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
+              const int m, const int spread)
 {
     const int cs = WIDE_CS(n, m), chunks = TASDI_KC / m * n / cs;
     const float *b1 = bblk + bnext;
@@ -260,8 +261,8 @@ wide_run_pair(vf acc[MAXSETS][WIDE_MAXV], const VT *va, uint32_t wa[WIDE_CHUNKS]
         vf qa = VZERO(), qb = VZERO();
 #pragma GCC unroll 16
         for (int i = 0; i < cs; i++) {
-            wide_chunk_slot(acc, va, wa[c], bblk, b1, nv, i % 2, i, n, m, spread, &qa);
-            wide_chunk_slot(acc, vb, wb[c], bblk, b1, nv, 2 + i % 2, i, n, m, spread, &qb);
+            wide_chunk_slot(acca, va, wa[c], bblk, b1, nv, i % sets, i, n, m, spread, &qa);
+            wide_chunk_slot(accb, vb, wb[c], bblk, b1, nv, i % sets, i, n, m, spread, &qb);
         }
     }
 }
@@ -331,6 +332,39 @@ wide_term(vf acc[MAXSETS][WIDE_MAXV], const tasdi_pterm *pt, const VT *v,
 /* vector q of a row's strip in the tile (panels tnext floats apart) */
 #define TILE_AT(t, q) ((t) + (q) / WIDE_NV * tnext + (q) % WIDE_NV * VL)
 
+/* A row's accumulator sets at the start of a K block: the first from its
+ * strip of the tile at t (the sums of the earlier K blocks; no add at the
+ * end, and the loads issue early enough not to hold up the FMA chains), the
+ * others zero */
+static inline __attribute__((always_inline)) void
+wide_acc_start(vf acc[MAXSETS][WIDE_MAXV], const float *t, int64_t tnext, int accumulate,
+               const int nv, const int sets)
+{
+#pragma GCC unroll 4
+    for (int e = 0; e < MAXSETS; e++)
+#pragma GCC unroll 16
+        for (int q = 0; q < WIDE_MAXV; q++)
+            if (e < sets && q < nv)
+                acc[e][q] = e == 0 && accumulate ? VLOAD(TILE_AT(t, q)) : VZERO();
+}
+
+/* The sets added in a fixed order, into the row's strip at t */
+static inline __attribute__((always_inline)) void
+wide_acc_store(vf acc[MAXSETS][WIDE_MAXV], float *t, int64_t tnext, const int nv,
+               const int sets)
+{
+#pragma GCC unroll 16
+    for (int q = 0; q < WIDE_MAXV; q++)
+        if (q < nv) {
+            vf sum = acc[0][q];
+            if (sets == 4)
+                sum = VADD(VADD(acc[0][q], acc[1][q]), VADD(acc[2][q], acc[3][q]));
+            else if (sets == 2)
+                sum = VADD(acc[0][q], acc[1][q]);
+            VSTORE(TILE_AT(t, q), sum);
+        }
+}
+
 /* Row i of a call's rows (its runs at v, w): the series' stream `ahead`
  * rows on and, with pf, a quarter of B's next K block into L2 (see
  * wide_rows) */
@@ -353,24 +387,19 @@ wide_row_prefetch(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, in
 
 /* Two rows of a full K block (row i of the call at v, w, t and the next
  * one) side by side, for a one- or two-term series known at compile time
- * (c0, c1 as in wide_rows): the first row's slots go to sets 0 and 1, the
- * second's to sets 2 and 3, slot by slot. */
+ * (c0, c1 as in wide_rows), each row with `sets` accumulator sets, slot by
+ * slot. */
 static inline __attribute__((always_inline)) void
 wide_row_pair(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, int64_t ahead,
               int pf, int64_t cnt0, int64_t w0, const float *bblk, int64_t bnext, float *t,
-              int64_t tnext, int64_t tld, int64_t i, int accumulate, const int nv, const int c0,
-              const int c1, const int spread)
+              int64_t tnext, int64_t tld, int64_t i, int accumulate, const int nv,
+              const int sets, const int c0, const int c1, const int spread)
 {
     wide_row_prefetch(v, w, vrun, wrun, ahead, pf, bblk, bnext, i, nv);
     wide_row_prefetch(v + vrun, w + wrun, vrun, wrun, ahead, pf, bblk, bnext, i + 1, nv);
-    vf acc[MAXSETS][WIDE_MAXV];
-#pragma GCC unroll 4
-    for (int e = 0; e < MAXSETS; e++)
-#pragma GCC unroll 16
-        for (int q = 0; q < WIDE_MAXV; q++)
-            if (q < nv)
-                acc[e][q] = e % 2 == 0 && accumulate ? VLOAD(TILE_AT(t + e / 2 * tld, q))
-                                                     : VZERO();
+    vf acca[MAXSETS][WIDE_MAXV], accb[MAXSETS][WIDE_MAXV];
+    wide_acc_start(acca, t, tnext, accumulate, nv, sets);
+    wide_acc_start(accb, t + tld, tnext, accumulate, nv, sets);
     /* every index word of both rows before the first FMA */
     uint32_t wa0[WIDE_CHUNKS][3], wb0[WIDE_CHUNKS][3], wa1[WIDE_CHUNKS][3], wb1[WIDE_CHUNKS][3];
     wide_run_words(w, c0 / 64, c0 % 64, wa0);
@@ -379,16 +408,13 @@ wide_row_pair(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, int64_
         wide_run_words(w + w0, c1 / 64, c1 % 64, wa1);
         wide_run_words(w + wrun + w0, c1 / 64, c1 % 64, wb1);
     }
-    wide_run_pair(acc, v, wa0, v + vrun, wb0, bblk, bnext, nv, c0 / 64, c0 % 64, spread);
+    wide_run_pair(acca, accb, v, wa0, v + vrun, wb0, bblk, bnext, nv, sets, c0 / 64, c0 % 64,
+                  spread);
     if (c1)
-        wide_run_pair(acc, v + cnt0, wa1, v + vrun + cnt0, wb1, bblk, bnext, nv, c1 / 64,
-                      c1 % 64, spread);
-#pragma GCC unroll 16
-    for (int q = 0; q < WIDE_MAXV; q++)
-        if (q < nv) {
-            VSTORE(TILE_AT(t, q), VADD(acc[0][q], acc[1][q]));
-            VSTORE(TILE_AT(t + tld, q), VADD(acc[2][q], acc[3][q]));
-        }
+        wide_run_pair(acca, accb, v + cnt0, wa1, v + vrun + cnt0, wb1, bblk, bnext, nv, sets,
+                      c1 / 64, c1 % 64, spread);
+    wide_acc_store(acca, t, tnext, nv, sets);
+    wide_acc_store(accb, t + tld, tnext, nv, sets);
 }
 
 /* Rows [r0, r1) of one K block. c0, c1: the codes of a one- or two-term
@@ -446,25 +472,23 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * and with it each row's order of sums, does not depend on the thread
      * count. */
     const int pairs = c0 && !last && nv <= 2;
+    /* At one vector a row each row of a pair keeps four sets, eight FMA
+     * chains in all: in-process A/B against two (AMD EPYC Zen 5, avx512,
+     * n = 15, 16) 2:4+1:8 0.95-0.97 of the time, 2:4 and 1:4 0.97-0.99;
+     * avx2 on the same Zen 5 (n = 5, 8) 0.98-1.01. Four at two vectors
+     * (avx512 n = 24, 32) took 1.00-1.07x the time. */
+    const int pair_sets = nv == 1 ? 4 : 2;
     for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
         float *t = tile + (r - r0) * tld;
         if (pairs && r + 1 < r1) {
             wide_row_pair(v, w, vrun, wrun, ahead, pf, cnt0, w0, bblk, bnext, t, tnext, tld,
-                          r - r0, accumulate, nv, c0, c1, spread);
+                          r - r0, accumulate, nv, pair_sets, c0, c1, spread);
             r++, v += vrun, w += wrun;
             continue;
         }
         wide_row_prefetch(v, w, vrun, wrun, ahead, pf, bblk, bnext, r - r0, nv);
-        /* the first set starts from the tile (the sums of the earlier K
-         * blocks): no add at the end, and the loads issue early enough not
-         * to hold up the FMA chains */
         vf acc[MAXSETS][WIDE_MAXV];
-#pragma GCC unroll 4
-        for (int e = 0; e < MAXSETS; e++)
-#pragma GCC unroll 16
-            for (int q = 0; q < WIDE_MAXV; q++)
-                if (e < sets && q < nv)
-                    acc[e][q] = e == 0 && accumulate ? VLOAD(TILE_AT(t, q)) : VZERO();
+        wide_acc_start(acc, t, tnext, accumulate, nv, sets);
         /* all terms of the row accumulate into the same registers */
         if (c0) {
             /* the second run's first index words before the first run's FMAs */
@@ -491,16 +515,7 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
                 }
             }
         }
-#pragma GCC unroll 16
-        for (int q = 0; q < WIDE_MAXV; q++)
-            if (q < nv) {
-                vf sum = acc[0][q];
-                if (sets == 4)
-                    sum = VADD(VADD(acc[0][q], acc[1][q]), VADD(acc[2][q], acc[3][q]));
-                else if (sets == 2)
-                    sum = VADD(acc[0][q], acc[1][q]);
-                VSTORE(TILE_AT(t, q), sum);
-            }
+        wide_acc_store(acc, t, tnext, nv, sets);
     }
 }
 
