@@ -163,6 +163,16 @@ wide_chunk(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t wd[3], const 
         wide_chunk_slot(acc, v, wd, bblk, b1, nv, i % sets, i, n, m, spread, &quad);
 }
 
+/* The index words of one whole chunk of a term n:m at w (unused ones 0) */
+static inline __attribute__((always_inline)) void
+wide_words(const uint32_t *w, const int m, uint32_t wd[3])
+{
+    const int words = WIDE_WORDS(m);
+    wd[0] = w[0];
+    wd[1] = words > 1 ? w[1] : 0;
+    wd[2] = words > 2 ? w[2] : 0;
+}
+
 /* The index words of a run's first chunk (cnt slots, N:M = n:m), read only
  * where the run has a whole chunk, as wide_run reads them; else zeros. */
 static inline __attribute__((always_inline)) void
@@ -220,7 +230,8 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt
         }
     } else {
         for (; s + cs <= cnt; NEXT_CHUNK) {
-            const uint32_t wd[3] = {w[0], words > 1 ? w[1] : 0, words > 2 ? w[2] : 0};
+            uint32_t wd[3];
+            wide_words(w, m, wd);
             wide_chunk(acc, v, wd, bblk, b1, nv, sets, n, m, spread);
         }
     }
@@ -237,11 +248,8 @@ wide_run_words(const uint32_t *w, const int n, const int m, uint32_t wd[WIDE_CHU
 {
     const int words = WIDE_WORDS(m), chunks = TASDI_KC / m * n / WIDE_CS(n, m);
 #pragma GCC unroll 4
-    for (int c = 0; c < chunks; c++, w += words) {
-        wd[c][0] = w[0];
-        wd[c][1] = words > 1 ? w[1] : 0;
-        wd[c][2] = words > 2 ? w[2] : 0;
-    }
+    for (int c = 0; c < chunks; c++, w += words)
+        wide_words(w, m, wd[c]);
 }
 
 /* A full K block's runs of two rows (a, b) of one term side by side, their
