@@ -467,16 +467,17 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     const int64_t ahead = (WIDE_SERIES_PF + row_bytes - 1) / row_bytes; /* rows */
     /* One or two vectors a row (AVX2 n <= 16, AVX-512 n <= 32), a
      * series known at compile time, a full K block: rows go two at a time
-     * (wide_row_pair), two sets each, both rows' index words loaded first,
-     * so that the FMA chains of two rows are in flight together and no
-     * address waits on a word. In-process A/B, both load orders: AMD EPYC
-     * Zen 3, avx2: 2:4 0.92-0.97 of the time, 2:4+1:8 0.89-0.91, 1:4
-     * 0.97-0.99 at n = 5, 12, 15, 16 (without the words first, 2:4 and 1:4
-     * alone gained nothing, 0.98-1.02, and the series half as much); AMD
-     * EPYC Zen 5, avx512 (its wide_spread kernel; Intel not measured): 2:4
-     * 0.90-0.93, 1:4 0.87-0.93, 2:4+1:8 0.97-1.03 at n = 16, 24, 32. Three
-     * vectors (AVX-512 n = 33..48) gained only for 1:4 (0.90; 2:4 and the
-     * series 0.98-1.02), four (n = 64) lost up to 3%. Calls start at whole row blocks (gemm.c), so which rows pair up,
+     * (wide_row_pair), each with its own sets (pair_sets), both rows' index
+     * words loaded first, so that the FMA chains of two rows are in flight
+     * together and no address waits on a word. In-process A/B, both load
+     * orders, two sets a row: AMD EPYC Zen 3, avx2: 2:4 0.92-0.97 of the
+     * time, 2:4+1:8 0.89-0.91, 1:4 0.97-0.99 at n = 5, 12, 15, 16 (without
+     * the words first, 2:4 and 1:4 alone gained nothing, 0.98-1.02, and the
+     * series half as much); AMD EPYC Zen 5, avx512 (its wide_spread kernel;
+     * Intel not measured): 2:4 0.90-0.93, 1:4 0.87-0.93, 2:4+1:8 0.97-1.03
+     * at n = 16, 24, 32. Three vectors (AVX-512 n = 33..48) gained only for
+     * 1:4 (0.90; 2:4 and the series 0.98-1.02), four (n = 64) lost up to
+     * 3%. Calls start at whole row blocks (gemm.c), so which rows pair up,
      * and with it each row's order of sums, does not depend on the thread
      * count. */
     const int pairs = c0 && !last && nv <= 2;
