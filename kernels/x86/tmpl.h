@@ -151,16 +151,23 @@ wide_chunk_slot(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t wd[3],
                 off + (i / n) * m * ROW_BYTES);
 }
 
-/* One whole chunk (cs slots) of a run, its index words in wd */
+/* One whole chunk (cs slots) of the runs of R rows side by side (R = 1 or
+ * 2): slot i of row 0 (its sets acc0, values v, index words wd0), then slot i
+ * of row 1 (acc1, v + vrun, wd1), each into its row's set i % sets */
 static inline __attribute__((always_inline)) void
-wide_chunk(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t wd[3], const float *bblk,
-           const float *b1, const int nv, const int sets, const int n, const int m,
-           const int spread)
+wide_chunk(vf acc0[MAXSETS][WIDE_MAXV], vf acc1[MAXSETS][WIDE_MAXV], const int R,
+           const VT *v, int64_t vrun, const uint32_t wd0[3], const uint32_t wd1[3],
+           const float *bblk, const float *b1, const int nv, const int sets, const int n,
+           const int m, const int spread)
 {
-    vf quad = VZERO();
+    vf quad0 = VZERO(), quad1 = VZERO();
 #pragma GCC unroll 16
-    for (int i = 0; i < WIDE_CS(n, m); i++)
-        wide_chunk_slot(acc, v, wd, bblk, b1, nv, i % sets, i, n, m, spread, &quad);
+    for (int i = 0; i < WIDE_CS(n, m); i++) {
+        wide_chunk_slot(acc0, v, wd0, bblk, b1, nv, i % sets, i, n, m, spread, &quad0);
+        if (R == 2)
+            wide_chunk_slot(acc1, v + vrun, wd1, bblk, b1, nv, i % sets, i, n, m, spread,
+                            &quad1);
+    }
 }
 
 /* The index words of one whole chunk of a term n:m at w (unused ones 0) */
@@ -198,12 +205,12 @@ wide_first_words(const uint32_t *w, int64_t cnt, const int n, const int m, uint3
  * filled the queues. So where the caller loaded the first chunk's words
  * ahead (pre: the second term of a series, its words taken before the first
  * term's run) or the run has several chunks (2:4), each chunk's words are
- * loaded a chunk ahead. AMD EPYC Zen 5, same-process A/B against loads at
- * each chunk's start: 2:4+1:8 0.94-0.98 of the time on issue 8's four GEMM
- * shapes (n = 40-200: 0.92-0.98; two threads 0.97; bf16 values 0.97; avx2
- * 0.95-0.98), 2:4 0.97-1.01 (avx2 0.98-0.99). A run of one chunk (1:8, 1:4
- * alone) loads its words as before: taken ahead there too, they ran
- * 1.04-1.07x slower. */
+ * loaded a chunk ahead. AMD EPYC Zen 5, same-process A/B
+ * against loads at each chunk's start: 2:4+1:8 0.94-0.98 of the time on
+ * issue 8's four GEMM shapes (n = 40-200: 0.92-0.98; two threads 0.97; bf16
+ * values 0.97; avx2 0.95-0.98), 2:4 0.97-1.01 (avx2 0.98-0.99). A run of one
+ * chunk (1:8, 1:4 alone) loads its words as before: taken ahead there too,
+ * they ran 1.04-1.07x slower. */
 static inline __attribute__((always_inline)) void
 wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt,
          const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
@@ -226,13 +233,13 @@ wide_run(vf acc[MAXSETS][WIDE_MAXV], const VT *v, const uint32_t *w, int64_t cnt
         for (; s + cs <= cnt; NEXT_CHUNK) {
             const uint32_t wd[3] = {ahead[0], ahead[1], words > 2 ? w[2] : 0};
             wide_first_words(w + words, cnt - s - cs, n, m, ahead); /* the next chunk's */
-            wide_chunk(acc, v, wd, bblk, b1, nv, sets, n, m, spread);
+            wide_chunk(acc, acc, 1, v, 0, wd, wd, bblk, b1, nv, sets, n, m, spread);
         }
     } else {
         for (; s + cs <= cnt; NEXT_CHUNK) {
             uint32_t wd[3];
             wide_words(w, m, wd);
-            wide_chunk(acc, v, wd, bblk, b1, nv, sets, n, m, spread);
+            wide_chunk(acc, acc, 1, v, 0, wd, wd, bblk, b1, nv, sets, n, m, spread);
         }
     }
 #undef NEXT_CHUNK
@@ -252,27 +259,19 @@ wide_run_words(const uint32_t *w, const int n, const int m, uint32_t wd[WIDE_CHU
         wide_words(w, m, wd[c]);
 }
 
-/* A full K block's runs of two rows (a, b) of one term side by side, their
- * index words in wa and wb: slot i of a to set i % sets of acca, then slot i
- * of b to the same set of accb */
+/* A full K block's runs of one term in R rows side by side (wide_chunk),
+ * row j's index words in wd[j] */
 static inline __attribute__((always_inline)) void
-wide_run_pair(vf acca[MAXSETS][WIDE_MAXV], vf accb[MAXSETS][WIDE_MAXV], const VT *va,
-              uint32_t wa[WIDE_CHUNKS][3], const VT *vb, uint32_t wb[WIDE_CHUNKS][3],
-              const float *bblk, int64_t bnext, const int nv, const int sets, const int n,
-              const int m, const int spread)
+wide_run_rows(vf acc[2][MAXSETS][WIDE_MAXV], const int R, const VT *v, int64_t vrun,
+              uint32_t wd[2][WIDE_CHUNKS][3], const float *bblk, int64_t bnext, const int nv,
+              const int sets, const int n, const int m, const int spread)
 {
     const int cs = WIDE_CS(n, m), chunks = TASDI_KC / m * n / cs;
-    const float *b1 = bblk + bnext;
+    const int64_t step = cs / n * m * TASDI_NR; /* B floats a chunk spans */
 #pragma GCC unroll 4
-    for (int c = 0; c < chunks; c++, va += cs, vb += cs, bblk += cs / n * m * TASDI_NR,
-             b1 += cs / n * m * TASDI_NR) {
-        vf qa = VZERO(), qb = VZERO();
-#pragma GCC unroll 16
-        for (int i = 0; i < cs; i++) {
-            wide_chunk_slot(acca, va, wa[c], bblk, b1, nv, i % sets, i, n, m, spread, &qa);
-            wide_chunk_slot(accb, vb, wb[c], bblk, b1, nv, i % sets, i, n, m, spread, &qb);
-        }
-    }
+    for (int c = 0; c < chunks; c++)
+        wide_chunk(acc[0], acc[1], R, v + c * cs, vrun, wd[0][c], wd[1][c], bblk + c * step,
+                   bblk + bnext + c * step, nv, sets, n, m, spread);
 }
 
 /* Any other N:M: the slots' k decoded at run time, with counters (slot of
@@ -373,56 +372,105 @@ wide_acc_store(vf acc[MAXSETS][WIDE_MAXV], float *t, int64_t tnext, const int nv
         }
 }
 
-/* Row i of a call's rows (its runs at v, w): the series' stream `ahead`
- * rows on and, with pf, a quarter of B's next K block into L2 (see
- * wide_rows) */
+/* What the rows of one wide_rows call share */
+typedef struct {
+    const tasdi_packed *p;
+    const float *bblk;
+    int64_t bnext, tnext, tld;
+    int64_t vrun, wrun;     /* a row's values and index words in this K block */
+    int64_t cnt0, w0, cnt1; /* term 0's slots and index words, term 1's slots */
+    int64_t ahead;          /* rows of the series' stream prefetched ahead */
+    int last, full, pf, accumulate; /* full: whole runs (all but a short last block) */
+} wide_call;
+
+/* Row i of the call (its runs at v, w): the series' stream `ahead` rows on
+ * and, with pf, a quarter of B's next K block into L2 (see wide_rows) */
 static inline __attribute__((always_inline)) void
-wide_row_prefetch(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, int64_t ahead,
-                  int pf, const float *bblk, int64_t bnext, int64_t i, const int nv)
+wide_row_prefetch(const wide_call *c, const VT *v, const uint32_t *w, int64_t i, const int nv)
 {
-    for (int64_t at = 0; at < vrun * (int64_t)sizeof(VT); at += 64)
-        PREFETCH_L2((const char *)(v + ahead * vrun) + at);
-    PREFETCH_L2(w + ahead * wrun);
-    if (pf) {
-        const float *next = bblk + TASDI_KC * TASDI_NR + i * 64;
+    for (int64_t at = 0; at < c->vrun * (int64_t)sizeof(VT); at += 64)
+        PREFETCH_L2((const char *)(v + c->ahead * c->vrun) + at);
+    PREFETCH_L2(w + c->ahead * c->wrun);
+    if (c->pf) {
+        const float *next = c->bblk + TASDI_KC * TASDI_NR + i * 64;
         for (int l = 0; l < 4; l++) {
             PREFETCH_L2(next + 16 * l);
             if (nv > WIDE_NV)
-                PREFETCH_L2(next + bnext + 16 * l);
+                PREFETCH_L2(next + c->bnext + 16 * l);
         }
     }
 }
 
-/* Two rows of a full K block (row i of the call at v, w, t and the next
- * one) side by side, for a one- or two-term series known at compile time
- * (c0, c1 as in wide_rows), each row with `sets` accumulator sets, slot by
- * slot. */
+/* R rows (1 or 2) from row i of the call: their runs at v, w (one run
+ * apart), their strips at t (tld apart), each row with `sets` accumulator
+ * sets; all terms of a row accumulate into the same registers. Whole runs
+ * of a series known at compile time (c0, c1 as in wide_rows) at up to
+ * WIDE_BLOCK_NV vectors a row take every index word of their rows first, so
+ * that no address waits on a word, then run the rows slot by slot side by
+ * side, the K block unrolled; other rows (R = 1) go term by term, chunk by
+ * chunk: a short last block, more vectors a row, a series dispatched at run
+ * time. Single rows of whole blocks unrolled, in-process A/B against chunk
+ * by chunk (AMD EPYC Zen 5, avx512): n = 48, 64 0.95-0.98 of the time for
+ * 2:4, 2:4+1:8 and 1:4; at n = 128 the compiler held every chunk's B
+ * offsets in registers and spilled (a 2:4+1:8 row: 13.6 instructions a
+ * slot, 15 of them stack accesses, against 12 and none), 1.01-1.05x. */
+#define WIDE_BLOCK_NV 4
 static inline __attribute__((always_inline)) void
-wide_row_pair(const VT *v, const uint32_t *w, int64_t vrun, int64_t wrun, int64_t ahead,
-              int pf, int64_t cnt0, int64_t w0, const float *bblk, int64_t bnext, float *t,
-              int64_t tnext, int64_t tld, int64_t i, int accumulate, const int nv,
-              const int sets, const int c0, const int c1, const int spread)
+wide_row(const wide_call *c, const VT *v, const uint32_t *w, float *t, int64_t i, const int R,
+         const int nv, const int sets, const int c0, const int c1, const int spread)
 {
-    wide_row_prefetch(v, w, vrun, wrun, ahead, pf, bblk, bnext, i, nv);
-    wide_row_prefetch(v + vrun, w + wrun, vrun, wrun, ahead, pf, bblk, bnext, i + 1, nv);
-    vf acca[MAXSETS][WIDE_MAXV], accb[MAXSETS][WIDE_MAXV];
-    wide_acc_start(acca, t, tnext, accumulate, nv, sets);
-    wide_acc_start(accb, t + tld, tnext, accumulate, nv, sets);
-    /* every index word of both rows before the first FMA */
-    uint32_t wa0[WIDE_CHUNKS][3], wb0[WIDE_CHUNKS][3], wa1[WIDE_CHUNKS][3], wb1[WIDE_CHUNKS][3];
-    wide_run_words(w, c0 / 64, c0 % 64, wa0);
-    wide_run_words(w + wrun, c0 / 64, c0 % 64, wb0);
-    if (c1) {
-        wide_run_words(w + w0, c1 / 64, c1 % 64, wa1);
-        wide_run_words(w + wrun + w0, c1 / 64, c1 % 64, wb1);
+    vf acc[2][MAXSETS][WIDE_MAXV];
+#pragma GCC unroll 2
+    for (int j = 0; j < R; j++)
+        wide_row_prefetch(c, v + j * c->vrun, w + j * c->wrun, i + j, nv);
+#pragma GCC unroll 2
+    for (int j = 0; j < R; j++)
+        wide_acc_start(acc[j], t + j * c->tld, c->tnext, c->accumulate, nv, sets);
+    if (R == 2 || (c0 && c->full && nv <= WIDE_BLOCK_NV)) {
+        uint32_t wd0[2][WIDE_CHUNKS][3], wd1[2][WIDE_CHUNKS][3]; /* terms 0, 1 by row */
+#pragma GCC unroll 2
+        for (int j = 0; j < R; j++)
+            wide_run_words(w + j * c->wrun, c0 / 64, c0 % 64, wd0[j]);
+#pragma GCC unroll 2
+        for (int j = 0; j < R && c1; j++)
+            wide_run_words(w + j * c->wrun + c->w0, c1 / 64, c1 % 64, wd1[j]);
+        wide_run_rows(acc, R, v, c->vrun, wd0, c->bblk, c->bnext, nv, sets, c0 / 64, c0 % 64,
+                      spread);
+        if (c1)
+            wide_run_rows(acc, R, v + c->cnt0, c->vrun, wd1, c->bblk, c->bnext, nv, sets,
+                          c1 / 64, c1 % 64, spread);
+    } else if (c0) {
+        /* the second run's first index words before the first run's FMAs */
+        uint32_t pre1[2];
+        if (c1)
+            wide_first_words(w + c->w0, c->cnt1, c1 / 64, c1 % 64, pre1);
+        wide_term(acc[0], &c->p->term[0], v, w, c->cnt0, c->bblk, c->bnext, nv, sets, c0, spread,
+                  NULL);
+        if (c1)
+            wide_term(acc[0], &c->p->term[1], v + c->cnt0, w + c->w0, c->cnt1, c->bblk, c->bnext,
+                      nv, sets, c1, spread, pre1);
+    } else {
+        for (int k = 0; k < c->p->terms; k++) {
+            const tasdi_pterm *pt = &c->p->term[k];
+            const int last = c->last;
+            const float *bblk = c->bblk;
+            const int64_t bnext = c->bnext;
+            int64_t dv = last ? pt->plast : pt->pspb, dw = last ? pt->pwlast : pt->pwpb;
+            int64_t cnt = last ? pt->last : pt->spb;
+            switch (WIDE_CODE(pt->n, pt->m)) {
+            case WIDE_CODE(2, 4): wide_term(acc[0], pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 4), spread, NULL); break;
+            case WIDE_CODE(1, 8): wide_term(acc[0], pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 8), spread, NULL); break;
+            case WIDE_CODE(1, 4): wide_term(acc[0], pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 4), spread, NULL); break;
+            case WIDE_CODE(2, 8): wide_term(acc[0], pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 8), spread, NULL); break;
+            case WIDE_CODE(4, 8): wide_term(acc[0], pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(4, 8), spread, NULL); break;
+            case WIDE_CODE(8, 8): wide_term(acc[0], pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(8, 8), spread, NULL); break;
+            default: wide_term(acc[0], pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, -1, spread, NULL); break;
+            }
+        }
     }
-    wide_run_pair(acca, accb, v, wa0, v + vrun, wb0, bblk, bnext, nv, sets, c0 / 64, c0 % 64,
-                  spread);
-    if (c1)
-        wide_run_pair(acca, accb, v + cnt0, wa1, v + vrun + cnt0, wb1, bblk, bnext, nv, sets,
-                      c1 / 64, c1 % 64, spread);
-    wide_acc_store(acca, t, tnext, nv, sets);
-    wide_acc_store(accb, t + tld, tnext, nv, sets);
+#pragma GCC unroll 2
+    for (int j = 0; j < R; j++)
+        wide_acc_store(acc[j], t + j * c->tld, c->tnext, nv, sets);
 }
 
 /* Rows [r0, r1) of one K block. c0, c1: the codes of a one- or two-term
@@ -451,23 +499,26 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     const int last = kb + 1 == p->nkb;
     const VT *v = VAL_BASE(pt0) + tasdi_wide_at(pt0, p->rows, p->nkb, kb, r0);
     const uint32_t *w = pt0->idx + tasdi_idx_at(pt0, p->rows, p->nkb, kb, r0);
-    const int64_t vrun = last ? pt0->tlast : pt0->tspb, wrun = last ? pt0->twlast : pt0->twpb;
-    const int64_t cnt0 = last ? pt0->last : pt0->spb, w0 = last ? pt0->wlast : pt0->wpb;
-    const int64_t cnt1 = p->terms > 1 ? (last ? p->term[1].last : p->term[1].spb) : 0;
+    wide_call c = {.p = p, .bblk = bblk, .bnext = bnext, .tnext = tnext, .tld = tld,
+                   .last = last, .full = !last || p->cols % TASDI_KC == 0,
+                   .accumulate = accumulate};
+    c.vrun = last ? pt0->tlast : pt0->tspb, c.wrun = last ? pt0->twlast : pt0->twpb;
+    c.cnt0 = last ? pt0->last : pt0->spb, c.w0 = last ? pt0->wlast : pt0->wpb;
+    c.cnt1 = p->terms > 1 ? (last ? p->term[1].last : p->term[1].spb) : 0;
     /* B beyond what L2 keeps across row blocks (the next K block comes
      * from L3): each row prefetches 4 lines of each panel's next block
      * into L2, so the call's rows bring in the whole 16 KiB per panel. */
-    const int pf = !last && (size_t)bnext * sizeof(float) * (nv > WIDE_NV ? 2 : 1) > WIDE_PF_BYTES;
+    c.pf = !last && (size_t)bnext * sizeof(float) * (nv > WIDE_NV ? 2 : 1) > WIDE_PF_BYTES;
     /* The series' stream (values and index words; rows follow each other,
      * then the next K block's) prefetched into L2 WIDE_SERIES_PF bytes of
      * values ahead: beyond the cache the first load of each row's run
      * waited on memory (perf: 11-15% of the kernel's samples at
      * 1024x4096x256 and 4096x4096x64, 2:4) */
-    const int64_t row_bytes = vrun * (int64_t)sizeof(VT); /* of values */
-    const int64_t ahead = (WIDE_SERIES_PF + row_bytes - 1) / row_bytes; /* rows */
+    const int64_t row_bytes = c.vrun * (int64_t)sizeof(VT); /* of values */
+    c.ahead = (WIDE_SERIES_PF + row_bytes - 1) / row_bytes; /* rows */
     /* One or two vectors a row (AVX2 n <= 16, AVX-512 n <= 32), a
-     * series known at compile time, a full K block: rows go two at a time
-     * (wide_row_pair), each with its own sets (pair_sets), both rows' index
+     * series known at compile time, whole runs: rows go two at a time
+     * (wide_row, R = 2), each with its own sets (pair_sets), both rows' index
      * words loaded first, so that the FMA chains of two rows are in flight
      * together and no address waits on a word. In-process A/B, both load
      * orders, two sets a row: AMD EPYC Zen 3, avx2: 2:4 0.92-0.97 of the
@@ -480,51 +531,21 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * 3%. Calls start at whole row blocks (gemm.c), so which rows pair up,
      * and with it each row's order of sums, does not depend on the thread
      * count. */
-    const int pairs = c0 && !last && nv <= 2;
+    const int pairs = c0 && nv <= 2 && c.full;
     /* At one vector a row each row of a pair keeps four sets, eight FMA
      * chains in all: in-process A/B against two (AMD EPYC Zen 5, avx512,
      * n = 15, 16) 2:4+1:8 0.95-0.97 of the time, 2:4 and 1:4 0.97-0.99;
      * avx2 on the same Zen 5 (n = 5, 8) 0.98-1.01. Four at two vectors
      * (avx512 n = 24, 32) took 1.00-1.07x the time. */
     const int pair_sets = nv == 1 ? 4 : 2;
-    for (int64_t r = r0; r < r1; r++, v += vrun, w += wrun) {
+    for (int64_t r = r0; r < r1; r++, v += c.vrun, w += c.wrun) {
         float *t = tile + (r - r0) * tld;
         if (pairs && r + 1 < r1) {
-            wide_row_pair(v, w, vrun, wrun, ahead, pf, cnt0, w0, bblk, bnext, t, tnext, tld,
-                          r - r0, accumulate, nv, pair_sets, c0, c1, spread);
-            r++, v += vrun, w += wrun;
-            continue;
-        }
-        wide_row_prefetch(v, w, vrun, wrun, ahead, pf, bblk, bnext, r - r0, nv);
-        vf acc[MAXSETS][WIDE_MAXV];
-        wide_acc_start(acc, t, tnext, accumulate, nv, sets);
-        /* all terms of the row accumulate into the same registers */
-        if (c0) {
-            /* the second run's first index words before the first run's FMAs */
-            uint32_t pre1[2];
-            if (c1)
-                wide_first_words(w + w0, cnt1, c1 / 64, c1 % 64, pre1);
-            wide_term(acc, pt0, v, w, cnt0, bblk, bnext, nv, sets, c0, spread, NULL);
-            if (c1)
-                wide_term(acc, &p->term[1], v + cnt0, w + w0, cnt1, bblk, bnext, nv, sets, c1,
-                          spread, pre1);
+            wide_row(&c, v, w, t, r - r0, 2, nv, pair_sets, c0, c1, spread);
+            r++, v += c.vrun, w += c.wrun;
         } else {
-            for (int i = 0; i < p->terms; i++) {
-                const tasdi_pterm *pt = &p->term[i];
-                int64_t dv = last ? pt->plast : pt->pspb, dw = last ? pt->pwlast : pt->pwpb;
-                int64_t cnt = last ? pt->last : pt->spb;
-                switch (WIDE_CODE(pt->n, pt->m)) {
-                case WIDE_CODE(2, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 4), spread, NULL); break;
-                case WIDE_CODE(1, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 8), spread, NULL); break;
-                case WIDE_CODE(1, 4): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(1, 4), spread, NULL); break;
-                case WIDE_CODE(2, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(2, 8), spread, NULL); break;
-                case WIDE_CODE(4, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(4, 8), spread, NULL); break;
-                case WIDE_CODE(8, 8): wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, WIDE_CODE(8, 8), spread, NULL); break;
-                default: wide_term(acc, pt, v + dv, w + dw, cnt, bblk, bnext, nv, sets, -1, spread, NULL); break;
-                }
-            }
+            wide_row(&c, v, w, t, r - r0, 1, nv, sets, c0, c1, spread);
         }
-        wide_acc_store(acc, t, tnext, nv, sets);
     }
 }
 
