@@ -205,7 +205,8 @@ wide_first_words(const uint32_t *w, int64_t cnt, const int n, const int m, uint3
  * filled the queues. So where the caller loaded the first chunk's words
  * ahead (pre: the second term of a series, its words taken before the first
  * term's run) or the run has several chunks (2:4), each chunk's words are
- * loaded a chunk ahead. AMD EPYC Zen 5, same-process A/B
+ * loaded a chunk ahead (whole runs at up to WIDE_BLOCK_NV vectors a row
+ * take every word first instead: wide_row). AMD EPYC Zen 5, same-process A/B
  * against loads at each chunk's start: 2:4+1:8 0.94-0.98 of the time on
  * issue 8's four GEMM shapes (n = 40-200: 0.92-0.98; two threads 0.97; bf16
  * values 0.97; avx2 0.95-0.98), 2:4 0.97-1.01 (avx2 0.98-0.99). A run of one
