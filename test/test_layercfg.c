@@ -27,6 +27,11 @@ static void test_layer_config_roundtrip(void)
     CHECK(tasd_config_terms(tasd_layer_config_weights(back)) == 2);
     CHECK(tasd_layer_config_method(back) == TASD_OPTIMAL);
     CHECK(strcmp(tasd_layer_config_target(back), "1:4=0.3,2:4=0.55") == 0);
+    /* a measured target names its token count; the config keeps the spec */
+    tasd_layer_config *meas = NULL;
+    CHECK_OK(tasd_layer_config_parse(NULL, "fc1 W=2:4 target=cpu-measured@16", &meas));
+    CHECK(meas && strcmp(tasd_layer_config_target(meas), "cpu-measured@16") == 0);
+    tasd_layer_config_destroy(meas);
     /* too small a buffer: error, untouched */
     char small[8] = "xxxxxxx";
     CHECK_STATUS(tasd_layer_config_format(lc, small, sizeof small, &need), TASD_ERR_BUFFER_TOO_SMALL);
@@ -70,6 +75,7 @@ static void test_layer_config_errors(void)
                          "fc1 W=2:4 W=1:4", "fc1 X=2:4",       "fc1 W",           "fc1 method=fast",
                          "fc1 target=nope", "fc1 A=2:4+",      "fc1 method=greedy method=optimal",
                          "fc1 target=cpu target=cpu", "fc1 A=none A=none",
+                         "fc1 target=cpu-measured@0", "fc1 target=cpu-measured@",
                          "fc\x01x W=2:4", "fc\x7f W=2:4"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_STATUS(tasd_layer_config_parse(NULL, bad[i], &lc), TASD_ERR_FORMAT);

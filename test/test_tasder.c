@@ -228,6 +228,33 @@ static void test_target_measure(void)
     CHECK_OK(tasd_target_create(NULL, "cpu-measured", &m));
     CHECK(m && tasd_target_is_measured(m));
     tasd_target_destroy(m);
+    /* timed at the tokens a model runs at: 16 (the wide kernels' small-n
+     * rows) and 1 (the single-column kernels) */
+    const char *at[] = {"cpu-measured@16", "cpu-measured@1"};
+    for (int k = 0; k < 2; k++) {
+        m = NULL;
+        CHECK_OK(tasd_target_create(NULL, at[k], &m));
+        CHECK(m && tasd_target_is_measured(m) && tasd_target_patterns(m) == 7);
+        CHECK(m && strcmp(tasd_target_name(m), "cpu-measured") == 0);
+        for (int i = 0; m && i < tasd_target_patterns(m); i++) {
+            double c = 0;
+            CHECK_OK(tasd_target_pattern(m, i, NULL, NULL, &c));
+            CHECKF(c > 0.0 && isfinite(c), "%s pattern %d cost %g", at[k], i, c);
+        }
+        CHECK(m && tasd_target_act_cost(m) >= 0.0 && isfinite(tasd_target_act_cost(m)));
+        tasd_target_destroy(m);
+    }
+    const char *bad[] = {"cpu-measured@",   "cpu-measured@0",  "cpu-measured@4097",
+                         "cpu-measured@16x", "cpu-measured@-3", "cpu-measured@ 16",
+                         "cpu-measured@+16", "cpu@16",          "cpu-measured16",
+                         "cpu-measured@99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        m = NULL;
+        CHECK_STATUS(tasd_target_create(NULL, bad[i], &m), TASD_ERR_INVALID_ARGUMENT);
+        CHECKF(m == NULL, "%s", bad[i]);
+    }
+    CHECK_STATUS(tasd_target_create(NULL, "cpu-measured@0", &m), TASD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tasd_last_error_message(), "cpu-measured@TOKENS") != NULL);
 }
 
 /* ---- per-layer search ---- */

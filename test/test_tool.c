@@ -541,6 +541,18 @@ static void test_search(void)
     char text[4096];
     slurp(cfgp, text, sizeof text);
     CHECK(rc == 0 && strstr(text, "layer.0.weight W=2:4 A=none method=greedy target=sparse-tensor-core\n"));
+    /* Costs timed at the model's token count: measured once (one message),
+     * the spec kept in every line; a bad count is a usage error. */
+    rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu-measured@16",
+                  "--budget", "0.45", "-o", cfgp);
+    slurp(cfgp, text, sizeof text);
+    CHECKF(rc == 0 && strstr(text, "layer.0.weight W=") &&
+               strstr(text, " target=cpu-measured@16\n"), "rc %d: %s", rc, err_text);
+    const char *msg = strstr(err_text, "measuring");
+    CHECKF(msg && !strstr(msg + 1, "measuring"), "%s", err_text);
+    CHECK(RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu-measured@0",
+                   "--budget", "0.45", "-o", tp("x.cfg")) == 2 &&
+          strstr(err_text, "cpu-measured@TOKENS") && !exists(tp("x.cfg")));
     /* One budget for the model: FLOP-weighted mean error within it. */
     rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget", "0.2",
                   "--share", "--layer-cap", "0.5", "-o", cfgp);

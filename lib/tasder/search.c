@@ -275,13 +275,9 @@ tasd_status tasd_search_layer(tasd_context *ctx, const tasd_target *target,
     }
     /* the dense point doubles as the name check */
     tasd_layer_config *dense_cfg = NULL;
-    const char *tname = tasd_target_name(target);
-    char tspec[TASD_TARGET_MAX_PATTERNS * 40 + 64];
-    if (strcmp(target->name, "custom") == 0) {
-        if (tasd_target_format(target, tspec, sizeof tspec, NULL))
-            return TASD_ERR_INTERNAL;
-        tname = tspec;
-    }
+    char tname[TASDI_TARGET_SPEC_BUF];
+    if (tasdi_target_spec(target, tname))
+        return TASD_ERR_INTERNAL;
     st = tasd_layer_config_create(ctx, name, NULL, NULL, (tasd_method)opt.method, tname,
                                   &dense_cfg);
     if (st)

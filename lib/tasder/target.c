@@ -160,6 +160,44 @@ static tasd_status parse_custom(const char *spec, tasd_target *t)
     return TASD_OK;
 }
 
+/* What tasd_target_measure times: a BERT-base sized layer (at 256x512 the
+ * fixed costs of a call weighed 10-20% more than in the layers of real
+ * models) at MEAS_TOK tokens, or at the target's own token count
+ * ("cpu-measured@TOKENS", at most MEAS_MAX_TOK: 4096 tokens take about a
+ * second to time three times). */
+#define MEAS_OUT 768
+#define MEAS_IN 768
+#define MEAS_TOK 128
+#define MEAS_MAX_TOK 4096
+#define MEAS_MAXREP 31
+
+/* "cpu", "cpu-measured" or "cpu-measured@TOKENS": 1 and *measure, *tokens
+ * (0: the default) set; 0 for any other spec; < 0 (message set) for a
+ * "cpu-measured@" whose token count is not an integer in 1..MEAS_MAX_TOK. */
+static int parse_cpu_spec(const char *spec, bool *measure, int *tokens)
+{
+    *measure = false;
+    *tokens = 0;
+    if (strcmp(spec, "cpu") == 0)
+        return 1;
+    if (strncmp(spec, "cpu-measured", 12) != 0 || (spec[12] != '\0' && spec[12] != '@'))
+        return 0;
+    *measure = true;
+    if (spec[12] == '\0')
+        return 1;
+    char *end = NULL;
+    long n = spec[13] >= '0' && spec[13] <= '9' ? strtol(spec + 13, &end, 10) : 0;
+    if (!end || *end != '\0' || n < 1 || n > MEAS_MAX_TOK) {
+        tasdi_fail(TASD_ERR_INVALID_ARGUMENT,
+                   "target \"%.64s\": want cpu-measured@TOKENS, TOKENS an integer in 1..%d "
+                   "(the activation rows a layer runs at)",
+                   spec, MEAS_MAX_TOK);
+        return -1;
+    }
+    *tokens = (int)n;
+    return 1;
+}
+
 tasd_status tasd_target_create(tasd_context *ctx, const char *spec, tasd_target **out)
 {
     if (!spec || !out)
@@ -168,7 +206,10 @@ tasd_status tasd_target_create(tasd_context *ctx, const char *spec, tasd_target 
     memset(&t, 0, sizeof t);
     t.allocator = *tasdi_allocator(ctx);
     bool measure = false;
-    if (strcmp(spec, "cpu") == 0 || strcmp(spec, "cpu-measured") == 0) {
+    int cpu = parse_cpu_spec(spec, &measure, &t.tokens);
+    if (cpu < 0)
+        return TASD_ERR_INVALID_ARGUMENT;
+    if (cpu) {
         for (int i = 0; i < CPU_PATTERNS; i++) {
             t.n[i] = cpu_table[i].n;
             t.m[i] = cpu_table[i].m;
@@ -178,7 +219,6 @@ tasd_status tasd_target_create(tasd_context *ctx, const char *spec, tasd_target 
         t.act = CPU_ACT;
         t.shared = CPU_SHARED;
         strcpy(t.name, "cpu");
-        measure = spec[3] != '\0';
     } else if (strcmp(spec, "sparse-tensor-core") == 0) {
         t.npat = 1;
         t.n[0] = 2, t.m[0] = 4, t.cost[0] = 0.5;
@@ -228,6 +268,17 @@ const char *tasd_target_name(const tasd_target *t)
     if (t->measured && strcmp(t->name, "cpu") == 0)
         return "cpu-measured";
     return t->name;
+}
+
+tasd_status tasdi_target_spec(const tasd_target *t, char buf[TASDI_TARGET_SPEC_BUF])
+{
+    if (strcmp(t->name, "custom") == 0)
+        return tasd_target_format(t, buf, TASDI_TARGET_SPEC_BUF, NULL);
+    if (t->measured && t->tokens)
+        snprintf(buf, TASDI_TARGET_SPEC_BUF, "cpu-measured@%d", t->tokens);
+    else
+        snprintf(buf, TASDI_TARGET_SPEC_BUF, "%s", tasd_target_name(t));
+    return TASD_OK;
 }
 
 int tasd_target_is_measured(const tasd_target *t) { return t ? t->measured : 0; }
@@ -332,13 +383,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* A BERT-base sized layer: at 256x512 the fixed costs of a call weighed
- * 10-20% more than in the layers of real models. */
-#define MEAS_OUT 768
-#define MEAS_IN 768
-#define MEAS_TOK 128
-#define MEAS_MAXREP 31
-
 /* The two patterns whose series tells what a series' terms share: the
  * densest and the sparsest (by N/M; -1 if all have one density). */
 static void shared_pair(const tasd_target *t, int *p0, int *p1)
@@ -369,8 +413,9 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
     const tasd_context *ctx = &serial;
     const tasd_allocator *a = tasdi_allocator(ctx);
     tasd_status st = TASD_OK;
-    size_t wn = (size_t)MEAS_OUT * MEAS_IN, xn = (size_t)MEAS_TOK * MEAS_IN,
-           yn = (size_t)MEAS_TOK * MEAS_OUT;
+    const int64_t tok = t->tokens ? t->tokens : MEAS_TOK;
+    size_t wn = (size_t)MEAS_OUT * MEAS_IN, xn = (size_t)tok * MEAS_IN,
+           yn = (size_t)tok * MEAS_OUT;
     float *w = tasdi_alloc(a, wn * sizeof(float));
     float *x = tasdi_alloc(a, xn * sizeof(float));
     float *y = tasdi_alloc(a, yn * sizeof(float));
@@ -396,10 +441,10 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
         x[i] = (float)((double)(r >> 11) / 9007199254740992.0 - 0.5);
     }
     tasdi_matrix wm = {(const char *)w, TASD_F32, MEAS_OUT, MEAS_IN, MEAS_IN, 1};
-    tasdi_matrix xm = {(const char *)x, TASD_F32, MEAS_TOK, MEAS_IN, MEAS_IN, 1};
-    tasdi_matrix ym = {(const char *)y, TASD_F32, MEAS_TOK, MEAS_OUT, MEAS_OUT, 1};
-    tasdi_matrix xt = {(const char *)x, TASD_F32, MEAS_IN, MEAS_TOK, 1, MEAS_IN};
-    tasdi_matrix yt = {(const char *)y, TASD_F32, MEAS_OUT, MEAS_TOK, 1, MEAS_OUT};
+    tasdi_matrix xm = {(const char *)x, TASD_F32, tok, MEAS_IN, MEAS_IN, 1};
+    tasdi_matrix ym = {(const char *)y, TASD_F32, tok, MEAS_OUT, MEAS_OUT, 1};
+    tasdi_matrix xt = {(const char *)x, TASD_F32, MEAS_IN, tok, 1, MEAS_IN};
+    tasdi_matrix yt = {(const char *)y, TASD_F32, MEAS_OUT, tok, 1, MEAS_OUT};
     st = tasdi_dense_pack(a, &wm, false, &dense);
     if (st)
         goto done;
@@ -479,7 +524,7 @@ tasd_status tasd_target_measure(tasd_context *user_ctx, tasd_target *t, double m
         t->shared = saved <= 0.0 ? 0.0 : saved < 0.5 * cmin ? saved : 0.5 * cmin;
     }
     /* per element of X, in dense multiply-adds */
-    double mac_time = med[0] / ((double)MEAS_OUT * MEAS_IN * MEAS_TOK);
+    double mac_time = med[0] / ((double)MEAS_OUT * MEAS_IN * tok);
     t->act = med[pair + 2] / (double)xn / mac_time;
     t->measured = 1;
 done:
@@ -495,8 +540,11 @@ done:
 
 tasd_status tasdi_target_spec_check(const char *spec)
 {
-    if (strcmp(spec, "cpu") == 0 || strcmp(spec, "cpu-measured") == 0 ||
-        strcmp(spec, "sparse-tensor-core") == 0 || strcmp(spec, "vegeta") == 0)
+    bool measure;
+    int tokens, cpu = parse_cpu_spec(spec, &measure, &tokens);
+    if (cpu)
+        return cpu < 0 ? TASD_ERR_INVALID_ARGUMENT : TASD_OK;
+    if (strcmp(spec, "sparse-tensor-core") == 0 || strcmp(spec, "vegeta") == 0)
         return TASD_OK;
     if (strlen(spec) > TASDI_TARGET_SPEC_MAX)
         return tasdi_fail(TASD_ERR_INVALID_ARGUMENT, "target spec longer than %d bytes",

@@ -14,6 +14,7 @@ struct tasd_target {
     tasd_allocator allocator;
     char name[32];
     int measured;
+    int tokens; /* activation rows tasd_target_measure times; 0: 128 */
     int npat;
     int n[TASD_TARGET_MAX_PATTERNS];
     int m[TASD_TARGET_MAX_PATTERNS];
@@ -27,6 +28,10 @@ struct tasd_target {
 double tasdi_target_term_cost(const tasd_target *t, int n, int m);
 /* Check a target spec without building (or measuring) the target. */
 tasd_status tasdi_target_spec_check(const char *spec);
+/* The spec a layer config records for t: its name, "cpu-measured@TOKENS"
+ * when timed at a token count, a custom target's costs. */
+#define TASDI_TARGET_SPEC_BUF (TASD_TARGET_MAX_PATTERNS * 40 + 64)
+tasd_status tasdi_target_spec(const tasd_target *t, char buf[TASDI_TARGET_SPEC_BUF]);
 
 /* ---- layer configs ---- */
 

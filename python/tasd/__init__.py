@@ -553,8 +553,10 @@ class Layer:
 
 class Target:
     """What a structured-sparse machine runs and at what cost: a name
-    ("cpu", "cpu-measured", "sparse-tensor-core", "vegeta") or a custom spec
-    ("1:4=0.3,2:4=0.55,act=4"). measure=True times libtasd's kernels here."""
+    ("cpu", "cpu-measured", "sparse-tensor-core", "vegeta"), "cpu-measured@16"
+    (timed at the 16 tokens a model runs at; plain "cpu-measured" at 128) or
+    a custom spec ("1:4=0.3,2:4=0.55,act=4"). measure=True times libtasd's
+    kernels here."""
 
     def __init__(self, spec="cpu", measure=False, seconds=0.3):
         h = ctypes.c_void_p()

@@ -362,6 +362,11 @@ class Layers(unittest.TestCase):
         self.assertEqual([l.split()[0] for l in lines], ["fc1", "fc2"])
         with self.assertRaises(tasd.Error):
             tasd.search_layer(w, target="no-such-target")
+        # Costs timed at the tokens the model runs at; the config keeps the spec.
+        s3 = tasd.search_layer(w, budget=0.5, target="cpu-measured@16", name="fc3")
+        self.assertIn(" target=cpu-measured@16", s3.choice.config)
+        with self.assertRaises(tasd.Error):
+            tasd.Target("cpu-measured@0")
 
 
 class TensorFiles(unittest.TestCase):
