@@ -556,10 +556,10 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 }
 
 /* The series shapes with a straight-line row loop; others go term by term.
- * 1:16 and 2:16 (4 and 8 slots a row and K block) are here because the
- * per-term path paid more per row than their slots cost: on an AMD EPYC
- * Zen 5 (avx512, 3072x768x16) they took 0.51-0.60x its time (n = 128:
- * 0.92-0.95x), for 336 KB of library text. */
+ * 1:16, 2:16, 2:8 and 4:8 alone have one up to WIDE_BLOCK_NV vectors a row
+ * (n <= 64 with AVX-512): there the per-term path paid more per row than
+ * their few slots cost; 3072x768x16 took 0.30-0.80x its time (AMD EPYC
+ * Zen 5, avx512), where at n = 128 they gained 0-8% for as much code. */
 static inline __attribute__((always_inline)) void
 wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
          int64_t bnext, float *tile, int64_t tnext, int64_t tld, int accumulate, const int nv,
@@ -567,18 +567,23 @@ wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float 
 {
     const int a = WIDE_CODE(p->term[0].n, p->term[0].m);
     const int b = p->terms == 2 ? WIDE_CODE(p->term[1].n, p->term[1].m) : -1;
+    const int one = p->terms == 1, few = nv <= WIDE_BLOCK_NV;
 #define ROWS(c0, c1)                                                                   \
     wide_rows(p, r0, r1, kb, bblk, bnext, tile, tnext, tld, accumulate, nv, c0, c1, spread)
-    if (p->terms == 1 && a == WIDE_CODE(2, 4))
+    if (one && a == WIDE_CODE(2, 4))
         ROWS(WIDE_CODE(2, 4), 0);
-    else if (p->terms == 1 && a == WIDE_CODE(1, 4))
+    else if (one && a == WIDE_CODE(1, 4))
         ROWS(WIDE_CODE(1, 4), 0);
-    else if (p->terms == 1 && a == WIDE_CODE(1, 8))
+    else if (one && a == WIDE_CODE(1, 8))
         ROWS(WIDE_CODE(1, 8), 0);
-    else if (p->terms == 1 && a == WIDE_CODE(1, 16))
+    else if (one && few && a == WIDE_CODE(1, 16))
         ROWS(WIDE_CODE(1, 16), 0);
-    else if (p->terms == 1 && a == WIDE_CODE(2, 16))
+    else if (one && few && a == WIDE_CODE(2, 16))
         ROWS(WIDE_CODE(2, 16), 0);
+    else if (one && few && a == WIDE_CODE(2, 8))
+        ROWS(WIDE_CODE(2, 8), 0);
+    else if (one && few && a == WIDE_CODE(4, 8))
+        ROWS(WIDE_CODE(4, 8), 0);
     else if (a == WIDE_CODE(2, 4) && b == WIDE_CODE(1, 8))
         ROWS(WIDE_CODE(2, 4), WIDE_CODE(1, 8));
     else if (a == WIDE_CODE(1, 4) && b == WIDE_CODE(1, 8))
