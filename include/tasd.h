@@ -480,7 +480,12 @@ TASD_API tasd_status tasd_gemm_ws(tasd_context *ctx, float alpha,
  *   "cpu"                 libtasd's own kernels, costs from a built-in table
  *                         (the default: deterministic and free)
  *   "cpu-measured"        the same patterns, costs measured now on this
- *                         machine (see tasd_target_measure, ~0.1-1 s)
+ *                         machine (see tasd_target_measure, ~0.1-1 s) at
+ *                         128 tokens
+ *   "cpu-measured@T"      the same, measured at T tokens (1..4096): the
+ *                         activation rows the model's layers run at (batch
+ *                         x sequence); the ratios depend on it (at 16
+ *                         tokens a 2:4 term can cost more than dense)
  *   "sparse-tensor-core"  2:4 terms only, cost 0.5 each, act 0
  *   "vegeta"              1:4 (0.25) and 2:4 (0.5) terms, act 0
  *   custom                "1:4,2:4,1:8" or "1:4=0.3,2:4=0.55,act=4": comma-
@@ -499,7 +504,8 @@ TASD_API tasd_status tasd_target_create(tasd_context *ctx, const char *spec,
 TASD_API void tasd_target_destroy(tasd_target *target);
 /* Replace the target's pattern costs and `act` by timings of libtasd's own
  * kernels on this machine (medians of interleaved repetitions, relative to
- * libtasd's dense layer path of the same shape), spending roughly
+ * libtasd's dense layer path of the same shape: a 768x768 layer at 128
+ * tokens, or at T for a target made as "cpu-measured@T"), spending roughly
  * max_seconds (<= 0: 0.3 s); `shared` becomes what a series of the
  * densest and the sparsest pattern saves over its two terms timed alone.
  * The result is cached in the target. Costs
