@@ -46,17 +46,21 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
  * 2:4+1:8 x5 4.75 -> 2.34, x8 6.03 -> 5.35; 1:8 x8 1.50 -> 1.05). On Intel
  * it is unmeasured above n = 4 and is taken only where the generic path's
  * crossover already runs narrow. */
-#define AVX512_OPS(wide, nmax_m2, nmax_m4, nmax_more, nmax_fast)                         \
+#define AVX512_OPS(wide, nmax_m2, nmax_m4, nmax_more, fast, nmax_fast)                   \
     {TASD_BACKEND_AVX512, tasdi_avx512_select, tasdi_avx512_##wide, tasdi_avx512_narrow, \
      tasdi_avx512_stats, {nmax_m2, nmax_m4, nmax_more},                                  \
      2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                    \
      tasdi_avx512_##wide##_bf16, tasdi_avx512_##wide##_f16, tasdi_avx512_narrow_bf16,    \
-     tasdi_avx512_narrow_f16, tasdi_avx512_narrow_fast, nmax_fast,                       \
+     tasdi_avx512_narrow_f16, tasdi_avx512_##fast, nmax_fast,                            \
      tasdi_avx512_transpose, tasdi_avx512_panel_row}
 /* AMD's wide kernels load the slot values four at a time (its permute
- * issues beside the FMAs; kernels/avx512/kernels.c). */
-static const tasdi_ops avx512_ops = AVX512_OPS(wide, 8, 6, 4, 4);
-static const tasdi_ops avx512_ops_amd = AVX512_OPS(wide_spread, 4, 4, 4, 8);
+ * issues beside the FMAs; kernels/avx512/kernels.c). Its gathers are slow:
+ * series of M/N > 4 off the fast path (1:16, 2:16, 1:32, ...), whose
+ * narrow fetches gather or take M/N window vectors a slot vector, run wide
+ * at every n (AMD EPYC Zen 5, 4096x4096, 1:16 / 2:16: 1.82 / 1.81 ms
+ * narrow at x1, 1.07 / 1.36 ms wide at x9, 9.7 ms narrow at x8). */
+static const tasdi_ops avx512_ops = AVX512_OPS(wide, 8, 6, 4, narrow_fast, 4);
+static const tasdi_ops avx512_ops_amd = AVX512_OPS(wide_spread, 4, 4, 0, narrow_fast_nogather, 8);
 #endif
 
 /* ---- CPU feature probe ----
