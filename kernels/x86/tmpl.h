@@ -455,9 +455,9 @@ wide_row(const wide_call *c, const VT *v, const uint32_t *w, float *t, int64_t i
             const tasdi_pterm *pt = &c->p->term[k];
             const int64_t dv = c->last ? pt->plast : pt->pspb,
                           dw = c->last ? pt->pwlast : pt->pwpb, cnt = c->last ? pt->last : pt->spb;
-            /* the patterns of TASDER's cpu target at compile time: decoded at
-             * run time, 1:16 and 2:16 took 1.7-2x as long (AMD EPYC Zen 5,
-             * avx512, n = 16) */
+            /* TASDER's cpu target's patterns (and 8:8) at compile time:
+             * decoded at run time, 1:16 and 2:16 took 1.7-2x as long (AMD
+             * EPYC Zen 5, avx512, n = 16) */
 #define TERM(code)                                                                               \
     wide_term(acc[0], pt, v + dv, w + dw, cnt, c->bblk, c->bnext, nv, sets, code, spread, NULL)
             switch (WIDE_CODE(pt->n, pt->m)) {
