@@ -558,8 +558,9 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
 /* The series shapes with a straight-line row loop; others go term by term.
  * 1:16, 2:16, 2:8 and 4:8 alone have one up to WIDE_BLOCK_NV vectors a row
  * (n <= 64 with AVX-512): there the per-term path paid more per row than
- * their few slots cost; 3072x768x16 took 0.30-0.80x its time (AMD EPYC
- * Zen 5, avx512), where at n = 128 they gained at most 8% (4:8 nothing) for 220 KB of code. */
+ * their few slots cost; 3072x768x16 took 0.51-0.80x its time (AMD EPYC
+ * Zen 5, avx512), where at n = 128 they gained at most 8% (4:8 nothing)
+ * for 220 KB of code. */
 static inline __attribute__((always_inline)) void
 wide_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float *bblk,
          int64_t bnext, float *tile, int64_t tnext, int64_t tld, int accumulate, const int nv,
