@@ -372,7 +372,7 @@ void tasdi_avx512_narrow(const tasdi_packed *p, int64_t r0, int64_t r1,
                          const float *x, int64_t ldx, int nx, float *y,
                          int64_t ldy);
 int tasdi_avx512_narrow_fast(const tasdi_packed *p);
-int tasdi_avx512_narrow_fast_nogather(const tasdi_packed *p);
+int tasdi_avx512_narrow_gathers(const tasdi_packed *p);
 #endif
 
 #if defined(__aarch64__)

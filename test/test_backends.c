@@ -480,7 +480,7 @@ static void test_scalar_packed_kernels(void)
                                          {TASDI_NARROW_MAX, TASDI_NARROW_MAX, TASDI_NARROW_MAX},
                                          2, &tasdi_scalar_dense,
                                          tasdi_scalar_wide, tasdi_scalar_wide,
-                                         tasdi_scalar_narrow, tasdi_scalar_narrow, NULL, 0,
+                                         tasdi_scalar_narrow, tasdi_scalar_narrow, NULL, 0, NULL,
                                          tasdi_scalar_transpose, tasdi_scalar_panel_row};
     static const int64_t shapes[][3] = {{37, 133, 1}, {37, 133, 5}, {37, 300, 17},
                                         {70, 260, 100}};
@@ -509,6 +509,7 @@ static void test_narrow_wide_all_n(void)
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = TASDI_NARROW_MAX;
         forced.narrow_fast_max = TASDI_NARROW_MAX;
+        forced.narrow_gathers = NULL;
         check_ops(&forced, "narrow kernel", shapes, nshapes, TASD_F32);
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = 0;
@@ -536,6 +537,7 @@ static void test_tail_columns_narrow(void)
         for (int c = 0; c < 3; c++)
             forced.narrow_max[c] = TASDI_NARROW_MAX;
         forced.narrow_fast_max = TASDI_NARROW_MAX;
+        forced.narrow_gathers = NULL;
         check_ops(&forced, "wide + narrow tail", shapes, nshapes, TASD_F32);
         check_ops(ops, "as dispatched", shapes, nshapes, TASD_F32);
     }
@@ -580,6 +582,34 @@ static void test_avx512_wide_entries(void)
 }
 
 /* ---- the vectorized select equals the scalar one exactly ---- */
+
+/* Which series AVX-512's narrow kernel fetches by gathers (on AMD CPUs
+ * they run wide, dispatch.c): terms of M/N > 8 on the generic path, 1:16
+ * and 2:16 on the fast one; windows and 3:8's blocks are no gathers. */
+static void test_avx512_narrow_gathers(void)
+{
+#if defined(__x86_64__) || defined(_M_X64)
+    if (!tasdi_ops_for(TASD_BACKEND_AVX512)) {
+        printf("  (AVX-512 not available here: its gather predicate not run)\n");
+        return;
+    }
+    static const struct {
+        const char *config;
+        int gathers;
+    } cases[] = {{"1:16", 1},    {"2:16", 1},    {"1:32", 1},     {"2:4+1:16", 1},
+                 {"1:8+1:16", 1}, {"1:4+1:32", 1}, {"2:4", 0},     {"1:8", 0},
+                 {"2:8", 0},     {"2:4+1:8", 0}, {"1:8+1:8", 0}, {"3:8", 0},
+                 {"2:16+2:16", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tasd_series *s = make_series(cases[i].config, 37, 133, 3, TASD_F32);
+        if (!s)
+            continue;
+        const int got = tasdi_avx512_narrow_gathers(s->packed) != 0;
+        CHECKF(got == cases[i].gathers, "%s: %d, want %d", cases[i].config, got, cases[i].gathers);
+        tasd_series_destroy(s);
+    }
+#endif
+}
 
 static void test_select(void)
 {
@@ -932,6 +962,7 @@ int main(int argc, char **argv)
         RUN(test_narrow_wide_all_n);
         RUN(test_tail_columns_narrow);
         RUN(test_avx512_wide_entries);
+        RUN(test_avx512_narrow_gathers);
         RUN(test_configs_and_n);
         RUN(test_shapes);
         RUN(test_strides_alpha_beta);

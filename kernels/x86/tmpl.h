@@ -1442,14 +1442,18 @@ int PFX(narrow_fast)(const tasdi_packed *p)
 }
 
 #if VL == 16
-/* The same without the series the fast path fetches by gathers (1:16,
- * 2:16), for CPUs whose gathers are slow: on an AMD EPYC Zen 5 (avx512)
- * 1:16 took 9.66 ms narrow at 4096x4096x8 and 1.07 ms wide at x9 (x1:
- * 1.82 ms narrow; 2:16 alike). */
-int PFX(narrow_fast_nogather)(const tasdi_packed *p)
+/* tasdi_narrow_fast_fn as a predicate: whether the narrow kernel fetches a
+ * term of p by gathers (the fast path 1:16 and 2:16, the generic one terms
+ * of M/N > 8), which CPUs with slow gathers run wide (tasdi_ops) */
+int PFX(narrow_gathers)(const tasdi_packed *p)
 {
     const int code = nf_code(p);
-    return code && code != WIDE_CODE(1, 16) && code != WIDE_CODE(2, 16) ? NF_MAXN : 0;
+    if (code)
+        return code == WIDE_CODE(1, 16) || code == WIDE_CODE(2, 16);
+    for (int i = 0; i < p->terms; i++)
+        if (narrow_mode(&p->term[i]) == FETCH_GATHER)
+            return 1;
+    return 0;
 }
 #endif
 #endif

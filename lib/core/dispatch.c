@@ -12,7 +12,7 @@ static const tasdi_ops scalar_ops = {TASD_BACKEND_SCALAR, tasdi_scalar_select,
                                      tasdi_scalar_stats, NARROW_ALL, 1,
                                      &tasdi_scalar_dense, tasdi_scalar_wide,
                                      tasdi_scalar_wide, tasdi_scalar_narrow,
-                                     tasdi_scalar_narrow, NULL, 0, tasdi_scalar_transpose,
+                                     tasdi_scalar_narrow, NULL, 0, NULL, tasdi_scalar_transpose,
                                      tasdi_scalar_panel_row};
 #if defined(__aarch64__)
 /* Advanced SIMD is architectural on aarch64: no run-time check needed. */
@@ -21,7 +21,7 @@ static const tasdi_ops neon_ops = {TASD_BACKEND_NEON, tasdi_neon_select,
                                    tasdi_neon_stats, NARROW_ALL, 1,
                                    &tasdi_neon_dense, tasdi_neon_wide_bf16,
                                    tasdi_neon_wide_f16, tasdi_neon_narrow_bf16,
-                                   tasdi_neon_narrow_f16, NULL, 0,
+                                   tasdi_neon_narrow_f16, NULL, 0, NULL,
                                    tasdi_neon_transpose, tasdi_scalar_panel_row};
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
@@ -30,7 +30,7 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
                                    {4, 4, 4} /* measured crossovers with the wide kernel */, 1,
                                    &tasdi_avx2_dense, tasdi_avx2_wide_bf16,
                                    tasdi_avx2_wide_f16, tasdi_avx2_narrow_bf16,
-                                   tasdi_avx2_narrow_f16, tasdi_avx2_narrow_fast, 4,
+                                   tasdi_avx2_narrow_f16, tasdi_avx2_narrow_fast, 4, NULL,
                                    tasdi_avx2_transpose, tasdi_avx2_panel_row};
 /* The narrow kernel's crossover with the wide kernel, measured per vendor.
  * Above n = 4 the narrow kernel's generic path (window fetches, gathers;
@@ -46,21 +46,22 @@ static const tasdi_ops avx2_ops = {TASD_BACKEND_AVX2, tasdi_avx2_select,
  * 2:4+1:8 x5 4.75 -> 2.34, x8 6.03 -> 5.35; 1:8 x8 1.50 -> 1.05). On Intel
  * it is unmeasured above n = 4 and is taken only where the generic path's
  * crossover already runs narrow. */
-#define AVX512_OPS(wide, nmax_m2, nmax_m4, nmax_more, fast, nmax_fast)                   \
+#define AVX512_OPS(wide, nmax_m2, nmax_m4, nmax_more, nmax_fast, gathers)                \
     {TASD_BACKEND_AVX512, tasdi_avx512_select, tasdi_avx512_##wide, tasdi_avx512_narrow, \
      tasdi_avx512_stats, {nmax_m2, nmax_m4, nmax_more},                                  \
      2 /* 8 zmm per row: 1.125 loads per FMA */, &tasdi_avx512_dense,                    \
      tasdi_avx512_##wide##_bf16, tasdi_avx512_##wide##_f16, tasdi_avx512_narrow_bf16,    \
-     tasdi_avx512_narrow_f16, tasdi_avx512_##fast, nmax_fast,                            \
+     tasdi_avx512_narrow_f16, tasdi_avx512_narrow_fast, nmax_fast, gathers,              \
      tasdi_avx512_transpose, tasdi_avx512_panel_row}
 /* AMD's wide kernels load the slot values four at a time (its permute
  * issues beside the FMAs; kernels/avx512/kernels.c). Its gathers are slow:
- * series of M/N > 4 off the fast path (1:16, 2:16, 1:32, ...), whose
- * narrow fetches gather or take M/N window vectors a slot vector, run wide
- * at every n (AMD EPYC Zen 5, 4096x4096, 1:16 / 2:16: 1.82 / 1.81 ms
- * narrow at x1, 1.07 / 1.36 ms wide at x9, 9.7 ms narrow at x8). */
-static const tasdi_ops avx512_ops = AVX512_OPS(wide, 8, 6, 4, narrow_fast, 4);
-static const tasdi_ops avx512_ops_amd = AVX512_OPS(wide_spread, 4, 4, 0, narrow_fast_nogather, 8);
+ * series the narrow kernel fetches by gathers run wide at every n (AMD EPYC
+ * Zen 5, 4096x4096: 1:16 / 2:16 1.82 / 1.81 ms narrow at x1, 1.07 / 1.36 ms
+ * wide at x9, 9.7 ms narrow at x8; 2:4+1:16 at x1 / x4 0.75 / 0.35 of the
+ * narrow time wide), and so do the other series of M/N > 4 off the fast
+ * path, which take M/N window vectors a slot vector (class limit 0). */
+static const tasdi_ops avx512_ops = AVX512_OPS(wide, 8, 6, 4, 4, NULL);
+static const tasdi_ops avx512_ops_amd = AVX512_OPS(wide_spread, 4, 4, 0, 8, tasdi_avx512_narrow_gathers);
 #endif
 
 /* ---- CPU feature probe ----

@@ -809,6 +809,8 @@ static bool narrow_upto(const tasdi_ops *ops, int cls, int64_t n)
  * AVX-512 Xeon). */
 static bool use_narrow(const tasdi_ops *ops, const tasdi_packed *p, int64_t n)
 {
+    if (ops->narrow_gathers && ops->narrow_gathers(p))
+        return false;
     if (ops->narrow && ops->narrow_fast) {
         const int fast = ops->narrow_fast(p);
         if (n <= (fast < ops->narrow_fast_max ? fast : ops->narrow_fast_max))
