@@ -451,32 +451,87 @@ wide_row(const wide_call *c, const VT *v, const uint32_t *w, float *t, int64_t i
             wide_term(acc[0], &c->p->term[1], v + c->cnt0, w + c->w0, c->cnt1, c->bblk, c->bnext,
                       nv, sets, c1, spread, pre1);
     } else {
+        /* A series dispatched at run time, term by term; TASDER's cpu
+         * target's patterns (and 8:8) at compile time: decoded at run time,
+         * 1:16 and 2:16 took 1.7-2x as long (AMD EPYC Zen 5, avx512, n = 16) */
+#define WIDE_TERM_CODES(X)                                                                       \
+    X(WIDE_CODE(2, 4)) X(WIDE_CODE(1, 8)) X(WIDE_CODE(1, 4)) X(WIDE_CODE(2, 8))                  \
+    X(WIDE_CODE(4, 8)) X(WIDE_CODE(8, 8)) X(WIDE_CODE(1, 16)) X(WIDE_CODE(2, 16))
         for (int k = 0; k < c->p->terms; k++) {
             const tasdi_pterm *pt = &c->p->term[k];
             const int64_t dv = c->last ? pt->plast : pt->pspb,
                           dw = c->last ? pt->pwlast : pt->pwpb, cnt = c->last ? pt->last : pt->spb;
-            /* TASDER's cpu target's patterns (and 8:8) at compile time:
-             * decoded at run time, 1:16 and 2:16 took 1.7-2x as long (AMD
-             * EPYC Zen 5, avx512, n = 16) */
 #define TERM(code)                                                                               \
     wide_term(acc[0], pt, v + dv, w + dw, cnt, c->bblk, c->bnext, nv, sets, code, spread, NULL)
+#define TERM_CASE(code) case code: TERM(code); break;
             switch (WIDE_CODE(pt->n, pt->m)) {
-            case WIDE_CODE(2, 4): TERM(WIDE_CODE(2, 4)); break;
-            case WIDE_CODE(1, 8): TERM(WIDE_CODE(1, 8)); break;
-            case WIDE_CODE(1, 4): TERM(WIDE_CODE(1, 4)); break;
-            case WIDE_CODE(2, 8): TERM(WIDE_CODE(2, 8)); break;
-            case WIDE_CODE(4, 8): TERM(WIDE_CODE(4, 8)); break;
-            case WIDE_CODE(8, 8): TERM(WIDE_CODE(8, 8)); break;
-            case WIDE_CODE(1, 16): TERM(WIDE_CODE(1, 16)); break;
-            case WIDE_CODE(2, 16): TERM(WIDE_CODE(2, 16)); break;
+                WIDE_TERM_CODES(TERM_CASE)
             default: TERM(-1); break;
             }
 #undef TERM
+#undef TERM_CASE
         }
     }
 #pragma GCC unroll 2
     for (int j = 0; j < R; j++)
         wide_acc_store(acc[j], t + j * c->tld, c->tnext, nv, sets);
+}
+
+/* One term of two rows of a series dispatched at run time (whole runs):
+ * both rows' runs side by side (code: its N:M at compile time, -1 decoded
+ * at run time), in accumulators of this term only, added into the rows'
+ * strips of the tile */
+static inline __attribute__((always_inline)) void
+wide_pair_term(const wide_call *c, const tasdi_pterm *pt, const VT *v, const uint32_t *w,
+               float *t, int accumulate, const int nv, const int sets, const int code,
+               const int spread)
+{
+    vf acc[2][MAXSETS][WIDE_MAXV];
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++)
+        wide_acc_start(acc[j], t + j * c->tld, c->tnext, accumulate, nv, sets);
+    v += pt->pspb, w += pt->pwpb;
+    if (code > 0) {
+        uint32_t wd[2][WIDE_CHUNKS][3];
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++)
+            wide_run_words(w + j * c->wrun, code / 64, code % 64, wd[j]);
+        wide_run_rows(acc, 2, v, c->vrun, wd, c->bblk, c->bnext, nv, sets, code / 64, code % 64,
+                      spread);
+    } else {
+        for (int j = 0; j < 2; j++)
+            wide_run_any(acc[j], pt, v + j * c->vrun, w + j * c->wrun, pt->spb, c->bblk,
+                         c->bnext, nv, sets);
+    }
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++)
+        wide_acc_store(acc[j], t + j * c->tld, c->tnext, nv, sets);
+}
+
+/* Two rows (whole runs) of a series dispatched at run time, term by term,
+ * each term a pass of its own over the rows' strips: one switch arm per
+ * compile-time N:M keeps its accumulators in registers (with the terms'
+ * sums in shared registers the arms kept them in memory: 1.14-1.35x the
+ * time of the rows one at a time, AMD EPYC Zen 5, avx512, n = 16..32) */
+static inline __attribute__((always_inline)) void
+wide_pair_any(const wide_call *c, const VT *v, const uint32_t *w, float *t, int64_t i,
+              const int nv, const int sets, const int spread)
+{
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++)
+        wide_row_prefetch(c, v + j * c->vrun, w + j * c->wrun, i + j, nv);
+    for (int k = 0; k < c->p->terms; k++) {
+        const tasdi_pterm *pt = &c->p->term[k];
+        const int accumulate = k > 0 || c->accumulate;
+#define PAIR(code) wide_pair_term(c, pt, v, w, t, accumulate, nv, sets, code, spread)
+#define PAIR_CASE(code) case code: PAIR(code); break;
+        switch (WIDE_CODE(pt->n, pt->m)) {
+            WIDE_TERM_CODES(PAIR_CASE)
+        default: PAIR(-1); break;
+        }
+#undef PAIR
+#undef PAIR_CASE
+    }
 }
 
 /* Rows [r0, r1) of one K block. c0, c1: the codes of a one- or two-term
@@ -534,10 +589,13 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
      * Intel not measured): 2:4 0.90-0.93, 1:4 0.87-0.93, 2:4+1:8 0.97-1.03
      * at n = 16, 24, 32. Three vectors (AVX-512 n = 33..48) gained only for
      * 1:4 (0.90; 2:4 and the series 0.98-1.02), four (n = 64) lost up to
-     * 3%. Calls start at whole row blocks (gemm.c), so which rows pair up,
-     * and with it each row's order of sums, does not depend on the thread
-     * count. */
-    const int pairs = c0 && nv <= 2 && c.full;
+     * 3%. A series dispatched at run time pairs its rows term by term
+     * (wide_pair_any): 1:8+1:16, 1:4+1:16, 2:4+1:16 0.87-0.98 of the time
+     * at n = 16..32 (AMD EPYC Zen 5, avx512), 0.83-0.90 with avx2 on that
+     * Zen 5 at n = 8, 16. Calls start at whole row blocks (gemm.c), so
+     * which rows pair up, and with it each row's order of sums, does not
+     * depend on the thread count. */
+    const int pairs = nv <= 2 && c.full;
     /* At one vector a row each row of a pair keeps four sets, eight FMA
      * chains in all: in-process A/B against two (AMD EPYC Zen 5, avx512,
      * n = 15, 16) 2:4+1:8 0.95-0.97 of the time, 2:4 and 1:4 0.97-0.99;
@@ -547,7 +605,10 @@ wide_rows(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb, const float
     for (int64_t r = r0; r < r1; r++, v += c.vrun, w += c.wrun) {
         float *t = tile + (r - r0) * tld;
         if (pairs && r + 1 < r1) {
-            wide_row(&c, v, w, t, r - r0, 2, nv, pair_sets, c0, c1, spread);
+            if (c0)
+                wide_row(&c, v, w, t, r - r0, 2, nv, pair_sets, c0, c1, spread);
+            else
+                wide_pair_any(&c, v, w, t, r - r0, nv, pair_sets, spread);
             r++, v += c.vrun, w += c.wrun;
         } else {
             wide_row(&c, v, w, t, r - r0, 1, nv, sets, c0, c1, spread);
