@@ -416,6 +416,18 @@ wide_row_prefetch(const wide_call *c, const VT *v, const uint32_t *w, int64_t i,
  * offsets in registers and spilled (a 2:4+1:8 row: 13.6 instructions a
  * slot, 15 of them stack accesses, against 12 and none), 1.01-1.05x. */
 #define WIDE_BLOCK_NV 4
+/* The run-time dispatch of term pt, for one row and for pairs: CALL(code)
+ * with its N:M at compile time for TASDER's cpu target's patterns (and
+ * 8:8), CALL(-1) decoded at run time for the others */
+#define WIDE_TERM_ARM(code, CALL) case code: CALL(code); break;
+#define WIDE_TERM_SWITCH(pt, CALL)                                                               \
+    switch (WIDE_CODE((pt)->n, (pt)->m)) {                                                       \
+        WIDE_TERM_ARM(WIDE_CODE(2, 4), CALL) WIDE_TERM_ARM(WIDE_CODE(1, 8), CALL)                \
+        WIDE_TERM_ARM(WIDE_CODE(1, 4), CALL) WIDE_TERM_ARM(WIDE_CODE(2, 8), CALL)                \
+        WIDE_TERM_ARM(WIDE_CODE(4, 8), CALL) WIDE_TERM_ARM(WIDE_CODE(8, 8), CALL)                \
+        WIDE_TERM_ARM(WIDE_CODE(1, 16), CALL) WIDE_TERM_ARM(WIDE_CODE(2, 16), CALL)              \
+    default: CALL(-1); break;                                                                    \
+    }
 static inline __attribute__((always_inline)) void
 wide_row(const wide_call *c, const VT *v, const uint32_t *w, float *t, int64_t i, const int R,
          const int nv, const int sets, const int c0, const int c1, const int spread)
@@ -454,22 +466,14 @@ wide_row(const wide_call *c, const VT *v, const uint32_t *w, float *t, int64_t i
         /* A series dispatched at run time, term by term; TASDER's cpu
          * target's patterns (and 8:8) at compile time: decoded at run time,
          * 1:16 and 2:16 took 1.7-2x as long (AMD EPYC Zen 5, avx512, n = 16) */
-#define WIDE_TERM_CODES(X)                                                                       \
-    X(WIDE_CODE(2, 4)) X(WIDE_CODE(1, 8)) X(WIDE_CODE(1, 4)) X(WIDE_CODE(2, 8))                  \
-    X(WIDE_CODE(4, 8)) X(WIDE_CODE(8, 8)) X(WIDE_CODE(1, 16)) X(WIDE_CODE(2, 16))
         for (int k = 0; k < c->p->terms; k++) {
             const tasdi_pterm *pt = &c->p->term[k];
             const int64_t dv = c->last ? pt->plast : pt->pspb,
                           dw = c->last ? pt->pwlast : pt->pwpb, cnt = c->last ? pt->last : pt->spb;
 #define TERM(code)                                                                               \
     wide_term(acc[0], pt, v + dv, w + dw, cnt, c->bblk, c->bnext, nv, sets, code, spread, NULL)
-#define TERM_CASE(code) case code: TERM(code); break;
-            switch (WIDE_CODE(pt->n, pt->m)) {
-                WIDE_TERM_CODES(TERM_CASE)
-            default: TERM(-1); break;
-            }
+            WIDE_TERM_SWITCH(pt, TERM);
 #undef TERM
-#undef TERM_CASE
         }
     }
 #pragma GCC unroll 2
@@ -524,13 +528,8 @@ wide_pair_any(const wide_call *c, const VT *v, const uint32_t *w, float *t, int6
         const tasdi_pterm *pt = &c->p->term[k];
         const int accumulate = k > 0 || c->accumulate;
 #define PAIR(code) wide_pair_term(c, pt, v, w, t, accumulate, nv, sets, code, spread)
-#define PAIR_CASE(code) case code: PAIR(code); break;
-        switch (WIDE_CODE(pt->n, pt->m)) {
-            WIDE_TERM_CODES(PAIR_CASE)
-        default: PAIR(-1); break;
-        }
+        WIDE_TERM_SWITCH(pt, PAIR);
 #undef PAIR
-#undef PAIR_CASE
     }
 }
 
@@ -1503,9 +1502,8 @@ int PFX(narrow_fast)(const tasdi_packed *p)
 }
 
 #if VL == 16
-/* tasdi_narrow_fast_fn as a predicate: whether the narrow kernel fetches a
- * term of p by gathers (the fast path 1:16 and 2:16, the generic one terms
- * of M/N > 8), which CPUs with slow gathers run wide (tasdi_ops) */
+/* tasdi_narrow_gathers_fn: the fast path gathers 1:16 and 2:16, the generic
+ * one terms of M/N > 8; CPUs with slow gathers run them wide (tasdi_ops) */
 int PFX(narrow_gathers)(const tasdi_packed *p)
 {
     const int code = nf_code(p);
