@@ -234,6 +234,8 @@ typedef void (*tasdi_narrow_fn)(const tasdi_packed *p, int64_t r0, int64_t r1,
  * (its N:M known at compile time), 0 if none: such a path has its own
  * crossover with the wide kernel (tasdi_ops.narrow_fast_max). */
 typedef int (*tasdi_narrow_fast_fn)(const tasdi_packed *p);
+/* Whether the narrow kernel fetches a term of series p by gathers (0: no). */
+typedef int (*tasdi_narrow_gathers_fn)(const tasdi_packed *p);
 
 /* ---- transpose (the framework's packing of a transposed operand) ----
  * dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols (f32, bits kept);

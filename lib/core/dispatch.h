@@ -29,7 +29,7 @@ struct tasdi_ops {
     int narrow_fast_max;
     /* Where gathers are slow: series the narrow kernel would fetch by
      * gathers (nonzero; NULL: none such) run wide at every n. */
-    tasdi_narrow_fast_fn narrow_gathers;
+    tasdi_narrow_gathers_fn narrow_gathers;
     tasdi_transpose_fn transpose;
     tasdi_panel_row_fn panel_row; /* NULL: tasdi_scalar_panel_row */
 };
