@@ -611,6 +611,94 @@ static void test_avx512_narrow_gathers(void)
 #endif
 }
 
+/* The routing of columns between the two kernels (gemm.c's use_narrow and
+ * wide_cols), seen through spies around the plain-C kernels: the crossover
+ * classes, the fast path's own limit, the gather rule and the tail past the
+ * last whole panel. */
+static int spied_wide, spied_narrow;
+static void spy_wide(const tasdi_packed *p, int64_t r0, int64_t r1, int64_t kb,
+                     const float *bblk, int64_t bnext, int ncols, float *tile, int64_t tnext,
+                     int64_t tld, int accumulate)
+{
+    spied_wide++;
+    tasdi_scalar_wide(p, r0, r1, kb, bblk, bnext, ncols, tile, tnext, tld, accumulate);
+}
+static void spy_narrow(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x,
+                       int64_t ldx, int nx, float *y, int64_t ldy)
+{
+    spied_narrow++;
+    tasdi_scalar_narrow(p, r0, r1, x, ldx, nx, y, ldy);
+}
+static int gathers_if_two_terms(const tasdi_packed *p) { return p->terms == 2; }
+static int fast_four_if_one_term(const tasdi_packed *p) { return p->terms == 1 ? 4 : 0; }
+
+/* Which kernels ran series cfg at n columns (1: wide only, 2: narrow only,
+ * 3: both), after checking C against the reference. */
+static int routed(const tasdi_ops *ops, const char *cfg, int64_t n)
+{
+    const int64_t m = 37, k = 133;
+    tasd_series *s = make_series(cfg, m, k, 11, TASD_F32);
+    operand b = make_operand(k, n, 0), c = make_operand(m, n, 0);
+    double *ref = malloc((size_t)(m * n) * sizeof *ref);
+    double *bound = malloc((size_t)(m * n) * sizeof *bound);
+    int ran = -1;
+    if (s && ref && bound) {
+        reference(s, 1.0f, &b, 0.0f, &c, ref, bound);
+        tasdi_matrix bm, cm;
+        CHECK_OK(tasdi_matrix_from_view(&b.v, "b", &bm));
+        CHECK_OK(tasdi_matrix_from_view(&c.v, "c", &cm));
+        spied_wide = spied_narrow = 0;
+        CHECK_OK(tasdi_gemm_run_ops(NULL, ops, 1.0f, s, &bm, 0.0f, &cm));
+        ran = (spied_wide > 0) | ((spied_narrow > 0) << 1);
+        for (int64_t i = 0; i < m * n; i++)
+            if (!within_tolerance(c.buf[i], ref[i], bound[i], k)) {
+                CHECKF(0, "%s x%lld: [%lld] %.9g want %.9g", cfg, (long long)n, (long long)i,
+                       c.buf[i], ref[i]);
+                break;
+            }
+    } else {
+        CHECKF(0, "%s: no series or memory", cfg);
+    }
+    free(ref);
+    free(bound);
+    free(b.buf);
+    free(c.buf);
+    tasd_series_destroy(s);
+    return ran;
+}
+
+static void test_column_routing(void)
+{
+    enum { WIDE = 1, NARROW = 2, BOTH = 3 };
+    tasdi_ops ops = *tasdi_ops_for(TASD_BACKEND_SCALAR);
+    ops.wide = spy_wide;
+    ops.narrow = spy_narrow;
+    ops.narrow_fast = NULL;
+    ops.narrow_gathers = NULL;
+    /* classes by M/N over the slots: 2:4 is 2, 1:4 4, 1:8 8 */
+    ops.narrow_max[0] = 6, ops.narrow_max[1] = 3, ops.narrow_max[2] = 0;
+    CHECK(routed(&ops, "2:4", 6) == NARROW && routed(&ops, "2:4", 7) == WIDE);
+    CHECK(routed(&ops, "1:4", 3) == NARROW && routed(&ops, "1:4", 4) == WIDE);
+    CHECK(routed(&ops, "1:8", 1) == WIDE);
+    /* 2:4+1:8: 2 terms / (1/2 + 1/8) = 3.2, the class of 1:4 */
+    CHECK(routed(&ops, "2:4+1:8", 3) == NARROW && routed(&ops, "2:4+1:8", 4) == WIDE);
+    /* the tail past the last whole panel runs narrow where its class takes it */
+    CHECK(routed(&ops, "2:4", TASDI_NR + 5) == BOTH);
+    CHECK(routed(&ops, "2:4", TASDI_NR + 7) == WIDE);
+    CHECK(routed(&ops, "1:8", TASDI_NR + 1) == WIDE);
+    /* a fast path runs narrow up to min(its columns, narrow_fast_max) */
+    ops.narrow_fast = fast_four_if_one_term;
+    ops.narrow_fast_max = 8;
+    CHECK(routed(&ops, "1:8", 4) == NARROW && routed(&ops, "1:8", 5) == WIDE);
+    ops.narrow_fast_max = 2;
+    CHECK(routed(&ops, "1:8", 2) == NARROW && routed(&ops, "1:8", 3) == WIDE);
+    CHECK(routed(&ops, "2:4", 6) == NARROW);
+    /* series the narrow kernel would gather run wide at every n */
+    ops.narrow_gathers = gathers_if_two_terms;
+    CHECK(routed(&ops, "2:4+1:8", 1) == WIDE && routed(&ops, "2:4+1:8", TASDI_NR + 1) == WIDE);
+    CHECK(routed(&ops, "2:4", 1) == NARROW);
+}
+
 static void test_select(void)
 {
     static const int64_t ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64,
@@ -963,6 +1051,7 @@ int main(int argc, char **argv)
         RUN(test_tail_columns_narrow);
         RUN(test_avx512_wide_entries);
         RUN(test_avx512_narrow_gathers);
+        RUN(test_column_routing);
         RUN(test_configs_and_n);
         RUN(test_shapes);
         RUN(test_strides_alpha_beta);
