@@ -548,11 +548,16 @@ static void test_search(void)
     slurp(cfgp, text, sizeof text);
     CHECKF(rc == 0 && strstr(text, "layer.0.weight W=") &&
                strstr(text, " target=cpu-measured@16\n"), "rc %d: %s", rc, err_text);
-    const char *msg = strstr(err_text, "measuring");
-    CHECKF(msg && !strstr(msg + 1, "measuring"), "%s", err_text);
+    const char *msg = strstr(err_text, "measured the cpu target");
+    CHECKF(msg && !strstr(msg + 1, "measured the cpu target"), "%s", err_text);
     CHECK(RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu-measured@0",
                    "--budget", "0.45", "-o", tp("x.cfg")) == 2 &&
-          strstr(err_text, "cpu-measured@TOKENS") && !exists(tp("x.cfg")));
+          strstr(err_text, "cpu-measured@TOKENS") && !strstr(err_text, "measured the") &&
+          !exists(tp("x.cfg")));
+    /* A spec that only starts like cpu-measured is no measurement. */
+    CHECK(RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu-measuredX",
+                   "--budget", "0.45", "-o", tp("x.cfg")) == 2 &&
+          !strstr(err_text, "measured the") && !exists(tp("x.cfg")));
     /* One budget for the model: FLOP-weighted mean error within it. */
     rc = RUN_TOOL("search", "test/data/tiny.safetensors", "--target", "cpu", "--budget", "0.2",
                   "--share", "--layer-cap", "0.5", "-o", cfgp);
