@@ -1230,30 +1230,30 @@ static inline int64_t nf_prefetch_blocks(int64_t vrun, int c1)
 #define NF_WPB(c)                                                                      \
     ((c) == WIDE_CODE(2, 4) || (c) == WIDE_CODE(2, 8) ? 2 : (c) == WIDE_CODE(4, 8) ? 4 : (c) ? 1 : 0)
 #define NF_M4(c) ((c) == WIDE_CODE(2, 4) || (c) == WIDE_CODE(1, 4))
-/* 2:8 and 4:8 with 8 lanes (AVX2): each group of 8 is split into its low
- * and high quad, each quad placed in the 128-bit lane of its output lanes,
- * so an index's low 2 bits pick by in-lane permutes and its bit 2 by a
- * variable blend. One lane-crossing vpermps per group instead ran 2:8 x4
- * at half the speed of 1:4 x4 with fewer instructions (Zen 3). */
-#define NF_M8 (VL == 8)
-#define NF_M8C(c) (NF_M8 && ((c) == WIDE_CODE(2, 8) || (c) == WIDE_CODE(4, 8)))
+/* 2:8 and 4:8: each group of 8 is split into its low and high quad, each
+ * quad placed in the 128-bit lane of its output lanes, so an index's low 2
+ * bits pick by in-lane permutes and its bit 2 by a variable blend. One
+ * lane-crossing vpermps per group instead ran 2:8 x4 at half the speed of
+ * 1:4 x4 with fewer instructions (AVX2, Zen 3). */
+#define NF_M8C(c) ((c) == WIDE_CODE(2, 8) || (c) == WIDE_CODE(4, 8))
 
-/* x of K block xb, column j, rearranged for code (2:4, 1:4; 2:8, 4:8 with
- * NF_M8) into xr[j*NF_XR]. */
+/* x of K block xb, column j, rearranged for code (2:4, 1:4; 2:8, 4:8) into
+ * xr[j*NF_XR]. */
 static inline __attribute__((always_inline)) void
 nf_build(const float *xb, int64_t ldx, const int nx, float *xr, const int code)
 {
     if (NF_M8C(code)) {
-        /* slot vector h covers groups gpv h .. gpv h + gpv - 1; its registers:
-         * the low quads of the groups, then the high quads, the groups of
-         * the lower output lanes in the low 128-bit lane */
-        const int gpv = VL / (code / 64), half = gpv / 2;
+        /* slot vector h covers groups gpv h .. gpv h + gpv - 1, gpl of them
+         * in each 128-bit lane of output lanes; its 2 gpl registers: the low
+         * quads of the groups, then the high quads; group q of the vector
+         * in register q % gpl, 128-bit lane q / gpl */
+        const int gpv = VL / (code / 64), gpl = 4 / (code / 64);
         for (int j = 0; j < nx; j++)
             for (int g = 0; g < TASDI_KC / 8; g++)
                 for (int hi = 0; hi < 2; hi++) {
                     const int h = g / gpv, q = g % gpv;
-                    memcpy(xr + j * NF_XR + (h * gpv + hi * half + q % half) * VL +
-                               q / half * 4,
+                    memcpy(xr + j * NF_XR + (h * 2 * gpl + hi * gpl + q % gpl) * VL +
+                               q / gpl * 4,
                            xb + j * ldx + g * 8 + hi * 4, 4 * sizeof(float));
                 }
         return;
@@ -1306,8 +1306,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
                 a[p0 + h % np][j] = VFMA(val, xv, a[p0 + h % np][j]);
             }
         }
-#if NF_M8
-    } else if (code == WIDE_CODE(2, 8) || code == WIDE_CODE(4, 8)) {
+    } else if (NF_M8C(code)) {
         const int n = code / 64, nv = CODE_SLOTS(code) / VL;
 #pragma GCC unroll 4
         for (int h = 0; h < nv; h++) {
@@ -1315,7 +1314,7 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
             vf val = NF_X(v + h * VL);
 #pragma GCC unroll 8
             for (int j = 0; j < nx; j++) {
-                const float *xw = xr + j * NF_XR + h * VL / n * VL; /* nf_build */
+                const float *xw = xr + j * NF_XR + h * 8 / n * VL; /* nf_build */
                 vf lo, hi;
                 if (n == 2) {
                     lo = VBLEND_CC(VPERMIL(VLOAD(xw), ctl), VPERMIL(VLOAD(xw + VL), ctl));
@@ -1328,7 +1327,6 @@ nf_term(const VT *v, const uint32_t *w, const float *xr, const float *xb, int64_
                 a[p0 + h % np][j] = VFMA(val, VBLEND_BIT(lo, hi, ctl, 4), a[p0 + h % np][j]);
             }
         }
-#endif
     } else { /* 1:8, 1:16, 2:16: at most 8 slots, index words as in a 16-slot
               * chunk, gathered */
         const int n = code / 64, m = code % 64, spb = CODE_SLOTS(code);
@@ -1498,7 +1496,16 @@ static int nf_code(const tasdi_packed *p)
  * layout decides it, not the value type, so only the f32 file has it. */
 int PFX(narrow_fast)(const tasdi_packed *p)
 {
-    return nf_code(p) ? NF_MAXN : 0;
+    const int code = nf_code(p);
+    /* with 16 lanes 2:8 and 4:8 fetch 4 and 2 registers a slot vector per
+     * column: past 5 and 7 columns the wide kernel won (AMD EPYC Zen 5,
+     * 3072x768 and 4096x4096: 2:8 x6 0.90-1.08 of the time, x7 1.18-1.29;
+     * 4:8 x7 0.91-1.00, x8 1.00-1.10) */
+    if (VL == 16 && code == WIDE_CODE(2, 8))
+        return 5;
+    if (VL == 16 && code == WIDE_CODE(4, 8))
+        return 7;
+    return code ? NF_MAXN : 0;
 }
 
 #if VL == 16
@@ -1527,10 +1534,8 @@ nf_cfg(const tasdi_packed *p, int64_t r0, int64_t r1, const float *x, int64_t ld
     case WIDE_CODE(1, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 8), 0); break;
     case WIDE_CODE(1, 16): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(1, 16), 0); break;
     case WIDE_CODE(2, 16): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 16), 0); break;
-#if NF_M8
     case WIDE_CODE(2, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 8), 0); break;
     case WIDE_CODE(4, 8): nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(4, 8), 0); break;
-#endif
     case WIDE_CODE(2, 4) * 4096 + WIDE_CODE(1, 8):
         nf_rows(p, r0, r1, x, ldx, nx, y, ldy, WIDE_CODE(2, 4), WIDE_CODE(1, 8));
         break;
