@@ -1497,15 +1497,25 @@ static int nf_code(const tasdi_packed *p)
 int PFX(narrow_fast)(const tasdi_packed *p)
 {
     const int code = nf_code(p);
-    /* with 16 lanes 2:8 and 4:8 fetch 4 and 2 registers a slot vector per
-     * column: past 5 and 7 columns the wide kernel won (AMD EPYC Zen 5,
-     * 3072x768 and 4096x4096: 2:8 x6 0.90-1.08 of the time, x7 1.18-1.29;
-     * 4:8 x7 0.91-1.00, x8 1.00-1.10) */
-    if (VL == 16 && code == WIDE_CODE(2, 8))
-        return 5;
-    if (VL == 16 && code == WIDE_CODE(4, 8))
-        return 7;
-    return code ? NF_MAXN : 0;
+    if (!code)
+        return 0;
+    /* With 16 lanes the wide kernel won past these columns (AMD EPYC Zen 5,
+     * avx512, in-process A/B, wide time / narrow time at 3072x768 / at
+     * 4096x4096, weights from memory as in decoding, which decided where
+     * the two disagreed; a tie went by the first): 2:8 x7 0.78 / 0.85 (x6
+     * 0.88-0.93 / 1.11); 1:4+1:8 x7 0.79 / 1.02; 1:4 x8 0.64 / 0.90 (x7
+     * 0.85 / 1.15); 4:8 x8 0.91 / 1.00; 2:4+1:4 x8 0.94 / 0.85. 2:4, 1:8
+     * and 2:4+1:8 keep all 8 (x8: 1.07 / 1.29, 1.14 / 2.36, 0.93 / 1.14). */
+    if (VL == 16)
+        switch (code) {
+        case WIDE_CODE(2, 8):
+        case WIDE_CODE(1, 4) * 4096 + WIDE_CODE(1, 8): return 6;
+        case WIDE_CODE(1, 4):
+        case WIDE_CODE(4, 8):
+        case WIDE_CODE(2, 4) * 4096 + WIDE_CODE(1, 4): return 7;
+        default: break;
+        }
+    return NF_MAXN;
 }
 
 #if VL == 16
