@@ -438,38 +438,53 @@ static void test_thread_counts(void)
 
 /* ---- the plain-C packed kernels (contract spec) against the reference ---- */
 
+/* Series cfg (m x k, seed, values) through ops on an n-column B of the given
+ * layout, C = 0.75 S B + 0.5 C, checked against the reference: 0 when C
+ * matched, 1 after reporting its first wrong element (or a missing series). */
+static int check_series_on_ops(const tasdi_ops *ops, const char *what, const char *cfg,
+                               int64_t m, int64_t k, int64_t n, unsigned seed,
+                               tasd_dtype values, int b_layout)
+{
+    tasd_series *s = make_series(cfg, m, k, seed, values);
+    operand b = make_operand(k, n, b_layout);
+    operand c0 = make_operand(m, n, 0), c = make_operand(m, n, 0);
+    memcpy(c.buf, c0.buf, (size_t)(m * n) * sizeof(float));
+    double *ref = malloc((size_t)(m * n) * sizeof *ref);
+    double *bound = malloc((size_t)(m * n) * sizeof *bound);
+    int bad = 0;
+    if (s && ref && bound) {
+        reference(s, 0.75f, &b, 0.5f, &c0, ref, bound);
+        tasdi_matrix bm, cm;
+        CHECK_OK(tasdi_matrix_from_view(&b.v, "b", &bm));
+        CHECK_OK(tasdi_matrix_from_view(&c.v, "c", &cm));
+        CHECK_OK(tasdi_gemm_run_ops(NULL, ops, 0.75f, s, &bm, 0.5f, &cm));
+        for (int64_t i = 0; i < m * n && !bad; i++)
+            if (!within_tolerance(c.buf[i], ref[i], bound[i], k)) {
+                CHECKF(0, "%s %s %lldx%lldx%lld: [%lld] %.9g want %.9g", what, cfg,
+                       (long long)m, (long long)k, (long long)n, (long long)i, c.buf[i],
+                       ref[i]);
+                bad = 1;
+            }
+    } else {
+        CHECKF(0, "%s %s: no series or memory", what, cfg);
+        bad = 1;
+    }
+    free(ref);
+    free(bound);
+    free(b.buf);
+    free(c.buf);
+    free(c0.buf);
+    tasd_series_destroy(s);
+    return bad;
+}
+
 static void check_ops(const tasdi_ops *ops, const char *what, const int64_t (*shapes)[3],
                       int nshapes, tasd_dtype values)
 {
     for (int ci = 0; ci < NCONFIGS; ci++)
-        for (int si = 0; si < nshapes; si++) {
-            int64_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
-            tasd_series *s = make_series(configs[ci], m, k, 5 + ci, values);
-            operand b = make_operand(k, n, si % 2);
-            operand c0 = make_operand(m, n, 0), c = make_operand(m, n, 0);
-            memcpy(c.buf, c0.buf, (size_t)(m * n) * sizeof(float));
-            double *ref = malloc((size_t)(m * n) * sizeof *ref);
-            double *bound = malloc((size_t)(m * n) * sizeof *bound);
-            reference(s, 0.75f, &b, 0.5f, &c0, ref, bound);
-            tasdi_matrix bm, cm;
-            CHECK_OK(tasdi_matrix_from_view(&b.v, "b", &bm));
-            CHECK_OK(tasdi_matrix_from_view(&c.v, "c", &cm));
-            CHECK_OK(tasdi_gemm_run_ops(NULL, ops, 0.75f, s, &bm, 0.5f, &cm));
-            int bad = 0;
-            for (int64_t i = 0; i < m * n && !bad; i++)
-                if (!within_tolerance(c.buf[i], ref[i], bound[i], k)) {
-                    CHECKF(0, "%s %s %lldx%lldx%lld: [%lld] %.9g want %.9g", what,
-                           configs[ci], (long long)m, (long long)k, (long long)n,
-                           (long long)i, c.buf[i], ref[i]);
-                    bad = 1;
-                }
-            free(ref);
-            free(bound);
-            free(b.buf);
-            free(c.buf);
-            free(c0.buf);
-            tasd_series_destroy(s);
-        }
+        for (int si = 0; si < nshapes; si++)
+            check_series_on_ops(ops, what, configs[ci], shapes[si][0], shapes[si][1],
+                                shapes[si][2], 5 + ci, values, si % 2);
 }
 
 static void test_scalar_packed_kernels(void)
@@ -633,38 +648,13 @@ static int gathers_if_two_terms(const tasdi_packed *p) { return p->terms == 2; }
 static int fast_four_if_one_term(const tasdi_packed *p) { return p->terms == 1 ? 4 : 0; }
 
 /* Which kernels ran series cfg at n columns (1: wide only, 2: narrow only,
- * 3: both), after checking C against the reference. */
+ * 3: both), after checking C against the reference (-1 if it was wrong). */
 static int routed(const tasdi_ops *ops, const char *cfg, int64_t n)
 {
-    const int64_t m = 37, k = 133;
-    tasd_series *s = make_series(cfg, m, k, 11, TASD_F32);
-    operand b = make_operand(k, n, 0), c = make_operand(m, n, 0);
-    double *ref = malloc((size_t)(m * n) * sizeof *ref);
-    double *bound = malloc((size_t)(m * n) * sizeof *bound);
-    int ran = -1;
-    if (s && ref && bound) {
-        reference(s, 1.0f, &b, 0.0f, &c, ref, bound);
-        tasdi_matrix bm, cm;
-        CHECK_OK(tasdi_matrix_from_view(&b.v, "b", &bm));
-        CHECK_OK(tasdi_matrix_from_view(&c.v, "c", &cm));
-        spied_wide = spied_narrow = 0;
-        CHECK_OK(tasdi_gemm_run_ops(NULL, ops, 1.0f, s, &bm, 0.0f, &cm));
-        ran = (spied_wide > 0) | ((spied_narrow > 0) << 1);
-        for (int64_t i = 0; i < m * n; i++)
-            if (!within_tolerance(c.buf[i], ref[i], bound[i], k)) {
-                CHECKF(0, "%s x%lld: [%lld] %.9g want %.9g", cfg, (long long)n, (long long)i,
-                       c.buf[i], ref[i]);
-                break;
-            }
-    } else {
-        CHECKF(0, "%s: no series or memory", cfg);
-    }
-    free(ref);
-    free(bound);
-    free(b.buf);
-    free(c.buf);
-    tasd_series_destroy(s);
-    return ran;
+    spied_wide = spied_narrow = 0;
+    if (check_series_on_ops(ops, "routed", cfg, 37, 133, n, 11, TASD_F32, 0))
+        return -1;
+    return (spied_wide > 0) | ((spied_narrow > 0) << 1);
 }
 
 static void test_column_routing(void)
