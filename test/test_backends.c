@@ -128,6 +128,18 @@ static bool within_tolerance(double got, double want, double bound, int64_t k)
     return fabs(got - want) <= 3e-6 * (double)(k + 8) * bound / 8 + 1e-6;
 }
 
+/* The first element of C (m x n, any layout) off the reference, as r * n + j;
+ * -1 when all are within tolerance. */
+static int64_t first_mismatch(const operand *c, int64_t m, int64_t n, int64_t k,
+                              const double *ref, const double *bound)
+{
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++)
+            if (!within_tolerance(*at(c, r, j), ref[r * n + j], bound[r * n + j], k))
+                return r * n + j;
+    return -1;
+}
+
 static int run_gemm(tasd_backend be, int threads, const tasd_series *s, float alpha,
                     const operand *b, float beta, operand *c)
 {
@@ -164,19 +176,15 @@ static int check_case_threads(const char *cfg, int64_t m, int64_t k, int64_t n, 
         memcpy(c.buf, c0.buf, (size_t)c0.size * sizeof(float));
         c.v.data = c.buf;
         if (run_gemm(backends[bi], threads, s, alpha, &b, beta, &c)) {
-            for (int64_t r = 0; r < m && !bad; r++)
-                for (int64_t j = 0; j < n; j++) {
-                    double got = *at(&c, r, j);
-                    if (!within_tolerance(got, ref[r * n + j], bound[r * n + j], k)) {
-                        CHECKF(0, "%s %s m=%lld k=%lld n=%lld B%d C%d a=%g b=%g: "
-                               "C[%lld,%lld] = %.9g, want %.9g",
-                               tasd_backend_name(backends[bi]), cfg, (long long)m,
-                               (long long)k, (long long)n, blayout, clayout, alpha, beta,
-                               (long long)r, (long long)j, got, ref[r * n + j]);
-                        bad++;
-                        break;
-                    }
-                }
+            const int64_t e = bad ? -1 : first_mismatch(&c, m, n, k, ref, bound);
+            if (e >= 0) {
+                CHECKF(0, "%s %s m=%lld k=%lld n=%lld B%d C%d a=%g b=%g: "
+                       "C[%lld,%lld] = %.9g, want %.9g",
+                       tasd_backend_name(backends[bi]), cfg, (long long)m, (long long)k,
+                       (long long)n, blayout, clayout, alpha, beta, (long long)(e / n),
+                       (long long)(e % n), *at(&c, e / n, e % n), ref[e]);
+                bad++;
+            }
             /* elements outside the view (padding of layouts 2 and 3) untouched */
             if (clayout >= 2)
                 for (int64_t i = 0; i < c.size; i++) {
@@ -458,13 +466,12 @@ static int check_series_on_ops(const tasdi_ops *ops, const char *what, const cha
         CHECK_OK(tasdi_matrix_from_view(&b.v, "b", &bm));
         CHECK_OK(tasdi_matrix_from_view(&c.v, "c", &cm));
         CHECK_OK(tasdi_gemm_run_ops(NULL, ops, 0.75f, s, &bm, 0.5f, &cm));
-        for (int64_t i = 0; i < m * n && !bad; i++)
-            if (!within_tolerance(c.buf[i], ref[i], bound[i], k)) {
-                CHECKF(0, "%s %s %lldx%lldx%lld: [%lld] %.9g want %.9g", what, cfg,
-                       (long long)m, (long long)k, (long long)n, (long long)i, c.buf[i],
-                       ref[i]);
-                bad = 1;
-            }
+        const int64_t e = first_mismatch(&c, m, n, k, ref, bound);
+        if (e >= 0) {
+            CHECKF(0, "%s %s %lldx%lldx%lld: [%lld] %.9g want %.9g", what, cfg, (long long)m,
+                   (long long)k, (long long)n, (long long)e, c.buf[e], ref[e]);
+            bad = 1;
+        }
     } else {
         CHECKF(0, "%s %s: no series or memory", what, cfg);
         bad = 1;
