@@ -17,27 +17,29 @@ double tasdi_seconds(void)
 
 /* The built-in cpu table: relative costs of libtasd's own kernels against
  * its own dense layer path (the blocked SIMD SGEMM), through
- * tasd_layer_forward as a layer runs them: the medians of two interleaved
- * runs at seven transformer-sized layers (768x768, 1024x1024, 3072x768,
- * 768x3072, 4096x1024, 1024x4096 at 128 tokens; 4096x4096 at 64) on the
- * AVX2 backend of an AMD EPYC (Zen 3) development machine, one thread,
- * main of 2026-12-02 (each within about +-0.1 across those shapes; they
- * follow 0.24 + 0.86 N/M: a fixed pass over the B panels and C strips plus
- * the multiply-adds kept). The terms of a series share part of that pass
- * (the kernels run them in one): 2:4+1:8, 1:4+1:8, 2:4+1:16 and 4:8+2:16
- * as one layer cost 0.14-0.21 less than their terms alone, so `shared` is
- * 0.15 (charged the whole pass per term, the table before this one priced
- * 2:4+1:8 at 1.03, above dense). Small layers pay more (256x512: 2:4
- * 0.74-0.92) and decoding (1..4 tokens) runs other kernels; "cpu-measured"
- * times the running machine. act: measured ~50. */
+ * tasd_layer_forward as a layer runs them: the medians of two runs (14
+ * ratios a pattern) at seven transformer-sized layers (768x768, 1024x1024,
+ * 3072x768, 768x3072, 4096x1024, 1024x4096 at 128 tokens; 4096x4096 at 64)
+ * on the AVX2 backend of an AMD EPYC (Zen 5) development machine, one
+ * thread, main of 2026-12-07 (each within about +-0.1 across those shapes;
+ * they follow 0.14 + 0.93 N/M: a fixed pass over the B panels and C strips
+ * plus the multiply-adds kept). The table before it (Zen 3, main of
+ * 2026-12-02: 0.24 + 0.86 N/M) priced 1:16 and 2:16 at 0.32 and 0.42, before
+ * their runs were compiled for their N:M; now 0.22 and 0.28. The terms of a
+ * series share part of that pass (the kernels run them in one): 2:4+1:8,
+ * 1:4+1:8, 2:4+1:16 and 4:8+2:16 as one layer cost 0.04-0.12 less than their
+ * terms alone (median 0.075), so `shared` is 0.08. Small layers pay more,
+ * decoding (1..4 tokens) runs other kernels, and the AVX-512 backend's
+ * ratios are higher (its dense path runs nearer its peak): "cpu-measured"
+ * times the running machine. act: measured ~50 (not re-measured). */
 static const struct {
     int n, m;
     double cost;
-} cpu_table[] = {{1, 4, 0.39},  {2, 4, 0.66},  {1, 8, 0.28}, {2, 8, 0.44},
-                 {4, 8, 0.70},  {1, 16, 0.32}, {2, 16, 0.42}};
+} cpu_table[] = {{1, 4, 0.34},  {2, 4, 0.59},  {1, 8, 0.23}, {2, 8, 0.40},
+                 {4, 8, 0.64},  {1, 16, 0.22}, {2, 16, 0.28}};
 #define CPU_PATTERNS ((int)(sizeof cpu_table / sizeof cpu_table[0]))
 #define CPU_ACT 50.0
-#define CPU_SHARED 0.15
+#define CPU_SHARED 0.08
 
 static int find_pattern(const tasd_target *t, int n, int m)
 {
