@@ -17,29 +17,32 @@ double tasdi_seconds(void)
 
 /* The built-in cpu table: relative costs of libtasd's own kernels against
  * its own dense layer path (the blocked SIMD SGEMM), through
- * tasd_layer_forward as a layer runs them: the medians of two runs (14
- * ratios a pattern) at seven transformer-sized layers (768x768, 1024x1024,
- * 3072x768, 768x3072, 4096x1024, 1024x4096 at 128 tokens; 4096x4096 at 64)
- * on the AVX2 backend of an AMD EPYC (Zen 5) development machine, one
- * thread, main of 2026-12-07 (each within about +-0.1 across those shapes;
- * they follow 0.14 + 0.93 N/M: a fixed pass over the B panels and C strips
- * plus the multiply-adds kept). The table before it (Zen 3, main of
- * 2026-12-02: 0.24 + 0.86 N/M) priced 1:16 and 2:16 at 0.32 and 0.42, before
- * their runs were compiled for their N:M; now 0.22 and 0.28. The terms of a
- * series share part of that pass (the kernels run them in one): 2:4+1:8,
- * 1:4+1:8, 2:4+1:16 and 4:8+2:16 as one layer cost 0.04-0.12 less than their
- * terms alone (median 0.075), so `shared` is 0.08. Small layers pay more,
- * decoding (1..4 tokens) runs other kernels, and the AVX-512 backend's
- * ratios are higher (its dense path runs nearer its peak): "cpu-measured"
- * times the running machine. act: measured ~50 (not re-measured). */
+ * tasd_layer_forward as a layer runs them, at seven transformer-sized
+ * layers (768x768, 1024x1024, 3072x768, 768x3072, 4096x1024, 1024x4096 at
+ * 128 tokens; 4096x4096 at 64), one thread, main of 2026-12-07, an AMD EPYC
+ * (Zen 5) development machine. Each pattern's price is the larger of its
+ * medians on the two x86 backends there, so that the default promises no
+ * more than either delivered: AVX2 (two runs) 1:4 0.34, 2:4 0.59, 1:8 0.23,
+ * 2:8 0.40, 4:8 0.64, 1:16 0.22, 2:16 0.28; AVX-512 (one run; its dense path
+ * runs nearer its peak, so every ratio is higher) 0.46, 0.75, 0.33, 0.48,
+ * 0.76, 0.28, 0.35 (each within about +-0.1 across the shapes). The terms of
+ * a series share part of a fixed pass over the B panels and C strips (the
+ * kernels run them in one): `shared` 0.18 prices 2:4+1:8 at the 0.90
+ * AVX-512 measured (AVX2: 0.73, and 1:4+1:8, 2:4+1:16, 4:8+2:16 0.49-0.80,
+ * all below this table's prices for them). act: the larger of the two
+ * backends' `cpu-measured` (768x768, 128 tokens): AVX2 30, AVX-512 73. The
+ * table before (2026-12-02, AVX2 on an AMD EPYC Zen 3) priced 2:4 0.66 and
+ * 1:16, 2:16 at 0.32, 0.42 (their runs not yet compiled for their N:M).
+ * Small layers pay more, decoding (1..4 tokens) runs other kernels, Intel
+ * CPUs were not measured: "cpu-measured" times the running machine. */
 static const struct {
     int n, m;
     double cost;
-} cpu_table[] = {{1, 4, 0.34},  {2, 4, 0.59},  {1, 8, 0.23}, {2, 8, 0.40},
-                 {4, 8, 0.64},  {1, 16, 0.22}, {2, 16, 0.28}};
+} cpu_table[] = {{1, 4, 0.46},  {2, 4, 0.75},  {1, 8, 0.33}, {2, 8, 0.48},
+                 {4, 8, 0.76},  {1, 16, 0.28}, {2, 16, 0.35}};
 #define CPU_PATTERNS ((int)(sizeof cpu_table / sizeof cpu_table[0]))
-#define CPU_ACT 50.0
-#define CPU_SHARED 0.08
+#define CPU_ACT 73.0
+#define CPU_SHARED 0.18
 
 static int find_pattern(const tasd_target *t, int n, int m)
 {
