@@ -22,10 +22,10 @@ double tasdi_seconds(void)
  * 128 tokens; 4096x4096 at 64), one thread, main of 2026-12-07, an AMD EPYC
  * (Zen 5) development machine. Each pattern's price is the larger of its
  * medians on the two x86 backends there, so that the default promises no
- * more than either delivered: AVX2 (two runs) 1:4 0.34, 2:4 0.59, 1:8 0.23,
- * 2:8 0.40, 4:8 0.64, 1:16 0.22, 2:16 0.28; AVX-512 (one run; its dense path
- * runs nearer its peak, so every ratio is higher) 0.46, 0.75, 0.33, 0.48,
- * 0.76, 0.28, 0.35 (each within about +-0.1 across the shapes). The terms of
+ * more than either delivered: that was AVX-512's median every time (one run;
+ * its dense path runs nearer its peak), AVX2's (two runs) 0.06-0.17 lower;
+ * each median within 0.13 of its pattern's ratios across the shapes
+ * (docs/tasder.md has both rows). The terms of
  * a series share part of a fixed pass over the B panels and C strips (the
  * kernels run them in one): `shared` 0.18 prices 2:4+1:8 at the 0.90
  * AVX-512 measured (AVX2: 0.73, and 1:4+1:8, 2:4+1:16, 4:8+2:16 0.49-0.80,
